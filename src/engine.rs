@@ -1,0 +1,344 @@
+//! The lint pipeline: read and lower every file in parallel (each on a big-stack worker, a
+//! panic caught per file), run file rules, build the project index, run project rules, sort.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity};
+use crate::discover::{discover, display_path};
+use crate::facts::FileFacts;
+use crate::lang::ts::{LowerError, lower};
+use crate::registry::RULES;
+use crate::rules::{FileCtx, ProjectCtx, ProjectFile, RuleOptions};
+use crate::source::{Language, SourceFile};
+
+/// How a run is configured.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files larger than this are skipped with an `io-error` diagnostic.
+    pub max_file_size: u64,
+    /// Parse budget per file; a parse that takes longer is abandoned (`parse-error`).
+    pub parse_budget: Duration,
+    pub rules: RuleOptions,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_file_size: 2 * 1024 * 1024,
+            parse_budget: Duration::from_secs(10),
+            rules: RuleOptions::default(),
+            threads: 0,
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Diagnostics sorted by path, position and rule.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Number of files linted (including those that failed).
+    pub files: usize,
+    /// Sources of the files diagnostics point into, for rendering.
+    pub sources: HashMap<PathBuf, Arc<SourceFile>>,
+}
+
+impl Report {
+    /// Per-file failures: `io-error`, `parse-error`, `internal-error` of severity error.
+    pub fn failures(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| is_failure(d.rule) && d.severity == Severity::Error)
+            .count()
+    }
+
+    /// A rule or the engine panicked somewhere.
+    pub fn has_internal_error(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.rule == INTERNAL_ERROR)
+    }
+}
+
+pub fn is_failure(rule: &str) -> bool {
+    matches!(rule, IO_ERROR | PARSE_ERROR | INTERNAL_ERROR)
+}
+
+/// Stack for the workers: the lowering walk recurses once per nesting level.
+const WORKER_STACK: usize = 256 * 1024 * 1024;
+
+/// Lints files and folders.
+pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
+    let found = discover(paths);
+    let mut diagnostics: Vec<Diagnostic> = found
+        .errors
+        .iter()
+        .map(|(p, why)| {
+            Diagnostic::new(
+                IO_ERROR,
+                Severity::Error,
+                display_path(p),
+                0..0,
+                format!("cannot read `{}`: {why}", display_path(p).display()),
+            )
+        })
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .stack_size(WORKER_STACK)
+        .build();
+    let run = || {
+        found
+            .files
+            .par_iter()
+            .map(|p| process_file(p, options))
+            .collect::<Vec<_>>()
+    };
+    let outcomes = match &pool {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    finish(outcomes, &mut diagnostics, options, found.files.len())
+}
+
+/// Lints one in-memory file as a single-file project (editors, tests, docs).
+pub fn lint_source(path: &Path, text: &str, options: &Options) -> Vec<Diagnostic> {
+    let Some(language) = Language::from_path(path) else {
+        return Vec::new();
+    };
+    let source = SourceFile::new(path.to_path_buf(), language, text.to_string());
+    let outcome = analyse(source, options);
+    let mut diagnostics = Vec::new();
+    finish(vec![outcome], &mut diagnostics, options, 1).diagnostics
+}
+
+/// One file's result before the project rules.
+struct Outcome {
+    source: Option<Arc<SourceFile>>,
+    facts: Option<FileFacts>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn finish(
+    outcomes: Vec<Outcome>,
+    diagnostics: &mut Vec<Diagnostic>,
+    options: &Options,
+    files: usize,
+) -> Report {
+    let mut sources = HashMap::new();
+    let mut project = Vec::new();
+    for o in outcomes {
+        diagnostics.extend(o.diagnostics);
+        if let Some(src) = o.source {
+            if let Some(facts) = o.facts {
+                project.push(ProjectFile {
+                    path: src.path.clone(),
+                    facts,
+                });
+            }
+            sources.insert(src.path.clone(), src);
+        }
+    }
+    let ctx = ProjectCtx {
+        files: &project,
+        options: &options.rules,
+    };
+    for rule in RULES.iter().filter(|r| r.meta().project) {
+        match catch_unwind(AssertUnwindSafe(|| rule.check_project(&ctx))) {
+            Ok(d) => diagnostics.extend(d),
+            Err(panic) => diagnostics.push(Diagnostic::new(
+                INTERNAL_ERROR,
+                Severity::Error,
+                PathBuf::new(),
+                0..0,
+                format!(
+                    "rule `{}` panicked on the project index: {}; please report this",
+                    rule.meta().id,
+                    panic_message(&panic)
+                ),
+            )),
+        }
+    }
+    diagnostics.sort_by(|a, b| {
+        (&a.file, a.range.start, a.rule, &a.message).cmp(&(
+            &b.file,
+            b.range.start,
+            b.rule,
+            &b.message,
+        ))
+    });
+    diagnostics.dedup();
+    // Keep only the sources that output needs.
+    let needed: HashSet<&Path> = diagnostics
+        .iter()
+        .flat_map(|d| {
+            std::iter::once(d.file.as_path())
+                .chain(d.labels.iter().filter_map(|l| l.file.as_deref()))
+        })
+        .collect();
+    sources.retain(|p, _| needed.contains(p.as_path()));
+    Report {
+        diagnostics: std::mem::take(diagnostics),
+        files,
+        sources,
+    }
+}
+
+/// Reads, validates and analyses one file from disk.
+fn process_file(path: &Path, options: &Options) -> Outcome {
+    let shown = display_path(path);
+    let fail = |rule: &'static str, msg: String| Outcome {
+        source: None,
+        facts: None,
+        diagnostics: vec![Diagnostic::new(
+            rule,
+            Severity::Error,
+            shown.clone(),
+            0..0,
+            msg,
+        )],
+    };
+    let Some(language) = Language::from_path(path) else {
+        return fail(IO_ERROR, "not a file unleak can lint".into());
+    };
+    let size = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
+    };
+    if size > options.max_file_size {
+        return fail(
+            IO_ERROR,
+            format!(
+                "file is {size} bytes, larger than the {} byte limit; skipped (raise it with \
+                 --max-file-size)",
+                options.max_file_size
+            ),
+        );
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(
+                PARSE_ERROR,
+                format!(
+                    "file is not valid UTF-8 (invalid byte at offset {}); skipped",
+                    e.utf8_error().valid_up_to()
+                ),
+            );
+        }
+    };
+    analyse(SourceFile::new(shown.clone(), language, text), options)
+}
+
+/// Lowers a source and runs the file rules; every failure becomes that file's diagnostic.
+fn analyse(source: SourceFile, options: &Options) -> Outcome {
+    let path = source.path.clone();
+    // A byte-order mark is not code: blank it (same length, so offsets hold).
+    let parse_text = if let Some(rest) = source.text.strip_prefix('\u{feff}') {
+        format!("   {rest}")
+    } else {
+        source.text.clone()
+    };
+    let lowered = catch_unwind(AssertUnwindSafe(|| {
+        lower(&parse_text, source.language, options.parse_budget)
+    }));
+    let facts = match lowered {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            let msg = match e {
+                LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
+                _ => e.to_string(),
+            };
+            return Outcome {
+                source: Some(Arc::new(source)),
+                facts: None,
+                diagnostics: vec![Diagnostic::new(
+                    PARSE_ERROR,
+                    Severity::Error,
+                    path,
+                    0..0,
+                    msg,
+                )],
+            };
+        }
+        Err(panic) => {
+            return Outcome {
+                source: Some(Arc::new(source)),
+                facts: None,
+                diagnostics: vec![Diagnostic::new(
+                    INTERNAL_ERROR,
+                    Severity::Error,
+                    path,
+                    0..0,
+                    format!(
+                        "unleak crashed while parsing this file: {}; the file was skipped, please \
+                         report this",
+                        panic_message(&panic)
+                    ),
+                )],
+            };
+        }
+    };
+    let mut diagnostics = Vec::new();
+    if let Some(first) = facts.syntax_errors.first() {
+        diagnostics.push(
+            Diagnostic::new(
+                PARSE_ERROR,
+                Severity::Info,
+                path.clone(),
+                first.clone(),
+                format!(
+                    "{} region(s) could not be parsed and were skipped; the rest of the file was linted",
+                    facts.syntax_errors.len()
+                ),
+            )
+            .with_help("check the syntax here; unleak lints what parses"),
+        );
+    }
+    let ctx = FileCtx {
+        path: &path,
+        facts: &facts,
+        options: &options.rules,
+    };
+    for rule in RULES.iter().filter(|r| !r.meta().project) {
+        match catch_unwind(AssertUnwindSafe(|| rule.check_file(&ctx))) {
+            Ok(d) => diagnostics.extend(d),
+            Err(panic) => diagnostics.push(Diagnostic::new(
+                INTERNAL_ERROR,
+                Severity::Error,
+                path.clone(),
+                0..0,
+                format!(
+                    "rule `{}` panicked on this file: {}; please report this",
+                    rule.meta().id,
+                    panic_message(&panic)
+                ),
+            )),
+        }
+    }
+    Outcome {
+        source: Some(Arc::new(source)),
+        facts: Some(facts),
+        diagnostics,
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}

@@ -1,0 +1,714 @@
+//! The language-neutral facts model that rules read: scopes, bindings, classes and
+//! acquire/release events. Front ends lower syntax into it in one walk; rules never see a tree.
+//!
+//! Every leak is an acquire without a matching release in the right lifetime. Events name the
+//! place a handle lives in as a [`PlaceRef`] (a name as written, a `this` field, …); after the
+//! walk [`FileFacts::resolve`] turns it into a [`Place`] by looking the name up in the scope
+//! chain, so a use before its declaration (hoisting) still resolves.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+pub type ScopeId = usize;
+pub type BindingId = usize;
+pub type ClassId = usize;
+
+/// The facts of one file.
+#[derive(Debug, Default, Clone)]
+pub struct FileFacts {
+    pub scopes: Vec<Scope>,
+    pub bindings: Vec<Binding>,
+    pub classes: Vec<Class>,
+    pub events: Vec<Event>,
+    /// Names the module exports (ES `export`, `module.exports`, `exports.x`).
+    pub exports: Vec<String>,
+    /// Byte ranges tree-sitter could not parse; they were skipped.
+    pub syntax_errors: Vec<Range<usize>>,
+    /// (scope, name) → binding, filled by [`FileFacts::finish`].
+    lookup: HashMap<(ScopeId, String), BindingId>,
+}
+
+/// A region of code that runs as a unit: the module, a function, a method, a callback.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub parent: Option<ScopeId>,
+    /// The function's name, a method's name, or the binding a function expression is stored in.
+    pub name: Option<String>,
+    /// The class whose `this` this scope sees (methods, and arrows inside them).
+    pub class: Option<ClassId>,
+    pub span: Range<usize>,
+    /// Created inside a loop of its parent: runs once per iteration.
+    pub in_loop: bool,
+    /// Which settlement path of a promise this scope runs on (a `.then`/`.catch`/`.finally` callback).
+    pub path: PathKind,
+    /// Contains a `return` inside a conditional: the scope has a way to stop early.
+    pub has_guarded_return: bool,
+    /// Conditions of `if (…) return …;` early exits, as source text, for lazy-singleton guards.
+    pub early_return_guards: Vec<String>,
+    /// The parameter names, in order.
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeKind {
+    Module,
+    /// A function declaration or expression not passed as a callback.
+    Function,
+    Method {
+        constructor: bool,
+        is_static: bool,
+    },
+    /// A function passed as an argument to a call: it runs when the callee decides.
+    Callback(Registrar),
+}
+
+/// What a callback was handed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registrar {
+    /// The callee as written, e.g. `wss.on`, `app.post`, `setInterval`, `Promise`.
+    pub callee: String,
+    /// The last segment of the callee: `on`, `post`, `setInterval`.
+    pub method: String,
+    /// For event registrations: the event name when it is a literal.
+    pub event: Option<String>,
+    /// The object the method was called on (`wss` in `wss.on`).
+    pub target: Option<PlaceRef>,
+    /// Which argument the callback was.
+    pub arg_index: usize,
+    pub kind: CallbackKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackKind {
+    /// `x.on(event, cb)` and friends: runs per event.
+    EventHandler,
+    /// `x.once(event, cb)`: runs at most once.
+    OnceHandler,
+    /// `app.get(path, cb)`: runs per request.
+    Route,
+    /// `setInterval(cb)`: runs per tick.
+    Interval,
+    /// `setTimeout(cb)`, `queueMicrotask(cb)`, `process.nextTick(cb)`: runs once, later.
+    Deferred,
+    /// `xs.forEach(cb)`, `.map(cb)`: runs per item.
+    Iteration,
+    /// `new Promise(executor)`: runs once, now.
+    PromiseExecutor,
+    /// `.then(cb)`, `.catch(cb)`, `.finally(cb)`: runs once, later.
+    Continuation,
+    /// Anything else.
+    Other,
+}
+
+/// Which way out of a `try`/promise an event lies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathKind {
+    #[default]
+    Normal,
+    /// A `try` body, a `.then(onFulfilled)` callback: runs only if nothing threw before.
+    Fulfilled,
+    /// A `catch` clause, `.catch(cb)`, `.then(_, onRejected)`.
+    Rejected,
+    /// A `finally` clause or `.finally(cb)`: runs on every path.
+    Finally,
+}
+
+/// A declared name.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub name: String,
+    pub scope: ScopeId,
+    pub kind: BindingKind,
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingKind {
+    Var,
+    Param,
+    Function(ScopeId),
+    Class(ClassId),
+    /// `import { imported as name } from 'source'`; `imported` is `default` or `*` for those forms.
+    Import {
+        source: String,
+        imported: String,
+    },
+}
+
+/// A class declaration or expression.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub name: Option<String>,
+    pub span: Range<usize>,
+    /// The scope the class is declared in.
+    pub scope: ScopeId,
+    pub fields: Vec<Field>,
+    /// Has a `static instance` field or a `getInstance` method.
+    pub singleton: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub origin: FieldOrigin,
+    pub span: Range<usize>,
+}
+
+/// Where the value of a `this` field came from, which decides who owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldOrigin {
+    /// Created by the instance (`new X()`, a factory call): dies with it.
+    Owned,
+    /// Handed in through the constructor: shared, and outlives the instance.
+    Injected,
+    Other,
+}
+
+/// A place as written at the event, resolved after the walk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlaceRef {
+    /// An identifier, looked up from `scope` outwards.
+    Name { name: String, scope: ScopeId },
+    /// `this.name` inside a class.
+    Field { class: ClassId, name: String },
+    /// `this` itself.
+    This { class: Option<ClassId> },
+    /// `base.name` where base is not `this`.
+    Member { base: Box<PlaceRef>, name: String },
+    /// The value a function scope returns.
+    Returned(ScopeId),
+    /// Passed as an argument to a call.
+    Argument,
+    /// The value is thrown away.
+    Discarded,
+    /// Something unleak does not follow (an array element, a computed member, …).
+    Unknown,
+}
+
+/// A resolved place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Place {
+    Binding(BindingId),
+    /// An undeclared name: a global such as `process`, `window`, `document`.
+    Global(String),
+    Field {
+        class: ClassId,
+        name: String,
+    },
+    This(Option<ClassId>),
+    Member {
+        base: Box<Place>,
+        name: String,
+    },
+    Returned(ScopeId),
+    Argument,
+    Discarded,
+    Unknown,
+}
+
+/// A fact located in the source.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub span: Range<usize>,
+    pub scope: ScopeId,
+    /// Inside a loop body within `scope`.
+    pub in_loop: bool,
+    /// Byte range of the innermost enclosing loop within `scope`, when `in_loop`.
+    pub loop_span: Option<Range<usize>>,
+    /// Inside an `if`/ternary/`&&` within `scope`.
+    pub conditional: bool,
+    pub path: PathKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`.
+    Timer {
+        repeat: bool,
+        handle: PlaceRef,
+        /// `.unref()` was called on it.
+        unref: bool,
+        /// A `setTimeout` that re-schedules the function it is in (a timer loop).
+        reschedules: Option<ScopeId>,
+        /// Set when the timer serves as a deadline.
+        deadline: Option<Deadline>,
+        /// The callback scope, when inline.
+        callback: Option<ScopeId>,
+    },
+    /// `clearInterval(h)` / `clearTimeout(h)`.
+    ClearTimer { handle: PlaceRef },
+    /// A listener registration.
+    Listen {
+        target: PlaceRef,
+        method: String,
+        event: Option<String>,
+        handler: Handler,
+        once: bool,
+        /// `{ signal }` in the options: the controller whose `abort()` removes the listener
+        /// (`PlaceRef::Unknown` when the signal's origin is not followed).
+        signal: Option<PlaceRef>,
+    },
+    /// `off` / `removeListener` / `removeEventListener`.
+    Unlisten {
+        target: PlaceRef,
+        event: Option<String>,
+        handler: Handler,
+    },
+    /// `removeAllListeners(event?)`.
+    UnlistenAll {
+        target: PlaceRef,
+        event: Option<String>,
+    },
+    /// `controller.abort()`.
+    Abort { controller: PlaceRef },
+    /// `new C(…)`, or a known factory call (`twilio(…)`, `createClient(…)`, `axios.create(…)`).
+    New {
+        class: String,
+        handle: PlaceRef,
+        /// Assigned only when the place is empty (`??=`, `if (!x) x = …`).
+        lazy: bool,
+        factory: bool,
+    },
+    /// A collection literal or constructor (`new Map()`, `[]`, `{}`) stored in `place`.
+    Collection {
+        kind: CollectionKind,
+        place: PlaceRef,
+    },
+    /// The collection at `place` grows (`set`, `add`, `push`, `unshift`, `obj[k] = v`).
+    Grow { place: PlaceRef },
+    /// The collection at `place` shrinks or is replaced.
+    Shrink { place: PlaceRef },
+    /// `place.size` / `place.length` is compared: something bounds it.
+    SizeCheck { place: PlaceRef },
+    /// The value at `place` is handed to code unleak does not follow (an argument, a return).
+    Escape { place: PlaceRef },
+    /// `to = from`: the value moves to another place.
+    Flow { from: PlaceRef, to: PlaceRef },
+    /// `place` is an element of `Promise.race([...])`.
+    Raced { place: PlaceRef },
+    /// A call of a named function inside `Promise.race([...])`.
+    RacedCall { callee: String },
+    /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
+    Call { callee: PlaceRef },
+    /// A function passed by name as a callback (`wss.on('connection', onConnection)`).
+    PassedAsCallback {
+        func: PlaceRef,
+        registrar: Registrar,
+    },
+}
+
+/// Why a `setTimeout` counts as a deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// Lexically inside `Promise.race(...)`.
+    pub in_race: bool,
+    /// The promise the timer settles, when created by `new Promise`; it counts as a deadline
+    /// if that promise is raced (directly, through a variable, or returned by a helper).
+    pub promise: Option<PlaceRef>,
+    /// The executor also settles the promise another way: a manual race.
+    pub manual_race: bool,
+    /// The promise is returned from a helper named like a timeout (`withTimeout`, `deadline`).
+    pub timeout_helper: bool,
+}
+
+/// How a listener's handler is identified, which decides whether a removal can match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handler {
+    /// A named function or stored value (identifier or `this.field`).
+    Named(PlaceRef),
+    /// `f.bind(…)`: a new function each time; no removal can match it.
+    Bound,
+    /// An inline arrow or function expression (its scope).
+    Inline(ScopeId),
+    /// Something else; matched loosely.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionKind {
+    Map,
+    Set,
+    Array,
+    Object,
+}
+
+impl CollectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectionKind::Map => "Map",
+            CollectionKind::Set => "Set",
+            CollectionKind::Array => "array",
+            CollectionKind::Object => "object",
+        }
+    }
+}
+
+/// How often a scope's body runs over the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lifetime {
+    /// Once at start-up: module top level, `main()`.
+    Once,
+    /// Nobody in this file says: an exported function with no local caller.
+    Unknown,
+    /// Once per object: a constructor.
+    PerInstance,
+    /// Per call of an ordinary method.
+    PerCall,
+    /// Many times: per connection, request, message, tick, item or loop iteration.
+    Repeated,
+}
+
+impl FileFacts {
+    pub fn add_scope(&mut self, scope: Scope) -> ScopeId {
+        self.scopes.push(scope);
+        self.scopes.len() - 1
+    }
+
+    /// Builds the name lookup; call once after the walk.
+    pub fn finish(&mut self) {
+        self.lookup = self
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(id, b)| ((b.scope, b.name.clone()), id))
+            .collect();
+    }
+
+    /// The binding a name refers to from `scope`, searching outwards.
+    pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
+        loop {
+            if let Some(&b) = self.lookup.get(&(scope, name.to_string())) {
+                return Some(b);
+            }
+            scope = self.scopes.get(scope)?.parent?;
+        }
+    }
+
+    pub fn resolve(&self, place: &PlaceRef) -> Place {
+        match place {
+            PlaceRef::Name { name, scope } => match self.lookup(name, *scope) {
+                Some(b) => Place::Binding(b),
+                None => Place::Global(name.clone()),
+            },
+            PlaceRef::Field { class, name } => Place::Field {
+                class: *class,
+                name: name.clone(),
+            },
+            PlaceRef::This { class } => Place::This(*class),
+            PlaceRef::Member { base, name } => Place::Member {
+                base: Box::new(self.resolve(base)),
+                name: name.clone(),
+            },
+            PlaceRef::Returned(s) => Place::Returned(*s),
+            PlaceRef::Argument => Place::Argument,
+            PlaceRef::Discarded => Place::Discarded,
+            PlaceRef::Unknown => Place::Unknown,
+        }
+    }
+
+    /// `ancestor` is `scope` or encloses it.
+    pub fn is_within(&self, mut scope: ScopeId, ancestor: ScopeId) -> bool {
+        loop {
+            if scope == ancestor {
+                return true;
+            }
+            match self.scopes.get(scope).and_then(|s| s.parent) {
+                Some(p) => scope = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// The scopes from `scope` out to the module, innermost first.
+    pub fn ancestors(&self, scope: ScopeId) -> impl Iterator<Item = ScopeId> + '_ {
+        std::iter::successors(Some(scope), move |&s| {
+            self.scopes.get(s).and_then(|s| s.parent)
+        })
+    }
+
+    /// The nearest enclosing scope that is a function, method or non-inline-callback boundary
+    /// of the module: the module scope itself for top-level code.
+    pub fn is_module_scope(&self, scope: ScopeId) -> bool {
+        matches!(
+            self.scopes.get(scope).map(|s| &s.kind),
+            Some(ScopeKind::Module)
+        )
+    }
+
+    /// A binding declared at module level (including imports).
+    pub fn is_module_binding(&self, b: BindingId) -> bool {
+        self.bindings
+            .get(b)
+            .is_some_and(|b| self.is_module_scope(b.scope))
+    }
+
+    pub fn is_exported(&self, name: &str) -> bool {
+        self.exports.iter().any(|e| e == name)
+    }
+
+    /// How often `scope` runs. Callbacks take their registrar's rhythm; named module-level
+    /// functions take the rhythm of their callers in this file (a small call graph), so
+    /// `main()` called from the top level runs once.
+    pub fn lifetime(&self, scope: ScopeId) -> Lifetime {
+        self.lifetime_inner(scope, 0)
+    }
+
+    fn lifetime_inner(&self, scope: ScopeId, depth: u32) -> Lifetime {
+        let Some(s) = self.scopes.get(scope) else {
+            return Lifetime::Unknown;
+        };
+        if depth > 32 {
+            return Lifetime::Unknown;
+        }
+        let parent = || {
+            s.parent
+                .map_or(Lifetime::Once, |p| self.lifetime_inner(p, depth + 1))
+        };
+        if s.in_loop {
+            return Lifetime::Repeated;
+        }
+        match &s.kind {
+            ScopeKind::Module => Lifetime::Once,
+            ScopeKind::Method { constructor, .. } => {
+                if *constructor {
+                    Lifetime::PerInstance
+                } else {
+                    Lifetime::PerCall
+                }
+            }
+            ScopeKind::Callback(r) => match r.kind {
+                CallbackKind::EventHandler
+                | CallbackKind::Route
+                | CallbackKind::Interval
+                | CallbackKind::Iteration => Lifetime::Repeated,
+                CallbackKind::OnceHandler
+                | CallbackKind::Deferred
+                | CallbackKind::PromiseExecutor
+                | CallbackKind::Continuation
+                | CallbackKind::Other => parent(),
+            },
+            ScopeKind::Function => {
+                let at_module = s.parent.is_some_and(|p| self.is_module_scope(p));
+                if !at_module {
+                    // A nested helper runs when its enclosing function does (or more often).
+                    return parent()
+                        .max(self.uses_lifetime(scope, depth).unwrap_or(Lifetime::Once));
+                }
+                if let Some(name) = &s.name
+                    && matches!(name.as_str(), "main" | "bootstrap")
+                {
+                    return Lifetime::Once;
+                }
+                match self.uses_lifetime(scope, depth) {
+                    Some(l) => {
+                        if l == Lifetime::Once
+                            && s.name.as_deref().is_some_and(|n| self.is_exported(n))
+                        {
+                            // Exported: callers elsewhere may call it again.
+                            Lifetime::Unknown
+                        } else {
+                            l
+                        }
+                    }
+                    None => Lifetime::Unknown,
+                }
+            }
+        }
+    }
+
+    /// The longest-running rhythm among the places a named function is used: called from a
+    /// scope, or passed as a callback. `None` when it is never used in this file.
+    fn uses_lifetime(&self, scope: ScopeId, depth: u32) -> Option<Lifetime> {
+        let s = &self.scopes[scope];
+        let name = s.name.as_deref()?;
+        let binding = self.lookup(name, s.parent?)?;
+        let mut result: Option<Lifetime> = None;
+        for e in &self.events {
+            let l = match &e.kind {
+                EventKind::Call {
+                    callee: callee @ PlaceRef::Name { .. },
+                } if self.resolve(callee) == Place::Binding(binding) => {
+                    if self.is_within(e.scope, scope) {
+                        continue; // recursion
+                    }
+                    if e.in_loop {
+                        Lifetime::Repeated
+                    } else {
+                        self.lifetime_inner(e.scope, depth + 1)
+                    }
+                }
+                EventKind::PassedAsCallback {
+                    func: func @ PlaceRef::Name { .. },
+                    registrar,
+                } if self.resolve(func) == Place::Binding(binding) => match registrar.kind {
+                    CallbackKind::EventHandler
+                    | CallbackKind::Route
+                    | CallbackKind::Interval
+                    | CallbackKind::Iteration => Lifetime::Repeated,
+                    _ => self.lifetime_inner(e.scope, depth + 1),
+                },
+                _ => continue,
+            };
+            result = Some(result.map_or(l, |r| r.max(l)));
+        }
+        result
+    }
+
+    /// The innermost function-like scope (not a plain block) containing `scope`: itself.
+    pub fn class_of(&self, scope: ScopeId) -> Option<ClassId> {
+        self.scopes.get(scope).and_then(|s| s.class)
+    }
+
+    /// The method scope of a class that encloses `scope` (or is it).
+    pub fn enclosing_method(&self, scope: ScopeId) -> Option<ScopeId> {
+        self.ancestors(scope)
+            .find(|&s| matches!(self.scopes[s].kind, ScopeKind::Method { .. }))
+    }
+
+    /// `scope` or one of its ancestors (up to `stop`, exclusive) is a teardown: a method or
+    /// function named like one, a `finally`-style continuation, or a handler of a close-like event.
+    pub fn in_teardown(&self, scope: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
+        self.ancestors(scope)
+            .any(|s| self.is_teardown_scope(s, teardown))
+    }
+
+    pub fn is_teardown_scope(&self, s: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
+        let scope = &self.scopes[s];
+        match &scope.kind {
+            ScopeKind::Module => false,
+            ScopeKind::Function | ScopeKind::Method { .. } => {
+                scope.name.as_deref().is_some_and(teardown)
+            }
+            ScopeKind::Callback(r) => {
+                scope.name.as_deref().is_some_and(teardown)
+                    || (matches!(
+                        r.kind,
+                        CallbackKind::EventHandler | CallbackKind::OnceHandler
+                    ) && r.event.as_deref().is_some_and(is_close_event))
+            }
+        }
+    }
+}
+
+/// Events that mean "this object (or process) is going away".
+pub fn is_close_event(event: &str) -> bool {
+    matches!(
+        event,
+        "close"
+            | "end"
+            | "exit"
+            | "beforeExit"
+            | "SIGTERM"
+            | "SIGINT"
+            | "SIGHUP"
+            | "disconnect"
+            | "disconnected"
+            | "finish"
+            | "destroy"
+            | "shutdown"
+            | "unload"
+            | "beforeunload"
+            | "pagehide"
+    )
+}
+
+/// Splits an identifier into lowercase words: `stopHeartbeat` → `stop`, `heartbeat`;
+/// `on_close` → `on`, `close`; `HTTPServer` → `httpserver` is kept whole where case gives no hint.
+pub fn words(name: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '_' || c == '$' || c == '-' || c == '#' {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let boundary = c.is_uppercase()
+            && i > 0
+            && (chars[i - 1].is_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                    && chars[i - 1].is_uppercase());
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+}
+
+/// The default teardown words (configurable later).
+pub const TEARDOWN_WORDS: &[&str] = &[
+    "close",
+    "dispose",
+    "destroy",
+    "stop",
+    "shutdown",
+    "disconnect",
+    "end",
+    "cleanup",
+    "terminate",
+    "teardown",
+    "unmount",
+    "unsubscribe",
+    "release",
+    "abort",
+    "kill",
+];
+
+/// A method or function named like a teardown: one of its words is a teardown word, or it
+/// is `cleanUp`/`tearDown` spelled as two words.
+pub fn is_teardown_name(name: &str) -> bool {
+    let ws: Vec<String> = words(name).collect();
+    ws.iter().any(|w| TEARDOWN_WORDS.contains(&w.as_str()))
+        || ws
+            .windows(2)
+            .any(|p| (p[0] == "clean" && p[1] == "up") || (p[0] == "tear" && p[1] == "down"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn teardown_names_by_words() {
+        for yes in [
+            "close",
+            "dispose",
+            "stopHeartbeat",
+            "onClose",
+            "handle_disconnect",
+            "cleanUp",
+            "tearDown",
+            "shutdownAll",
+            "end",
+            "Dispose",
+        ] {
+            assert!(is_teardown_name(yes), "{yes}");
+        }
+        for no in [
+            "append",
+            "sendAudio",
+            "connect",
+            "start",
+            "closest",
+            "endpoint",
+            "render",
+        ] {
+            assert!(!is_teardown_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn words_split_camel_and_snake() {
+        let w: Vec<String> = words("parseHTTPRequest_now").collect();
+        assert_eq!(w, ["parse", "http", "request", "now"]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Front ends: each lowers one language's syntax into the shared facts model.
+
+pub mod ts;

@@ -1,0 +1,22 @@
+//! unleak: a lifecycle-aware static analyser that finds the resource leaks that take
+//! long-running services down — orphaned intervals, un-cleared deadline timers, listeners
+//! never removed, duplicate clients, unbounded collections — in TypeScript/JavaScript (and,
+//! later, Rust).
+//!
+//! The pipeline: [`discover`] files → read → parse once and lower to [`facts`] → file rules →
+//! project rules over all files' facts → sorted [`diagnostic::Diagnostic`]s. Every front end
+//! (CLI, cargo subcommand, pre-commit, LSP) calls [`lint_paths`] or [`lint_source`].
+
+pub mod cli;
+pub mod diagnostic;
+pub mod discover;
+pub mod engine;
+pub mod facts;
+pub mod lang;
+pub mod project;
+pub mod registry;
+pub mod rules;
+pub mod source;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use engine::{Options, Report, lint_paths, lint_source};

@@ -1,0 +1,268 @@
+//! The rules, one file each, and what they share: the rule trait, the contexts they read, and
+//! the judgments several rules make the same way (does a release reach the owner's teardown?).
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::facts::{
+    BindingKind, ClassId, EventKind, FileFacts, Lifetime, Place, PlaceRef, ScopeId, ScopeKind,
+    is_teardown_name,
+};
+
+pub mod duplicate_client;
+pub mod orphaned_interval;
+pub mod unbounded_collection;
+pub mod uncleared_timeout;
+pub mod unremoved_listener;
+
+/// What a rule is, for `unleak rules`, docs and output formats.
+#[derive(Debug)]
+pub struct RuleMeta {
+    /// Kebab-case, stable forever.
+    pub id: &'static str,
+    /// One line: what the rule finds.
+    pub summary: &'static str,
+    pub severity: Severity,
+    /// Languages the rule has a half for.
+    pub languages: &'static [&'static str],
+    /// Runs on the whole project's facts rather than one file's.
+    pub project: bool,
+}
+
+/// One file as the rules see it: its facts, never its tree.
+pub struct FileCtx<'a> {
+    pub path: &'a Path,
+    pub facts: &'a FileFacts,
+    pub options: &'a RuleOptions,
+}
+
+/// The project index: every file's facts, for cross-file rules.
+pub struct ProjectCtx<'a> {
+    pub files: &'a [ProjectFile],
+    pub options: &'a RuleOptions,
+}
+
+#[derive(Debug)]
+pub struct ProjectFile {
+    pub path: PathBuf,
+    pub facts: FileFacts,
+}
+
+/// Options rules read (configuration arrives in a later issue; defaults live here).
+#[derive(Debug, Clone, Default)]
+pub struct RuleOptions {
+    /// Extra words that make a method a teardown, beyond [`crate::facts::TEARDOWN_WORDS`].
+    pub extra_teardown_words: Vec<String>,
+}
+
+impl RuleOptions {
+    pub fn is_teardown(&self, name: &str) -> bool {
+        is_teardown_name(name)
+            || crate::facts::words(name).any(|w| self.extra_teardown_words.contains(&w))
+    }
+}
+
+/// A rule. File rules implement `check_file`; project rules `check_project`.
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    fn check_file(&self, _ctx: &FileCtx) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+    fn check_project(&self, _ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// A short description of a resolved place for messages: "module-level `timer`",
+/// "`this.heartbeat`", "the global `process`".
+pub fn describe_place(facts: &FileFacts, place: &Place) -> String {
+    match place {
+        Place::Binding(b) => {
+            let binding = &facts.bindings[*b];
+            match &binding.kind {
+                BindingKind::Import { source, .. } => {
+                    format!("`{}` (imported from '{}')", binding.name, source)
+                }
+                _ if facts.is_module_scope(binding.scope) => {
+                    format!("module-level `{}`", binding.name)
+                }
+                _ => format!("local `{}`", binding.name),
+            }
+        }
+        Place::Global(g) => format!("the global `{g}`"),
+        Place::Field { class, name } => {
+            let c = facts.classes[*class]
+                .name
+                .as_deref()
+                .unwrap_or("this class");
+            format!("`this.{name}` of `{c}`")
+        }
+        Place::Member { base, name } => format!("`{}.{name}`", place_text(facts, base)),
+        Place::This(_) => "`this`".into(),
+        _ => "an untracked place".into(),
+    }
+}
+
+/// The place as code: `timer`, `this.timer`, `a.b`.
+pub fn place_text(facts: &FileFacts, place: &Place) -> String {
+    match place {
+        Place::Binding(b) => facts.bindings[*b].name.clone(),
+        Place::Global(g) => g.clone(),
+        Place::Field { name, .. } => format!("this.{name}"),
+        Place::Member { base, name } => format!("{}.{name}", place_text(facts, base)),
+        Place::This(_) => "this".into(),
+        _ => "handle".into(),
+    }
+}
+
+/// A short name for a scope, for labels: "`close()`", "the 'connection' handler of `wss`".
+pub fn describe_scope(facts: &FileFacts, scope: ScopeId) -> String {
+    let s = &facts.scopes[scope];
+    match &s.kind {
+        ScopeKind::Module => "the module top level".into(),
+        ScopeKind::Method {
+            constructor: true, ..
+        } => {
+            let c = s
+                .class
+                .and_then(|c| facts.classes[c].name.as_deref())
+                .unwrap_or("the class");
+            format!("the constructor of `{c}`")
+        }
+        ScopeKind::Callback(r) => match &r.event {
+            Some(ev) if r.method != "setTimeout" && r.method != "setInterval" => {
+                format!("the '{ev}' callback of `{}`", r.callee)
+            }
+            _ => match &s.name {
+                Some(n) => format!("`{n}()`"),
+                None => format!("the callback passed to `{}`", r.callee),
+            },
+        },
+        _ => match &s.name {
+            Some(n) => format!("`{n}()`"),
+            None => "an anonymous function".into(),
+        },
+    }
+}
+
+/// The scope of the named function or method that encloses `scope` (for "in `start()`").
+pub fn named_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
+    facts
+        .ancestors(scope)
+        .find(|&s| {
+            matches!(
+                facts.scopes[s].kind,
+                ScopeKind::Function | ScopeKind::Method { .. }
+            ) && facts.scopes[s].name.is_some()
+        })
+        .unwrap_or(scope)
+}
+
+/// `scope` is, or is inside, a teardown of class `class`: a teardown-named method, or a
+/// close-like event handler registered inside the class.
+pub fn in_class_teardown(
+    facts: &FileFacts,
+    scope: ScopeId,
+    class: ClassId,
+    options: &RuleOptions,
+) -> bool {
+    facts.ancestors(scope).any(|s| {
+        facts.scopes[s].class == Some(class)
+            && facts.is_teardown_scope(s, &|n| options.is_teardown(n))
+    })
+}
+
+/// `scope` is inside a module-level shutdown path: an exported function, a teardown-named
+/// function, or a close/signal handler.
+pub fn in_module_teardown(facts: &FileFacts, scope: ScopeId, options: &RuleOptions) -> bool {
+    facts.ancestors(scope).any(|s| {
+        let sc = &facts.scopes[s];
+        let exported = matches!(sc.kind, ScopeKind::Function)
+            && sc.parent.is_some_and(|p| facts.is_module_scope(p))
+            && sc.name.as_deref().is_some_and(|n| facts.is_exported(n));
+        exported || facts.is_teardown_scope(s, &|n| options.is_teardown(n))
+    })
+}
+
+/// The teardown methods of a class, for "`close()` does not clear it" labels.
+pub fn class_teardowns(facts: &FileFacts, class: ClassId, options: &RuleOptions) -> Vec<ScopeId> {
+    facts
+        .scopes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.class == Some(class)
+                && matches!(s.kind, ScopeKind::Method { .. })
+                && s.name.as_deref().is_some_and(|n| options.is_teardown(n))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The span of a scope's first line, for labels on whole functions.
+pub fn scope_head(facts: &FileFacts, scope: ScopeId) -> std::ops::Range<usize> {
+    let span = &facts.scopes[scope].span;
+    span.start..(span.start + 1).min(span.end)
+}
+
+/// Where a value that reached `place` ends up when it is copied on (`this.t = t`): the places
+/// it flows to, transitively, including itself.
+pub fn flow_closure(facts: &FileFacts, place: &Place) -> Vec<Place> {
+    let mut out = vec![place.clone()];
+    let mut i = 0;
+    while i < out.len() && out.len() < 16 {
+        let cur = out[i].clone();
+        for e in &facts.events {
+            if let EventKind::Flow { from, to } = &e.kind
+                && facts.resolve(from) == cur
+            {
+                let t = facts.resolve(to);
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The value at `place` escapes to code unleak does not follow (returned, passed on).
+pub fn escapes(facts: &FileFacts, place: &Place) -> bool {
+    facts
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Escape { place: p } if facts.resolve(p) == *place))
+}
+
+/// How often an event runs: its scope's lifetime, or per iteration inside a loop.
+/// A loop in code that itself runs once (module top level, `main()`) is a finite start-up
+/// loop: it does not make its body repeated.
+pub fn event_lifetime(facts: &FileFacts, scope: ScopeId, in_loop: bool) -> Lifetime {
+    let l = facts.lifetime(scope);
+    if in_loop && l != Lifetime::Once {
+        Lifetime::Repeated
+    } else {
+        l
+    }
+}
+
+/// The event sits in a loop that repeats over the life of the process (not a start-up loop).
+pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
+    e.in_loop && facts.lifetime(e.scope) != Lifetime::Once
+}
+
+/// A place as written, resolved, for matching against other events.
+pub fn resolve(facts: &FileFacts, p: &PlaceRef) -> Place {
+    facts.resolve(p)
+}
+
+/// A file that holds tests: its timers and clients are not the service's.
+pub fn is_test_file(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.contains(".test.")
+        || name.contains(".spec.")
+        || s.split(['/', '\\'])
+            .any(|c| matches!(c, "__tests__" | "__mocks__" | "test" | "tests"))
+}

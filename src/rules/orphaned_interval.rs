@@ -1,0 +1,230 @@
+//! orphaned-interval: a repeating timer (or a self-rescheduling `setTimeout` loop) whose handle
+//! no teardown of its owner ever clears.
+
+use super::*;
+use crate::facts::Event;
+
+pub struct OrphanedInterval;
+
+static META: RuleMeta = RuleMeta {
+    id: "orphaned-interval",
+    summary: "Repeating timers whose handle no teardown of their owner clears",
+    severity: Severity::Error,
+    languages: &["typescript", "javascript"],
+    project: false,
+};
+
+/// How a timer handle is judged.
+pub(crate) enum Verdict {
+    /// Released (or handed to code that may release it).
+    Released,
+    /// Leaked: why, and labels on related places.
+    Leaked {
+        why: String,
+        labels: Vec<(std::ops::Range<usize>, String)>,
+    },
+}
+
+impl Rule for OrphanedInterval {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        let mut out = Vec::new();
+        for e in &facts.events {
+            let EventKind::Timer {
+                repeat,
+                handle,
+                unref,
+                reschedules,
+                ..
+            } = &e.kind
+            else {
+                continue;
+            };
+            let what = if *repeat {
+                "`setInterval` timer".to_string()
+            } else {
+                let Some(s) = reschedules else { continue };
+                // A loop with a stop condition (an early return, a conditional reschedule) can end.
+                if facts.scopes[*s].has_guarded_return || e.conditional {
+                    continue;
+                }
+                let name = facts.scopes[*s].name.as_deref().unwrap_or("it");
+                format!("`setTimeout` loop (it re-schedules `{name}`)")
+            };
+            let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) else {
+                continue;
+            };
+            let unref_note = if *unref {
+                " `.unref()` only lets the process exit while it is pending; the timer still fires."
+            } else {
+                ""
+            };
+            let mut d = Diagnostic::new(
+                META.id,
+                META.severity,
+                ctx.path.to_path_buf(),
+                e.span.clone(),
+                format!("{what} is never stopped: {why}.{unref_note}"),
+            )
+            .with_help(
+                "keep the handle where its owner can reach it and call `clearInterval(handle)` \
+                 (or `clearTimeout`) in the owner's teardown: `close()`/`dispose()` for a class, an \
+                 exported `stop()` wired to the SIGTERM handler for a module",
+            );
+            for (r, m) in labels {
+                d = d.with_label(r, m);
+            }
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// Judges where a timer handle goes and whether a clear reaches it in the right teardown.
+pub(crate) fn judge_timer(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Verdict {
+    let facts = ctx.facts;
+    let place = facts.resolve(handle);
+    if place == Place::Discarded {
+        return Verdict::Leaked {
+            why: "its handle is discarded, so nothing can ever clear it".into(),
+            labels: Vec::new(),
+        };
+    }
+    // Follow copies (`const t = setInterval(…); this.t = t;`): released if any holder is.
+    let holders = flow_closure(facts, &place);
+    let mut first_leak = None;
+    for p in &holders {
+        match judge_place(ctx, e, p) {
+            Verdict::Released => return Verdict::Released,
+            leak => {
+                if first_leak.is_none() {
+                    first_leak = Some(leak);
+                }
+            }
+        }
+    }
+    first_leak.unwrap_or(Verdict::Released)
+}
+
+fn clears_of<'a>(facts: &'a FileFacts, place: &'a Place) -> impl Iterator<Item = &'a Event> + 'a {
+    facts.events.iter().filter(move |c| {
+        matches!(&c.kind, EventKind::ClearTimer { handle } if facts.resolve(handle) == *place)
+    })
+}
+
+fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
+    let facts = ctx.facts;
+    let opts = ctx.options;
+    match place {
+        Place::Binding(b) => {
+            let binding = &facts.bindings[*b];
+            let name = &binding.name;
+            let module_level = facts.is_module_scope(binding.scope);
+            if escapes(facts, place) || (module_level && facts.is_exported(name)) {
+                return Verdict::Released;
+            }
+            let clears: Vec<&Event> = clears_of(facts, place).collect();
+            if module_level {
+                if clears
+                    .iter()
+                    .any(|c| in_module_teardown(facts, c.scope, opts))
+                {
+                    return Verdict::Released;
+                }
+                let labels = clears
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.span.clone(),
+                            format!(
+                                "cleared only in {}, which is neither exported nor a shutdown handler",
+                                describe_scope(facts, named_owner(facts, c.scope))
+                            ),
+                        )
+                    })
+                    .collect();
+                Verdict::Leaked {
+                    why: format!(
+                        "the handle lives in module-level `{name}` for the life of the process and \
+                         no exported function, teardown or shutdown handler clears it"
+                    ),
+                    labels,
+                }
+            } else {
+                if clears
+                    .iter()
+                    .any(|c| facts.is_within(c.scope, binding.scope))
+                {
+                    return Verdict::Released;
+                }
+                Verdict::Leaked {
+                    why: format!(
+                        "the handle is kept only in local `{name}`, and nothing in {} clears it",
+                        describe_scope(facts, binding.scope)
+                    ),
+                    labels: vec![(binding.span.clone(), "stored here".into())],
+                }
+            }
+        }
+        Place::Global(name) => {
+            let clears: Vec<&Event> = clears_of(facts, place).collect();
+            if clears
+                .iter()
+                .any(|c| in_module_teardown(facts, c.scope, opts))
+            {
+                return Verdict::Released;
+            }
+            Verdict::Leaked {
+                why: format!(
+                    "the handle lives in the global `{name}` and no shutdown path clears it"
+                ),
+                labels: Vec::new(),
+            }
+        }
+        Place::Field { class, name } => {
+            if escapes(facts, place) {
+                return Verdict::Released;
+            }
+            let clears: Vec<&Event> = clears_of(facts, place).collect();
+            if clears
+                .iter()
+                .any(|c| in_class_teardown(facts, c.scope, *class, opts))
+            {
+                return Verdict::Released;
+            }
+            let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
+            let mut labels: Vec<(std::ops::Range<usize>, String)> = clears
+                .iter()
+                .map(|c| {
+                    (
+                        c.span.clone(),
+                        format!(
+                            "cleared only in {}, which is not a teardown",
+                            describe_scope(facts, named_owner(facts, c.scope))
+                        ),
+                    )
+                })
+                .collect();
+            for t in class_teardowns(facts, *class, opts) {
+                labels.push((
+                    scope_head(facts, t),
+                    format!("{} does not clear `this.{name}`", describe_scope(facts, t)),
+                ));
+            }
+            let _ = e;
+            Verdict::Leaked {
+                why: format!(
+                    "the handle is stored in `this.{name}`, but no teardown of `{class_name}` \
+                     (close, dispose, destroy, stop, …) clears it, so the timer outlives the instance"
+                ),
+                labels,
+            }
+        }
+        // Returned, passed on or stored somewhere unleak does not follow: judged elsewhere.
+        _ => Verdict::Released,
+    }
+}

@@ -1,0 +1,197 @@
+//! unbounded-collection (project-wide): a Map, Set, array or dictionary object that lives for
+//! the life of the process (a module binding, a field of a long-lived object), grows in code
+//! that runs repeatedly, and never shrinks nor is bounded.
+
+use super::*;
+use crate::facts::{BindingKind, CollectionKind, Event};
+use crate::project::resolve_import;
+
+pub struct UnboundedCollection;
+
+static META: RuleMeta = RuleMeta {
+    id: "unbounded-collection",
+    summary: "Long-lived Maps, Sets, arrays and dictionaries that grow and never shrink",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript"],
+    project: true,
+};
+
+/// A collection declaration being judged, and how to recognise its uses in any file.
+struct Target<'a> {
+    file: &'a ProjectFile,
+    decl: &'a Event,
+    kind: CollectionKind,
+    place: Place,
+    /// For a module binding: its name, to match imports of it in other files.
+    export_name: Option<String>,
+}
+
+impl Rule for UnboundedCollection {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        // Classes instantiated at module level (anywhere in the project) live for the process.
+        let mut module_instances: Vec<String> = Vec::new();
+        for f in ctx.files {
+            for e in &f.facts.events {
+                if let EventKind::New { class, .. } = &e.kind
+                    && !e.in_loop
+                    && f.facts.lifetime(e.scope) == Lifetime::Once
+                {
+                    let last = class.rsplit('.').next().unwrap_or(class);
+                    module_instances.push(last.to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for file in ctx.files {
+            let facts = &file.facts;
+            for decl in &facts.events {
+                let EventKind::Collection { kind, place } = &decl.kind else {
+                    continue;
+                };
+                let place = facts.resolve(place);
+                let export_name = match &place {
+                    Place::Binding(b) if facts.is_module_binding(*b) => {
+                        Some(facts.bindings[*b].name.clone())
+                    }
+                    Place::Field { class, .. } => {
+                        let c = &facts.classes[*class];
+                        let long_lived = c.singleton
+                            || c.name
+                                .as_ref()
+                                .is_some_and(|n| module_instances.contains(n));
+                        if !long_lived {
+                            continue;
+                        }
+                        None
+                    }
+                    _ => continue,
+                };
+                let target = Target {
+                    file,
+                    decl,
+                    kind: *kind,
+                    place,
+                    export_name,
+                };
+                if let Some(d) = judge(ctx, &target) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
+    let mut growth: Vec<(&ProjectFile, &Event)> = Vec::new();
+    let mut declarations = 0;
+    // Only an exported module binding can be used from other files.
+    let exported = t
+        .export_name
+        .as_ref()
+        .is_some_and(|n| t.file.facts.is_exported(n));
+    for file in ctx.files {
+        if !exported && !std::ptr::eq(file, t.file) {
+            continue;
+        }
+        let facts = &file.facts;
+        let same = |p: &PlaceRef| is_same(ctx, t, file, facts, p);
+        for e in &facts.events {
+            match &e.kind {
+                EventKind::Grow { place }
+                    if same(place)
+                        && event_lifetime(facts, e.scope, e.in_loop) != Lifetime::Once =>
+                {
+                    growth.push((file, e));
+                }
+                EventKind::Shrink { place } if same(place) => {
+                    // The declaring assignment itself (`this.m = new Map()`) is no shrink.
+                    let own = std::ptr::eq(file, t.file)
+                        && e.span.start <= t.decl.span.start
+                        && t.decl.span.end <= e.span.end;
+                    if !own {
+                        return None;
+                    }
+                }
+                EventKind::SizeCheck { place } | EventKind::Escape { place } if same(place) => {
+                    return None;
+                }
+                EventKind::Collection { place, .. } if same(place) => declarations += 1,
+                _ => {}
+            }
+        }
+    }
+    // Assigned a fresh collection again somewhere: a reset.
+    if declarations > 1 || growth.is_empty() {
+        return None;
+    }
+    let facts = &t.file.facts;
+    let where_ = describe_place(facts, &t.place);
+    let verbs = match t.kind {
+        CollectionKind::Map => "`delete`/`clear`",
+        CollectionKind::Set => "`delete`/`clear`",
+        CollectionKind::Array => "`splice`/`shift`/`pop`/`length = …`",
+        CollectionKind::Object => "`delete obj[key]`",
+    };
+    let mut d = Diagnostic::new(
+        META.id,
+        META.severity,
+        t.file.path.clone(),
+        t.decl.span.clone(),
+        format!(
+            "{} in {where_} lives for the life of the process and grows on every use, but nothing \
+             ever removes entries ({verbs}) or bounds its size",
+            match t.kind {
+                CollectionKind::Object => "dictionary object".to_string(),
+                k => k.as_str().to_string(),
+            }
+        ),
+    )
+    .with_help(
+        "remove entries when their owner ends (e.g. `map.delete(id)` in the connection's close \
+         handler), cap the size (evict the oldest when `size` exceeds a limit), or use a cache with \
+         a max size and TTL",
+    );
+    for (file, g) in growth {
+        let label = format!("grows here ({})", describe_scope(&file.facts, g.scope));
+        if std::ptr::eq(file, t.file) {
+            d = d.with_label(g.span.clone(), label);
+        } else {
+            d = d.with_label_in(file.path.clone(), g.span.clone(), label);
+        }
+    }
+    Some(d)
+}
+
+/// `p` (written in `file`) denotes the target collection: the same place in the declaring
+/// file, or an import of the exported binding in another file.
+fn is_same(
+    ctx: &ProjectCtx,
+    t: &Target,
+    file: &ProjectFile,
+    facts: &FileFacts,
+    p: &PlaceRef,
+) -> bool {
+    let resolved = facts.resolve(p);
+    if std::ptr::eq(file, t.file) {
+        return resolved == t.place;
+    }
+    let (Some(name), Place::Binding(b)) = (&t.export_name, &resolved) else {
+        return false;
+    };
+    let BindingKind::Import { source, imported } = &facts.bindings[*b].kind else {
+        return false;
+    };
+    imported == name
+        && t.file.facts.is_exported(name)
+        && resolve_import(
+            &file.path,
+            source,
+            ctx.files.iter().map(|f| f.path.as_path()),
+        )
+        .is_some_and(|p| p == t.file.path)
+}

@@ -1,0 +1,129 @@
+//! uncleared-timeout: a `setTimeout` used as a deadline (raced against work) that is not
+//! cleared on every exit path, so it keeps its closure alive until it fires.
+
+use super::*;
+use crate::facts::{Deadline, Event, PathKind};
+
+pub struct UnclearedTimeout;
+
+static META: RuleMeta = RuleMeta {
+    id: "uncleared-timeout",
+    summary: "Deadline timers raced against work and not cleared on every path",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript"],
+    project: false,
+};
+
+impl Rule for UnclearedTimeout {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        let mut out = Vec::new();
+        for e in &facts.events {
+            let EventKind::Timer {
+                repeat: false,
+                handle,
+                deadline: Some(d),
+                ..
+            } = &e.kind
+            else {
+                continue;
+            };
+            if !is_raced(facts, d) {
+                continue;
+            }
+            let place = facts.resolve(handle);
+            let (why, labels) = match &place {
+                Place::Discarded => (
+                    "its handle is discarded, so it can never be cleared".to_string(),
+                    Vec::new(),
+                ),
+                Place::Binding(_) | Place::Field { .. } | Place::Global(_) => {
+                    let clears: Vec<&Event> = facts
+                        .events
+                        .iter()
+                        .filter(|c| {
+                            matches!(&c.kind, EventKind::ClearTimer { handle: h } if facts.resolve(h) == place)
+                        })
+                        .collect();
+                    let finally = clears.iter().any(|c| c.path == PathKind::Finally);
+                    let rejected = clears.iter().any(|c| c.path == PathKind::Rejected);
+                    let fulfilled = clears
+                        .iter()
+                        .any(|c| matches!(c.path, PathKind::Fulfilled | PathKind::Normal));
+                    if finally || (rejected && fulfilled) {
+                        continue;
+                    }
+                    let name = place_text(facts, &place);
+                    if clears.is_empty() {
+                        (format!("`{name}` is never cleared"), Vec::new())
+                    } else {
+                        let only = if fulfilled {
+                            "cleared only when the work succeeds; a rejection skips this"
+                        } else {
+                            "cleared only when the work fails; success skips this"
+                        };
+                        (
+                            format!("`{name}` is not cleared on every path"),
+                            clears
+                                .iter()
+                                .map(|c| (c.span.clone(), only.to_string()))
+                                .collect(),
+                        )
+                    }
+                }
+                _ => continue,
+            };
+            let mut diag = Diagnostic::new(
+                META.id,
+                META.severity,
+                ctx.path.to_path_buf(),
+                e.span.clone(),
+                format!(
+                    "deadline timer raced against other work: {why}; after the race settles the \
+                     pending timer keeps its callback and everything it captures alive until it fires"
+                ),
+            )
+            .with_help(
+                "keep the handle (`const timer = setTimeout(…)`) and call `clearTimeout(timer)` in a \
+                 `finally` block after the race, or use `AbortSignal.timeout(ms)` / \
+                 `setTimeout` from 'timers/promises' with a signal you abort",
+            );
+            for (r, m) in labels {
+                diag = diag.with_label(r, m);
+            }
+            out.push(diag);
+        }
+        out
+    }
+}
+
+/// The timer's promise takes part in a race: lexically inside `Promise.race`, a manual race,
+/// a helper named like a timeout, or the promise (a variable or a helper's return) is raced.
+fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
+    if d.in_race || d.manual_race || d.timeout_helper {
+        return true;
+    }
+    let Some(promise) = &d.promise else {
+        return false;
+    };
+    match facts.resolve(promise) {
+        Place::Returned(s) => {
+            let Some(name) = facts.scopes[s].name.as_deref() else {
+                return false;
+            };
+            facts
+                .events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::RacedCall { callee } if callee == name))
+        }
+        p @ (Place::Binding(_) | Place::Field { .. }) => facts
+            .events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Raced { place } if facts.resolve(place) == p)),
+        _ => false,
+    }
+}

@@ -1,0 +1,362 @@
+//! unremoved-listener: a listener added to a target that outlives the registering scope
+//! (per connection, per request, per instance, per iteration) and never removed in that
+//! scope's teardown, so listeners — and everything their closures hold — pile up.
+
+use super::*;
+use crate::facts::{CallbackKind, Event, FieldOrigin, Handler};
+
+pub struct UnremovedListener;
+
+static META: RuleMeta = RuleMeta {
+    id: "unremoved-listener",
+    summary: "Listeners on longer-lived targets that the registering scope never removes",
+    severity: Severity::Error,
+    languages: &["typescript", "javascript"],
+    project: false,
+};
+
+const GLOBALS: &[&str] = &[
+    "process",
+    "window",
+    "document",
+    "globalThis",
+    "global",
+    "self",
+];
+
+/// Who must remove the listener.
+enum Owner {
+    /// A class: a teardown method (or close handler) of it.
+    Class(crate::facts::ClassId),
+    /// A scope: anywhere inside it (its close handler, a returned unsubscribe, …).
+    Scope(ScopeId),
+}
+
+impl Rule for UnremovedListener {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        let mut out = Vec::new();
+        for e in &facts.events {
+            let EventKind::Listen {
+                target,
+                method,
+                event,
+                handler,
+                once,
+                signal,
+            } = &e.kind
+            else {
+                continue;
+            };
+            if *once {
+                continue;
+            }
+            let target = facts.resolve(target);
+            let Some((owner, rhythm, target_desc)) = judge_target(ctx, e, &target) else {
+                continue;
+            };
+            // An AbortSignal whose origin is not followed, or whose controller is aborted.
+            if let Some(sig) = signal {
+                let ctrl = facts.resolve(sig);
+                if ctrl == Place::Unknown
+                    || facts.events.iter().any(|a| {
+                        matches!(&a.kind, EventKind::Abort { controller } if facts.resolve(controller) == ctrl)
+                    })
+                {
+                    continue;
+                }
+            }
+            let mut wrong_place = Vec::new();
+            let mut bound_removals = Vec::new();
+            let mut removed = false;
+            for r in &facts.events {
+                let matches = match &r.kind {
+                    EventKind::Unlisten {
+                        target: t,
+                        event: ev,
+                        handler: h,
+                    } => {
+                        if facts.resolve(t) != target || !same_event(event, ev) {
+                            continue;
+                        }
+                        if *h == Handler::Bound {
+                            bound_removals.push(r.span.clone());
+                            continue;
+                        }
+                        same_handler(facts, handler, h)
+                    }
+                    EventKind::UnlistenAll {
+                        target: t,
+                        event: ev,
+                    } => facts.resolve(t) == target && (ev.is_none() || same_event(event, ev)),
+                    _ => continue,
+                };
+                if !matches {
+                    continue;
+                }
+                if removal_reaches(ctx, &owner, r) {
+                    removed = true;
+                    break;
+                }
+                wrong_place.push(r);
+            }
+            if removed {
+                continue;
+            }
+            let ev = event
+                .as_deref()
+                .map_or("an event".to_string(), |e| format!("'{e}'"));
+            let where_ = match &owner {
+                Owner::Class(c) => format!(
+                    "no teardown of `{}` removes it",
+                    facts.classes[*c].name.as_deref().unwrap_or("the class")
+                ),
+                Owner::Scope(s) => format!("nothing in {} removes it", describe_scope(facts, *s)),
+            };
+            let mut d = Diagnostic::new(
+                META.id,
+                META.severity,
+                ctx.path.to_path_buf(),
+                e.span.clone(),
+                format!(
+                    "listener for {ev} is added to {target_desc}, which outlives the code that adds it \
+                     ({rhythm}), and {where_}: every run adds one more listener that keeps its \
+                     closure alive"
+                ),
+            );
+            let t = place_text(facts, &target);
+            let help = match handler {
+                Handler::Inline(_) => format!(
+                    "an inline function cannot be removed by identity: store it (`const onEvent = …` \
+                     or a class field arrow) and call `{t}.off({ev}, onEvent)` in the teardown, or pass \
+                     `{{ signal }}` from an AbortController you abort there; use `once` if it fires once"
+                ),
+                Handler::Bound => format!(
+                    "`.bind()` creates a new function each time, so no removal can match it: bind once \
+                     into a field (`this.onEvent = this.onEvent.bind(this)`) and call \
+                     `{t}.off({ev}, this.onEvent)` in the teardown"
+                ),
+                _ => format!(
+                    "remove it in the teardown with the same handler: `{t}.{}({ev}, handler)`, or \
+                     `{t}.removeAllListeners({ev})` if this code owns all of them",
+                    if method == "addEventListener" {
+                        "removeEventListener"
+                    } else {
+                        "off"
+                    }
+                ),
+            };
+            d = d.with_help(help);
+            for r in wrong_place {
+                d = d.with_label(
+                    r.span.clone(),
+                    format!(
+                        "removed only in {}, which is not a teardown of the registering scope",
+                        describe_scope(facts, named_owner(facts, r.scope))
+                    ),
+                );
+            }
+            for r in bound_removals {
+                d = d.with_label(r, "`.bind()` returns a new function: this removes nothing");
+            }
+            if let Owner::Class(c) = owner {
+                for t in class_teardowns(facts, c, ctx.options) {
+                    d = d.with_label(
+                        scope_head(facts, t),
+                        format!("{} does not remove it", describe_scope(facts, t)),
+                    );
+                }
+            }
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// Whether the target outlives the registering scope; if so, who must remove the listener,
+/// how often the registration runs, and how to name the target.
+fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, String, String)> {
+    let facts = ctx.facts;
+    let class = facts
+        .enclosing_method(e.scope)
+        .and_then(|m| facts.scopes[m].class);
+    let in_loop = in_repeating_loop(facts, e);
+    let lifetime = event_lifetime(facts, e.scope, e.in_loop);
+    let rhythm = |l: Lifetime| -> String {
+        match l {
+            Lifetime::Repeated => repeated_rhythm(facts, e),
+            Lifetime::PerInstance => "once per instance".into(),
+            Lifetime::PerCall => format!(
+                "on every call of {}",
+                describe_scope(facts, named_owner(facts, e.scope))
+            ),
+            _ => "more than once".into(),
+        }
+    };
+    // The root of a member path: `this.session.events` → `this.session`.
+    let root = root_place(target);
+    let long_lived = match root {
+        Place::Global(g) => GLOBALS.contains(&g.as_str()),
+        Place::Binding(b) => facts.is_module_binding(*b),
+        Place::Field { class: c, name } => facts.classes[*c]
+            .fields
+            .iter()
+            .any(|f| f.name == *name && f.origin == FieldOrigin::Injected),
+        _ => false,
+    };
+    let desc = describe_place(facts, target);
+    if long_lived {
+        if !matches!(
+            lifetime,
+            Lifetime::Repeated | Lifetime::PerInstance | Lifetime::PerCall
+        ) {
+            return None;
+        }
+        let kind = match root {
+            Place::Global(_) => "global",
+            Place::Field { .. } => "shared (injected)",
+            _ => "module-level",
+        };
+        let owner = match class {
+            Some(c) if !in_loop => Owner::Class(c),
+            _ => Owner::Scope(outer_owner(facts, e.scope)),
+        };
+        return Some((owner, rhythm(lifetime), format!("{desc}, a {kind} object")));
+    }
+    // An outer-scope object registered on from a repeated scope (or a constructor).
+    let Place::Binding(b) = root else {
+        return None;
+    };
+    let bscope = facts.bindings[*b].scope;
+    let is_param = facts.bindings[*b].kind == crate::facts::BindingKind::Param;
+    let boundary = if in_loop {
+        Some(e.scope)
+    } else {
+        facts.ancestors(e.scope).find(|&s| {
+            let sc = &facts.scopes[s];
+            sc.in_loop
+                || matches!(sc.kind, ScopeKind::Method { constructor: true, .. })
+                || matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
+        })
+    }?;
+    let outside = if in_loop {
+        // Declared outside the loop: in an outer scope, or in this scope but not inside the
+        // loop (a loop variable is a new object each iteration).
+        let bspan = &facts.bindings[*b].span;
+        let in_loop = e
+            .loop_span
+            .as_ref()
+            .is_some_and(|l| l.start <= bspan.start && bspan.end <= l.end);
+        facts.is_within(e.scope, bscope) && !(bscope == e.scope && in_loop)
+    } else {
+        let ctor_param = is_param
+            && bscope == boundary
+            && matches!(
+                facts.scopes[boundary].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            );
+        ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
+    };
+    if !outside {
+        return None;
+    }
+    let owner = match class {
+        Some(c)
+            if matches!(
+                facts.scopes[boundary].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            ) =>
+        {
+            Owner::Class(c)
+        }
+        _ => Owner::Scope(boundary),
+    };
+    let l = if in_loop {
+        Lifetime::Repeated
+    } else {
+        facts.lifetime(boundary)
+    };
+    Some((owner, rhythm(l), format!("{desc}, declared outside it")))
+}
+
+fn root_place(p: &Place) -> &Place {
+    match p {
+        Place::Member { base, .. } => root_place(base),
+        other => other,
+    }
+}
+
+/// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
+fn repeated_rhythm(facts: &FileFacts, e: &Event) -> String {
+    if in_repeating_loop(facts, e) {
+        return "once per loop iteration".into();
+    }
+    for s in facts.ancestors(e.scope) {
+        let sc = &facts.scopes[s];
+        if sc.in_loop {
+            return "once per loop iteration".into();
+        }
+        if let ScopeKind::Callback(r) = &sc.kind {
+            match r.kind {
+                CallbackKind::EventHandler => {
+                    let ev = r.event.as_deref().unwrap_or("event");
+                    return format!("once per '{ev}' event of `{}`", trim_callee(&r.callee));
+                }
+                CallbackKind::Route => return format!("once per request to `{}`", r.callee),
+                CallbackKind::Interval => return "on every tick of an interval".into(),
+                CallbackKind::Iteration => return format!("once per item of `{}`", r.callee),
+                _ => {}
+            }
+        }
+    }
+    "repeatedly".into()
+}
+
+fn trim_callee(c: &str) -> &str {
+    c.rsplit_once('.').map_or(c, |(obj, _)| obj)
+}
+
+/// The outermost function (below the module) that contains `scope`.
+fn outer_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
+    let mut last = scope;
+    for s in facts.ancestors(scope) {
+        if facts.is_module_scope(s) {
+            break;
+        }
+        last = s;
+    }
+    last
+}
+
+fn removal_reaches(ctx: &FileCtx, owner: &Owner, r: &Event) -> bool {
+    match owner {
+        Owner::Class(c) => in_class_teardown(ctx.facts, r.scope, *c, ctx.options),
+        Owner::Scope(s) => ctx.facts.is_within(r.scope, *s),
+    }
+}
+
+fn same_event(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
+fn same_handler(facts: &FileFacts, added: &Handler, removed: &Handler) -> bool {
+    match (added, removed) {
+        (Handler::Named(a), Handler::Named(b)) => facts.resolve(a) == facts.resolve(b),
+        (Handler::Bound, _) | (Handler::Inline(_), _) => false,
+        (Handler::Other, _) => true,
+        (Handler::Named(_), _) => false,
+    }
+}

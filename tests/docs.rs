@@ -1,0 +1,120 @@
+//! Every example in `rules/<id>.md` runs: a ```` ```ts bad ```` block must be reported by that
+//! rule exactly at the lines marked `// <-- flagged`; a ```` ```ts good ```` block must be clean
+//! of every rule.
+
+mod common;
+
+use common::*;
+
+struct Example {
+    lang: String,
+    bad: bool,
+    code: String,
+    /// 1-based line of the block's opening fence in the doc.
+    doc_line: usize,
+}
+
+fn examples(doc: &str) -> Vec<Example> {
+    let mut out = Vec::new();
+    let mut lines = doc.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let Some(info) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        let mut words = info.split_whitespace();
+        let (Some(lang), Some(kind)) = (words.next(), words.next()) else {
+            // A fence without `bad`/`good`: skip to its end.
+            for (_, l) in lines.by_ref() {
+                if l.trim_start().starts_with("```") {
+                    break;
+                }
+            }
+            continue;
+        };
+        let mut code = String::new();
+        for (_, l) in lines.by_ref() {
+            if l.trim_start().starts_with("```") {
+                break;
+            }
+            code.push_str(l);
+            code.push('\n');
+        }
+        if kind == "bad" || kind == "good" {
+            out.push(Example {
+                lang: lang.to_string(),
+                bad: kind == "bad",
+                code,
+                doc_line: i + 1,
+            });
+        }
+    }
+    out
+}
+
+fn file_name(lang: &str) -> Option<&'static str> {
+    Some(match lang {
+        "ts" | "typescript" => "example.ts",
+        "tsx" => "example.tsx",
+        "js" | "javascript" => "example.js",
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_rule_doc_example_behaves_as_marked() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for meta in unleak::registry::all() {
+        let id = meta.id;
+        let doc = unleak::registry::doc(id).expect("every rule has a doc");
+        let exs = examples(doc);
+        let bad = exs.iter().filter(|e| e.bad).count();
+        let good = exs.len() - bad;
+        assert!(
+            bad >= 1 && good >= 1,
+            "rules/{id}.md needs bad and good examples ({bad} bad, {good} good)"
+        );
+        for ex in exs {
+            let Some(name) = file_name(&ex.lang) else {
+                continue; // e.g. Rust examples, run once the Rust front end exists
+            };
+            checked += 1;
+            let diags = lint_one(name, &ex.code);
+            let all = findings(&ex.code, &diags);
+            if ex.bad {
+                let expected: Findings = ex
+                    .code
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.contains("// <-- flagged"))
+                    .map(|(i, _)| (i as u32 + 1, id.to_string()))
+                    .collect();
+                assert!(
+                    !expected.is_empty(),
+                    "rules/{id}.md:{}: bad example without a `// <-- flagged` marker",
+                    ex.doc_line
+                );
+                let actual: Findings = all.into_iter().filter(|(_, r)| r == id).collect();
+                if actual != expected {
+                    failures.push(format!(
+                        "rules/{id}.md:{} (bad)\n{}",
+                        ex.doc_line,
+                        describe(&expected, &actual)
+                    ));
+                }
+            } else if !all.is_empty() {
+                failures.push(format!(
+                    "rules/{id}.md:{} (good) is not clean: {all:?}",
+                    ex.doc_line
+                ));
+            }
+        }
+    }
+    assert!(checked >= 10, "too few examples ran: {checked}");
+    assert!(
+        failures.is_empty(),
+        "{} example(s) wrong:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}

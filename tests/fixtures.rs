@@ -1,0 +1,84 @@
+//! The legacy service reports exactly its planted leaks (tests/expected/legacy-ts.txt, written
+//! by hand from the rule semantics); its fixed twin and the reference runtime stay clean.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use unleak::{Options, lint_paths};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `path:line rule` for every finding (not per-file failures), paths relative to `base`.
+fn findings_under(base: &Path) -> BTreeSet<String> {
+    let report = lint_paths(&[base.to_path_buf()], &Options::default());
+    let failures: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| unleak::engine::is_failure(d.rule))
+        .collect();
+    assert!(failures.is_empty(), "files failed to lint: {failures:#?}");
+    report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let src = &report.sources[&d.file];
+            let line = src.lines.line_col(&src.text, d.range.start).line;
+            let abs = root().join(&d.file);
+            let rel = abs
+                .strip_prefix(base)
+                .or_else(|_| d.file.strip_prefix(base))
+                .unwrap_or(&d.file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            format!("{rel}:{line} {}", d.rule)
+        })
+        .collect()
+}
+
+#[test]
+fn legacy_ts_reports_exactly_the_planted_leaks() {
+    let expected: BTreeSet<String> =
+        std::fs::read_to_string(root().join("tests/expected/legacy-ts.txt"))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+    assert!(expected.len() >= 10);
+    let actual = findings_under(&root().join("fixtures/legacy-ts"));
+    let missing: Vec<_> = expected.difference(&actual).collect();
+    let extra: Vec<_> = actual.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nunexpected: {extra:#?}"
+    );
+}
+
+#[test]
+fn every_core_rule_fires_on_the_legacy_service() {
+    let actual = findings_under(&root().join("fixtures/legacy-ts"));
+    for meta in unleak::registry::all() {
+        assert!(
+            actual.iter().any(|f| f.ends_with(&format!(" {}", meta.id))),
+            "{} never fires on legacy-ts",
+            meta.id
+        );
+    }
+}
+
+#[test]
+fn fixed_ts_is_clean() {
+    let actual = findings_under(&root().join("fixtures/fixed-ts"));
+    assert!(actual.is_empty(), "fixed-ts must be clean: {actual:#?}");
+}
+
+#[test]
+fn reference_runtime_is_clean() {
+    let actual = findings_under(&root().join("runtime"));
+    assert!(actual.is_empty(), "runtime/ must be clean: {actual:#?}");
+}
