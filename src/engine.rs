@@ -208,6 +208,10 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
         return fail(IO_ERROR, "not a file unleak can lint".into());
     };
     let size = match std::fs::metadata(path) {
+        // FIFOs, sockets and devices would block or never end: only regular files are read.
+        Ok(m) if !m.is_file() => {
+            return fail(IO_ERROR, "not a regular file; skipped".into());
+        }
         Ok(m) => m.len(),
         Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
     };
@@ -250,6 +254,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
         source.text.clone()
     };
     let lowered = catch_unwind(AssertUnwindSafe(|| {
+        fault_injection(&path);
         lower(&parse_text, source.language, options.parse_budget)
     }));
     let facts = match lowered {
@@ -330,6 +335,18 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
         source: Some(Arc::new(source)),
         facts: Some(facts),
         diagnostics,
+    }
+}
+
+/// Test hook: `UNLEAK_FAULT_INJECT=<substring>` makes the analysis of any file whose path
+/// contains it panic, so the tests can prove a crash stays contained to that file.
+fn fault_injection(path: &Path) {
+    if let Some(pat) = std::env::var_os("UNLEAK_FAULT_INJECT")
+        && let Some(pat) = pat.to_str()
+        && !pat.is_empty()
+        && path.to_string_lossy().contains(pat)
+    {
+        panic!("fault injected by UNLEAK_FAULT_INJECT");
     }
 }
 

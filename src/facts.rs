@@ -24,8 +24,12 @@ pub struct FileFacts {
     pub exports: Vec<String>,
     /// Byte ranges tree-sitter could not parse; they were skipped.
     pub syntax_errors: Vec<Range<usize>>,
-    /// (scope, name) → binding, filled by [`FileFacts::finish`].
-    lookup: HashMap<(ScopeId, String), BindingId>,
+    /// name → (scope, binding), filled by [`FileFacts::finish`].
+    lookup: HashMap<String, Vec<(ScopeId, BindingId)>>,
+    /// Resolved primary place → events on it, filled by [`FileFacts::finish`].
+    by_place: HashMap<Place, Vec<usize>>,
+    /// Per scope, how often it runs, filled by [`FileFacts::finish`].
+    lifetimes: Vec<Lifetime>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -299,6 +303,32 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The place an event is about: the handle, target, collection or callee. Rules find
+    /// the events on a place through [`FileFacts::events_on`] instead of scanning all events.
+    pub fn place(&self) -> Option<&PlaceRef> {
+        Some(match self {
+            EventKind::Timer { handle, .. }
+            | EventKind::ClearTimer { handle }
+            | EventKind::New { handle, .. } => handle,
+            EventKind::Listen { target, .. }
+            | EventKind::Unlisten { target, .. }
+            | EventKind::UnlistenAll { target, .. } => target,
+            EventKind::Abort { controller } => controller,
+            EventKind::Collection { place, .. }
+            | EventKind::Grow { place }
+            | EventKind::Shrink { place }
+            | EventKind::SizeCheck { place }
+            | EventKind::Escape { place }
+            | EventKind::Raced { place } => place,
+            EventKind::Flow { from, .. } => from,
+            EventKind::Call { callee } => callee,
+            EventKind::PassedAsCallback { func, .. } => func,
+            EventKind::RacedCall { .. } => return None,
+        })
+    }
+}
+
 /// Why a `setTimeout` counts as a deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadline {
@@ -366,20 +396,35 @@ impl FileFacts {
         self.scopes.len() - 1
     }
 
-    /// Builds the name lookup; call once after the walk.
+    /// Builds the indexes (names, places, lifetimes); call once after the walk.
     pub fn finish(&mut self) {
-        self.lookup = self
-            .bindings
-            .iter()
-            .enumerate()
-            .map(|(id, b)| ((b.scope, b.name.clone()), id))
-            .collect();
+        let mut lookup: HashMap<String, Vec<(ScopeId, BindingId)>> = HashMap::new();
+        for (id, b) in self.bindings.iter().enumerate() {
+            lookup
+                .entry(b.name.clone())
+                .or_default()
+                .push((b.scope, id));
+        }
+        self.lookup = lookup;
+        let mut by_place: HashMap<Place, Vec<usize>> = HashMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if let Some(p) = e.kind.place() {
+                let place = self.resolve(p);
+                if !matches!(place, Place::Unknown | Place::Argument | Place::Discarded) {
+                    by_place.entry(place).or_default().push(i);
+                }
+            }
+        }
+        self.by_place = by_place;
+        self.compute_lifetimes();
     }
 
-    /// The binding a name refers to from `scope`, searching outwards.
+    /// The binding a name refers to from `scope`, searching outwards. The first declaration
+    /// in a scope wins (a redeclaration with `var` is the same variable).
     pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
+        let candidates = self.lookup.get(name)?;
         loop {
-            if let Some(&b) = self.lookup.get(&(scope, name.to_string())) {
+            if let Some(&(_, b)) = candidates.iter().find(|(s, _)| *s == scope) {
                 return Some(b);
             }
             scope = self.scopes.get(scope)?.parent?;
@@ -448,26 +493,86 @@ impl FileFacts {
         self.exports.iter().any(|e| e == name)
     }
 
-    /// How often `scope` runs. Callbacks take their registrar's rhythm; named module-level
-    /// functions take the rhythm of their callers in this file (a small call graph), so
-    /// `main()` called from the top level runs once.
+    /// How often `scope` runs (computed once by [`FileFacts::finish`]).
     pub fn lifetime(&self, scope: ScopeId) -> Lifetime {
-        self.lifetime_inner(scope, 0)
+        self.lifetimes
+            .get(scope)
+            .copied()
+            .unwrap_or(Lifetime::Unknown)
     }
 
-    fn lifetime_inner(&self, scope: ScopeId, depth: u32) -> Lifetime {
-        let Some(s) = self.scopes.get(scope) else {
-            return Lifetime::Unknown;
-        };
-        if depth > 32 {
-            return Lifetime::Unknown;
+    /// Computes every scope's lifetime. Callbacks take their registrar's rhythm; named
+    /// functions take the rhythm of their callers in this file (a small call graph), so
+    /// `main()` called from the top level runs once. Memoised, and a cycle (recursion) adds
+    /// nothing, so it is linear in scopes and uses.
+    fn compute_lifetimes(&mut self) {
+        // Uses of each function binding: calls and passes as a callback.
+        let mut uses: HashMap<BindingId, Vec<usize>> = HashMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let p = match &e.kind {
+                EventKind::Call { callee } => callee,
+                EventKind::PassedAsCallback { func, .. } => func,
+                _ => continue,
+            };
+            if let PlaceRef::Name { .. } = p
+                && let Place::Binding(b) = self.resolve(p)
+            {
+                uses.entry(b).or_default().push(i);
+            }
         }
-        let parent = || {
+        let n = self.scopes.len();
+        let mut memo: Vec<Option<Lifetime>> = vec![None; n];
+        let mut visiting = vec![false; n];
+        for s in 0..n {
+            self.life(s, &uses, &mut memo, &mut visiting);
+        }
+        self.lifetimes = memo
+            .into_iter()
+            .map(|l| l.unwrap_or(Lifetime::Unknown))
+            .collect();
+    }
+
+    fn life(
+        &self,
+        scope: ScopeId,
+        uses: &HashMap<BindingId, Vec<usize>>,
+        memo: &mut Vec<Option<Lifetime>>,
+        visiting: &mut Vec<bool>,
+    ) -> Lifetime {
+        if let Some(l) = memo[scope] {
+            return l;
+        }
+        if visiting[scope] {
+            // Recursion: the cycle itself adds no new rhythm.
+            return Lifetime::Once;
+        }
+        visiting[scope] = true;
+        let l = self.life_uncached(scope, uses, memo, visiting);
+        visiting[scope] = false;
+        memo[scope] = Some(l);
+        l
+    }
+
+    fn life_uncached(
+        &self,
+        scope: ScopeId,
+        uses: &HashMap<BindingId, Vec<usize>>,
+        memo: &mut Vec<Option<Lifetime>>,
+        visiting: &mut Vec<bool>,
+    ) -> Lifetime {
+        let s = &self.scopes[scope];
+        let parent = |memo: &mut Vec<Option<Lifetime>>, visiting: &mut Vec<bool>| {
             s.parent
-                .map_or(Lifetime::Once, |p| self.lifetime_inner(p, depth + 1))
+                .map_or(Lifetime::Once, |p| self.life(p, uses, memo, visiting))
         };
         if s.in_loop {
-            return Lifetime::Repeated;
+            // A loop in code that runs once is a finite start-up loop.
+            let p = parent(memo, visiting);
+            return if p == Lifetime::Once {
+                Lifetime::Once
+            } else {
+                Lifetime::Repeated
+            };
         }
         match &s.kind {
             ScopeKind::Module => Lifetime::Once,
@@ -487,31 +592,28 @@ impl FileFacts {
                 | CallbackKind::Deferred
                 | CallbackKind::PromiseExecutor
                 | CallbackKind::Continuation
-                | CallbackKind::Other => parent(),
+                | CallbackKind::Other => parent(memo, visiting),
             },
             ScopeKind::Function => {
                 let at_module = s.parent.is_some_and(|p| self.is_module_scope(p));
+                let used = self.uses_lifetime(scope, uses, memo, visiting);
                 if !at_module {
                     // A nested helper runs when its enclosing function does (or more often).
-                    return parent()
-                        .max(self.uses_lifetime(scope, depth).unwrap_or(Lifetime::Once));
+                    return parent(memo, visiting).max(used.unwrap_or(Lifetime::Once));
                 }
                 if let Some(name) = &s.name
                     && matches!(name.as_str(), "main" | "bootstrap")
                 {
                     return Lifetime::Once;
                 }
-                match self.uses_lifetime(scope, depth) {
-                    Some(l) => {
-                        if l == Lifetime::Once
-                            && s.name.as_deref().is_some_and(|n| self.is_exported(n))
-                        {
-                            // Exported: callers elsewhere may call it again.
-                            Lifetime::Unknown
-                        } else {
-                            l
-                        }
+                match used {
+                    Some(Lifetime::Once)
+                        if s.name.as_deref().is_some_and(|n| self.is_exported(n)) =>
+                    {
+                        // Exported: callers elsewhere may call it again.
+                        Lifetime::Unknown
                     }
+                    Some(l) => l,
                     None => Lifetime::Unknown,
                 }
             }
@@ -520,40 +622,56 @@ impl FileFacts {
 
     /// The longest-running rhythm among the places a named function is used: called from a
     /// scope, or passed as a callback. `None` when it is never used in this file.
-    fn uses_lifetime(&self, scope: ScopeId, depth: u32) -> Option<Lifetime> {
+    fn uses_lifetime(
+        &self,
+        scope: ScopeId,
+        uses: &HashMap<BindingId, Vec<usize>>,
+        memo: &mut Vec<Option<Lifetime>>,
+        visiting: &mut Vec<bool>,
+    ) -> Option<Lifetime> {
         let s = &self.scopes[scope];
         let name = s.name.as_deref()?;
         let binding = self.lookup(name, s.parent?)?;
         let mut result: Option<Lifetime> = None;
-        for e in &self.events {
+        for &i in uses.get(&binding)? {
+            let e = &self.events[i];
+            if self.is_within(e.scope, scope) {
+                continue; // recursion
+            }
             let l = match &e.kind {
-                EventKind::Call {
-                    callee: callee @ PlaceRef::Name { .. },
-                } if self.resolve(callee) == Place::Binding(binding) => {
-                    if self.is_within(e.scope, scope) {
-                        continue; // recursion
-                    }
-                    if e.in_loop {
+                EventKind::PassedAsCallback { registrar, .. }
+                    if matches!(
+                        registrar.kind,
+                        CallbackKind::EventHandler
+                            | CallbackKind::Route
+                            | CallbackKind::Interval
+                            | CallbackKind::Iteration
+                    ) =>
+                {
+                    Lifetime::Repeated
+                }
+                _ => {
+                    let at = self.life(e.scope, uses, memo, visiting);
+                    if e.in_loop && at != Lifetime::Once {
                         Lifetime::Repeated
                     } else {
-                        self.lifetime_inner(e.scope, depth + 1)
+                        at
                     }
                 }
-                EventKind::PassedAsCallback {
-                    func: func @ PlaceRef::Name { .. },
-                    registrar,
-                } if self.resolve(func) == Place::Binding(binding) => match registrar.kind {
-                    CallbackKind::EventHandler
-                    | CallbackKind::Route
-                    | CallbackKind::Interval
-                    | CallbackKind::Iteration => Lifetime::Repeated,
-                    _ => self.lifetime_inner(e.scope, depth + 1),
-                },
-                _ => continue,
             };
             result = Some(result.map_or(l, |r| r.max(l)));
         }
         result
+    }
+
+    /// Events whose primary place (see [`EventKind::place`]) resolves to `place`.
+    pub fn events_on<'a>(&'a self, place: &Place) -> impl Iterator<Item = &'a Event> + 'a {
+        self.by_place
+            .get(place)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.events[i])
     }
 
     /// The innermost function-like scope (not a plain block) containing `scope`: itself.

@@ -69,7 +69,8 @@ struct Executor {
     settles_otherwise: bool,
     /// > 0 while walking the callback of a timer created in this executor.
     in_timer: u32,
-    timers: Vec<usize>,
+    /// Timers that settle the promise, and whether they reject it.
+    timers: Vec<(usize, bool)>,
     promise: PlaceRef,
     in_race: bool,
 }
@@ -541,9 +542,15 @@ impl<'a> Walker<'a> {
                 {
                     self.declare_pattern(left, &BindingKind::Var);
                 }
+                // `for (const s of ['SIGINT', 'SIGTERM'])`: a fixed count, not a repeating rhythm.
+                let literal = n.kind() == "for_in_statement"
+                    && n.child_by_field_name("right")
+                        .is_some_and(|r| strip(r).kind() == "array");
                 let saved = (self.in_loop, self.loop_span.take());
-                self.in_loop = true;
-                self.loop_span = Some(n.byte_range());
+                if !literal {
+                    self.in_loop = true;
+                    self.loop_span = Some(n.byte_range());
+                }
                 self.visit_children(n);
                 (self.in_loop, self.loop_span) = saved;
             }
@@ -1262,12 +1269,14 @@ impl<'a> Walker<'a> {
                 .is_some_and(is_timeout_helper_name),
             _ => false,
         };
-        for t in ex.timers {
+        for (t, rejects) in ex.timers {
             if let EventKind::Timer { deadline, .. } = &mut self.facts.events[t].kind {
                 *deadline = Some(Deadline {
                     in_race: ex.in_race,
                     promise: Some(ex.promise.clone()),
-                    manual_race: ex.settles_otherwise,
+                    // A timer that resolves while another path rejects is a cancellable
+                    // sleep, not a deadline: only a rejecting timer races the work.
+                    manual_race: ex.settles_otherwise && rejects,
                     timeout_helper: helper,
                 });
             }
@@ -1522,7 +1531,8 @@ impl<'a> Walker<'a> {
                 || method == "use");
         let kind: Box<dyn Fn(usize) -> CallbackKind> = if route {
             Box::new(|_| CallbackKind::Route)
-        } else if ITERATE.contains(&method) && obj.is_some() {
+        } else if ITERATE.contains(&method) && obj.is_some_and(|o| strip(o).kind() != "array") {
+            // Over an array literal the count is fixed in the code: not a repeating rhythm.
             Box::new(|_| CallbackKind::Iteration)
         } else if matches!(method, "then" | "catch" | "finally") && obj.is_some() {
             Box::new(|_| CallbackKind::Continuation)
@@ -1702,17 +1712,18 @@ impl<'a> Walker<'a> {
         } else {
             arg_list.first().and_then(|cb| self.rescheduled_scope(*cb))
         };
-        let settles = !repeat
-            && self.executors.last().is_some_and(|ex| {
-                let Some(cb) = arg_list.first() else {
-                    return false;
-                };
-                let text = self.text(*cb);
-                ex.settle
-                    .iter()
-                    .flatten()
-                    .any(|s| text == s.as_str() || mentions(text, &format!("{s}(")))
-            });
+        // Which of the executor's settle functions the timer's callback calls.
+        let calls = |ex: &Executor, i: usize| {
+            let (Some(cb), Some(s)) = (arg_list.first(), ex.settle[i].as_deref()) else {
+                return false;
+            };
+            let text = self.text(*cb);
+            text == s || mentions(text, &format!("{s}("))
+        };
+        let (settles, rejects) = match self.executors.last() {
+            Some(ex) if !repeat => (calls(ex, 0) || calls(ex, 1), calls(ex, 1)),
+            _ => (false, false),
+        };
         let idx = self.event(
             EventKind::Timer {
                 repeat,
@@ -1725,7 +1736,7 @@ impl<'a> Walker<'a> {
             head_span(n),
         );
         if settles && let Some(ex) = self.executors.last_mut() {
-            ex.timers.push(idx);
+            ex.timers.push((idx, rejects));
             ex.in_timer += 1;
         }
         if let Some(callee) = n.child_by_field_name("function") {

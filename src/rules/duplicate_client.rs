@@ -132,6 +132,16 @@ impl Rule for DuplicateClient {
         for file in ctx.files {
             for e in &file.facts.events {
                 if let Some(kind) = client_kind(&file.facts, e) {
+                    // The client library itself: `new Redis()` inside the file that defines
+                    // `class Redis` is a factory, not a use.
+                    if file
+                        .facts
+                        .classes
+                        .iter()
+                        .any(|c| c.name.as_deref() == Some(kind.as_str()))
+                    {
+                        continue;
+                    }
                     let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
                     sites.push(Site {
                         file,
@@ -157,7 +167,17 @@ impl Rule for DuplicateClient {
                     .collect()
             };
             let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
-            let per_use = !site.lazy && matches!(lifetime, Lifetime::Repeated | Lifetime::PerCall);
+            // A factory that returns the client hands it to its caller, who decides how often.
+            let returned = matches!(
+                site.event.kind,
+                EventKind::New {
+                    handle: PlaceRef::Returned(_),
+                    ..
+                }
+            );
+            let per_use = !site.lazy
+                && !returned
+                && matches!(lifetime, Lifetime::Repeated | Lifetime::PerCall);
             if others.is_empty() && !per_use {
                 continue;
             }

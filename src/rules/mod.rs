@@ -86,6 +86,7 @@ pub fn describe_place(facts: &FileFacts, place: &Place) -> String {
                 _ if facts.is_module_scope(binding.scope) => {
                     format!("module-level `{}`", binding.name)
                 }
+                BindingKind::Param => format!("parameter `{}`", binding.name),
                 _ => format!("local `{}`", binding.name),
             }
         }
@@ -166,16 +167,68 @@ pub fn in_class_teardown(
     class: ClassId,
     options: &RuleOptions,
 ) -> bool {
-    facts.ancestors(scope).any(|s| {
+    runs_during(facts, scope, 0, &|s| {
         facts.scopes[s].class == Some(class)
             && facts.is_teardown_scope(s, &|n| options.is_teardown(n))
     })
 }
 
+/// How many calls deep a teardown is followed (`close()` → `this.stopTimers()` → …).
+const CALL_DEPTH: u32 = 4;
+
+/// `scope` runs during a scope that `is_teardown` accepts: it is inside one, or inside a
+/// named function or method that one calls (`close() { this.clearRefresh() }`), a few calls deep.
+pub fn runs_during(
+    facts: &FileFacts,
+    scope: ScopeId,
+    depth: u32,
+    is_teardown: &dyn Fn(ScopeId) -> bool,
+) -> bool {
+    for s in facts.ancestors(scope) {
+        if is_teardown(s) {
+            return true;
+        }
+        if depth >= CALL_DEPTH {
+            continue;
+        }
+        let sc = &facts.scopes[s];
+        let Some(name) = sc.name.as_deref() else {
+            continue;
+        };
+        if !matches!(sc.kind, ScopeKind::Function | ScopeKind::Method { .. }) {
+            continue;
+        }
+        // How callers name it: `this.name()` for a method (or a field arrow), `name()` for a function.
+        let mut callee_places = Vec::new();
+        if let Some(class) = sc.class {
+            callee_places.push(Place::Field {
+                class,
+                name: name.to_string(),
+            });
+        }
+        if let Some(p) = sc.parent
+            && let Some(b) = facts.lookup(name, p)
+        {
+            callee_places.push(Place::Binding(b));
+        }
+        for place in &callee_places {
+            for call in facts.events_on(place) {
+                if matches!(call.kind, EventKind::Call { .. })
+                    && !facts.is_within(call.scope, s)
+                    && runs_during(facts, call.scope, depth + 1, is_teardown)
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// `scope` is inside a module-level shutdown path: an exported function, a teardown-named
 /// function, or a close/signal handler.
 pub fn in_module_teardown(facts: &FileFacts, scope: ScopeId, options: &RuleOptions) -> bool {
-    facts.ancestors(scope).any(|s| {
+    runs_during(facts, scope, 0, &|s| {
         let sc = &facts.scopes[s];
         let exported = matches!(sc.kind, ScopeKind::Function)
             && sc.parent.is_some_and(|p| facts.is_module_scope(p))
@@ -212,10 +265,8 @@ pub fn flow_closure(facts: &FileFacts, place: &Place) -> Vec<Place> {
     let mut i = 0;
     while i < out.len() && out.len() < 16 {
         let cur = out[i].clone();
-        for e in &facts.events {
-            if let EventKind::Flow { from, to } = &e.kind
-                && facts.resolve(from) == cur
-            {
+        for e in facts.events_on(&cur) {
+            if let EventKind::Flow { to, .. } = &e.kind {
                 let t = facts.resolve(to);
                 if !out.contains(&t) {
                     out.push(t);
@@ -230,9 +281,8 @@ pub fn flow_closure(facts: &FileFacts, place: &Place) -> Vec<Place> {
 /// The value at `place` escapes to code unleak does not follow (returned, passed on).
 pub fn escapes(facts: &FileFacts, place: &Place) -> bool {
     facts
-        .events
-        .iter()
-        .any(|e| matches!(&e.kind, EventKind::Escape { place: p } if facts.resolve(p) == *place))
+        .events_on(place)
+        .any(|e| matches!(e.kind, EventKind::Escape { .. }))
 }
 
 /// How often an event runs: its scope's lifetime, or per iteration inside a loop.

@@ -111,9 +111,9 @@ pub(crate) fn judge_timer(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Verdic
 }
 
 fn clears_of<'a>(facts: &'a FileFacts, place: &'a Place) -> impl Iterator<Item = &'a Event> + 'a {
-    facts.events.iter().filter(move |c| {
-        matches!(&c.kind, EventKind::ClearTimer { handle } if facts.resolve(handle) == *place)
-    })
+    facts
+        .events_on(place)
+        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
 }
 
 fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {

@@ -38,7 +38,7 @@ impl Rule for UnboundedCollection {
             for e in &f.facts.events {
                 if let EventKind::New { class, .. } = &e.kind
                     && !e.in_loop
-                    && f.facts.lifetime(e.scope) == Lifetime::Once
+                    && f.facts.is_module_scope(e.scope)
                 {
                     let last = class.rsplit('.').next().unwrap_or(class);
                     module_instances.push(last.to_string());
@@ -89,38 +89,50 @@ impl Rule for UnboundedCollection {
 fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
     let mut growth: Vec<(&ProjectFile, &Event)> = Vec::new();
     let mut declarations = 0;
-    // Only an exported module binding can be used from other files.
-    let exported = t
+    // The places that denote the collection: its own place in its file, and, when the module
+    // exports it, every import of it in other files.
+    let mut places: Vec<(&ProjectFile, Place)> = vec![(t.file, t.place.clone())];
+    if let Some(name) = t
         .export_name
         .as_ref()
-        .is_some_and(|n| t.file.facts.is_exported(n));
-    for file in ctx.files {
-        if !exported && !std::ptr::eq(file, t.file) {
-            continue;
+        .filter(|n| t.file.facts.is_exported(n))
+    {
+        for file in ctx.files.iter().filter(|f| !std::ptr::eq(*f, t.file)) {
+            for (b, binding) in file.facts.bindings.iter().enumerate() {
+                if let BindingKind::Import { source, imported } = &binding.kind
+                    && imported == name
+                    && resolve_import(
+                        &file.path,
+                        source,
+                        ctx.files.iter().map(|f| f.path.as_path()),
+                    )
+                    .is_some_and(|p| p == t.file.path)
+                {
+                    places.push((file, Place::Binding(b)));
+                }
+            }
         }
+    }
+    for (file, place) in &places {
         let facts = &file.facts;
-        let same = |p: &PlaceRef| is_same(ctx, t, file, facts, p);
-        for e in &facts.events {
+        for e in facts.events_on(place) {
             match &e.kind {
-                EventKind::Grow { place }
-                    if same(place)
-                        && event_lifetime(facts, e.scope, e.in_loop) != Lifetime::Once =>
+                EventKind::Grow { .. }
+                    if event_lifetime(facts, e.scope, e.in_loop) != Lifetime::Once =>
                 {
                     growth.push((file, e));
                 }
-                EventKind::Shrink { place } if same(place) => {
+                EventKind::Shrink { .. } => {
                     // The declaring assignment itself (`this.m = new Map()`) is no shrink.
-                    let own = std::ptr::eq(file, t.file)
+                    let own = std::ptr::eq(*file, t.file)
                         && e.span.start <= t.decl.span.start
                         && t.decl.span.end <= e.span.end;
                     if !own {
                         return None;
                     }
                 }
-                EventKind::SizeCheck { place } | EventKind::Escape { place } if same(place) => {
-                    return None;
-                }
-                EventKind::Collection { place, .. } if same(place) => declarations += 1,
+                EventKind::SizeCheck { .. } | EventKind::Escape { .. } => return None,
+                EventKind::Collection { .. } => declarations += 1,
                 _ => {}
             }
         }
@@ -165,33 +177,4 @@ fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
         }
     }
     Some(d)
-}
-
-/// `p` (written in `file`) denotes the target collection: the same place in the declaring
-/// file, or an import of the exported binding in another file.
-fn is_same(
-    ctx: &ProjectCtx,
-    t: &Target,
-    file: &ProjectFile,
-    facts: &FileFacts,
-    p: &PlaceRef,
-) -> bool {
-    let resolved = facts.resolve(p);
-    if std::ptr::eq(file, t.file) {
-        return resolved == t.place;
-    }
-    let (Some(name), Place::Binding(b)) = (&t.export_name, &resolved) else {
-        return false;
-    };
-    let BindingKind::Import { source, imported } = &facts.bindings[*b].kind else {
-        return false;
-    };
-    imported == name
-        && t.file.facts.is_exported(name)
-        && resolve_import(
-            &file.path,
-            source,
-            ctx.files.iter().map(|f| f.path.as_path()),
-        )
-        .is_some_and(|p| p == t.file.path)
 }

@@ -43,11 +43,8 @@ impl Rule for UnclearedTimeout {
                 ),
                 Place::Binding(_) | Place::Field { .. } | Place::Global(_) => {
                     let clears: Vec<&Event> = facts
-                        .events
-                        .iter()
-                        .filter(|c| {
-                            matches!(&c.kind, EventKind::ClearTimer { handle: h } if facts.resolve(h) == place)
-                        })
+                        .events_on(&place)
+                        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
                         .collect();
                     let finally = clears.iter().any(|c| c.path == PathKind::Finally);
                     let rejected = clears.iter().any(|c| c.path == PathKind::Rejected);
@@ -121,9 +118,8 @@ fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
                 .any(|e| matches!(&e.kind, EventKind::RacedCall { callee } if callee == name))
         }
         p @ (Place::Binding(_) | Place::Field { .. }) => facts
-            .events
-            .iter()
-            .any(|e| matches!(&e.kind, EventKind::Raced { place } if facts.resolve(place) == p)),
+            .events_on(&p)
+            .any(|e| matches!(e.kind, EventKind::Raced { .. })),
         _ => false,
     }
 }

@@ -63,9 +63,9 @@ impl Rule for UnremovedListener {
             if let Some(sig) = signal {
                 let ctrl = facts.resolve(sig);
                 if ctrl == Place::Unknown
-                    || facts.events.iter().any(|a| {
-                        matches!(&a.kind, EventKind::Abort { controller } if facts.resolve(controller) == ctrl)
-                    })
+                    || facts
+                        .events_on(&ctrl)
+                        .any(|a| matches!(a.kind, EventKind::Abort { .. }))
                 {
                     continue;
                 }
@@ -73,14 +73,14 @@ impl Rule for UnremovedListener {
             let mut wrong_place = Vec::new();
             let mut bound_removals = Vec::new();
             let mut removed = false;
-            for r in &facts.events {
+            for r in facts.events_on(&target) {
                 let matches = match &r.kind {
                     EventKind::Unlisten {
-                        target: t,
                         event: ev,
                         handler: h,
+                        ..
                     } => {
-                        if facts.resolve(t) != target || !same_event(event, ev) {
+                        if !same_event(event, ev) {
                             continue;
                         }
                         if *h == Handler::Bound {
@@ -89,16 +89,15 @@ impl Rule for UnremovedListener {
                         }
                         same_handler(facts, handler, h)
                     }
-                    EventKind::UnlistenAll {
-                        target: t,
-                        event: ev,
-                    } => facts.resolve(t) == target && (ev.is_none() || same_event(event, ev)),
+                    EventKind::UnlistenAll { event: ev, .. } => {
+                        ev.is_none() || same_event(event, ev)
+                    }
                     _ => continue,
                 };
                 if !matches {
                     continue;
                 }
-                if removal_reaches(ctx, &owner, r) {
+                if removal_reaches(ctx, &owner, e, r) {
                     removed = true;
                     break;
                 }
@@ -227,8 +226,9 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
         };
         return Some((owner, rhythm(lifetime), format!("{desc}, a {kind} object")));
     }
-    // An outer-scope object registered on from a repeated scope (or a constructor).
-    let Place::Binding(b) = root else {
+    // An outer-scope object registered on from a repeated scope (or a constructor). Only the
+    // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
+    let Place::Binding(b) = target else {
         return None;
     };
     let bscope = facts.bindings[*b].scope;
@@ -338,7 +338,11 @@ fn outer_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
     last
 }
 
-fn removal_reaches(ctx: &FileCtx, owner: &Owner, r: &Event) -> bool {
+fn removal_reaches(ctx: &FileCtx, owner: &Owner, e: &Event, r: &Event) -> bool {
+    // Inside the registering function itself: a returned unsubscribe, a self-removing handler.
+    if ctx.facts.is_within(r.scope, e.scope) && !ctx.facts.is_module_scope(e.scope) {
+        return true;
+    }
     match owner {
         Owner::Class(c) => in_class_teardown(ctx.facts, r.scope, *c, ctx.options),
         Owner::Scope(s) => ctx.facts.is_within(r.scope, *s),
