@@ -17,7 +17,8 @@ pub struct Discovered {
 }
 
 /// Finds the lintable files under `paths`, sorted and without duplicates.
-pub fn discover(paths: &[PathBuf]) -> Discovered {
+pub fn discover(paths: &[PathBuf], exclude: &[PathBuf]) -> Discovered {
+    let exclude: Vec<PathBuf> = exclude.to_vec();
     let mut out = Discovered::default();
     for root in paths {
         let meta = match std::fs::metadata(root) {
@@ -34,15 +35,18 @@ pub fn discover(paths: &[PathBuf]) -> Discovered {
             }
             continue;
         }
+        let excluded = exclude.clone();
         let walker = ignore::WalkBuilder::new(root)
             .require_git(false)
-            .filter_entry(|e| {
+            .filter_entry(move |e| {
                 let is_dir = e.file_type().is_some_and(|t| t.is_dir());
                 !(is_dir
                     && e.depth() > 0
-                    && e.file_name()
+                    && (e
+                        .file_name()
                         .to_str()
-                        .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
+                        .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+                        || excluded.iter().any(|x| x == e.path())))
             })
             .build();
         for entry in walker {

@@ -27,6 +27,8 @@ pub struct Options {
     pub rules: RuleOptions,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Folders not to descend into (e.g. other workspace members nested in a package).
+    pub exclude: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
             parse_budget: Duration::from_secs(10),
             rules: RuleOptions::default(),
             threads: 0,
+            exclude: Vec::new(),
         }
     }
 }
@@ -75,7 +78,7 @@ const WORKER_STACK: usize = 256 * 1024 * 1024;
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
-    let found = discover(paths);
+    let found = discover(paths, &options.exclude);
     let mut diagnostics: Vec<Diagnostic> = found
         .errors
         .iter()
@@ -255,15 +258,22 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
     };
     let lowered = catch_unwind(AssertUnwindSafe(|| {
         fault_injection(&path);
-        lower(&parse_text, source.language, options.parse_budget)
+        match source.language {
+            Language::Rust => {
+                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range))
+            }
+            lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
+                let msg = match e {
+                    LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
+                    _ => e.to_string(),
+                };
+                (msg, 0..0)
+            }),
+        }
     }));
     let facts = match lowered {
         Ok(Ok(f)) => f,
-        Ok(Err(e)) => {
-            let msg = match e {
-                LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
-                _ => e.to_string(),
-            };
+        Ok(Err((msg, range))) => {
             return Outcome {
                 source: Some(Arc::new(source)),
                 facts: None,
@@ -271,7 +281,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
                     PARSE_ERROR,
                     Severity::Error,
                     path,
-                    0..0,
+                    range,
                     msg,
                 )],
             };

@@ -24,6 +24,11 @@ pub struct FileFacts {
     pub exports: Vec<String>,
     /// Byte ranges tree-sitter could not parse; they were skipped.
     pub syntax_errors: Vec<Range<usize>>,
+    /// Lowered from Rust (the rules' Rust halves read the same events with Rust meanings).
+    pub is_rust: bool,
+    /// Type names this file shows to be shared for the life of the process: in a `static`,
+    /// behind `Arc<…>`, passed to `.with_state(…)` (Rust). Unioned over the project.
+    pub long_lived_types: Vec<String>,
     /// name → (scope, binding), filled by [`FileFacts::finish`].
     lookup: HashMap<String, Vec<(ScopeId, BindingId)>>,
     /// Resolved primary place → events on it, filled by [`FileFacts::finish`].
@@ -52,6 +57,8 @@ pub struct Scope {
     pub early_return_guards: Vec<String>,
     /// The parameter names, in order.
     pub params: Vec<String>,
+    /// An `async fn` / async block.
+    pub is_async: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +132,8 @@ pub struct Binding {
     pub scope: ScopeId,
     pub kind: BindingKind,
     pub span: Range<usize>,
+    /// The declared type as written, without spaces (Rust statics).
+    pub ty: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +166,8 @@ pub struct Field {
     pub name: String,
     pub origin: FieldOrigin,
     pub span: Range<usize>,
+    /// The declared type as written, without spaces (Rust struct fields).
+    pub ty: Option<String>,
 }
 
 /// Where the value of a `this` field came from, which decides who owns it.
@@ -230,6 +241,8 @@ pub struct Event {
 pub enum EventKind {
     /// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`.
     Timer {
+        /// What created it, for messages: `setInterval`, `setTimeout`, `tokio::spawn`.
+        api: String,
         repeat: bool,
         handle: PlaceRef,
         /// `.unref()` was called on it.
@@ -290,6 +303,8 @@ pub enum EventKind {
     Escape { place: PlaceRef },
     /// `to = from`: the value moves to another place.
     Flow { from: PlaceRef, to: PlaceRef },
+    /// A queue that never pushes back: an unbounded channel (`mpsc::unbounded_channel()`).
+    UnboundedQueue { api: String },
     /// `place` is an element of `Promise.race([...])`.
     Raced { place: PlaceRef },
     /// A call of a named function inside `Promise.race([...])`.
@@ -324,7 +339,7 @@ impl EventKind {
             EventKind::Flow { from, .. } => from,
             EventKind::Call { callee } => callee,
             EventKind::PassedAsCallback { func, .. } => func,
-            EventKind::RacedCall { .. } => return None,
+            EventKind::RacedCall { .. } | EventKind::UnboundedQueue { .. } => return None,
         })
     }
 }
@@ -710,6 +725,44 @@ impl FileFacts {
     }
 }
 
+/// The last name of a place (`this.sessions`, `state.sessions` → `sessions`; `X` → `X`), for
+/// Rust, where a struct's fields are reached through typed bindings unleak does not resolve:
+/// growth and shrinkage of a field are matched by field name across the project.
+pub fn place_name(place: &Place, facts: &FileFacts) -> Option<String> {
+    match place {
+        Place::Field { name, .. } | Place::Member { name, .. } => Some(name.clone()),
+        Place::Binding(b) => facts.bindings.get(*b).map(|b| b.name.clone()),
+        Place::Global(g) => Some(g.clone()),
+        _ => None,
+    }
+}
+
+/// A Rust field or static type that is a registry of callbacks or subscribers:
+/// `Mutex<Vec<Box<dyn Fn(Event) + Send>>>`, `HashMap<u64, Sender<Msg>>`, `Vec<Listener>`.
+pub fn is_registry_type(ty: &str) -> bool {
+    let t: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    let collection = [
+        "Vec<",
+        "VecDeque<",
+        "HashMap<",
+        "BTreeMap<",
+        "Slab<",
+        "DashMap<",
+        "IndexMap<",
+    ]
+    .iter()
+    .any(|c| t.contains(c));
+    if !collection {
+        return false;
+    }
+    t.contains("dynFn")
+        || t.contains("Sender<")
+        || t.contains("broadcast::Receiver<")
+        || ["Callback", "Listener", "Handler", "Subscriber", "Observer"]
+            .iter()
+            .any(|w| t.contains(&format!("{w}>")) || t.contains(&format!("{w},")))
+}
+
 /// Events that mean "this object (or process) is going away".
 pub fn is_close_event(event: &str) -> bool {
     matches!(
@@ -779,11 +832,16 @@ pub const TEARDOWN_WORDS: &[&str] = &[
     "release",
     "abort",
     "kill",
+    "cancel",
 ];
 
 /// A method or function named like a teardown: one of its words is a teardown word, or it
 /// is `cleanUp`/`tearDown` spelled as two words.
 pub fn is_teardown_name(name: &str) -> bool {
+    // `impl Drop for T { fn drop(&mut self) }`
+    if name == "drop" {
+        return true;
+    }
     let ws: Vec<String> = words(name).collect();
     ws.iter().any(|w| TEARDOWN_WORDS.contains(&w.as_str()))
         || ws

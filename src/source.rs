@@ -12,6 +12,8 @@ pub enum Language {
     /// `.js`, `.mjs`, `.cjs`: the JavaScript grammar, which parses plain JS that the TS grammar
     /// would mis-read (e.g. `a < b > (c)`, legacy octal, `<T>` casts are not a thing in JS).
     JavaScript,
+    /// `.rs`: syn.
+    Rust,
 }
 
 impl Language {
@@ -30,6 +32,7 @@ impl Language {
             }
             "tsx" | "jsx" => Some(Language::Tsx),
             "js" | "mjs" | "cjs" => Some(Language::JavaScript),
+            "rs" => Some(Language::Rust),
             _ => None,
         }
     }
@@ -213,6 +216,7 @@ mod tests {
             Language::from_path(Path::new("b.cjs")),
             Some(Language::JavaScript)
         );
-        assert_eq!(Language::from_path(Path::new("b.rs")), None);
+        assert_eq!(Language::from_path(Path::new("b.rs")), Some(Language::Rust));
+        assert_eq!(Language::from_path(Path::new("b.txt")), None);
     }
 }

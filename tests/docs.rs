@@ -56,6 +56,7 @@ fn file_name(lang: &str) -> Option<&'static str> {
         "ts" | "typescript" => "example.ts",
         "tsx" => "example.tsx",
         "js" | "javascript" => "example.js",
+        "rust" | "rs" => "example.rs",
         _ => return None,
     })
 }

@@ -39,24 +39,49 @@ fn findings_under(base: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn legacy_ts_reports_exactly_the_planted_leaks() {
-    let expected: BTreeSet<String> =
-        std::fs::read_to_string(root().join("tests/expected/legacy-ts.txt"))
-            .unwrap()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect();
-    assert!(expected.len() >= 10);
-    let actual = findings_under(&root().join("fixtures/legacy-ts"));
+fn expected(name: &str) -> BTreeSet<String> {
+    std::fs::read_to_string(root().join(format!("tests/expected/{name}.txt")))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The findings on `fixtures/<name>` equal `tests/expected/<name>.txt` exactly.
+fn assert_exact(name: &str) {
+    let expected = expected(name);
+    assert!(expected.len() >= 10, "{name}: too few expectations");
+    let actual = findings_under(&root().join("fixtures").join(name));
     let missing: Vec<_> = expected.difference(&actual).collect();
     let extra: Vec<_> = actual.difference(&expected).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "missing: {missing:#?}\nunexpected: {extra:#?}"
+        "{name}\nmissing: {missing:#?}\nunexpected: {extra:#?}"
     );
+}
+
+#[test]
+fn legacy_ts_reports_exactly_the_planted_leaks() {
+    assert_exact("legacy-ts");
+}
+
+#[test]
+fn legacy_rust_reports_exactly_the_planted_leaks() {
+    assert_exact("legacy-rust");
+}
+
+#[test]
+fn every_core_rule_fires_on_the_legacy_rust_service() {
+    let actual = findings_under(&root().join("fixtures/legacy-rust"));
+    for meta in unleak::registry::all() {
+        assert!(
+            actual.iter().any(|f| f.ends_with(&format!(" {}", meta.id))),
+            "{} never fires on legacy-rust",
+            meta.id
+        );
+    }
 }
 
 #[test]

@@ -55,6 +55,13 @@ pub enum Command {
 pub struct CheckArgs {
     /// Files or folders to lint. Files named here are always linted, even if ignored.
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options shared by `unleak check` and `cargo unleak`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human, alias = "output-format")]
     pub format: Format,
@@ -118,13 +125,19 @@ fn check(args: CheckArgs) -> i32 {
     } else {
         args.paths.clone()
     };
+    run_check(&paths, &[], &args.output)
+}
+
+/// Lints `paths` (skipping the folders in `exclude`), writes the report, returns the exit code.
+pub fn run_check(paths: &[PathBuf], exclude: &[PathBuf], args: &OutputArgs) -> i32 {
     let options = Options {
         max_file_size: args.max_file_size,
         threads: args.threads,
+        exclude: exclude.to_vec(),
         ..Options::default()
     };
-    let report = lint_paths(&paths, &options);
-    if let Err(e) = write_report(&report, &args) {
+    let report = lint_paths(paths, &options);
+    if let Err(e) = write_report(&report, args) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return exit_code(&report);
         }
@@ -149,7 +162,7 @@ pub fn exit_code(report: &Report) -> i32 {
     }
 }
 
-fn write_report(report: &Report, args: &CheckArgs) -> std::io::Result<()> {
+fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
     match args.format {
         Format::Json => {
             let mut out = std::io::stdout().lock();

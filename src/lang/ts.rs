@@ -31,6 +31,7 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
         Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
         Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
         Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+        Language::Rust => return Err(LowerError::Grammar(language)),
     };
     parser
         .set_language(&lang)
@@ -140,6 +141,7 @@ impl<'a> Walker<'a> {
             has_guarded_return: false,
             early_return_guards: Vec::new(),
             params: Vec::new(),
+            is_async: false,
         });
         Walker {
             src,
@@ -183,6 +185,7 @@ impl<'a> Walker<'a> {
             scope: self.scope,
             kind,
             span,
+            ty: None,
         });
     }
 
@@ -676,6 +679,7 @@ impl<'a> Walker<'a> {
             has_guarded_return: false,
             early_return_guards: Vec::new(),
             params: Vec::new(),
+            is_async: false,
         });
         let saved_loop = self.loop_span.take();
         let saved = (
@@ -805,6 +809,7 @@ impl<'a> Walker<'a> {
                     name,
                     origin,
                     span: m.byte_range(),
+                    ty: None,
                 });
                 // Field initialisers run per instance, like the constructor.
                 let scope = match self.field_scopes.iter().find(|(c, _)| *c == class) {
@@ -824,6 +829,7 @@ impl<'a> Walker<'a> {
                             has_guarded_return: false,
                             early_return_guards: Vec::new(),
                             params: Vec::new(),
+                            is_async: false,
                         });
                         self.field_scopes.push((class, s));
                         s
@@ -857,6 +863,7 @@ impl<'a> Walker<'a> {
                     name,
                     origin: FieldOrigin::Injected,
                     span: p.byte_range(),
+                    ty: None,
                 });
             }
         }
@@ -1090,6 +1097,7 @@ impl<'a> Walker<'a> {
                                 name: prop.trim_start_matches('#').to_string(),
                                 origin,
                                 span: n.byte_range(),
+                                ty: None,
                             });
                         }
                     }
@@ -1726,6 +1734,7 @@ impl<'a> Walker<'a> {
         };
         let idx = self.event(
             EventKind::Timer {
+                api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
                 repeat,
                 handle,
                 unref,

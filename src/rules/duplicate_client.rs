@@ -12,7 +12,7 @@ static META: RuleMeta = RuleMeta {
     id: "duplicate-client",
     summary: "SDK/network clients constructed at several sites or per request",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript"],
+    languages: &["typescript", "javascript", "rust"],
     project: true,
 };
 
@@ -47,6 +47,10 @@ pub(crate) fn client_kind(facts: &FileFacts, e: &Event) -> Option<String> {
     let EventKind::New { class, factory, .. } = &e.kind else {
         return None;
     };
+    // The Rust front end only records known client constructors, with canonical names.
+    if facts.is_rust {
+        return factory.then(|| class.clone());
+    }
     let (head, last) = match class.rsplit_once('.') {
         Some((h, l)) => (Some(h), l),
         None => (None, class.as_str()),
@@ -115,6 +119,33 @@ pub(crate) fn client_kind(facts: &FileFacts, e: &Event) -> Option<String> {
     }
 }
 
+/// Rust: an `async fn` (a handler, by default) that is not `main` nor a constructor runs per
+/// request or message.
+fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
+    let owner = named_owner(facts, scope);
+    let s = &facts.scopes[owner];
+    s.is_async
+        && !matches!(
+            s.kind,
+            crate::facts::ScopeKind::Method {
+                constructor: true,
+                ..
+            }
+        )
+        && s.name.as_deref().is_some_and(|n| {
+            n != "main"
+                && !matches!(
+                    n,
+                    "new" | "build" | "init" | "connect" | "run" | "serve" | "start"
+                )
+                && !n.starts_with("build_")
+                && !n.starts_with("create")
+                && !n.starts_with("new_")
+                && !n.starts_with("init")
+                && !n.starts_with("connect")
+        })
+}
+
 struct Site<'a> {
     file: &'a ProjectFile,
     event: &'a Event,
@@ -175,9 +206,15 @@ impl Rule for DuplicateClient {
                     ..
                 }
             );
+            // Returned from a method whose callers are unknown: the caller decides. A factory
+            // that this file calls per request or per iteration is still per use.
             let per_use = !site.lazy
-                && !returned
-                && matches!(lifetime, Lifetime::Repeated | Lifetime::PerCall);
+                && (lifetime == Lifetime::Repeated
+                    || (!returned && lifetime == Lifetime::PerCall)
+                    || (!returned
+                        && facts.is_rust
+                        && lifetime == Lifetime::Unknown
+                        && rust_per_request_fn(facts, site.event.scope)));
             if others.is_empty() && !per_use {
                 continue;
             }
@@ -216,10 +253,17 @@ impl Rule for DuplicateClient {
                 site.event.span.clone(),
                 message,
             )
-            .with_help(format!(
-                "construct one `{kind}` client once, at module level in a shared module (or lazily: \
-                 `client ??= new …`), export it, and import it everywhere"
-            ));
+            .with_help(if facts.is_rust {
+                format!(
+                    "build one `{kind}` once (in `main`, a constructor or a `LazyLock`) and share it \
+                     through application state: clients are cheap to clone and share their pool"
+                )
+            } else {
+                format!(
+                    "construct one `{kind}` client once, at module level in a shared module (or \
+                     lazily: `client ??= new …`), export it, and import it everywhere"
+                )
+            });
             for o in others {
                 d = d.with_label_in(
                     o.file.path.clone(),

@@ -96,7 +96,7 @@ pub fn describe_place(facts: &FileFacts, place: &Place) -> String {
                 .name
                 .as_deref()
                 .unwrap_or("this class");
-            format!("`this.{name}` of `{c}`")
+            format!("`{}.{name}` of `{c}`", self_kw(facts))
         }
         Place::Member { base, name } => format!("`{}.{name}`", place_text(facts, base)),
         Place::This(_) => "`this`".into(),
@@ -109,11 +109,16 @@ pub fn place_text(facts: &FileFacts, place: &Place) -> String {
     match place {
         Place::Binding(b) => facts.bindings[*b].name.clone(),
         Place::Global(g) => g.clone(),
-        Place::Field { name, .. } => format!("this.{name}"),
+        Place::Field { name, .. } => format!("{}.{name}", self_kw(facts)),
         Place::Member { base, name } => format!("{}.{name}", place_text(facts, base)),
         Place::This(_) => "this".into(),
         _ => "handle".into(),
     }
+}
+
+/// The receiver keyword of the file's language: `self` in Rust, `this` in TypeScript.
+pub fn self_kw(facts: &FileFacts) -> &'static str {
+    if facts.is_rust { "self" } else { "this" }
 }
 
 /// A short name for a scope, for labels: "`close()`", "the 'connection' handler of `wss`".
@@ -305,6 +310,36 @@ pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
 /// A place as written, resolved, for matching against other events.
 pub fn resolve(facts: &FileFacts, p: &PlaceRef) -> Place {
     facts.resolve(p)
+}
+
+/// Types (classes, structs) whose instances live for the whole process: instantiated at module
+/// level (TypeScript), singletons, held in a `static`, behind an `Arc`, or given to
+/// `.with_state(..)` (Rust) — anywhere in the project.
+pub fn long_lived_types(ctx: &ProjectCtx) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for f in ctx.files {
+        out.extend(f.facts.long_lived_types.iter().cloned());
+        for c in &f.facts.classes {
+            if c.singleton
+                && let Some(n) = &c.name
+            {
+                out.insert(n.clone());
+            }
+        }
+        for e in &f.facts.events {
+            if let EventKind::New {
+                class,
+                factory: false,
+                ..
+            } = &e.kind
+                && !e.in_loop
+                && f.facts.is_module_scope(e.scope)
+            {
+                out.insert(class.rsplit('.').next().unwrap_or(class).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// A file that holds tests: its timers and clients are not the service's.

@@ -35,6 +35,7 @@ impl Rule for OrphanedInterval {
         let mut out = Vec::new();
         for e in &facts.events {
             let EventKind::Timer {
+                api,
                 repeat,
                 handle,
                 unref,
@@ -44,7 +45,16 @@ impl Rule for OrphanedInterval {
             else {
                 continue;
             };
-            let what = if *repeat {
+            let rust = facts.is_rust;
+            let what = if rust {
+                if !*repeat {
+                    continue;
+                }
+                format!(
+                    "task spawned with `{api}` loops forever on a timer with no cancellation path \
+                     (no `select!` on a `CancellationToken` or shutdown receiver, no `break`), and"
+                )
+            } else if *repeat {
                 "`setInterval` timer".to_string()
             } else {
                 let Some(s) = reschedules else { continue };
@@ -63,18 +73,30 @@ impl Rule for OrphanedInterval {
             } else {
                 ""
             };
+            let (message, help) = if rust {
+                (
+                    format!("{what} {}.", why.replace("clear", "abort")),
+                    "give the loop a way out: `tokio::select!` on `token.cancelled()` (a \
+                     `tokio_util::sync::CancellationToken` cancelled at shutdown) next to the tick, \
+                     and keep the `JoinHandle` (or spawn on a `TaskTracker`/`JoinSet`) so shutdown \
+                     can await or abort it",
+                )
+            } else {
+                (
+                    format!("{what} is never stopped: {why}.{unref_note}"),
+                    "keep the handle where its owner can reach it and call `clearInterval(handle)` \
+                     (or `clearTimeout`) in the owner's teardown: `close()`/`dispose()` for a class, an \
+                     exported `stop()` wired to the SIGTERM handler for a module",
+                )
+            };
             let mut d = Diagnostic::new(
                 META.id,
                 META.severity,
                 ctx.path.to_path_buf(),
                 e.span.clone(),
-                format!("{what} is never stopped: {why}.{unref_note}"),
+                message,
             )
-            .with_help(
-                "keep the handle where its owner can reach it and call `clearInterval(handle)` \
-                 (or `clearTimeout`) in the owner's teardown: `close()`/`dispose()` for a class, an \
-                 exported `stop()` wired to the SIGTERM handler for a module",
-            );
+            .with_help(help);
             for (r, m) in labels {
                 d = d.with_label(r, m);
             }
@@ -212,13 +234,19 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
             for t in class_teardowns(facts, *class, opts) {
                 labels.push((
                     scope_head(facts, t),
-                    format!("{} does not clear `this.{name}`", describe_scope(facts, t)),
+                    format!(
+                        "{} does not {} `{}.{name}`",
+                        describe_scope(facts, t),
+                        if facts.is_rust { "abort" } else { "clear" },
+                        self_kw(facts)
+                    ),
                 ));
             }
             let _ = e;
+            let kw = self_kw(facts);
             Verdict::Leaked {
                 why: format!(
-                    "the handle is stored in `this.{name}`, but no teardown of `{class_name}` \
+                    "the handle is stored in `{kw}.{name}`, but no teardown of `{class_name}` \
                      (close, dispose, destroy, stop, …) clears it, so the timer outlives the instance"
                 ),
                 labels,

@@ -12,7 +12,7 @@ static META: RuleMeta = RuleMeta {
     id: "unbounded-collection",
     summary: "Long-lived Maps, Sets, arrays and dictionaries that grow and never shrink",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript"],
+    languages: &["typescript", "javascript", "rust"],
     project: true,
 };
 
@@ -46,7 +46,11 @@ impl Rule for UnboundedCollection {
             }
         }
         let mut out = Vec::new();
-        for file in ctx.files {
+        let long_lived = long_lived_types(ctx);
+        for file in ctx.files.iter().filter(|f| f.facts.is_rust) {
+            out.extend(check_rust(ctx, file, &long_lived));
+        }
+        for file in ctx.files.iter().filter(|f| !f.facts.is_rust) {
             let facts = &file.facts;
             for decl in &facts.events {
                 let EventKind::Collection { kind, place } = &decl.kind else {
@@ -177,4 +181,126 @@ fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
         }
     }
     Some(d)
+}
+
+/// Rust: unbounded channels (always), and collections in statics or fields of long-lived
+/// structs that grow and never shrink anywhere in the workspace (matched by field name).
+fn check_rust(
+    ctx: &ProjectCtx,
+    file: &ProjectFile,
+    long_lived: &std::collections::HashSet<String>,
+) -> Vec<Diagnostic> {
+    let facts = &file.facts;
+    let mut out = Vec::new();
+    if is_test_file(&file.path) {
+        return out;
+    }
+    for e in &facts.events {
+        match &e.kind {
+            EventKind::UnboundedQueue { api } => out.push(
+                Diagnostic::new(
+                    META.id,
+                    META.severity,
+                    file.path.clone(),
+                    e.span.clone(),
+                    format!(
+                        "`{api}` creates a channel with no bound: when consumers fall behind, every \
+                         message piles up in memory and nothing pushes back on the producers"
+                    ),
+                )
+                .with_help(
+                    "use a bounded channel (`tokio::sync::mpsc::channel(N)`, \
+                     `crossbeam_channel::bounded(N)`) and decide what happens when it is full: wait \
+                     (`send().await`), drop (`try_send`), or disconnect the slow consumer",
+                ),
+            ),
+            EventKind::Collection { kind, place } => {
+                let place = facts.resolve(place);
+                let (name, owner) = match &place {
+                    Place::Field { class, name } => {
+                        let c = &facts.classes[*class];
+                        let Some(cname) = c.name.clone() else { continue };
+                        if !long_lived.contains(&cname) {
+                            continue;
+                        }
+                        // Registries of callbacks are unremoved-listener's.
+                        let ty = c.fields.iter().find(|f| f.name == *name).and_then(|f| f.ty.clone());
+                        if ty.as_deref().is_some_and(crate::facts::is_registry_type) {
+                            continue;
+                        }
+                        (name.clone(), format!("field `{name}` of `{cname}`, which lives for the whole process"))
+                    }
+                    Place::Binding(b) => {
+                        let binding = &facts.bindings[*b];
+                        if binding.ty.as_deref().is_some_and(crate::facts::is_registry_type) {
+                            continue;
+                        }
+                        let n = binding.name.clone();
+                        (n.clone(), format!("static `{n}`"))
+                    }
+                    _ => continue,
+                };
+                let mut growth = Vec::new();
+                let mut bounded = false;
+                for f in ctx.files.iter().filter(|f| f.facts.is_rust) {
+                    for g in &f.facts.events {
+                        let p = match &g.kind {
+                            EventKind::Grow { place }
+                            | EventKind::Shrink { place }
+                            | EventKind::SizeCheck { place } => place,
+                            _ => continue,
+                        };
+                        if crate::facts::place_name(&f.facts.resolve(p), &f.facts).as_deref()
+                            != Some(name.as_str())
+                        {
+                            continue;
+                        }
+                        match g.kind {
+                            EventKind::Grow { .. } => {
+                                if event_lifetime(&f.facts, g.scope, g.in_loop) != Lifetime::Once {
+                                    growth.push((f, g));
+                                }
+                            }
+                            _ => bounded = true,
+                        }
+                    }
+                }
+                if bounded || growth.is_empty() {
+                    continue;
+                }
+                let mut d = Diagnostic::new(
+                    META.id,
+                    META.severity,
+                    file.path.clone(),
+                    e.span.clone(),
+                    format!(
+                        "{} in {owner} grows on every use, but nothing in the workspace ever removes \
+                         entries (`remove`, `retain`, `clear`, `drain`, `truncate`, `pop`) or checks \
+                         its `len()`",
+                        match kind {
+                            CollectionKind::Map => "map",
+                            CollectionKind::Set => "set",
+                            _ => "vector",
+                        }
+                    ),
+                )
+                .with_help(
+                    "remove entries when their owner ends (e.g. on disconnect, or from a guard's \
+                     `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
+                     bounded cache with a TTL (moka)",
+                );
+                for (f, g) in growth {
+                    let label = format!("grows here ({})", describe_scope(&f.facts, g.scope));
+                    if std::ptr::eq(f, file) {
+                        d = d.with_label(g.span.clone(), label);
+                    } else {
+                        d = d.with_label_in(f.path.clone(), g.span.clone(), label);
+                    }
+                }
+                out.push(d);
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -42,8 +42,11 @@ impl Rule for UnclearedTimeout {
                     Vec::new(),
                 ),
                 Place::Binding(_) | Place::Field { .. } | Place::Global(_) => {
-                    let clears: Vec<&Event> = facts
-                        .events_on(&place)
+                    // Follow the handle where it is copied or moved (`old = self.t.take()`).
+                    let holders = flow_closure(facts, &place);
+                    let clears: Vec<&Event> = holders
+                        .iter()
+                        .flat_map(|h| facts.events_on(h))
                         .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
                         .collect();
                     let finally = clears.iter().any(|c| c.path == PathKind::Finally);
@@ -74,21 +77,39 @@ impl Rule for UnclearedTimeout {
                 }
                 _ => continue,
             };
+            let (message, help) = if facts.is_rust {
+                (
+                    format!(
+                        "detached timer task: the spawned body sleeps and then signals, and {}; it \
+                         fires even after the work it guards has finished, holding what it captured \
+                         until then",
+                        why.replace("cleared", "aborted").replace(
+                            "its handle is discarded, so it can never be aborted",
+                            "its `JoinHandle` is dropped, so nothing can abort it"
+                        )
+                    ),
+                    "race the work against the deadline instead: `tokio::time::timeout(d, work).await` \
+                     or `tokio::select!` with a `sleep(d)` arm — the timer is dropped with the future",
+                )
+            } else {
+                (
+                    format!(
+                        "deadline timer raced against other work: {why}; after the race settles the \
+                         pending timer keeps its callback and everything it captures alive until it fires"
+                    ),
+                    "keep the handle (`const timer = setTimeout(…)`) and call `clearTimeout(timer)` in a \
+                     `finally` block after the race, or use `AbortSignal.timeout(ms)` / \
+                     `setTimeout` from 'timers/promises' with a signal you abort",
+                )
+            };
             let mut diag = Diagnostic::new(
                 META.id,
                 META.severity,
                 ctx.path.to_path_buf(),
                 e.span.clone(),
-                format!(
-                    "deadline timer raced against other work: {why}; after the race settles the \
-                     pending timer keeps its callback and everything it captures alive until it fires"
-                ),
+                message,
             )
-            .with_help(
-                "keep the handle (`const timer = setTimeout(…)`) and call `clearTimeout(timer)` in a \
-                 `finally` block after the race, or use `AbortSignal.timeout(ms)` / \
-                 `setTimeout` from 'timers/promises' with a signal you abort",
-            );
+            .with_help(help);
             for (r, m) in labels {
                 diag = diag.with_label(r, m);
             }

@@ -11,8 +11,10 @@ static META: RuleMeta = RuleMeta {
     id: "unremoved-listener",
     summary: "Listeners on longer-lived targets that the registering scope never removes",
     severity: Severity::Error,
-    languages: &["typescript", "javascript"],
-    project: false,
+    languages: &["typescript", "javascript", "rust"],
+    // Rust registries are judged against the whole workspace (who holds the struct in an
+    // `Arc`, who ever removes from the registry); TypeScript files are judged one by one.
+    project: true,
 };
 
 const GLOBALS: &[&str] = &[
@@ -37,7 +39,134 @@ impl Rule for UnremovedListener {
         &META
     }
 
-    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        let long_lived = long_lived_types(ctx);
+        let mut out = Vec::new();
+        for file in ctx.files {
+            if file.facts.is_rust {
+                out.extend(check_rust_registries(ctx, file, &long_lived));
+            } else {
+                out.extend(check_ts(&FileCtx {
+                    path: &file.path,
+                    facts: &file.facts,
+                    options: ctx.options,
+                }));
+            }
+        }
+        out
+    }
+}
+
+/// Methods that add a subscriber: `subscribe`, `on_event`, `add_listener`, `register`, `watch`.
+fn is_subscribe_name(name: &str) -> bool {
+    crate::facts::words(name).any(|w| {
+        matches!(
+            w.as_str(),
+            "subscribe"
+                | "on"
+                | "listen"
+                | "listener"
+                | "register"
+                | "watch"
+                | "handler"
+                | "callback"
+                | "attach"
+                | "observe"
+        )
+    })
+}
+
+/// Rust: a callback/subscriber registry on a long-lived value that grows in a subscribe-like
+/// method and that nothing in the workspace ever removes from.
+fn check_rust_registries(
+    ctx: &ProjectCtx,
+    file: &ProjectFile,
+    long_lived: &std::collections::HashSet<String>,
+) -> Vec<Diagnostic> {
+    let facts = &file.facts;
+    let mut out = Vec::new();
+    for e in &facts.events {
+        let EventKind::Grow { place } = &e.kind else {
+            continue;
+        };
+        let place = facts.resolve(place);
+        // The registry: a field of a long-lived struct, or a static.
+        let (name, ty, owner) = match &place {
+            Place::Field { class, name } => {
+                let c = &facts.classes[*class];
+                let Some(cname) = c.name.as_deref() else {
+                    continue;
+                };
+                let Some(ty) = c
+                    .fields
+                    .iter()
+                    .find(|f| f.name == *name)
+                    .and_then(|f| f.ty.clone())
+                else {
+                    continue;
+                };
+                if !long_lived.contains(cname) {
+                    continue;
+                }
+                (name.clone(), ty, format!("`{cname}`"))
+            }
+            // A static registry lives for the process.
+            Place::Binding(b) if facts.is_module_binding(*b) => {
+                let binding = &facts.bindings[*b];
+                let Some(ty) = binding.ty.clone() else {
+                    continue;
+                };
+                (binding.name.clone(), ty, "a `static`".to_string())
+            }
+            _ => continue,
+        };
+        if !crate::facts::is_registry_type(&ty) {
+            continue;
+        }
+        let method = named_owner(facts, e.scope);
+        let Some(mname) = facts.scopes[method].name.as_deref() else {
+            continue;
+        };
+        if !is_subscribe_name(mname) {
+            continue;
+        }
+        if rust_field_ever_shrinks(ctx, &name) {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                META.id,
+                META.severity,
+                file.path.clone(),
+                e.span.clone(),
+                format!(
+                    "`{mname}()` adds a subscriber to `{name}` of {owner}, which lives for the whole \
+                     process, and nothing anywhere removes subscribers from it (no `remove`, \
+                     `retain`, `clear`, `drain`): every subscription — and everything its callback \
+                     captures — stays forever"
+                ),
+            )
+            .with_help(
+                "return a guard from the subscribe method whose `Drop` removes the entry (e.g. by id \
+                 with `retain`), or prune closed senders (`retain(|tx| !tx.is_closed())`) when \
+                 publishing",
+            ),
+        );
+    }
+    out
+}
+
+/// Some Rust file shrinks a field or static of this name (matched by name: see [`crate::facts::place_name`]).
+pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
+    ctx.files.iter().filter(|f| f.facts.is_rust).any(|f| {
+        f.facts.events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Shrink { place } if crate::facts::place_name(&f.facts.resolve(place), &f.facts).as_deref() == Some(name))
+        })
+    })
+}
+
+fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
+    {
         let facts = ctx.facts;
         let mut out = Vec::new();
         for e in &facts.events {

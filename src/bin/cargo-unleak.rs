@@ -1,0 +1,127 @@
+//! `cargo unleak`: finds the workspace with `cargo metadata` and lints the source folders of the
+//! selected packages (Rust and any TypeScript in them) without compiling anything. Cargo runs
+//! it as `cargo-unleak unleak ARGS`. Same output formats, flags and exit codes as `unleak check`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use unleak::cli::{EXIT_ERROR, OutputArgs, run_check};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo unleak",
+    bin_name = "cargo unleak",
+    version,
+    about = "Lint the packages of a cargo workspace for resource leaks"
+)]
+struct Args {
+    /// Package(s) to lint (default: the current package, or every member of a virtual workspace).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    packages: Vec<String>,
+    /// Lint every workspace member.
+    #[arg(long)]
+    workspace: bool,
+    /// With --workspace: skip these packages.
+    #[arg(long, value_name = "SPEC")]
+    exclude: Vec<String>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn main() {
+    std::process::exit(run(std::env::args_os().collect()));
+}
+
+fn run(mut args: Vec<OsString>) -> i32 {
+    // `cargo unleak …` runs `cargo-unleak unleak …`.
+    if args.get(1).is_some_and(|a| a == "unleak") {
+        args.remove(1);
+    }
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match select(&args) {
+        Ok((roots, exclude)) => run_check(&roots, &exclude, &args.output),
+        Err(e) => {
+            eprintln!("cargo unleak: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// The package folders to lint, and the nested member folders to leave to their own package.
+fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = &args.manifest_path {
+        cmd.manifest_path(m);
+    }
+    let meta = cmd
+        .exec()
+        .map_err(|e| anyhow::anyhow!("cannot read the workspace with `cargo metadata`: {e}"))?;
+    let members = meta.workspace_packages();
+    let dir_of = |p: &cargo_metadata::Package| -> PathBuf {
+        p.manifest_path
+            .parent()
+            .map(|d| d.as_std_path().to_path_buf())
+            .unwrap_or_default()
+    };
+    for spec in args.packages.iter().chain(&args.exclude) {
+        if !members.iter().any(|p| p.name.as_str() == spec) {
+            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+            anyhow::bail!(
+                "package `{spec}` is not a member of the workspace (members: {})",
+                names.join(", ")
+            );
+        }
+    }
+    let selected: Vec<&cargo_metadata::Package> = if args.workspace {
+        members
+            .iter()
+            .copied()
+            .filter(|p| !args.exclude.iter().any(|x| x == p.name.as_str()))
+            .collect()
+    } else if !args.packages.is_empty() {
+        members
+            .iter()
+            .copied()
+            .filter(|p| args.packages.iter().any(|x| x == p.name.as_str()))
+            .collect()
+    } else {
+        // The package whose folder holds the current directory (or the manifest), like cargo.
+        let here = match &args.manifest_path {
+            Some(m) => std::fs::canonicalize(m)?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            None => std::env::current_dir()?,
+        };
+        let current = members
+            .iter()
+            .copied()
+            .filter(|p| here.starts_with(dir_of(p)))
+            .max_by_key(|p| dir_of(p).components().count());
+        match current {
+            Some(p) => vec![p],
+            // A virtual manifest: every member.
+            None => members.clone(),
+        }
+    };
+    let roots: Vec<PathBuf> = selected.iter().map(|p| dir_of(p)).collect();
+    // Members nested inside a selected package's folder are linted as their own package.
+    let exclude: Vec<PathBuf> = members
+        .iter()
+        .map(|p| dir_of(p))
+        .filter(|d| roots.iter().any(|r| d != r && d.starts_with(r)))
+        .collect();
+    Ok((roots, exclude))
+}

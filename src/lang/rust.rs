@@ -1,0 +1,1724 @@
+//! Rust front end: syn parse, then one `Visit` pass that lowers the file into [`FileFacts`].
+//!
+//! The same events as TypeScript, with Rust meanings: a spawned task whose body loops forever
+//! on a tick with no cancellation is a repeating timer (`Timer { repeat: true }`); a spawned
+//! body that sleeps and then signals is a deadline timer; `handle.abort()` / `handle.await` /
+//! `set.abort_all()` clear them; `push`/`insert` grow and `remove`/`retain` shrink collections;
+//! client constructors are `New { factory: true }` with the full path as class. Task shapes
+//! (endless loop, ticks, cancellation) are computed bottom-up during the same pass.
+//!
+//! syn fails on the whole file at the first error: that is one `parse-error` for the file.
+//! syn drops comments; anything that reads comments reads the source text.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Expr, FnArg, Item, Pat, Stmt, Type, UseTree};
+
+use crate::facts::*;
+
+/// Why a Rust file could not be lowered.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RustParseError {
+    pub message: String,
+    pub range: Range<usize>,
+}
+
+/// Parses and lowers one Rust file.
+pub fn lower(text: &str) -> Result<FileFacts, RustParseError> {
+    let parsed = syn::parse_file(text);
+    let result = match parsed {
+        Ok(file) => {
+            let mut w = Walker::new(text);
+            w.visit_file(&file);
+            w.finish();
+            let mut facts = w.facts;
+            facts.finish();
+            Ok(facts)
+        }
+        Err(e) => {
+            let range = e.span().byte_range();
+            Err(RustParseError {
+                message: format!("not valid Rust, file skipped: {e}"),
+                range,
+            })
+        }
+    };
+    // The span map grows with every parse on this thread: reset it so a long-running process
+    // (the LSP, a big run) neither leaks nor drifts.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+/// What a task body does, gathered while walking it.
+#[derive(Debug, Default, Clone)]
+struct Shape {
+    /// A `loop`/`while true` with no reachable exit that ticks or sleeps, and no cancellation.
+    endless_tick_loop: bool,
+    /// Sleeps, then signals (send, notify, store, callback), without looping.
+    sleep_then_signal: bool,
+    /// Any loop at all.
+    has_loop: bool,
+    sleeps: bool,
+}
+
+/// A loop being walked.
+#[derive(Debug, Default)]
+struct LoopState {
+    exits: bool,
+    ticks: bool,
+    cancels: bool,
+    endless_kind: bool,
+    /// `while running`: the variable the condition reads; assigned in the loop → it can end.
+    cond_var: Option<String>,
+    assigned: bool,
+}
+
+/// A spawn whose body shape is known only after the walk (a named async fn).
+struct PendingSpawn {
+    event: usize,
+    body_fn: String,
+}
+
+const SPAWN_PATHS: &[&str] = &[
+    "tokio::spawn",
+    "tokio::task::spawn",
+    "tokio::task::spawn_local",
+    "tokio::spawn_local",
+    "std::thread::spawn",
+    "thread::spawn",
+    "task::spawn",
+    "task::spawn_local",
+];
+
+const GROW: &[&str] = &[
+    "push",
+    "push_back",
+    "push_front",
+    "insert",
+    "extend",
+    "or_insert",
+    "or_insert_with",
+    "or_default",
+    "or_insert_with_key",
+    "append",
+];
+const SHRINK: &[&str] = &[
+    "remove",
+    "retain",
+    "clear",
+    "drain",
+    "swap_remove",
+    "truncate",
+    "pop",
+    "pop_front",
+    "pop_back",
+    "split_off",
+    "take",
+    "remove_entry",
+    "shrink_to",
+];
+/// Calls that only look through a wrapper to the value inside.
+const LOOK_THROUGH: &[&str] = &[
+    "lock",
+    "read",
+    "write",
+    "borrow",
+    "borrow_mut",
+    "unwrap",
+    "expect",
+    "as_mut",
+    "as_ref",
+    "get_mut",
+    "entry",
+    "deref",
+    "deref_mut",
+];
+
+struct Walker {
+    facts: FileFacts,
+    scope: ScopeId,
+    class: Option<ClassId>,
+    in_loop: bool,
+    loop_span: Option<Range<usize>>,
+    /// `use` map: local name → full path.
+    uses: HashMap<String, String>,
+    loops: Vec<LoopState>,
+    /// Per open function-like scope: its shape so far.
+    shapes: Vec<(ScopeId, Shape)>,
+    /// Shapes of finished scopes.
+    done_shapes: HashMap<ScopeId, Shape>,
+    pending: Vec<PendingSpawn>,
+    /// Inside a `LazyLock`/`OnceLock`/`OnceCell` initialiser.
+    lazy_init: u32,
+}
+
+fn span_range(s: Span) -> Range<usize> {
+    s.byte_range()
+}
+
+fn compact(ts: impl ToTokens) -> String {
+    ts.to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// A path expression as text: `tokio::spawn`.
+fn path_text(p: &syn::Path) -> String {
+    p.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+impl Walker {
+    fn new(src: &str) -> Walker {
+        let mut facts = FileFacts::default();
+        facts.is_rust = true;
+        facts.add_scope(Scope {
+            kind: ScopeKind::Module,
+            parent: None,
+            name: None,
+            class: None,
+            span: 0..src.len(),
+            in_loop: false,
+            path: PathKind::Normal,
+            has_guarded_return: false,
+            early_return_guards: Vec::new(),
+            params: Vec::new(),
+            is_async: false,
+        });
+        let _ = src;
+        Walker {
+            facts,
+            scope: 0,
+            class: None,
+            in_loop: false,
+            loop_span: None,
+            uses: HashMap::new(),
+            loops: Vec::new(),
+            shapes: vec![(0, Shape::default())],
+            done_shapes: HashMap::new(),
+            pending: Vec::new(),
+            lazy_init: 0,
+        }
+    }
+
+    /// Expands the first segment through the `use` map: `spawn` → `tokio::spawn`.
+    fn full_path(&self, p: &syn::Path) -> String {
+        let text = path_text(p);
+        let mut segs = text.splitn(2, "::");
+        let first = segs.next().unwrap_or("");
+        let rest = segs.next();
+        match self.uses.get(first) {
+            Some(full) => match rest {
+                Some(r) => format!("{full}::{r}"),
+                None => full.clone(),
+            },
+            None => text,
+        }
+    }
+
+    fn event(&mut self, kind: EventKind, span: Range<usize>) -> usize {
+        self.facts.events.push(Event {
+            kind,
+            span,
+            scope: self.scope,
+            in_loop: self.in_loop,
+            loop_span: self.loop_span.clone(),
+            conditional: false,
+            // Rust has no `finally`: drop glue and `?` make paths a later refinement, so a
+            // release anywhere in the owner counts as on every path.
+            path: PathKind::Finally,
+        });
+        self.facts.events.len() - 1
+    }
+
+    fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
+        self.facts.bindings.push(Binding {
+            name: name.to_string(),
+            scope: self.scope,
+            kind,
+            span,
+            ty: None,
+        });
+    }
+
+    fn declare_pat(&mut self, pat: &Pat) {
+        match pat {
+            Pat::Ident(i) => {
+                let name = i.ident.to_string();
+                self.declare(&name, BindingKind::Var, span_range(i.ident.span()));
+                if let Some((_, sub)) = &i.subpat {
+                    self.declare_pat(sub);
+                }
+            }
+            Pat::Tuple(t) => t.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::TupleStruct(t) => t.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::Struct(s) => s.fields.iter().for_each(|f| self.declare_pat(&f.pat)),
+            Pat::Type(t) => self.declare_pat(&t.pat),
+            Pat::Reference(r) => self.declare_pat(&r.pat),
+            Pat::Slice(s) => s.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::Or(o) => {
+                if let Some(p) = o.cases.first() {
+                    self.declare_pat(p);
+                }
+            }
+            Pat::Paren(p) => self.declare_pat(&p.pat),
+            _ => {}
+        }
+    }
+
+    /// The single identifier a pattern binds (`h`, `Some(h)`, `mut h`), if any.
+    fn pat_name(pat: &Pat) -> Option<String> {
+        match pat {
+            Pat::Ident(i) => Some(i.ident.to_string()),
+            Pat::TupleStruct(t) if t.elems.len() == 1 => t.elems.first().and_then(Self::pat_name),
+            Pat::Type(t) => Self::pat_name(&t.pat),
+            Pat::Reference(r) => Self::pat_name(&r.pat),
+            Pat::Paren(p) => Self::pat_name(&p.pat),
+            _ => None,
+        }
+    }
+
+    /// The place an expression denotes, looking through `.lock()`, `.unwrap()`, `&`, `*`, `?`.
+    fn place_of(&self, e: &Expr) -> PlaceRef {
+        match e {
+            Expr::Path(p) if p.qself.is_none() => {
+                let t = path_text(&p.path);
+                if t == "self" {
+                    PlaceRef::This { class: self.class }
+                } else if p.path.segments.len() == 1 {
+                    PlaceRef::Name {
+                        name: t,
+                        scope: self.scope,
+                    }
+                } else {
+                    PlaceRef::Unknown
+                }
+            }
+            Expr::Field(f) => {
+                let name = match &f.member {
+                    syn::Member::Named(i) => i.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                };
+                match self.place_of(&f.base) {
+                    PlaceRef::This { class: Some(c) } => PlaceRef::Field { class: c, name },
+                    PlaceRef::Unknown => PlaceRef::Unknown,
+                    base => PlaceRef::Member {
+                        base: Box::new(base),
+                        name,
+                    },
+                }
+            }
+            Expr::MethodCall(m) if LOOK_THROUGH.contains(&m.method.to_string().as_str()) => {
+                self.place_of(&m.receiver)
+            }
+            Expr::Await(a) => self.place_of(&a.base),
+            Expr::Try(t) => self.place_of(&t.expr),
+            Expr::Reference(r) => self.place_of(&r.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.place_of(&u.expr),
+            Expr::Paren(p) => self.place_of(&p.expr),
+            Expr::Group(g) => self.place_of(&g.expr),
+            _ => PlaceRef::Unknown,
+        }
+    }
+
+    /// `name` is a local variable or parameter visible here (not a fn item): calling it calls
+    /// a value, such as a callback. (The name index is built after the walk, so search.)
+    fn is_local_value(&self, name: &str) -> bool {
+        self.facts.bindings.iter().rev().any(|b| {
+            b.name == name
+                && b.kind == BindingKind::Var
+                && b.scope != 0
+                && self.facts.is_within(self.scope, b.scope)
+        })
+    }
+
+    fn shape_mut(&mut self) -> &mut Shape {
+        &mut self.shapes.last_mut().expect("module shape").1
+    }
+
+    /// Opens a function-like scope and walks `body` in it.
+    fn scoped(
+        &mut self,
+        kind: ScopeKind,
+        name: Option<String>,
+        span: Range<usize>,
+        is_async: bool,
+        class: Option<ClassId>,
+        body: impl FnOnce(&mut Self),
+    ) -> ScopeId {
+        let id = self.facts.add_scope(Scope {
+            kind,
+            parent: Some(self.scope),
+            name,
+            class,
+            span,
+            in_loop: self.in_loop,
+            path: PathKind::Normal,
+            has_guarded_return: false,
+            early_return_guards: Vec::new(),
+            params: Vec::new(),
+            is_async,
+        });
+        let saved = (
+            self.scope,
+            self.class,
+            self.in_loop,
+            self.loop_span.take(),
+            std::mem::take(&mut self.loops),
+        );
+        self.scope = id;
+        self.class = class;
+        self.in_loop = false;
+        self.shapes.push((id, Shape::default()));
+        body(self);
+        if let Some((sid, shape)) = self.shapes.pop() {
+            self.done_shapes.insert(sid, shape);
+        }
+        self.scope = saved.0;
+        self.class = saved.1;
+        self.in_loop = saved.2;
+        self.loop_span = saved.3;
+        self.loops = saved.4;
+        id
+    }
+
+    fn declare_inputs<'i>(&mut self, inputs: impl Iterator<Item = &'i FnArg>) {
+        for arg in inputs {
+            if let FnArg::Typed(t) = arg {
+                self.declare_pat(&t.pat);
+                let ty = compact(&t.ty);
+                self.note_long_lived_type(&ty);
+            }
+        }
+    }
+
+    /// `Arc<AppState>`, `State<Arc<AppState>>`: the inner type lives as long as its holders.
+    fn note_long_lived_type(&mut self, ty: &str) {
+        let self_name = self
+            .class
+            .and_then(|c| self.facts.classes[c].name.clone())
+            .unwrap_or_default();
+        let ty = ty.replace("Arc<Self>", &format!("Arc<{self_name}>"));
+        let mut rest = ty.as_str();
+        while let Some(i) = rest.find("Arc<") {
+            let inner = &rest[i + 4..];
+            let name: String = inner
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let last = name.rsplit("::").next().unwrap_or("").to_string();
+            if !last.is_empty() && !matches!(last.as_str(), "Mutex" | "RwLock" | "str") {
+                self.facts.long_lived_types.push(last);
+            }
+            rest = inner;
+        }
+    }
+
+    fn class_id(&mut self, name: &str) -> ClassId {
+        if let Some(i) = self
+            .facts
+            .classes
+            .iter()
+            .position(|c| c.name.as_deref() == Some(name))
+        {
+            return i;
+        }
+        self.facts.classes.push(Class {
+            name: Some(name.to_string()),
+            span: 0..0,
+            scope: 0,
+            fields: Vec::new(),
+            singleton: false,
+        });
+        self.facts.classes.len() - 1
+    }
+
+    /// Walks a value that goes to `place`, handling the constructs whose placement matters
+    /// (spawns, clients, collections) and looking through `Some(..)`, `Arc::new(..)`, `?`.
+    fn value(&mut self, e: &Expr, place: PlaceRef) {
+        match e {
+            Expr::Call(c) => {
+                if let Expr::Path(p) = &*c.func {
+                    let full = self.full_path(&p.path);
+                    let last = full.rsplit("::").next().unwrap_or("");
+                    if matches!(last, "Some" | "Ok" | "new" | "from")
+                        && matches!(
+                            full.as_str(),
+                            "Some"
+                                | "Ok"
+                                | "Arc::new"
+                                | "Box::new"
+                                | "Mutex::new"
+                                | "RwLock::new"
+                                | "std::sync::Arc::new"
+                                | "Rc::new"
+                                | "RefCell::new"
+                        )
+                        && c.args.len() == 1
+                        && let Some(inner) = c.args.first()
+                    {
+                        self.value(inner, place);
+                        return;
+                    }
+                }
+                self.call(c, place);
+            }
+            Expr::MethodCall(m) => {
+                // `self.task.take()`: the handle moves out of the field into `place`.
+                if m.method == "take"
+                    && m.args.is_empty()
+                    && let Some(from) = self.simple_place(e)
+                    && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
+                {
+                    self.event(
+                        EventKind::Flow {
+                            from,
+                            to: place.clone(),
+                        },
+                        span_range(e.span()),
+                    );
+                }
+                self.method_call(m, place)
+            }
+            Expr::Paren(p) => self.value(&p.expr, place),
+            Expr::Try(t) => self.value(&t.expr, place),
+            Expr::Await(a) => self.value(&a.base, place),
+            _ => {
+                if let Some(from) = self.simple_place(e) {
+                    if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
+                        self.event(EventKind::Flow { from, to: place }, span_range(e.span()));
+                    } else if matches!(place, PlaceRef::Returned(_) | PlaceRef::Argument) {
+                        // Handed to the caller or a callee: judged there.
+                        self.event(EventKind::Escape { place: from }, span_range(e.span()));
+                    }
+                }
+                self.visit_expr(e);
+            }
+        }
+    }
+
+    /// A place expression worth following (`h`, `self.task`, `self.task.take()`).
+    fn simple_place(&self, e: &Expr) -> Option<PlaceRef> {
+        let e = match e {
+            Expr::MethodCall(m) if m.method == "take" && m.args.is_empty() => &*m.receiver,
+            other => other,
+        };
+        let p = self.place_of(e);
+        matches!(p, PlaceRef::Name { .. } | PlaceRef::Field { .. }).then_some(p)
+    }
+
+    fn call(&mut self, c: &syn::ExprCall, place: PlaceRef) {
+        let Expr::Path(p) = &*c.func else {
+            visit::visit_expr_call(self, c);
+            return;
+        };
+        let full = self.full_path(&p.path);
+        let head = span_range(c.func.span());
+        let span = span_range(c.span()).start..head.end;
+        // `sleep(d).await`, `thread::sleep(d)`: the enclosing loops tick.
+        if matches!(
+            full.rsplit("::").next().unwrap_or(""),
+            "sleep" | "sleep_until"
+        ) {
+            self.mark_tick();
+        }
+        // Spawned tasks.
+        if SPAWN_PATHS.contains(&full.as_str())
+            || (full == "spawn"
+                && self
+                    .uses
+                    .get("spawn")
+                    .is_some_and(|u| u.starts_with("tokio")))
+        {
+            self.spawn(&full, span, c.args.first(), place);
+            for a in c.args.iter().skip(1) {
+                self.visit_expr(a);
+            }
+            return;
+        }
+        if let Some(api) = unbounded_api(&full, c.args.len()) {
+            self.event(EventKind::UnboundedQueue { api }, span.clone());
+        }
+        if let Some(class) = client_ctor(&full) {
+            let lazy = self.lazy_init > 0;
+            self.event(
+                EventKind::New {
+                    class,
+                    handle: place.clone(),
+                    lazy,
+                    factory: true,
+                },
+                span.clone(),
+            );
+        }
+        let last = full.rsplit("::").next().unwrap_or("").to_string();
+        if matches!(
+            full.as_str(),
+            "drop" | "std::mem::drop" | "std::mem::forget"
+        ) && let Some(arg) = c.args.first()
+        {
+            // `drop(tokio::spawn(..))`: the handle is thrown away (the task is detached).
+            self.value(arg, PlaceRef::Discarded);
+            return;
+        }
+        if (full == "Arc::new" || full == "std::sync::Arc::new" || full == "Rc::new")
+            && let Some(arg) = c.args.first()
+        {
+            // `Arc::new(Hub { .. })`, `Arc::new(Hub::new(..))`: a shared, long-lived value.
+            let name = match arg {
+                Expr::Struct(s) => s.path.segments.last().map(|s| s.ident.to_string()),
+                Expr::Call(inner) => match &*inner.func {
+                    Expr::Path(p) if p.path.segments.len() >= 2 => p
+                        .path
+                        .segments
+                        .iter()
+                        .rev()
+                        .nth(1)
+                        .map(|s| s.ident.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(mut n) = name {
+                if n == "Self"
+                    && let Some(c) = self.class
+                {
+                    n = self.facts.classes[c].name.clone().unwrap_or_default();
+                }
+                self.facts.long_lived_types.push(n);
+            }
+        }
+        // Calling a callback value (`on_timeout()`) after a sleep: a signal.
+        if p.path.segments.len() == 1 && self.is_local_value(&last) {
+            self.mark_signal();
+        }
+        // Calls of named functions, for call-graph lifetimes.
+        if p.path.segments.len() == 1 {
+            self.event(
+                EventKind::Call {
+                    callee: PlaceRef::Name {
+                        name: last.clone(),
+                        scope: self.scope,
+                    },
+                },
+                span.clone(),
+            );
+        } else if full.starts_with("Self::")
+            && let Some(class) = self.class
+        {
+            self.event(
+                EventKind::Call {
+                    callee: PlaceRef::Field {
+                        class,
+                        name: last.clone(),
+                    },
+                },
+                span.clone(),
+            );
+        }
+        let lazy = matches!(
+            full.as_str(),
+            "LazyLock::new"
+                | "std::sync::LazyLock::new"
+                | "Lazy::new"
+                | "once_cell::sync::Lazy::new"
+                | "LazyCell::new"
+        );
+        // Routing functions take handlers that run per request.
+        let route = matches!(
+            last.as_str(),
+            "get" | "post" | "put" | "delete" | "patch" | "any"
+        ) && (full.contains("routing")
+            || self.uses.get(&last).is_some_and(|u| u.contains("axum")));
+        self.lazy_init += u32::from(lazy);
+        for a in &c.args {
+            self.argument(
+                a,
+                &full,
+                if route {
+                    CallbackKind::Route
+                } else {
+                    CallbackKind::Other
+                },
+            );
+        }
+        self.lazy_init -= u32::from(lazy);
+    }
+
+    /// An argument: a closure/async block becomes a callback scope, a fn name a callback
+    /// reference, a place an escape.
+    fn argument(&mut self, a: &Expr, callee: &str, kind: CallbackKind) {
+        let registrar = || Registrar {
+            callee: callee.to_string(),
+            method: callee.rsplit("::").next().unwrap_or(callee).to_string(),
+            event: None,
+            target: None,
+            arg_index: 0,
+            kind,
+        };
+        match a {
+            Expr::Closure(cl) => {
+                let is_async = cl.asyncness.is_some();
+                self.scoped(
+                    ScopeKind::Callback(registrar()),
+                    None,
+                    span_range(cl.span()),
+                    is_async,
+                    self.class,
+                    |w| {
+                        for input in &cl.inputs {
+                            w.declare_pat(input);
+                        }
+                        w.visit_expr(&cl.body);
+                    },
+                );
+            }
+            Expr::Async(ab) => {
+                self.scoped(
+                    ScopeKind::Callback(registrar()),
+                    None,
+                    span_range(ab.span()),
+                    true,
+                    self.class,
+                    |w| w.visit_block(&ab.block),
+                );
+            }
+            Expr::Path(p) if p.path.segments.len() == 1 => {
+                let func = self.place_of(a);
+                if kind != CallbackKind::Other {
+                    self.event(
+                        EventKind::PassedAsCallback {
+                            func: func.clone(),
+                            registrar: registrar(),
+                        },
+                        span_range(a.span()),
+                    );
+                }
+                self.event(EventKind::Escape { place: func }, span_range(a.span()));
+            }
+            _ => {
+                let place = self.place_of(a);
+                if !matches!(place, PlaceRef::Unknown) {
+                    self.event(EventKind::Escape { place }, span_range(a.span()));
+                }
+                self.value(a, PlaceRef::Argument);
+            }
+        }
+    }
+
+    /// `tokio::spawn(body)` / `set.spawn(body)`: judge the body's shape once it is known.
+    fn spawn(&mut self, api: &str, span: Range<usize>, body: Option<&Expr>, handle: PlaceRef) {
+        let idx = self.event(
+            EventKind::Timer {
+                api: api.to_string(),
+                repeat: false,
+                handle,
+                unref: false,
+                reschedules: None,
+                deadline: None,
+                callback: None,
+            },
+            span,
+        );
+        let Some(body) = body else { return };
+        let registrar = Registrar {
+            callee: api.to_string(),
+            method: "spawn".into(),
+            event: None,
+            target: None,
+            arg_index: 0,
+            kind: CallbackKind::Other,
+        };
+        let scope = match body {
+            Expr::Async(ab) => Some(self.scoped(
+                ScopeKind::Callback(registrar),
+                None,
+                span_range(ab.span()),
+                true,
+                self.class,
+                |w| w.visit_block(&ab.block),
+            )),
+            Expr::Closure(cl) => Some(self.scoped(
+                ScopeKind::Callback(registrar),
+                None,
+                span_range(cl.span()),
+                cl.asyncness.is_some(),
+                self.class,
+                |w| w.visit_expr(&cl.body),
+            )),
+            other => {
+                // `tokio::spawn(run(state))`: the body is a named async fn, judged after the walk.
+                let mut inner = other;
+                if let Expr::Await(a) = inner {
+                    inner = &a.base;
+                }
+                if let Expr::Call(c) = inner
+                    && let Expr::Path(p) = &*c.func
+                    && p.path.segments.len() == 1
+                {
+                    self.pending.push(PendingSpawn {
+                        event: idx,
+                        body_fn: path_text(&p.path),
+                    });
+                } else if let Expr::MethodCall(m) = inner
+                    && let Expr::Path(p) = &*m.receiver
+                    && path_text(&p.path) == "self"
+                {
+                    self.pending.push(PendingSpawn {
+                        event: idx,
+                        body_fn: m.method.to_string(),
+                    });
+                }
+                self.visit_expr(other);
+                None
+            }
+        };
+        if let Some(s) = scope {
+            let shape = self.done_shapes.get(&s).cloned().unwrap_or_default();
+            self.apply_shape(idx, &shape, Some(s));
+        } else {
+            // Not a task we can judge yet: neutral until `finish`.
+            self.neutralise(idx);
+        }
+    }
+
+    /// Sets what a spawn event means from its body's shape; a body that neither loops forever
+    /// nor fires a detached timer is no timer at all.
+    fn apply_shape(&mut self, idx: usize, shape: &Shape, scope: Option<ScopeId>) {
+        let EventKind::Timer {
+            repeat,
+            deadline,
+            callback,
+            ..
+        } = &mut self.facts.events[idx].kind
+        else {
+            return;
+        };
+        *callback = scope;
+        if shape.endless_tick_loop {
+            *repeat = true;
+        } else if shape.sleep_then_signal && !shape.has_loop {
+            *deadline = Some(Deadline {
+                in_race: true,
+                promise: None,
+                manual_race: false,
+                timeout_helper: false,
+            });
+        } else {
+            self.neutralise(idx);
+        }
+    }
+
+    /// A spawned task that is neither: keep it as a plain escape of nothing (no timer).
+    fn neutralise(&mut self, idx: usize) {
+        if let EventKind::Timer { handle, .. } = &self.facts.events[idx].kind {
+            let handle = handle.clone();
+            self.facts.events[idx].kind = EventKind::Escape { place: handle };
+        }
+    }
+
+    fn finish(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            let scope = self.facts.scopes.iter().position(|s| {
+                s.name.as_deref() == Some(p.body_fn.as_str())
+                    && matches!(s.kind, ScopeKind::Function | ScopeKind::Method { .. })
+            });
+            let Some(scope) = scope else { continue };
+            let shape = self.done_shapes.get(&scope).cloned().unwrap_or_default();
+            // Restore the timer event (it was neutralised) and judge it by the fn's shape.
+            let e = &self.facts.events[p.event];
+            let EventKind::Escape { place } = &e.kind else {
+                continue;
+            };
+            let handle = place.clone();
+            self.facts.events[p.event].kind = EventKind::Timer {
+                api: "tokio::spawn".into(),
+                repeat: false,
+                handle,
+                unref: false,
+                reschedules: None,
+                deadline: None,
+                callback: None,
+            };
+            self.apply_shape(p.event, &shape, Some(scope));
+        }
+    }
+
+    fn method_call(&mut self, m: &syn::ExprMethodCall, place: PlaceRef) {
+        let method = m.method.to_string();
+        let span = span_range(m.span());
+        let head = span.start..span_range(m.method.span()).end;
+        // `set.spawn(body)`, `tracker.spawn(body)`: the set holds the handle.
+        if method == "spawn" || method == "spawn_local" {
+            let set = self.place_of(&m.receiver);
+            self.visit_expr(&m.receiver);
+            self.spawn("JoinSet::spawn", head, m.args.first(), set);
+            return;
+        }
+        let recv = self.place_of(&m.receiver);
+        let known = !matches!(recv, PlaceRef::Unknown);
+        match method.as_str() {
+            // Releases of task handles.
+            "abort" | "abort_all" | "shutdown" | "join_next" | "join_all" | "wait" | "close"
+            | "detach_all" | "join"
+                if known =>
+            {
+                self.event(
+                    EventKind::ClearTimer {
+                        handle: recv.clone(),
+                    },
+                    head.clone(),
+                );
+            }
+            "tick" => self.mark_tick(),
+            "is_cancelled" | "cancelled" | "changed" => self.mark_cancel(),
+            "send" | "notify_one" | "notify_waiters" | "store" | "call" => self.mark_signal(),
+            _ => {}
+        }
+        if known && GROW.contains(&method.as_str()) {
+            self.event(
+                EventKind::Grow {
+                    place: recv.clone(),
+                },
+                span.clone(),
+            );
+        } else if known && SHRINK.contains(&method.as_str()) {
+            self.event(
+                EventKind::Shrink {
+                    place: recv.clone(),
+                },
+                span.clone(),
+            );
+        } else if method == "len" && known {
+            // Judged where compared (binary expressions).
+        }
+        // `.map(|x| …)` and friends run per item.
+        let kind = if matches!(
+            method.as_str(),
+            "map"
+                | "for_each"
+                | "then"
+                | "filter_map"
+                | "and_then"
+                | "flat_map"
+                | "filter"
+                | "fold"
+                | "try_for_each"
+                | "for_each_concurrent"
+                | "buffer_unordered"
+        ) {
+            CallbackKind::Iteration
+        } else {
+            CallbackKind::Other
+        };
+        let lazy = matches!(
+            method.as_str(),
+            "get_or_init" | "get_or_try_init" | "call_once"
+        );
+        // A builder chain (`Client::builder().timeout(..).build()`) delivers its receiver's
+        // value: the construction at its root goes where the chain's result goes.
+        if matches!(&*m.receiver, Expr::Call(_) | Expr::MethodCall(_)) && !known {
+            self.value(&m.receiver, place.clone());
+        } else {
+            self.visit_expr(&m.receiver);
+        }
+        self.lazy_init += u32::from(lazy);
+        for a in &m.args {
+            self.argument(a, &method, kind);
+        }
+        self.lazy_init -= u32::from(lazy);
+    }
+
+    fn mark_tick(&mut self) {
+        for l in &mut self.loops {
+            l.ticks = true;
+        }
+        self.shape_mut().sleeps = true;
+    }
+
+    fn mark_cancel(&mut self) {
+        for l in &mut self.loops {
+            l.cancels = true;
+        }
+    }
+
+    fn mark_signal(&mut self) {
+        let shape = self.shape_mut();
+        if shape.sleeps {
+            shape.sleep_then_signal = true;
+        }
+    }
+
+    fn enter_loop(
+        &mut self,
+        endless_kind: bool,
+        cond_var: Option<String>,
+        span: Range<usize>,
+        body: impl FnOnce(&mut Self),
+    ) {
+        self.loops.push(LoopState {
+            endless_kind,
+            cond_var,
+            ..LoopState::default()
+        });
+        self.shape_mut().has_loop = true;
+        let saved = (self.in_loop, self.loop_span.replace(span));
+        self.in_loop = true;
+        body(self);
+        (self.in_loop, self.loop_span) = saved;
+        let Some(l) = self.loops.pop() else { return };
+        if l.endless_kind && !l.exits && !l.assigned && l.ticks && !l.cancels {
+            self.shape_mut().endless_tick_loop = true;
+        }
+        // A tick inside an inner loop ticks the outer one too; an exit does not propagate.
+        if let Some(outer) = self.loops.last_mut() {
+            outer.ticks |= l.ticks;
+            outer.cancels |= l.cancels;
+        }
+    }
+
+    /// Scans a macro's tokens (`select!`, `join!`) for what the task-shape analysis needs.
+    fn scan_macro(&mut self, tokens: &TokenStream) {
+        fn walk(ts: &TokenStream, out: &mut Vec<String>) {
+            for tt in ts.clone() {
+                match tt {
+                    TokenTree::Ident(i) => out.push(i.to_string()),
+                    TokenTree::Group(g) => walk(&g.stream(), out),
+                    _ => {}
+                }
+            }
+        }
+        let mut idents = Vec::new();
+        walk(tokens, &mut idents);
+        for id in &idents {
+            match id.as_str() {
+                "cancelled" | "is_cancelled" | "changed" | "recv" | "shutdown" | "closed" => {
+                    self.mark_cancel()
+                }
+                "tick" | "sleep" | "sleep_until" => self.mark_tick(),
+                "break" | "return" => {
+                    for l in &mut self.loops {
+                        l.exits = true;
+                    }
+                }
+                "send" | "notify_one" | "notify_waiters" => self.mark_signal(),
+                _ => {}
+            }
+        }
+    }
+
+    fn record_use(&mut self, tree: &UseTree, prefix: &str) {
+        let join = |p: &str, s: &str| {
+            if p.is_empty() {
+                s.to_string()
+            } else {
+                format!("{p}::{s}")
+            }
+        };
+        match tree {
+            UseTree::Path(p) => self.record_use(&p.tree, &join(prefix, &p.ident.to_string())),
+            UseTree::Name(n) => {
+                let name = n.ident.to_string();
+                if name == "self" {
+                    if let Some(last) = prefix.rsplit("::").next() {
+                        self.uses.insert(last.to_string(), prefix.to_string());
+                    }
+                } else {
+                    self.uses.insert(name.clone(), join(prefix, &name));
+                }
+            }
+            UseTree::Rename(r) => {
+                self.uses
+                    .insert(r.rename.to_string(), join(prefix, &r.ident.to_string()));
+            }
+            UseTree::Group(g) => {
+                for t in &g.items {
+                    self.record_use(t, prefix);
+                }
+            }
+            UseTree::Glob(_) => {}
+        }
+    }
+
+    /// A collection-typed declaration (`HashMap<..>` behind `Mutex`/`RwLock`/`Arc`).
+    fn collection_kind(ty: &str) -> Option<CollectionKind> {
+        let mut t = ty;
+        loop {
+            let stripped = [
+                "Mutex<",
+                "RwLock<",
+                "Arc<",
+                "RefCell<",
+                "tokio::sync::Mutex<",
+                "std::sync::Mutex<",
+                "tokio::sync::RwLock<",
+                "std::sync::RwLock<",
+                "LazyLock<",
+                "Lazy<",
+                "OnceLock<",
+                "parking_lot::Mutex<",
+                "parking_lot::RwLock<",
+                "std::sync::LazyLock<",
+            ]
+            .iter()
+            .find_map(|w| t.strip_prefix(w));
+            match stripped {
+                Some(rest) => t = rest,
+                None => break,
+            }
+        }
+        let head: String = t
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let last = head.rsplit("::").next().unwrap_or("");
+        Some(match last {
+            "HashMap" | "BTreeMap" | "DashMap" | "IndexMap" => CollectionKind::Map,
+            "HashSet" | "BTreeSet" | "DashSet" | "IndexSet" => CollectionKind::Set,
+            "Vec" | "VecDeque" => CollectionKind::Array,
+            _ => return None,
+        })
+    }
+}
+
+/// The kind of client a constructor path builds, canonically named.
+fn client_ctor(full: &str) -> Option<String> {
+    let norm = full.trim_start_matches("::");
+    Some(
+        match norm {
+            "reqwest::Client::new" | "reqwest::Client::builder" => "reqwest::Client",
+            "reqwest::blocking::Client::new" | "reqwest::blocking::Client::builder" => {
+                "reqwest::blocking::Client"
+            }
+            "hyper_util::client::legacy::Client::builder" => "hyper_util::Client",
+            "redis::Client::open" => "redis::Client",
+            "async_openai::Client::new" | "async_openai::Client::with_config" => {
+                "async_openai::Client"
+            }
+            "mongodb::Client::with_uri_str" | "mongodb::Client::with_options" => "mongodb::Client",
+            "sqlx::PgPool::connect"
+            | "sqlx::PgPool::connect_with"
+            | "sqlx::Pool::connect"
+            | "sqlx::postgres::PgPool::connect"
+            | "sqlx::MySqlPool::connect"
+            | "sqlx::SqlitePool::connect" => "sqlx::Pool",
+            "tonic::transport::Channel::from_static"
+            | "tonic::transport::Endpoint::from_static" => "tonic::Channel",
+            other => {
+                // AWS SDK: `aws_sdk_s3::Client::new(&config)` / `from_conf`.
+                if other.starts_with("aws_sdk_")
+                    && (other.ends_with("::Client::new") || other.ends_with("::Client::from_conf"))
+                {
+                    return Some(
+                        other
+                            .trim_end_matches("::new")
+                            .trim_end_matches("::from_conf")
+                            .to_string(),
+                    );
+                }
+                return None;
+            }
+        }
+        .to_string(),
+    )
+}
+
+/// An unbounded channel constructor, if `full` (with `nargs` arguments) is one.
+fn unbounded_api(full: &str, nargs: usize) -> Option<String> {
+    let norm = full.trim_start_matches("::");
+    let unbounded = match norm {
+        "tokio::sync::mpsc::unbounded_channel"
+        | "crossbeam_channel::unbounded"
+        | "crossbeam::channel::unbounded"
+        | "flume::unbounded"
+        | "async_channel::unbounded"
+        | "futures::channel::mpsc::unbounded"
+        | "futures_channel::mpsc::unbounded" => true,
+        // std's `channel()` takes no bound; tokio's `channel(n)` does.
+        "std::sync::mpsc::channel" => nargs == 0,
+        "mpsc::unbounded_channel" => true,
+        _ => false,
+    };
+    unbounded.then(|| norm.to_string())
+}
+
+impl<'a> Visit<'a> for Walker {
+    fn visit_item_use(&mut self, i: &'a syn::ItemUse) {
+        self.record_use(&i.tree, "");
+    }
+
+    fn visit_item_struct(&mut self, i: &'a syn::ItemStruct) {
+        let name = i.ident.to_string();
+        let class = self.class_id(&name);
+        self.facts.classes[class].span = span_range(i.span());
+        for (n, f) in i.fields.iter().enumerate() {
+            let fname = f
+                .ident
+                .as_ref()
+                .map_or_else(|| n.to_string(), |id| id.to_string());
+            let ty = compact(&f.ty);
+            self.note_long_lived_type(&ty);
+            let span = span_range(f.span());
+            if let Some(kind) = Walker::collection_kind(&ty) {
+                self.facts.events.push(Event {
+                    kind: EventKind::Collection {
+                        kind,
+                        place: PlaceRef::Field {
+                            class,
+                            name: fname.clone(),
+                        },
+                    },
+                    span: span.clone(),
+                    scope: 0,
+                    in_loop: false,
+                    loop_span: None,
+                    conditional: false,
+                    path: PathKind::Normal,
+                });
+            }
+            self.facts.classes[class].fields.push(Field {
+                name: fname,
+                origin: FieldOrigin::Other,
+                span,
+                ty: Some(ty),
+            });
+        }
+    }
+
+    fn visit_item_static(&mut self, i: &'a syn::ItemStatic) {
+        let name = i.ident.to_string();
+        let ty = compact(&i.ty);
+        self.declare(&name, BindingKind::Var, span_range(i.ident.span()));
+        if let Some(b) = self.facts.bindings.last_mut() {
+            b.ty = Some(ty.clone());
+        }
+        // A type in a static lives for the process.
+        let inner: String = ty
+            .rsplit('<')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !inner.is_empty() {
+            self.facts.long_lived_types.push(inner);
+        }
+        if let Some(kind) = Walker::collection_kind(&ty) {
+            self.event(
+                EventKind::Collection {
+                    kind,
+                    place: PlaceRef::Name {
+                        name: name.clone(),
+                        scope: 0,
+                    },
+                },
+                span_range(i.span()),
+            );
+        }
+        self.lazy_init += 1;
+        self.visit_expr(&i.expr);
+        self.lazy_init -= 1;
+    }
+
+    fn visit_item_fn(&mut self, i: &'a syn::ItemFn) {
+        let name = i.sig.ident.to_string();
+        let id = self.facts.scopes.len();
+        self.declare(
+            &name,
+            BindingKind::Function(id),
+            span_range(i.sig.ident.span()),
+        );
+        let is_async = i.sig.asyncness.is_some();
+        self.scoped(
+            ScopeKind::Function,
+            Some(name),
+            span_range(i.span()),
+            is_async,
+            None,
+            |w| {
+                w.declare_inputs(i.sig.inputs.iter());
+                w.visit_block(&i.block);
+            },
+        );
+    }
+
+    fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
+        let Type::Path(tp) = &*i.self_ty else {
+            visit::visit_item_impl(self, i);
+            return;
+        };
+        let Some(seg) = tp.path.segments.last() else {
+            return;
+        };
+        let class = self.class_id(&seg.ident.to_string());
+        for item in &i.items {
+            if let syn::ImplItem::Fn(f) = item {
+                let name = f.sig.ident.to_string();
+                let has_self = matches!(f.sig.inputs.first(), Some(FnArg::Receiver(_)));
+                let constructor = !has_self && is_constructor_name(&name);
+                self.scoped(
+                    ScopeKind::Method {
+                        constructor,
+                        is_static: !has_self,
+                    },
+                    Some(name),
+                    span_range(f.span()),
+                    f.sig.asyncness.is_some(),
+                    Some(class),
+                    |w| {
+                        w.declare_inputs(f.sig.inputs.iter());
+                        if let syn::ReturnType::Type(_, ty) = &f.sig.output {
+                            w.note_long_lived_type(&compact(ty));
+                        }
+                        w.visit_block(&f.block);
+                    },
+                );
+            } else {
+                self.visit_impl_item(item);
+            }
+        }
+    }
+
+    fn visit_item_mod(&mut self, i: &'a syn::ItemMod) {
+        // `#[cfg(test)] mod tests { … }`: test code, not the service.
+        let is_test = i.attrs.iter().any(|a| compact(a).contains("cfg(test)"));
+        if !is_test {
+            visit::visit_item_mod(self, i);
+        }
+    }
+
+    fn visit_item(&mut self, i: &'a Item) {
+        if let Item::Fn(f) = i
+            && f.attrs.iter().any(|a| {
+                let t = compact(a);
+                t == "#[test]" || t.starts_with("#[tokio::test")
+            })
+        {
+            return;
+        }
+        visit::visit_item(self, i);
+    }
+
+    fn visit_local(&mut self, l: &'a syn::Local) {
+        self.declare_pat(&l.pat);
+        let Some(init) = &l.init else { return };
+        let place = match &l.pat {
+            Pat::Wild(_) => PlaceRef::Discarded,
+            pat => match Walker::pat_name(pat) {
+                Some(name) if name == "_" => PlaceRef::Discarded,
+                Some(name) => PlaceRef::Name {
+                    name,
+                    scope: self.scope,
+                },
+                None => PlaceRef::Unknown,
+            },
+        };
+        self.value(&init.expr, place);
+        if let Some((_, diverge)) = &init.diverge {
+            self.visit_expr(diverge);
+        }
+    }
+
+    fn visit_stmt(&mut self, s: &'a Stmt) {
+        match s {
+            Stmt::Expr(e, Some(_)) => self.value(e, PlaceRef::Discarded),
+            _ => visit::visit_stmt(self, s),
+        }
+    }
+
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        let n = b.stmts.len();
+        for (i, s) in b.stmts.iter().enumerate() {
+            // The tail expression is the block's value: returned from a fn body.
+            if i + 1 == n
+                && let Stmt::Expr(e, None) = s
+                && matches!(
+                    self.facts.scopes[self.scope].kind,
+                    ScopeKind::Function | ScopeKind::Method { .. }
+                )
+            {
+                self.value(e, PlaceRef::Returned(self.scope));
+                continue;
+            }
+            self.visit_stmt(s);
+        }
+    }
+
+    fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
+        let place = self.place_of(&a.left);
+        if let Expr::Path(p) = &*a.left {
+            let name = path_text(&p.path);
+            for l in &mut self.loops {
+                if l.cond_var.as_deref() == Some(name.as_str()) {
+                    l.assigned = true;
+                }
+            }
+        }
+        if matches!(place, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+            // Replacing the value: for a collection, a reset.
+            self.event(
+                EventKind::Shrink {
+                    place: place.clone(),
+                },
+                span_range(a.span()),
+            );
+        }
+        self.visit_expr(&a.left);
+        self.value(&a.right, place);
+    }
+
+    fn visit_expr_let(&mut self, l: &'a syn::ExprLet) {
+        // `if let Some(h) = self.task.take()`: the handle moves to `h`.
+        self.declare_pat(&l.pat);
+        if let Some(name) = Walker::pat_name(&l.pat) {
+            let to = PlaceRef::Name {
+                name,
+                scope: self.scope,
+            };
+            self.value(&l.expr, to);
+        } else {
+            self.visit_expr(&l.expr);
+        }
+    }
+
+    fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+        self.call(c, PlaceRef::Unknown);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+        self.method_call(m, PlaceRef::Unknown);
+    }
+
+    fn visit_expr_struct(&mut self, s: &'a syn::ExprStruct) {
+        // `Self { task: tokio::spawn(..), .. }`: the value goes to the field.
+        let target = s.path.segments.last().map(|seg| seg.ident.to_string());
+        let class = match target.as_deref() {
+            Some("Self") => self.class,
+            Some(name) => self
+                .facts
+                .classes
+                .iter()
+                .position(|c| c.name.as_deref() == Some(name)),
+            None => None,
+        };
+        for f in &s.fields {
+            let place = match (&f.member, class) {
+                (syn::Member::Named(id), Some(c)) => PlaceRef::Field {
+                    class: c,
+                    name: id.to_string(),
+                },
+                _ => PlaceRef::Unknown,
+            };
+            self.value(&f.expr, place);
+        }
+        if let Some(rest) = &s.rest {
+            self.visit_expr(rest);
+        }
+    }
+
+    fn visit_expr_closure(&mut self, cl: &'a syn::ExprClosure) {
+        self.scoped(
+            ScopeKind::Function,
+            None,
+            span_range(cl.span()),
+            cl.asyncness.is_some(),
+            self.class,
+            |w| {
+                for input in &cl.inputs {
+                    w.declare_pat(input);
+                }
+                w.visit_expr(&cl.body);
+            },
+        );
+    }
+
+    fn visit_expr_async(&mut self, ab: &'a syn::ExprAsync) {
+        self.scoped(
+            ScopeKind::Function,
+            None,
+            span_range(ab.span()),
+            true,
+            self.class,
+            |w| w.visit_block(&ab.block),
+        );
+    }
+
+    fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
+        self.enter_loop(true, None, span_range(l.span()), |w| w.visit_block(&l.body));
+    }
+
+    fn visit_expr_while(&mut self, l: &'a syn::ExprWhile) {
+        // `while true` loops forever, and so does `while running` when nothing in the loop
+        // assigns `running`; `while flag.load(..)`, `while let Some(x) = rx.recv()` stop when
+        // something changes.
+        let mut cond = &*l.cond;
+        if let Expr::Unary(u) = cond
+            && matches!(u.op, syn::UnOp::Not(_))
+        {
+            cond = &u.expr;
+        }
+        let cond_var = match cond {
+            Expr::Path(p) if p.path.segments.len() == 1 => Some(path_text(&p.path)),
+            _ => None,
+        };
+        let endless =
+            matches!(&*l.cond, Expr::Lit(lit) if compact(lit) == "true") || cond_var.is_some();
+        let cond_cancels = !endless;
+        self.enter_loop(endless, cond_var, span_range(l.span()), |w| {
+            if cond_cancels {
+                w.mark_cancel();
+            }
+            w.visit_expr(&l.cond);
+            w.visit_block(&l.body);
+        });
+    }
+
+    fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
+        self.visit_expr(&l.expr);
+        self.enter_loop(false, None, span_range(l.span()), |w| {
+            w.declare_pat(&l.pat);
+            w.visit_block(&l.body);
+        });
+    }
+
+    fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
+        // `handle.await` joins the task: a release of its handle.
+        let place = self.place_of(&a.base);
+        if matches!(&*a.base, Expr::Path(_) | Expr::Field(_))
+            && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
+        {
+            self.event(
+                EventKind::ClearTimer { handle: place },
+                span_range(a.span()),
+            );
+        }
+        visit::visit_expr_await(self, a);
+    }
+
+    fn visit_expr_break(&mut self, b: &'a syn::ExprBreak) {
+        if let Some(l) = self.loops.last_mut() {
+            l.exits = true;
+        }
+        visit::visit_expr_break(self, b);
+    }
+
+    fn visit_expr_return(&mut self, r: &'a syn::ExprReturn) {
+        for l in &mut self.loops {
+            l.exits = true;
+        }
+        if let Some(e) = &r.expr {
+            self.value(e, PlaceRef::Returned(self.scope));
+        }
+    }
+
+    fn visit_expr_try(&mut self, t: &'a syn::ExprTry) {
+        // `?` returns on error: an exit from every enclosing loop.
+        for l in &mut self.loops {
+            l.exits = true;
+        }
+        visit::visit_expr_try(self, t);
+    }
+
+    fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+        use syn::BinOp::*;
+        if matches!(b.op, Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_)) {
+            for side in [&*b.left, &*b.right] {
+                if let Expr::MethodCall(m) = side
+                    && (m.method == "len" || m.method == "is_empty")
+                {
+                    let place = self.place_of(&m.receiver);
+                    if !matches!(place, PlaceRef::Unknown) {
+                        self.event(EventKind::SizeCheck { place }, span_range(side.span()));
+                    }
+                }
+            }
+        }
+        visit::visit_expr_binary(self, b);
+    }
+
+    fn visit_expr_path(&mut self, p: &'a syn::ExprPath) {
+        let full = self.full_path(&p.path);
+        let last = full.rsplit("::").next().unwrap_or("");
+        // `sleep(d).await`, `thread::sleep(d)` mark the enclosing loops as ticking.
+        if matches!(last, "sleep" | "sleep_until" | "IntervalStream") {
+            self.mark_tick();
+        }
+        visit::visit_expr_path(self, p);
+    }
+
+    fn visit_macro(&mut self, m: &'a syn::Macro) {
+        self.scan_macro(&m.tokens);
+        // thread_local! { static X: RefCell<Vec<..>> = … } and lazy_static!: statics.
+        let name = m
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if matches!(name.as_str(), "thread_local" | "lazy_static")
+            && let Ok(items) = syn::parse2::<StaticItems>(m.tokens.clone())
+        {
+            for s in items.0 {
+                let ty = compact(&s.ty);
+                self.declare(
+                    &s.ident.to_string(),
+                    BindingKind::Var,
+                    span_range(s.ident.span()),
+                );
+                if let Some(kind) = Walker::collection_kind(&ty) {
+                    self.event(
+                        EventKind::Collection {
+                            kind,
+                            place: PlaceRef::Name {
+                                name: s.ident.to_string(),
+                                scope: 0,
+                            },
+                        },
+                        span_range(s.ident.span()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `static NAME: Ty = expr;` items inside `thread_local!` / `lazy_static!`.
+struct StaticItems(Vec<StaticItem>);
+
+struct StaticItem {
+    ident: syn::Ident,
+    ty: Type,
+}
+
+impl syn::parse::Parse for StaticItems {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let mut out = Vec::new();
+        while !input.is_empty() {
+            let _attrs = input.call(syn::Attribute::parse_outer)?;
+            let _vis: syn::Visibility = input.parse()?;
+            let _static: syn::Token![static] = input.parse()?;
+            if input.peek(syn::Token![ref]) {
+                let _r: syn::Token![ref] = input.parse()?;
+            }
+            let ident: syn::Ident = input.parse()?;
+            let _colon: syn::Token![:] = input.parse()?;
+            let ty: Type = input.parse()?;
+            let _eq: syn::Token![=] = input.parse()?;
+            let _expr: Expr = input.parse()?;
+            if input.peek(syn::Token![;]) {
+                let _semi: syn::Token![;] = input.parse()?;
+            }
+            out.push(StaticItem { ident, ty });
+        }
+        Ok(StaticItems(out))
+    }
+}
+
+/// Associated fns that build the value they belong to.
+fn is_constructor_name(name: &str) -> bool {
+    matches!(
+        name,
+        "new" | "build" | "init" | "connect" | "open" | "default"
+    ) || name.starts_with("new_")
+        || name.starts_with("with_")
+        || name.starts_with("from_")
+        || name.starts_with("create")
+        || name.starts_with("build_")
+        || name.starts_with("connect_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timers(src: &str) -> Vec<(bool, bool, Place)> {
+        let f = lower(src).unwrap();
+        f.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Timer {
+                    repeat,
+                    deadline,
+                    handle,
+                    ..
+                } => Some((*repeat, deadline.is_some(), f.resolve(handle))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn endless_ticking_spawn_is_a_repeating_timer_unless_cancellable() {
+        let leak = "fn main() { tokio::spawn(async move { let mut i = tokio::time::interval(d); loop { i.tick().await; work(); } }); }";
+        assert_eq!(timers(leak), vec![(true, false, Place::Discarded)]);
+        let ok = "fn main() { let t = token.clone(); tokio::spawn(async move { loop { tokio::select! { _ = t.cancelled() => break, _ = i.tick() => work() } } }); }";
+        assert!(timers(ok).is_empty());
+        let exits = "fn main() { tokio::spawn(async move { loop { sleep(d).await; if tx.send(1).await.is_err() { break; } } }); }";
+        assert!(timers(exits).is_empty());
+    }
+
+    #[test]
+    fn detached_sleep_then_signal_is_a_deadline_timer() {
+        let src = "use tokio::time::sleep; fn f(tx: Sender<()>) { tokio::spawn(async move { sleep(Duration::from_secs(5)).await; let _ = tx.send(()); }); }";
+        assert_eq!(timers(src), vec![(false, true, Place::Discarded)]);
+    }
+
+    #[test]
+    fn spawn_of_a_named_fn_is_judged_by_its_body() {
+        let src = "async fn beat(s: S) { loop { sleep(D).await; s.ping(); } }\nfn main() { tokio::spawn(beat(s)); }";
+        assert_eq!(timers(src), vec![(true, false, Place::Discarded)]);
+    }
+
+    #[test]
+    fn parse_errors_carry_a_location() {
+        let e = lower("fn main() { let x = ; }").unwrap_err();
+        assert!(e.range.start > 0 && e.message.contains("not valid Rust"));
+    }
+
+    #[test]
+    fn use_map_expands_paths_and_finds_clients_and_channels() {
+        let src = "use reqwest::Client;\nuse tokio::sync::mpsc;\nasync fn h() { let c = Client::new(); let (tx, rx) = mpsc::unbounded_channel::<u8>(); }";
+        let f = lower(src).unwrap();
+        assert!(f.events.iter().any(
+            |e| matches!(&e.kind, EventKind::New { class, .. } if class == "reqwest::Client")
+        ));
+        assert!(
+            f.events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::UnboundedQueue { .. }))
+        );
+    }
+}
+
+#[cfg(test)]
+mod handle_tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_taken_out_of_a_field_flows_to_the_local() {
+        let src = "struct A { t: Option<JoinHandle<()>> }\nimpl A {\n    fn stop(&mut self) { if let Some(t) = self.t.take() { t.abort(); } }\n}";
+        let f = lower(src).unwrap();
+        let flow = f.events.iter().find_map(|e| match &e.kind {
+            EventKind::Flow { from, to } => Some((f.resolve(from), f.resolve(to))),
+            _ => None,
+        });
+        let Some((Place::Field { name, .. }, Place::Binding(b))) = flow else {
+            panic!("no flow: {:?}", f.events);
+        };
+        assert_eq!(name, "t");
+        assert_eq!(f.bindings[b].name, "t");
+        assert!(f.events.iter().any(|e| matches!(&e.kind, EventKind::ClearTimer { handle } if f.resolve(handle) == Place::Binding(b))));
+    }
+}
