@@ -728,13 +728,42 @@ impl FileFacts {
 /// The last name of a place (`this.sessions`, `state.sessions` → `sessions`; `X` → `X`), for
 /// Rust, where a struct's fields are reached through typed bindings unleak does not resolve:
 /// growth and shrinkage of a field are matched by field name across the project.
+/// A local variable is not a field: only fields, statics and undeclared (other-module) names
+/// count.
 pub fn place_name(place: &Place, facts: &FileFacts) -> Option<String> {
     match place {
         Place::Field { name, .. } | Place::Member { name, .. } => Some(name.clone()),
-        Place::Binding(b) => facts.bindings.get(*b).map(|b| b.name.clone()),
+        Place::Binding(b) if facts.is_module_binding(*b) => {
+            facts.bindings.get(*b).map(|b| b.name.clone())
+        }
         Place::Global(g) => Some(g.clone()),
         _ => None,
     }
+}
+
+/// A Rust type that can change behind a shared reference (`Mutex`, `RwLock`, `RefCell`,
+/// `DashMap`, …). A struct shared through `Arc` or a `static` can only grow at run time through
+/// such a field; `&mut self` growth happened while it was still being built.
+pub fn is_interior_mutable(ty: &str) -> bool {
+    [
+        "Mutex<",
+        "RwLock<",
+        "RefCell<",
+        "Cell<",
+        "DashMap<",
+        "DashSet<",
+        "ArcSwap",
+        "OnceCell<",
+        "UnsafeCell<",
+        "scc::",
+        "papaya::",
+        "flurry::",
+        "SkipMap<",
+        "SkipSet<",
+        "SegQueue<",
+    ]
+    .iter()
+    .any(|w| ty.contains(w))
 }
 
 /// A Rust field or static type that is a registry of callbacks or subscribers:

@@ -1266,8 +1266,16 @@ impl<'a> Visit<'a> for Walker {
         for item in &i.items {
             if let syn::ImplItem::Fn(f) = item {
                 let name = f.sig.ident.to_string();
-                let has_self = matches!(f.sig.inputs.first(), Some(FnArg::Receiver(_)));
-                let constructor = !has_self && is_constructor_name(&name);
+                let receiver = match f.sig.inputs.first() {
+                    Some(FnArg::Receiver(r)) => Some(matches!(r.kind, syn::ReceiverKind::Value)),
+                    _ => None,
+                };
+                let has_self = receiver.is_some();
+                // `new()`, and a builder's consuming `build(self)`: they make a value, once.
+                let constructor = match receiver {
+                    None => is_constructor_name(&name),
+                    Some(by_value) => by_value && matches!(name.as_str(), "build" | "finish"),
+                };
                 self.scoped(
                     ScopeKind::Method {
                         constructor,

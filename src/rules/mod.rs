@@ -348,6 +348,10 @@ pub fn is_test_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.contains(".test.")
         || name.contains(".spec.")
-        || s.split(['/', '\\'])
-            .any(|c| matches!(c, "__tests__" | "__mocks__" | "test" | "tests"))
+        || s.split(['/', '\\']).any(|c| {
+            matches!(
+                c,
+                "__tests__" | "__mocks__" | "test" | "tests" | "benches" | "examples"
+            )
+        })
 }

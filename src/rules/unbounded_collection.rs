@@ -121,9 +121,7 @@ fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
         let facts = &file.facts;
         for e in facts.events_on(place) {
             match &e.kind {
-                EventKind::Grow { .. }
-                    if event_lifetime(facts, e.scope, e.in_loop) != Lifetime::Once =>
-                {
+                EventKind::Grow { .. } if grows_repeatedly(facts, e) => {
                     growth.push((file, e));
                 }
                 EventKind::Shrink { .. } => {
@@ -216,6 +214,11 @@ fn check_rust(
             ),
             EventKind::Collection { kind, place } => {
                 let place = facts.resolve(place);
+                // The struct whose field this is (None for a static).
+                let struct_name = match &place {
+                    Place::Field { class, .. } => facts.classes[*class].name.clone(),
+                    _ => None,
+                };
                 let (name, owner) = match &place {
                     Place::Field { class, name } => {
                         let c = &facts.classes[*class];
@@ -223,16 +226,21 @@ fn check_rust(
                         if !long_lived.contains(&cname) {
                             continue;
                         }
-                        // Registries of callbacks are unremoved-listener's.
+                        // Registries of callbacks are unremoved-listener's; a field without
+                        // interior mutability cannot grow once the struct is shared.
                         let ty = c.fields.iter().find(|f| f.name == *name).and_then(|f| f.ty.clone());
-                        if ty.as_deref().is_some_and(crate::facts::is_registry_type) {
+                        if ty.as_deref().is_none_or(|t| {
+                            crate::facts::is_registry_type(t) || !crate::facts::is_interior_mutable(t)
+                        }) {
                             continue;
                         }
                         (name.clone(), format!("field `{name}` of `{cname}`, which lives for the whole process"))
                     }
                     Place::Binding(b) => {
                         let binding = &facts.bindings[*b];
-                        if binding.ty.as_deref().is_some_and(crate::facts::is_registry_type) {
+                        if binding.ty.as_deref().is_none_or(|t| {
+                            crate::facts::is_registry_type(t) || !crate::facts::is_interior_mutable(t)
+                        }) {
                             continue;
                         }
                         let n = binding.name.clone();
@@ -257,7 +265,14 @@ fn check_rust(
                         }
                         match g.kind {
                             EventKind::Grow { .. } => {
-                                if event_lifetime(&f.facts, g.scope, g.in_loop) != Lifetime::Once {
+                                // Growth by field name counts in files that deal with the
+                                // struct (its impl, or code holding it in an `Arc`); shrinking
+                                // anywhere counts, to stay on the safe side.
+                                let relevant = struct_name.as_ref().is_none_or(|s| {
+                                    f.facts.classes.iter().any(|c| c.name.as_ref() == Some(s))
+                                        || f.facts.long_lived_types.contains(s)
+                                });
+                                if relevant && grows_repeatedly(&f.facts, g) {
                                     growth.push((f, g));
                                 }
                             }
@@ -303,4 +318,13 @@ fn check_rust(
         }
     }
     out
+}
+
+/// Growth that happens more than once per owner: not at start-up, not while a constructor
+/// fills a fresh instance (a long-lived object is constructed once).
+fn grows_repeatedly(facts: &FileFacts, e: &Event) -> bool {
+    !matches!(
+        event_lifetime(facts, e.scope, e.in_loop),
+        Lifetime::Once | Lifetime::PerInstance
+    )
 }

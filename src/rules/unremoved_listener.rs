@@ -120,7 +120,7 @@ fn check_rust_registries(
             }
             _ => continue,
         };
-        if !crate::facts::is_registry_type(&ty) {
+        if !crate::facts::is_registry_type(&ty) || !crate::facts::is_interior_mutable(&ty) {
             continue;
         }
         let method = named_owner(facts, e.scope);
