@@ -305,6 +305,41 @@ pub enum EventKind {
     Flow { from: PlaceRef, to: PlaceRef },
     /// A queue that never pushes back: an unbounded channel (`mpsc::unbounded_channel()`).
     UnboundedQueue { api: String },
+    /// `place.close()`, `.end()`, `.destroy()`, `.dispose()`, `.disconnect()`, `.terminate()`,
+    /// `.abort()`, `.shutdown()`, `.stop()`, `.removeAllListeners()`, `.cancel()`.
+    Release { place: PlaceRef, method: String },
+    /// A `return` or `throw` (TypeScript): an exit that can skip later cleanup.
+    Exit { conditional: bool },
+    /// A stream or file handle is opened (`fs.createWriteStream`, `await open(..)`, zlib).
+    Stream {
+        api: String,
+        handle: PlaceRef,
+        /// A `FileHandle` from `fs/promises` `open()`: only `finally` closes it on every path.
+        file_handle: bool,
+    },
+    /// `source.pipe(dest)`; `source_start` is where the source expression starts, so a chained
+    /// `createReadStream(..).pipe(res)` can be matched to its stream.
+    Pipe {
+        from: PlaceRef,
+        to: PlaceRef,
+        source_start: usize,
+    },
+    /// `std::mem::forget`, `Box::leak`, `ManuallyDrop::new` (Rust).
+    Forget { api: String },
+    /// A cache constructor with the option keys / builder methods it was given.
+    CacheCtor { api: String, options: Vec<String> },
+    /// An error swallowed without a trace (empty catch, `.catch(() => {})`, `Err(_) => {}`).
+    SwallowedError { what: String },
+    /// A server starts listening (`app.listen`, `axum::serve`); `graceful` when the code wires a
+    /// graceful shutdown into it (`.with_graceful_shutdown(..)`).
+    ServerStart { api: String, graceful: bool },
+    /// The process listens for a signal (`signal(SignalKind::terminate())`, `ctrl_c()`).
+    SignalListen { signal: String },
+    /// A long-running task is spawned (a body with a loop), cancellable or not (Rust).
+    LongTask,
+    /// `x = Buffer.concat([x, c])`, `x += chunk`, `v = [v, c].concat()`: the value at `place`
+    /// is rebuilt from itself, copying everything accumulated so far.
+    Reconcat { place: PlaceRef },
     /// `place` is an element of `Promise.race([...])`.
     Raced { place: PlaceRef },
     /// A call of a named function inside `Promise.race([...])`.
@@ -339,7 +374,18 @@ impl EventKind {
             EventKind::Flow { from, .. } => from,
             EventKind::Call { callee } => callee,
             EventKind::PassedAsCallback { func, .. } => func,
-            EventKind::RacedCall { .. } | EventKind::UnboundedQueue { .. } => return None,
+            EventKind::Release { place, .. } | EventKind::Reconcat { place } => place,
+            EventKind::Stream { handle, .. } => handle,
+            EventKind::Pipe { from, .. } => from,
+            EventKind::RacedCall { .. }
+            | EventKind::UnboundedQueue { .. }
+            | EventKind::Exit { .. }
+            | EventKind::Forget { .. }
+            | EventKind::CacheCtor { .. }
+            | EventKind::SwallowedError { .. }
+            | EventKind::ServerStart { .. }
+            | EventKind::SignalListen { .. }
+            | EventKind::LongTask => return None,
         })
     }
 }

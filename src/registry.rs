@@ -9,6 +9,12 @@ pub static RULES: &[&dyn Rule] = &[
     &rules::unremoved_listener::UnremovedListener,
     &rules::duplicate_client::DuplicateClient,
     &rules::unbounded_collection::UnboundedCollection,
+    &rules::unclosed_stream::UnclosedStream,
+    &rules::duplicate_adapter::DuplicateAdapter,
+    &rules::buffer_concat_in_loop::BufferConcatInLoop,
+    &rules::unbounded_cache::UnboundedCache,
+    &rules::silent_error::SilentError,
+    &rules::missing_graceful_shutdown::MissingGracefulShutdown,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static RuleMeta> {
@@ -27,6 +33,12 @@ pub fn doc(id: &str) -> Option<&'static str> {
         "unremoved-listener" => include_str!("../rules/unremoved-listener.md"),
         "duplicate-client" => include_str!("../rules/duplicate-client.md"),
         "unbounded-collection" => include_str!("../rules/unbounded-collection.md"),
+        "unclosed-stream" => include_str!("../rules/unclosed-stream.md"),
+        "duplicate-adapter" => include_str!("../rules/duplicate-adapter.md"),
+        "buffer-concat-in-loop" => include_str!("../rules/buffer-concat-in-loop.md"),
+        "unbounded-cache" => include_str!("../rules/unbounded-cache.md"),
+        "silent-error" => include_str!("../rules/silent-error.md"),
+        "missing-graceful-shutdown" => include_str!("../rules/missing-graceful-shutdown.md"),
         _ => return None,
     })
 }

@@ -77,6 +77,13 @@ fn workspace_members_are_linted_with_their_typescript() {
     assert_eq!(
         found,
         vec![
+            // A tokio main whose looping task nothing stops on SIGTERM (line 3: `async fn main`),
+            // and the task itself.
+            (
+                "svc/src/main.rs".to_string(),
+                "missing-graceful-shutdown".to_string(),
+                3
+            ),
             (
                 "svc/src/main.rs".to_string(),
                 "orphaned-interval".to_string(),

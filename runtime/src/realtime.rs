@@ -109,7 +109,9 @@ async fn session_loop(socket: &mut WebSocket, session: &mut Session) -> End {
     loop {
         tokio::select! {
             _ = session.handle.cancelled() => return End::Cancelled,
-            message = socket.recv() => {
+            // While the upstream backlog drains (the branch below is ready),
+            // client input waits in the socket: backpressure.
+            message = socket.recv(), if !session.upstream_backlogged() => {
                 let message = match message {
                     Some(Ok(message)) => message,
                     Some(Err(e)) => {

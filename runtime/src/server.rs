@@ -42,21 +42,29 @@ pub async fn serve(
         .with_graceful_shutdown(token.clone().cancelled_owned())
         .into_future();
     let mut server = std::pin::pin!(server);
-    let reason = tokio::select! {
+    // `stopped`: the server future has completed and must not be polled again.
+    let (reason, stopped) = tokio::select! {
         result = &mut server => {
-            // Only returns before shutdown if accepting failed for good.
+            // Returns before shutdown only if accepting failed for good, or
+            // when the token was cancelled and there was nothing to drain.
             result?;
-            "server stopped"
+            let reason = if token.is_cancelled() { "cancelled" } else { "server stopped" };
+            (reason, true)
         }
-        reason = signal => reason,
-        _ = token.cancelled() => "cancelled",
+        reason = signal => (reason, false),
+        _ = token.cancelled() => ("cancelled", false),
     };
     let started = Instant::now();
     let deadline = started + state.config.shutdown_deadline;
     tracing::info!(reason, deadline = ?state.config.shutdown_deadline, "graceful shutdown started");
     // Stops accepting, tells every session (close frames) and job to stop.
     token.cancel();
-    let http_drained = match tokio::time::timeout_at(deadline, &mut server).await {
+    let drained = if stopped {
+        Ok(Ok(()))
+    } else {
+        tokio::time::timeout_at(deadline, &mut server).await
+    };
+    let http_drained = match drained {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             state.metrics.record_error(

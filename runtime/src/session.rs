@@ -151,6 +151,15 @@ impl Session {
         }
     }
 
+    /// The upstream's answers are piling up faster than the client takes
+    /// them: the session loop must not read more client input until they
+    /// drain (backpressure instead of an unbounded or overflowing queue).
+    pub fn upstream_backlogged(&self) -> bool {
+        self.adapter
+            .as_ref()
+            .is_some_and(RealtimeAdapter::backlogged)
+    }
+
     /// Sends one event upstream.
     pub async fn send_upstream(&mut self, event: &Value) -> Result<(), UpstreamError> {
         match self.adapter.as_mut() {

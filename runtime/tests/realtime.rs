@@ -354,3 +354,85 @@ async fn idle_sessions_are_expired_and_removed() {
     assert!(wait_for(Duration::from_secs(5), || settled(&server)).await);
     server.shutdown().await.unwrap();
 }
+
+/// A client that pipelines many requests without waiting for the answers
+/// (it reads them concurrently) gets every answer from the built-in local
+/// provider: the session stops reading the client while the provider's
+/// backlog is high, instead of overflowing it, dropping the provider and
+/// losing the queued responses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_provider_backpressures_pipelined_requests() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use futures_util::StreamExt as _;
+
+    // Audio turns of 20 deltas each, then a burst of bare `response.create`
+    // (3 events each, but tiny, so they arrive far faster than the answers
+    // drain): well over the provider's hard backlog cap of 4096 events.
+    const TURNS: usize = 50;
+    const TURN_BYTES: usize = 96_000;
+    const BURST: usize = 4000;
+    let server = RunningServer::start(config(None, &[])).await.unwrap();
+    let (mut tx, mut rx) = open_session(server.addr).await.split();
+    let writer = tokio::spawn(async move {
+        let append =
+            json!({"type": "input_audio_buffer.append", "audio": B64.encode(audio(TURN_BYTES, 3))})
+                .to_string();
+        let commit = json!({"type": "input_audio_buffer.commit"}).to_string();
+        let create = json!({"type": "response.create"}).to_string();
+        for _ in 0..TURNS {
+            for frame in [&append, &commit, &create] {
+                tx.send(Message::text(frame.clone())).await.unwrap();
+            }
+        }
+        for _ in 0..BURST {
+            tx.send(Message::text(create.clone())).await.unwrap();
+        }
+        tx
+    });
+    let mut done = 0;
+    let mut echoed = 0;
+    while done < TURNS + BURST {
+        let message = tokio::time::timeout(Duration::from_secs(10), rx.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {done} responses"))
+            .unwrap_or_else(|| panic!("closed after {done} responses"))
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        match event["type"].as_str() {
+            Some("response.audio.delta") => {
+                echoed += B64.decode(event["delta"].as_str().unwrap()).unwrap().len();
+            }
+            Some("response.done") => done += 1,
+            Some("error") => panic!("error after {done} responses: {event}"),
+            _ => {}
+        }
+    }
+    assert_eq!(echoed, TURNS * TURN_BYTES);
+    let tx = writer.await.unwrap();
+    let m = &server.state.metrics;
+    assert_eq!(m.errors(ErrorKind::UpstreamDropped), 0);
+    assert_eq!(m.reconnects_total.load(Ordering::Relaxed), 0);
+    drop((tx, rx));
+    let report = server.shutdown().await.unwrap();
+    assert!(report.clean(), "{report:?}");
+}
+
+/// Shutdown with nothing to drain: the HTTP server may finish in the same
+/// poll as the shutdown signal, and must not be polled again after that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_right_after_the_last_session_is_clean() {
+    for _ in 0..50 {
+        let server = RunningServer::start(config(None, &[])).await.unwrap();
+        let mut client = open_session(server.addr).await;
+        client.close(None).await.unwrap();
+        // Reads up to the server's close reply (`session.updated` may come first).
+        recv_close(&mut client).await;
+        drop(client);
+        let report = server.shutdown().await.unwrap();
+        assert!(report.clean(), "{report:?}");
+    }
+}

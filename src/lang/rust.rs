@@ -547,6 +547,87 @@ impl Walker {
             }
             return;
         }
+        let last_seg = full.rsplit("::").next().unwrap_or("");
+        if matches!(
+            full.as_str(),
+            "std::mem::forget"
+                | "mem::forget"
+                | "core::mem::forget"
+                | "Box::leak"
+                | "ManuallyDrop::new"
+                | "std::mem::ManuallyDrop::new"
+        ) || (full == "forget" && self.uses.get("forget").is_some_and(|u| u.contains("mem")))
+        {
+            self.event(EventKind::Forget { api: full.clone() }, span.clone());
+        }
+        if full == "axum::serve"
+            || (full == "serve"
+                && self
+                    .uses
+                    .get("serve")
+                    .is_some_and(|u| u.starts_with("axum")))
+        {
+            self.event(
+                EventKind::ServerStart {
+                    api: "axum::serve".into(),
+                    graceful: false,
+                },
+                span.clone(),
+            );
+        }
+        if full.ends_with("SignalKind::terminate") {
+            self.event(
+                EventKind::SignalListen {
+                    signal: "SIGTERM".into(),
+                },
+                span.clone(),
+            );
+        }
+        if last_seg == "ctrl_c" {
+            self.event(
+                EventKind::SignalListen {
+                    signal: "SIGINT".into(),
+                },
+                span.clone(),
+            );
+        }
+        if full.ends_with("LruCache::unbounded")
+            || full.ends_with("LruCache::unbounded_with_hasher")
+        {
+            self.event(
+                EventKind::CacheCtor {
+                    api: "LruCache::unbounded".into(),
+                    options: Vec::new(),
+                },
+                span.clone(),
+            );
+        }
+        // Connections and adapters assigned somewhere (duplicate-adapter).
+        let type_seg = full.rsplit("::").nth(1).unwrap_or("");
+        let adapterish = [
+            "Adapter",
+            "Connection",
+            "Client",
+            "Session",
+            "Socket",
+            "Stream",
+        ]
+        .iter()
+        .any(|s| type_seg.ends_with(s));
+        if (last_seg == "connect_async"
+            || (adapterish && matches!(last_seg, "connect" | "new" | "open")))
+            && client_ctor(&full).is_none()
+        {
+            self.event(
+                EventKind::New {
+                    class: full.clone(),
+                    handle: place.clone(),
+                    lazy: self.lazy_init > 0,
+                    factory: true,
+                },
+                span.clone(),
+            );
+        }
         if let Some(api) = unbounded_api(&full, c.args.len()) {
             self.event(EventKind::UnboundedQueue { api }, span.clone());
         }
@@ -719,6 +800,18 @@ impl Walker {
 
     /// `tokio::spawn(body)` / `set.spawn(body)`: judge the body's shape once it is known.
     fn spawn(&mut self, api: &str, span: Range<usize>, body: Option<&Expr>, handle: PlaceRef) {
+        // A JoinHandle is a disposable too: dropping one detaches its task (duplicate-adapter).
+        if api != "JoinSet::spawn" {
+            self.event(
+                EventKind::New {
+                    class: "JoinHandle".into(),
+                    handle: handle.clone(),
+                    lazy: self.lazy_init > 0,
+                    factory: true,
+                },
+                span.clone(),
+            );
+        }
         let idx = self.event(
             EventKind::Timer {
                 api: api.to_string(),
@@ -786,6 +879,10 @@ impl Walker {
         };
         if let Some(s) = scope {
             let shape = self.done_shapes.get(&s).cloned().unwrap_or_default();
+            if shape.has_loop {
+                let span = self.facts.events[idx].span.clone();
+                self.event(EventKind::LongTask, span);
+            }
             self.apply_shape(idx, &shape, Some(s));
         } else {
             // Not a task we can judge yet: neutral until `finish`.
@@ -837,6 +934,18 @@ impl Walker {
             });
             let Some(scope) = scope else { continue };
             let shape = self.done_shapes.get(&scope).cloned().unwrap_or_default();
+            if shape.has_loop {
+                let span = self.facts.events[p.event].span.clone();
+                self.facts.events.push(Event {
+                    kind: EventKind::LongTask,
+                    span,
+                    scope: self.facts.events[p.event].scope,
+                    in_loop: false,
+                    loop_span: None,
+                    conditional: false,
+                    path: PathKind::Normal,
+                });
+            }
             // Restore the timer event (it was neutralised) and judge it by the fn's shape.
             let e = &self.facts.events[p.event];
             let EventKind::Escape { place } = &e.kind else {
@@ -869,6 +978,46 @@ impl Walker {
         }
         let recv = self.place_of(&m.receiver);
         let known = !matches!(recv, PlaceRef::Unknown);
+        if known
+            && matches!(
+                method.as_str(),
+                "close"
+                    | "shutdown"
+                    | "abort"
+                    | "cancel"
+                    | "disconnect"
+                    | "stop"
+                    | "terminate"
+                    | "kill"
+                    | "flush_and_close"
+            )
+        {
+            self.event(
+                EventKind::Release {
+                    place: recv.clone(),
+                    method: method.clone(),
+                },
+                head.clone(),
+            );
+        }
+        if method == "build"
+            && let Some((root, chain)) = builder_chain(m)
+            && let Expr::Path(p) = &*root.func
+        {
+            let full = self.full_path(&p.path);
+            if full.ends_with("Cache::builder")
+                && (full.contains("moka")
+                    || self.uses.get("Cache").is_some_and(|u| u.contains("moka")))
+            {
+                self.event(
+                    EventKind::CacheCtor {
+                        api: "moka::Cache::builder".into(),
+                        options: chain,
+                    },
+                    span_range(root.span()),
+                );
+            }
+        }
         match method.as_str() {
             // Releases of task handles.
             "abort" | "abort_all" | "shutdown" | "join_next" | "join_all" | "wait" | "close"
@@ -939,6 +1088,19 @@ impl Walker {
             self.argument(a, &method, kind);
         }
         self.lazy_init -= u32::from(lazy);
+        if method == "with_graceful_shutdown"
+            && let Some((root, _)) = builder_chain(m)
+        {
+            let start = span_range(root.span()).start;
+            for e in self.facts.events.iter_mut().rev() {
+                if let EventKind::ServerStart { graceful, .. } = &mut e.kind
+                    && e.span.start == start
+                {
+                    *graceful = true;
+                    break;
+                }
+            }
+        }
     }
 
     fn mark_tick(&mut self) {
@@ -1234,6 +1396,35 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_item_fn(&mut self, i: &'a syn::ItemFn) {
         let name = i.sig.ident.to_string();
+        for a in &i.attrs {
+            let path = a
+                .path()
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            if path == "cached" || path == "once" || path == "io_cached" {
+                let args = match &a.meta {
+                    syn::Meta::List(l) => {
+                        let mut out = Vec::new();
+                        for tt in l.tokens.clone() {
+                            if let TokenTree::Ident(id) = tt {
+                                out.push(id.to_string());
+                            }
+                        }
+                        out
+                    }
+                    _ => Vec::new(),
+                };
+                self.event(
+                    EventKind::CacheCtor {
+                        api: format!("#[{path}]"),
+                        options: args,
+                    },
+                    span_range(a.span()),
+                );
+            }
+        }
         let id = self.facts.scopes.len();
         self.declare(
             &name,
@@ -1383,6 +1574,14 @@ impl<'a> Visit<'a> for Walker {
                 span_range(a.span()),
             );
         }
+        if rebuilds_from_itself(&a.left, &a.right) {
+            self.event(
+                EventKind::Reconcat {
+                    place: place.clone(),
+                },
+                span_range(a.span()),
+            );
+        }
         self.visit_expr(&a.left);
         self.value(&a.right, place);
     }
@@ -1515,6 +1714,46 @@ impl<'a> Visit<'a> for Walker {
         visit::visit_expr_await(self, a);
     }
 
+    fn visit_arm(&mut self, arm: &'a syn::Arm) {
+        if is_err_wild(&arm.pat) && is_unit_body(&arm.body) {
+            self.event(
+                EventKind::SwallowedError {
+                    what: "an `Err(_) => {}` arm".into(),
+                },
+                span_range(arm.pat.span()),
+            );
+        }
+        visit::visit_arm(self, arm);
+    }
+
+    fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {
+        // `if self.x.is_some() { return …; }`: a guard for what follows in this fn.
+        let exits = i
+            .then_branch
+            .stmts
+            .last()
+            .is_some_and(|s| matches!(s, Stmt::Expr(Expr::Return(_), _)));
+        if exits && i.else_branch.is_none() {
+            let guard = compact(&i.cond);
+            self.facts.scopes[self.scope]
+                .early_return_guards
+                .push(guard);
+        }
+        if let Expr::Let(l) = &*i.cond
+            && is_err_wild(&l.pat)
+            && i.then_branch.stmts.is_empty()
+            && i.else_branch.is_none()
+        {
+            self.event(
+                EventKind::SwallowedError {
+                    what: "an empty `if let Err(_) = …` body".into(),
+                },
+                span_range(i.span()),
+            );
+        }
+        visit::visit_expr_if(self, i);
+    }
+
     fn visit_expr_break(&mut self, b: &'a syn::ExprBreak) {
         if let Some(l) = self.loops.last_mut() {
             l.exits = true;
@@ -1562,6 +1801,14 @@ impl<'a> Visit<'a> for Walker {
         // `sleep(d).await`, `thread::sleep(d)` mark the enclosing loops as ticking.
         if matches!(last, "sleep" | "sleep_until" | "IntervalStream") {
             self.mark_tick();
+        }
+        if full.ends_with("SignalKind::terminate") {
+            self.event(
+                EventKind::SignalListen {
+                    signal: "SIGTERM".into(),
+                },
+                span_range(p.span()),
+            );
         }
         visit::visit_expr_path(self, p);
     }
@@ -1631,6 +1878,83 @@ impl syn::parse::Parse for StaticItems {
             out.push(StaticItem { ident, ty });
         }
         Ok(StaticItems(out))
+    }
+}
+
+/// The call at the root of a method chain (`Cache::builder()` in
+/// `Cache::builder().max_capacity(..).build()`) and the method names along the chain.
+fn builder_chain(m: &syn::ExprMethodCall) -> Option<(&syn::ExprCall, Vec<String>)> {
+    let mut names = vec![m.method.to_string()];
+    let mut cur = &*m.receiver;
+    loop {
+        match cur {
+            Expr::MethodCall(inner) => {
+                names.push(inner.method.to_string());
+                cur = &inner.receiver;
+            }
+            Expr::Await(a) => cur = &a.base,
+            Expr::Try(t) => cur = &t.expr,
+            Expr::Paren(p) => cur = &p.expr,
+            Expr::Call(c) => return Some((c, names)),
+            _ => return None,
+        }
+    }
+}
+
+/// `Err(_)`.
+fn is_err_wild(p: &Pat) -> bool {
+    matches!(p, Pat::TupleStruct(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Err")
+            && t.elems.len() == 1
+            && matches!(t.elems.first(), Some(Pat::Wild(_))))
+}
+
+/// `{}` or `()`.
+fn is_unit_body(e: &Expr) -> bool {
+    match e {
+        Expr::Block(b) => b.block.stmts.is_empty(),
+        Expr::Tuple(t) => t.elems.is_empty(),
+        _ => false,
+    }
+}
+
+/// `v = [v, chunk].concat()`, `s = s + &x`, `s = s.clone() + ..`, `s = format!("{s}{x}")`.
+fn rebuilds_from_itself(left: &Expr, right: &Expr) -> bool {
+    let Expr::Path(lp) = left else {
+        return false;
+    };
+    let name = path_text(&lp.path);
+    fn is_name(e: &Expr, name: &str) -> bool {
+        match e {
+            Expr::Path(p) => path_text(&p.path) == name,
+            // `v.clone()`, `v.as_slice()`, `s.as_str()`, `&v`, `&v[..]`
+            Expr::MethodCall(m)
+                if matches!(
+                    m.method.to_string().as_str(),
+                    "clone" | "as_slice" | "as_str" | "to_vec"
+                ) =>
+            {
+                is_name(&m.receiver, name)
+            }
+            Expr::Reference(r) => is_name(&r.expr, name),
+            Expr::Index(i) => is_name(&i.expr, name),
+            Expr::Paren(p) => is_name(&p.expr, name),
+            _ => false,
+        }
+    }
+    let is_name = |e: &Expr| is_name(e, &name);
+    match right {
+        Expr::MethodCall(m) if m.method == "concat" => {
+            matches!(&*m.receiver, Expr::Array(a) if a.elems.first().is_some_and(is_name))
+        }
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => is_name(&b.left),
+        Expr::Macro(mac) if mac.mac.path.is_ident("format") => {
+            let text = mac.mac.tokens.to_string();
+            text.trim_start_matches('"')
+                .starts_with(&format!("{{{name}}}"))
+                || (text.starts_with("\"{}") && text.contains(&format!(", {name}")))
+        }
+        _ => false,
     }
 }
 
@@ -1728,5 +2052,28 @@ mod handle_tests {
         assert_eq!(name, "t");
         assert_eq!(f.bindings[b].name, "t");
         assert!(f.events.iter().any(|e| matches!(&e.kind, EventKind::ClearTimer { handle } if f.resolve(handle) == Place::Binding(b))));
+    }
+}
+
+#[cfg(test)]
+mod adapter_tests {
+    use super::*;
+
+    #[test]
+    fn adapter_constructions_are_recorded_with_their_slot() {
+        let src = "struct B { speech: SpeechSession }\nimpl B {\n    pub fn restart(&mut self) {\n        self.speech = SpeechSession::new(&self.url);\n    }\n}";
+        let f = lower(src).unwrap();
+        let news: Vec<_> = f
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::New { class, handle, .. } => Some((class.clone(), f.resolve(handle))),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            matches!(news.as_slice(), [(c, Place::Field { name, .. })] if c == "SpeechSession::new" && name == "speech"),
+            "{news:?}"
+        );
     }
 }

@@ -96,6 +96,10 @@ struct Walker<'a> {
     /// Per class: the synthetic scope field initialisers run in.
     field_scopes: Vec<(ClassId, ScopeId)>,
     too_deep: bool,
+    /// Names initialised with a string literal (for `s += chunk`).
+    strings: Vec<String>,
+    /// Names holding a server (`const app = express()`, `http.createServer(..)`).
+    servers: Vec<String>,
 }
 
 const LISTEN: &[&str] = &[
@@ -124,6 +128,20 @@ const ITERATE: &[&str] = &[
 ];
 const ROUTE: &[&str] = &[
     "get", "post", "put", "patch", "delete", "all", "use", "options", "head", "route", "ws",
+];
+const RELEASE: &[&str] = &[
+    "close",
+    "end",
+    "destroy",
+    "dispose",
+    "disconnect",
+    "terminate",
+    "abort",
+    "shutdown",
+    "stop",
+    "removeAllListeners",
+    "cancel",
+    "quit",
 ];
 const GLOBAL_OBJECTS: &[&str] = &["global", "globalThis", "window", "self", "timers"];
 
@@ -159,6 +177,8 @@ impl<'a> Walker<'a> {
             ctor_params: Vec::new(),
             field_scopes: Vec::new(),
             too_deep: false,
+            strings: Vec::new(),
+            servers: Vec::new(),
         }
     }
 
@@ -470,7 +490,21 @@ impl<'a> Walker<'a> {
             "new_expression" => self.new_expr(n),
             "variable_declarator" => {
                 if let Some(name) = n.child_by_field_name("name") {
-                    self.declare_pattern(name, &BindingKind::Var);
+                    match self.required_module(n.child_by_field_name("value")) {
+                        // `const x = require('m')`, `const { a } = require('m')`: imports.
+                        Some(source) => self.declare_required(name, &source),
+                        None => self.declare_pattern(name, &BindingKind::Var),
+                    }
+                    if let Some(v) = n.child_by_field_name("value") {
+                        let v = strip(v);
+                        let text = self.text(name).to_string();
+                        if matches!(v.kind(), "string" | "template_string") {
+                            self.strings.push(text.clone());
+                        }
+                        if is_server_factory(self.text(v)) {
+                            self.servers.push(text);
+                        }
+                    }
                 }
                 if let Some(v) = n.child_by_field_name("value") {
                     self.collection_literal(v);
@@ -567,6 +601,17 @@ impl<'a> Walker<'a> {
                     self.path = saved;
                 }
                 if let Some(h) = n.child_by_field_name("handler") {
+                    if h.child_by_field_name("body")
+                        .is_some_and(|b| is_empty_block(b))
+                    {
+                        let start = h.start_byte();
+                        self.event(
+                            EventKind::SwallowedError {
+                                what: "an empty `catch` block".into(),
+                            },
+                            start..start + 5,
+                        );
+                    }
                     if self.path != PathKind::Finally {
                         self.path = PathKind::Rejected;
                     }
@@ -586,6 +631,12 @@ impl<'a> Walker<'a> {
                 if self.conditional > 0 {
                     self.facts.scopes[self.scope].has_guarded_return = true;
                 }
+                self.event(
+                    EventKind::Exit {
+                        conditional: self.conditional > 0,
+                    },
+                    n.byte_range(),
+                );
                 if let Some(arg) = n.named_child(0) {
                     let place = self.place_of(arg);
                     if !matches!(place, PlaceRef::Unknown) {
@@ -598,6 +649,12 @@ impl<'a> Walker<'a> {
                 if self.conditional > 0 {
                     self.facts.scopes[self.scope].has_guarded_return = true;
                 }
+                self.event(
+                    EventKind::Exit {
+                        conditional: self.conditional > 0,
+                    },
+                    n.byte_range(),
+                );
                 self.visit_children(n);
             }
             "break_statement" if self.conditional > 0 => {
@@ -605,6 +662,30 @@ impl<'a> Walker<'a> {
             }
             "import_statement" => self.import(n),
             "export_statement" => self.export(n),
+            "shorthand_property_identifier" => {
+                // `{ stream }`: the value is stored in an object, which someone else owns.
+                let place = self.place_of(n);
+                self.event(EventKind::Escape { place }, n.byte_range());
+            }
+            "pair" | "array" => {
+                // `{ stream: s }`, `[a, b]`: stored in a structure.
+                let values: Vec<Node<'a>> = if n.kind() == "pair" {
+                    n.child_by_field_name("value").into_iter().collect()
+                } else {
+                    let mut c = n.walk();
+                    n.named_children(&mut c).collect()
+                };
+                for v in values {
+                    let v = strip(v);
+                    if matches!(v.kind(), "identifier" | "member_expression") {
+                        let place = self.place_of(v);
+                        if !matches!(place, PlaceRef::Unknown) {
+                            self.event(EventKind::Escape { place }, v.byte_range());
+                        }
+                    }
+                }
+                self.visit_children(n);
+            }
             "identifier" => {
                 // A settle function of an enclosing executor used outside its timer: the
                 // promise settles another way too (a manual race).
@@ -805,11 +886,13 @@ impl<'a> Walker<'a> {
                 } else {
                     FieldOrigin::Other
                 };
+                let ty = matches!(strip(value).kind(), "string" | "template_string")
+                    .then(|| "string".to_string());
                 self.facts.classes[class].fields.push(Field {
                     name,
                     origin,
                     span: m.byte_range(),
-                    ty: None,
+                    ty,
                 });
                 // Field initialisers run per instance, like the constructor.
                 let scope = match self.field_scopes.iter().find(|(c, _)| *c == class) {
@@ -876,13 +959,15 @@ impl<'a> Walker<'a> {
         }
         let cond_text = cond.map(|c| self.text(c).to_string()).unwrap_or_default();
         if let Some(cons) = n.child_by_field_name("consequence") {
+            // `if (…) return;`, `if (…) { log(..); return; }`: an early exit guarding what follows.
             let exits = match cons.kind() {
                 "return_statement" | "throw_statement" => true,
                 "statement_block" => {
-                    cons.named_child_count() == 1
-                        && cons.named_child(0).is_some_and(|s| {
-                            matches!(s.kind(), "return_statement" | "throw_statement")
-                        })
+                    let mut c = cons.walk();
+                    cons.named_children(&mut c)
+                        .filter(|s| s.kind() != "comment")
+                        .last()
+                        .is_some_and(|s| matches!(s.kind(), "return_statement" | "throw_statement"))
                 }
                 _ => false,
             };
@@ -993,6 +1078,74 @@ impl<'a> Walker<'a> {
             }
         }
         self.visit_children(n);
+    }
+
+    /// `require('m')` → `m`.
+    fn required_module(&self, v: Option<Node<'a>>) -> Option<String> {
+        let v = strip(v?);
+        if v.kind() != "call_expression" {
+            return None;
+        }
+        let f = v.child_by_field_name("function")?;
+        if self.text(f) != "require" {
+            return None;
+        }
+        let arg = v.child_by_field_name("arguments")?.named_child(0)?;
+        string_value(self.text(arg), arg.kind())
+    }
+
+    fn declare_required(&mut self, pat: Node<'a>, source: &str) {
+        match pat.kind() {
+            "identifier" => self.declare(
+                self.text(pat),
+                BindingKind::Import {
+                    source: source.to_string(),
+                    imported: "default".into(),
+                },
+                pat.byte_range(),
+            ),
+            "object_pattern" => {
+                let mut c = pat.walk();
+                let parts: Vec<Node<'a>> = pat.named_children(&mut c).collect();
+                for p in parts {
+                    let (imported, local) = match p.kind() {
+                        "shorthand_property_identifier_pattern" => (self.text(p), p),
+                        "pair_pattern" => {
+                            match (p.child_by_field_name("key"), p.child_by_field_name("value")) {
+                                (Some(k), Some(v)) if v.kind() == "identifier" => (self.text(k), v),
+                                _ => continue,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    self.declare(
+                        self.text(local),
+                        BindingKind::Import {
+                            source: source.to_string(),
+                            imported: imported.to_string(),
+                        },
+                        local.byte_range(),
+                    );
+                }
+            }
+            _ => self.declare_pattern(pat, &BindingKind::Var),
+        }
+    }
+
+    /// The keys of an object literal (`{ stdTTL: 60, max }` → `stdTTL`, `max`).
+    fn object_keys(&self, o: Node<'a>) -> Vec<String> {
+        let o = strip(o);
+        if o.kind() != "object" {
+            return Vec::new();
+        }
+        let mut c = o.walk();
+        o.named_children(&mut c)
+            .filter_map(|p| match p.kind() {
+                "pair" => p.child_by_field_name("key").map(|k| unquote(self.text(k))),
+                "shorthand_property_identifier" => Some(self.text(p).to_string()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// `[]`, `{}`, `new Map()` … stored somewhere: a collection declaration.
@@ -1116,7 +1269,67 @@ impl<'a> Walker<'a> {
             self.collection_literal(r);
             self.flow_into(r);
         }
+        if let (Some(l), Some(r)) = (left, right)
+            && self.rebuilds_from_itself(n, l, r)
+        {
+            let place = self.place_of(l);
+            self.event(EventKind::Reconcat { place }, n.byte_range());
+        }
         self.visit_children(n);
+    }
+
+    /// `x = Buffer.concat([x, c])`, `x = x.concat(c)`, `x = [...x, c]`, or `x += c` on a string.
+    fn rebuilds_from_itself(&self, n: Node<'a>, l: Node<'a>, r: Node<'a>) -> bool {
+        let lt = self.text(l);
+        let r = strip(r);
+        let op = n.child_by_field_name("operator").map(|o| self.text(o));
+        if n.kind() == "augmented_assignment_expression" {
+            if op != Some("+=") {
+                return false;
+            }
+            let string_var = self.strings.iter().any(|s| s == lt)
+                || (l.kind() == "member_expression"
+                    && self.class.is_some_and(|c| {
+                        self.facts.classes[c].fields.iter().any(|f| {
+                            lt.ends_with(&format!(".{}", f.name))
+                                && f.ty.as_deref() == Some("string")
+                        })
+                    }));
+            let chunk_like = words(self.text(r)).any(|w| {
+                matches!(
+                    w.as_str(),
+                    "chunk" | "delta" | "data" | "piece" | "part" | "fragment"
+                )
+            });
+            // A string built up from an event's payload (`body += d` in a 'data' handler) grows
+            // per event; in a plain loop only chunk-like values count (`current += sentence`
+            // building bounded lines is ordinary string code).
+            let in_handler = matches!(
+                &self.facts.scopes[self.scope].kind,
+                ScopeKind::Callback(r) if r.kind == CallbackKind::EventHandler
+            );
+            return chunk_like || (string_var && in_handler);
+        }
+        match r.kind() {
+            "call_expression" => {
+                let f = r.child_by_field_name("function").map(|f| self.text(f));
+                let first_arg = r
+                    .child_by_field_name("arguments")
+                    .and_then(|a| a.named_child(0))
+                    .map(strip);
+                match f {
+                    Some("Buffer.concat") => first_arg.is_some_and(|a| {
+                        a.kind() == "array" && a.named_child(0).is_some_and(|e| self.text(e) == lt)
+                    }),
+                    Some(f) => f == format!("{lt}.concat"),
+                    None => false,
+                }
+            }
+            "array" => r.named_child(0).is_some_and(|e| {
+                e.kind() == "spread_element" && e.named_child(0).is_some_and(|x| self.text(x) == lt)
+            }),
+            _ => false,
+        }
     }
 
     /// The value is (a member of) a constructor parameter.
@@ -1185,6 +1398,33 @@ impl<'a> Walker<'a> {
         let ctor = n.child_by_field_name("constructor");
         let class = ctor.map(|c| self.text(c)).unwrap_or("");
         let (handle, _, lazy) = self.placement(n);
+        let last = class.rsplit('.').next().unwrap_or(class);
+        let first_arg_keys = n
+            .child_by_field_name("arguments")
+            .and_then(|a| a.named_child(0))
+            .map(|o| self.object_keys(o))
+            .unwrap_or_default();
+        if matches!(last, "NodeCache" | "LRUCache" | "LRU") {
+            self.event(
+                EventKind::CacheCtor {
+                    api: last.to_string(),
+                    options: first_arg_keys.clone(),
+                },
+                head_span(n),
+            );
+        }
+        // A WebSocket server that listens on its own port (not attached to an HTTP server).
+        if (last == "WebSocketServer" || class == "WebSocket.Server" || class == "ws.Server")
+            && first_arg_keys.iter().any(|k| k == "port")
+        {
+            self.event(
+                EventKind::ServerStart {
+                    api: format!("new {class}"),
+                    graceful: false,
+                },
+                head_span(n),
+            );
+        }
         self.event(
             EventKind::New {
                 class: class.to_string(),
@@ -1397,6 +1637,8 @@ impl<'a> Walker<'a> {
             kind: CallbackKind::Other,
         };
 
+        self.call_facts(n, callee, obj, method, callee_text, &arg_list);
+
         // Timers.
         if matches!(method, "setInterval" | "setTimeout")
             && global_obj
@@ -1499,6 +1741,30 @@ impl<'a> Walker<'a> {
             }
         }
 
+        // A connection or adapter from a factory stored in a slot (duplicate-adapter).
+        if !matches!(
+            callee_text,
+            "twilio" | "Twilio" | "createClient" | "axios.create" | "redis.createClient"
+        ) && ["connect", "create", "open"]
+            .iter()
+            .any(|p| method.starts_with(p))
+            && !method.starts_with("createRead")
+            && !method.starts_with("createWrite")
+        {
+            let (handle, _, lazy) = self.placement(n);
+            if matches!(handle, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+                self.event(
+                    EventKind::New {
+                        class: callee_text.to_string(),
+                        handle,
+                        lazy,
+                        factory: true,
+                    },
+                    head_span(n),
+                );
+            }
+        }
+
         // Client factories.
         let factory = matches!(
             callee_text,
@@ -1572,6 +1838,156 @@ impl<'a> Walker<'a> {
         } else if let Some(t) = n.child_by_field_name("arguments") {
             self.visit(t);
         }
+    }
+
+    /// Facts of issue-5 rules read from a call: releases, pipes, streams, caches, swallowed
+    /// errors, servers.
+    fn call_facts(
+        &mut self,
+        n: Node<'a>,
+        callee: Node<'a>,
+        obj: Option<Node<'a>>,
+        method: &str,
+        callee_text: &str,
+        args: &[Node<'a>],
+    ) {
+        if let Some(o) = obj {
+            let place = self.place_of(o);
+            if RELEASE.contains(&method) && !matches!(place, PlaceRef::Unknown) {
+                self.event(
+                    EventKind::Release {
+                        place,
+                        method: method.to_string(),
+                    },
+                    head_span(n),
+                );
+            }
+            if method == "pipe"
+                && let Some(dest) = args.first()
+            {
+                let from = self.place_of(o);
+                let to = self.place_of(*dest);
+                self.event(
+                    EventKind::Pipe {
+                        from,
+                        to,
+                        source_start: strip(o).start_byte(),
+                    },
+                    head_span(n),
+                );
+            }
+            if method == "listen"
+                && (self.servers.iter().any(|s| s == self.text(o))
+                    || self.text(o).contains("createServer("))
+            {
+                self.event(
+                    EventKind::ServerStart {
+                        api: format!("{}.listen", truncate(self.text(o), 40)),
+                        graceful: false,
+                    },
+                    head_span(n),
+                );
+            }
+            // `.catch(() => {})`, `.then(ok, () => {})`
+            let swallowed = match method {
+                "catch" => args.first().is_some_and(|a| is_noop_fn(*a, self.src)),
+                "then" => args.get(1).is_some_and(|a| is_noop_fn(*a, self.src)),
+                _ => false,
+            };
+            if swallowed {
+                // Point at `.catch` itself: in a long chain the call starts lines earlier.
+                let span = callee
+                    .child_by_field_name("property")
+                    .map_or_else(|| head_span(n), |p| p.byte_range());
+                self.event(
+                    EventKind::SwallowedError {
+                        what: format!("`.{method}(..)` with a handler that ignores the error"),
+                    },
+                    span,
+                );
+            }
+            if matches!(
+                callee_text,
+                "process.on" | "process.once" | "process.addListener"
+            ) && args.first().is_some_and(|e| {
+                matches!(
+                    string_value(self.text(*e), e.kind()).as_deref(),
+                    Some("unhandledRejection" | "uncaughtException")
+                )
+            }) && args.get(1).is_some_and(|h| is_noop_fn(*h, self.src))
+            {
+                self.event(
+                    EventKind::SwallowedError {
+                        what: "an empty process-level error handler".into(),
+                    },
+                    head_span(n),
+                );
+            }
+        }
+        // Streams and file handles.
+        let last = callee_text.rsplit('.').next().unwrap_or(callee_text);
+        let stream = matches!(
+            last,
+            "createReadStream"
+                | "createWriteStream"
+                | "createGzip"
+                | "createGunzip"
+                | "createDeflate"
+                | "createInflate"
+                | "createBrotliCompress"
+                | "createBrotliDecompress"
+        );
+        let file_handle = last == "open"
+            && (callee_text.ends_with("promises.open")
+                || self.imported_from(
+                    callee_text.split('.').next().unwrap_or(""),
+                    &["fs/promises", "node:fs/promises"],
+                ));
+        if stream || file_handle {
+            let (handle, _, _) = self.placement(n);
+            self.event(
+                EventKind::Stream {
+                    api: callee_text.to_string(),
+                    handle,
+                    file_handle,
+                },
+                head_span(n),
+            );
+        }
+        // Memoizers.
+        let memo = matches!(
+            callee_text,
+            "_.memoize" | "lodash.memoize" | "memoize" | "memoizee" | "moize"
+        );
+        if memo {
+            let options = args
+                .get(1)
+                .map(|o| self.object_keys(*o))
+                .unwrap_or_default();
+            let source = self
+                .import_source(callee_text.split('.').next().unwrap_or(""))
+                .unwrap_or_else(|| callee_text.to_string());
+            self.event(
+                EventKind::CacheCtor {
+                    api: source,
+                    options,
+                },
+                head_span(n),
+            );
+        }
+    }
+
+    /// The module a name was imported from, if it was.
+    fn import_source(&self, name: &str) -> Option<String> {
+        self.facts.bindings.iter().find_map(|b| match &b.kind {
+            BindingKind::Import { source, .. } if b.name == name => Some(source.clone()),
+            _ => None,
+        })
+    }
+
+    fn imported_from(&self, name: &str, sources: &[&str]) -> bool {
+        self.import_source(name)
+            .is_some_and(|s| sources.contains(&s.as_str()))
     }
 
     /// `setTimeout` imported from `timers/promises` returns a promise, not a handle.
@@ -1801,6 +2217,46 @@ impl<'a> Walker<'a> {
         }
         None
     }
+}
+
+/// A block with no statements (comments only count as nothing).
+fn is_empty_block(b: Node) -> bool {
+    b.kind() == "statement_block" && {
+        let mut c = b.walk();
+        b.named_children(&mut c).all(|s| s.kind() == "comment")
+    }
+}
+
+/// A function that does nothing with what it is given: `() => {}`, `() => undefined`,
+/// `() => null`, `noop`.
+fn is_noop_fn(n: Node, src: &str) -> bool {
+    let n = strip(n);
+    let text = src.get(n.byte_range()).unwrap_or("");
+    match n.kind() {
+        "arrow_function" | "function_expression" | "function" => {
+            match n.child_by_field_name("body") {
+                Some(b) if b.kind() == "statement_block" => is_empty_block(b),
+                Some(b) => matches!(
+                    src.get(b.byte_range()).unwrap_or(""),
+                    "undefined" | "null" | "void 0"
+                ),
+                None => false,
+            }
+        }
+        "identifier" | "member_expression" => {
+            matches!(text, "noop" | "_.noop" | "lodash.noop" | "R.identity")
+        }
+        _ => false,
+    }
+}
+
+/// An expression that creates a server: `express()`, `http.createServer(..)`, `Fastify()`.
+fn is_server_factory(text: &str) -> bool {
+    let head = text.split('(').next().unwrap_or("").trim();
+    matches!(
+        head,
+        "express" | "fastify" | "Fastify" | "new Koa" | "new Hapi.Server" | "Hapi.server"
+    ) || head.ends_with("createServer")
 }
 
 /// The shortest useful span of a call or `new`: from its start to the end of the callee

@@ -47,9 +47,20 @@ pub(crate) fn client_kind(facts: &FileFacts, e: &Event) -> Option<String> {
     let EventKind::New { class, factory, .. } = &e.kind else {
         return None;
     };
-    // The Rust front end only records known client constructors, with canonical names.
+    // The Rust front end names known client constructors canonically (`reqwest::Client`).
     if facts.is_rust {
-        return factory.then(|| class.clone());
+        let known = matches!(
+            class.as_str(),
+            "reqwest::Client"
+                | "reqwest::blocking::Client"
+                | "hyper_util::Client"
+                | "redis::Client"
+                | "async_openai::Client"
+                | "mongodb::Client"
+                | "sqlx::Pool"
+                | "tonic::Channel"
+        ) || (class.starts_with("aws_sdk_") && class.ends_with("::Client"));
+        return (*factory && known).then(|| class.clone());
     }
     let (head, last) = match class.rsplit_once('.') {
         Some((h, l)) => (Some(h), l),

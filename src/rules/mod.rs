@@ -9,10 +9,16 @@ use crate::facts::{
     is_teardown_name,
 };
 
+pub mod buffer_concat_in_loop;
+pub mod duplicate_adapter;
 pub mod duplicate_client;
+pub mod missing_graceful_shutdown;
 pub mod orphaned_interval;
+pub mod silent_error;
+pub mod unbounded_cache;
 pub mod unbounded_collection;
 pub mod uncleared_timeout;
+pub mod unclosed_stream;
 pub mod unremoved_listener;
 
 /// What a rule is, for `unleak rules`, docs and output formats.

@@ -32,6 +32,30 @@ impl Rule for UnboundedCollection {
     }
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        long_lived_collections(ctx, &META, false)
+    }
+}
+
+/// A collection whose name says it is a cache or memo table (`menuCache`, `memo`): reported by
+/// unbounded-cache instead of here — one finding, not two.
+pub(crate) fn is_cache_name(name: &str) -> bool {
+    let name = name.rsplit('.').next().unwrap_or(name);
+    crate::facts::words(name).any(|w| {
+        matches!(
+            w.as_str(),
+            "cache" | "cached" | "caches" | "memo" | "memos" | "memoized" | "lru"
+        )
+    })
+}
+
+/// Long-lived collections that grow and never shrink, reported under `meta`: the ones named
+/// like caches when `caches` is set, the others otherwise.
+pub(crate) fn long_lived_collections(
+    ctx: &ProjectCtx,
+    meta: &'static RuleMeta,
+    caches: bool,
+) -> Vec<Diagnostic> {
+    {
         // Classes instantiated at module level (anywhere in the project) live for the process.
         let mut module_instances: Vec<String> = Vec::new();
         for f in ctx.files {
@@ -48,7 +72,7 @@ impl Rule for UnboundedCollection {
         let mut out = Vec::new();
         let long_lived = long_lived_types(ctx);
         for file in ctx.files.iter().filter(|f| f.facts.is_rust) {
-            out.extend(check_rust(ctx, file, &long_lived));
+            out.extend(check_rust(ctx, file, &long_lived, meta, caches));
         }
         for file in ctx.files.iter().filter(|f| !f.facts.is_rust) {
             let facts = &file.facts;
@@ -57,6 +81,10 @@ impl Rule for UnboundedCollection {
                     continue;
                 };
                 let place = facts.resolve(place);
+                let name = place_text(facts, &place);
+                if is_cache_name(&name) != caches {
+                    continue;
+                }
                 let export_name = match &place {
                     Place::Binding(b) if facts.is_module_binding(*b) => {
                         Some(facts.bindings[*b].name.clone())
@@ -81,7 +109,7 @@ impl Rule for UnboundedCollection {
                     place,
                     export_name,
                 };
-                if let Some(d) = judge(ctx, &target) {
+                if let Some(d) = judge(ctx, &target, meta, caches) {
                     out.push(d);
                 }
             }
@@ -90,7 +118,12 @@ impl Rule for UnboundedCollection {
     }
 }
 
-fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
+fn judge(
+    ctx: &ProjectCtx,
+    t: &Target,
+    meta: &'static RuleMeta,
+    caches: bool,
+) -> Option<Diagnostic> {
     let mut growth: Vec<(&ProjectFile, &Event)> = Vec::new();
     let mut declarations = 0;
     // The places that denote the collection: its own place in its file, and, when the module
@@ -151,14 +184,19 @@ fn judge(ctx: &ProjectCtx, t: &Target) -> Option<Diagnostic> {
         CollectionKind::Array => "`splice`/`shift`/`pop`/`length = …`",
         CollectionKind::Object => "`delete obj[key]`",
     };
+    let cache_note = if caches {
+        " — a cache without a size limit or expiry is a memory leak with a hit rate"
+    } else {
+        ""
+    };
     let mut d = Diagnostic::new(
-        META.id,
-        META.severity,
+        meta.id,
+        meta.severity,
         t.file.path.clone(),
         t.decl.span.clone(),
         format!(
             "{} in {where_} lives for the life of the process and grows on every use, but nothing \
-             ever removes entries ({verbs}) or bounds its size",
+             ever removes entries ({verbs}) or bounds its size{cache_note}",
             match t.kind {
                 CollectionKind::Object => "dictionary object".to_string(),
                 k => k.as_str().to_string(),
@@ -187,6 +225,8 @@ fn check_rust(
     ctx: &ProjectCtx,
     file: &ProjectFile,
     long_lived: &std::collections::HashSet<String>,
+    meta: &'static RuleMeta,
+    caches: bool,
 ) -> Vec<Diagnostic> {
     let facts = &file.facts;
     let mut out = Vec::new();
@@ -195,10 +235,10 @@ fn check_rust(
     }
     for e in &facts.events {
         match &e.kind {
-            EventKind::UnboundedQueue { api } => out.push(
+            EventKind::UnboundedQueue { api } if !caches => out.push(
                 Diagnostic::new(
-                    META.id,
-                    META.severity,
+                    meta.id,
+                    meta.severity,
                     file.path.clone(),
                     e.span.clone(),
                     format!(
@@ -248,6 +288,9 @@ fn check_rust(
                     }
                     _ => continue,
                 };
+                if is_cache_name(&name) != caches {
+                    continue;
+                }
                 let mut growth = Vec::new();
                 let mut bounded = false;
                 for f in ctx.files.iter().filter(|f| f.facts.is_rust) {
@@ -284,8 +327,8 @@ fn check_rust(
                     continue;
                 }
                 let mut d = Diagnostic::new(
-                    META.id,
-                    META.severity,
+                    meta.id,
+                    meta.severity,
                     file.path.clone(),
                     e.span.clone(),
                     format!(

@@ -30,6 +30,15 @@ use crate::sessions::SessionId;
 
 /// Most events the local echo holds unread for one session.
 const LOCAL_OUTBOX_CAP: usize = 4096;
+/// From this many unread local events on, the session stops reading its
+/// client (see [`RealtimeAdapter::backlogged`]) until they drain: the local
+/// provider's equivalent of TCP backpressure from a remote upstream.
+const LOCAL_OUTBOX_HIGH_WATER: usize = LOCAL_OUTBOX_CAP / 2;
+// A session that checks `backlogged` before each client event cannot reach
+// the hard cap: one client event (plus the tool-call reply an upstream event
+// may trigger) queues at most two requests' worth of events.
+const _: () =
+    assert!(LOCAL_OUTBOX_HIGH_WATER + 2 * super::local::MAX_EVENTS_PER_REQUEST < LOCAL_OUTBOX_CAP);
 
 type RemoteStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -86,8 +95,9 @@ impl RealtimeAdapter {
                 .await
                 .map_err(|e| UpstreamError::WebSocket(Box::new(e))),
             Link::Local { echo, outbox } => {
-                // Bounded like a socket buffer: a client that floods faster
-                // than it is answered gets an error, not a growing queue.
+                // Bounded like a socket buffer. Sessions stop reading their
+                // client while `backlogged`, so this is only a safety net
+                // against a caller that ignores it.
                 if outbox.len() >= LOCAL_OUTBOX_CAP {
                     return Err(UpstreamError::Protocol(format!(
                         "local provider backlog full ({LOCAL_OUTBOX_CAP} events)"
@@ -96,6 +106,16 @@ impl RealtimeAdapter {
                 outbox.extend(echo.handle(event));
                 Ok(())
             }
+        }
+    }
+
+    /// The upstream has so many unanswered events queued that the session
+    /// must forward them before reading more client input. Always `false`
+    /// for a remote upstream, where TCP flow control does this job.
+    pub fn backlogged(&self) -> bool {
+        match &self.link {
+            Link::Local { outbox, .. } => outbox.len() >= LOCAL_OUTBOX_HIGH_WATER,
+            Link::Remote(_) => false,
         }
     }
 

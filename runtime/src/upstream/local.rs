@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 const LOCAL_AUDIO_CAP: usize = 4 * 1024 * 1024;
 /// Audio bytes per `response.audio.delta` event.
 const DELTA_CHUNK: usize = 4800;
+/// Most events [`LocalRealtime::handle`] returns for one client event (a
+/// `response.create` answering a full audio buffer).
+pub const MAX_EVENTS_PER_REQUEST: usize = LOCAL_AUDIO_CAP.div_ceil(DELTA_CHUNK) + 3;
 
 /// `POST /v1/chat/completions`: echoes the last user message.
 pub fn chat(request: &Value) -> Result<Value, String> {

@@ -1,0 +1,147 @@
+//! duplicate-adapter: a long-lived slot (a field, a module binding) that receives a freshly
+//! created disposable — an adapter, client, connection, socket, session, a task handle — in code
+//! that runs more than once, without disposing the previous occupant first: every reconnect
+//! leaves one more live connection behind.
+
+use super::*;
+use crate::facts::ScopeKind;
+
+pub struct DuplicateAdapter;
+
+static META: RuleMeta = RuleMeta {
+    id: "duplicate-adapter",
+    summary: "Slots re-assigned a new connection/adapter without disposing the previous one",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript", "rust"],
+    project: false,
+};
+
+const SUFFIXES: &[&str] = &[
+    "Adapter",
+    "Client",
+    "Connection",
+    "Socket",
+    "WebSocket",
+    "Session",
+    "Stream",
+    "Subscriber",
+    "Consumer",
+    "Producer",
+    "Channel",
+    "Pool",
+    "JoinHandle",
+];
+
+impl Rule for DuplicateAdapter {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        let mut out = Vec::new();
+        for e in &facts.events {
+            let EventKind::New {
+                class,
+                handle,
+                lazy,
+                factory,
+            } = &e.kind
+            else {
+                continue;
+            };
+            if *lazy {
+                continue;
+            }
+            // `SpeechSession::new` → `SpeechSession`; `this.createSocket` → `createSocket`.
+            let segments: Vec<&str> = class.split(['.', ':']).filter(|s| !s.is_empty()).collect();
+            let last = match segments.as_slice() {
+                [.., ty, ctor] if matches!(*ctor, "new" | "connect" | "open") => *ty,
+                [.., l] => *l,
+                [] => class.as_str(),
+            };
+            let disposable = SUFFIXES.iter().any(|s| last.ends_with(s))
+                || last == "connect_async"
+                || (*factory
+                    && ["connect", "create", "open"]
+                        .iter()
+                        .any(|p| last.starts_with(p)));
+            if !disposable {
+                continue;
+            }
+            // A client is duplicate-client's finding: one leak, one finding.
+            if super::duplicate_client::client_kind(facts, e).is_some() {
+                continue;
+            }
+            let place = facts.resolve(handle);
+            let slot = match &place {
+                Place::Field { .. } => true,
+                Place::Binding(b) => facts.is_module_binding(*b),
+                _ => false,
+            };
+            if !slot {
+                continue;
+            }
+            // Code that runs more than once: not a constructor, not start-up.
+            let owner = named_owner(facts, e.scope);
+            let lifetime = event_lifetime(facts, e.scope, e.in_loop);
+            let runs_again = match lifetime {
+                Lifetime::Repeated | Lifetime::PerCall => true,
+                Lifetime::Unknown => {
+                    !matches!(facts.scopes[owner].kind, ScopeKind::Function)
+                        || facts.scopes[owner]
+                            .parent
+                            .is_some_and(|p| !facts.is_module_scope(p))
+                }
+                Lifetime::Once | Lifetime::PerInstance => false,
+            };
+            if !runs_again {
+                continue;
+            }
+            // Disposed before, in the same function: a release, a `take()`, an abort.
+            let disposed = facts.events_on(&place).any(|r| {
+                r.span.start < e.span.start
+                    && named_owner(facts, r.scope) == owner
+                    && matches!(
+                        &r.kind,
+                        EventKind::Release { .. }
+                            | EventKind::ClearTimer { .. }
+                            | EventKind::UnlistenAll { .. }
+                            | EventKind::Shrink { .. }
+                    )
+                    // A plain reassignment is recorded as a shrink too; only real disposal counts.
+                    && !(matches!(r.kind, EventKind::Shrink { .. }) && r.span.end >= e.span.end)
+            }) || facts.scopes[owner]
+                .early_return_guards
+                .iter()
+                .any(|g| crate::lang::ts::mentions(g, &place_text(facts, &place)));
+            if disposed {
+                continue;
+            }
+            let name = place_text(facts, &place);
+            let verbs = if facts.is_rust {
+                "`abort()`/`close()` it, or `take()` it out"
+            } else {
+                "`close()`/`disconnect()`/`destroy()` it"
+            };
+            out.push(
+                Diagnostic::new(
+                    META.id,
+                    META.severity,
+                    ctx.path.to_path_buf(),
+                    e.span.clone(),
+                    format!(
+                        "`{name}` is given a new `{last}` in {}, which can run more than once, \
+                         without disposing the previous one: each run leaves the old one connected \
+                         (sockets, listeners, timers) with nothing pointing at it",
+                        describe_scope(facts, owner)
+                    ),
+                )
+                .with_help(format!(
+                    "before replacing it, {verbs}; or return early when `{name}` is already set"
+                )),
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,293 @@
+//! missing-graceful-shutdown (project-wide): a service that starts a server but does not
+//! handle SIGTERM (what orchestrators send), or whose SIGTERM handler releases nothing; in Rust,
+//! `axum::serve` without `.with_graceful_shutdown(..)`, or a tokio `main` running long-lived
+//! tasks that never listens for `SignalKind::terminate()` (`ctrl_c()` alone misses SIGTERM).
+
+use super::*;
+use crate::facts::{Handler, ScopeKind};
+
+pub struct MissingGracefulShutdown;
+
+static META: RuleMeta = RuleMeta {
+    id: "missing-graceful-shutdown",
+    summary: "Servers without a SIGTERM path that closes them and stops their jobs",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript", "rust"],
+    project: true,
+};
+
+/// Packages that install graceful shutdown for you.
+const HELPERS: &[&str] = &[
+    "http-terminator",
+    "stoppable",
+    "@godaddy/terminus",
+    "close-with-grace",
+    "lightship",
+    "@hapi/hapi",
+];
+
+impl Rule for MissingGracefulShutdown {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        check_ts(ctx, &mut out);
+        check_rust(ctx, &mut out);
+        out
+    }
+}
+
+fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
+    let ts: Vec<&ProjectFile> = ctx.files.iter().filter(|f| !f.facts.is_rust).collect();
+    let starts: Vec<(&ProjectFile, &crate::facts::Event, &String)> = ts
+        .iter()
+        .flat_map(|f| {
+            f.facts.events.iter().filter_map(move |e| match &e.kind {
+                EventKind::ServerStart { api, .. } if !is_test_file(&f.path) => Some((*f, e, api)),
+                _ => None,
+            })
+        })
+        .collect();
+    if starts.is_empty() {
+        return;
+    }
+    let helper = ts.iter().any(|f| {
+        f.facts.bindings.iter().any(|b| {
+            matches!(&b.kind, crate::facts::BindingKind::Import { source, .. } if HELPERS.contains(&source.as_str()))
+        })
+    });
+    if helper {
+        return;
+    }
+    // SIGTERM handlers: (file, scope that runs on SIGTERM).
+    let mut handlers: Vec<(&ProjectFile, ScopeId)> = Vec::new();
+    for f in &ts {
+        for e in &f.facts.events {
+            let EventKind::Listen {
+                target,
+                event: Some(ev),
+                handler,
+                ..
+            } = &e.kind
+            else {
+                continue;
+            };
+            if ev != "SIGTERM" || f.facts.resolve(target) != Place::Global("process".into()) {
+                continue;
+            }
+            let scope = match handler {
+                Handler::Inline(s) => Some(*s),
+                Handler::Named(p) => match f.facts.resolve(p) {
+                    Place::Binding(b) => match f.facts.bindings[b].kind {
+                        crate::facts::BindingKind::Function(s) => Some(s),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            };
+            // A handler unleak cannot see into (imported, bound): assume it does the work.
+            let Some(scope) = scope else {
+                return;
+            };
+            handlers.push((f, scope));
+        }
+    }
+    if !handlers.is_empty() {
+        // Does any SIGTERM path close a server, or call into code unleak does not follow?
+        let releases = handlers.iter().any(|(f, h)| {
+            f.facts.events.iter().any(|e| {
+                let inside = runs_during(&f.facts, e.scope, 0, &|s| s == *h);
+                inside
+                    && match &e.kind {
+                        EventKind::Release { method, .. } => {
+                            matches!(method.as_str(), "close" | "terminate" | "stop" | "shutdown")
+                        }
+                        EventKind::ClearTimer { .. } => true,
+                        // A call of an imported function (e.g. `await shutdown()`).
+                        EventKind::Call { callee } => matches!(
+                            f.facts.resolve(callee),
+                            Place::Binding(b) if matches!(f.facts.bindings[b].kind, crate::facts::BindingKind::Import { .. })
+                        ),
+                        _ => false,
+                    }
+            })
+        });
+        if releases {
+            return;
+        }
+    }
+    // Only Ctrl-C handled: the classic dev-machine shutdown that containers never send.
+    let sigint_only = ts.iter().any(|f| {
+        f.facts.events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Listen { target, event: Some(ev), .. }
+                if ev == "SIGINT" && f.facts.resolve(target) == Place::Global("process".into()))
+        })
+    });
+    for (f, e, api) in starts {
+        let msg = if handlers.is_empty() {
+            format!(
+                "`{api}` starts a server, but nothing in the project handles SIGTERM{}: on every \
+                 deploy or scale-down the orchestrator's SIGTERM kills it mid-request — open \
+                 connections are cut and intervals, sockets and sessions are never released",
+                if sigint_only {
+                    " (only SIGINT, which orchestrators do not send)"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                "`{api}` starts a server, but the SIGTERM handler neither closes it nor stops the \
+                 module's timers: shutdown drops live connections and leaves jobs running until the \
+                 process is killed"
+            )
+        };
+        let mut d = Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
+            .with_help(
+                "add `process.once('SIGTERM', shutdown)` where `shutdown` stops accepting \
+                 (`server.close()`), closes WebSocket servers and clients, clears the intervals the \
+                 service started, and exits after a deadline",
+            );
+        // Label the module-level intervals nothing stops.
+        for g in &ts {
+            for t in &g.facts.events {
+                if let EventKind::Timer {
+                    repeat: true,
+                    handle,
+                    ..
+                } = &t.kind
+                    && g.facts.is_module_scope(t.scope)
+                {
+                    let _ = handle;
+                    let label = "this interval is not stopped on shutdown";
+                    if std::ptr::eq(*g, f) {
+                        d = d.with_label(t.span.clone(), label);
+                    } else {
+                        d = d.with_label_in(g.path.clone(), t.span.clone(), label);
+                    }
+                }
+            }
+        }
+        out.push(d);
+    }
+}
+
+fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
+    let rs: Vec<&ProjectFile> = ctx
+        .files
+        .iter()
+        .filter(|f| f.facts.is_rust && !is_test_file(&f.path))
+        .collect();
+    let signal = |sig: &str| {
+        rs.iter().any(|f| {
+            f.facts
+                .events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::SignalListen { signal } if signal == sig))
+        })
+    };
+    let sigterm = signal("SIGTERM");
+    let sigint = signal("SIGINT");
+    let help = "wait for both signals — `tokio::signal::unix::signal(SignalKind::terminate())` and \
+                `tokio::signal::ctrl_c()` in a `select!` — then cancel a `CancellationToken` that \
+                stops the jobs, and pass that future to `axum::serve(..).with_graceful_shutdown(..)`";
+    let mut reported = false;
+    for f in &rs {
+        for e in &f.facts.events {
+            let EventKind::ServerStart { api, graceful } = &e.kind else {
+                continue;
+            };
+            let msg = if !graceful {
+                format!(
+                    "`{api}(..)` runs without `.with_graceful_shutdown(..)`: on SIGTERM in-flight \
+                     requests and WebSocket sessions are cut off and nothing drains"
+                )
+            } else if !sigterm {
+                format!(
+                    "`{api}(..)` shuts down gracefully, but nothing listens for SIGTERM{}: the \
+                     orchestrator's SIGTERM kills the process without draining",
+                    if sigint {
+                        " (`ctrl_c()` only catches SIGINT)"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                continue;
+            };
+            reported = true;
+            out.push(
+                Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
+                    .with_help(help),
+            );
+        }
+    }
+    if reported || sigterm {
+        return;
+    }
+    // No server: a `main` that runs long-lived tasks and never hears SIGTERM. The tasks are
+    // looked for in main's own file, or anywhere when the project has a single `main`.
+    let has_long = |f: &ProjectFile| {
+        f.facts
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::LongTask))
+    };
+    let mains: Vec<(&ProjectFile, usize)> = rs
+        .iter()
+        .flat_map(|f| {
+            f.facts.bindings.iter().filter_map(move |b| match b.kind {
+                crate::facts::BindingKind::Function(s)
+                    if b.name == "main" && f.facts.is_module_scope(b.scope) =>
+                {
+                    Some((*f, s))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    let any_long = rs.iter().any(|f| has_long(f));
+    for (f, scope) in &mains {
+        let f = *f;
+        if !(has_long(f) || (mains.len() == 1 && any_long)) {
+            continue;
+        }
+        let Some(b) = f
+            .facts
+            .bindings
+            .iter()
+            .find(|b| matches!(b.kind, crate::facts::BindingKind::Function(s) if s == *scope))
+        else {
+            continue;
+        };
+        let i = *scope;
+        let _ = ScopeKind::Module;
+        {
+            {
+                out.push(
+                    Diagnostic::new(
+                        META.id,
+                        META.severity,
+                        f.path.clone(),
+                        b.span.clone(),
+                        format!(
+                            "`main` runs long-lived background tasks but never listens for SIGTERM{}: \
+                             on shutdown the tasks are killed mid-work instead of being cancelled and \
+                             awaited",
+                            if sigint {
+                                " (`ctrl_c()` only catches SIGINT)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                    .with_help(help),
+                );
+                let _ = i;
+            }
+        }
+    }
+}

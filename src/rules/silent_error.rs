@@ -1,0 +1,56 @@
+//! silent-error: an error swallowed without a trace — an empty `catch`, `.catch(() => {})`,
+//! an empty process-level error handler, `Err(_) => {}` — so failures (and the resources they
+//! strand) go unnoticed.
+
+use super::*;
+
+pub struct SilentError;
+
+static META: RuleMeta = RuleMeta {
+    id: "silent-error",
+    summary: "Errors swallowed without logging, rethrowing or counting",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript", "rust"],
+    project: false,
+};
+
+impl Rule for SilentError {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        facts
+            .events
+            .iter()
+            .filter_map(|e| {
+                let EventKind::SwallowedError { what } = &e.kind else {
+                    return None;
+                };
+                let help = if facts.is_rust {
+                    "log the error with context (`tracing::warn!(error = %e, \"…\")`) and count it, \
+                     return it (`?`), or handle the case explicitly; `let _ = …` states that a result \
+                     is deliberately ignored"
+                } else {
+                    "log the error with context (and count it), rethrow it, or handle it; if ignoring \
+                     is really intended, say why in a comment and log at debug level"
+                };
+                Some(
+                    Diagnostic::new(
+                        META.id,
+                        META.severity,
+                        ctx.path.to_path_buf(),
+                        e.span.clone(),
+                        format!(
+                            "{what} swallows the error: the failure leaves no log, metric or retry, \
+                             and whatever the failed operation held (sockets, timers, sessions) is \
+                             left behind unnoticed"
+                        ),
+                    )
+                    .with_help(help),
+                )
+            })
+            .collect()
+    }
+}

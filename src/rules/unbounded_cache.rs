@@ -1,0 +1,110 @@
+//! unbounded-cache (project-wide): caches built without a bound — `new NodeCache()` without
+//! `stdTTL`/`maxKeys`, `lru-cache` without `max`/`maxSize`/`ttl`, unbounded memoizers,
+//! `LruCache::unbounded()`, moka builders without capacity or expiry, bare `#[cached]` — and
+//! long-lived maps named like caches that only grow (reported here instead of under
+//! unbounded-collection).
+
+use super::*;
+
+pub struct UnboundedCache;
+
+static META: RuleMeta = RuleMeta {
+    id: "unbounded-cache",
+    summary: "Caches and memoizers with no size limit or expiry",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript", "rust"],
+    project: true,
+};
+
+/// Whether a cache constructor's options bound it, and what would.
+fn bounded(api: &str, options: &[String]) -> (bool, &'static str) {
+    let has = |keys: &[&str]| options.iter().any(|o| keys.contains(&o.as_str()));
+    match api {
+        "NodeCache" => (has(&["stdTTL", "maxKeys"]), "`stdTTL` and/or `maxKeys`"),
+        "LRUCache" | "LRU" => (
+            has(&["max", "maxSize", "ttl", "maxAge"]),
+            "`max` (or `maxSize`) and a `ttl`",
+        ),
+        "memoizee" => (has(&["max", "maxAge"]), "`max` and/or `maxAge`"),
+        "moize" => (has(&["maxSize", "maxAge"]), "`maxSize` and/or `maxAge`"),
+        "LruCache::unbounded" => (false, "a capacity (`LruCache::new(cap)`)"),
+        "moka::Cache::builder" => (
+            has(&[
+                "max_capacity",
+                "time_to_live",
+                "time_to_idle",
+                "expire_after",
+            ]),
+            "`.max_capacity(n)` and a `.time_to_live(..)`/`.time_to_idle(..)`",
+        ),
+        "#[cached]" | "#[io_cached]" => (
+            has(&["size", "time", "ttl", "max_size"]),
+            "`size = N` and/or `time = SECS`",
+        ),
+        "#[once]" => (true, ""),
+        // lodash `memoize` and friends: never bounded.
+        _ => (
+            false,
+            "a bounded memoizer (e.g. memoizee with `max`/`maxAge`)",
+        ),
+    }
+}
+
+impl Rule for UnboundedCache {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for file in ctx.files {
+            for e in &file.facts.events {
+                let EventKind::CacheCtor { api, options } = &e.kind else {
+                    continue;
+                };
+                // `memoize` counts only from lodash-like packages (or `_.memoize`).
+                let api_norm = match api.as_str() {
+                    "lodash" | "lodash.memoize" | "lodash-es" | "_.memoize" => "memoize",
+                    other => other,
+                };
+                if matches!(api_norm, "memoize" | "memoizee" | "moize")
+                    && !matches!(
+                        api.as_str(),
+                        "lodash"
+                            | "lodash.memoize"
+                            | "lodash-es"
+                            | "_.memoize"
+                            | "memoizee"
+                            | "moize"
+                    )
+                {
+                    continue;
+                }
+                let (ok, what) = bounded(api_norm, options);
+                if ok {
+                    continue;
+                }
+                out.push(
+                    Diagnostic::new(
+                        META.id,
+                        META.severity,
+                        file.path.clone(),
+                        e.span.clone(),
+                        format!(
+                            "cache built with `{api}` has no size limit and no expiry: every distinct \
+                             key stays in memory for the life of the process"
+                        ),
+                    )
+                    .with_help(format!(
+                        "bound it with {what}, sized for the working set; a cache without eviction \
+                         is an unbounded map"
+                    )),
+                );
+            }
+        }
+        out.extend(super::unbounded_collection::long_lived_collections(
+            ctx, &META, true,
+        ));
+        out
+    }
+}

@@ -1,0 +1,187 @@
+//! unclosed-stream: a file stream, file handle or compression stream that is not closed on
+//! every path (errors and early returns included), nor handed to `pipeline`, nor handed on;
+//! a read stream piped into an HTTP response that is not destroyed when the client goes away.
+//! Rust: `mem::forget`, `Box::leak`, `ManuallyDrop::new` outside run-once code.
+
+use super::*;
+use crate::facts::{CallbackKind, Event, PathKind, ScopeKind};
+
+pub struct UnclosedStream;
+
+static META: RuleMeta = RuleMeta {
+    id: "unclosed-stream",
+    summary: "Streams and file handles not closed on every path; leaked RAII values",
+    severity: Severity::Warning,
+    languages: &["typescript", "javascript", "rust"],
+    project: false,
+};
+
+const RESPONSE_NAMES: &[&str] = &["res", "response", "reply", "ctx.res", "c.res"];
+
+impl Rule for UnclosedStream {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
+        let facts = ctx.facts;
+        let mut out = Vec::new();
+        for e in &facts.events {
+            match &e.kind {
+                EventKind::Forget { api } => {
+                    if event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Once {
+                        continue;
+                    }
+                    out.push(
+                        Diagnostic::new(
+                            META.id,
+                            META.severity,
+                            ctx.path.to_path_buf(),
+                            e.span.clone(),
+                            format!(
+                                "`{api}` in code that runs more than once: the value is never dropped, \
+                                 so the file, socket, child process or guard it owns stays open for the \
+                                 life of the process — once per call"
+                            ),
+                        )
+                        .with_help(
+                            "let the value drop (RAII closes it), or keep it in the owner that should \
+                             hold it; leak only in run-once start-up code",
+                        ),
+                    );
+                }
+                EventKind::Stream {
+                    api,
+                    handle,
+                    file_handle,
+                } => {
+                    if let Some(why) = judge(facts, e, handle, *file_handle) {
+                        out.push(
+                            Diagnostic::new(
+                                META.id,
+                                META.severity,
+                                ctx.path.to_path_buf(),
+                                e.span.clone(),
+                                format!("`{api}(..)` {why}"),
+                            )
+                            .with_help(
+                                "hand the streams to `pipeline(...)` from 'node:stream/promises' (it \
+                                 destroys every stream on error or early close), or close it in a \
+                                 `finally` (`await handle.close()`, `stream.destroy()`)",
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn is_response(facts: &FileFacts, p: &Place) -> bool {
+    RESPONSE_NAMES.contains(&place_text(facts, p).as_str())
+}
+
+/// Why the stream opened at `e` leaks, or `None` when every path closes or hands it on.
+fn judge(facts: &FileFacts, e: &Event, handle: &PlaceRef, file_handle: bool) -> Option<String> {
+    let place = facts.resolve(handle);
+    // `createReadStream(f).pipe(res)` without a variable.
+    let chained_pipe = facts.events.iter().find_map(|p| match &p.kind {
+        EventKind::Pipe {
+            to, source_start, ..
+        } if *source_start == e.span.start => Some(facts.resolve(to)),
+        _ => None,
+    });
+    match &place {
+        Place::Discarded | Place::Unknown if chained_pipe.is_some() => {
+            let to = chained_pipe?;
+            is_response(facts, &to).then(|| {
+                format!(
+                    "is piped into `{}` and never destroyed: when the client goes away mid-transfer \
+                     `.pipe()` does not close the source, and the file descriptor stays open",
+                    place_text(facts, &to)
+                )
+            })
+        }
+        Place::Discarded => {
+            Some("is opened and its stream thrown away: nothing can ever close it".into())
+        }
+        Place::Binding(b) if !facts.is_module_binding(*b) => {
+            if escapes(facts, &place) || flow_closure(facts, &place).len() > 1 {
+                return None;
+            }
+            let binding = &facts.bindings[*b];
+            let releases: Vec<&Event> = facts
+                .events_on(&place)
+                .filter(|r| {
+                    matches!(&r.kind, EventKind::Release { method, .. }
+                        if matches!(method.as_str(), "end" | "close" | "destroy"))
+                })
+                .collect();
+            // Piped into a response: destroyed when the response closes?
+            for p in facts.events_on(&place) {
+                if let EventKind::Pipe { to, .. } = &p.kind {
+                    let to = facts.resolve(to);
+                    if is_response(facts, &to) {
+                        let on_close = releases.iter().any(|r| in_close_handler(facts, r.scope));
+                        if !on_close {
+                            return Some(format!(
+                                "is piped into `{}` but not destroyed when the client goes away \
+                                 (`.pipe()` does not close the source): the descriptor leaks on \
+                                 every aborted download",
+                                place_text(facts, &to)
+                            ));
+                        }
+                        return None;
+                    }
+                }
+            }
+            if releases.iter().any(|r| r.path == PathKind::Finally) {
+                return None;
+            }
+            if releases.is_empty() {
+                return Some(format!(
+                    "is kept in `{}` and never ended, closed or destroyed: the file descriptor \
+                     stays open",
+                    binding.name
+                ));
+            }
+            if file_handle {
+                return Some(format!(
+                    "returns a FileHandle kept in `{}` that is closed only on the success path; an \
+                     error before `close()` leaks the descriptor (close it in `finally`)",
+                    binding.name
+                ));
+            }
+            // An early exit between opening and the first close skips it.
+            let first_release = releases.iter().map(|r| r.span.start).min()?;
+            let owner = named_owner(facts, e.scope);
+            let early = facts.events.iter().find(|x| {
+                matches!(x.kind, EventKind::Exit { conditional: true })
+                    && named_owner(facts, x.scope) == owner
+                    && e.span.end <= x.span.start
+                    && x.span.start < first_release
+                    && !matches!(facts.scopes[x.scope].kind, ScopeKind::Callback(_))
+            });
+            early.map(|_| {
+                format!(
+                    "is kept in `{}`, but an early `return`/`throw` after opening it skips the \
+                     `end()`/`close()`: that path leaks the file descriptor",
+                    binding.name
+                )
+            })
+        }
+        // Stored in a field or module binding, returned, passed on: its owner closes it.
+        _ => None,
+    }
+}
+
+/// Inside a handler of a close-like event (`res.on('close', …)`).
+fn in_close_handler(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
+    facts.ancestors(scope).any(|s| {
+        matches!(&facts.scopes[s].kind, ScopeKind::Callback(r)
+            if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::OnceHandler)
+                && r.event.as_deref().is_some_and(|ev| matches!(ev, "close" | "aborted" | "error" | "finish")))
+    })
+}
