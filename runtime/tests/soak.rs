@@ -132,9 +132,14 @@ async fn quiesce(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_session_cycles_leave_no_trace() {
     let upstream = FakeUpstream::start().await;
-    let server = RunningServer::start(config(Some(&upstream.url), &[]))
-        .await
-        .unwrap();
+    let server = RunningServer::start(config(
+        Some(&upstream.url),
+        // The menu job is proven with the paused clock; here its hourly-at-most refresh keeps a
+        // `menu.updated` from landing in a cycle on a slow (loaded CI) machine.
+        &["--menu-refresh", "3600s"],
+    ))
+    .await
+    .unwrap();
     let addr = server.addr;
 
     // Warm-up fills lazily-grown pools (tokio slabs, buffers) once.

@@ -156,6 +156,8 @@ struct Walker {
     pending: Vec<PendingSpawn>,
     /// Inside a `LazyLock`/`OnceLock`/`OnceCell` initialiser.
     lazy_init: u32,
+    /// Inside `unsafe` code (an `unsafe fn` or block).
+    unsafe_depth: u32,
 }
 
 fn span_range(s: Span) -> Range<usize> {
@@ -209,6 +211,7 @@ impl Walker {
             done_shapes: HashMap::new(),
             pending: Vec::new(),
             lazy_init: 0,
+            unsafe_depth: 0,
         }
     }
 
@@ -558,7 +561,58 @@ impl Walker {
                 | "std::mem::ManuallyDrop::new"
         ) || (full == "forget" && self.uses.get("forget").is_some_and(|u| u.contains("mem")))
         {
-            self.event(EventKind::Forget { api: full.clone() }, span.clone());
+            // Only what owns an OS resource (a file, socket, child, guard, permit) by its name,
+            // and not inside `unsafe` code, where forgetting is an ownership technique.
+            // `Box::leak` leaks by definition; `forget`/`ManuallyDrop` only matter for values that
+            // own an OS resource, judged by name, outside the lock/once primitives that forget
+            // their own guards on purpose.
+            let arg = c.args.first().map(compact).unwrap_or_default();
+            let resource = full.ends_with("Box::leak")
+                || crate::facts::words(&arg.replace(['.', '(', ')', '&', ':', '?'], "_")).any(
+                    |w| {
+                        matches!(
+                            w.as_str(),
+                            "file"
+                                | "socket"
+                                | "sock"
+                                | "stream"
+                                | "conn"
+                                | "connection"
+                                | "child"
+                                | "process"
+                                | "listener"
+                                | "tcp"
+                                | "udp"
+                                | "pipe"
+                                | "recording"
+                                | "writer"
+                        )
+                    },
+                );
+            let primitive = self
+                .class
+                .and_then(|c| self.facts.classes[c].name.as_deref())
+                .is_some_and(|n| {
+                    [
+                        "Guard",
+                        "Lock",
+                        "Mutex",
+                        "Permit",
+                        "Semaphore",
+                        "Once",
+                        "Lazy",
+                        "Cell",
+                    ]
+                    .iter()
+                    .any(|w| n.contains(w))
+                });
+            // Not: a borrowed descriptor (`from_raw_fd`), a defused drop guard (`forget(guard)`
+            // is the idiom), nor `Box::leak` handed straight on (`NonNull::from(Box::leak(..))`).
+            let borrowed = arg.contains("from_raw") || arg.contains("unsafe");
+            let handed_on = full.ends_with("Box::leak") && matches!(place, PlaceRef::Argument);
+            if resource && !primitive && !borrowed && !handed_on && self.unsafe_depth == 0 {
+                self.event(EventKind::Forget { api: full.clone() }, span.clone());
+            }
         }
         if full == "axum::serve"
             || (full == "serve"
@@ -610,7 +664,9 @@ impl Walker {
             "Client",
             "Session",
             "Socket",
-            "Stream",
+            "TcpStream",
+            "UnixStream",
+            "WebSocketStream",
         ]
         .iter()
         .any(|s| type_seg.ends_with(s));
@@ -1432,6 +1488,8 @@ impl<'a> Visit<'a> for Walker {
             span_range(i.sig.ident.span()),
         );
         let is_async = i.sig.asyncness.is_some();
+        let unsafe_fn = u32::from(compact(&i.sig).contains("unsafefn"));
+        self.unsafe_depth += unsafe_fn;
         self.scoped(
             ScopeKind::Function,
             Some(name),
@@ -1443,6 +1501,7 @@ impl<'a> Visit<'a> for Walker {
                 w.visit_block(&i.block);
             },
         );
+        self.unsafe_depth -= unsafe_fn;
     }
 
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
@@ -1463,9 +1522,12 @@ impl<'a> Visit<'a> for Walker {
                 };
                 let has_self = receiver.is_some();
                 // `new()`, and a builder's consuming `build(self)`: they make a value, once.
+                let unsafe_fn = u32::from(compact(&f.sig).contains("unsafefn"));
+                self.unsafe_depth += unsafe_fn;
+                // A consuming `fn x(mut self, ..) -> Self` builds a new value (a builder step).
                 let constructor = match receiver {
                     None => is_constructor_name(&name),
-                    Some(by_value) => by_value && matches!(name.as_str(), "build" | "finish"),
+                    Some(by_value) => by_value,
                 };
                 self.scoped(
                     ScopeKind::Method {
@@ -1484,6 +1546,7 @@ impl<'a> Visit<'a> for Walker {
                         w.visit_block(&f.block);
                     },
                 );
+                self.unsafe_depth -= unsafe_fn;
             } else {
                 self.visit_impl_item(item);
             }
@@ -1754,6 +1817,12 @@ impl<'a> Visit<'a> for Walker {
         visit::visit_expr_if(self, i);
     }
 
+    fn visit_expr_unsafe(&mut self, u: &'a syn::ExprUnsafe) {
+        self.unsafe_depth += 1;
+        visit::visit_expr_unsafe(self, u);
+        self.unsafe_depth -= 1;
+    }
+
     fn visit_expr_break(&mut self, b: &'a syn::ExprBreak) {
         if let Some(l) = self.loops.last_mut() {
             l.exits = true;
@@ -1947,7 +2016,24 @@ fn rebuilds_from_itself(left: &Expr, right: &Expr) -> bool {
         Expr::MethodCall(m) if m.method == "concat" => {
             matches!(&*m.receiver, Expr::Array(a) if a.elems.first().is_some_and(is_name))
         }
-        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => is_name(&b.left),
+        // `s + &x`, `s + "…"`, `s + x.as_str()`: string building (not `pos + 1`).
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => {
+            // `s.clone() + part`: only a String is cloned to be added to.
+            let cloned = matches!(&*b.left, Expr::MethodCall(m) if m.method == "clone");
+            is_name(&b.left)
+                && match &*b.right {
+                    Expr::Reference(_) => true,
+                    Expr::Path(_) => cloned,
+                    Expr::Lit(l) => matches!(l.lit, syn::Lit::Str(_)),
+                    Expr::MethodCall(m) => {
+                        matches!(
+                            m.method.to_string().as_str(),
+                            "as_str" | "to_string" | "to_owned"
+                        )
+                    }
+                    _ => false,
+                }
+        }
         Expr::Macro(mac) if mac.mac.path.is_ident("format") => {
             let text = mac.mac.tokens.to_string();
             text.trim_start_matches('"')

@@ -60,12 +60,13 @@ impl Rule for DuplicateAdapter {
                 [.., l] => *l,
                 [] => class.as_str(),
             };
+            // Factories: `connect*`/`open*`, and `create*` only when it names a connection
+            // (`createConnection`, `createSocket`), not `Object.create` or `createRetryer`.
             let disposable = SUFFIXES.iter().any(|s| last.ends_with(s))
                 || last == "connect_async"
                 || (*factory
-                    && ["connect", "create", "open"]
-                        .iter()
-                        .any(|p| last.starts_with(p)));
+                    && !class.starts_with("Object.")
+                    && (last.starts_with("connect") || last.starts_with("open")));
             if !disposable {
                 continue;
             }

@@ -357,7 +357,14 @@ pub fn is_test_file(path: &Path) -> bool {
         || s.split(['/', '\\']).any(|c| {
             matches!(
                 c,
-                "__tests__" | "__mocks__" | "test" | "tests" | "benches" | "examples"
+                "__tests__"
+                    | "__mocks__"
+                    | "test"
+                    | "tests"
+                    | "benches"
+                    | "bench"
+                    | "benchmarks"
+                    | "examples"
             )
         })
 }
