@@ -126,6 +126,7 @@ struct Outcome {
     source: Option<Arc<SourceFile>>,
     facts: Option<FileFacts>,
     diagnostics: Vec<Diagnostic>,
+    suppressions: Vec<crate::suppress::Suppression>,
 }
 
 fn finish(
@@ -136,9 +137,13 @@ fn finish(
 ) -> Report {
     let mut sources = HashMap::new();
     let mut project = Vec::new();
+    let mut suppressions = Vec::new();
     for o in outcomes {
         diagnostics.extend(o.diagnostics);
         if let Some(src) = o.source {
+            if !o.suppressions.is_empty() {
+                suppressions.push((src.clone(), o.suppressions));
+            }
             if let Some(facts) = o.facts {
                 project.push(ProjectFile {
                     path: src.path.clone(),
@@ -167,6 +172,12 @@ fn finish(
                 ),
             )),
         }
+    }
+    // Inline suppressions, after every rule (project rules report into files too).
+    for (src, sups) in &suppressions {
+        crate::suppress::apply(&src.path, &src.text, &src.lines, sups, diagnostics, &|id| {
+            crate::registry::find(id).is_some()
+        });
     }
     diagnostics.sort_by(|a, b| {
         (&a.file, a.range.start, a.rule, &a.message).cmp(&(
@@ -199,6 +210,7 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
     let fail = |rule: &'static str, msg: String| Outcome {
         source: None,
         facts: None,
+        suppressions: Vec::new(),
         diagnostics: vec![Diagnostic::new(
             rule,
             Severity::Error,
@@ -277,6 +289,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
             return Outcome {
                 source: Some(Arc::new(source)),
                 facts: None,
+                suppressions: Vec::new(),
                 diagnostics: vec![Diagnostic::new(
                     PARSE_ERROR,
                     Severity::Error,
@@ -290,6 +303,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
             return Outcome {
                 source: Some(Arc::new(source)),
                 facts: None,
+                suppressions: Vec::new(),
                 diagnostics: vec![Diagnostic::new(
                     INTERNAL_ERROR,
                     Severity::Error,
@@ -341,10 +355,13 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
             )),
         }
     }
+    let suppressions =
+        crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
     Outcome {
         source: Some(Arc::new(source)),
         facts: Some(facts),
         diagnostics,
+        suppressions,
     }
 }
 

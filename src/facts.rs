@@ -29,6 +29,9 @@ pub struct FileFacts {
     /// Type names this file shows to be shared for the life of the process: in a `static`,
     /// behind `Arc<…>`, passed to `.with_state(…)` (Rust). Unioned over the project.
     pub long_lived_types: Vec<String>,
+    /// String literals that mention `unleak-ignore`: a suppression comment's text inside one is
+    /// not a comment.
+    pub suppression_lookalikes: Vec<Range<usize>>,
     /// name → (scope, binding), filled by [`FileFacts::finish`].
     lookup: HashMap<String, Vec<(ScopeId, BindingId)>>,
     /// Resolved primary place → events on it, filled by [`FileFacts::finish`].

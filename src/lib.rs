@@ -7,6 +7,7 @@
 //! project rules over all files' facts → sorted [`diagnostic::Diagnostic`]s. Every front end
 //! (CLI, cargo subcommand, pre-commit, LSP) calls [`lint_paths`] or [`lint_source`].
 
+pub mod baseline;
 pub mod cli;
 pub mod diagnostic;
 pub mod discover;
@@ -17,6 +18,7 @@ pub mod project;
 pub mod registry;
 pub mod rules;
 pub mod source;
+pub mod suppress;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{Options, Report, lint_paths, lint_source};

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use unleak::cli::{EXIT_ERROR, OutputArgs, run_check};
+use unleak::cli::{BaselineArgs, EXIT_ERROR, OutputArgs, run_check};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +30,8 @@ struct Args {
     manifest_path: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    baseline: BaselineArgs,
 }
 
 fn main() {
@@ -50,7 +52,7 @@ fn run(mut args: Vec<OsString>) -> i32 {
         }
     };
     match select(&args) {
-        Ok((roots, exclude)) => run_check(&roots, &exclude, &args.output),
+        Ok((roots, exclude)) => run_check(&roots, &exclude, &args.output, &args.baseline),
         Err(e) => {
             eprintln!("cargo unleak: {e:#}");
             EXIT_ERROR

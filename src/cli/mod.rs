@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use codespan_reporting::term::termcolor::{Ansi, ColorChoice, NoColor, StandardStream};
 
 use crate::diagnostic::Severity;
 use crate::engine::{Options, Report, lint_paths};
@@ -57,6 +57,22 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+}
+
+/// Accepted findings (shared by `unleak check` and `cargo unleak`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BaselineArgs {
+    /// Report only findings that are not in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record the current findings as the baseline in FILE (and exit 0).
+    #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+    pub write_baseline: Option<PathBuf>,
+    /// With --baseline: drop the entries that no longer match any finding.
+    #[arg(long, requires = "baseline")]
+    pub prune_baseline: bool,
 }
 
 /// Options shared by `unleak check` and `cargo unleak`.
@@ -65,6 +81,10 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human, alias = "output-format")]
     pub format: Format,
+    /// Write the report to this file (replaced atomically) instead of standard output; `-` is
+    /// standard output.
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
     /// Skip files larger than this many bytes (reported as `io-error`).
     #[arg(long, default_value_t = 2 * 1024 * 1024, value_name = "BYTES")]
     pub max_file_size: u64,
@@ -78,8 +98,20 @@ pub struct OutputArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Diagnostics with source snippets, then a summary line.
     Human,
+    /// The versioned JSON contract (see README).
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands (pull-request annotations).
+    Github,
+    /// JUnit XML, one test suite per file.
+    Junit,
+    /// GitLab Code Quality report.
+    Gitlab,
+    /// One line per finding: `path:line:col: rule message`.
+    Concise,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,18 +157,78 @@ fn check(args: CheckArgs) -> i32 {
     } else {
         args.paths.clone()
     };
-    run_check(&paths, &[], &args.output)
+    run_check(&paths, &[], &args.output, &args.baseline)
 }
 
 /// Lints `paths` (skipping the folders in `exclude`), writes the report, returns the exit code.
-pub fn run_check(paths: &[PathBuf], exclude: &[PathBuf], args: &OutputArgs) -> i32 {
+pub fn run_check(
+    paths: &[PathBuf],
+    exclude: &[PathBuf],
+    args: &OutputArgs,
+    baseline: &BaselineArgs,
+) -> i32 {
     let options = Options {
         max_file_size: args.max_file_size,
         threads: args.threads,
         exclude: exclude.to_vec(),
         ..Options::default()
     };
-    let report = lint_paths(paths, &options);
+    let mut report = lint_paths(paths, &options);
+    if let Some(file) = &baseline.write_baseline {
+        let b = crate::baseline::from_report(&report);
+        return match crate::baseline::save(file, &b) {
+            Ok(()) => {
+                eprintln!(
+                    "unleak: wrote {} finding(s) to the baseline {}",
+                    b.entries.len(),
+                    file.display()
+                );
+                EXIT_CLEAN
+            }
+            Err(e) => {
+                eprintln!("unleak: {e}");
+                EXIT_ERROR
+            }
+        };
+    }
+    if let Some(file) = &baseline.baseline {
+        let b = match crate::baseline::load(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("unleak: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        let stale = crate::baseline::filter(&mut report, &b);
+        if !stale.is_empty() {
+            if baseline.prune_baseline {
+                let kept = crate::baseline::Baseline {
+                    version: 1,
+                    entries: b
+                        .entries
+                        .into_iter()
+                        .filter(|e| !stale.contains(e))
+                        .collect(),
+                };
+                if let Err(e) = crate::baseline::save(file, &kept) {
+                    eprintln!("unleak: {e}");
+                    return EXIT_ERROR;
+                }
+                eprintln!(
+                    "unleak: pruned {} baseline entr{} that no longer match",
+                    stale.len(),
+                    if stale.len() == 1 { "y" } else { "ies" }
+                );
+            } else {
+                eprintln!(
+                    "unleak: {} baseline entr{} no longer match any finding (prunable: rerun with \
+                     --prune-baseline)",
+                    stale.len(),
+                    if stale.len() == 1 { "y" } else { "ies" }
+                );
+            }
+        }
+    }
     if let Err(e) = write_report(&report, args) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return exit_code(&report);
@@ -163,13 +255,25 @@ pub fn exit_code(report: &Report) -> i32 {
 }
 
 fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
-    match args.format {
-        Format::Json => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(output::json::render(report).as_bytes())?;
-            out.flush()
-        }
+    let file = args.output_file.as_deref().filter(|p| p.as_os_str() != "-");
+    let text = match args.format {
+        Format::Json => output::json::render(report),
+        Format::Sarif => output::sarif::render(report),
+        Format::Github => output::github::render(report),
+        Format::Junit => output::junit::render(report),
+        Format::Gitlab => output::gitlab::render(report),
+        Format::Concise => output::concise::render(report),
         Format::Human => {
+            if let Some(path) = file {
+                // Into a file: colour only when asked for explicitly.
+                let mut buf: Vec<u8> = Vec::new();
+                if args.color == ColorWhen::Always {
+                    output::human::render(report, &mut Ansi::new(&mut buf))?;
+                } else {
+                    output::human::render(report, &mut NoColor::new(&mut buf))?;
+                }
+                return output::write_file_atomically(path, &buf);
+            }
             let choice = match args.color {
                 ColorWhen::Always => ColorChoice::Always,
                 ColorWhen::Never => ColorChoice::Never,
@@ -183,6 +287,14 @@ fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
             };
             let mut out = StandardStream::stdout(choice);
             output::human::render(report, &mut out)?;
+            return out.flush();
+        }
+    };
+    match file {
+        Some(path) => output::write_file_atomically(path, text.as_bytes()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
             out.flush()
         }
     }

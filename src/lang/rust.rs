@@ -1556,7 +1556,9 @@ impl<'a> Visit<'a> for Walker {
     fn visit_item_mod(&mut self, i: &'a syn::ItemMod) {
         // `#[cfg(test)] mod tests { … }`: test code, not the service.
         let is_test = i.attrs.iter().any(|a| compact(a).contains("cfg(test)"));
-        if !is_test {
+        if is_test {
+            LiteralScan(&mut self.facts.suppression_lookalikes).visit_item_mod(i);
+        } else {
             visit::visit_item_mod(self, i);
         }
     }
@@ -1568,6 +1570,8 @@ impl<'a> Visit<'a> for Walker {
                 t == "#[test]" || t.starts_with("#[tokio::test")
             })
         {
+            // Test code is not linted, but its strings may quote suppression comments.
+            LiteralScan(&mut self.facts.suppression_lookalikes).visit_item(i);
             return;
         }
         visit::visit_item(self, i);
@@ -1882,8 +1886,15 @@ impl<'a> Visit<'a> for Walker {
         visit::visit_expr_path(self, p);
     }
 
+    fn visit_lit_str(&mut self, s: &'a syn::LitStr) {
+        if s.value().contains("unleak-ignore") {
+            self.facts.suppression_lookalikes.push(span_range(s.span()));
+        }
+    }
+
     fn visit_macro(&mut self, m: &'a syn::Macro) {
         self.scan_macro(&m.tokens);
+        literal_lookalikes(&m.tokens, &mut self.facts.suppression_lookalikes);
         // thread_local! { static X: RefCell<Vec<..>> = … } and lazy_static!: statics.
         let name = m
             .path
@@ -1914,6 +1925,33 @@ impl<'a> Visit<'a> for Walker {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Collects the string literals that quote a suppression comment, in code the walker skips.
+struct LiteralScan<'o>(&'o mut Vec<Range<usize>>);
+
+impl<'a> Visit<'a> for LiteralScan<'_> {
+    fn visit_lit_str(&mut self, s: &'a syn::LitStr) {
+        if s.value().contains("unleak-ignore") {
+            self.0.push(span_range(s.span()));
+        }
+    }
+
+    fn visit_macro(&mut self, m: &'a syn::Macro) {
+        literal_lookalikes(&m.tokens, self.0);
+    }
+}
+
+fn literal_lookalikes(ts: &TokenStream, out: &mut Vec<Range<usize>>) {
+    for tt in ts.clone() {
+        match tt {
+            TokenTree::Literal(l) if l.to_string().contains("unleak-ignore") => {
+                out.push(span_range(l.span()))
+            }
+            TokenTree::Group(g) => literal_lookalikes(&g.stream(), out),
+            _ => {}
         }
     }
 }

@@ -697,6 +697,12 @@ impl<'a> Walker<'a> {
                     ex.settles_otherwise = true;
                 }
             }
+            "string" | "template_string" => {
+                if self.text(n).contains("unleak-ignore") {
+                    self.facts.suppression_lookalikes.push(n.byte_range());
+                }
+                self.visit_children(n);
+            }
             "ERROR" => {
                 // Keep going around what did not parse: lint the rest.
                 self.visit_children(n);

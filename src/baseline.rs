@@ -1,0 +1,169 @@
+//! The baseline: a JSON file of accepted findings. `--write-baseline` records the current
+//! findings; `--baseline` reports only findings not in it. Entries are keyed by path, rule and a
+//! fingerprint of the reported line's text (plus its occurrence among identical lines), not by
+//! line number, so unrelated edits and line shifts do not invalidate them.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Report;
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Baseline {
+    pub version: u32,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct Entry {
+    pub path: String,
+    pub rule: String,
+    /// Hex FNV-1a of the trimmed text of the reported line and its occurrence index.
+    pub fingerprint: String,
+    /// For people reading the file; not part of the key.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Errors reading or writing a baseline file.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("cannot read the baseline `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the baseline `{path}` is not a valid unleak baseline ({source}); regenerate it with --write-baseline"
+    )]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("cannot write the baseline `{path}`: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The stable keys of a report's findings (per-file failures are never baselined).
+pub fn keys(report: &Report) -> Vec<(usize, Entry)> {
+    let mut seen: HashMap<(String, String, u64), u32> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, d) in report.diagnostics.iter().enumerate() {
+        if crate::engine::is_failure(d.rule) {
+            continue;
+        }
+        let Some(src) = report.sources.get(&d.file) else {
+            continue;
+        };
+        let line = src.lines.line_col(&src.text, d.range.start).line as usize - 1;
+        let text = src.text[src.lines.line_range(&src.text, line)].trim();
+        let path = d.file.to_string_lossy().replace('\\', "/");
+        let h = fnv1a(format!("{}\0{}", d.rule, text).as_bytes());
+        let n = seen
+            .entry((path.clone(), d.rule.to_string(), h))
+            .or_insert(0);
+        let fingerprint = format!("{:016x}-{n}", h);
+        *n += 1;
+        out.push((
+            i,
+            Entry {
+                path,
+                rule: d.rule.to_string(),
+                fingerprint,
+                message: d.message.clone(),
+            },
+        ));
+    }
+    out
+}
+
+pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| BaselineError::Parse {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes atomically: a temporary file in the same folder, then a rename.
+pub fn save(path: &Path, baseline: &Baseline) -> Result<(), BaselineError> {
+    let err = |source| BaselineError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut text = serde_json::to_string_pretty(baseline).expect("a baseline serialises");
+    text.push('\n');
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("baseline"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// The baseline of a report: every current finding.
+pub fn from_report(report: &Report) -> Baseline {
+    let mut entries: Vec<Entry> = keys(report).into_iter().map(|(_, e)| e).collect();
+    entries.sort_by(|a, b| {
+        (&a.path, &a.rule, &a.fingerprint).cmp(&(&b.path, &b.rule, &b.fingerprint))
+    });
+    Baseline {
+        version: 1,
+        entries,
+    }
+}
+
+/// Drops the report's findings that the baseline accepts; returns the entries that matched
+/// nothing (prunable).
+pub fn filter(report: &mut Report, baseline: &Baseline) -> Vec<Entry> {
+    let key = |e: &Entry| (e.path.clone(), e.rule.clone(), e.fingerprint.clone());
+    let mut wanted: HashMap<(String, String, String), bool> =
+        baseline.entries.iter().map(|e| (key(e), false)).collect();
+    let mut drop = vec![false; report.diagnostics.len()];
+    for (i, e) in keys(report) {
+        if let Some(hit) = wanted.get_mut(&key(&e)) {
+            *hit = true;
+            drop[i] = true;
+        }
+    }
+    let mut i = 0;
+    report.diagnostics.retain(|_: &Diagnostic| {
+        let keep = !drop[i];
+        i += 1;
+        keep
+    });
+    baseline
+        .entries
+        .iter()
+        .filter(|e| !wanted[&key(e)])
+        .cloned()
+        .collect()
+}
