@@ -29,6 +29,8 @@ pub struct Options {
     pub threads: usize,
     /// Folders not to descend into (e.g. other workspace members nested in a package).
     pub exclude: Vec<PathBuf>,
+    /// The configuration file's settings (levels, globs, overrides); `None`: defaults.
+    pub config: Option<Arc<crate::config::Loaded>>,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             rules: RuleOptions::default(),
             threads: 0,
             exclude: Vec::new(),
+            config: None,
         }
     }
 }
@@ -78,7 +81,13 @@ const WORKER_STACK: usize = 256 * 1024 * 1024;
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
-    let found = discover(paths, &options.exclude);
+    let mut found = discover(paths, &options.exclude);
+    if let Some(cfg) = &options.config {
+        // include/exclude globs apply to walks; a file named on the command line is linted.
+        found
+            .files
+            .retain(|f| paths.iter().any(|p| p == f) || cfg.wants(f));
+    }
     let mut diagnostics: Vec<Diagnostic> = found
         .errors
         .iter()
@@ -177,6 +186,22 @@ fn finish(
     for (src, sups) in &suppressions {
         crate::suppress::apply(&src.path, &src.text, &src.lines, sups, diagnostics, &|id| {
             crate::registry::find(id).is_some()
+        });
+    }
+    // Configured levels: `off` drops a rule's findings, other levels replace the severity.
+    if let Some(cfg) = &options.config {
+        diagnostics.retain_mut(|d| {
+            if is_failure(d.rule) {
+                return true;
+            }
+            match cfg.level(d.rule, &d.file).map(|l| l.severity()) {
+                Some(None) => false,
+                Some(Some(s)) => {
+                    d.severity = s;
+                    true
+                }
+                None => true,
+            }
         });
     }
     diagnostics.sort_by(|a, b| {

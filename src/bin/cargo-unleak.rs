@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use unleak::cli::{BaselineArgs, EXIT_ERROR, OutputArgs, run_check};
+use unleak::cli::{EXIT_ERROR, OutputArgs, ReportFilterArgs, run_check};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,7 +31,7 @@ struct Args {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
-    baseline: BaselineArgs,
+    baseline: ReportFilterArgs,
 }
 
 fn main() {

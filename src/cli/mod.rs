@@ -44,6 +44,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
         format: RulesFormat,
     },
+    /// Print the effective configuration (and the file it came from).
+    Config,
     /// Print the documentation of a rule.
     Explain {
         /// A rule id, e.g. `orphaned-interval`.
@@ -58,12 +60,20 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
-    pub baseline: BaselineArgs,
+    pub baseline: ReportFilterArgs,
 }
 
-/// Accepted findings (shared by `unleak check` and `cargo unleak`).
+/// Which findings to report: against a baseline, or only in changed files (shared by
+/// `unleak check` and `cargo unleak`).
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct BaselineArgs {
+pub struct ReportFilterArgs {
+    /// Report only findings in the files staged in git (the whole project is still analysed,
+    /// so project-wide rules see everything).
+    #[arg(long, conflicts_with = "changed_since")]
+    pub staged: bool,
+    /// Report only findings in the files changed since a git ref (e.g. `origin/main`).
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     /// Report only findings that are not in this baseline file.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -85,9 +95,10 @@ pub struct OutputArgs {
     /// standard output.
     #[arg(long, value_name = "PATH")]
     pub output_file: Option<PathBuf>,
-    /// Skip files larger than this many bytes (reported as `io-error`).
-    #[arg(long, default_value_t = 2 * 1024 * 1024, value_name = "BYTES")]
-    pub max_file_size: u64,
+    /// Skip files larger than this many bytes (reported as `io-error`; default 2 MiB, or the
+    /// configuration's `max-file-size`).
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
     /// When to colour human output.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
@@ -148,6 +159,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Check(args) => check(args),
         Command::Rules { format } => rules(format),
         Command::Explain { rule } => explain(&rule),
+        Command::Config => print_config(),
     }
 }
 
@@ -165,15 +177,50 @@ pub fn run_check(
     paths: &[PathBuf],
     exclude: &[PathBuf],
     args: &OutputArgs,
-    baseline: &BaselineArgs,
+    baseline: &ReportFilterArgs,
 ) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = match crate::config::discover(&cwd, &|id| registry::find(id).is_some()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("unleak: invalid configuration: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let defaults = Options::default();
+    let mut rules = defaults.rules.clone();
+    rules
+        .extra_teardown_words
+        .extend(config.config.options.teardown_words.iter().cloned());
+    rules
+        .extra_clients
+        .extend(config.config.options.client_constructors.iter().cloned());
     let options = Options {
-        max_file_size: args.max_file_size,
+        max_file_size: args
+            .max_file_size
+            .or(config.config.max_file_size)
+            .unwrap_or(defaults.max_file_size),
         threads: args.threads,
         exclude: exclude.to_vec(),
-        ..Options::default()
+        rules,
+        config: Some(std::sync::Arc::new(config)),
+        ..defaults
     };
     let mut report = lint_paths(paths, &options);
+    if baseline.staged || baseline.changed_since.is_some() {
+        match changed_files(baseline.changed_since.as_deref()) {
+            Ok(files) => {
+                report.diagnostics.retain(|d| {
+                    let abs = std::fs::canonicalize(&d.file).unwrap_or_else(|_| d.file.clone());
+                    files.contains(&abs)
+                });
+            }
+            Err(e) => {
+                eprintln!("unleak: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    }
     if let Some(file) = &baseline.write_baseline {
         let b = crate::baseline::from_report(&report);
         return match crate::baseline::save(file, &b) {
@@ -237,6 +284,47 @@ pub fn run_check(
         return EXIT_ERROR;
     }
     exit_code(&report)
+}
+
+/// The files staged in git (`since = None`) or changed since a ref, as canonical paths.
+fn changed_files(since: Option<&str>) -> Result<std::collections::HashSet<PathBuf>, String> {
+    let git = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let list = match since {
+        None => git(&["diff", "--name-only", "--cached", "--diff-filter=ACMR"])?,
+        Some(r) => {
+            let mut l = git(&["diff", "--name-only", "--diff-filter=ACMR", r])?;
+            // New files not yet added count as changed too.
+            l.push_str(&git(&[
+                "ls-files",
+                "--others",
+                "--exclude-standard",
+                "--full-name",
+            ])?);
+            l
+        }
+    };
+    Ok(list
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let p = top.join(l);
+            std::fs::canonicalize(&p).unwrap_or(p)
+        })
+        .collect())
 }
 
 /// 0 when nothing at warning level or above was found, 1 for findings, 2 for internal errors.
@@ -329,6 +417,49 @@ fn rules(format: RulesFormat) -> i32 {
         }
     };
     if res.is_err() { EXIT_ERROR } else { EXIT_CLEAN }
+}
+
+fn print_config() -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match crate::config::discover(&cwd, &|id| registry::find(id).is_some()) {
+        Ok(c) => {
+            match &c.source {
+                Some(p) => println!("# from {}", p.display()),
+                None => println!(
+                    "# no unleak.toml, .unleak.toml or Cargo.toml metadata found: defaults"
+                ),
+            }
+            let mut effective = c.config.clone();
+            // Show every rule's level, defaults included.
+            for m in registry::all() {
+                effective
+                    .rules
+                    .entry(m.id.to_string())
+                    .or_insert(match m.severity {
+                        crate::Severity::Error => crate::config::Level::Error,
+                        crate::Severity::Warning => crate::config::Level::Warning,
+                        crate::Severity::Info => crate::config::Level::Info,
+                    });
+            }
+            if effective.max_file_size.is_none() {
+                effective.max_file_size = Some(Options::default().max_file_size);
+            }
+            match toml::to_string_pretty(&effective) {
+                Ok(t) => {
+                    print!("{t}");
+                    EXIT_CLEAN
+                }
+                Err(e) => {
+                    eprintln!("unleak: cannot print the configuration: {e}");
+                    EXIT_ERROR
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("unleak: invalid configuration: {e}");
+            EXIT_ERROR
+        }
+    }
 }
 
 fn explain(rule: &str) -> i32 {

@@ -173,7 +173,19 @@ impl Rule for DuplicateClient {
         let mut sites: Vec<Site> = Vec::new();
         for file in ctx.files {
             for e in &file.facts.events {
-                if let Some(kind) = client_kind(&file.facts, e) {
+                // Configured extra constructors (`[options] client-constructors`).
+                let extra = || match &e.kind {
+                    EventKind::New { class, .. } => {
+                        let last = class.rsplit(['.', ':']).next().unwrap_or(class);
+                        ctx.options
+                            .extra_clients
+                            .iter()
+                            .any(|c| c == last || c == class)
+                            .then(|| last.to_string())
+                    }
+                    _ => None,
+                };
+                if let Some(kind) = client_kind(&file.facts, e).or_else(extra) {
                     // The client library itself: `new Redis()` inside the file that defines
                     // `class Redis` is a factory, not a use.
                     if file

@@ -59,6 +59,8 @@ pub struct ProjectFile {
 pub struct RuleOptions {
     /// Extra words that make a method a teardown, beyond [`crate::facts::TEARDOWN_WORDS`].
     pub extra_teardown_words: Vec<String>,
+    /// Extra client constructors (class or factory names) for duplicate-client.
+    pub extra_clients: Vec<String>,
 }
 
 impl RuleOptions {

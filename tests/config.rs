@@ -1,0 +1,166 @@
+//! Configuration files through the real binary: levels, globs, overrides, options, errors,
+//! `unleak config`, and Cargo.toml metadata.
+
+use std::fs;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn unleak() -> Command {
+    Command::cargo_bin("unleak").unwrap()
+}
+
+fn run(dir: &std::path::Path) -> (i32, Vec<(String, String, String)>) {
+    let out = unleak()
+        .current_dir(dir)
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let list = v["diagnostics"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    (
+                        d["path"].as_str().unwrap().to_string(),
+                        d["rule"].as_str().unwrap().to_string(),
+                        d["severity"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (out.status.code().unwrap(), list)
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["src", "test", "gen"] {
+        fs::create_dir_all(d.join(sub)).unwrap();
+        fs::write(
+            d.join(sub).join("a.ts"),
+            "setInterval(() => poll(), 1000);\ntry { risky(); } catch {}\n",
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn s(a: &str, b: &str, c: &str) -> (String, String, String) {
+    (a.into(), b.into(), c.into())
+}
+
+#[test]
+fn levels_globs_and_overrides_apply() {
+    let dir = project();
+    fs::write(
+        dir.path().join("unleak.toml"),
+        "exclude = [\"gen/**\"]\n\n[rules]\nsilent-error = \"error\"\norphaned-interval = \"info\"\n\n[[overrides]]\nfiles = [\"test/**\"]\nrules = { silent-error = \"off\", orphaned-interval = \"off\" }\n",
+    )
+    .unwrap();
+    let (code, found) = run(dir.path());
+    assert_eq!(
+        found,
+        vec![
+            s("src/a.ts", "orphaned-interval", "info"),
+            s("src/a.ts", "silent-error", "error"),
+        ]
+    );
+    assert_eq!(code, 1);
+    // Only infos left: exit 0.
+    fs::write(
+        dir.path().join("unleak.toml"),
+        "include = [\"src/**\"]\n[rules]\nsilent-error = \"off\"\norphaned-interval = \"info\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(dir.path()),
+        (0, vec![s("src/a.ts", "orphaned-interval", "info")])
+    );
+}
+
+#[test]
+fn options_extend_teardowns_and_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("a.ts"),
+        "export class Poller {\n  private t?: NodeJS.Timeout;\n  start() { this.t = setInterval(() => 1, 10); }\n  finalize() { clearInterval(this.t); }\n}\nexport const a = new Acme();\nexport const b = new Acme();\n",
+    )
+    .unwrap();
+    let (_, found) = run(dir.path());
+    assert_eq!(found, vec![s("a.ts", "orphaned-interval", "error")]);
+    fs::write(
+        dir.path().join(".unleak.toml"),
+        "[options]\nteardown-words = [\"finalize\"]\nclient-constructors = [\"Acme\"]\n",
+    )
+    .unwrap();
+    let (_, found) = run(dir.path());
+    assert_eq!(
+        found,
+        vec![
+            s("a.ts", "duplicate-client", "warning"),
+            s("a.ts", "duplicate-client", "warning")
+        ]
+    );
+}
+
+#[test]
+fn bad_configuration_names_file_line_and_allowed_values() {
+    let dir = project();
+    fs::write(
+        dir.path().join("unleak.toml"),
+        "[rules]\nsilent-error = \"loud\"\n",
+    )
+    .unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unleak.toml:2"))
+        .stderr(predicate::str::contains("warning"));
+    fs::write(
+        dir.path().join("unleak.toml"),
+        "[rules]\nno-such-rule = \"off\"\n",
+    )
+    .unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unleak.toml:2"))
+        .stderr(predicate::str::contains("no-such-rule"));
+    fs::write(dir.path().join("unleak.toml"), "colour = \"red\"\n").unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("colour"));
+}
+
+#[test]
+fn cargo_metadata_configuration_and_unleak_config() {
+    let dir = project();
+    fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n\n[package.metadata.unleak]\nexclude = [\"gen/**\", \"test/**\"]\n[package.metadata.unleak.rules]\nsilent-error = \"off\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(dir.path()),
+        (1, vec![s("src/a.ts", "orphaned-interval", "error")])
+    );
+    unleak()
+        .current_dir(dir.path().join("src"))
+        .arg("config")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Cargo.toml"))
+        .stdout(predicate::str::contains("silent-error = \"off\""))
+        .stdout(predicate::str::contains("orphaned-interval = \"error\""));
+}
