@@ -146,3 +146,51 @@ fn this_workspace_is_clean_with_its_fixtures_left_out() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn message_format_json_speaks_cargo_for_rust_analyzer() {
+    let ws = workspace();
+    let out = cargo_unleak()
+        .current_dir(ws.path())
+        .args(["--workspace", "--message-format=json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let (last, messages) = lines.split_last().unwrap();
+    assert_eq!(last["reason"], "build-finished");
+    assert_eq!(last["success"], false);
+    assert_eq!(messages.len(), 3);
+    let m = messages
+        .iter()
+        .find(|m| {
+            m["message"]["code"]["code"] == "orphaned-interval"
+                && m["message"]["spans"][0]["file_name"] == "svc/src/main.rs"
+        })
+        .expect("the Rust finding");
+    assert_eq!(m["reason"], "compiler-message");
+    assert_eq!(m["message"]["level"], "error");
+    let span = &m["message"]["spans"][0];
+    assert_eq!(
+        (span["line_start"].as_u64(), span["column_start"].as_u64()),
+        (Some(4), Some(5))
+    );
+    assert_eq!(span["is_primary"], true);
+    assert!(
+        m["message"]["rendered"]
+            .as_str()
+            .unwrap()
+            .contains("svc/src/main.rs:4:5")
+    );
+    cargo_unleak()
+        .current_dir(ws.path())
+        .args(["--message-format", "xml"])
+        .assert()
+        .code(2);
+}

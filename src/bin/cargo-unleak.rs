@@ -28,6 +28,10 @@ struct Args {
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]
     manifest_path: Option<PathBuf>,
+    /// `json`: cargo's JSON message lines (for rust-analyzer's `check.overrideCommand`);
+    /// `human`: the default output.
+    #[arg(long, value_name = "FMT")]
+    message_format: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -51,6 +55,15 @@ fn run(mut args: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    let mut args = args;
+    match args.message_format.as_deref() {
+        None | Some("human" | "short") => {}
+        Some(f) if f.starts_with("json") => args.output.format = unleak::cli::Format::CargoJson,
+        Some(other) => {
+            eprintln!("cargo unleak: unknown --message-format `{other}` (expected json or human)");
+            return EXIT_ERROR;
+        }
+    }
     match select(&args) {
         Ok((roots, exclude)) => run_check(&roots, &exclude, &args.output, &args.baseline),
         Err(e) => {

@@ -123,6 +123,10 @@ pub enum Format {
     Gitlab,
     /// One line per finding: `path:line:col: rule message`.
     Concise,
+    /// Cargo's JSON `compiler-message` lines (`cargo unleak --message-format json`), for
+    /// rust-analyzer's `check.overrideCommand`.
+    #[value(name = "cargo-json")]
+    CargoJson,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,6 +355,7 @@ fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
         Format::Junit => output::junit::render(report),
         Format::Gitlab => output::gitlab::render(report),
         Format::Concise => output::concise::render(report),
+        Format::CargoJson => output::cargo::render(report),
         Format::Human => {
             if let Some(path) = file {
                 // Into a file: colour only when asked for explicitly.

@@ -1,5 +1,6 @@
 //! Output formats, one file each. Every format renders the same [`crate::Report`].
 
+pub mod cargo;
 pub mod concise;
 pub mod github;
 pub mod gitlab;
