@@ -64,6 +64,25 @@ pub struct Scope {
     pub is_async: bool,
 }
 
+impl Scope {
+    /// A scope with nothing known yet beyond where it is; front ends fill in the rest.
+    pub fn new(kind: ScopeKind, parent: Option<ScopeId>, span: Range<usize>) -> Scope {
+        Scope {
+            kind,
+            parent,
+            name: None,
+            class: None,
+            span,
+            in_loop: false,
+            path: PathKind::Normal,
+            has_guarded_return: false,
+            early_return_guards: Vec::new(),
+            params: Vec::new(),
+            is_async: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeKind {
     Module,

@@ -185,19 +185,7 @@ impl Walker {
     fn new(src: &str) -> Walker {
         let mut facts = FileFacts::default();
         facts.is_rust = true;
-        facts.add_scope(Scope {
-            kind: ScopeKind::Module,
-            parent: None,
-            name: None,
-            class: None,
-            span: 0..src.len(),
-            in_loop: false,
-            path: PathKind::Normal,
-            has_guarded_return: false,
-            early_return_guards: Vec::new(),
-            params: Vec::new(),
-            is_async: false,
-        });
+        facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
         let _ = src;
         Walker {
             facts,
@@ -361,17 +349,11 @@ impl Walker {
         body: impl FnOnce(&mut Self),
     ) -> ScopeId {
         let id = self.facts.add_scope(Scope {
-            kind,
-            parent: Some(self.scope),
             name,
             class,
-            span,
             in_loop: self.in_loop,
-            path: PathKind::Normal,
-            has_guarded_return: false,
-            early_return_guards: Vec::new(),
-            params: Vec::new(),
             is_async,
+            ..Scope::new(kind, Some(self.scope), span)
         });
         let saved = (
             self.scope,

@@ -148,19 +148,7 @@ const GLOBAL_OBJECTS: &[&str] = &["global", "globalThis", "window", "self", "tim
 impl<'a> Walker<'a> {
     fn new(src: &'a str) -> Walker<'a> {
         let mut facts = FileFacts::default();
-        facts.add_scope(Scope {
-            kind: ScopeKind::Module,
-            parent: None,
-            name: None,
-            class: None,
-            span: 0..src.len(),
-            in_loop: false,
-            path: PathKind::Normal,
-            has_guarded_return: false,
-            early_return_guards: Vec::new(),
-            params: Vec::new(),
-            is_async: false,
-        });
+        facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
         Walker {
             src,
             facts,
@@ -756,17 +744,11 @@ impl<'a> Walker<'a> {
             _ => self.path,
         };
         let id = self.facts.add_scope(Scope {
-            kind,
-            parent: Some(self.scope),
             name,
             class,
-            span: n.byte_range(),
             in_loop: self.in_loop || in_loop_override,
             path,
-            has_guarded_return: false,
-            early_return_guards: Vec::new(),
-            params: Vec::new(),
-            is_async: false,
+            ..Scope::new(kind, Some(self.scope), n.byte_range())
         });
         let saved_loop = self.loop_span.take();
         let saved = (
@@ -904,21 +886,15 @@ impl<'a> Walker<'a> {
                 let scope = match self.field_scopes.iter().find(|(c, _)| *c == class) {
                     Some(&(_, s)) => s,
                     None => {
+                        let kind = ScopeKind::Method {
+                            constructor: !is_static,
+                            is_static,
+                        };
                         let s = self.facts.add_scope(Scope {
-                            kind: ScopeKind::Method {
-                                constructor: !is_static,
-                                is_static,
-                            },
-                            parent: Some(self.scope),
                             name: Some("constructor".into()),
                             class: Some(class),
-                            span: m.byte_range(),
                             in_loop: self.in_loop,
-                            path: PathKind::Normal,
-                            has_guarded_return: false,
-                            early_return_guards: Vec::new(),
-                            params: Vec::new(),
-                            is_async: false,
+                            ..Scope::new(kind, Some(self.scope), m.byte_range())
                         });
                         self.field_scopes.push((class, s));
                         s
