@@ -21,7 +21,7 @@ pub struct Baseline {
 pub struct Entry {
     pub path: String,
     pub rule: String,
-    /// Hex FNV-1a of the trimmed text of the reported line and its occurrence index.
+    /// Hash of the rule, path, trimmed text of the reported line and its occurrence.
     pub fingerprint: String,
     /// For people reading the file; not part of the key.
     #[serde(default)]
@@ -50,46 +50,28 @@ pub enum BaselineError {
     },
 }
 
-fn fnv1a(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// The stable keys of a report's findings (per-file failures are never baselined).
+/// The stable keys of a report's findings (per-file failures are never baselined), with the
+/// index of the diagnostic each belongs to. The fingerprint is the one SARIF and GitLab reports
+/// carry ([`crate::cli::output::fingerprints`]), so a baseline and a code-scanning alert agree
+/// on what "the same finding" is.
 pub fn keys(report: &Report) -> Vec<(usize, Entry)> {
-    let mut seen: HashMap<(String, String, u64), u32> = HashMap::new();
-    let mut out = Vec::new();
-    for (i, d) in report.diagnostics.iter().enumerate() {
-        if crate::engine::is_failure(d.rule) {
-            continue;
-        }
-        let Some(src) = report.sources.get(&d.file) else {
-            continue;
-        };
-        let line = src.lines.line_col(&src.text, d.range.start).line as usize - 1;
-        let text = src.text[src.lines.line_range(&src.text, line)].trim();
-        let path = d.file.to_string_lossy().replace('\\', "/");
-        let h = fnv1a(format!("{}\0{}", d.rule, text).as_bytes());
-        let n = seen
-            .entry((path.clone(), d.rule.to_string(), h))
-            .or_insert(0);
-        let fingerprint = format!("{:016x}-{n}", h);
-        *n += 1;
-        out.push((
-            i,
-            Entry {
-                path,
-                rule: d.rule.to_string(),
-                fingerprint,
-                message: d.message.clone(),
-            },
-        ));
-    }
-    out
+    crate::cli::output::fingerprints(report)
+        .into_iter()
+        .zip(&report.diagnostics)
+        .enumerate()
+        .filter(|(_, (_, d))| !crate::engine::is_failure(d.rule))
+        .map(|(i, (fp, d))| {
+            (
+                i,
+                Entry {
+                    path: d.file.to_string_lossy().replace('\\', "/"),
+                    rule: d.rule.to_string(),
+                    fingerprint: fp.full(),
+                    message: d.message.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
