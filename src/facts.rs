@@ -556,8 +556,7 @@ impl FileFacts {
         })
     }
 
-    /// The nearest enclosing scope that is a function, method or non-inline-callback boundary
-    /// of the module: the module scope itself for top-level code.
+    /// The scope is the module's top level.
     pub fn is_module_scope(&self, scope: ScopeId) -> bool {
         matches!(
             self.scopes.get(scope).map(|s| &s.kind),
@@ -757,24 +756,13 @@ impl FileFacts {
             .map(|&i| &self.events[i])
     }
 
-    /// The innermost function-like scope (not a plain block) containing `scope`: itself.
-    pub fn class_of(&self, scope: ScopeId) -> Option<ClassId> {
-        self.scopes.get(scope).and_then(|s| s.class)
-    }
-
     /// The method scope of a class that encloses `scope` (or is it).
     pub fn enclosing_method(&self, scope: ScopeId) -> Option<ScopeId> {
         self.ancestors(scope)
             .find(|&s| matches!(self.scopes[s].kind, ScopeKind::Method { .. }))
     }
 
-    /// `scope` or one of its ancestors (up to `stop`, exclusive) is a teardown: a method or
-    /// function named like one, a `finally`-style continuation, or a handler of a close-like event.
-    pub fn in_teardown(&self, scope: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
-        self.ancestors(scope)
-            .any(|s| self.is_teardown_scope(s, teardown))
-    }
-
+    /// A teardown: a method or function named like one, or a handler of a close-like event.
     pub fn is_teardown_scope(&self, s: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
         let scope = &self.scopes[s];
         match &scope.kind {

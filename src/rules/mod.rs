@@ -315,11 +315,6 @@ pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
     e.in_loop && facts.lifetime(e.scope) != Lifetime::Once
 }
 
-/// A place as written, resolved, for matching against other events.
-pub fn resolve(facts: &FileFacts, p: &PlaceRef) -> Place {
-    facts.resolve(p)
-}
-
 /// Types (classes, structs) whose instances live for the whole process: instantiated at module
 /// level (TypeScript), singletons, held in a `static`, behind an `Arc`, or given to
 /// `.with_state(..)` (Rust) — anywhere in the project.
