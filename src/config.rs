@@ -1,6 +1,6 @@
 //! Configuration: `unleak.toml` / `.unleak.toml`, or `[workspace.metadata.unleak]` /
-//! `[package.metadata.unleak]` in a `Cargo.toml`, found by searching upward from the working
-//! directory. Per-rule levels (the ESLint/oxlint shape), include/exclude globs, per-path
+//! `[package.metadata.unleak]` in a `Cargo.toml`, found by searching upward from each file's
+//! folder ([`Resolver`]); the working directory's file also supplies the run-wide options. Per-rule levels (the ESLint/oxlint shape), include/exclude globs, per-path
 //! overrides, and rule options. Unknown keys and bad values are errors naming the file, the line
 //! and what is allowed.
 
@@ -105,6 +105,67 @@ pub struct Loaded {
 }
 
 const FILE_NAMES: &[&str] = &["unleak.toml", ".unleak.toml"];
+
+/// Finds each file's configuration — the nearest one upward from the file's folder — and
+/// remembers it per folder, so a monorepo's packages can each carry their own `unleak.toml`.
+/// A configuration that cannot be used is remembered as an error for that folder.
+#[derive(Debug)]
+pub struct Resolver {
+    root: Loaded,
+    cache: std::sync::Mutex<
+        std::collections::HashMap<PathBuf, Result<std::sync::Arc<Loaded>, String>>,
+    >,
+    is_rule: fn(&str) -> bool,
+}
+
+impl Resolver {
+    /// `root`: the configuration of the working directory (its options apply to the whole run).
+    pub fn new(root: Loaded, is_rule: fn(&str) -> bool) -> Resolver {
+        Resolver {
+            root,
+            cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+            is_rule,
+        }
+    }
+
+    pub fn root(&self) -> &Loaded {
+        &self.root
+    }
+
+    /// The configuration that governs `file`.
+    pub fn for_file(&self, file: &Path) -> Result<std::sync::Arc<Loaded>, String> {
+        let dir = file
+            .parent()
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut cache = match self.cache.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(hit) = cache.get(&dir) {
+            return hit.clone();
+        }
+        let loaded = discover(&dir, &|id| (self.is_rule)(id))
+            .map(|l| {
+                // The working directory's own file: share it rather than parse it again.
+                if l.source.is_some() && l.source == self.root.source {
+                    std::sync::Arc::new(self.root.clone())
+                } else {
+                    std::sync::Arc::new(l)
+                }
+            })
+            .map_err(|e| e.to_string());
+        cache.insert(dir, loaded.clone());
+        loaded
+    }
+}
 
 /// Finds and loads the configuration for `start` (a folder), searching upward.
 pub fn discover(start: &Path, is_rule: &dyn Fn(&str) -> bool) -> Result<Loaded, ConfigError> {

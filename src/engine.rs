@@ -29,8 +29,8 @@ pub struct Options {
     pub threads: usize,
     /// Folders not to descend into (e.g. other workspace members nested in a package).
     pub exclude: Vec<PathBuf>,
-    /// The configuration file's settings (levels, globs, overrides); `None`: defaults.
-    pub config: Option<Arc<crate::config::Loaded>>,
+    /// Finds each file's configuration (levels, globs, overrides); `None`: defaults.
+    pub config: Option<Arc<crate::config::Resolver>>,
 }
 
 impl Default for Options {
@@ -82,11 +82,27 @@ const WORKER_STACK: usize = 256 * 1024 * 1024;
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
     let mut found = discover(paths, &options.exclude);
+    let mut config_errors = Vec::new();
     if let Some(cfg) = &options.config {
         // include/exclude globs apply to walks; a file named on the command line is linted.
-        found
-            .files
-            .retain(|f| paths.iter().any(|p| p == f) || cfg.wants(f));
+        found.files.retain(|f| {
+            if paths.iter().any(|p| p == f) {
+                return true;
+            }
+            match cfg.for_file(f) {
+                Ok(c) => c.wants(f),
+                Err(e) => {
+                    config_errors.push(Diagnostic::new(
+                        IO_ERROR,
+                        Severity::Error,
+                        display_path(f),
+                        0..0,
+                        format!("not linted: its configuration is invalid: {e}"),
+                    ));
+                    false
+                }
+            }
+        });
     }
     let mut diagnostics: Vec<Diagnostic> = found
         .errors
@@ -101,6 +117,7 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
             )
         })
         .collect();
+    diagnostics.extend(config_errors);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .stack_size(WORKER_STACK)
@@ -194,7 +211,10 @@ fn finish(
             if is_failure(d.rule) {
                 return true;
             }
-            match cfg.level(d.rule, &d.file).map(|l| l.severity()) {
+            let Ok(file_cfg) = cfg.for_file(&d.file) else {
+                return true;
+            };
+            match file_cfg.level(d.rule, &d.file).map(|l| l.severity()) {
                 Some(None) => false,
                 Some(Some(s)) => {
                     d.severity = s;

@@ -164,3 +164,35 @@ fn cargo_metadata_configuration_and_unleak_config() {
         .stdout(predicate::str::contains("silent-error = \"off\""))
         .stdout(predicate::str::contains("orphaned-interval = \"error\""));
 }
+
+#[test]
+fn each_file_takes_its_nearest_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for pkg in ["packages/a", "packages/b", "packages/c"] {
+        fs::create_dir_all(d.join(pkg)).unwrap();
+        fs::write(
+            d.join(pkg).join("x.ts"),
+            "setInterval(() => poll(), 1000);\ntry { risky(); } catch {}\n",
+        )
+        .unwrap();
+    }
+    fs::write(d.join("unleak.toml"), "[rules]\nsilent-error = \"off\"\n").unwrap();
+    // The closest file wins whole (no merging with the root's), like ruff's.
+    fs::write(
+        d.join("packages/b/unleak.toml"),
+        "[rules]\norphaned-interval = \"off\"\n",
+    )
+    .unwrap();
+    fs::write(d.join("packages/c/.unleak.toml"), "bogus = 1\n").unwrap();
+    let (code, found) = run(d);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found,
+        vec![
+            s("packages/a/x.ts", "orphaned-interval", "error"),
+            s("packages/b/x.ts", "silent-error", "warning"),
+            s("packages/c/x.ts", "io-error", "error"),
+        ]
+    );
+}

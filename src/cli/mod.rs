@@ -207,7 +207,10 @@ pub fn run_check(
         threads: args.threads,
         exclude: exclude.to_vec(),
         rules,
-        config: Some(std::sync::Arc::new(config)),
+        config: Some(std::sync::Arc::new(crate::config::Resolver::new(
+            config,
+            |id| registry::find(id).is_some(),
+        ))),
         ..defaults
     };
     let mut report = lint_paths(paths, &options);
