@@ -351,7 +351,11 @@ pub enum EventKind {
     /// A cache constructor with the option keys / builder methods it was given.
     CacheCtor { api: String, options: Vec<String> },
     /// An error swallowed without a trace (empty catch, `.catch(() => {})`, `Err(_) => {}`).
-    SwallowedError { what: String },
+    SwallowedError {
+        what: String,
+        /// The front end's edit that logs the error instead, in the file's own syntax.
+        fix: Option<FixHint>,
+    },
     /// A server starts listening (`app.listen`, `axum::serve`); `graceful` when the code wires a
     /// graceful shutdown into it (`.with_graceful_shutdown(..)`).
     ServerStart { api: String, graceful: bool },
@@ -410,6 +414,14 @@ impl EventKind {
             | EventKind::LongTask => return None,
         })
     }
+}
+
+/// A language-specific edit a front end proposes (it knows the syntax); the rule decides
+/// whether and how to offer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixHint {
+    pub range: Range<usize>,
+    pub text: String,
 }
 
 /// Why a `setTimeout` counts as a deadline.

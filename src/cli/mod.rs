@@ -57,6 +57,15 @@ pub enum Command {
 pub struct CheckArgs {
     /// Files or folders to lint. Files named here are always linted, even if ignored.
     pub paths: Vec<PathBuf>,
+    /// Apply the safe fixes (in place, atomically), then report what is left.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix or --diff: apply the unsafe fixes too (they change behaviour, e.g. add cleanup).
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them (exit 1 if there is a diff).
+    #[arg(long, conflicts_with = "fix")]
+    pub diff: bool,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -173,7 +182,54 @@ fn check(args: CheckArgs) -> i32 {
     } else {
         args.paths.clone()
     };
+    if args.fix || args.diff {
+        return run_fix(&paths, &args);
+    }
     run_check(&paths, &[], &args.output, &args.baseline)
+}
+
+/// `--fix` / `--diff`: fix in memory to a fixpoint, then write (or print) the changes and report
+/// what is left.
+fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
+    let options = Options {
+        max_file_size: args
+            .output
+            .max_file_size
+            .unwrap_or(Options::default().max_file_size),
+        threads: args.output.threads,
+        ..Options::default()
+    };
+    let mut run = crate::fix::fix_paths(paths, &options, args.unsafe_fixes);
+    if args.diff {
+        let mut out = std::io::stdout().lock();
+        for c in &run.changes {
+            let _ = out.write_all(crate::fix::unified_diff(c).as_bytes());
+        }
+        for p in &run.problems {
+            eprintln!("unleak: {}: {}", p.file.display(), p.message);
+        }
+        return if run.changes.is_empty() {
+            EXIT_CLEAN
+        } else {
+            EXIT_FINDINGS
+        };
+    }
+    crate::fix::write_changes(&mut run);
+    let fixed: usize = run.changes.iter().map(|c| c.fixes).sum();
+    eprintln!(
+        "unleak: applied {fixed} fix(es) in {} file(s)",
+        run.changes.len()
+    );
+    for p in &run.problems {
+        eprintln!("unleak: {}: {}", p.file.display(), p.message);
+    }
+    let mut report = crate::fix::relint(paths, &options);
+    report.diagnostics.extend(run.problems);
+    if let Err(e) = write_report(&report, &args.output) {
+        eprintln!("unleak: cannot write the output: {e}");
+        return EXIT_ERROR;
+    }
+    exit_code(&report)
 }
 
 /// Lints `paths` (skipping the folders in `exclude`), writes the report, returns the exit code.

@@ -1768,6 +1768,7 @@ impl<'a> Visit<'a> for Walker {
             self.event(
                 EventKind::SwallowedError {
                     what: "an `Err(_) => {}` arm".into(),
+                    fix: None,
                 },
                 span_range(arm.pat.span()),
             );
@@ -1796,6 +1797,7 @@ impl<'a> Visit<'a> for Walker {
             self.event(
                 EventKind::SwallowedError {
                     what: "an empty `if let Err(_) = …` body".into(),
+                    fix: None,
                 },
                 span_range(i.span()),
             );

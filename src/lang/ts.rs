@@ -589,13 +589,27 @@ impl<'a> Walker<'a> {
                     self.path = saved;
                 }
                 if let Some(h) = n.child_by_field_name("handler") {
-                    if h.child_by_field_name("body")
-                        .is_some_and(|b| is_empty_block(b))
+                    if let Some(body) = h.child_by_field_name("body").filter(|b| is_empty_block(*b))
                     {
                         let start = h.start_byte();
+                        // Log what was caught, right after the `{` (comments in the block stay):
+                        // name the binding, or add one.
+                        let open = body.start_byte() + 1;
+                        let fix = match h.child_by_field_name("parameter") {
+                            Some(p) if p.kind() == "identifier" => Some(FixHint {
+                                range: open..open,
+                                text: format!(" console.error({});", self.text(p)),
+                            }),
+                            Some(_) => None,
+                            None => Some(FixHint {
+                                range: start + "catch".len()..open,
+                                text: " (error) { console.error(error);".into(),
+                            }),
+                        };
                         self.event(
                             EventKind::SwallowedError {
                                 what: "an empty `catch` block".into(),
+                                fix,
                             },
                             start..start + 5,
                         );
@@ -1872,11 +1886,11 @@ impl<'a> Walker<'a> {
             }
             // `.catch(() => {})`, `.then(ok, () => {})`
             let swallowed = match method {
-                "catch" => args.first().is_some_and(|a| is_noop_fn(*a, self.src)),
-                "then" => args.get(1).is_some_and(|a| is_noop_fn(*a, self.src)),
-                _ => false,
+                "catch" => args.first().filter(|a| is_noop_fn(**a, self.src)),
+                "then" => args.get(1).filter(|a| is_noop_fn(**a, self.src)),
+                _ => None,
             };
-            if swallowed {
+            if let Some(handler) = swallowed {
                 // Point at `.catch` itself: in a long chain the call starts lines earlier.
                 let span = callee
                     .child_by_field_name("property")
@@ -1884,6 +1898,10 @@ impl<'a> Walker<'a> {
                 self.event(
                     EventKind::SwallowedError {
                         what: format!("`.{method}(..)` with a handler that ignores the error"),
+                        fix: Some(FixHint {
+                            range: handler.byte_range(),
+                            text: "(error) => console.error(error)".into(),
+                        }),
                     },
                     span,
                 );
@@ -1898,9 +1916,14 @@ impl<'a> Walker<'a> {
                 )
             }) && args.get(1).is_some_and(|h| is_noop_fn(*h, self.src))
             {
+                let fix = args.get(1).map(|h| FixHint {
+                    range: h.byte_range(),
+                    text: "(error) => console.error(error)".into(),
+                });
                 self.event(
                     EventKind::SwallowedError {
                         what: "an empty process-level error handler".into(),
+                        fix,
                     },
                     head_span(n),
                 );

@@ -29,7 +29,7 @@ impl Rule for SilentError {
             .events
             .iter()
             .filter_map(|e| {
-                let EventKind::SwallowedError { what } = &e.kind else {
+                let EventKind::SwallowedError { what, fix } = &e.kind else {
                     return None;
                 };
                 let help = if facts.is_rust {
@@ -40,7 +40,7 @@ impl Rule for SilentError {
                     "log the error with context (and count it), rethrow it, or handle it; if ignoring \
                      is really intended, say why in a comment and log at debug level"
                 };
-                Some(
+                let mut d = Some(
                     Diagnostic::new(
                         META.id,
                         META.severity,
@@ -53,7 +53,20 @@ impl Rule for SilentError {
                         ),
                     )
                     .with_help(help),
-                )
+                );
+                // Logging changes what the program does (output, volume): an unsafe fix.
+                if let (Some(d), Some(f)) = (d.as_mut(), fix) {
+                    d.fixes.push(crate::diagnostic::Fix {
+                        title: "log the error instead of swallowing it".into(),
+                        applicability: crate::diagnostic::Applicability::Unsafe,
+                        edits: vec![crate::diagnostic::Edit {
+                            file: None,
+                            range: f.range.clone(),
+                            content: f.text.clone(),
+                        }],
+                    });
+                }
+                d
             })
             .collect()
     }
