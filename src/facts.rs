@@ -486,6 +486,24 @@ pub enum Lifetime {
 }
 
 impl FileFacts {
+    /// Declares a name in `scope` (no type known yet).
+    pub fn add_binding(
+        &mut self,
+        name: &str,
+        scope: ScopeId,
+        kind: BindingKind,
+        span: Range<usize>,
+    ) -> BindingId {
+        self.bindings.push(Binding {
+            name: name.to_string(),
+            scope,
+            kind,
+            span,
+            ty: None,
+        });
+        self.bindings.len() - 1
+    }
+
     pub fn add_scope(&mut self, scope: Scope) -> ScopeId {
         self.scopes.push(scope);
         self.scopes.len() - 1

@@ -234,13 +234,7 @@ impl Walker {
     }
 
     fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
-        self.facts.bindings.push(Binding {
-            name: name.to_string(),
-            scope: self.scope,
-            kind,
-            span,
-            ty: None,
-        });
+        self.facts.add_binding(name, self.scope, kind, span);
     }
 
     fn declare_pat(&mut self, pat: &Pat) {

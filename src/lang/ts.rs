@@ -188,13 +188,7 @@ impl<'a> Walker<'a> {
     }
 
     fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
-        self.facts.bindings.push(Binding {
-            name: name.to_string(),
-            scope: self.scope,
-            kind,
-            span,
-            ty: None,
-        });
+        self.facts.add_binding(name, self.scope, kind, span);
     }
 
     /// Declares every identifier a binding pattern introduces.
