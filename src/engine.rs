@@ -31,6 +31,9 @@ pub struct Options {
     pub exclude: Vec<PathBuf>,
     /// Finds each file's configuration (levels, globs, overrides); `None`: defaults.
     pub config: Option<Arc<crate::config::Resolver>>,
+    /// Texts that stand in for files on disk (by the path diagnostics show): the fixer's
+    /// rounds and an editor's unsaved buffers are linted as the whole project sees them.
+    pub overlay: Option<Arc<HashMap<PathBuf, String>>>,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             threads: 0,
             exclude: Vec::new(),
             config: None,
+            overlay: None,
         }
     }
 }
@@ -173,6 +177,7 @@ fn finish(
             if let Some(facts) = o.facts {
                 project.push(ProjectFile {
                     path: src.path.clone(),
+                    source: src.clone(),
                     facts,
                 });
             }
@@ -267,6 +272,10 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
     let Some(language) = Language::from_path(path) else {
         return fail(IO_ERROR, "not a file unleak can lint".into());
     };
+    if let Some(text) = options.overlay.as_ref().and_then(|o| o.get(&shown)) {
+        let source = SourceFile::new(shown.clone(), language, text.clone());
+        return analyse(source, options);
+    }
     let size = match std::fs::metadata(path) {
         // FIFOs, sockets and devices would block or never end: only regular files are read.
         Ok(m) if !m.is_file() => {
@@ -381,6 +390,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
     }
     let ctx = FileCtx {
         path: &path,
+        source: &source.text,
         facts: &facts,
         options: &options.rules,
     };

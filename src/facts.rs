@@ -62,6 +62,8 @@ pub struct Scope {
     pub params: Vec<String>,
     /// An `async fn` / async block.
     pub is_async: bool,
+    /// The body block, braces included, when the scope has one: where a fix inserts a statement.
+    pub body: Option<Range<usize>>,
 }
 
 impl Scope {
@@ -79,6 +81,7 @@ impl Scope {
             early_return_guards: Vec::new(),
             params: Vec::new(),
             is_async: false,
+            body: None,
         }
     }
 }
@@ -176,6 +179,9 @@ pub enum BindingKind {
 pub struct Class {
     pub name: Option<String>,
     pub span: Range<usize>,
+    /// The class body between its braces, braces included (`0..0` when unknown): where a fix
+    /// adds a field or a method.
+    pub body: Range<usize>,
     /// The scope the class is declared in.
     pub scope: ScopeId,
     pub fields: Vec<Field>,
@@ -254,6 +260,12 @@ pub struct Event {
     pub in_loop: bool,
     /// Byte range of the innermost enclosing loop within `scope`, when `in_loop`.
     pub loop_span: Option<Range<usize>>,
+    /// Byte range of the innermost statement holding the event (`span` when there is none):
+    /// where a fix inserts a statement before, or rewrites the whole statement.
+    pub stmt: Range<usize>,
+    /// A fix the front end built for this event in the file's own syntax (Rust code built with
+    /// `quote` and printed with `prettyplease`); the rule that reports the event offers it.
+    pub hint: Option<Box<Hint>>,
     /// Inside an `if`/ternary/`&&` within `scope`.
     pub conditional: bool,
     pub path: PathKind,
@@ -284,6 +296,8 @@ pub enum EventKind {
         method: String,
         event: Option<String>,
         handler: Handler,
+        /// The handler argument as written, where a fix moves it into a field.
+        handler_span: Option<Range<usize>>,
         once: bool,
         /// `{ signal }` in the options: the controller whose `abort()` removes the listener
         /// (`PlaceRef::Unknown` when the signal's origin is not followed).
@@ -349,7 +363,13 @@ pub enum EventKind {
     /// `std::mem::forget`, `Box::leak`, `ManuallyDrop::new` (Rust).
     Forget { api: String },
     /// A cache constructor with the option keys / builder methods it was given.
-    CacheCtor { api: String, options: Vec<String> },
+    CacheCtor {
+        api: String,
+        options: Vec<String>,
+        /// Where a fix adds bounds: just inside the options object's `{`, just inside an empty
+        /// argument list's `(`, or at the `.build` of a builder chain.
+        at: Option<usize>,
+    },
     /// An error swallowed without a trace (empty catch, `.catch(() => {})`, `Err(_) => {}`).
     SwallowedError {
         what: String,
@@ -367,7 +387,11 @@ pub enum EventKind {
     /// is rebuilt from itself, copying everything accumulated so far.
     Reconcat { place: PlaceRef },
     /// `place` is an element of `Promise.race([...])`.
-    Raced { place: PlaceRef },
+    Raced {
+        place: PlaceRef,
+        /// The whole `Promise.race(…)` call, where a fix chains `.finally(…)`.
+        call: Range<usize>,
+    },
     /// A call of a named function inside `Promise.race([...])`.
     RacedCall { callee: String },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
@@ -396,7 +420,7 @@ impl EventKind {
             | EventKind::Shrink { place }
             | EventKind::SizeCheck { place }
             | EventKind::Escape { place }
-            | EventKind::Raced { place } => place,
+            | EventKind::Raced { place, .. } => place,
             EventKind::Flow { from, .. } => from,
             EventKind::Call { callee } => callee,
             EventKind::PassedAsCallback { func, .. } => func,
@@ -424,6 +448,15 @@ pub struct FixHint {
     pub text: String,
 }
 
+/// A front end's fix for an event: titled edits, machine-applicable or only to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub title: String,
+    /// A patch to read (it needs a decision the code does not show), not to apply.
+    pub display_only: bool,
+    pub edits: Vec<FixHint>,
+}
+
 /// Why a `setTimeout` counts as a deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadline {
@@ -436,6 +469,8 @@ pub struct Deadline {
     pub manual_race: bool,
     /// The promise is returned from a helper named like a timeout (`withTimeout`, `deadline`).
     pub timeout_helper: bool,
+    /// The enclosing `Promise.race(…)` call and the statement holding it, when `in_race`.
+    pub race_call: Option<(Range<usize>, Range<usize>)>,
 }
 
 /// How a listener's handler is identified, which decides whether a removal can match it.

@@ -3,13 +3,13 @@
 //! and the files written atomically (temporary file in the same folder, fsync, rename; mode kept;
 //! a file that changed on disk since it was read is not overwritten).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Applicability, Diagnostic, Severity};
-use crate::engine::{Options, Report, lint_paths, lint_source};
+use crate::engine::{Options, Report, lint_paths};
 use crate::source::Language;
 
 /// Rounds before giving up on reaching a fixpoint.
@@ -43,10 +43,7 @@ pub fn apply_edits(text: &str, edits: &[(Range<usize>, String)]) -> (String, Vec
             && r.end <= text.len()
             && text.is_char_boundary(r.start)
             && text.is_char_boundary(r.end);
-        let overlaps = taken.iter().any(|(t, _)| {
-            r.start < t.end && t.start < r.end
-                || (r.start == t.start && r.is_empty() && t.is_empty())
-        });
+        let overlaps = taken.iter().any(|(t, _)| overlap(r, t));
         if !valid || overlaps {
             skipped.push(i);
         } else {
@@ -59,6 +56,12 @@ pub fn apply_edits(text: &str, edits: &[(Range<usize>, String)]) -> (String, Vec
         out.replace_range(r, content);
     }
     (out, skipped)
+}
+
+/// Two edits conflict when their ranges intersect or start at the same place (two insertions
+/// there, or an insertion before a replacement, have no order of their own).
+fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
+    (a.start < b.end && b.start < a.end) || a.start == b.start
 }
 
 /// The number of regions that do not parse (a Rust file that does not parse at all counts as
@@ -81,17 +84,22 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
         |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     let mut texts: BTreeMap<PathBuf, (String, String, usize)> = BTreeMap::new();
     let mut run = FixRun::default();
-    // The diagnostics of the current round, per file.
-    let mut pending: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
-    for d in first.diagnostics {
-        pending.entry(d.file.clone()).or_default().push(d);
-    }
     for (path, src) in &first.sources {
         texts.insert(path.clone(), (src.text.clone(), src.text.clone(), 0));
     }
+    let mut report = first;
     for _round in 0..MAX_ROUNDS {
+        // The diagnostics of this round, per file.
+        let mut pending: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
+        for d in std::mem::take(&mut report.diagnostics) {
+            pending.entry(d.file.clone()).or_default().push(d);
+        }
+        for (path, src) in &report.sources {
+            texts
+                .entry(path.clone())
+                .or_insert_with(|| (src.text.clone(), src.text.clone(), 0));
+        }
         let mut changed_any = false;
-        let mut next: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
         for (path, diags) in &pending {
             let Some((_, current, count)) = texts.get_mut(path) else {
                 continue;
@@ -107,11 +115,10 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
                     {
                         continue;
                     }
-                    let overlaps = f.edits.iter().any(|e| {
-                        edits
-                            .iter()
-                            .any(|(r, _)| e.range.start < r.end && r.start < e.range.end)
-                    });
+                    let overlaps = f
+                        .edits
+                        .iter()
+                        .any(|e| edits.iter().any(|(r, _)| overlap(&e.range, r)));
                     if overlaps {
                         continue; // next round, against the new text
                     }
@@ -140,13 +147,22 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
             *current = after;
             *count += fixes;
             changed_any = true;
-            let again = lint_source(path, current, options);
-            next.insert(path.clone(), again);
         }
         if !changed_any {
             break;
         }
-        pending = next;
+        // Re-lint the whole project with the fixed texts standing in for the files, so the
+        // project rules judge the next round as the fixed project will be.
+        let overlay: HashMap<PathBuf, String> = texts
+            .iter()
+            .filter(|(_, (before, after, _))| before != after)
+            .map(|(p, (_, after, _))| (p.clone(), after.clone()))
+            .collect();
+        let round_options = Options {
+            overlay: Some(std::sync::Arc::new(overlay)),
+            ..options.clone()
+        };
+        report = lint_paths(paths, &round_options);
     }
     for (path, (before, after, fixes)) in texts {
         if before != after {

@@ -53,7 +53,22 @@ fn legacy_fixture_json_contract() {
     assert_eq!(d["end_column"], 17, "span covers `setTimeout`");
     assert_eq!(d["severity"], "warning");
     assert!(d["help"].as_str().unwrap().contains("clearTimeout"));
-    assert!(d["fixes"].as_array().unwrap().is_empty());
+    // Its fix, checked by hand: declare `timer` before the `return Promise.race([` of line 60,
+    // assign it at the `setTimeout` (63:7), chain `.finally(..)` after the race.
+    let fix = &d["fixes"][0];
+    assert_eq!(fix["applicability"], "unsafe");
+    let edits = fix["edits"].as_array().unwrap();
+    assert_eq!(edits.len(), 3);
+    assert_eq!(
+        (&edits[0]["line"], &edits[0]["column"]),
+        (&60.into(), &3.into())
+    );
+    assert_eq!(
+        (&edits[1]["line"], &edits[1]["column"]),
+        (&63.into(), &7.into())
+    );
+    assert_eq!(edits[1]["content"], "timer = ");
+    assert_eq!(edits[2]["content"], ".finally(() => clearTimeout(timer))");
     // Every diagnostic has the documented fields.
     for d in diags {
         for k in [

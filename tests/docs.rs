@@ -6,61 +6,6 @@ mod common;
 
 use common::*;
 
-struct Example {
-    lang: String,
-    bad: bool,
-    code: String,
-    /// 1-based line of the block's opening fence in the doc.
-    doc_line: usize,
-}
-
-fn examples(doc: &str) -> Vec<Example> {
-    let mut out = Vec::new();
-    let mut lines = doc.lines().enumerate();
-    while let Some((i, line)) = lines.next() {
-        let Some(info) = line.trim_start().strip_prefix("```") else {
-            continue;
-        };
-        let mut words = info.split_whitespace();
-        let (Some(lang), Some(kind)) = (words.next(), words.next()) else {
-            // A fence without `bad`/`good`: skip to its end.
-            for (_, l) in lines.by_ref() {
-                if l.trim_start().starts_with("```") {
-                    break;
-                }
-            }
-            continue;
-        };
-        let mut code = String::new();
-        for (_, l) in lines.by_ref() {
-            if l.trim_start().starts_with("```") {
-                break;
-            }
-            code.push_str(l);
-            code.push('\n');
-        }
-        if kind == "bad" || kind == "good" {
-            out.push(Example {
-                lang: lang.to_string(),
-                bad: kind == "bad",
-                code,
-                doc_line: i + 1,
-            });
-        }
-    }
-    out
-}
-
-fn file_name(lang: &str) -> Option<&'static str> {
-    Some(match lang {
-        "ts" | "typescript" => "example.ts",
-        "tsx" => "example.tsx",
-        "js" | "javascript" => "example.js",
-        "rust" | "rs" => "example.rs",
-        _ => return None,
-    })
-}
-
 #[test]
 fn every_rule_doc_example_behaves_as_marked() {
     let mut failures = Vec::new();

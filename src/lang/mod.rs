@@ -1,4 +1,5 @@
 //! Front ends: each lowers one language's syntax into the shared facts model.
 
 pub mod rust;
+pub mod rust_fix;
 pub mod ts;

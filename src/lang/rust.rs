@@ -65,6 +65,9 @@ struct Shape {
     /// Any loop at all.
     has_loop: bool,
     sleeps: bool,
+    /// The first statement that ticks (`ticker.tick().await;`), for a fix that selects on a
+    /// cancellation next to it.
+    tick_stmt: Option<Range<usize>>,
 }
 
 /// A loop being walked.
@@ -146,6 +149,8 @@ struct Walker {
     class: Option<ClassId>,
     in_loop: bool,
     loop_span: Option<Range<usize>>,
+    /// The innermost statement being walked, for [`Event::stmt`].
+    stmt: Option<Range<usize>>,
     /// `use` map: local name → full path.
     uses: HashMap<String, String>,
     loops: Vec<LoopState>,
@@ -158,6 +163,12 @@ struct Walker {
     lazy_init: u32,
     /// Inside `unsafe` code (an `unsafe fn` or block).
     unsafe_depth: u32,
+    /// The source, for the layout of fixes.
+    src: String,
+    /// Per spawn event: where the whole `spawn(…)` call ends.
+    call_ends: HashMap<usize, usize>,
+    /// The end of the `spawn(…)` call about to be recorded.
+    next_call_end: Option<usize>,
 }
 
 fn span_range(s: Span) -> Range<usize> {
@@ -181,18 +192,186 @@ fn path_text(p: &syn::Path) -> String {
         .join("::")
 }
 
+/// Fixes the Rust front end proposes, built with `quote` and printed with `prettyplease`.
+impl Walker {
+    fn newline(&self) -> &'static str {
+        crate::rules::fixes::newline(&self.src)
+    }
+
+    fn indent_at(&self, offset: usize) -> String {
+        crate::rules::fixes::line_indent(&self.src, offset).to_string()
+    }
+
+    /// A detached sleep-then-signal task: keep its handle in a guard that aborts it when the
+    /// function returns, however it returns (the `finally` of Rust).
+    fn abort_on_drop_hint(&self, idx: usize) -> Option<Box<Hint>> {
+        let e = &self.facts.events[idx];
+        let end = *self.call_ends.get(&idx)?;
+        // Only `spawn(…);` as a statement of its own.
+        if e.stmt.start != e.span.start || !self.src[end..e.stmt.end].trim().starts_with(';') {
+            return None;
+        }
+        let guard = crate::lang::rust_fix::stmts(quote::quote! {
+            /// Aborts the deadline task when this function returns, however it returns.
+            struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+            impl<T> Drop for AbortOnDrop<T> {
+                fn drop(&mut self) {
+                    self.0.abort();
+                }
+            }
+        })?;
+        let nl = self.newline();
+        let indent = self.indent_at(e.stmt.start);
+        let mut head = crate::lang::rust_fix::indent(&guard, &indent, nl);
+        head.push_str(nl);
+        head.push_str(&indent);
+        head.push_str("let _deadline = AbortOnDrop(");
+        Some(Box::new(Hint {
+            title: "abort the deadline task when the function returns (a drop guard)".into(),
+            display_only: false,
+            edits: vec![
+                FixHint {
+                    range: e.stmt.start..e.stmt.start,
+                    text: head,
+                },
+                FixHint {
+                    range: end..end,
+                    text: ")".into(),
+                },
+            ],
+        }))
+    }
+
+    /// An endless ticking loop: select on a shutdown token next to the tick. Display-only: the
+    /// token has to come from the caller (a parameter or the app state).
+    fn cancellable_tick_hint(&self, tick: &Range<usize>) -> Option<Box<Hint>> {
+        let text = self.src.get(tick.clone())?.trim().trim_end_matches(';');
+        let tick_expr: Expr = syn::parse_str(text.strip_suffix(".await")?).ok()?;
+        let select = crate::lang::rust_fix::stmts(quote::quote! {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = #tick_expr => {}
+            }
+        })?;
+        let indent = self.indent_at(tick.start);
+        Some(Box::new(Hint {
+            title: "end the loop when a shutdown `CancellationToken` is cancelled (pass the \
+                    token `shutdown` in and cancel it on SIGTERM)"
+                .into(),
+            display_only: true,
+            edits: vec![FixHint {
+                range: tick.clone(),
+                text: crate::lang::rust_fix::indent(&select, &indent, self.newline()),
+            }],
+        }))
+    }
+
+    /// `axum::serve(…)` without a graceful shutdown: add `.with_graceful_shutdown(…)` and a
+    /// `shutdown_signal()` that waits for SIGTERM or Ctrl-C (unless the file has one).
+    fn graceful_shutdown_hint(&self, call_end: usize) -> Option<Box<Hint>> {
+        let mut edits = vec![FixHint {
+            range: call_end..call_end,
+            text: ".with_graceful_shutdown(shutdown_signal())".into(),
+        }];
+        let has_fn = self
+            .facts
+            .scopes
+            .iter()
+            .any(|s| s.name.as_deref() == Some("shutdown_signal"));
+        if !has_fn {
+            let item = crate::lang::rust_fix::items(quote::quote! {
+                /// Resolves on SIGTERM or Ctrl-C: the server stops accepting, drains, and returns.
+                async fn shutdown_signal() {
+                    let ctrl_c = async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    };
+                    #[cfg(unix)]
+                    let terminate = async {
+                        match tokio::signal::unix::signal(
+                            tokio::signal::unix::SignalKind::terminate(),
+                        ) {
+                            Ok(mut sigterm) => {
+                                sigterm.recv().await;
+                            }
+                            Err(error) => {
+                                eprintln!("cannot listen for SIGTERM: {error}");
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                    };
+                    #[cfg(not(unix))]
+                    let terminate = std::future::pending::<()>();
+                    tokio::select! {
+                        _ = ctrl_c => {},
+                        _ = terminate => {},
+                    }
+                }
+            })?;
+            let nl = self.newline();
+            let end = self.src.len();
+            let sep = if self.src.ends_with('\n') { "" } else { nl };
+            edits.push(FixHint {
+                range: end..end,
+                text: format!("{sep}{nl}{}", item.replace('\n', nl)),
+            });
+        }
+        Some(Box::new(Hint {
+            title: "shut the server down gracefully on SIGTERM/Ctrl-C \
+                    (`.with_graceful_shutdown(shutdown_signal())`)"
+                .into(),
+            display_only: false,
+            edits,
+        }))
+    }
+
+    /// `Err(_) => {}`: name the error and log it with the function's name for context, through
+    /// the logger the file already uses (`tracing`, `log`, else `eprintln!`).
+    fn log_error_hint(&self, arm: &syn::Arm) -> Option<FixHint> {
+        let context = self.facts.scopes[crate::rules::named_owner(&self.facts, self.scope)]
+            .name
+            .clone()
+            .unwrap_or_else(|| "operation".into());
+        let msg = format!("{context} failed: {{error}}");
+        let body: Expr = if self.src.contains("tracing::") || self.uses.contains_key("tracing") {
+            syn::parse_quote!(tracing::warn!(#msg))
+        } else if self.src.contains("log::") || self.uses.contains_key("log") {
+            syn::parse_quote!(log::warn!(#msg))
+        } else {
+            syn::parse_quote!(eprintln!(#msg))
+        };
+        let body = crate::lang::rust_fix::expr(&body)?;
+        let pat: syn::Pat = match &arm.pat {
+            Pat::TupleStruct(t) => {
+                let path = &t.path;
+                syn::parse_quote!(#path(error))
+            }
+            _ => return None,
+        };
+        let pat = crate::lang::rust_fix::stmts(quote::quote! { let #pat = x; })?;
+        let pat = pat.strip_prefix("let ")?.strip_suffix(" = x;")?.to_string();
+        let range = span_range(arm.pat.span()).start..span_range(arm.body.span()).end;
+        Some(FixHint {
+            range,
+            text: format!("{pat} => {{ {body}; }}"),
+        })
+    }
+}
+
 impl Walker {
     fn new(src: &str) -> Walker {
         let mut facts = FileFacts::default();
         facts.is_rust = true;
         facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
-        let _ = src;
         Walker {
+            src: src.to_string(),
+            call_ends: HashMap::new(),
+            next_call_end: None,
             facts,
             scope: 0,
             class: None,
             in_loop: false,
             loop_span: None,
+            stmt: None,
             uses: HashMap::new(),
             loops: Vec::new(),
             shapes: vec![(0, Shape::default())],
@@ -219,7 +398,13 @@ impl Walker {
     }
 
     fn event(&mut self, kind: EventKind, span: Range<usize>) -> usize {
+        let stmt = match &self.stmt {
+            Some(s) if s.start <= span.start && span.end <= s.end => s.clone(),
+            _ => span.clone(),
+        };
         self.facts.events.push(Event {
+            hint: None,
+            stmt,
             kind,
             span,
             scope: self.scope,
@@ -416,6 +601,7 @@ impl Walker {
         self.facts.classes.push(Class {
             name: Some(name.to_string()),
             span: 0..0,
+            body: 0..0,
             scope: 0,
             fields: Vec::new(),
             singleton: false,
@@ -520,6 +706,7 @@ impl Walker {
                     .get("spawn")
                     .is_some_and(|u| u.starts_with("tokio")))
         {
+            self.next_call_end = Some(span_range(c.span()).end);
             self.spawn(&full, span, c.args.first(), place);
             for a in c.args.iter().skip(1) {
                 self.visit_expr(a);
@@ -597,13 +784,14 @@ impl Walker {
                     .get("serve")
                     .is_some_and(|u| u.starts_with("axum")))
         {
-            self.event(
+            let idx = self.event(
                 EventKind::ServerStart {
                     api: "axum::serve".into(),
                     graceful: false,
                 },
                 span.clone(),
             );
+            self.facts.events[idx].hint = self.graceful_shutdown_hint(span_range(c.span()).end);
         }
         if full.ends_with("SignalKind::terminate") {
             self.event(
@@ -624,13 +812,37 @@ impl Walker {
         if full.ends_with("LruCache::unbounded")
             || full.ends_with("LruCache::unbounded_with_hasher")
         {
-            self.event(
+            let idx = self.event(
                 EventKind::CacheCtor {
                     api: "LruCache::unbounded".into(),
                     options: Vec::new(),
+                    at: None,
                 },
                 span.clone(),
             );
+            // `LruCache::unbounded()` → `LruCache::new(NonZeroUsize::new(10_000).expect(..))`.
+            if c.args.is_empty()
+                && let Some(last) = p.path.segments.last()
+                && last.ident == "unbounded"
+            {
+                let mut path = p.path.clone();
+                if let Some(l) = path.segments.last_mut() {
+                    l.ident = syn::Ident::new("new", l.ident.span());
+                }
+                let bounded: Expr = syn::parse_quote!(
+                    #path(std::num::NonZeroUsize::new(10_000).expect("a non-zero capacity"))
+                );
+                if let Some(text) = crate::lang::rust_fix::expr(&bounded) {
+                    self.facts.events[idx].hint = Some(Box::new(Hint {
+                        title: "keep at most 10,000 entries (least recently used evicted)".into(),
+                        display_only: false,
+                        edits: vec![FixHint {
+                            range: span_range(c.span()),
+                            text,
+                        }],
+                    }));
+                }
+            }
         }
         // Connections and adapters assigned somewhere (duplicate-adapter).
         let type_seg = full.rsplit("::").nth(1).unwrap_or("");
@@ -856,6 +1068,9 @@ impl Walker {
             },
             span,
         );
+        if let Some(end) = self.next_call_end.take() {
+            self.call_ends.insert(idx, end);
+        }
         let Some(body) = body else { return };
         let registrar = Registrar {
             callee: api.to_string(),
@@ -937,13 +1152,20 @@ impl Walker {
         *callback = scope;
         if shape.endless_tick_loop {
             *repeat = true;
+            let hint = shape
+                .tick_stmt
+                .as_ref()
+                .and_then(|t| self.cancellable_tick_hint(t));
+            self.facts.events[idx].hint = hint;
         } else if shape.sleep_then_signal && !shape.has_loop {
             *deadline = Some(Deadline {
                 in_race: true,
                 promise: None,
                 manual_race: false,
                 timeout_helper: false,
+                race_call: None,
             });
+            self.facts.events[idx].hint = self.abort_on_drop_hint(idx);
         } else {
             self.neutralise(idx);
         }
@@ -969,7 +1191,9 @@ impl Walker {
             if shape.has_loop {
                 let span = self.facts.events[p.event].span.clone();
                 self.facts.events.push(Event {
+                    hint: None,
                     kind: EventKind::LongTask,
+                    stmt: self.facts.events[p.event].stmt.clone(),
                     span,
                     scope: self.facts.events[p.event].scope,
                     in_loop: false,
@@ -1045,6 +1269,7 @@ impl Walker {
                     EventKind::CacheCtor {
                         api: "moka::Cache::builder".into(),
                         options: chain,
+                        at: Some(span_range(m.dot_token.span()).start),
                     },
                     span_range(root.span()),
                 );
@@ -1139,7 +1364,13 @@ impl Walker {
         for l in &mut self.loops {
             l.ticks = true;
         }
-        self.shape_mut().sleeps = true;
+        let stmt = self.stmt.clone();
+        let in_loop = !self.loops.is_empty();
+        let shape = self.shape_mut();
+        shape.sleeps = true;
+        if shape.tick_stmt.is_none() && in_loop {
+            shape.tick_stmt = stmt;
+        }
     }
 
     fn mark_cancel(&mut self) {
@@ -1374,6 +1605,8 @@ impl<'a> Visit<'a> for Walker {
                             name: fname.clone(),
                         },
                     },
+                    hint: None,
+                    stmt: span.clone(),
                     span: span.clone(),
                     scope: 0,
                     in_loop: false,
@@ -1452,6 +1685,7 @@ impl<'a> Visit<'a> for Walker {
                     EventKind::CacheCtor {
                         api: format!("#[{path}]"),
                         options: args,
+                        at: None,
                     },
                     span_range(a.span()),
                 );
@@ -1574,10 +1808,12 @@ impl<'a> Visit<'a> for Walker {
     }
 
     fn visit_stmt(&mut self, s: &'a Stmt) {
+        let saved = self.stmt.replace(span_range(s.span()));
         match s {
             Stmt::Expr(e, Some(_)) => self.value(e, PlaceRef::Discarded),
             _ => visit::visit_stmt(self, s),
         }
+        self.stmt = saved;
     }
 
     fn visit_block(&mut self, b: &'a syn::Block) {
@@ -1759,10 +1995,11 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_arm(&mut self, arm: &'a syn::Arm) {
         if is_err_wild(&arm.pat) && is_unit_body(&arm.body) {
+            let fix = self.log_error_hint(arm);
             self.event(
                 EventKind::SwallowedError {
                     what: "an `Err(_) => {}` arm".into(),
-                    fix: None,
+                    fix,
                 },
                 span_range(arm.pat.span()),
             );

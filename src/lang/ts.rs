@@ -74,6 +74,7 @@ struct Executor {
     timers: Vec<(usize, bool)>,
     promise: PlaceRef,
     in_race: bool,
+    race_call: Option<(Range<usize>, Range<usize>)>,
 }
 
 struct Walker<'a> {
@@ -86,6 +87,8 @@ struct Walker<'a> {
     conditional: u32,
     path: PathKind,
     race: u32,
+    /// The `Promise.race(…)` calls being walked, with their statements.
+    races: Vec<(Range<usize>, Range<usize>)>,
     /// Texts of `if` conditions around the current node (lazy-initialisation guards).
     guards: Vec<String>,
     executors: Vec<Executor>,
@@ -159,6 +162,7 @@ impl<'a> Walker<'a> {
             conditional: 0,
             path: PathKind::Normal,
             race: 0,
+            races: Vec::new(),
             guards: Vec::new(),
             executors: Vec::new(),
             stack: Vec::new(),
@@ -175,8 +179,11 @@ impl<'a> Walker<'a> {
     }
 
     fn event(&mut self, kind: EventKind, span: Range<usize>) -> usize {
+        let stmt = self.statement_around(&span);
         self.facts.events.push(Event {
+            hint: None,
             kind,
+            stmt,
             span,
             scope: self.scope,
             in_loop: self.in_loop,
@@ -185,6 +192,39 @@ impl<'a> Walker<'a> {
             path: self.path,
         });
         self.facts.events.len() - 1
+    }
+
+    /// The innermost simple statement on the ancestor stack that holds `span` (an `export`
+    /// around a declaration included), or `span` itself.
+    fn statement_around(&self, span: &Range<usize>) -> Range<usize> {
+        for (i, n) in self.stack.iter().enumerate().rev() {
+            let r = n.byte_range();
+            if r.start > span.start || r.end < span.end {
+                continue;
+            }
+            if matches!(
+                n.kind(),
+                "expression_statement"
+                    | "lexical_declaration"
+                    | "variable_declaration"
+                    | "return_statement"
+                    | "throw_statement"
+                    | "public_field_definition"
+                    | "field_definition"
+            ) {
+                if i > 0 && self.stack[i - 1].kind() == "export_statement" {
+                    return self.stack[i - 1].byte_range();
+                }
+                return r;
+            }
+            if matches!(
+                n.kind(),
+                "statement_block" | "class_body" | "program" | "arrow_function"
+            ) {
+                break;
+            }
+        }
+        span.clone()
     }
 
     fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
@@ -756,6 +796,10 @@ impl<'a> Walker<'a> {
             class,
             in_loop: self.in_loop || in_loop_override,
             path,
+            body: n
+                .child_by_field_name("body")
+                .filter(|b| b.kind() == "statement_block")
+                .map(|b| b.byte_range()),
             ..Scope::new(kind, Some(self.scope), n.byte_range())
         });
         let saved_loop = self.loop_span.take();
@@ -805,6 +849,9 @@ impl<'a> Walker<'a> {
         self.facts.classes.push(Class {
             name: name.clone(),
             span: n.byte_range(),
+            body: n
+                .child_by_field_name("body")
+                .map_or(0..0, |b| b.byte_range()),
             scope: self.scope,
             fields: Vec::new(),
             singleton: false,
@@ -1395,10 +1442,18 @@ impl<'a> Walker<'a> {
             .map(|o| self.object_keys(o))
             .unwrap_or_default();
         if matches!(last, "NodeCache" | "LRUCache" | "LRU") {
+            let args = n.child_by_field_name("arguments");
+            let at = match args.map(|a| (a, a.named_child(0))) {
+                Some((_, Some(o))) if o.kind() == "object" => Some(o.start_byte() + 1),
+                Some((a, None)) if self.text(a).starts_with('(') => Some(a.start_byte() + 1),
+                None => Some(n.end_byte()),
+                _ => None,
+            };
             self.event(
                 EventKind::CacheCtor {
                     api: last.to_string(),
                     options: first_arg_keys.clone(),
+                    at,
                 },
                 head_span(n),
             );
@@ -1489,6 +1544,7 @@ impl<'a> Walker<'a> {
             timers: Vec::new(),
             promise: promise.clone(),
             in_race: self.race > 0,
+            race_call: self.races.last().cloned(),
         });
         let class = if exec.kind() == "arrow_function" {
             self.class
@@ -1516,6 +1572,7 @@ impl<'a> Walker<'a> {
                     // sleep, not a deadline: only a rejecting timer races the work.
                     manual_race: ex.settles_otherwise && rejects,
                     timeout_helper: helper,
+                    race_call: ex.race_call.clone(),
                 });
             }
         }
@@ -1656,7 +1713,8 @@ impl<'a> Walker<'a> {
                     match el.kind() {
                         "identifier" | "member_expression" => {
                             let place = self.place_of(el);
-                            self.event(EventKind::Raced { place }, el.byte_range());
+                            let call = n.byte_range();
+                            self.event(EventKind::Raced { place, call }, el.byte_range());
                         }
                         "call_expression" => {
                             if let Some(f) = el.child_by_field_name("function") {
@@ -1682,7 +1740,10 @@ impl<'a> Walker<'a> {
                 }
             }
             self.race += 1;
+            let stmt = self.statement_around(&n.byte_range());
+            self.races.push((n.byte_range(), stmt));
             self.visit_children(n);
+            self.races.pop();
             self.race -= 1;
             return;
         }
@@ -1970,6 +2031,7 @@ impl<'a> Walker<'a> {
                 EventKind::CacheCtor {
                     api: source,
                     options,
+                    at: None,
                 },
                 head_span(n),
             );
@@ -2099,6 +2161,7 @@ impl<'a> Walker<'a> {
                 method: method.to_string(),
                 event: registrar.event.clone(),
                 handler: Handler::Other,
+                handler_span: arg_list.get(1).map(|h| h.byte_range()),
                 once,
                 signal,
             },

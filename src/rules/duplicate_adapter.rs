@@ -4,6 +4,7 @@
 //! leaves one more live connection behind.
 
 use super::*;
+use crate::diagnostic::{Applicability, Fix};
 use crate::facts::ScopeKind;
 
 pub struct DuplicateAdapter;
@@ -125,6 +126,9 @@ impl Rule for DuplicateAdapter {
             } else {
                 "`close()`/`disconnect()`/`destroy()` it"
             };
+            let fix = (!facts.is_rust)
+                .then(|| ts_fix(ctx, e, &place, last))
+                .flatten();
             out.push(
                 Diagnostic::new(
                     META.id,
@@ -140,9 +144,51 @@ impl Rule for DuplicateAdapter {
                 )
                 .with_help(format!(
                     "before replacing it, {verbs}; or return early when `{name}` is already set"
-                )),
+                ))
+                .with_fixes(fix),
             );
         }
         out
     }
+}
+
+/// Disposes the previous value just before the replacing statement, with the release method
+/// the code already uses on it elsewhere (`this.adapter?.disconnect();`). Unsafe: the old one
+/// is closed now.
+fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> Option<Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let name = place_text(facts, place);
+    // Only `name = new X(…)` as its own statement.
+    let stmt = &src[e.stmt.clone()];
+    if !stmt.starts_with(&name) || !stmt[name.len()..].trim_start().starts_with('=') {
+        return None;
+    }
+    let used = facts.events_on(place).find_map(|r| match &r.kind {
+        EventKind::Release { method, .. } if method != "removeAllListeners" => Some(method.clone()),
+        _ => None,
+    });
+    let method = used.unwrap_or_else(|| {
+        if ty.ends_with("Adapter") || ty.ends_with("Client") || ty.ends_with("Session") {
+            "disconnect".into()
+        } else {
+            "close".into()
+        }
+    });
+    // Its own handlers (`on('close', () => { this.ws = null })`) would run against the new one:
+    // detach an EventEmitter's listeners first.
+    let emitter = facts
+        .events_on(place)
+        .any(|l| matches!(&l.kind, EventKind::Listen { method, .. } if method == "on" || method == "once"));
+    let mut lines = Vec::new();
+    if emitter && method != "removeAllListeners" {
+        lines.push(format!("{name}?.removeAllListeners();"));
+    }
+    lines.push(format!("{name}?.{method}();"));
+    Some(fix(
+        format!("`{method}()` the previous `{name}` before replacing it"),
+        Applicability::Unsafe,
+        vec![insert_before_statement(src, e.stmt.start, &lines)],
+    ))
 }

@@ -39,6 +39,81 @@ impl Rule for MissingGracefulShutdown {
     }
 }
 
+/// `server.listen(…)` with no SIGTERM handler: add one after it that clears the file's
+/// module-level intervals, closes the server, and exits (forcibly after 10 s if connections
+/// linger). With a handler that does not close the server (in the same file): close it there.
+/// Unsafe: the process now exits on SIGTERM after draining.
+fn ts_fix(
+    f: &ProjectFile,
+    e: &crate::facts::Event,
+    api: &str,
+    handlers: &[(&ProjectFile, ScopeId)],
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let src = f.source.text.as_str();
+    let facts = &f.facts;
+    let server = api.strip_suffix(".listen")?;
+    if server.is_empty()
+        || !server
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    {
+        return None;
+    }
+    let unit = indent_unit(src, 2);
+    if let Some((hf, h)) = handlers.first() {
+        if !std::ptr::eq(*hf, f) {
+            return None;
+        }
+        let body = facts.scopes[*h].body.clone()?;
+        return Some(fix(
+            format!("close `{server}` in the SIGTERM handler"),
+            crate::diagnostic::Applicability::Unsafe,
+            vec![prepend_to_block(
+                src,
+                &body,
+                &[format!("{server}.close();")],
+                &unit,
+            )],
+        ));
+    }
+    if !src[e.stmt.clone()].starts_with(server) {
+        return None;
+    }
+    let mut lines = vec![String::new(), "process.once('SIGTERM', () => {".to_string()];
+    for t in &facts.events {
+        if let EventKind::Timer {
+            repeat: true,
+            handle,
+            ..
+        } = &t.kind
+            && facts.is_module_scope(t.scope)
+            && let Place::Binding(b) = facts.resolve(handle)
+            && facts.is_module_binding(b)
+        {
+            lines.push(format!("{unit}clearInterval({});", facts.bindings[b].name));
+        }
+    }
+    lines.push(format!("{unit}{server}.close(() => process.exit(0));"));
+    lines.push(format!(
+        "{unit}// Connections that outlive the drain are cut after 10 s."
+    ));
+    lines.push(format!(
+        "{unit}setTimeout(() => process.exit(1), 10_000).unref();"
+    ));
+    lines.push("});".into());
+    Some(fix(
+        format!("on SIGTERM, stop the intervals and close `{server}`, then exit"),
+        crate::diagnostic::Applicability::Unsafe,
+        vec![insert_after_statement(
+            src,
+            e.stmt.start,
+            e.stmt.end,
+            &lines,
+        )],
+    ))
+}
+
 fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     let ts: Vec<&ProjectFile> = ctx.files.iter().filter(|f| !f.facts.is_rust).collect();
     let starts: Vec<(&ProjectFile, &crate::facts::Event, &String)> = ts
@@ -171,6 +246,7 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
+        d.fixes.extend(ts_fix(f, e, api, &handlers));
         out.push(d);
     }
 }
@@ -221,7 +297,8 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             reported = true;
             out.push(
                 Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
-                    .with_help(help),
+                    .with_help(help)
+                    .with_fixes(if *graceful { None } else { hinted_fix(e) }),
             );
         }
     }

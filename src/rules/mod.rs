@@ -12,6 +12,7 @@ use crate::facts::{
 pub mod buffer_concat_in_loop;
 pub mod duplicate_adapter;
 pub mod duplicate_client;
+pub mod fixes;
 pub mod missing_graceful_shutdown;
 pub mod orphaned_interval;
 pub mod silent_error;
@@ -38,6 +39,8 @@ pub struct RuleMeta {
 /// One file as the rules see it: its facts, never its tree.
 pub struct FileCtx<'a> {
     pub path: &'a Path,
+    /// The text, for building fixes (judgments read `facts`).
+    pub source: &'a str,
     pub facts: &'a FileFacts,
     pub options: &'a RuleOptions,
 }
@@ -51,6 +54,7 @@ pub struct ProjectCtx<'a> {
 #[derive(Debug)]
 pub struct ProjectFile {
     pub path: PathBuf,
+    pub source: std::sync::Arc<crate::source::SourceFile>,
     pub facts: FileFacts,
 }
 
@@ -79,6 +83,29 @@ pub trait Rule: Sync {
     fn check_project(&self, _ctx: &ProjectCtx) -> Vec<Diagnostic> {
         Vec::new()
     }
+}
+
+/// The fix a front end proposed for `e`, as the rule offers it: unsafe (it changes behaviour)
+/// or display-only.
+pub fn hinted_fix(e: &crate::facts::Event) -> Option<crate::diagnostic::Fix> {
+    let h = e.hint.as_deref()?;
+    Some(crate::diagnostic::Fix {
+        title: h.title.clone(),
+        applicability: if h.display_only {
+            crate::diagnostic::Applicability::DisplayOnly
+        } else {
+            crate::diagnostic::Applicability::Unsafe
+        },
+        edits: h
+            .edits
+            .iter()
+            .map(|x| crate::diagnostic::Edit {
+                file: None,
+                range: x.range.clone(),
+                content: x.text.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// A short description of a resolved place for messages: "module-level `timer`",

@@ -2,6 +2,7 @@
 //! no teardown of its owner ever clears.
 
 use super::*;
+use crate::diagnostic::{Applicability, Fix};
 use crate::facts::Event;
 
 pub struct OrphanedInterval;
@@ -100,10 +101,129 @@ impl Rule for OrphanedInterval {
             for (r, m) in labels {
                 d = d.with_label(r, m);
             }
+            if rust {
+                d.fixes.extend(hinted_fix(e));
+            } else if let Some(f) = ts_fix(ctx, e, handle, *repeat) {
+                d.fixes.push(f);
+            }
             out.push(d);
         }
         out
     }
+}
+
+/// Stores the handle where its owner can reach it (a field, a module-level `const`) and clears
+/// it in the owner's teardown: the class's `close()`/`dispose()` (added when missing), the
+/// module's signal handler, or a new exported `stop…()`. Unsafe: the timer now stops.
+fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let clear = if repeat {
+        "clearInterval"
+    } else {
+        "clearTimeout"
+    };
+    let api = if repeat { "setInterval" } else { "setTimeout" };
+    let place = facts.resolve(handle);
+    let scope = &facts.scopes[e.scope];
+    // A name for a new handle: the function the callback calls, else the enclosing function.
+    let base = handle_base_name(ctx, e);
+    let (edits_store, handle_expr, cleanup) = match &place {
+        Place::Field { class, name } => {
+            let h = format!("this.{name}");
+            let c = cleanup_in_class(ctx, *class, &[format!("{clear}({h});")])?;
+            (Vec::new(), h, c)
+        }
+        Place::Binding(b) if facts.is_module_binding(*b) => {
+            let name = facts.bindings[*b].name.clone();
+            let c = cleanup_in_module(ctx, &e.stmt, &[format!("{clear}({name});")], &name)?;
+            (Vec::new(), name, c)
+        }
+        Place::Discarded => {
+            // Only a statement that starts with the call can take an assignment in front.
+            let stmt = src[e.stmt.clone()].trim_end();
+            let bare = e.stmt.start == e.span.start && stmt.trim_end_matches(';').ends_with(')');
+            if !bare {
+                return None;
+            }
+            if facts.is_module_scope(e.scope) {
+                let name = unique_name(&camel(&[&base, "timer"]), |n| name_in_use(facts, src, n));
+                let c = cleanup_in_module(ctx, &e.stmt, &[format!("{clear}({name});")], &name)?;
+                (
+                    vec![insert(e.span.start, format!("const {name} = "))],
+                    name,
+                    c,
+                )
+            } else if let Some(class) = scope.class
+                && facts.enclosing_method(e.scope).is_some()
+            {
+                let field = unique_name(&camel(&[&base, "timer"]), |n| {
+                    facts.classes[class].fields.iter().any(|f| f.name == n) || contains_word(src, n)
+                });
+                let h = format!("this.{field}");
+                let c = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
+                let mut store = vec![insert(e.span.start, format!("{h} = "))];
+                let body = facts.classes[class].body.clone();
+                if is_typescript(ctx.path) && !body.is_empty() {
+                    let unit = indent_unit(src, 2);
+                    store.push(prepend_to_block(
+                        src,
+                        &body,
+                        &[format!("private {field}?: ReturnType<typeof {api}>;")],
+                        &unit,
+                    ));
+                }
+                (store, h, c)
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    let mut edits = edits_store;
+    edits.extend(cleanup.edits);
+    Some(fix(
+        format!("clear `{handle_expr}` {}", cleanup.where_),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// A base for a new handle's name: the function the timer's callback calls
+/// (`refreshMenu` → `refreshMenuTimer`), else the enclosing function without a leading
+/// `start`, else the file's name.
+fn handle_base_name(ctx: &FileCtx, e: &Event) -> String {
+    let facts = ctx.facts;
+    if let EventKind::Timer {
+        callback: Some(cb), ..
+    } = &e.kind
+    {
+        for c in &facts.events {
+            if let EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } = &c.kind
+                && facts.is_within(c.scope, *cb)
+            {
+                return name.clone();
+            }
+        }
+    }
+    if let Some(n) = facts.scopes[named_owner(facts, e.scope)].name.as_deref()
+        && !facts.is_module_scope(e.scope)
+    {
+        let n = n
+            .strip_prefix("start")
+            .filter(|r| r.starts_with(|c: char| c.is_uppercase()))
+            .unwrap_or(n);
+        return n.to_string();
+    }
+    ctx.path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map_or("interval".into(), |s| {
+            s.split('.').next().unwrap_or(s).to_string()
+        })
 }
 
 /// Judges where a timer handle goes and whether a clear reaches it in the right teardown.

@@ -50,6 +50,56 @@ fn bounded(api: &str, options: &[String]) -> (bool, &'static str) {
     }
 }
 
+/// Adds a size limit and an expiry where the constructor takes its options. Unsafe: entries
+/// are now evicted; the figures (10,000 entries, 10 minutes) are a starting point to tune.
+fn bound_fix(src: &str, api: &str, at: usize) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let (keys, title) = match api {
+        // Not `maxKeys`: a full NodeCache throws on `set` instead of evicting.
+        "NodeCache" => ("stdTTL: 600", "expire entries after 10 minutes (`stdTTL`)"),
+        "LRUCache" | "LRU" => (
+            "max: 10_000, ttl: 600_000",
+            "keep at most 10,000 entries for at most 10 minutes (`max`, `ttl`)",
+        ),
+        "moka::Cache::builder" => {
+            let edit = insert(
+                at,
+                ".max_capacity(10_000).time_to_live(std::time::Duration::from_secs(600))",
+            );
+            return Some(fix(
+                "keep at most 10,000 entries for at most 10 minutes (`max_capacity`, `time_to_live`)",
+                crate::diagnostic::Applicability::Unsafe,
+                vec![edit],
+            ));
+        }
+        _ => return None,
+    };
+    let before = src[..at].chars().next_back();
+    let edit = match before {
+        // Inside `{ … }`: the new keys first.
+        Some('{') => {
+            let empty = src[at..].trim_start().starts_with('}');
+            insert(
+                at,
+                if empty {
+                    format!(" {keys} ")
+                } else {
+                    format!(" {keys},")
+                },
+            )
+        }
+        // Inside `()`.
+        Some('(') => insert(at, format!("{{ {keys} }}")),
+        // `new NodeCache` without parentheses.
+        _ => insert(at, format!("({{ {keys} }})")),
+    };
+    Some(fix(
+        title,
+        crate::diagnostic::Applicability::Unsafe,
+        vec![edit],
+    ))
+}
+
 impl Rule for UnboundedCache {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -59,7 +109,7 @@ impl Rule for UnboundedCache {
         let mut out = Vec::new();
         for file in ctx.files {
             for e in &file.facts.events {
-                let EventKind::CacheCtor { api, options } = &e.kind else {
+                let EventKind::CacheCtor { api, options, at } = &e.kind else {
                     continue;
                 };
                 // `memoize` counts only from lodash-like packages (or `_.memoize`).
@@ -98,7 +148,9 @@ impl Rule for UnboundedCache {
                     .with_help(format!(
                         "bound it with {what}, sized for the working set; a cache without eviction \
                          is an unbounded map"
-                    )),
+                    ))
+                    .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
+                    .with_fixes(hinted_fix(e)),
                 );
             }
         }

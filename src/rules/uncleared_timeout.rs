@@ -2,6 +2,7 @@
 //! cleared on every exit path, so it keeps its closure alive until it fires.
 
 use super::*;
+use crate::diagnostic::{Applicability, Fix};
 use crate::facts::{Deadline, Event, PathKind};
 
 pub struct UnclearedTimeout;
@@ -113,10 +114,78 @@ impl Rule for UnclearedTimeout {
             for (r, m) in labels {
                 diag = diag.with_label(r, m);
             }
+            if facts.is_rust {
+                diag.fixes.extend(hinted_fix(e));
+            } else if let Some(f) = ts_fix(ctx, e, &place, d) {
+                diag.fixes.push(f);
+            }
             out.push(diag);
         }
         out
     }
+}
+
+/// Keeps the handle (declaring `let timer` before the race when it was discarded) and chains
+/// `.finally(() => clearTimeout(timer))` onto the `Promise.race(…)`, which clears it however
+/// the race settles. Unsafe: the deadline no longer fires after the race.
+fn ts_fix(ctx: &FileCtx, e: &Event, place: &Place, d: &Deadline) -> Option<Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let race_of = |p: &Place| {
+        facts.events_on(p).find_map(|r| match &r.kind {
+            EventKind::Raced { call, .. } => Some((call.clone(), r.scope)),
+            _ => None,
+        })
+    };
+    let (call, mut edits, name) = match place {
+        Place::Discarded => {
+            let (call, race_stmt) = d.race_call.clone()?;
+            if e.stmt.start != e.span.start {
+                return None;
+            }
+            let owner = named_owner(facts, e.scope);
+            let name = unique_name("timer", |n| name_taken_near(facts, owner, n));
+            let decl = if is_typescript(ctx.path) {
+                format!("let {name}: ReturnType<typeof setTimeout> | undefined;")
+            } else {
+                format!("let {name};")
+            };
+            let edits = vec![
+                insert_before_statement(src, race_stmt.start, &[decl]),
+                insert(e.span.start, format!("{name} = ")),
+            ];
+            (call, edits, name)
+        }
+        Place::Binding(_) | Place::Field { .. } => {
+            let name = place_text(facts, place);
+            let call = match &d.race_call {
+                Some((call, _)) => call.clone(),
+                None => {
+                    let promise = facts.resolve(d.promise.as_ref()?);
+                    let (call, scope) = race_of(&promise)?;
+                    // The handle must be in reach where the race is.
+                    if let Place::Binding(b) = place
+                        && !facts.is_within(scope, facts.bindings[*b].scope)
+                    {
+                        return None;
+                    }
+                    call
+                }
+            };
+            (call, Vec::new(), name)
+        }
+        _ => return None,
+    };
+    edits.push(insert(
+        call.end,
+        format!(".finally(() => clearTimeout({name}))"),
+    ));
+    Some(fix(
+        format!("clear `{name}` when the race settles (`.finally`)"),
+        Applicability::Unsafe,
+        edits,
+    ))
 }
 
 /// The timer's promise takes part in a race: lexically inside `Promise.race`, a manual race,

@@ -48,6 +48,7 @@ impl Rule for UnremovedListener {
             } else {
                 out.extend(check_ts(&FileCtx {
                     path: &file.path,
+                    source: &file.source.text,
                     facts: &file.facts,
                     options: ctx.options,
                 }));
@@ -175,6 +176,7 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                 method,
                 event,
                 handler,
+                handler_span,
                 once,
                 signal,
             } = &e.kind
@@ -298,11 +300,88 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                         format!("{} does not remove it", describe_scope(facts, t)),
                     );
                 }
+                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+                    d.fixes
+                        .extend(ts_class_fix(ctx, e, c, &t, method, ev, handler, hs));
+                }
             }
             out.push(d);
         }
         out
     }
+}
+
+/// A listener registered by a class on something that outlives it: keep the handler in a
+/// field (`this.onAudio = …`), register the field, and remove it in the class's teardown
+/// (`close()`, or a new `dispose()`). Unsafe: the listener now goes away with the instance.
+#[allow(clippy::too_many_arguments)]
+fn ts_class_fix(
+    ctx: &FileCtx,
+    e: &Event,
+    class: crate::facts::ClassId,
+    target: &str,
+    method: &str,
+    event: &str,
+    handler: &Handler,
+    handler_span: &std::ops::Range<usize>,
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
+        return None;
+    }
+    // `target.on('event', handler);` as a statement of its own, in a method of the class.
+    if !src[e.stmt.clone()].starts_with(target)
+        || facts.enclosing_method(e.scope).is_none()
+        || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
+    {
+        return None;
+    }
+    let remove = match method {
+        "addEventListener" => "removeEventListener",
+        "on" | "addListener" | "prependListener" => "off",
+        _ => return None,
+    };
+    let field = unique_name(&camel(&["on", event]), |n| {
+        facts.classes[class].fields.iter().any(|f| f.name == n) || contains_word(src, n)
+    });
+    let handler_text = &src[handler_span.clone()];
+    let cleanup = cleanup_in_class(
+        ctx,
+        class,
+        &[format!(
+            "if (this.{field}) {target}.{remove}('{event}', this.{field});"
+        )],
+    )?;
+    let mut edits = vec![
+        insert_before_statement(
+            src,
+            e.stmt.start,
+            &[format!("this.{field} = {handler_text};")],
+        ),
+        replace(handler_span.clone(), format!("this.{field}")),
+    ];
+    let body = facts.classes[class].body.clone();
+    if is_typescript(ctx.path) && !body.is_empty() {
+        let unit = indent_unit(src, 2);
+        edits.push(prepend_to_block(
+            src,
+            &body,
+            // The handler's own parameter types stay on the arrow; the field takes any listener.
+            &[format!("private {field}?: (...args: any[]) => void;")],
+            &unit,
+        ));
+    }
+    edits.extend(cleanup.edits);
+    Some(fix(
+        format!(
+            "keep the '{event}' handler in `this.{field}` and remove it {}",
+            cleanup.where_
+        ),
+        crate::diagnostic::Applicability::Unsafe,
+        edits,
+    ))
 }
 
 /// Whether the target outlives the registering scope; if so, who must remove the listener,

@@ -53,3 +53,59 @@ pub fn describe(expected: &Findings, actual: &Findings) -> String {
         "missing (expected, not reported): {missing:?}\nunexpected (reported, not expected): {extra:?}"
     )
 }
+
+/// A fenced example of a rule doc: ```` ```ts bad ```` / ```` ```rust good ````.
+pub struct Example {
+    pub lang: String,
+    pub bad: bool,
+    pub code: String,
+    /// 1-based line of the block's opening fence in the doc.
+    pub doc_line: usize,
+}
+
+pub fn examples(doc: &str) -> Vec<Example> {
+    let mut out = Vec::new();
+    let mut lines = doc.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let Some(info) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        let mut words = info.split_whitespace();
+        let (Some(lang), Some(kind)) = (words.next(), words.next()) else {
+            // A fence without `bad`/`good`: skip to its end.
+            for (_, l) in lines.by_ref() {
+                if l.trim_start().starts_with("```") {
+                    break;
+                }
+            }
+            continue;
+        };
+        let mut code = String::new();
+        for (_, l) in lines.by_ref() {
+            if l.trim_start().starts_with("```") {
+                break;
+            }
+            code.push_str(l);
+            code.push('\n');
+        }
+        if kind == "bad" || kind == "good" {
+            out.push(Example {
+                lang: lang.to_string(),
+                bad: kind == "bad",
+                code,
+                doc_line: i + 1,
+            });
+        }
+    }
+    out
+}
+
+pub fn file_name(lang: &str) -> Option<&'static str> {
+    Some(match lang {
+        "ts" | "typescript" => "example.ts",
+        "tsx" => "example.tsx",
+        "js" | "javascript" => "example.js",
+        "rust" | "rs" => "example.rs",
+        _ => return None,
+    })
+}

@@ -12,6 +12,63 @@ use codespan_reporting::term::{self, termcolor::WriteColor};
 use crate::Report;
 use crate::diagnostic::Severity;
 
+/// Lines of a fix's diff shown under a finding; longer diffs are cut (`--diff` shows them all).
+const FIX_PREVIEW_LINES: usize = 12;
+
+/// Each fix of `d` as a short diff with its applicability, under the finding.
+fn write_fixes(out: &mut dyn WriteColor, d: &crate::Diagnostic, text: &str) -> std::io::Result<()> {
+    use codespan_reporting::term::termcolor::{Color, ColorSpec};
+    for f in &d.fixes {
+        let how = match f.applicability {
+            crate::diagnostic::Applicability::Safe => "safe fix (--fix)",
+            crate::diagnostic::Applicability::Unsafe => "unsafe fix (--fix --unsafe-fixes)",
+            crate::diagnostic::Applicability::DisplayOnly => {
+                "suggestion (not applied automatically)"
+            }
+        };
+        out.set_color(ColorSpec::new().set_bold(true))?;
+        write!(out, "  {how}")?;
+        out.reset()?;
+        writeln!(out, ": {}", f.title)?;
+        let edits: Vec<(std::ops::Range<usize>, String)> = f
+            .edits
+            .iter()
+            .filter(|e| e.file.as_ref().is_none_or(|p| p == &d.file))
+            .map(|e| (e.range.clone(), e.content.clone()))
+            .collect();
+        let (after, _) = crate::fix::apply_edits(text, &edits);
+        let diff = similar::TextDiff::from_lines(text, after.as_str());
+        let mut shown = 0;
+        for group in diff.grouped_ops(0) {
+            for op in group {
+                for change in diff.iter_changes(&op) {
+                    let (sign, color) = match change.tag() {
+                        similar::ChangeTag::Delete => ('-', Color::Red),
+                        similar::ChangeTag::Insert => ('+', Color::Green),
+                        similar::ChangeTag::Equal => continue,
+                    };
+                    if shown == FIX_PREVIEW_LINES {
+                        writeln!(out, "    …")?;
+                    }
+                    shown += 1;
+                    if shown > FIX_PREVIEW_LINES {
+                        continue;
+                    }
+                    let line = change.value().trim_end_matches(['\n', '\r']);
+                    out.set_color(ColorSpec::new().set_fg(Some(color)))?;
+                    write!(out, "    {sign} {line}")?;
+                    out.reset()?;
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    if !d.fixes.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 /// Writes every diagnostic and a summary to `out`.
 pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> {
     let mut files = SimpleFiles::new();
@@ -58,6 +115,9 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         }
         if term::emit_to_write_style(out, &config, &files, &cs).is_err() {
             writeln!(out, "{}: {}: {}", d.file.display(), d.rule, d.message)?;
+        }
+        if let Some(src) = report.sources.get(&d.file) {
+            write_fixes(out, d, &src.text)?;
         }
     }
     let n = report.diagnostics.len();

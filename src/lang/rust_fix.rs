@@ -1,0 +1,69 @@
+//! Rust replacement code for fixes: built as syntax with `quote`/`parse_quote`, printed with
+//! `prettyplease`, and re-indented to the place it goes. Never assembled from strings, so a
+//! fix cannot produce unbalanced delimiters or a mistyped token.
+
+use proc_macro2::TokenStream;
+
+/// Items (functions, statics, `use`s) printed as a file would hold them.
+pub fn items(tokens: TokenStream) -> Option<String> {
+    let file: syn::File = syn::parse2(tokens).ok()?;
+    Some(prettyplease::unparse(&file))
+}
+
+/// Statements (or one expression), printed as the body of a function would hold them, without
+/// indentation: the caller re-indents with [`indent`].
+pub fn stmts(tokens: TokenStream) -> Option<String> {
+    let file: syn::File = syn::parse2(quote::quote! { fn __unleak() { #tokens } }).ok()?;
+    let text = prettyplease::unparse(&file);
+    let body: Vec<&str> = text.lines().collect();
+    // `fn __unleak() {` … `}`; prettyplease indents the body by four spaces.
+    let inner = body.get(1..body.len().checked_sub(1)?)?;
+    Some(
+        inner
+            .iter()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// An expression, printed on as few lines as prettyplease allows.
+pub fn expr(e: &syn::Expr) -> Option<String> {
+    let s = stmts(quote::quote! { #e })?;
+    Some(s)
+}
+
+/// Indents every line after the first with `indent` (the first goes where the old code began),
+/// and uses the file's line ending.
+pub fn indent(text: &str, indent: &str, newline: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push_str(newline);
+            if !line.is_empty() {
+                out.push_str(indent);
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_expressions_statements_and_items() {
+        let e: syn::Expr = syn::parse_quote!(tokio::time::timeout(d, work).await);
+        assert_eq!(expr(&e).unwrap(), "tokio::time::timeout(d, work).await");
+        let s = stmts(quote::quote! { let a = 1; if a > 0 { go(a); } }).unwrap();
+        assert_eq!(s, "let a = 1;\nif a > 0 {\n    go(a);\n}");
+        assert_eq!(
+            indent(&s, "    ", "\n"),
+            "let a = 1;\n    if a > 0 {\n        go(a);\n    }"
+        );
+        let f = items(quote::quote! { async fn shutdown() { wait().await; } }).unwrap();
+        assert_eq!(f, "async fn shutdown() {\n    wait().await;\n}\n");
+    }
+}

@@ -1,0 +1,421 @@
+//! Building fixes from facts and text: rules judge on facts, then write their fix here with
+//! the file's own layout (indentation unit, line endings) so a fixed file looks hand-edited.
+//!
+//! Every helper returns plain [`Edit`]s; a rule gathers them into one [`Fix`] whose edits go in
+//! together or not at all (the applier re-parses the result and refuses a fix that breaks it).
+
+use std::ops::Range;
+
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::facts::{FileFacts, ScopeId};
+
+/// A fix of edits in the diagnostic's own file.
+pub fn fix(title: impl Into<String>, applicability: Applicability, edits: Vec<Edit>) -> Fix {
+    Fix {
+        title: title.into(),
+        applicability,
+        edits,
+    }
+}
+
+/// Replaces `range` with `content`.
+pub fn replace(range: Range<usize>, content: impl Into<String>) -> Edit {
+    Edit {
+        file: None,
+        range,
+        content: content.into(),
+    }
+}
+
+/// Inserts `content` at `at`.
+pub fn insert(at: usize, content: impl Into<String>) -> Edit {
+    replace(at..at, content)
+}
+
+/// The file's line ending: `\r\n` when its first line ends so.
+pub fn newline(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// Where the line holding `offset` starts.
+pub fn line_start(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// The leading whitespace of the line holding `offset`.
+pub fn line_indent(src: &str, offset: usize) -> &str {
+    let start = line_start(src, offset);
+    let rest = &src[start..];
+    let end = rest
+        .find(|c: char| c != ' ' && c != '\t')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The file's indentation step: a tab if indented lines start with tabs, else the smallest
+/// positive difference between the indentation of consecutive lines (2 or 4 spaces), else
+/// `default`.
+pub fn indent_unit(src: &str, default: usize) -> String {
+    let mut prev = 0usize;
+    let mut best: Option<usize> = None;
+    for line in src.lines().take(400) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with('\t') {
+            return "\t".into();
+        }
+        let n = line.len() - line.trim_start_matches(' ').len();
+        if n > prev {
+            let step = n - prev;
+            if (2..=8).contains(&step) {
+                best = Some(best.map_or(step, |b: usize| b.min(step)));
+            }
+        }
+        prev = n;
+    }
+    " ".repeat(best.unwrap_or(default))
+}
+
+/// Inserts the lines of `code` (each a statement, without indentation) before the statement
+/// starting at `stmt_start`, at that statement's indentation.
+pub fn insert_before_statement(src: &str, stmt_start: usize, code: &[String]) -> Edit {
+    let nl = newline(src);
+    let indent = line_indent(src, stmt_start);
+    let mut text = String::new();
+    for line in code {
+        text.push_str(line);
+        text.push_str(nl);
+        text.push_str(indent);
+    }
+    insert(stmt_start, text)
+}
+
+/// Inserts the lines of `code` after the statement ending at `stmt_end`, on new lines at the
+/// indentation of the line where that statement starts (`stmt_start`).
+pub fn insert_after_statement(
+    src: &str,
+    stmt_start: usize,
+    stmt_end: usize,
+    code: &[String],
+) -> Edit {
+    let nl = newline(src);
+    let indent = line_indent(src, stmt_start);
+    let mut text = String::new();
+    for line in code {
+        text.push_str(nl);
+        if !line.is_empty() {
+            text.push_str(indent);
+        }
+        text.push_str(line);
+    }
+    insert(stmt_end, text)
+}
+
+/// Inserts the lines of `code` as the last statements of the block `block` (braces included),
+/// one indentation step deeper than the line holding its closing brace.
+pub fn append_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &str) -> Edit {
+    let nl = newline(src);
+    let close = block.end.saturating_sub(1);
+    let before = &src[block.start + 1..close];
+    let indent = format!("{}{unit}", line_indent(src, close));
+    if before.trim().is_empty() || !src[line_start(src, close)..close].trim().is_empty() {
+        // An empty or one-line block: put the statements on their own lines.
+        let mut text = String::new();
+        let trimmed_end = block.start + 1 + before.trim_end().len();
+        for line in code {
+            text.push_str(nl);
+            if !line.is_empty() {
+                text.push_str(&indent);
+            }
+            text.push_str(line);
+        }
+        text.push_str(nl);
+        text.push_str(line_indent(src, block.start));
+        return replace(trimmed_end..close, text);
+    }
+    // The closing brace is on its own line: insert full lines just above it.
+    let at = line_start(src, close);
+    let mut text = String::new();
+    for line in code {
+        if !line.is_empty() {
+            text.push_str(&indent);
+        }
+        text.push_str(line);
+        text.push_str(nl);
+    }
+    insert(at, text)
+}
+
+/// Inserts the lines of `code` as the first statements of the block `block` (braces included).
+pub fn prepend_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &str) -> Edit {
+    let nl = newline(src);
+    let close = block.end.saturating_sub(1);
+    let inner = &src[block.start + 1..close];
+    if inner.trim().is_empty() || !inner.contains('\n') {
+        return append_to_block(src, block, code, unit);
+    }
+    let indent = format!("{}{unit}", line_indent(src, block.start));
+    let mut text = String::new();
+    for line in code {
+        text.push_str(nl);
+        if !line.is_empty() {
+            text.push_str(&indent);
+        }
+        text.push_str(line);
+    }
+    insert(block.start + 1, text)
+}
+
+/// `base`, or `base2`, `base3`… — the first that `taken` refuses.
+pub fn unique_name(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|i| format!("{base}{i}"))
+        .find(|n| !taken(n))
+        .expect("some suffix is free")
+}
+
+/// A name is used in the file (as a binding or a field of any class) or appears in its text.
+pub fn name_in_use(facts: &FileFacts, src: &str, name: &str) -> bool {
+    facts.bindings.iter().any(|b| b.name == name)
+        || facts
+            .classes
+            .iter()
+            .any(|c| c.fields.iter().any(|f| f.name == name))
+        || contains_word(src, name)
+}
+
+/// A new variable `name` declared in `scope` would shadow or clash: the name is visible there,
+/// or declared inside it.
+pub fn name_taken_near(facts: &FileFacts, scope: ScopeId, name: &str) -> bool {
+    facts.lookup(name, scope).is_some()
+        || facts
+            .bindings
+            .iter()
+            .any(|b| b.name == name && facts.is_within(b.scope, scope))
+}
+
+/// `word` occurs in `src` as a whole identifier.
+pub fn contains_word(src: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    src.match_indices(word).any(|(i, _)| {
+        !src[..i].chars().next_back().is_some_and(is_ident)
+            && !src[i + word.len()..].chars().next().is_some_and(is_ident)
+    })
+}
+
+/// A lowerCamel name for a handle, from words around it: `heartbeat` + `Timer`.
+pub fn camel(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        for w in p
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            if out.is_empty() {
+                let mut cs = w.chars();
+                if let Some(f) = cs.next() {
+                    out.extend(f.to_lowercase());
+                    out.push_str(cs.as_str());
+                }
+            } else {
+                let mut cs = w.chars();
+                if let Some(f) = cs.next() {
+                    out.extend(f.to_uppercase());
+                    out.push_str(cs.as_str());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The module-level shutdown handlers of a file (`process.on('SIGTERM', () => {…})` and
+/// friends) that have a block body to add cleanup to.
+pub fn module_shutdown_handlers(facts: &FileFacts) -> Vec<ScopeId> {
+    (0..facts.scopes.len())
+        .filter(|&s| {
+            let sc = &facts.scopes[s];
+            sc.body.is_some()
+                && sc.parent.is_some_and(|p| facts.is_module_scope(p))
+                && matches!(&sc.kind, crate::facts::ScopeKind::Callback(r)
+                    if r.event.as_deref().is_some_and(|e| e.starts_with("SIG")))
+        })
+        .collect()
+}
+
+/// Where cleanup goes and how the fix says so.
+pub struct Cleanup {
+    /// "in `close()`", "in a new `dispose()` method".
+    pub where_: String,
+    pub edits: Vec<Edit>,
+}
+
+/// Adds `lines` (cleanup statements using `this`) to the first teardown method of `class`
+/// (`close`, `dispose`, …), or to a new `dispose()` method at the end of the class.
+pub fn cleanup_in_class(
+    ctx: &super::FileCtx,
+    class: crate::facts::ClassId,
+    lines: &[String],
+) -> Option<Cleanup> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let unit = indent_unit(src, 2);
+    let teardown = super::class_teardowns(facts, class, ctx.options)
+        .into_iter()
+        .find(|&t| facts.scopes[t].body.is_some());
+    if let Some(t) = teardown {
+        let body = facts.scopes[t].body.clone()?;
+        let name = facts.scopes[t].name.as_deref().unwrap_or("teardown");
+        return Some(Cleanup {
+            where_: format!("in `{name}()`"),
+            edits: vec![append_to_block(src, &body, lines, &unit)],
+        });
+    }
+    let body = facts.classes[class].body.clone();
+    if body.is_empty() || !src[body.clone()].ends_with('}') {
+        return None;
+    }
+    let name = unique_name("dispose", |n| {
+        facts
+            .scopes
+            .iter()
+            .any(|s| s.class == Some(class) && s.name.as_deref() == Some(n))
+            || facts.classes[class].fields.iter().any(|f| f.name == n)
+    });
+    let ret = if is_typescript(ctx.path) {
+        ": void"
+    } else {
+        ""
+    };
+    let mut code = vec![String::new(), format!("{name}(){ret} {{")];
+    code.extend(lines.iter().map(|l| format!("{unit}{l}")));
+    code.push("}".into());
+    Some(Cleanup {
+        where_: format!("in a new `{name}()` method (call it when the instance is done)"),
+        edits: vec![append_to_block(src, &body, &code, &unit)],
+    })
+}
+
+/// Adds `lines` (cleanup statements for module-level state) to the module's shutdown handler
+/// (`process.on('SIGTERM', …)`), or to a new exported `stop…()` function placed after the
+/// statement `after` (`module.exports.stop… = …` in a CommonJS file).
+pub fn cleanup_in_module(
+    ctx: &super::FileCtx,
+    after: &Range<usize>,
+    lines: &[String],
+    stop_base: &str,
+) -> Option<Cleanup> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let unit = indent_unit(src, 2);
+    if let Some(h) = module_shutdown_handlers(facts).into_iter().next() {
+        let body = facts.scopes[h].body.clone()?;
+        let signal = match &facts.scopes[h].kind {
+            crate::facts::ScopeKind::Callback(r) => r.event.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        return Some(Cleanup {
+            where_: format!("in the {signal} handler"),
+            edits: vec![prepend_to_block(src, &body, lines, &unit)],
+        });
+    }
+    let name = unique_name(&camel(&["stop", stop_base]), |n| name_in_use(facts, src, n));
+    let commonjs = !contains_word(src, "import")
+        && !contains_word(src, "export")
+        && (src.contains("require(") || src.contains("module.exports"));
+    let ret = if is_typescript(ctx.path) {
+        ": void"
+    } else {
+        ""
+    };
+    let mut code = vec![
+        String::new(),
+        "/** Stops what this module started; call it from the shutdown path (SIGTERM). */"
+            .to_string(),
+        format!(
+            "{}function {name}(){ret} {{",
+            if commonjs { "" } else { "export " }
+        ),
+    ];
+    code.extend(lines.iter().map(|l| format!("{unit}{l}")));
+    code.push("}".into());
+    if commonjs {
+        code.push(format!("module.exports.{name} = {name};"));
+    }
+    Some(Cleanup {
+        where_: format!("in a new exported `{name}()` (call it on shutdown)"),
+        edits: vec![insert_after_statement(src, after.start, after.end, &code)],
+    })
+}
+
+/// `src[range]` is a TypeScript file (type annotations allowed), judged by the path.
+pub fn is_typescript(path: &std::path::Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("ts" | "tsx" | "mts" | "cts")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::apply_edits;
+
+    fn apply(src: &str, e: Edit) -> String {
+        apply_edits(src, &[(e.range, e.content)]).0
+    }
+
+    #[test]
+    fn appends_inside_blocks_at_the_right_indentation() {
+        let src = "class A {\n  close() {\n    a();\n  }\n}\n";
+        let open = src.find("{\n    a").unwrap();
+        let close = src.find("  }\n}").unwrap() + 3;
+        let e = append_to_block(src, &(open..close), &["b();".into()], "  ");
+        assert_eq!(
+            apply(src, e),
+            "class A {\n  close() {\n    a();\n    b();\n  }\n}\n"
+        );
+        let src = "  close() {}\n";
+        let e = append_to_block(src, &(10..12), &["b();".into()], "  ");
+        assert_eq!(apply(src, e), "  close() {\n    b();\n  }\n");
+        let src = "f(() => { a(); });\n";
+        let e = append_to_block(src, &(8..16), &["b();".into()], "  ");
+        assert_eq!(apply(src, e), "f(() => { a();\n  b();\n});\n");
+    }
+
+    #[test]
+    fn statements_go_before_and_after_with_the_files_line_endings() {
+        let src = "if (x) {\r\n    go();\r\n}\r\n";
+        let at = src.find("go").unwrap();
+        let e = insert_before_statement(src, at, &["let t;".into()]);
+        assert_eq!(
+            apply(src, e),
+            "if (x) {\r\n    let t;\r\n    go();\r\n}\r\n"
+        );
+        let e = insert_after_statement(src, at, at + 5, &["".into(), "done();".into()]);
+        assert_eq!(
+            apply(src, e),
+            "if (x) {\r\n    go();\r\n\r\n    done();\r\n}\r\n"
+        );
+    }
+
+    #[test]
+    fn names_and_units() {
+        assert_eq!(indent_unit("a\n    b\n        c\n", 2), "    ");
+        assert_eq!(indent_unit("a\n\tb\n", 2), "\t");
+        assert_eq!(indent_unit("a\n", 2), "  ");
+        assert_eq!(camel(&["start heartbeat", "timer"]), "startHeartbeatTimer");
+        assert!(contains_word("let timer = 1", "timer"));
+        assert!(!contains_word("let timers = 1", "timer"));
+        assert_eq!(unique_name("t", |n| n == "t" || n == "t2"), "t3");
+    }
+}

@@ -1,0 +1,375 @@
+//! Every fix unleak offers, over every case file and rule-doc example: applying it leaves a
+//! file that parses and makes its finding go away. Then the legacy fixtures fixed to a fixpoint
+//! (only findings without a machine-applicable fix remain; a second run changes nothing), and
+//! hand-checked outputs of each rule's fix.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use common::*;
+use unleak::Diagnostic;
+use unleak::diagnostic::Applicability;
+
+fn unleak() -> Command {
+    Command::cargo_bin("unleak").unwrap()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Per-file failures that say the text does not (fully) parse.
+fn parse_problems(diags: &[Diagnostic]) -> usize {
+    diags.iter().filter(|d| d.rule == "parse-error").count()
+}
+
+fn count(diags: &[Diagnostic], rule: &str) -> usize {
+    diags.iter().filter(|d| d.rule == rule).count()
+}
+
+/// Every (path, text) the fix check runs on: the case files and the rule-doc examples.
+fn inputs() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root().join("fixtures/cases")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if unleak::source::Language::from_path(&p).is_some() {
+                let name = p.strip_prefix(root()).unwrap().display().to_string();
+                out.push((name, fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    for entry in fs::read_dir(root().join("rules")).unwrap() {
+        let p = entry.unwrap().path();
+        let doc = fs::read_to_string(&p).unwrap();
+        for ex in examples(&doc).into_iter().filter(|e| e.bad) {
+            if let Some(file) = file_name(&ex.lang) {
+                // Keep the doc's name in the path so messages say where the example is.
+                let stem = p.file_stem().unwrap().to_str().unwrap();
+                out.push((format!("docs/{stem}/{}/{file}", ex.doc_line), ex.code));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_fix_parses_and_removes_its_finding() {
+    let mut offered: BTreeMap<(&'static str, Applicability), usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (path, text) in inputs() {
+        let before = lint_one(&path, &text);
+        for d in &before {
+            for f in &d.fixes {
+                *offered.entry((d.rule, f.applicability)).or_default() += 1;
+                // Single-file fixes apply here; a patch to read only has to be well-formed.
+                let edits: Vec<_> = f
+                    .edits
+                    .iter()
+                    .map(|e| {
+                        assert!(e.file.is_none(), "{path}: cross-file edit in `{}`", f.title);
+                        (e.range.clone(), e.content.clone())
+                    })
+                    .collect();
+                let (after, skipped) = unleak::fix::apply_edits(&text, &edits);
+                if !skipped.is_empty() {
+                    failures.push(format!(
+                        "{path}: {}: the fix's own edits overlap: {}",
+                        d.rule, f.title
+                    ));
+                    continue;
+                }
+                if f.applicability == Applicability::DisplayOnly {
+                    continue;
+                }
+                let again = lint_one(&path, &after);
+                if parse_problems(&again) > parse_problems(&before) {
+                    failures.push(format!(
+                        "{path}: {}: `{}` leaves the file unparsable:\n{after}",
+                        d.rule, f.title
+                    ));
+                }
+                if count(&again, d.rule) >= count(&before, d.rule) {
+                    failures.push(format!(
+                        "{path}: {}: `{}` does not remove the finding:\n{after}",
+                        d.rule, f.title
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Every rule offers a fix somewhere in the corpus, and the machine-applicable ones are many.
+    let rules_with_fixes: std::collections::BTreeSet<&str> =
+        offered.keys().map(|(r, _)| *r).collect();
+    for rule in [
+        "orphaned-interval",
+        "uncleared-timeout",
+        "unremoved-listener",
+        "duplicate-adapter",
+        "unbounded-cache",
+        "silent-error",
+        "missing-graceful-shutdown",
+    ] {
+        assert!(
+            rules_with_fixes.contains(rule),
+            "no fix offered for {rule} in the whole corpus: {offered:?}"
+        );
+    }
+}
+
+/// Copies a fixture folder to a temporary folder.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+            copy_tree(&entry.path(), &dest);
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Fixes a copy of a legacy fixture to its fixpoint and returns what is left, as
+/// `file:line rule` lines; asserts every file still parses, that only findings without a
+/// machine-applicable fix remain, and that a second run changes nothing.
+fn fix_fixture(name: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root().join("fixtures").join(name), dir.path());
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", ".", "--fix", "--unsafe-fixes", "--format", "json"])
+        .assert()
+        .code(1);
+    let fixed = snapshot(dir.path());
+    let out = unleak()
+        .current_dir(dir.path())
+        .args(["check", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut left = Vec::new();
+    for d in report["diagnostics"].as_array().unwrap() {
+        let rule = d["rule"].as_str().unwrap();
+        assert_ne!(rule, "parse-error", "a fixed file does not parse: {d}");
+        for f in d["fixes"].as_array().unwrap() {
+            assert_eq!(
+                f["applicability"], "display-only",
+                "a machine-applicable fix was left unapplied: {d}"
+            );
+        }
+        left.push(format!(
+            "{}:{} {rule}",
+            d["path"].as_str().unwrap().trim_start_matches("./"),
+            d["line"]
+        ));
+    }
+    left.sort();
+    // The fixpoint holds: a second run writes nothing.
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", ".", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(1);
+    assert!(
+        snapshot(dir.path()) == fixed,
+        "a second --fix run changed files"
+    );
+    left
+}
+
+#[test]
+fn legacy_ts_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
+    // Checked by hand: no fix for a client shared across files, a chunk-accumulation rewrite,
+    // a per-session map's delete-on-close, or a `pipe` rewrite into `pipeline`.
+    let left = fix_fixture("legacy-ts");
+    let rules: Vec<&str> = left.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rules {
+        *tally.entry(r).or_default() += 1;
+    }
+    let expected: BTreeMap<&str, usize> = [
+        ("duplicate-client", 4),
+        ("buffer-concat-in-loop", 2),
+        ("unbounded-collection", 2),
+        ("unclosed-stream", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(tally, expected, "left after fixing: {left:#?}");
+}
+
+#[test]
+fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
+    // Fixed: both detached deadline tasks, the five swallowed errors, the LRU cache, the
+    // server's graceful shutdown. Left (checked by hand): shared clients, an unbounded channel
+    // or registry per subscriber, replaced task handles, and endless tick loops, whose fix
+    // needs a cancellation token from the caller (offered as a suggestion).
+    let left = fix_fixture("legacy-rust");
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    for l in &left {
+        *tally
+            .entry(l.split(' ').nth(1).unwrap().into())
+            .or_default() += 1;
+    }
+    let expected: BTreeMap<String, usize> = [
+        ("duplicate-client", 7),
+        ("unclosed-stream", 1),
+        ("buffer-concat-in-loop", 1),
+        ("orphaned-interval", 4),
+        ("duplicate-adapter", 2),
+        ("unbounded-collection", 4),
+        ("unremoved-listener", 3),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(tally, expected, "left after fixing: {left:#?}");
+}
+
+/// Applies every machine-applicable fix (unsafe included) of one file to its fixpoint.
+fn fixed(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(name);
+    fs::write(&f, text).unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", name, "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
+    fs::read_to_string(&f).unwrap()
+}
+
+#[test]
+fn interval_in_a_class_is_kept_in_a_field_and_cleared_in_a_new_dispose() {
+    let src = "export class Poller {\n  start() {\n    setInterval(() => this.poll(), 1000);\n  }\n  poll() {}\n}\n";
+    assert_eq!(
+        fixed("poller.ts", src),
+        "export class Poller {\n  private pollTimer?: ReturnType<typeof setInterval>;\n  start() {\n    this.pollTimer = setInterval(() => this.poll(), 1000);\n  }\n  poll() {}\n\n  dispose(): void {\n    clearInterval(this.pollTimer);\n  }\n}\n"
+    );
+}
+
+#[test]
+fn interval_field_is_cleared_in_the_existing_teardown() {
+    let src = "class Feed {\n  constructor() {\n    this.timer = setInterval(tick, 500);\n  }\n  close() {\n    this.socket.end();\n  }\n}\n";
+    assert_eq!(
+        fixed("feed.js", src),
+        "class Feed {\n  constructor() {\n    this.timer = setInterval(tick, 500);\n  }\n  close() {\n    this.socket.end();\n    clearInterval(this.timer);\n  }\n}\n"
+    );
+}
+
+#[test]
+fn module_interval_gets_a_handle_and_an_exported_stop() {
+    let src =
+        "import { refresh } from './menu';\n\nsetInterval(() => {\n  refresh();\n}, 60_000);\n";
+    assert_eq!(
+        fixed("jobs.ts", src),
+        "import { refresh } from './menu';\n\nconst refreshTimer = setInterval(() => {\n  refresh();\n}, 60_000);\n\n/** Stops what this module started; call it from the shutdown path (SIGTERM). */\nexport function stopRefreshTimer(): void {\n  clearInterval(refreshTimer);\n}\n"
+    );
+}
+
+#[test]
+fn raced_deadline_is_cleared_when_the_race_settles() {
+    let src = "export function withTimeout(work, ms) {\n  return Promise.race([\n    work,\n    new Promise((_, reject) => {\n      setTimeout(() => reject(new Error('timeout')), ms);\n    }),\n  ]);\n}\n";
+    assert_eq!(
+        fixed("t.js", src),
+        "export function withTimeout(work, ms) {\n  let timer;\n  return Promise.race([\n    work,\n    new Promise((_, reject) => {\n      timer = setTimeout(() => reject(new Error('timeout')), ms);\n    }),\n  ]).finally(() => clearTimeout(timer));\n}\n"
+    );
+}
+
+#[test]
+fn inline_listener_on_a_shared_emitter_moves_to_a_field_removed_in_teardown() {
+    let src = "import { bus } from './bus';\nexport class View {\n  mount() {\n    bus.on('tick', (n) => this.render(n));\n  }\n  destroy() {\n  }\n  render(n) {}\n}\n";
+    assert_eq!(
+        fixed("view.js", src),
+        "import { bus } from './bus';\nexport class View {\n  mount() {\n    this.onTick = (n) => this.render(n);\n    bus.on('tick', this.onTick);\n  }\n  destroy() {\n    if (this.onTick) bus.off('tick', this.onTick);\n  }\n  render(n) {}\n}\n"
+    );
+}
+
+#[test]
+fn replaced_adapter_is_disposed_first_and_cache_gets_bounds() {
+    let src = "import NodeCache from 'node-cache';\nconst cache = new NodeCache();\nexport class Call {\n  reconnect() {\n    this.adapter = new RealtimeAdapter();\n  }\n  close() {\n    this.adapter.disconnect();\n  }\n}\n";
+    assert_eq!(
+        fixed("call.js", src),
+        "import NodeCache from 'node-cache';\nconst cache = new NodeCache({ stdTTL: 600 });\nexport class Call {\n  reconnect() {\n    this.adapter?.disconnect();\n    this.adapter = new RealtimeAdapter();\n  }\n  close() {\n    this.adapter.disconnect();\n  }\n}\n"
+    );
+}
+
+#[test]
+fn server_without_sigterm_gets_a_draining_handler() {
+    let src = "import http from 'node:http';\nconst server = http.createServer(handle);\nconst beat = setInterval(ping, 30_000);\nserver.listen(8080);\n";
+    assert_eq!(
+        fixed("main.js", src),
+        // Two rules, two fixes: the interval gets its own stop function (orphaned-interval) and
+        // the server a SIGTERM handler that also clears it (missing-graceful-shutdown).
+        "import http from 'node:http';\nconst server = http.createServer(handle);\nconst beat = setInterval(ping, 30_000);\n\n/** Stops what this module started; call it from the shutdown path (SIGTERM). */\nexport function stopBeat() {\n  clearInterval(beat);\n}\nserver.listen(8080);\n\nprocess.once('SIGTERM', () => {\n  clearInterval(beat);\n  server.close(() => process.exit(0));\n  // Connections that outlive the drain are cut after 10 s.\n  setTimeout(() => process.exit(1), 10_000).unref();\n});\n"
+    );
+}
+
+#[test]
+fn rust_fixes_are_built_as_syntax() {
+    // A swallowed error logs through the file's logger, with the function's name as context.
+    let src = "use tracing::info;\nasync fn save(f: &mut File, b: &[u8]) {\n    match f.write_all(b).await {\n        Ok(()) => info!(\"saved\"),\n        Err(_) => {}\n    }\n}\n";
+    assert_eq!(
+        fixed("save.rs", src),
+        "use tracing::info;\nasync fn save(f: &mut File, b: &[u8]) {\n    match f.write_all(b).await {\n        Ok(()) => info!(\"saved\"),\n        Err(error) => { tracing::warn!(\"save failed: {error}\"); }\n    }\n}\n"
+    );
+    // An unbounded LRU cache gets a capacity.
+    let src =
+        "fn cache() -> Mutex<LruCache<String, u32>> {\n    Mutex::new(LruCache::unbounded())\n}\n";
+    assert_eq!(
+        fixed("cache.rs", src),
+        "fn cache() -> Mutex<LruCache<String, u32>> {\n    Mutex::new(LruCache::new(std::num::NonZeroUsize::new(10_000).expect(\"a non-zero capacity\")))\n}\n"
+    );
+}
+
+#[test]
+fn rust_server_gets_a_graceful_shutdown_and_deadline_tasks_a_drop_guard() {
+    let src = "#[tokio::main]\nasync fn main() {\n    let listener = tokio::net::TcpListener::bind(\"0.0.0.0:8080\").await.unwrap();\n    axum::serve(listener, app()).await.unwrap();\n}\n";
+    let out = fixed("main.rs", src);
+    assert!(
+        out.contains("    axum::serve(listener, app()).with_graceful_shutdown(shutdown_signal()).await.unwrap();\n"),
+        "{out}"
+    );
+    assert!(out.contains("\nasync fn shutdown_signal() {\n"), "{out}");
+    assert!(
+        out.contains("tokio::signal::unix::SignalKind::terminate()"),
+        "{out}"
+    );
+    syn::parse_file(&out).expect("the fixed file parses");
+    let src = "async fn with_timeout(work: W, ms: u64) -> Result<(), E> {\n    let (fire, fired) = oneshot::channel::<()>();\n    tokio::spawn(async move {\n        tokio::time::sleep(Duration::from_millis(ms)).await;\n        let _ = fire.send(());\n    });\n    tokio::select! {\n        _ = work => Ok(()),\n        _ = fired => Err(E),\n    }\n}\n";
+    let out = fixed("t.rs", src);
+    assert!(
+        out.contains("    let _deadline = AbortOnDrop(tokio::spawn(async move {\n")
+            && out.contains("    }));\n")
+            && out.contains("    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);\n"),
+        "{out}"
+    );
+    syn::parse_file(&out).expect("the fixed file parses");
+}
