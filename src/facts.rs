@@ -452,8 +452,9 @@ pub struct FixHint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint {
     pub title: String,
-    /// A patch to read (it needs a decision the code does not show), not to apply.
-    pub display_only: bool,
+    /// Safe (behaviour kept), unsafe (behaviour changes), or display-only (a patch to read:
+    /// it needs a decision the code does not show).
+    pub applicability: crate::diagnostic::Applicability,
     pub edits: Vec<FixHint>,
 }
 

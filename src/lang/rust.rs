@@ -228,7 +228,7 @@ impl Walker {
         head.push_str("let _deadline = AbortOnDrop(");
         Some(Box::new(Hint {
             title: "abort the deadline task when the function returns (a drop guard)".into(),
-            display_only: false,
+            applicability: crate::diagnostic::Applicability::Unsafe,
             edits: vec![
                 FixHint {
                     range: e.stmt.start..e.stmt.start,
@@ -258,7 +258,7 @@ impl Walker {
             title: "end the loop when a shutdown `CancellationToken` is cancelled (pass the \
                     token `shutdown` in and cancel it on SIGTERM)"
                 .into(),
-            display_only: true,
+            applicability: crate::diagnostic::Applicability::DisplayOnly,
             edits: vec![FixHint {
                 range: tick.clone(),
                 text: crate::lang::rust_fix::indent(&select, &indent, self.newline()),
@@ -319,7 +319,7 @@ impl Walker {
             title: "shut the server down gracefully on SIGTERM/Ctrl-C \
                     (`.with_graceful_shutdown(shutdown_signal())`)"
                 .into(),
-            display_only: false,
+            applicability: crate::diagnostic::Applicability::Unsafe,
             edits,
         }))
     }
@@ -835,7 +835,7 @@ impl Walker {
                 if let Some(text) = crate::lang::rust_fix::expr(&bounded) {
                     self.facts.events[idx].hint = Some(Box::new(Hint {
                         title: "keep at most 10,000 entries (least recently used evicted)".into(),
-                        display_only: false,
+                        applicability: crate::diagnostic::Applicability::Unsafe,
                         edits: vec![FixHint {
                             range: span_range(c.span()),
                             text,
@@ -1854,12 +1854,13 @@ impl<'a> Visit<'a> for Walker {
             );
         }
         if rebuilds_from_itself(&a.left, &a.right) {
-            self.event(
+            let idx = self.event(
                 EventKind::Reconcat {
                     place: place.clone(),
                 },
                 span_range(a.span()),
             );
+            self.facts.events[idx].hint = append_in_place_hint(a);
         }
         self.visit_expr(&a.left);
         self.value(&a.right, place);
@@ -2241,6 +2242,48 @@ fn is_unit_body(e: &Expr) -> bool {
 }
 
 /// `v = [v, chunk].concat()`, `s = s + &x`, `s = s.clone() + ..`, `s = format!("{s}{x}")`.
+/// `v = [v.as_slice(), x].concat()` → `v.extend_from_slice(x)`; `s = s + x` → `s += x`: the
+/// same value, appended in place instead of copied. Safe: behaviour is kept.
+fn append_in_place_hint(a: &syn::ExprAssign) -> Option<Box<Hint>> {
+    let left = &a.left;
+    let new: Expr = match &*a.right {
+        Expr::MethodCall(m) if m.method == "concat" => {
+            let Expr::Array(arr) = &*m.receiver else {
+                return None;
+            };
+            let mut elems = arr.elems.iter();
+            let method = match elems.next()? {
+                Expr::MethodCall(first) if first.method == "as_slice" => "extend_from_slice",
+                Expr::MethodCall(first) if first.method == "as_str" => "push_str",
+                _ => return None,
+            };
+            let rest: Vec<&Expr> = elems.collect();
+            let [one] = rest.as_slice() else {
+                return None;
+            };
+            let method = syn::Ident::new(method, proc_macro2::Span::call_site());
+            syn::parse_quote!(#left.#method(#one))
+        }
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => {
+            let right = &b.right;
+            syn::parse_quote!(#left += #right)
+        }
+        _ => return None,
+    };
+    let text = crate::lang::rust_fix::expr(&new)?;
+    if text.contains('\n') {
+        return None;
+    }
+    Some(Box::new(Hint {
+        title: format!("append in place: `{text}`"),
+        applicability: crate::diagnostic::Applicability::Safe,
+        edits: vec![FixHint {
+            range: span_range(a.span()),
+            text,
+        }],
+    }))
+}
+
 fn rebuilds_from_itself(left: &Expr, right: &Expr) -> bool {
     let Expr::Path(lp) = left else {
         return false;

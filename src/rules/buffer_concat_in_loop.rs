@@ -3,6 +3,7 @@
 //! repeatedly firing callback: quadratic copying and unbounded growth.
 
 use super::*;
+use crate::diagnostic::{Applicability, Fix};
 
 pub struct BufferConcatInLoop;
 
@@ -13,6 +14,79 @@ static META: RuleMeta = RuleMeta {
     languages: &["typescript", "javascript", "rust"],
     project: false,
 };
+
+/// `out = Buffer.concat([out, chunk]);` / `s += chunk;` → `outChunks.push(chunk);`, with the
+/// array declared after `out`. Display-only: every read of `out` must become
+/// `Buffer.concat(outChunks)` (or `outChunks.join('')`), which unleak does not track.
+fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let Place::Binding(b) = place else {
+        return None;
+    };
+    let name = &facts.bindings[*b].name;
+    let stmt = src[e.stmt.clone()].trim_end().trim_end_matches(';');
+    let rest = stmt.strip_prefix(name.as_str())?.trim_start();
+    let (chunk, join) = if let Some(r) = rest.strip_prefix("+=") {
+        (r.trim().to_string(), format!("{name}Chunks.join('')"))
+    } else {
+        let inner = rest
+            .strip_prefix('=')?
+            .trim()
+            .strip_prefix("Buffer.concat([")?
+            .strip_suffix("])")?;
+        let chunk = inner
+            .strip_prefix(name.as_str())?
+            .trim_start()
+            .strip_prefix(',')?;
+        (
+            chunk.trim().to_string(),
+            format!("Buffer.concat({name}Chunks)"),
+        )
+    };
+    if chunk.is_empty() || chunk.contains(',') {
+        return None;
+    }
+    let list = unique_name(&format!("{name}Chunks"), |n| name_in_use(facts, src, n));
+    let decl = facts.bindings[*b].span.clone();
+    let decl_line_end = src[decl.end..]
+        .find('\n')
+        .map_or(src.len(), |i| decl.end + i);
+    let decl_line_end = if src[..decl_line_end].ends_with('\r') {
+        decl_line_end - 1
+    } else {
+        decl_line_end
+    };
+    let ty = if is_typescript(ctx.path) {
+        if join.starts_with("Buffer") {
+            ": Buffer[]"
+        } else {
+            ": string[]"
+        }
+    } else {
+        ""
+    };
+    let join = join.replace(&format!("{name}Chunks"), &list);
+    Some(fix(
+        format!(
+            "collect the chunks in `{list}` and build `{name}` once where it is read: `{join}`"
+        ),
+        Applicability::DisplayOnly,
+        vec![
+            insert_after_statement(
+                src,
+                decl.start,
+                decl_line_end,
+                &[format!("const {list}{ty} = [];")],
+            ),
+            replace(
+                e.stmt.start..e.stmt.start + stmt.len(),
+                format!("{list}.push({chunk})"),
+            ),
+        ],
+    ))
+}
 
 impl Rule for BufferConcatInLoop {
     fn meta(&self) -> &'static RuleMeta {
@@ -87,7 +161,9 @@ impl Rule for BufferConcatInLoop {
                          accumulated so far (quadratic time) and the buffer grows without bound"
                     ),
                 )
-                .with_help(help),
+                .with_help(help)
+                .with_fixes(hinted_fix(e))
+                .with_fixes((!facts.is_rust).then(|| ts_fix(ctx, e, &place)).flatten()),
             );
         }
         out

@@ -85,17 +85,12 @@ pub trait Rule: Sync {
     }
 }
 
-/// The fix a front end proposed for `e`, as the rule offers it: unsafe (it changes behaviour)
-/// or display-only.
+/// The fix a front end proposed for `e`, as the rule offers it.
 pub fn hinted_fix(e: &crate::facts::Event) -> Option<crate::diagnostic::Fix> {
     let h = e.hint.as_deref()?;
     Some(crate::diagnostic::Fix {
         title: h.title.clone(),
-        applicability: if h.display_only {
-            crate::diagnostic::Applicability::DisplayOnly
-        } else {
-            crate::diagnostic::Applicability::Unsafe
-        },
+        applicability: h.applicability,
         edits: h
             .edits
             .iter()
