@@ -85,6 +85,16 @@ const WORKER_STACK: usize = 256 * 1024 * 1024;
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
+    lint_with_extra(paths, &[], options)
+}
+
+/// Lints `paths` together with in-memory files that do not exist on disk (a file a fix is
+/// about to create, an editor's unsaved new buffer), as one project.
+pub fn lint_with_extra(
+    paths: &[PathBuf],
+    extra: &[(PathBuf, String)],
+    options: &Options,
+) -> Report {
     let mut found = discover(paths, &options.exclude);
     let mut config_errors = Vec::new();
     if let Some(cfg) = &options.config {
@@ -127,17 +137,26 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
         .stack_size(WORKER_STACK)
         .build();
     let run = || {
-        found
+        let mut outcomes = found
             .files
             .par_iter()
             .map(|p| process_file(p, options))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        outcomes.par_extend(extra.par_iter().filter_map(|(p, text)| {
+            let language = Language::from_path(p)?;
+            Some(analyse(
+                SourceFile::new(p.clone(), language, text.clone()),
+                options,
+            ))
+        }));
+        outcomes
     };
     let outcomes = match &pool {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
     };
-    finish(outcomes, &mut diagnostics, options, found.files.len())
+    let files = outcomes.len();
+    finish(outcomes, &mut diagnostics, options, files)
 }
 
 /// Lints one in-memory file as a single-file project (editors, tests, docs).

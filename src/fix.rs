@@ -19,6 +19,8 @@ const MAX_ROUNDS: usize = 10;
 #[derive(Debug, Clone)]
 pub struct FileChange {
     pub path: PathBuf,
+    /// The fixer creates this file (`before` is empty).
+    pub created: bool,
     pub before: String,
     pub after: String,
     /// How many fixes were applied to it.
@@ -76,112 +78,220 @@ fn parse_damage(path: &Path, text: &str) -> Option<usize> {
     }
 }
 
+/// Text edits: a range of the current text and what replaces it.
+type Edits = Vec<(Range<usize>, String)>;
+
+/// A file's text while fixing: as read (`None`: the fixer creates it) and as fixed so far.
+struct Working {
+    before: Option<String>,
+    current: String,
+    fixes: usize,
+}
+
 /// Lints `paths`, applies the fixes allowed (`unsafe_fixes` adds the unsafe ones) to a fixpoint
 /// in memory, and returns the changes; nothing is written (see [`write_changes`]).
+///
+/// Each round takes at most one fix per finding. A fix's edits go in together or not at all:
+/// single-file fixes are batched per file (an overlap waits for the next round); a fix that
+/// spans files (a shared module created and imported) is applied alone, to files no other fix
+/// touched this round. An edit on a file that does not exist creates it; one that would create
+/// a file already holding exactly that text is already done. Every file a round changes is
+/// re-parsed and a change that would break it is refused. Between rounds the whole project is
+/// re-linted with the fixed texts standing in for the files.
 pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> FixRun {
-    let first = lint_paths(paths, options);
     let allowed =
         |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
-    let mut texts: BTreeMap<PathBuf, (String, String, usize)> = BTreeMap::new();
+    let mut files: BTreeMap<PathBuf, Working> = BTreeMap::new();
     let mut run = FixRun::default();
-    for (path, src) in &first.sources {
-        texts.insert(path.clone(), (src.text.clone(), src.text.clone(), 0));
-    }
-    let mut report = first;
+    let mut report = lint_paths(paths, options);
     for _round in 0..MAX_ROUNDS {
-        // The diagnostics of this round, per file.
-        let mut pending: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
-        for d in std::mem::take(&mut report.diagnostics) {
-            pending.entry(d.file.clone()).or_default().push(d);
-        }
         for (path, src) in &report.sources {
-            texts
-                .entry(path.clone())
-                .or_insert_with(|| (src.text.clone(), src.text.clone(), 0));
+            files.entry(path.clone()).or_insert_with(|| Working {
+                before: Some(src.text.clone()),
+                current: src.text.clone(),
+                fixes: 0,
+            });
         }
-        let mut changed_any = false;
-        for (path, diags) in &pending {
-            let Some((_, current, count)) = texts.get_mut(path) else {
-                continue;
-            };
-            // Single-file fixes only; all of a fix's edits go in together or not at all.
-            let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-            let mut fixes = 0;
-            for d in diags {
-                for f in d.fixes.iter().filter(|f| allowed(f.applicability)) {
-                    if f.edits
+        // Per file, the single-file edits taken this round and how many fixes they make.
+        let mut batch: BTreeMap<PathBuf, (Edits, usize)> = BTreeMap::new();
+        let mut spanning: Vec<BTreeMap<PathBuf, Edits>> = Vec::new();
+        for d in std::mem::take(&mut report.diagnostics) {
+            for f in d.fixes.iter().filter(|f| allowed(f.applicability)) {
+                let mut per_file: BTreeMap<PathBuf, Edits> = BTreeMap::new();
+                for e in &f.edits {
+                    let target = e.file.clone().unwrap_or_else(|| d.file.clone());
+                    per_file
+                        .entry(target)
+                        .or_default()
+                        .push((e.range.clone(), e.content.clone()));
+                }
+                // A file to create that already holds exactly this text: nothing left to do.
+                per_file.retain(|path, edits| {
+                    let existing = files
+                        .get(path)
+                        .map(|w| w.current.clone())
+                        .or_else(|| std::fs::read_to_string(path).ok());
+                    !(edits.len() == 1
+                        && edits[0].0 == (0..0)
+                        && existing.as_deref() == Some(edits[0].1.as_str()))
+                });
+                if per_file.is_empty() {
+                    continue;
+                }
+                if per_file.len() == 1 {
+                    let (path, edits) = per_file.into_iter().next().expect("one file");
+                    let (taken, count) = batch.entry(path).or_default();
+                    if edits
                         .iter()
-                        .any(|e| e.file.as_ref().is_some_and(|p| p != path))
+                        .any(|(e, _)| taken.iter().any(|(t, _)| overlap(e, t)))
                     {
-                        continue;
-                    }
-                    let overlaps = f
-                        .edits
-                        .iter()
-                        .any(|e| edits.iter().any(|(r, _)| overlap(&e.range, r)));
-                    if overlaps {
                         continue; // next round, against the new text
                     }
-                    edits.extend(f.edits.iter().map(|e| (e.range.clone(), e.content.clone())));
-                    fixes += 1;
+                    taken.extend(edits);
+                    *count += 1;
+                } else {
+                    spanning.push(per_file);
+                }
+                break;
+            }
+        }
+        let mut changed: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        for (path, (edits, count)) in batch {
+            let Some(w) = files.get_mut(&path) else {
+                continue;
+            };
+            let (after, _) = apply_edits(&w.current, &edits);
+            if let Err(problem) = parse_check(&path, &w.current, &after) {
+                run.problems.push(*problem);
+                continue;
+            }
+            w.current = after;
+            w.fixes += count;
+            changed.insert(path);
+        }
+        for fix in spanning {
+            if fix.keys().any(|p| changed.contains(p)) {
+                continue; // its offsets were computed against this round's starting texts
+            }
+            let mut results = Vec::new();
+            let mut refused = false;
+            for (path, edits) in &fix {
+                let (current, created) = match files.get(path) {
+                    Some(w) => (w.current.clone(), false),
+                    None => match std::fs::read_to_string(path) {
+                        Ok(t) => (t, false),
+                        Err(_) => (String::new(), true),
+                    },
+                };
+                let (after, skipped) = apply_edits(&current, edits);
+                if !skipped.is_empty() {
+                    refused = true;
                     break;
                 }
+                if !created && let Err(problem) = parse_check(path, &current, &after) {
+                    run.problems.push(*problem);
+                    refused = true;
+                    break;
+                }
+                results.push((path.clone(), current, after, created));
             }
-            if edits.is_empty() {
+            if refused {
                 continue;
             }
-            let (after, _) = apply_edits(current, &edits);
-            // Refuse what would make the file parse worse than before.
-            let before_damage = parse_damage(path, current);
-            let after_damage = parse_damage(path, &after);
-            if after_damage > before_damage || after_damage.is_none() {
-                run.problems.push(Diagnostic::new(
-                    "fix-error",
-                    Severity::Error,
-                    path.clone(),
-                    0..0,
-                    "a fix would leave this file unparsable, so no fix was applied to it",
-                ));
-                continue;
+            for (path, current, after, created) in results {
+                let w = files.entry(path.clone()).or_insert_with(|| Working {
+                    before: if created { None } else { Some(current.clone()) },
+                    current: current.clone(),
+                    fixes: 0,
+                });
+                w.current = after;
+                w.fixes += 1;
+                changed.insert(path);
             }
-            *current = after;
-            *count += fixes;
-            changed_any = true;
         }
-        if !changed_any {
+        if changed.is_empty() {
             break;
         }
         // Re-lint the whole project with the fixed texts standing in for the files, so the
         // project rules judge the next round as the fixed project will be.
-        let overlay: HashMap<PathBuf, String> = texts
+        let overlay: HashMap<PathBuf, String> = files
             .iter()
-            .filter(|(_, (before, after, _))| before != after)
-            .map(|(p, (_, after, _))| (p.clone(), after.clone()))
+            .filter(|(_, w)| w.before.as_deref() != Some(w.current.as_str()))
+            .map(|(p, w)| (p.clone(), w.current.clone()))
             .collect();
+        let mut lint_paths_now = paths.to_vec();
+        // Files the fixer created are linted too (they may live outside a named file list).
+        for (p, w) in &files {
+            if w.before.is_none() && !lint_paths_now.contains(p) {
+                lint_paths_now.push(p.clone());
+            }
+        }
         let round_options = Options {
             overlay: Some(std::sync::Arc::new(overlay)),
             ..options.clone()
         };
-        report = lint_paths(paths, &round_options);
+        report = lint_overlay(&lint_paths_now, &round_options);
     }
-    for (path, (before, after, fixes)) in texts {
-        if before != after {
+    for (path, w) in files {
+        if w.before.as_deref() != Some(w.current.as_str()) {
             run.changes.push(FileChange {
                 path,
-                before,
-                after,
-                fixes,
+                created: w.before.is_none(),
+                before: w.before.unwrap_or_default(),
+                after: w.current,
+                fixes: w.fixes,
             });
         }
     }
     run
 }
 
+/// Lints `paths` where some files exist only in the overlay (created by a fix).
+fn lint_overlay(paths: &[PathBuf], options: &Options) -> Report {
+    let Some(overlay) = &options.overlay else {
+        return lint_paths(paths, options);
+    };
+    let (on_disk, virtual_only): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|p| p.exists());
+    let mut report = lint_paths(&on_disk, options);
+    if virtual_only.is_empty() {
+        return report;
+    }
+    let texts: Vec<(PathBuf, String)> = virtual_only
+        .iter()
+        .filter_map(|p| overlay.get(p).map(|t| (p.clone(), t.clone())))
+        .collect();
+    // Project rules need every file together: lint the created files with the others.
+    report = crate::engine::lint_with_extra(&on_disk, &texts, options);
+    report
+}
+
+/// Refuses a change that makes a file parse worse than before.
+fn parse_check(path: &Path, before: &str, after: &str) -> Result<(), Box<Diagnostic>> {
+    let before_damage = parse_damage(path, before);
+    let after_damage = parse_damage(path, after);
+    if after_damage > before_damage || after_damage.is_none() {
+        return Err(Box::new(Diagnostic::new(
+            "fix-error",
+            Severity::Error,
+            path.to_path_buf(),
+            0..0,
+            "a fix would leave this file unparsable, so it was not applied",
+        )));
+    }
+    Ok(())
+}
+
 /// Writes the changes atomically; a file whose content changed on disk since it was read is
 /// left alone and reported.
 pub fn write_changes(run: &mut FixRun) {
     for c in &run.changes {
-        if let Err(why) = write_one(&c.path, &c.before, &c.after) {
+        let written = if c.created {
+            create_one(&c.path, &c.after)
+        } else {
+            write_one(&c.path, &c.before, &c.after)
+        };
+        if let Err(why) = written {
             run.problems.push(Diagnostic::new(
                 "fix-error",
                 Severity::Error,
@@ -222,13 +332,43 @@ fn write_one(path: &Path, before: &str, after: &str) -> Result<(), String> {
     })
 }
 
-/// The unified diff of one change, for `--diff`.
+/// Creates a file the fixer wrote from scratch, atomically and never over an existing one: the
+/// text goes to a temporary file that is then hard-linked into place (which fails if the name
+/// was taken meanwhile).
+fn create_one(path: &Path, text: &str) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.unleak-fix-{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result.map_err(|e| format!("cannot create the file a fix adds: {e}"))
+}
+
+/// The unified diff of one change, for `--diff` (a created file is diffed against /dev/null).
 pub fn unified_diff(c: &FileChange) -> String {
     let name = c.path.display().to_string();
+    let name = name.trim_start_matches('/');
+    let old = if c.created {
+        "/dev/null".to_string()
+    } else {
+        format!("a/{name}")
+    };
     similar::TextDiff::from_lines(&c.before, &c.after)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .header(&old, &format!("b/{name}"))
         .to_string()
 }
 

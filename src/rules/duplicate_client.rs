@@ -132,6 +132,310 @@ pub(crate) fn client_kind(facts: &FileFacts, e: &Event) -> Option<String> {
 
 /// Rust: an `async fn` (a handler, by default) that is not `main` nor a constructor runs per
 /// request or message.
+/// The module every TypeScript site of one client kind should import its client from.
+struct SharedModule {
+    path: PathBuf,
+    export: String,
+    /// The module's text when the fix creates it; `None` when it exists already.
+    create: Option<String>,
+}
+
+/// The shared client module for `kind`: `<kind>-client.ts` in the folder all its sites share,
+/// constructed with the arguments of a site whose arguments name nothing local (only
+/// literals and `process.env`), and importing the class as that site does.
+fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedModule> {
+    use super::fixes::*;
+    let ts: Vec<&Site> = sites
+        .iter()
+        .filter(|s| s.kind == kind && !s.file.facts.is_rust && !is_test_file(&s.file.path))
+        .collect();
+    let export = if kind.ends_with("Client") {
+        let mut c = kind.chars();
+        let f = c.next()?;
+        format!("{}{}", f.to_lowercase(), c.as_str())
+    } else {
+        format!("{}Client", kind.to_lowercase())
+    };
+    // An earlier fix made it already: a project file exporting `export` built from `kind`.
+    let file_name = format!("{}-client", kind.to_lowercase());
+    for f in ctx.files {
+        let stem = f.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if stem == file_name
+            && f.source
+                .text
+                .contains(&format!("export const {export} = new {kind}("))
+        {
+            return Some(SharedModule {
+                path: f.path.clone(),
+                export,
+                create: None,
+            });
+        }
+    }
+    let config = ts.iter().find_map(|s| {
+        let src = &s.file.source.text;
+        let head = &src[s.event.span.clone()];
+        if head != format!("new {kind}") {
+            return None;
+        }
+        let end = call_end(src, s.event.span.end)?;
+        let args = &src[s.event.span.end..end];
+        portable_args(args).then_some((s, args.trim().to_string()))
+    })?;
+    let (site, args) = config;
+    let facts = &site.file.facts;
+    let b = facts.lookup(kind, site.event.scope)?;
+    let import = match &facts.bindings[b].kind {
+        crate::facts::BindingKind::Import { source, imported } if !source.starts_with('.') => {
+            match imported.as_str() {
+                "default" => format!("import {kind} from '{source}';"),
+                "*" => format!("import * as {kind} from '{source}';"),
+                i if i == kind => format!("import {{ {kind} }} from '{source}';"),
+                i => format!("import {{ {i} as {kind} }} from '{source}';"),
+            }
+        }
+        _ => return None,
+    };
+    // The folder every site shares.
+    let dirs: Vec<Vec<std::path::Component>> = ts
+        .iter()
+        .map(|s| {
+            s.file
+                .path
+                .parent()
+                .map(|p| p.components().collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let first = dirs.first()?;
+    let common = (0..first.len())
+        .take_while(|&i| dirs.iter().all(|d| d.get(i) == first.get(i)))
+        .count();
+    let dir: PathBuf = first[..common].iter().collect();
+    let ext = site
+        .file
+        .path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("ts");
+    let taken = |p: &Path| ctx.files.iter().any(|f| f.path == p);
+    let mut path = dir.join(format!("{file_name}.{ext}"));
+    let mut n = 2;
+    while taken(&path) {
+        path = dir.join(format!("{file_name}{n}.{ext}"));
+        n += 1;
+    }
+    let nl = newline(&site.file.source.text);
+    let content = [
+        format!(
+            "// One `{kind}` client for the whole service: it holds the connection pool, sockets"
+        ),
+        "// and retry state, so every module imports it instead of constructing its own.".into(),
+        import,
+        String::new(),
+        format!("export const {export} = new {kind}{args};"),
+        String::new(),
+    ]
+    .join(nl);
+    Some(SharedModule {
+        path,
+        export,
+        create: Some(content),
+    })
+}
+
+/// Constructor arguments that mean the same in any module: literals, object keys and
+/// `process.env`, nothing local.
+fn portable_args(args: &str) -> bool {
+    let rest = args;
+    let mut prev = ' ';
+    let mut chars = rest.char_indices().peekable();
+    let mut ok = true;
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '\'' | '"' | '`') {
+            // Skip the literal (a template's `${…}` could name locals: refuse those).
+            let body = &rest[i + 1..];
+            let Some(close) = body.find(c) else {
+                return false;
+            };
+            if c == '`' && body[..close].contains("${") {
+                return false;
+            }
+            for _ in 0..body[..=close].chars().count() {
+                chars.next();
+            }
+            prev = c;
+            continue;
+        }
+        if (c.is_alphabetic() || c == '_' || c == '$')
+            && !(prev.is_alphanumeric() || prev == '_' || prev == '.')
+        {
+            let word: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+                .collect();
+            let after = rest[i + word.len()..].trim_start();
+            let is_key = after.starts_with(':');
+            let known = matches!(
+                word.as_str(),
+                "process"
+                    | "true"
+                    | "false"
+                    | "null"
+                    | "undefined"
+                    | "Number"
+                    | "String"
+                    | "Boolean"
+                    | "parseInt"
+                    | "parseFloat"
+            );
+            if !is_key && !known {
+                ok = false;
+            }
+        }
+        prev = c;
+    }
+    ok
+}
+
+/// One TypeScript site: construct nothing, import the shared client (creating its module on
+/// the first fix). Unsafe: every site now uses the shared client's configuration.
+fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let src = &site.file.source.text;
+    let facts = &site.file.facts;
+    if site.file.path == m.path {
+        return None;
+    }
+    let end = call_end(src, site.event.span.end)?;
+    let local = if name_in_use(facts, src, &m.export) {
+        let mut c = site.kind.chars();
+        let f = c.next()?;
+        unique_name(&format!("shared{}{}", f.to_uppercase(), c.as_str()), |n| {
+            name_in_use(facts, src, n)
+        })
+    } else {
+        m.export.clone()
+    };
+    let spec = relative_specifier(&site.file.path, &m.path, src);
+    let binding = if local == m.export {
+        local.clone()
+    } else {
+        format!("{} as {local}", m.export)
+    };
+    let nl = newline(src);
+    let at = import_insertion_point(src);
+    let mut edits = Vec::new();
+    if let Some(content) = &m.create {
+        edits.push(crate::diagnostic::Edit {
+            file: Some(m.path.clone()),
+            range: 0..0,
+            content: content.clone(),
+        });
+    }
+    edits.push(insert(
+        at,
+        format!("import {{ {binding} }} from '{spec}';{nl}"),
+    ));
+    edits.push(replace(site.event.span.start..end, local.clone()));
+    let own_args = src[site.event.span.end..end].trim();
+    let same = m
+        .create
+        .as_deref()
+        .is_some_and(|c| c.contains(&format!("new {}{own_args};", site.kind)))
+        || own_args == "()";
+    Some(fix(
+        format!(
+            "use the shared `{}` from `{}`{}",
+            m.export,
+            m.path.display(),
+            if same {
+                ""
+            } else {
+                " (this site's own constructor options are replaced by the shared client's)"
+            }
+        ),
+        crate::diagnostic::Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// A Rust client built per use: one process-wide client in a `static` (`LazyLock`), cloned
+/// where it was built (clones share the pool). Reuses a `static` of the same client type the
+/// file already has. Only for a `new()` without arguments, whose configuration is the default.
+fn rust_fix(site: &Site) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let src = &site.file.source.text;
+    let span = &site.event.span;
+    let path_text = &src[span.clone()];
+    let ty_text = path_text.strip_suffix("::new")?;
+    if !src[span.end..].starts_with("()") {
+        return None;
+    }
+    let call = span.start..span.end + 2;
+    let last = ty_text.rsplit("::").next().unwrap_or(ty_text);
+    // An existing `static NAME: LazyLock<…Client>` in the file.
+    let existing = src.lines().find_map(|l| {
+        let l = l
+            .trim_start()
+            .strip_prefix("pub ")
+            .unwrap_or(l.trim_start());
+        let rest = l.strip_prefix("static ")?;
+        let (name, ty) = rest.split_once(':')?;
+        let ty = ty.split('=').next()?.trim().replace(' ', "");
+        let inner = ty
+            .strip_prefix("LazyLock<")
+            .or_else(|| ty.strip_prefix("std::sync::LazyLock<"))?;
+        let inner = inner.strip_suffix('>')?;
+        (inner == ty_text || inner.ends_with(&format!("::{last}")) || inner == last)
+            .then(|| name.trim().to_string())
+    });
+    let mut edits = Vec::new();
+    let name = match existing {
+        Some(n) => n,
+        None => {
+            // Only a type without generic parameters can be named in a `static`.
+            if site.kind != "reqwest::Client" && site.kind != "reqwest::blocking::Client" {
+                return None;
+            }
+            let name = unique_name("HTTP_CLIENT", |n| contains_word(src, n));
+            let ty: syn::Path = syn::parse_str(ty_text).ok()?;
+            let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
+            let item = crate::lang::rust_fix::items(quote::quote! {
+                /// One client for the whole process: it pools connections, and clones share the pool.
+                static #ident: std::sync::LazyLock<#ty> = std::sync::LazyLock::new(#ty::new);
+            })?;
+            let nl = newline(src);
+            edits.push(insert(
+                rust_item_insertion_point(src),
+                format!("{nl}{}", item.replace('\n', nl)),
+            ));
+            name
+        }
+    };
+    edits.push(replace(call, format!("{name}.clone()")));
+    Some(fix(
+        format!("reuse one process-wide client: `{name}.clone()`"),
+        crate::diagnostic::Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// After the last top-level `use` item (the line after it), else the start of the file.
+fn rust_item_insertion_point(src: &str) -> usize {
+    let mut offset = 0;
+    let mut after = 0;
+    let mut in_use = false;
+    for line in src.split_inclusive('\n') {
+        if in_use || line.starts_with("use ") || line.starts_with("pub use ") {
+            in_use = !line.trim_end().ends_with(';');
+            after = offset + line.len();
+        }
+        offset += line.len();
+    }
+    after
+}
+
 fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
     let owner = named_owner(facts, scope);
     let s = &facts.scopes[owner];
@@ -207,6 +511,8 @@ impl Rule for DuplicateClient {
             }
         }
         let mut out = Vec::new();
+        let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
+            std::collections::HashMap::new();
         for (i, site) in sites.iter().enumerate() {
             let facts = &site.file.facts;
             let test = is_test_file(&site.file.path);
@@ -287,12 +593,24 @@ impl Rule for DuplicateClient {
                      lazily: `client ??= new …`), export it, and import it everywhere"
                 )
             });
-            for o in others {
+            for o in &others {
                 d = d.with_label_in(
                     o.file.path.clone(),
                     o.event.span.clone(),
                     format!("another `{kind}` client is constructed here"),
                 );
+            }
+            if facts.is_rust {
+                if per_use {
+                    d.fixes.extend(rust_fix(site));
+                }
+            } else if !test {
+                let module = shared
+                    .entry(kind.clone())
+                    .or_insert_with(|| shared_module(ctx, &sites, kind));
+                if let Some(m) = module {
+                    d.fixes.extend(ts_fix(site, m));
+                }
             }
             out.push(d);
         }

@@ -357,6 +357,134 @@ pub fn cleanup_in_module(
     })
 }
 
+/// Where the parenthesised argument list that starts at or after `from` ends (just past its
+/// `)`), skipping type arguments, strings, template literals and comments; `None` when no
+/// argument list follows.
+pub fn call_end(src: &str, from: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut i = from;
+    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if bytes.get(i) == Some(&b'<') {
+        let mut depth = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'<' => depth += 1,
+                b'>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+    }
+    if bytes.get(i) != Some(&b'(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where a new `import` line goes: after the last import statement at the top of the file
+/// (offset of the line after it), or the start of the file.
+pub fn import_insertion_point(src: &str) -> usize {
+    let mut offset = 0;
+    let mut after = 0;
+    let mut in_import = false;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim();
+        if in_import || t.starts_with("import ") || t.starts_with("import{") {
+            in_import = !(t.ends_with(';') || t.contains(" from ") || t.starts_with("import '"));
+            after = offset + line.len();
+        } else if !(t.is_empty()
+            || t.starts_with("//")
+            || t.starts_with("/*")
+            || t.starts_with('*')
+            || t.starts_with("'use ")
+            || t.starts_with("\"use ")
+            || t.starts_with("#!"))
+            && after > 0
+        {
+            break;
+        }
+        offset += line.len();
+    }
+    after
+}
+
+/// A relative module specifier from the file `from` to the file `to` (`./openai-client`,
+/// `../ai/openai-client`), with the extension the file's own relative imports use (`.js` in
+/// NodeNext projects), else none.
+pub fn relative_specifier(from: &std::path::Path, to: &std::path::Path, src: &str) -> String {
+    use std::path::Component;
+    let base: Vec<Component> = from
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    let target: Vec<Component> = to.components().collect();
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = Vec::new();
+    for _ in common..base.len() {
+        parts.push("..".into());
+    }
+    for c in &target[common..] {
+        parts.push(c.as_os_str().to_string_lossy().into_owned());
+    }
+    let mut spec = parts.join("/");
+    if !spec.starts_with("..") {
+        spec = format!("./{spec}");
+    }
+    let ext = to.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let stem = spec
+        .strip_suffix(&format!(".{ext}"))
+        .unwrap_or(&spec)
+        .to_string();
+    let uses_js = src.contains(".js';") || src.contains(".js\";");
+    if uses_js { format!("{stem}.js") } else { stem }
+}
+
 /// `src[range]` is a TypeScript file (type annotations allowed), judged by the path.
 pub fn is_typescript(path: &std::path::Path) -> bool {
     matches!(

@@ -68,7 +68,8 @@ impl Rule for UnclosedStream {
                                 "hand the streams to `pipeline(...)` from 'node:stream/promises' (it \
                                  destroys every stream on error or early close), or close it in a \
                                  `finally` (`await handle.close()`, `stream.destroy()`)",
-                            ),
+                            )
+                            .with_fixes(destroy_on_close_fix(ctx, e, handle)),
                         );
                     }
                 }
@@ -76,6 +77,87 @@ impl Rule for UnclosedStream {
             }
         }
         out
+    }
+}
+
+/// A stream piped into a response: destroy it when the response closes (the client went away
+/// or the transfer ended). `createReadStream(f).pipe(res);` is split to name the stream first.
+/// Unsafe: an aborted download now closes the file.
+fn destroy_on_close_fix(
+    ctx: &FileCtx,
+    e: &Event,
+    handle: &PlaceRef,
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let title = |dest: &str| format!("destroy the stream when `{dest}` closes");
+    match facts.resolve(handle) {
+        Place::Binding(b) if !facts.is_module_binding(b) => {
+            let name = &facts.bindings[b].name;
+            let pipe = facts
+                .events_on(&Place::Binding(b))
+                .find_map(|p| match &p.kind {
+                    EventKind::Pipe { to, .. } => {
+                        let to = facts.resolve(to);
+                        is_response(facts, &to).then(|| (p, place_text(facts, &to)))
+                    }
+                    _ => None,
+                })?;
+            let (p, dest) = pipe;
+            Some(fix(
+                title(&dest),
+                crate::diagnostic::Applicability::Unsafe,
+                vec![insert_after_statement(
+                    src,
+                    p.stmt.start,
+                    p.stmt.end,
+                    &[format!("{dest}.on('close', () => {name}.destroy());")],
+                )],
+            ))
+        }
+        Place::Discarded | Place::Unknown => {
+            // `SOURCE.pipe(DEST);` as a statement of its own.
+            if e.stmt.start != e.span.start {
+                return None;
+            }
+            let source_end = call_end(src, e.span.end)?;
+            let stmt = src[e.stmt.clone()].trim_end();
+            let rest = src[source_end..e.stmt.start + stmt.len()].trim_start();
+            let dest = rest
+                .strip_prefix(".pipe(")?
+                .trim_end_matches(';')
+                .trim_end()
+                .strip_suffix(')')?
+                .trim();
+            if dest.is_empty()
+                || !dest
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                return None;
+            }
+            let name = unique_name("stream", |n| name_taken_near(facts, e.scope, n));
+            let source = &src[e.span.start..source_end];
+            Some(fix(
+                title(dest),
+                crate::diagnostic::Applicability::Unsafe,
+                vec![replace(
+                    e.stmt.start..e.stmt.start + stmt.len(),
+                    [
+                        format!("const {name} = {source};"),
+                        format!("{dest}.on('close', () => {name}.destroy());"),
+                        format!("{name}.pipe({dest});"),
+                    ]
+                    .join(&format!(
+                        "{}{}",
+                        newline(src),
+                        line_indent(src, e.stmt.start)
+                    )),
+                )],
+            ))
+        }
+        _ => None,
     }
 }
 
