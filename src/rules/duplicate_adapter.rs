@@ -126,9 +126,11 @@ impl Rule for DuplicateAdapter {
             } else {
                 "`close()`/`disconnect()`/`destroy()` it"
             };
-            let fix = (!facts.is_rust)
-                .then(|| ts_fix(ctx, e, &place, last))
-                .flatten();
+            let fix = if facts.is_rust {
+                rust_fix(ctx, e, &place, last)
+            } else {
+                ts_fix(ctx, e, &place, last)
+            };
             out.push(
                 Diagnostic::new(
                     META.id,
@@ -150,6 +152,35 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// `self.task = Some(spawn(…))`: abort the task the field held before replacing it. Built
+/// with `quote`. Unsafe: the previous task stops now.
+fn rust_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> Option<Fix> {
+    use super::fixes::*;
+    let src = ctx.source;
+    if ty != "JoinHandle" {
+        return None;
+    }
+    let name = place_text(ctx.facts, place);
+    let stmt = &src[e.stmt.clone()];
+    let rest = stmt.strip_prefix(&name)?.trim_start().strip_prefix('=')?;
+    if !rest.trim_start().starts_with("Some(") {
+        return None;
+    }
+    let field: syn::Expr = syn::parse_str(&name).ok()?;
+    let abort = crate::lang::rust_fix::stmts(quote::quote! {
+        if let Some(previous) = #field.take() {
+            previous.abort();
+        }
+    })?;
+    let indent = line_indent(src, e.stmt.start);
+    let text = crate::lang::rust_fix::indent(&abort, indent, newline(src));
+    Some(fix(
+        format!("abort the task `{name}` held before replacing it"),
+        Applicability::Unsafe,
+        vec![insert_before_statement(src, e.stmt.start, &[text])],
+    ))
 }
 
 /// Disposes the previous value just before the replacing statement, with the release method

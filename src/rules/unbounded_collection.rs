@@ -208,6 +208,9 @@ fn judge(
          handler), cap the size (evict the oldest when `size` exceeds a limit), or use a cache with \
          a max size and TTL",
     );
+    if !facts.is_rust {
+        d.fixes.extend(ts_fix(ctx, t, &growth));
+    }
     for (file, g) in growth {
         let label = format!("grows here ({})", describe_scope(&file.facts, g.scope));
         if std::ptr::eq(file, t.file) {
@@ -217,6 +220,107 @@ fn judge(
         }
     }
     Some(d)
+}
+
+/// Entries of a class's map or set removed in its per-entry teardown (`end(id)` reads
+/// `this.sessions.get(id)`: it deletes `id` too); otherwise a size cap at every growth site
+/// (the oldest entry goes). Unsafe: entries now leave.
+fn ts_fix(
+    ctx: &ProjectCtx,
+    t: &Target,
+    growth: &[(&ProjectFile, &Event)],
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    const CAP: &str = "10_000";
+    let file = t.file;
+    let src = file.source.text.as_str();
+    let facts = &file.facts;
+    let x = place_text(facts, &t.place);
+    let unit = indent_unit(src, 2);
+    let map_like = matches!(t.kind, CollectionKind::Map | CollectionKind::Set);
+    if map_like && let Place::Field { class, .. } = &t.place {
+        let per_entry = (0..facts.scopes.len()).find_map(|s| {
+            let sc = &facts.scopes[s];
+            let name = sc.name.as_deref()?;
+            let is_end = ctx.options.is_teardown(name)
+                || crate::facts::words(name)
+                    .any(|w| matches!(w.as_str(), "end" | "remove" | "evict" | "expire" | "drop"));
+            if sc.class != Some(*class) || !is_end {
+                return None;
+            }
+            let key = sc.params.first()?;
+            let body = sc.body.clone()?;
+            let text = &src[body.clone()];
+            let reads = [format!("{x}.get({key})"), format!("{x}.has({key})")];
+            reads
+                .iter()
+                .any(|r| text.contains(r.as_str()))
+                .then(|| (name.to_string(), key.clone(), body))
+        });
+        if let Some((method, key, body)) = per_entry {
+            return Some(fix(
+                format!("delete the entry in `{method}()`, which ends it"),
+                crate::diagnostic::Applicability::Unsafe,
+                vec![append_to_block(
+                    src,
+                    &body,
+                    &[format!("{x}.delete({key});")],
+                    &unit,
+                )],
+            ));
+        }
+    }
+    // A cap at each growth site in this file, as its own statement.
+    let ts = is_typescript(&file.path);
+    let bang = if ts { "!" } else { "" };
+    let mut edits = Vec::new();
+    for (f, g) in growth {
+        if !std::ptr::eq(*f, file) || !src[g.stmt.clone()].starts_with(&format!("{x}.")) {
+            return None;
+        }
+        let method = src[g.stmt.start + x.len() + 1..]
+            .split('(')
+            .next()
+            .unwrap_or("");
+        let edit = match (t.kind, method) {
+            (CollectionKind::Array, "push") => insert_after_statement(
+                src,
+                g.stmt.start,
+                g.stmt.end,
+                &[format!("if ({x}.length > {CAP}) {x}.shift();")],
+            ),
+            (CollectionKind::Array, "unshift") => insert_after_statement(
+                src,
+                g.stmt.start,
+                g.stmt.end,
+                &[format!("if ({x}.length > {CAP}) {x}.pop();")],
+            ),
+            (CollectionKind::Map, "set") => insert_before_statement(
+                src,
+                g.stmt.start,
+                &[format!(
+                    "if ({x}.size >= {CAP}) {x}.delete({x}.keys().next().value{bang});"
+                )],
+            ),
+            (CollectionKind::Set, "add") => insert_before_statement(
+                src,
+                g.stmt.start,
+                &[format!(
+                    "if ({x}.size >= {CAP}) {x}.delete({x}.values().next().value{bang});"
+                )],
+            ),
+            _ => return None,
+        };
+        edits.push(edit);
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    Some(fix(
+        format!("cap `{x}` at {CAP} entries, dropping the oldest"),
+        crate::diagnostic::Applicability::Unsafe,
+        edits,
+    ))
 }
 
 /// Rust: unbounded channels (always), and collections in statics or fields of long-lived

@@ -151,10 +151,33 @@ fn check_rust_registries(
                 "return a guard from the subscribe method whose `Drop` removes the entry (e.g. by id \
                  with `retain`), or prune closed senders (`retain(|tx| !tx.is_closed())`) when \
                  publishing",
-            ),
+            )
+            .with_fixes(prune_closed_senders_fix(&file.source.text, e, &ty)),
         );
     }
     out
+}
+
+/// A registry of channel senders: drop the closed ones (their receivers are gone) before
+/// adding the new subscriber, so the list holds live subscribers only. Unsafe: code that
+/// counts the registry sees fewer entries.
+fn prune_closed_senders_fix(src: &str, e: &Event, ty: &str) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    if !ty.contains("Sender") {
+        return None;
+    }
+    let stmt = src[e.stmt.clone()].trim_end();
+    let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
+    let receiver = &receiver[..receiver.rfind(".push(")?];
+    let registry: syn::Expr = syn::parse_str(receiver).ok()?;
+    let prune = crate::lang::rust_fix::stmts(quote::quote! {
+        #registry.retain(|subscriber| !subscriber.is_closed());
+    })?;
+    Some(fix(
+        "drop closed subscribers before adding one (`retain(|s| !s.is_closed())`)",
+        crate::diagnostic::Applicability::Unsafe,
+        vec![insert_before_statement(src, e.stmt.start, &[prune])],
+    ))
 }
 
 /// Some Rust file shrinks a field or static of this name (matched by name: see [`crate::facts::place_name`]).
