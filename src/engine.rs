@@ -50,6 +50,30 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The options of a run whose working directory's configuration is `root`: its `[options]`
+    /// and `max-file-size` apply to the whole run (project-wide rules need one set); each file's
+    /// levels and globs come from the configuration nearest to it.
+    pub fn configured(root: crate::config::Loaded) -> Options {
+        let defaults = Options::default();
+        let mut rules = defaults.rules.clone();
+        rules
+            .extra_teardown_words
+            .extend(root.config.options.teardown_words.iter().cloned());
+        rules
+            .extra_clients
+            .extend(root.config.options.client_constructors.iter().cloned());
+        Options {
+            max_file_size: root.config.max_file_size.unwrap_or(defaults.max_file_size),
+            rules,
+            config: Some(Arc::new(crate::config::Resolver::new(root, |id| {
+                crate::registry::find(id).is_some()
+            }))),
+            ..defaults
+        }
+    }
+}
+
 /// The result of a run.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -80,8 +104,9 @@ pub fn is_failure(rule: &str) -> bool {
     matches!(rule, IO_ERROR | PARSE_ERROR | INTERNAL_ERROR)
 }
 
-/// Stack for the workers: the lowering walk recurses once per nesting level.
-const WORKER_STACK: usize = 256 * 1024 * 1024;
+/// Stack for the workers: the lowering walk recurses once per nesting level. A long-running
+/// front end (the LSP) that analyses on its own threads gives them this stack too.
+pub const WORKER_STACK: usize = 256 * 1024 * 1024;
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
@@ -95,6 +120,28 @@ pub fn lint_with_extra(
     extra: &[(PathBuf, String)],
     options: &Options,
 ) -> Report {
+    let (files, diagnostics) = find_files(paths, options);
+    let outcomes = in_worker_pool(options, || {
+        let mut outcomes = files
+            .par_iter()
+            .map(|p| process_file(p, display_path(p), options))
+            .collect::<Vec<_>>();
+        outcomes.par_extend(
+            extra
+                .par_iter()
+                .filter_map(|(p, text)| analyse_source(p, text, options)),
+        );
+        outcomes
+    });
+    let mut report = finish(&outcomes, diagnostics, options);
+    report.files = outcomes.len();
+    report
+}
+
+/// The files a run over `paths` lints — discovery, then the configuration's include/exclude
+/// globs (a file named in `paths` is always linted) — and a diagnostic for each path that could
+/// not be walked and each file whose configuration is invalid.
+pub fn find_files(paths: &[PathBuf], options: &Options) -> (Vec<PathBuf>, Vec<Diagnostic>) {
     let mut found = discover(paths, &options.exclude);
     let mut config_errors = Vec::new();
     if let Some(cfg) = &options.config {
@@ -132,75 +179,111 @@ pub fn lint_with_extra(
         })
         .collect();
     diagnostics.extend(config_errors);
+    (found.files, diagnostics)
+}
+
+/// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
+fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .stack_size(WORKER_STACK)
         .build();
-    let run = || {
-        let mut outcomes = found
-            .files
+    match &pool {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+/// Reads and analyses files from disk, in parallel, each on its own ([`FileAnalysis`]); the
+/// diagnostics name each file by the path given. [`link`] joins them into a project.
+pub fn analyse_files(paths: &[PathBuf], options: &Options) -> Vec<FileAnalysis> {
+    in_worker_pool(options, || {
+        paths
             .par_iter()
-            .map(|p| process_file(p, options))
-            .collect::<Vec<_>>();
-        outcomes.par_extend(extra.par_iter().filter_map(|(p, text)| {
-            let language = Language::from_path(p)?;
-            Some(analyse(
-                SourceFile::new(p.clone(), language, text.clone()),
-                options,
-            ))
-        }));
-        outcomes
-    };
-    let outcomes = match &pool {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    };
-    let files = outcomes.len();
-    finish(outcomes, &mut diagnostics, options, files)
+            .map(|p| process_file(p, p.clone(), options))
+            .collect()
+    })
+}
+
+/// Reads and analyses one file from disk on the current thread (give it a big stack:
+/// [`WORKER_STACK`]); its diagnostics name the file by `path`.
+pub fn analyse_file(path: &Path, options: &Options) -> FileAnalysis {
+    process_file(path, path.to_path_buf(), options)
+}
+
+/// Analyses one in-memory file on its own (an editor's unsaved buffer); `None` when unleak does
+/// not lint files of that kind. Call it on a thread with a big stack ([`WORKER_STACK`]).
+pub fn analyse_source(path: &Path, text: &str, options: &Options) -> Option<FileAnalysis> {
+    let language = Language::from_path(path)?;
+    let source = SourceFile::new(path.to_path_buf(), language, text.to_string());
+    Some(analyse(source, options))
+}
+
+/// Joins analysed files into one project: runs the project rules over all their facts, then
+/// the inline suppressions and the configured levels, and sorts. The analyses are only read,
+/// so a long-running front end keeps them and re-analyses just the files that change.
+pub fn link<'a>(files: impl IntoIterator<Item = &'a FileAnalysis>, options: &Options) -> Report {
+    let files: Vec<&FileAnalysis> = files.into_iter().collect();
+    let mut report = finish(files.iter().copied(), Vec::new(), options);
+    report.files = files.len();
+    report
 }
 
 /// Lints one in-memory file as a single-file project (editors, tests, docs).
 pub fn lint_source(path: &Path, text: &str, options: &Options) -> Vec<Diagnostic> {
-    let Some(language) = Language::from_path(path) else {
-        return Vec::new();
-    };
-    let source = SourceFile::new(path.to_path_buf(), language, text.to_string());
-    let outcome = analyse(source, options);
-    let mut diagnostics = Vec::new();
-    finish(vec![outcome], &mut diagnostics, options, 1).diagnostics
+    match analyse_source(path, text, options) {
+        Some(analysis) => link([&analysis], options).diagnostics,
+        None => Vec::new(),
+    }
 }
 
-/// One file's result before the project rules.
-struct Outcome {
+/// One file analysed on its own — read, parsed, lowered to facts, its file rules run, its
+/// suppression comments read — before the project rules: what [`link`] joins into a project.
+#[derive(Debug, Clone)]
+pub struct FileAnalysis {
     source: Option<Arc<SourceFile>>,
-    facts: Option<FileFacts>,
+    facts: Option<Arc<FileFacts>>,
     diagnostics: Vec<Diagnostic>,
     suppressions: Vec<crate::suppress::Suppression>,
 }
 
-fn finish(
-    outcomes: Vec<Outcome>,
-    diagnostics: &mut Vec<Diagnostic>,
+impl FileAnalysis {
+    /// The file's source, when it could be read.
+    pub fn source(&self) -> Option<&Arc<SourceFile>> {
+        self.source.as_ref()
+    }
+
+    /// The file's own diagnostics (read and parse failures, file rules), before suppressions.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+}
+
+/// The project rules over the analysed files, then inline suppressions, configured levels and
+/// sorting. `diagnostics`: findings of paths that were never analysed (unreadable ones).
+fn finish<'a>(
+    outcomes: impl IntoIterator<Item = &'a FileAnalysis>,
+    mut diagnostics: Vec<Diagnostic>,
     options: &Options,
-    files: usize,
 ) -> Report {
+    let diagnostics = &mut diagnostics;
     let mut sources = HashMap::new();
     let mut project = Vec::new();
     let mut suppressions = Vec::new();
     for o in outcomes {
-        diagnostics.extend(o.diagnostics);
-        if let Some(src) = o.source {
+        diagnostics.extend(o.diagnostics.iter().cloned());
+        if let Some(src) = &o.source {
             if !o.suppressions.is_empty() {
-                suppressions.push((src.clone(), o.suppressions));
+                suppressions.push((src.clone(), o.suppressions.clone()));
             }
-            if let Some(facts) = o.facts {
+            if let Some(facts) = &o.facts {
                 project.push(ProjectFile {
                     path: src.path.clone(),
                     source: src.clone(),
-                    facts,
+                    facts: facts.clone(),
                 });
             }
-            sources.insert(src.path.clone(), src);
+            sources.insert(src.path.clone(), src.clone());
         }
     }
     let ctx = ProjectCtx {
@@ -268,15 +351,14 @@ fn finish(
     sources.retain(|p, _| needed.contains(p.as_path()));
     Report {
         diagnostics: std::mem::take(diagnostics),
-        files,
+        files: 0,
         sources,
     }
 }
 
-/// Reads, validates and analyses one file from disk.
-fn process_file(path: &Path, options: &Options) -> Outcome {
-    let shown = display_path(path);
-    let fail = |rule: &'static str, msg: String| Outcome {
+/// Reads, validates and analyses one file from disk; `shown` is the path its diagnostics name.
+fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis {
+    let fail = |rule: &'static str, msg: String| FileAnalysis {
         source: None,
         facts: None,
         suppressions: Vec::new(),
@@ -333,7 +415,7 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
 }
 
 /// Lowers a source and runs the file rules; every failure becomes that file's diagnostic.
-fn analyse(source: SourceFile, options: &Options) -> Outcome {
+fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
     let path = source.path.clone();
     // A byte-order mark is not code: blank it (same length, so offsets hold).
     let parse_text = if let Some(rest) = source.text.strip_prefix('\u{feff}') {
@@ -359,7 +441,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
     let facts = match lowered {
         Ok(Ok(f)) => f,
         Ok(Err((msg, range))) => {
-            return Outcome {
+            return FileAnalysis {
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
@@ -373,7 +455,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
             };
         }
         Err(panic) => {
-            return Outcome {
+            return FileAnalysis {
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
@@ -431,9 +513,9 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
     }
     let suppressions =
         crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
-    Outcome {
+    FileAnalysis {
         source: Some(Arc::new(source)),
-        facts: Some(facts),
+        facts: Some(Arc::new(facts)),
         diagnostics,
         suppressions,
     }

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod facts;
 pub mod fix;
 pub mod lang;
+pub mod lsp;
 pub mod project;
 pub mod registry;
 pub mod rules;

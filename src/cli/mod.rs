@@ -1,4 +1,4 @@
-//! The command line: `unleak check`, `unleak rules`, `unleak explain`. Argument parsing with
+//! The command line: `unleak check`, `unleak rules`, `unleak explain`, `unleak lsp`. Argument parsing with
 //! clap; every command calls the library and returns the process exit code.
 
 pub mod output;
@@ -51,6 +51,20 @@ pub enum Command {
         /// A rule id, e.g. `orphaned-interval`.
         rule: String,
     },
+    /// Run the language server (LSP over stdin/stdout) for editors.
+    Lsp(LspArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LspArgs {
+    /// Speak over stdin/stdout (the only transport; accepted because clients such as
+    /// vscode-languageclient pass it).
+    #[arg(long)]
+    pub stdio: bool,
+    /// Report only findings not in this baseline file (relative: to each workspace folder);
+    /// the client's `baseline` setting takes precedence.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -173,6 +187,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Rules { format } => rules(format),
         Command::Explain { rule } => explain(&rule),
         Command::Config => print_config(),
+        Command::Lsp(args) => crate::lsp::run_stdio(crate::lsp::ServerConfig {
+            baseline: args.baseline,
+            ..crate::lsp::ServerConfig::default()
+        }),
     }
 }
 
@@ -247,28 +265,12 @@ pub fn run_check(
             return EXIT_ERROR;
         }
     };
-    let defaults = Options::default();
-    let mut rules = defaults.rules.clone();
-    rules
-        .extra_teardown_words
-        .extend(config.config.options.teardown_words.iter().cloned());
-    rules
-        .extra_clients
-        .extend(config.config.options.client_constructors.iter().cloned());
-    let options = Options {
-        max_file_size: args
-            .max_file_size
-            .or(config.config.max_file_size)
-            .unwrap_or(defaults.max_file_size),
-        threads: args.threads,
-        exclude: exclude.to_vec(),
-        rules,
-        config: Some(std::sync::Arc::new(crate::config::Resolver::new(
-            config,
-            |id| registry::find(id).is_some(),
-        ))),
-        ..defaults
-    };
+    let mut options = Options::configured(config);
+    if let Some(max) = args.max_file_size {
+        options.max_file_size = max;
+    }
+    options.threads = args.threads;
+    options.exclude = exclude.to_vec();
     let mut report = lint_paths(paths, &options);
     if baseline.staged || baseline.changed_since.is_some() {
         match changed_files(baseline.changed_since.as_deref()) {

@@ -55,7 +55,8 @@ pub struct ProjectCtx<'a> {
 pub struct ProjectFile {
     pub path: PathBuf,
     pub source: std::sync::Arc<crate::source::SourceFile>,
-    pub facts: FileFacts,
+    /// Shared with the file's analysis, which a long-running front end keeps between runs.
+    pub facts: std::sync::Arc<FileFacts>,
 }
 
 /// Options rules read (configuration arrives in a later issue; defaults live here).

@@ -51,7 +51,7 @@ fn encode_path(path: &str) -> String {
 }
 
 /// A `file:` URI for an absolute path (`/a/b` or `C:/a/b`).
-fn file_uri(abs: &str) -> String {
+pub fn file_uri(abs: &str) -> String {
     let bytes = abs.as_bytes();
     if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
         // A Windows drive: the colon stays.
