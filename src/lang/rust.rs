@@ -873,7 +873,8 @@ impl Walker {
             );
         }
         if let Some(api) = unbounded_api(&full, c.args.len()) {
-            self.event(EventKind::UnboundedQueue { api }, span.clone());
+            let idx = self.event(EventKind::UnboundedQueue { api }, span.clone());
+            self.facts.events[idx].hint = bounded_channel_hint(c);
         }
         if let Some(class) = client_ctor(&full) {
             let lazy = self.lazy_init > 0;
@@ -1561,6 +1562,36 @@ fn client_ctor(full: &str) -> Option<String> {
 }
 
 /// An unbounded channel constructor, if `full` (with `nargs` arguments) is one.
+/// `mpsc::unbounded_channel::<T>()` → `mpsc::channel::<T>(1024)` (and `crossbeam`/`flume`
+/// `unbounded()` → `bounded(1024)`). A suggestion only: every `send` must then decide what a
+/// full channel does (`send(..).await`, `try_send`), which the call sites do not show.
+fn bounded_channel_hint(c: &syn::ExprCall) -> Option<Box<Hint>> {
+    let Expr::Path(p) = &*c.func else {
+        return None;
+    };
+    let mut path = p.path.clone();
+    let last = path.segments.last_mut()?;
+    let bounded = match last.ident.to_string().as_str() {
+        "unbounded_channel" => "channel",
+        "unbounded" => "bounded",
+        _ => return None,
+    };
+    last.ident = syn::Ident::new(bounded, last.ident.span());
+    let call: Expr = syn::parse_quote!(#path(1024));
+    let text = crate::lang::rust_fix::expr(&call)?;
+    Some(Box::new(Hint {
+        title: format!(
+            "bound the channel (`{text}`) and decide what a full channel does at each send: \
+             wait (`send(..).await`), drop (`try_send`) or disconnect the slow consumer"
+        ),
+        applicability: crate::diagnostic::Applicability::DisplayOnly,
+        edits: vec![FixHint {
+            range: span_range(c.span()),
+            text,
+        }],
+    }))
+}
+
 fn unbounded_api(full: &str, nargs: usize) -> Option<String> {
     let norm = full.trim_start_matches("::");
     let unbounded = match norm {

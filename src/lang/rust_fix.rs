@@ -7,7 +7,37 @@ use proc_macro2::TokenStream;
 /// Items (functions, statics, `use`s) printed as a file would hold them.
 pub fn items(tokens: TokenStream) -> Option<String> {
     let file: syn::File = syn::parse2(tokens).ok()?;
-    Some(prettyplease::unparse(&file))
+    Some(one_arm_per_line(&prettyplease::unparse(&file)))
+}
+
+/// prettyplease prints a macro's tokens as they come, so a `select! { a => x, b => y }` body
+/// lands on one line; put each `_ = …` arm on its own line as rustfmt would leave it.
+fn one_arm_per_line(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let in_select = out
+            .last()
+            .is_some_and(|l| l.trim_end().ends_with("select! {"));
+        if in_select && line.trim_start().starts_with("_ = ") && line.contains(", _ = ") {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            for (i, arm) in line.trim().split(", _ = ").enumerate() {
+                let arm = arm.trim_end_matches(',');
+                let arm = if i == 0 {
+                    arm.to_string()
+                } else {
+                    format!("_ = {arm}")
+                };
+                out.push(format!("{indent}{arm},"));
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
 }
 
 /// Statements (or one expression), printed as the body of a function would hold them, without
@@ -18,13 +48,13 @@ pub fn stmts(tokens: TokenStream) -> Option<String> {
     let body: Vec<&str> = text.lines().collect();
     // `fn __unleak() {` … `}`; prettyplease indents the body by four spaces.
     let inner = body.get(1..body.len().checked_sub(1)?)?;
-    Some(
-        inner
+    Some(one_arm_per_line(
+        &inner
             .iter()
             .map(|l| l.strip_prefix("    ").unwrap_or(l))
             .collect::<Vec<_>>()
             .join("\n"),
-    )
+    ))
 }
 
 /// An expression, printed on as few lines as prettyplease allows.
@@ -65,5 +95,13 @@ mod tests {
         );
         let f = items(quote::quote! { async fn shutdown() { wait().await; } }).unwrap();
         assert_eq!(f, "async fn shutdown() {\n    wait().await;\n}\n");
+        let s = stmts(
+            quote::quote! { tokio::select! { _ = a.cancelled() => break, _ = t.tick() => {} } },
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            "tokio::select! {\n    _ = a.cancelled() => break,\n    _ = t.tick() => {},\n}"
+        );
     }
 }

@@ -354,7 +354,8 @@ fn check_rust(
                     "use a bounded channel (`tokio::sync::mpsc::channel(N)`, \
                      `crossbeam_channel::bounded(N)`) and decide what happens when it is full: wait \
                      (`send().await`), drop (`try_send`), or disconnect the slow consumer",
-                ),
+                )
+                .with_fixes(hinted_fix(e)),
             ),
             EventKind::Collection { kind, place } => {
                 let place = facts.resolve(place);
