@@ -323,7 +323,13 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                         format!("{} does not remove it", describe_scope(facts, t)),
                     );
                 }
-                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+                // The teardown must reach the target: a field, or something module-level.
+                let reachable = match root_place(&target) {
+                    Place::Field { .. } | Place::This(_) | Place::Global(_) => true,
+                    Place::Binding(b) => facts.is_module_binding(*b),
+                    _ => false,
+                };
+                if reachable && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
                     d.fixes
                         .extend(ts_class_fix(ctx, e, c, &t, method, ev, handler, hs));
                 }
