@@ -31,9 +31,6 @@ pub struct Options {
     pub exclude: Vec<PathBuf>,
     /// Finds each file's configuration (levels, globs, overrides); `None`: defaults.
     pub config: Option<Arc<crate::config::Resolver>>,
-    /// Texts that stand in for files on disk (by the path diagnostics show): the fixer's
-    /// rounds and an editor's unsaved buffers are linted as the whole project sees them.
-    pub overlay: Option<Arc<HashMap<PathBuf, String>>>,
 }
 
 impl Default for Options {
@@ -45,7 +42,6 @@ impl Default for Options {
             threads: 0,
             exclude: Vec::new(),
             config: None,
-            overlay: None,
         }
     }
 }
@@ -110,28 +106,12 @@ pub const WORKER_STACK: usize = 256 * 1024 * 1024;
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
-    lint_with_extra(paths, &[], options)
-}
-
-/// Lints `paths` together with in-memory files that do not exist on disk (a file a fix is
-/// about to create, an editor's unsaved new buffer), as one project.
-pub fn lint_with_extra(
-    paths: &[PathBuf],
-    extra: &[(PathBuf, String)],
-    options: &Options,
-) -> Report {
     let (files, diagnostics) = find_files(paths, options);
     let outcomes = in_worker_pool(options, || {
-        let mut outcomes = files
+        files
             .par_iter()
             .map(|p| process_file(p, display_path(p), options))
-            .collect::<Vec<_>>();
-        outcomes.par_extend(
-            extra
-                .par_iter()
-                .filter_map(|(p, text)| analyse_source(p, text, options)),
-        );
-        outcomes
+            .collect::<Vec<_>>()
     });
     let mut report = finish(&outcomes, diagnostics, options);
     report.files = outcomes.len();
@@ -373,10 +353,6 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
     let Some(language) = Language::from_path(path) else {
         return fail(IO_ERROR, "not a file unleak can lint".into());
     };
-    if let Some(text) = options.overlay.as_ref().and_then(|o| o.get(&shown)) {
-        let source = SourceFile::new(shown.clone(), language, text.clone());
-        return analyse(source, options);
-    }
     let size = match std::fs::metadata(path) {
         // FIFOs, sockets and devices would block or never end: only regular files are read.
         Ok(m) if !m.is_file() => {

@@ -3,13 +3,14 @@
 //! and the files written atomically (temporary file in the same folder, fsync, rename; mode kept;
 //! a file that changed on disk since it was read is not overwritten).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Applicability, Diagnostic, Severity};
-use crate::engine::{Options, Report, lint_paths};
+use crate::discover::display_path;
+use crate::engine::{FileAnalysis, Options, Report, link, lint_paths};
 use crate::source::Language;
 
 /// Rounds before giving up on reaching a fixpoint.
@@ -103,7 +104,17 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
         |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     let mut files: BTreeMap<PathBuf, Working> = BTreeMap::new();
     let mut run = FixRun::default();
-    let mut report = lint_paths(paths, options);
+    // Analyse every file once; between rounds only the files a round changed are analysed
+    // again, and the project rules re-run over all of them (`link`).
+    let (found, unreadable) = crate::engine::find_files(paths, options);
+    let shown: Vec<PathBuf> = found.iter().map(|p| display_path(p)).collect();
+    let mut analyses: BTreeMap<PathBuf, FileAnalysis> = shown
+        .iter()
+        .cloned()
+        .zip(crate::engine::analyse_files(&shown, options))
+        .collect();
+    let mut report = link(analyses.values(), options);
+    report.diagnostics.extend(unreadable);
     for _round in 0..MAX_ROUNDS {
         for (path, src) in &report.sources {
             files.entry(path.clone()).or_insert_with(|| Working {
@@ -212,25 +223,16 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
         if changed.is_empty() {
             break;
         }
-        // Re-lint the whole project with the fixed texts standing in for the files, so the
-        // project rules judge the next round as the fixed project will be.
-        let overlay: HashMap<PathBuf, String> = files
-            .iter()
-            .filter(|(_, w)| w.before.as_deref() != Some(w.current.as_str()))
-            .map(|(p, w)| (p.clone(), w.current.clone()))
-            .collect();
-        let mut lint_paths_now = paths.to_vec();
-        // Files the fixer created are linted too (they may live outside a named file list).
-        for (p, w) in &files {
-            if w.before.is_none() && !lint_paths_now.contains(p) {
-                lint_paths_now.push(p.clone());
+        // Re-analyse what changed (and what was created) and re-run the project rules, so the
+        // next round is judged as the fixed project will be.
+        for path in &changed {
+            if let Some(w) = files.get(path)
+                && let Some(a) = crate::engine::analyse_source(path, &w.current, options)
+            {
+                analyses.insert(path.clone(), a);
             }
         }
-        let round_options = Options {
-            overlay: Some(std::sync::Arc::new(overlay)),
-            ..options.clone()
-        };
-        report = lint_overlay(&lint_paths_now, &round_options);
+        report = link(analyses.values(), options);
     }
     for (path, w) in files {
         if w.before.as_deref() != Some(w.current.as_str()) {
@@ -244,26 +246,6 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
         }
     }
     run
-}
-
-/// Lints `paths` where some files exist only in the overlay (created by a fix).
-fn lint_overlay(paths: &[PathBuf], options: &Options) -> Report {
-    let Some(overlay) = &options.overlay else {
-        return lint_paths(paths, options);
-    };
-    let (on_disk, virtual_only): (Vec<PathBuf>, Vec<PathBuf>) =
-        paths.iter().cloned().partition(|p| p.exists());
-    let mut report = lint_paths(&on_disk, options);
-    if virtual_only.is_empty() {
-        return report;
-    }
-    let texts: Vec<(PathBuf, String)> = virtual_only
-        .iter()
-        .filter_map(|p| overlay.get(p).map(|t| (p.clone(), t.clone())))
-        .collect();
-    // Project rules need every file together: lint the created files with the others.
-    report = crate::engine::lint_with_extra(&on_disk, &texts, options);
-    report
 }
 
 /// Refuses a change that makes a file parse worse than before.

@@ -455,3 +455,12 @@ fn no_fix_removes_a_listener_from_what_the_teardown_cannot_reach() {
         .expect("the registration is reported");
     assert!(d.fixes.is_empty(), "{:?}", d.fixes);
 }
+
+#[test]
+fn rust_swallowed_error_keeps_the_comment_that_explains_it() {
+    let src = "fn f(r: Result<(), E>) {\n    match r {\n        Ok(()) => {}\n        Err(_) => {\n            // ignored on purpose\n        }\n    }\n}\n";
+    assert_eq!(
+        fixed("f.rs", src),
+        "fn f(r: Result<(), E>) {\n    match r {\n        Ok(()) => {}\n        Err(error) => {\n            eprintln!(\"f failed: {error}\");\n            // ignored on purpose\n        }\n    }\n}\n"
+    );
+}

@@ -349,9 +349,24 @@ impl Walker {
         };
         let pat = crate::lang::rust_fix::stmts(quote::quote! { let #pat = x; })?;
         let pat = pat.strip_prefix("let ")?.strip_suffix(" = x;")?.to_string();
-        let range = span_range(arm.pat.span()).start..span_range(arm.body.span()).end;
+        let start = span_range(arm.pat.span()).start;
+        // A block body may hold comments (why the error is ignored): keep them, and log first.
+        if let Expr::Block(b) = &*arm.body {
+            let open = span_range(b.block.brace_token.span.open()).start;
+            let close = span_range(b.block.brace_token.span.close()).start;
+            let inner = self.src.get(open + 1..close).unwrap_or("");
+            if inner.contains('\n') && !inner.trim().is_empty() {
+                // Log on a line of its own, at the indentation of what the block holds.
+                let first = inner.trim_start_matches([' ', '\t', '\r', '\n']);
+                let indent = self.indent_at(close - inner.len() + (inner.len() - first.len()));
+                return Some(FixHint {
+                    range: start..open + 1,
+                    text: format!("{pat} => {{{}{indent}{body};", self.newline()),
+                });
+            }
+        }
         Some(FixHint {
-            range,
+            range: start..span_range(arm.body.span()).end,
             text: format!("{pat} => {{ {body}; }}"),
         })
     }
