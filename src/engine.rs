@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use crate::cache::Cache;
 use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity};
 use crate::discover::{discover, display_path};
 use crate::facts::FileFacts;
@@ -31,6 +32,8 @@ pub struct Options {
     pub exclude: Vec<PathBuf>,
     /// Finds each file's configuration (levels, globs, overrides); `None`: defaults.
     pub config: Option<Arc<crate::config::Resolver>>,
+    /// The content-hash cache of per-file results; `None`: analyse every file.
+    pub cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             threads: 0,
             exclude: Vec::new(),
             config: None,
+            cache: None,
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct Report {
     pub files: usize,
     /// Sources of the files diagnostics point into, for rendering.
     pub sources: HashMap<PathBuf, Arc<SourceFile>>,
+    /// What the run did with the cache, when it used one.
+    pub cache: Option<crate::cache::CacheStats>,
 }
 
 impl Report {
@@ -143,16 +149,38 @@ pub fn lint_source(path: &Path, text: &str, options: &Options) -> Vec<Diagnostic
     };
     let source = SourceFile::new(path.to_path_buf(), language, text.to_string());
     let outcome = analyse(source, options);
+    // In memory: the source stays with the outcome (it cannot be read back from disk).
     let mut diagnostics = Vec::new();
     finish(vec![outcome], &mut diagnostics, options, 1).diagnostics
 }
 
 /// One file's result before the project rules.
 struct Outcome {
+    /// The file as shown; `None` when it was never read.
+    path: Option<PathBuf>,
+    /// The source, kept only while something may point into it (its own findings or
+    /// suppressions); any other file a project rule reports into is read back at the end, so
+    /// a run does not hold every file's text at once.
     source: Option<Arc<SourceFile>>,
     facts: Option<FileFacts>,
     diagnostics: Vec<Diagnostic>,
     suppressions: Vec<crate::suppress::Suppression>,
+    /// The result depends on the content and configuration alone (no time-out, no crash).
+    cacheable: bool,
+}
+
+impl Outcome {
+    /// A failure before the file could be analysed.
+    fn failed(path: Option<PathBuf>, diagnostic: Diagnostic) -> Outcome {
+        Outcome {
+            path,
+            source: None,
+            facts: None,
+            diagnostics: vec![diagnostic],
+            suppressions: Vec::new(),
+            cacheable: false,
+        }
+    }
 }
 
 fn finish(
@@ -162,6 +190,8 @@ fn finish(
     files: usize,
 ) -> Report {
     let mut sources = HashMap::new();
+    // Files read and analysed whose text was not kept.
+    let mut unkept = HashSet::new();
     let mut project = Vec::new();
     let mut suppressions = Vec::new();
     for o in outcomes {
@@ -170,13 +200,12 @@ fn finish(
             if !o.suppressions.is_empty() {
                 suppressions.push((src.clone(), o.suppressions));
             }
-            if let Some(facts) = o.facts {
-                project.push(ProjectFile {
-                    path: src.path.clone(),
-                    facts,
-                });
-            }
             sources.insert(src.path.clone(), src);
+        } else if let Some(path) = &o.path {
+            unkept.insert(path.clone());
+        }
+        if let (Some(path), Some(facts)) = (o.path, o.facts) {
+            project.push(ProjectFile { path, facts });
         }
     }
     let ctx = ProjectCtx {
@@ -242,27 +271,33 @@ fn finish(
         })
         .collect();
     sources.retain(|p, _| needed.contains(p.as_path()));
+    // Files only a project rule reports into: read back now.
+    for p in needed {
+        if !sources.contains_key(p)
+            && unkept.contains(p)
+            && let Some(language) = Language::from_path(p)
+            && let Ok(text) = std::fs::read_to_string(p)
+        {
+            let src = SourceFile::new(p.to_path_buf(), language, text);
+            sources.insert(p.to_path_buf(), Arc::new(src));
+        }
+    }
     Report {
         diagnostics: std::mem::take(diagnostics),
         files,
         sources,
+        cache: options.cache.as_ref().map(|c| c.stats()),
     }
 }
 
 /// Reads, validates and analyses one file from disk.
 fn process_file(path: &Path, options: &Options) -> Outcome {
     let shown = display_path(path);
-    let fail = |rule: &'static str, msg: String| Outcome {
-        source: None,
-        facts: None,
-        suppressions: Vec::new(),
-        diagnostics: vec![Diagnostic::new(
-            rule,
-            Severity::Error,
-            shown.clone(),
-            0..0,
-            msg,
-        )],
+    let fail = |rule: &'static str, msg: String| {
+        Outcome::failed(
+            None,
+            Diagnostic::new(rule, Severity::Error, shown.clone(), 0..0, msg),
+        )
     };
     let Some(language) = Language::from_path(path) else {
         return fail(IO_ERROR, "not a file unleak can lint".into());
@@ -289,6 +324,29 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
         Ok(b) => b,
         Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
     };
+    // The cache: the same content under the same configuration and build gives the same facts
+    // and file-level findings. (Off under fault injection, which must reach the analysis.)
+    let cache = options
+        .cache
+        .as_deref()
+        .filter(|_| std::env::var_os("UNLEAK_FAULT_INJECT").is_none())
+        .map(|c| {
+            let config = options.config.as_ref().and_then(|r| r.for_file(path).ok());
+            (
+                c,
+                c.key(&shown, config.as_ref()),
+                Cache::content_hash(&bytes),
+            )
+        });
+    let mut bytes = bytes;
+    if let Some((c, key, content)) = cache
+        && let Some((entry, diagnostics)) = c.get(key, content, &shown)
+    {
+        match String::from_utf8(bytes) {
+            Ok(text) => return from_cache(shown, language, text, entry.facts, diagnostics),
+            Err(e) => bytes = e.into_bytes(),
+        }
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -301,37 +359,78 @@ fn process_file(path: &Path, options: &Options) -> Outcome {
             );
         }
     };
-    analyse(SourceFile::new(shown.clone(), language, text), options)
+    let mut outcome = analyse(SourceFile::new(shown.clone(), language, text), options);
+    if let Some((c, key, content)) = cache
+        && outcome.cacheable
+    {
+        c.put(key, content, outcome.facts.as_ref(), &outcome.diagnostics);
+    }
+    if outcome.diagnostics.is_empty() && outcome.suppressions.is_empty() {
+        outcome.source = None;
+    }
+    outcome
+}
+
+/// A file's outcome rebuilt from its cache entry; only its suppressions are read again (from
+/// the text, which is at hand).
+fn from_cache(
+    shown: PathBuf,
+    language: Language,
+    text: String,
+    facts: Option<FileFacts>,
+    diagnostics: Vec<Diagnostic>,
+) -> Outcome {
+    let mut source = None;
+    let mut suppressions = Vec::new();
+    if !diagnostics.is_empty() || text.contains("unleak-ignore") {
+        let src = SourceFile::new(shown.clone(), language, text);
+        if let Some(f) = &facts {
+            suppressions = crate::suppress::parse(&src.text, &src.lines, &f.suppression_lookalikes);
+        }
+        if !diagnostics.is_empty() || !suppressions.is_empty() {
+            source = Some(Arc::new(src));
+        }
+    }
+    Outcome {
+        path: Some(shown),
+        source,
+        facts,
+        diagnostics,
+        suppressions,
+        cacheable: true,
+    }
 }
 
 /// Lowers a source and runs the file rules; every failure becomes that file's diagnostic.
 fn analyse(source: SourceFile, options: &Options) -> Outcome {
     let path = source.path.clone();
     // A byte-order mark is not code: blank it (same length, so offsets hold).
-    let parse_text = if let Some(rest) = source.text.strip_prefix('\u{feff}') {
-        format!("   {rest}")
-    } else {
-        source.text.clone()
+    let parse_text: std::borrow::Cow<str> = match source.text.strip_prefix('\u{feff}') {
+        Some(rest) => format!("   {rest}").into(),
+        None => source.text.as_str().into(),
     };
     let lowered = catch_unwind(AssertUnwindSafe(|| {
         fault_injection(&path);
         match source.language {
             Language::Rust => {
-                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range))
+                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range, true))
             }
             lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
+                // A time-out depends on the machine, not the file: never cached.
+                let cacheable = !matches!(e, LowerError::Timeout(_));
                 let msg = match e {
                     LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
                     _ => e.to_string(),
                 };
-                (msg, 0..0)
+                (msg, 0..0, cacheable)
             }),
         }
     }));
     let facts = match lowered {
         Ok(Ok(f)) => f,
-        Ok(Err((msg, range))) => {
+        Ok(Err((msg, range, cacheable))) => {
             return Outcome {
+                path: Some(path.clone()),
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
@@ -342,13 +441,16 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
                     range,
                     msg,
                 )],
+                cacheable,
             };
         }
         Err(panic) => {
             return Outcome {
+                path: Some(path.clone()),
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
+                cacheable: false,
                 diagnostics: vec![Diagnostic::new(
                     INTERNAL_ERROR,
                     Severity::Error,
@@ -364,6 +466,7 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
         }
     };
     let mut diagnostics = Vec::new();
+    let mut cacheable = true;
     if let Some(first) = facts.syntax_errors.first() {
         diagnostics.push(
             Diagnostic::new(
@@ -387,26 +490,31 @@ fn analyse(source: SourceFile, options: &Options) -> Outcome {
     for rule in RULES.iter().filter(|r| !r.meta().project) {
         match catch_unwind(AssertUnwindSafe(|| rule.check_file(&ctx))) {
             Ok(d) => diagnostics.extend(d),
-            Err(panic) => diagnostics.push(Diagnostic::new(
-                INTERNAL_ERROR,
-                Severity::Error,
-                path.clone(),
-                0..0,
-                format!(
-                    "rule `{}` panicked on this file: {}; please report this",
-                    rule.meta().id,
-                    panic_message(&panic)
-                ),
-            )),
+            Err(panic) => {
+                cacheable = false;
+                diagnostics.push(Diagnostic::new(
+                    INTERNAL_ERROR,
+                    Severity::Error,
+                    path.clone(),
+                    0..0,
+                    format!(
+                        "rule `{}` panicked on this file: {}; please report this",
+                        rule.meta().id,
+                        panic_message(&panic)
+                    ),
+                ))
+            }
         }
     }
     let suppressions =
         crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
     Outcome {
+        path: Some(path),
         source: Some(Arc::new(source)),
         facts: Some(facts),
         diagnostics,
         suppressions,
+        cacheable,
     }
 }
 
