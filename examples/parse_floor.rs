@@ -3,7 +3,8 @@
 //! pool — everything unleak does except lowering to facts and running rules. The benchmark
 //! harness compares `unleak check` against this.
 //!
-//! `cargo run --release --example parse_floor -- PATH...`
+//! `cargo run --release --example parse_floor -- [--threads N] [--max-file-size BYTES] PATH...`
+//! (the same defaults as `unleak check`: one thread per core, 2 MiB).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,15 +13,24 @@ use rayon::prelude::*;
 use unleak::source::Language;
 
 fn main() {
-    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths
-    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut threads = 0usize;
+    let mut max_file_size = 2 * 1024 * 1024u64;
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        match a.to_str() {
+            Some("--threads") => threads = number(args.next()) as usize,
+            Some("--max-file-size") => max_file_size = number(args.next()),
+            _ => paths.push(PathBuf::from(a)),
+        }
+    }
+    if paths.is_empty() {
+        paths.push(PathBuf::from("."));
+    }
     let start = Instant::now();
     let found = unleak::discover::discover(&paths, &[]);
     let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
         .stack_size(256 * 1024 * 1024)
         .build()
         .expect("thread pool");
@@ -35,7 +45,7 @@ fn main() {
                 let Ok(text) = std::fs::read_to_string(p) else {
                     return (0, 0, 0);
                 };
-                if text.len() > 2 * 1024 * 1024 {
+                if text.len() as u64 > max_file_size {
                     return (0, 0, 0);
                 }
                 let mut parser = tree_sitter::Parser::new();
@@ -75,4 +85,9 @@ fn main() {
         "parse floor: {files} files, {lines} lines, {nodes} nodes in {:.3}s",
         start.elapsed().as_secs_f64()
     );
+}
+
+fn number(arg: Option<std::ffi::OsString>) -> u64 {
+    arg.and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
+        .expect("a number")
 }

@@ -115,8 +115,13 @@ pub struct Resolver {
     cache: std::sync::Mutex<
         std::collections::HashMap<PathBuf, Result<std::sync::Arc<Loaded>, String>>,
     >,
+    /// Per folder, the configuration found searching upward from it (`None`: none), so each
+    /// configuration file is read once per run, not once per folder below it.
+    found: std::sync::Mutex<std::collections::HashMap<PathBuf, Option<Found>>>,
     is_rule: fn(&str) -> bool,
 }
+
+type Found = Result<std::sync::Arc<Loaded>, String>;
 
 impl Resolver {
     /// `root`: the configuration of the working directory (its options apply to the whole run).
@@ -124,6 +129,7 @@ impl Resolver {
         Resolver {
             root,
             cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+            found: std::sync::Mutex::new(std::collections::HashMap::new()),
             is_rule,
         }
     }
@@ -144,26 +150,73 @@ impl Resolver {
                 }
             })
             .unwrap_or(Path::new("."));
+        // The folder as given is looked up first: canonicalising costs a system call per path
+        // component, and this runs for every file and every finding.
+        {
+            let cache = match self.cache.lock() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some(hit) = cache.get(dir) {
+                return hit.clone();
+            }
+        }
+        let given = dir.to_path_buf();
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let mut cache = match self.cache.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(hit) = cache.get(&dir) {
-            return hit.clone();
+        if let Some(hit) = cache.get(&dir).cloned() {
+            cache.insert(given, hit.clone());
+            return hit;
         }
-        let loaded = discover(&dir, &|id| (self.is_rule)(id))
-            .map(|l| {
-                // The working directory's own file: share it rather than parse it again.
-                if l.source.is_some() && l.source == self.root.source {
-                    std::sync::Arc::new(self.root.clone())
-                } else {
-                    std::sync::Arc::new(l)
-                }
-            })
-            .map_err(|e| e.to_string());
+        // What `discover(&dir)` finds, from the folders already searched where possible.
+        let loaded = match self.found_from(&dir) {
+            Some(found) => found,
+            None => Ok(std::sync::Arc::new(Loaded {
+                root: dir.clone(),
+                ..Loaded::default()
+            })),
+        };
+        cache.insert(given, loaded.clone());
         cache.insert(dir, loaded.clone());
         loaded
+    }
+
+    /// The configuration found searching upward from `dir` (canonical), memoised per folder.
+    fn found_from(&self, dir: &Path) -> Option<Found> {
+        let mut found = match self.found.lock() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut visited = Vec::new();
+        let mut result = None;
+        for d in dir.ancestors() {
+            if let Some(hit) = found.get(d) {
+                result = hit.clone();
+                break;
+            }
+            visited.push(d.to_path_buf());
+            if let Some(here) = load_here(d, &|id| (self.is_rule)(id)) {
+                result = Some(
+                    here.map(|l| {
+                        // The working directory's own file: share it rather than parse it again.
+                        if l.source.is_some() && l.source == self.root.source {
+                            std::sync::Arc::new(self.root.clone())
+                        } else {
+                            std::sync::Arc::new(l)
+                        }
+                    })
+                    .map_err(|e| e.to_string()),
+                );
+                break;
+            }
+        }
+        for d in visited {
+            found.insert(d, result.clone());
+        }
+        result
     }
 }
 
@@ -171,26 +224,38 @@ impl Resolver {
 pub fn discover(start: &Path, is_rule: &dyn Fn(&str) -> bool) -> Result<Loaded, ConfigError> {
     let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
     for dir in start.ancestors() {
-        for name in FILE_NAMES {
-            let p = dir.join(name);
-            if p.is_file() {
-                let text = read(&p)?;
-                let config = parse(&text, &p)?;
-                return finish(config, Some(p), dir, &text, is_rule);
-            }
-        }
-        let cargo = dir.join("Cargo.toml");
-        if cargo.is_file() {
-            let text = read(&cargo)?;
-            if let Some(config) = from_cargo(&text, &cargo)? {
-                return finish(config, Some(cargo), dir, &text, is_rule);
-            }
+        if let Some(found) = load_here(dir, is_rule) {
+            return found;
         }
     }
     Ok(Loaded {
         root: start,
         ..Loaded::default()
     })
+}
+
+/// The configuration of `dir` itself, if it has one: an `unleak.toml`, an `.unleak.toml`, or a
+/// `Cargo.toml` with an unleak section.
+fn load_here(dir: &Path, is_rule: &dyn Fn(&str) -> bool) -> Option<Result<Loaded, ConfigError>> {
+    let load = || -> Result<Option<Loaded>, ConfigError> {
+        for name in FILE_NAMES {
+            let p = dir.join(name);
+            if p.is_file() {
+                let text = read(&p)?;
+                let config = parse(&text, &p)?;
+                return finish(config, Some(p), dir, &text, is_rule).map(Some);
+            }
+        }
+        let cargo = dir.join("Cargo.toml");
+        if cargo.is_file() {
+            let text = read(&cargo)?;
+            if let Some(config) = from_cargo(&text, &cargo)? {
+                return finish(config, Some(cargo), dir, &text, is_rule).map(Some);
+            }
+        }
+        Ok(None)
+    };
+    load().transpose()
 }
 
 fn read(p: &Path) -> Result<String, ConfigError> {

@@ -6,7 +6,14 @@ use std::path::{Path, PathBuf};
 use crate::source::Language;
 
 /// Folders never descended into during a walk (a path named explicitly is still linted).
-pub const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "dist", "build", ".git"];
+pub const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "target",
+    "dist",
+    "build",
+    ".git",
+    crate::cache::DIR_NAME,
+];
 
 /// What discovery found: files to lint, and paths that could not be walked.
 #[derive(Debug, Default)]

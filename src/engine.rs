@@ -31,6 +31,8 @@ pub struct Options {
     pub exclude: Vec<PathBuf>,
     /// Finds each file's configuration (levels, globs, overrides); `None`: defaults.
     pub config: Option<Arc<crate::config::Resolver>>,
+    /// The content-hash cache of per-file results; `None`: analyse every file.
+    pub cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             threads: 0,
             exclude: Vec::new(),
             config: None,
+            cache: None,
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct Report {
     pub files: usize,
     /// Sources of the files diagnostics point into, for rendering.
     pub sources: HashMap<PathBuf, Arc<SourceFile>>,
+    /// What the run did with the cache, when it used one.
+    pub cache: Option<crate::cache::CacheStats>,
 }
 
 impl Report {
@@ -225,6 +230,8 @@ pub struct FileAnalysis {
     facts: Option<Arc<FileFacts>>,
     diagnostics: Vec<Diagnostic>,
     suppressions: Vec<crate::suppress::Suppression>,
+    /// The result depends on the content and configuration alone (no time-out, no crash).
+    cacheable: bool,
 }
 
 impl FileAnalysis {
@@ -333,12 +340,14 @@ fn finish<'a>(
         diagnostics: std::mem::take(diagnostics),
         files: 0,
         sources,
+        cache: options.cache.as_ref().map(|c| c.stats()),
     }
 }
 
 /// Reads, validates and analyses one file from disk; `shown` is the path its diagnostics name.
 fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis {
     let fail = |rule: &'static str, msg: String| FileAnalysis {
+        cacheable: false,
         source: None,
         facts: None,
         suppressions: Vec::new(),
@@ -375,6 +384,29 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         Ok(b) => b,
         Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
     };
+    // The cache: the same content under the same configuration and build gives the same facts
+    // and file-level findings. (Off under fault injection, which must reach the analysis.)
+    let cache = options
+        .cache
+        .as_deref()
+        .filter(|_| std::env::var_os("UNLEAK_FAULT_INJECT").is_none())
+        .map(|c| {
+            let config = options.config.as_ref().and_then(|r| r.for_file(path).ok());
+            (
+                c,
+                c.key(&shown, config.as_ref()),
+                crate::cache::Cache::content_hash(&bytes),
+            )
+        });
+    let mut bytes = bytes;
+    if let Some((c, key, content)) = cache
+        && let Some((entry, diagnostics)) = c.get(key, content, &shown)
+    {
+        match String::from_utf8(bytes) {
+            Ok(text) => return from_cache(shown, language, text, entry.facts, diagnostics),
+            Err(e) => bytes = e.into_bytes(),
+        }
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -387,7 +419,43 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
             );
         }
     };
-    analyse(SourceFile::new(shown.clone(), language, text), options)
+    let analysis = analyse(SourceFile::new(shown.clone(), language, text), options);
+    if let Some((c, key, content)) = cache
+        && analysis.cacheable
+    {
+        c.put(
+            key,
+            content,
+            analysis.facts.as_deref(),
+            &analysis.diagnostics,
+        );
+    }
+    analysis
+}
+
+/// A file's analysis rebuilt from its cache entry; only its suppressions are read again (from
+/// the text, which is at hand).
+fn from_cache(
+    shown: PathBuf,
+    language: Language,
+    text: String,
+    facts: Option<FileFacts>,
+    diagnostics: Vec<Diagnostic>,
+) -> FileAnalysis {
+    let src = SourceFile::new(shown, language, text);
+    let suppressions = match &facts {
+        Some(f) if src.text.contains("unleak-ignore") => {
+            crate::suppress::parse(&src.text, &src.lines, &f.suppression_lookalikes)
+        }
+        _ => Vec::new(),
+    };
+    FileAnalysis {
+        cacheable: true,
+        source: Some(Arc::new(src)),
+        facts: facts.map(Arc::new),
+        diagnostics,
+        suppressions,
+    }
 }
 
 /// Lowers a source and runs the file rules; every failure becomes that file's diagnostic.
@@ -403,21 +471,24 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
         fault_injection(&path);
         match source.language {
             Language::Rust => {
-                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range))
+                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range, true))
             }
             lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
+                // A time-out depends on the machine, not the file: never cached.
+                let cacheable = !matches!(e, LowerError::Timeout(_));
                 let msg = match e {
                     LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
                     _ => e.to_string(),
                 };
-                (msg, 0..0)
+                (msg, 0..0, cacheable)
             }),
         }
     }));
     let facts = match lowered {
         Ok(Ok(f)) => f,
-        Ok(Err((msg, range))) => {
+        Ok(Err((msg, range, cacheable))) => {
             return FileAnalysis {
+                cacheable,
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
@@ -432,6 +503,7 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
         }
         Err(panic) => {
             return FileAnalysis {
+                cacheable: false,
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
@@ -471,25 +543,30 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
         facts: &facts,
         options: &options.rules,
     };
+    let mut cacheable = true;
     for rule in RULES.iter().filter(|r| !r.meta().project) {
         match catch_unwind(AssertUnwindSafe(|| rule.check_file(&ctx))) {
             Ok(d) => diagnostics.extend(d),
-            Err(panic) => diagnostics.push(Diagnostic::new(
-                INTERNAL_ERROR,
-                Severity::Error,
-                path.clone(),
-                0..0,
-                format!(
-                    "rule `{}` panicked on this file: {}; please report this",
-                    rule.meta().id,
-                    panic_message(&panic)
-                ),
-            )),
+            Err(panic) => {
+                cacheable = false;
+                diagnostics.push(Diagnostic::new(
+                    INTERNAL_ERROR,
+                    Severity::Error,
+                    path.clone(),
+                    0..0,
+                    format!(
+                        "rule `{}` panicked on this file: {}; please report this",
+                        rule.meta().id,
+                        panic_message(&panic)
+                    ),
+                ))
+            }
         }
     }
     let suppressions =
         crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
     FileAnalysis {
+        cacheable,
         source: Some(Arc::new(source)),
         facts: Some(Arc::new(facts)),
         diagnostics,

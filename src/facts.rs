@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
 pub type ScopeId = usize;
 pub type BindingId = usize;
 pub type ClassId = usize;
 
 /// The facts of one file.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct FileFacts {
     pub scopes: Vec<Scope>,
     pub bindings: Vec<Binding>,
@@ -41,7 +43,7 @@ pub struct FileFacts {
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scope {
     pub kind: ScopeKind,
     pub parent: Option<ScopeId>,
@@ -86,7 +88,7 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScopeKind {
     Module,
     /// A function declaration or expression not passed as a callback.
@@ -100,7 +102,7 @@ pub enum ScopeKind {
 }
 
 /// What a callback was handed to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registrar {
     /// The callee as written, e.g. `wss.on`, `app.post`, `setInterval`, `Promise`.
     pub callee: String,
@@ -115,7 +117,7 @@ pub struct Registrar {
     pub kind: CallbackKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallbackKind {
     /// `x.on(event, cb)` and friends: runs per event.
     EventHandler,
@@ -138,7 +140,7 @@ pub enum CallbackKind {
 }
 
 /// Which way out of a `try`/promise an event lies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum PathKind {
     #[default]
     Normal,
@@ -151,7 +153,7 @@ pub enum PathKind {
 }
 
 /// A declared name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Binding {
     pub name: String,
     pub scope: ScopeId,
@@ -161,7 +163,7 @@ pub struct Binding {
     pub ty: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BindingKind {
     Var,
     Param,
@@ -175,7 +177,7 @@ pub enum BindingKind {
 }
 
 /// A class declaration or expression.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Class {
     pub name: Option<String>,
     pub span: Range<usize>,
@@ -189,7 +191,7 @@ pub struct Class {
     pub singleton: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Field {
     pub name: String,
     pub origin: FieldOrigin,
@@ -199,7 +201,7 @@ pub struct Field {
 }
 
 /// Where the value of a `this` field came from, which decides who owns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FieldOrigin {
     /// Created by the instance (`new X()`, a factory call): dies with it.
     Owned,
@@ -209,7 +211,7 @@ pub enum FieldOrigin {
 }
 
 /// A place as written at the event, resolved after the walk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PlaceRef {
     /// An identifier, looked up from `scope` outwards.
     Name { name: String, scope: ScopeId },
@@ -230,7 +232,7 @@ pub enum PlaceRef {
 }
 
 /// A resolved place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Place {
     Binding(BindingId),
     /// An undeclared name: a global such as `process`, `window`, `document`.
@@ -251,7 +253,7 @@ pub enum Place {
 }
 
 /// A fact located in the source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub kind: EventKind,
     pub span: Range<usize>,
@@ -271,7 +273,7 @@ pub struct Event {
     pub path: PathKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EventKind {
     /// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`.
     Timer {
@@ -442,14 +444,14 @@ impl EventKind {
 
 /// A language-specific edit a front end proposes (it knows the syntax); the rule decides
 /// whether and how to offer it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixHint {
     pub range: Range<usize>,
     pub text: String,
 }
 
 /// A front end's fix for an event: titled edits, machine-applicable or only to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hint {
     pub title: String,
     /// Safe (behaviour kept), unsafe (behaviour changes), or display-only (a patch to read:
@@ -459,7 +461,7 @@ pub struct Hint {
 }
 
 /// Why a `setTimeout` counts as a deadline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
     /// Lexically inside `Promise.race(...)`.
     pub in_race: bool,
@@ -475,7 +477,7 @@ pub struct Deadline {
 }
 
 /// How a listener's handler is identified, which decides whether a removal can match it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Handler {
     /// A named function or stored value (identifier or `this.field`).
     Named(PlaceRef),
@@ -487,7 +489,7 @@ pub enum Handler {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CollectionKind {
     Map,
     Set,
@@ -507,7 +509,7 @@ impl CollectionKind {
 }
 
 /// How often a scope's body runs over the life of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Lifetime {
     /// Once at start-up: module top level, `main()`.
     Once,
@@ -554,6 +556,11 @@ impl FileFacts {
                 .or_default()
                 .push((b.scope, id));
         }
+        // By scope (a stable sort keeps declaration order within one), so a lookup is a binary
+        // search per scope, not a scan of every declaration of a common name in a large file.
+        for v in lookup.values_mut() {
+            v.sort_by_key(|&(scope, _)| scope);
+        }
         self.lookup = lookup;
         let mut by_place: HashMap<Place, Vec<usize>> = HashMap::new();
         for (i, e) in self.events.iter().enumerate() {
@@ -573,7 +580,10 @@ impl FileFacts {
     pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
         let candidates = self.lookup.get(name)?;
         loop {
-            if let Some(&(_, b)) = candidates.iter().find(|(s, _)| *s == scope) {
+            let at = candidates.partition_point(|&(s, _)| s < scope);
+            if let Some(&(s, b)) = candidates.get(at)
+                && s == scope
+            {
                 return Some(b);
             }
             scope = self.scopes.get(scope)?.parent?;

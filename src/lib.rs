@@ -8,6 +8,7 @@
 //! (CLI, cargo subcommand, pre-commit, LSP) calls [`lint_paths`] or [`lint_source`].
 
 pub mod baseline;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

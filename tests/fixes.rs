@@ -148,12 +148,16 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Every file's bytes under `dir`, but the results cache the linting runs keep.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in fs::read_dir(&d).unwrap() {
             let p = entry.unwrap().path();
+            if p.ends_with(".unleak_cache") {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else {

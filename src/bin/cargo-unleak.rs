@@ -65,7 +65,13 @@ fn run(mut args: Vec<OsString>) -> i32 {
         }
     }
     match select(&args) {
-        Ok((roots, exclude)) => run_check(&roots, &exclude, &args.output, &args.baseline),
+        Ok((roots, exclude, target)) => {
+            // The cache lives with cargo's other build products.
+            if !args.output.no_cache && args.output.cache_dir.is_none() {
+                args.output.cache_dir = Some(target.join("unleak"));
+            }
+            run_check(&roots, &exclude, &args.output, &args.baseline)
+        }
         Err(e) => {
             eprintln!("cargo unleak: {e:#}");
             EXIT_ERROR
@@ -73,8 +79,9 @@ fn run(mut args: Vec<OsString>) -> i32 {
     }
 }
 
-/// The package folders to lint, and the nested member folders to leave to their own package.
-fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+/// The package folders to lint, the nested member folders to leave to their own package, and
+/// the workspace's target folder.
+fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>, PathBuf)> {
     let mut cmd = cargo_metadata::MetadataCommand::new();
     cmd.no_deps();
     if let Some(m) = &args.manifest_path {
@@ -138,5 +145,9 @@ fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
         .map(|p| dir_of(p))
         .filter(|d| roots.iter().any(|r| d != r && d.starts_with(r)))
         .collect();
-    Ok((roots, exclude))
+    Ok((
+        roots,
+        exclude,
+        meta.target_directory.as_std_path().to_path_buf(),
+    ))
 }

@@ -128,6 +128,16 @@ pub struct OutputArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Analyse every file again: neither read nor write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The cache folder (default: `.unleak_cache` in the configuration's folder, else in the
+    /// working directory; `cargo unleak`: `unleak` in the target folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print on stderr how many files were analysed and how many came from the cache.
+    #[arg(long)]
+    pub statistics: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,13 +275,31 @@ pub fn run_check(
             return EXIT_ERROR;
         }
     };
+    // The cache lives by the configuration file (else the working directory).
+    let cache_base = match &config.source {
+        Some(_) => config.root.clone(),
+        None => cwd.clone(),
+    };
     let mut options = Options::configured(config);
     if let Some(max) = args.max_file_size {
         options.max_file_size = max;
     }
     options.threads = args.threads;
     options.exclude = exclude.to_vec();
+    if !args.no_cache {
+        let dir = args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| cache_base.join(crate::cache::DIR_NAME));
+        // The cache is an optimisation: a folder that cannot be made means a run without it.
+        options.cache = crate::cache::Cache::open(&dir, &options.rules)
+            .ok()
+            .map(std::sync::Arc::new);
+    }
     let mut report = lint_paths(paths, &options);
+    if args.statistics {
+        print_statistics(&report);
+    }
     if baseline.staged || baseline.changed_since.is_some() {
         match changed_files(baseline.changed_since.as_deref()) {
             Ok(files) => {
@@ -404,6 +432,26 @@ pub fn exit_code(report: &Report) -> i32 {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
+    }
+}
+
+/// `--statistics`: what was analysed and what came from the cache, on stderr.
+fn print_statistics(report: &Report) {
+    match report.cache {
+        Some(c) => eprintln!(
+            "unleak: {} file(s): {} analysed, {} from the cache ({} unusable cache entr{} \
+             ignored, {} written)",
+            report.files,
+            c.analysed,
+            c.hits,
+            c.rejected,
+            if c.rejected == 1 { "y" } else { "ies" },
+            c.written
+        ),
+        None => eprintln!(
+            "unleak: {} file(s): {} analysed, 0 from the cache (cache off)",
+            report.files, report.files
+        ),
     }
 }
 

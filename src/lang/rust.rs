@@ -31,6 +31,7 @@ pub struct RustParseError {
 
 /// Parses and lowers one Rust file.
 pub fn lower(text: &str) -> Result<FileFacts, RustParseError> {
+    let _lines = AsciiLines::set(text);
     let parsed = syn::parse_file(text);
     let result = match parsed {
         Ok(file) => {
@@ -171,8 +172,454 @@ struct Walker {
     next_call_end: Option<usize>,
 }
 
+thread_local! {
+    /// While an all-ASCII file is lowered on this thread: the byte offset of each of its lines.
+    static ASCII_LINES: std::cell::RefCell<Option<Vec<usize>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The byte range of a span. proc-macro2 keeps character offsets and turns them into bytes
+/// through a per-file map it grows on every call; in an all-ASCII file (nearly every file)
+/// characters are bytes, so the line and column it already knows give the offset directly.
 fn span_range(s: Span) -> Range<usize> {
-    s.byte_range()
+    ASCII_LINES.with(|lines| match &*lines.borrow() {
+        Some(lines) => {
+            let at = |lc: proc_macro2::LineColumn| {
+                lines
+                    .get(lc.line.wrapping_sub(1))
+                    .map(|start| start + lc.column)
+            };
+            match (at(s.start()), at(s.end())) {
+                (Some(a), Some(b)) => a..b,
+                _ => s.byte_range(),
+            }
+        }
+        None => s.byte_range(),
+    })
+}
+
+/// Lines of `text` for [`span_range`] while it is lowered, if it is all ASCII.
+struct AsciiLines;
+
+impl AsciiLines {
+    fn set(text: &str) -> AsciiLines {
+        if text.is_ascii() {
+            let mut lines = vec![0];
+            lines.extend(memchr_lines(text.as_bytes()));
+            ASCII_LINES.with(|l| *l.borrow_mut() = Some(lines));
+        }
+        AsciiLines
+    }
+}
+
+impl Drop for AsciiLines {
+    fn drop(&mut self) {
+        ASCII_LINES.with(|l| *l.borrow_mut() = None);
+    }
+}
+
+/// Offsets just after each `\n` (proc-macro2 counts lines by `\n` alone).
+fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+/// Byte ranges of syntax nodes from their first and last tokens. syn's `Spanned::span` prints
+/// the whole node into a token stream to find those two tokens: for a closure, a loop, an
+/// `async` block or a function that is every token of its body (doc comments included), and
+/// nested bodies are printed again for every node around them. Shapes not handled here fall
+/// back to `Spanned`, so the ranges are the same either way.
+trait Ranged {
+    fn range(&self) -> Range<usize>;
+}
+
+/// The first and last tokens of a node, when they are cheap to find (`None`: ask `Spanned`).
+trait Ends {
+    fn first(&self) -> Option<Span>;
+    fn last(&self) -> Option<Span>;
+}
+
+impl<T: Ends + Spanned> Ranged for T {
+    fn range(&self) -> Range<usize> {
+        match (self.first(), self.last()) {
+            (Some(a), Some(b)) => span_range(a).start..span_range(b).end,
+            _ => span_range(self.span()),
+        }
+    }
+}
+
+fn label_first(l: &Option<syn::Label>) -> Option<Span> {
+    l.as_ref().map(|l| l.name.apostrophe)
+}
+
+/// `Some(first)` when the node has no attributes in front of it.
+fn bare<T>(attrs: &[syn::Attribute], first: impl FnOnce() -> Option<T>) -> Option<T> {
+    if attrs.is_empty() { first() } else { None }
+}
+
+macro_rules! ends {
+    ($t:ty, |$x:ident| $first:expr, $last:expr) => {
+        impl Ends for $t {
+            fn first(&self) -> Option<Span> {
+                let $x = self;
+                bare(&$x.attrs, || $first)
+            }
+            fn last(&self) -> Option<Span> {
+                let $x = self;
+                $last
+            }
+        }
+    };
+}
+
+ends!(
+    syn::ExprCall,
+    |c| c.func.first(),
+    Some(c.paren_token.span.close())
+);
+ends!(
+    syn::ExprMethodCall,
+    |m| m.receiver.first(),
+    Some(m.paren_token.span.close())
+);
+ends!(
+    syn::ExprField,
+    |f| f.base.first(),
+    Some(match &f.member {
+        syn::Member::Named(i) => i.span(),
+        syn::Member::Unnamed(i) => i.span,
+    })
+);
+ends!(syn::ExprAwait, |a| a.base.first(), Some(a.await_token.span));
+ends!(
+    syn::ExprTry,
+    |t| t.expr.first(),
+    Some(t.question_token.spans[0])
+);
+ends!(
+    syn::ExprIndex,
+    |i| i.expr.first(),
+    Some(i.bracket_token.span.close())
+);
+ends!(syn::ExprBinary, |b| b.left.first(), b.right.last());
+ends!(syn::ExprAssign, |a| a.left.first(), a.right.last());
+ends!(
+    syn::ExprPath,
+    |p| if p.qself.is_none() {
+        path_first(&p.path)
+    } else {
+        None
+    },
+    p.path
+        .segments
+        .last()
+        .filter(|s| s.arguments.is_none())
+        .map(|s| s.ident.span())
+);
+ends!(
+    syn::ExprMacro,
+    |m| path_first(&m.mac.path),
+    Some(match &m.mac.delimiter {
+        syn::MacroDelimiter::Paren(d) => d.span.close(),
+        syn::MacroDelimiter::Brace(d) => d.span.close(),
+        syn::MacroDelimiter::Bracket(d) => d.span.close(),
+    })
+);
+ends!(
+    syn::ExprStruct,
+    |st| if st.qself.is_none() {
+        path_first(&st.path)
+    } else {
+        None
+    },
+    Some(st.brace_token.span.close())
+);
+ends!(
+    syn::ExprParen,
+    |p| Some(p.paren_token.span.open()),
+    Some(p.paren_token.span.close())
+);
+ends!(
+    syn::ExprTuple,
+    |t| Some(t.paren_token.span.open()),
+    Some(t.paren_token.span.close())
+);
+ends!(
+    syn::ExprArray,
+    |a| Some(a.bracket_token.span.open()),
+    Some(a.bracket_token.span.close())
+);
+ends!(
+    syn::ExprReference,
+    |r| Some(r.and_token.span),
+    r.expr.last()
+);
+ends!(syn::ExprLit, |l| Some(l.lit.span()), Some(l.lit.span()));
+ends!(
+    syn::ExprAsync,
+    |a| Some(a.async_token.span),
+    Some(a.block.brace_token.span.close())
+);
+ends!(
+    syn::ExprBlock,
+    |b| label_first(&b.label).or(Some(b.block.brace_token.span.open())),
+    Some(b.block.brace_token.span.close())
+);
+ends!(
+    syn::ExprLoop,
+    |l| label_first(&l.label).or(Some(l.loop_token.span)),
+    Some(l.body.brace_token.span.close())
+);
+ends!(
+    syn::ExprWhile,
+    |l| label_first(&l.label).or(Some(l.while_token.span)),
+    Some(l.body.brace_token.span.close())
+);
+ends!(
+    syn::ExprForLoop,
+    |l| label_first(&l.label).or(Some(l.for_token.span)),
+    Some(l.body.brace_token.span.close())
+);
+ends!(
+    syn::ExprIf,
+    |i| Some(i.if_token.span),
+    match &i.else_branch {
+        Some((_, e)) => e.last(),
+        None => Some(i.then_branch.brace_token.span.close()),
+    }
+);
+ends!(
+    syn::ExprMatch,
+    |m| Some(m.match_token.span),
+    Some(m.brace_token.span.close())
+);
+ends!(
+    syn::ExprReturn,
+    |r| Some(r.return_token.span),
+    match &r.expr {
+        Some(e) => e.last(),
+        None => Some(r.return_token.span),
+    }
+);
+ends!(
+    syn::ExprClosure,
+    |c| Some(if let Some(l) = &c.lifetimes {
+        l.for_token.span
+    } else if let Some(t) = &c.constness {
+        t.span
+    } else if let Some(t) = &c.asyncness {
+        t.span
+    } else if let Some(t) = &c.capture {
+        t.span
+    } else {
+        c.inputs_begin.spans[0]
+    }),
+    c.body.last()
+);
+
+impl Ends for Expr {
+    fn first(&self) -> Option<Span> {
+        match self {
+            Expr::Call(x) => x.first(),
+            Expr::MethodCall(x) => x.first(),
+            Expr::Field(x) => x.first(),
+            Expr::Await(x) => x.first(),
+            Expr::Try(x) => x.first(),
+            Expr::Index(x) => x.first(),
+            Expr::Binary(x) => x.first(),
+            Expr::Assign(x) => x.first(),
+            Expr::Path(x) => x.first(),
+            Expr::Macro(x) => x.first(),
+            Expr::Struct(x) => x.first(),
+            Expr::Paren(x) => x.first(),
+            Expr::Tuple(x) => x.first(),
+            Expr::Array(x) => x.first(),
+            Expr::Reference(x) => x.first(),
+            Expr::Lit(x) => x.first(),
+            Expr::Async(x) => x.first(),
+            Expr::Block(x) => x.first(),
+            Expr::Loop(x) => x.first(),
+            Expr::While(x) => x.first(),
+            Expr::ForLoop(x) => x.first(),
+            Expr::If(x) => x.first(),
+            Expr::Match(x) => x.first(),
+            Expr::Return(x) => x.first(),
+            Expr::Closure(x) => x.first(),
+            _ => None,
+        }
+    }
+    fn last(&self) -> Option<Span> {
+        match self {
+            Expr::Call(x) => x.last(),
+            Expr::MethodCall(x) => x.last(),
+            Expr::Field(x) => x.last(),
+            Expr::Await(x) => x.last(),
+            Expr::Try(x) => x.last(),
+            Expr::Index(x) => x.last(),
+            Expr::Binary(x) => x.last(),
+            Expr::Assign(x) => x.last(),
+            Expr::Path(x) => x.last(),
+            Expr::Macro(x) => x.last(),
+            Expr::Struct(x) => x.last(),
+            Expr::Paren(x) => x.last(),
+            Expr::Tuple(x) => x.last(),
+            Expr::Array(x) => x.last(),
+            Expr::Reference(x) => x.last(),
+            Expr::Lit(x) => x.last(),
+            Expr::Async(x) => x.last(),
+            Expr::Block(x) => x.last(),
+            Expr::Loop(x) => x.last(),
+            Expr::While(x) => x.last(),
+            Expr::ForLoop(x) => x.last(),
+            Expr::If(x) => x.last(),
+            Expr::Match(x) => x.last(),
+            Expr::Return(x) => x.last(),
+            Expr::Closure(x) => x.last(),
+            _ => None,
+        }
+    }
+}
+
+fn path_first(p: &syn::Path) -> Option<Span> {
+    match &p.leading_colon {
+        Some(c) => Some(c.spans[0]),
+        None => p.segments.first().map(|s| s.ident.span()),
+    }
+}
+
+/// The first token of an item: its first outer attribute, else its visibility, else `first`.
+fn item_first(attrs: &[syn::Attribute], vis: &syn::Visibility, first: Span) -> Span {
+    if let Some(a) = attrs
+        .iter()
+        .find(|a| matches!(a.style, syn::AttrStyle::Outer))
+    {
+        return a.pound_token.span;
+    }
+    match vis {
+        syn::Visibility::Public(p) => p.span,
+        syn::Visibility::Restricted(r) => r.pub_token.span,
+        _ => first,
+    }
+}
+
+fn sig_first(sig: &syn::Signature) -> Span {
+    if let Some(t) = &sig.constness {
+        t.span
+    } else if let Some(t) = &sig.asyncness {
+        t.span
+    } else if let syn::Safety::Unsafe(t) = &sig.safety {
+        t.span
+    } else if let syn::Safety::Safe(t) = &sig.safety {
+        t.span
+    } else if let Some(a) = &sig.abi {
+        a.extern_token.span
+    } else {
+        sig.fn_token.span
+    }
+}
+
+impl Ends for syn::ItemFn {
+    fn first(&self) -> Option<Span> {
+        Some(item_first(&self.attrs, &self.vis, sig_first(&self.sig)))
+    }
+    fn last(&self) -> Option<Span> {
+        Some(self.block.brace_token.span.close())
+    }
+}
+
+impl Ends for syn::ImplItemFn {
+    fn first(&self) -> Option<Span> {
+        let after_vis = match &self.modifiers.defaultness {
+            Some(d) => d.span,
+            None => sig_first(&self.sig),
+        };
+        Some(item_first(&self.attrs, &self.vis, after_vis))
+    }
+    fn last(&self) -> Option<Span> {
+        Some(self.block.brace_token.span.close())
+    }
+}
+
+impl Ends for syn::ItemStruct {
+    fn first(&self) -> Option<Span> {
+        Some(item_first(&self.attrs, &self.vis, self.struct_token.span))
+    }
+    fn last(&self) -> Option<Span> {
+        match (&self.semi_token, &self.fields) {
+            (Some(s), _) => Some(s.spans[0]),
+            (None, syn::Fields::Named(n)) => Some(n.brace_token.span.close()),
+            (None, syn::Fields::Unnamed(u)) => Some(u.paren_token.span.close()),
+            (None, syn::Fields::Unit) => None,
+        }
+    }
+}
+
+impl Ends for syn::Field {
+    fn first(&self) -> Option<Span> {
+        let ident = self.ident.as_ref()?;
+        Some(item_first(&self.attrs, &self.vis, ident.span()))
+    }
+    fn last(&self) -> Option<Span> {
+        // Only the type is printed, not the field's documentation.
+        self.ident.as_ref()?;
+        Some(self.ty.span())
+    }
+}
+
+/// Whether `compact(node)` could contain what the caller looks for, judged without printing
+/// the node: some identifier in it ends with `ident_suffix`, or it holds a macro, a literal or a
+/// function-pointer type (not looked into). `false` means it certainly does not.
+fn may_print<'n, T: ?Sized>(
+    node: &'n T,
+    ident_suffix: &str,
+    visit: fn(&mut Mentions, &'n T),
+) -> bool {
+    let mut m = Mentions {
+        suffix: ident_suffix,
+        found: false,
+    };
+    visit(&mut m, node);
+    m.found
+}
+
+struct Mentions<'s> {
+    suffix: &'s str,
+    found: bool,
+}
+
+impl<'ast> Visit<'ast> for Mentions<'_> {
+    fn visit_ident(&mut self, i: &'ast proc_macro2::Ident) {
+        if !self.found && i.to_string().ends_with(self.suffix) {
+            self.found = true;
+        }
+    }
+    fn visit_macro(&mut self, _: &'ast syn::Macro) {
+        self.found = true;
+    }
+    fn visit_lit(&mut self, _: &'ast syn::Lit) {
+        self.found = true;
+    }
+    // `unsafe fn(..)` types: `unsafe` is a keyword, not an identifier.
+    fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {
+        self.found = true;
+    }
+}
+
+/// `unsafe fn …` (as `compact(sig).contains("unsafefn")` judges it, without printing the
+/// signature unless an `unsafe` is somewhere in it).
+fn is_unsafe_fn(sig: &syn::Signature) -> bool {
+    if matches!(sig.safety, syn::Safety::Unsafe(_)) && sig.abi.is_none() {
+        return true;
+    }
+    may_print(sig, "unsafe", |m, s| m.visit_signature(s)) && compact(sig).contains("unsafefn")
+}
+
+/// Notes the `Arc<…>` types of a signature's type (printing it only when it can hold one).
+fn arc_type(ty: &Type) -> Option<String> {
+    may_print(ty, "Arc", |m, t| m.visit_type(t)).then(|| compact(ty))
 }
 
 fn compact(ts: impl ToTokens) -> String {
@@ -576,8 +1023,9 @@ impl Walker {
         for arg in inputs {
             if let FnArg::Typed(t) = arg {
                 self.declare_pat(&t.pat);
-                let ty = compact(&t.ty);
-                self.note_long_lived_type(&ty);
+                if let Some(ty) = arc_type(&t.ty) {
+                    self.note_long_lived_type(&ty);
+                }
             }
         }
     }
@@ -666,7 +1114,7 @@ impl Walker {
                             from,
                             to: place.clone(),
                         },
-                        span_range(e.span()),
+                        e.range(),
                     );
                 }
                 self.method_call(m, place)
@@ -677,10 +1125,10 @@ impl Walker {
             _ => {
                 if let Some(from) = self.simple_place(e) {
                     if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
-                        self.event(EventKind::Flow { from, to: place }, span_range(e.span()));
+                        self.event(EventKind::Flow { from, to: place }, e.range());
                     } else if matches!(place, PlaceRef::Returned(_) | PlaceRef::Argument) {
                         // Handed to the caller or a callee: judged there.
-                        self.event(EventKind::Escape { place: from }, span_range(e.span()));
+                        self.event(EventKind::Escape { place: from }, e.range());
                     }
                 }
                 self.visit_expr(e);
@@ -704,8 +1152,8 @@ impl Walker {
             return;
         };
         let full = self.full_path(&p.path);
-        let head = span_range(c.func.span());
-        let span = span_range(c.span()).start..head.end;
+        let head = c.func.range();
+        let span = c.range().start..head.end;
         // `sleep(d).await`, `thread::sleep(d)`: the enclosing loops tick.
         if matches!(
             full.rsplit("::").next().unwrap_or(""),
@@ -1014,7 +1462,7 @@ impl Walker {
                 self.scoped(
                     ScopeKind::Callback(registrar()),
                     None,
-                    span_range(cl.span()),
+                    cl.range(),
                     is_async,
                     self.class,
                     |w| {
@@ -1029,7 +1477,7 @@ impl Walker {
                 self.scoped(
                     ScopeKind::Callback(registrar()),
                     None,
-                    span_range(ab.span()),
+                    ab.range(),
                     true,
                     self.class,
                     |w| w.visit_block(&ab.block),
@@ -1043,15 +1491,15 @@ impl Walker {
                             func: func.clone(),
                             registrar: registrar(),
                         },
-                        span_range(a.span()),
+                        a.range(),
                     );
                 }
-                self.event(EventKind::Escape { place: func }, span_range(a.span()));
+                self.event(EventKind::Escape { place: func }, a.range());
             }
             _ => {
                 let place = self.place_of(a);
                 if !matches!(place, PlaceRef::Unknown) {
-                    self.event(EventKind::Escape { place }, span_range(a.span()));
+                    self.event(EventKind::Escape { place }, a.range());
                 }
                 self.value(a, PlaceRef::Argument);
             }
@@ -1100,7 +1548,7 @@ impl Walker {
             Expr::Async(ab) => Some(self.scoped(
                 ScopeKind::Callback(registrar),
                 None,
-                span_range(ab.span()),
+                ab.range(),
                 true,
                 self.class,
                 |w| w.visit_block(&ab.block),
@@ -1108,7 +1556,7 @@ impl Walker {
             Expr::Closure(cl) => Some(self.scoped(
                 ScopeKind::Callback(registrar),
                 None,
-                span_range(cl.span()),
+                cl.range(),
                 cl.asyncness.is_some(),
                 self.class,
                 |w| w.visit_expr(&cl.body),
@@ -1239,7 +1687,7 @@ impl Walker {
 
     fn method_call(&mut self, m: &syn::ExprMethodCall, place: PlaceRef) {
         let method = m.method.to_string();
-        let span = span_range(m.span());
+        let span = m.range();
         let head = span.start..span_range(m.method.span()).end;
         // `set.spawn(body)`, `tracker.spawn(body)`: the set holds the handle.
         if method == "spawn" || method == "spawn_local" {
@@ -1287,7 +1735,7 @@ impl Walker {
                         options: chain,
                         at: Some(span_range(m.dot_token.span()).start),
                     },
-                    span_range(root.span()),
+                    root.range(),
                 );
             }
         }
@@ -1364,7 +1812,7 @@ impl Walker {
         if method == "with_graceful_shutdown"
             && let Some((root, _)) = builder_chain(m)
         {
-            let start = span_range(root.span()).start;
+            let start = root.range().start;
             for e in self.facts.events.iter_mut().rev() {
                 if let EventKind::ServerStart { graceful, .. } = &mut e.kind
                     && e.span.start == start
@@ -1633,7 +2081,7 @@ impl<'a> Visit<'a> for Walker {
     fn visit_item_struct(&mut self, i: &'a syn::ItemStruct) {
         let name = i.ident.to_string();
         let class = self.class_id(&name);
-        self.facts.classes[class].span = span_range(i.span());
+        self.facts.classes[class].span = i.range();
         for (n, f) in i.fields.iter().enumerate() {
             let fname = f
                 .ident
@@ -1641,7 +2089,7 @@ impl<'a> Visit<'a> for Walker {
                 .map_or_else(|| n.to_string(), |id| id.to_string());
             let ty = compact(&f.ty);
             self.note_long_lived_type(&ty);
-            let span = span_range(f.span());
+            let span = f.range();
             if let Some(kind) = Walker::collection_kind(&ty) {
                 self.facts.events.push(Event {
                     kind: EventKind::Collection {
@@ -1744,12 +2192,12 @@ impl<'a> Visit<'a> for Walker {
             span_range(i.sig.ident.span()),
         );
         let is_async = i.sig.asyncness.is_some();
-        let unsafe_fn = u32::from(compact(&i.sig).contains("unsafefn"));
+        let unsafe_fn = u32::from(is_unsafe_fn(&i.sig));
         self.unsafe_depth += unsafe_fn;
         self.scoped(
             ScopeKind::Function,
             Some(name),
-            span_range(i.span()),
+            i.range(),
             is_async,
             None,
             |w| {
@@ -1778,7 +2226,7 @@ impl<'a> Visit<'a> for Walker {
                 };
                 let has_self = receiver.is_some();
                 // `new()`, and a builder's consuming `build(self)`: they make a value, once.
-                let unsafe_fn = u32::from(compact(&f.sig).contains("unsafefn"));
+                let unsafe_fn = u32::from(is_unsafe_fn(&f.sig));
                 self.unsafe_depth += unsafe_fn;
                 // A consuming `fn x(mut self, ..) -> Self` builds a new value (a builder step).
                 let constructor = match receiver {
@@ -1791,13 +2239,15 @@ impl<'a> Visit<'a> for Walker {
                         is_static: !has_self,
                     },
                     Some(name),
-                    span_range(f.span()),
+                    f.range(),
                     f.sig.asyncness.is_some(),
                     Some(class),
                     |w| {
                         w.declare_inputs(f.sig.inputs.iter());
                         if let syn::ReturnType::Type(_, ty) = &f.sig.output {
-                            w.note_long_lived_type(&compact(ty));
+                            if let Some(ty) = arc_type(ty) {
+                                w.note_long_lived_type(&ty);
+                            }
                         }
                         w.visit_block(&f.block);
                     },
@@ -1822,6 +2272,10 @@ impl<'a> Visit<'a> for Walker {
     fn visit_item(&mut self, i: &'a Item) {
         if let Item::Fn(f) = i
             && f.attrs.iter().any(|a| {
+                // Documentation is an attribute too, and the longest: never `#[test]`.
+                if a.path().is_ident("doc") {
+                    return false;
+                }
                 let t = compact(a);
                 t == "#[test]" || t.starts_with("#[tokio::test")
             })
@@ -1896,7 +2350,7 @@ impl<'a> Visit<'a> for Walker {
                 EventKind::Shrink {
                     place: place.clone(),
                 },
-                span_range(a.span()),
+                a.range(),
             );
         }
         if rebuilds_from_itself(&a.left, &a.right) {
@@ -1904,7 +2358,7 @@ impl<'a> Visit<'a> for Walker {
                 EventKind::Reconcat {
                     place: place.clone(),
                 },
-                span_range(a.span()),
+                a.range(),
             );
             self.facts.events[idx].hint = append_in_place_hint(a);
         }
@@ -1965,7 +2419,7 @@ impl<'a> Visit<'a> for Walker {
         self.scoped(
             ScopeKind::Function,
             None,
-            span_range(cl.span()),
+            cl.range(),
             cl.asyncness.is_some(),
             self.class,
             |w| {
@@ -1981,7 +2435,7 @@ impl<'a> Visit<'a> for Walker {
         self.scoped(
             ScopeKind::Function,
             None,
-            span_range(ab.span()),
+            ab.range(),
             true,
             self.class,
             |w| w.visit_block(&ab.block),
@@ -1989,7 +2443,7 @@ impl<'a> Visit<'a> for Walker {
     }
 
     fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
-        self.enter_loop(true, None, span_range(l.span()), |w| w.visit_block(&l.body));
+        self.enter_loop(true, None, l.range(), |w| w.visit_block(&l.body));
     }
 
     fn visit_expr_while(&mut self, l: &'a syn::ExprWhile) {
@@ -2009,7 +2463,7 @@ impl<'a> Visit<'a> for Walker {
         let endless =
             matches!(&*l.cond, Expr::Lit(lit) if compact(lit) == "true") || cond_var.is_some();
         let cond_cancels = !endless;
-        self.enter_loop(endless, cond_var, span_range(l.span()), |w| {
+        self.enter_loop(endless, cond_var, l.range(), |w| {
             if cond_cancels {
                 w.mark_cancel();
             }
@@ -2020,7 +2474,7 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
         self.visit_expr(&l.expr);
-        self.enter_loop(false, None, span_range(l.span()), |w| {
+        self.enter_loop(false, None, l.range(), |w| {
             w.declare_pat(&l.pat);
             w.visit_block(&l.body);
         });
@@ -2032,10 +2486,7 @@ impl<'a> Visit<'a> for Walker {
         if matches!(&*a.base, Expr::Path(_) | Expr::Field(_))
             && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
         {
-            self.event(
-                EventKind::ClearTimer { handle: place },
-                span_range(a.span()),
-            );
+            self.event(EventKind::ClearTimer { handle: place }, a.range());
         }
         visit::visit_expr_await(self, a);
     }
@@ -2077,7 +2528,7 @@ impl<'a> Visit<'a> for Walker {
                     what: "an empty `if let Err(_) = …` body".into(),
                     fix: None,
                 },
-                span_range(i.span()),
+                i.range(),
             );
         }
         visit::visit_expr_if(self, i);
@@ -2122,7 +2573,7 @@ impl<'a> Visit<'a> for Walker {
                 {
                     let place = self.place_of(&m.receiver);
                     if !matches!(place, PlaceRef::Unknown) {
-                        self.event(EventKind::SizeCheck { place }, span_range(side.span()));
+                        self.event(EventKind::SizeCheck { place }, side.range());
                     }
                 }
             }
@@ -2142,7 +2593,7 @@ impl<'a> Visit<'a> for Walker {
                 EventKind::SignalListen {
                     signal: "SIGTERM".into(),
                 },
-                span_range(p.span()),
+                p.range(),
             );
         }
         visit::visit_expr_path(self, p);

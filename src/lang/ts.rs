@@ -24,18 +24,110 @@ pub enum LowerError {
 /// Deepest nesting the walk follows; deeper files are reported, not walked.
 pub const MAX_DEPTH: usize = 20_000;
 
+/// The field names the walk asks for, in the order of [`FieldIds`].
+const FIELD_NAMES: [&str; 24] = [
+    "alias",
+    "alternative",
+    "argument",
+    "arguments",
+    "body",
+    "condition",
+    "consequence",
+    "constructor",
+    "declaration",
+    "finalizer",
+    "function",
+    "handler",
+    "key",
+    "left",
+    "name",
+    "object",
+    "operator",
+    "parameter",
+    "parameters",
+    "pattern",
+    "property",
+    "right",
+    "source",
+    "value",
+];
+
+/// A grammar's id of each name in [`FIELD_NAMES`] (0: the grammar has no such field). Asking
+/// tree-sitter by name costs a string comparison against every field name of the grammar, on
+/// every call; the walk asks a hundred times per file region, so it asks by id.
+type FieldIds = [u16; FIELD_NAMES.len()];
+
+fn field_ids(lang: &tree_sitter::Language) -> FieldIds {
+    let mut ids = [0u16; FIELD_NAMES.len()];
+    for (i, name) in FIELD_NAMES.iter().enumerate() {
+        ids[i] = lang.field_id_for_name(name).map_or(0, |id| id.get());
+    }
+    ids
+}
+
+/// The index of a field name in [`FIELD_NAMES`] (by length first, so most names are told
+/// apart by one comparison).
+#[inline]
+fn field_index(name: &str) -> Option<usize> {
+    FIELD_NAMES
+        .iter()
+        .position(|f| f.len() == name.len() && *f == name)
+}
+
+thread_local! {
+    /// The field ids of the grammar being walked on this thread (set by [`lower`]).
+    static FIELDS: std::cell::Cell<FieldIds> = const { std::cell::Cell::new([0; FIELD_NAMES.len()]) };
+    /// One parser per grammar per worker thread, reused from file to file.
+    static PARSERS: std::cell::RefCell<Vec<(Language, Parser, FieldIds)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `child_by_field_name` through the current grammar's field ids.
+trait NodeExt<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> NodeExt<'t> for Node<'t> {
+    #[inline]
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        let id = field_index(name).map_or(0, |i| FIELDS.with(|f| f.get()[i]));
+        match std::num::NonZeroU16::new(id) {
+            Some(id) => self.child_by_field_id(id.get()),
+            None => self.child_by_field_name(name),
+        }
+    }
+}
+
 /// Parses and lowers one file.
 pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFacts, LowerError> {
-    let mut parser = Parser::new();
-    let lang: tree_sitter::Language = match language {
-        Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
-        Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
-        Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
-        Language::Rust => return Err(LowerError::Grammar(language)),
-    };
-    parser
-        .set_language(&lang)
-        .map_err(|_| LowerError::Grammar(language))?;
+    PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        let at = match parsers.iter().position(|(l, ..)| *l == language) {
+            Some(at) => at,
+            None => {
+                let lang: tree_sitter::Language = match language {
+                    Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+                    Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+                    Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+                    Language::Rust => return Err(LowerError::Grammar(language)),
+                };
+                let mut parser = Parser::new();
+                parser
+                    .set_language(&lang)
+                    .map_err(|_| LowerError::Grammar(language))?;
+                parsers.push((language, parser, field_ids(&lang)));
+                parsers.len() - 1
+            }
+        };
+        let (_, parser, ids) = &mut parsers[at];
+        FIELDS.with(|f| f.set(*ids));
+        lower_with(parser, text, budget)
+    })
+}
+
+fn lower_with(parser: &mut Parser, text: &str, budget: Duration) -> Result<FileFacts, LowerError> {
+    // A parse abandoned at the budget would otherwise resume on the next file.
+    parser.reset();
     let start = Instant::now();
     let bytes = text.as_bytes();
     let mut progress = |_: &tree_sitter::ParseState| {
@@ -55,6 +147,7 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
         .ok_or(LowerError::Timeout(budget))?;
     let mut w = Walker::new(text);
     w.visit(tree.root_node());
+    drop(w.cursors);
     if w.too_deep {
         return Err(LowerError::TooDeep(MAX_DEPTH));
     }
@@ -103,6 +196,9 @@ struct Walker<'a> {
     strings: Vec<String>,
     /// Names holding a server (`const app = express()`, `http.createServer(..)`).
     servers: Vec<String>,
+    /// One tree cursor per nesting level, reused for every node at that level (a new cursor
+    /// per node is an allocation per node).
+    cursors: Vec<Option<tree_sitter::TreeCursor<'a>>>,
 }
 
 const LISTEN: &[&str] = &[
@@ -171,6 +267,7 @@ impl<'a> Walker<'a> {
             too_deep: false,
             strings: Vec::new(),
             servers: Vec::new(),
+            cursors: Vec::new(),
         }
     }
 
@@ -239,17 +336,17 @@ impl<'a> Walker<'a> {
                 self.declare(name, kind.clone(), pat.byte_range());
             }
             "required_parameter" | "optional_parameter" => {
-                if let Some(p) = pat.child_by_field_name("pattern") {
+                if let Some(p) = pat.field("pattern") {
                     self.declare_pattern(p, kind);
                 }
             }
             "assignment_pattern" | "object_assignment_pattern" => {
-                if let Some(l) = pat.child_by_field_name("left") {
+                if let Some(l) = pat.field("left") {
                     self.declare_pattern(l, kind);
                 }
             }
             "pair_pattern" => {
-                if let Some(v) = pat.child_by_field_name("value") {
+                if let Some(v) = pat.field("value") {
                     self.declare_pattern(v, kind);
                 }
             }
@@ -266,20 +363,20 @@ impl<'a> Walker<'a> {
     /// The names of a parameter list, declaring them in the current scope.
     fn declare_params(&mut self, f: Node<'a>) -> Vec<String> {
         let mut names = Vec::new();
-        if let Some(p) = f.child_by_field_name("parameter") {
+        if let Some(p) = f.field("parameter") {
             // `x => …`
             names.push(self.text(p).to_string());
             self.declare_pattern(p, &BindingKind::Param);
             return names;
         }
-        let Some(params) = f.child_by_field_name("parameters") else {
+        let Some(params) = f.field("parameters") else {
             return names;
         };
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
             let pat = match p.kind() {
-                "required_parameter" | "optional_parameter" => p.child_by_field_name("pattern"),
-                "assignment_pattern" => p.child_by_field_name("left"),
+                "required_parameter" | "optional_parameter" => p.field("pattern"),
+                "assignment_pattern" => p.field("left"),
                 _ => Some(p),
             };
             let name = pat
@@ -317,10 +414,7 @@ impl<'a> Walker<'a> {
                 | "await_expression"
                 | "ternary_expression" => {}
                 "member_expression" => {
-                    let prop = parent
-                        .child_by_field_name("property")
-                        .map(|p| self.text(p))
-                        .unwrap_or("");
+                    let prop = parent.field("property").map(|p| self.text(p)).unwrap_or("");
                     let is_call = i > 0 && self.stack[i - 1].kind() == "call_expression";
                     if matches!(prop, "unref" | "ref") && is_call {
                         unref |= prop == "unref";
@@ -331,19 +425,16 @@ impl<'a> Walker<'a> {
                     return (PlaceRef::Unknown, unref, false);
                 }
                 "binary_expression" => {
-                    let op = parent
-                        .child_by_field_name("operator")
-                        .map(|o| self.text(o))
-                        .unwrap_or("");
-                    let right = parent.child_by_field_name("right");
+                    let op = parent.field("operator").map(|o| self.text(o)).unwrap_or("");
+                    let right = parent.field("right");
                     if matches!(op, "??" | "||") && right.is_some_and(|r| r.id() == cur.id()) {
-                        alt_of = parent.child_by_field_name("left").map(|l| self.text(l));
+                        alt_of = parent.field("left").map(|l| self.text(l));
                     } else {
                         return (PlaceRef::Unknown, unref, false);
                     }
                 }
                 "variable_declarator" => {
-                    let name = parent.child_by_field_name("name");
+                    let name = parent.field("name");
                     return match name {
                         Some(n) if n.kind() == "identifier" => (
                             PlaceRef::Name {
@@ -357,7 +448,7 @@ impl<'a> Walker<'a> {
                     };
                 }
                 "assignment_expression" | "augmented_assignment_expression" => {
-                    let Some(left) = parent.child_by_field_name("left") else {
+                    let Some(left) = parent.field("left") else {
                         return (PlaceRef::Unknown, unref, false);
                     };
                     if left.id() == cur.id() {
@@ -365,7 +456,7 @@ impl<'a> Walker<'a> {
                     }
                     let left_text = self.text(left);
                     let op = parent
-                        .child_by_field_name("operator")
+                        .field("operator")
                         .map(|o| self.text(o))
                         .unwrap_or("=");
                     let mut lazy = matches!(op, "??=" | "||=")
@@ -383,7 +474,7 @@ impl<'a> Walker<'a> {
                         }
                         if j > 0 && self.stack[j - 1].kind() == "binary_expression" {
                             let b = self.stack[j - 1];
-                            let l = b.child_by_field_name("left").map(|l| self.text(l));
+                            let l = b.field("left").map(|l| self.text(l));
                             lazy |= l == Some(left_text);
                         }
                     }
@@ -404,7 +495,7 @@ impl<'a> Walker<'a> {
                 }
                 "arguments" => return (PlaceRef::Argument, unref, false),
                 "public_field_definition" => {
-                    let name = parent.child_by_field_name("name").map(|n| self.text(n));
+                    let name = parent.field("name").map(|n| self.text(n));
                     return match (self.class, name) {
                         (Some(class), Some(name)) => (
                             PlaceRef::Field {
@@ -440,10 +531,7 @@ impl<'a> Walker<'a> {
                 None => PlaceRef::Unknown,
             },
             "member_expression" => {
-                let (Some(obj), Some(prop)) = (
-                    n.child_by_field_name("object"),
-                    n.child_by_field_name("property"),
-                ) else {
+                let (Some(obj), Some(prop)) = (n.field("object"), n.field("property")) else {
                     return PlaceRef::Unknown;
                 };
                 let name = self.text(prop).trim_start_matches('#').to_string();
@@ -467,17 +555,27 @@ impl<'a> Walker<'a> {
     }
 
     fn visit_children(&mut self, n: Node<'a>) {
-        let mut c = n.walk();
-        if !c.goto_first_child() {
-            return;
+        let depth = self.stack.len();
+        if self.cursors.len() <= depth {
+            self.cursors.resize_with(depth + 1, || None);
         }
-        loop {
-            let child = c.node();
-            self.visit(child);
-            if !c.goto_next_sibling() {
-                break;
+        let mut c = match self.cursors[depth].take() {
+            Some(mut c) => {
+                c.reset(n);
+                c
+            }
+            None => n.walk(),
+        };
+        if c.goto_first_child() {
+            loop {
+                let child = c.node();
+                self.visit(child);
+                if !c.goto_next_sibling() {
+                    break;
+                }
             }
         }
+        self.cursors[depth] = Some(c);
     }
 
     fn visit(&mut self, n: Node<'a>) {
@@ -496,7 +594,7 @@ impl<'a> Walker<'a> {
     fn visit_node(&mut self, n: Node<'a>) {
         match n.kind() {
             "function_declaration" | "generator_function_declaration" => {
-                let name = n.child_by_field_name("name").map(|x| self.text(x));
+                let name = n.field("name").map(|x| self.text(x));
                 let id = self.facts.scopes.len();
                 if let Some(name) = name {
                     self.declare(name, BindingKind::Function(id), n.byte_range());
@@ -511,13 +609,13 @@ impl<'a> Walker<'a> {
             "call_expression" => self.call(n),
             "new_expression" => self.new_expr(n),
             "variable_declarator" => {
-                if let Some(name) = n.child_by_field_name("name") {
-                    match self.required_module(n.child_by_field_name("value")) {
+                if let Some(name) = n.field("name") {
+                    match self.required_module(n.field("value")) {
                         // `const x = require('m')`, `const { a } = require('m')`: imports.
                         Some(source) => self.declare_required(name, &source),
                         None => self.declare_pattern(name, &BindingKind::Var),
                     }
-                    if let Some(v) = n.child_by_field_name("value") {
+                    if let Some(v) = n.field("value") {
                         let v = strip(v);
                         let text = self.text(name).to_string();
                         if matches!(v.kind(), "string" | "template_string") {
@@ -528,7 +626,7 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
-                if let Some(v) = n.child_by_field_name("value") {
+                if let Some(v) = n.field("value") {
                     self.collection_literal(v);
                     self.flow_into(v);
                     self.visit(v);
@@ -536,10 +634,10 @@ impl<'a> Walker<'a> {
             }
             "assignment_expression" | "augmented_assignment_expression" => self.assignment(n),
             "unary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| self.text(o));
+                let op = n.field("operator").map(|o| self.text(o));
                 if op == Some("delete")
-                    && let Some(arg) = n.child_by_field_name("argument")
-                    && let Some(obj) = arg.child_by_field_name("object")
+                    && let Some(arg) = n.field("argument")
+                    && let Some(obj) = arg.field("object")
                 {
                     let place = self.place_of(obj);
                     self.event(EventKind::Shrink { place }, n.byte_range());
@@ -547,17 +645,17 @@ impl<'a> Walker<'a> {
                 self.visit_children(n);
             }
             "binary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| self.text(o));
+                let op = n.field("operator").map(|o| self.text(o));
                 if matches!(
                     op,
                     Some("<" | "<=" | ">" | ">=" | "==" | "===" | "!=" | "!==")
                 ) {
                     for side in ["left", "right"] {
-                        if let Some(s) = n.child_by_field_name(side)
+                        if let Some(s) = n.field(side)
                             && s.kind() == "member_expression"
-                            && let Some(p) = s.child_by_field_name("property")
+                            && let Some(p) = s.field("property")
                             && matches!(self.text(p), "size" | "length")
-                            && let Some(obj) = s.child_by_field_name("object")
+                            && let Some(obj) = s.field("object")
                         {
                             let place = self.place_of(obj);
                             self.event(EventKind::SizeCheck { place }, s.byte_range());
@@ -565,11 +663,11 @@ impl<'a> Walker<'a> {
                     }
                 }
                 if matches!(op, Some("&&" | "||" | "??")) {
-                    if let Some(l) = n.child_by_field_name("left") {
+                    if let Some(l) = n.field("left") {
                         self.visit(l);
                     }
                     self.conditional += 1;
-                    if let Some(r) = n.child_by_field_name("right") {
+                    if let Some(r) = n.field("right") {
                         self.visit(r);
                     }
                     self.conditional -= 1;
@@ -579,12 +677,12 @@ impl<'a> Walker<'a> {
             }
             "if_statement" => self.if_statement(n),
             "ternary_expression" => {
-                if let Some(c) = n.child_by_field_name("condition") {
+                if let Some(c) = n.field("condition") {
                     self.visit(c);
                 }
                 self.conditional += 1;
                 for f in ["consequence", "alternative"] {
-                    if let Some(x) = n.child_by_field_name(f) {
+                    if let Some(x) = n.field(f) {
                         self.visit(x);
                     }
                 }
@@ -597,14 +695,13 @@ impl<'a> Walker<'a> {
             }
             "for_statement" | "for_in_statement" | "while_statement" | "do_statement" => {
                 if n.kind() == "for_in_statement"
-                    && let Some(left) = n.child_by_field_name("left")
+                    && let Some(left) = n.field("left")
                 {
                     self.declare_pattern(left, &BindingKind::Var);
                 }
                 // `for (const s of ['SIGINT', 'SIGTERM'])`: a fixed count, not a repeating rhythm.
                 let literal = n.kind() == "for_in_statement"
-                    && n.child_by_field_name("right")
-                        .is_some_and(|r| strip(r).kind() == "array");
+                    && n.field("right").is_some_and(|r| strip(r).kind() == "array");
                 let saved = (self.in_loop, self.loop_span.take());
                 if !literal {
                     self.in_loop = true;
@@ -615,21 +712,20 @@ impl<'a> Walker<'a> {
             }
             "try_statement" => {
                 let saved = self.path;
-                if let Some(b) = n.child_by_field_name("body") {
+                if let Some(b) = n.field("body") {
                     if self.path == PathKind::Normal {
                         self.path = PathKind::Fulfilled;
                     }
                     self.visit(b);
                     self.path = saved;
                 }
-                if let Some(h) = n.child_by_field_name("handler") {
-                    if let Some(body) = h.child_by_field_name("body").filter(|b| is_empty_block(*b))
-                    {
+                if let Some(h) = n.field("handler") {
+                    if let Some(body) = h.field("body").filter(|b| is_empty_block(*b)) {
                         let start = h.start_byte();
                         // Log what was caught, right after the `{` (comments in the block stay):
                         // name the binding, or add one.
                         let open = body.start_byte() + 1;
-                        let fix = match h.child_by_field_name("parameter") {
+                        let fix = match h.field("parameter") {
                             Some(p) if p.kind() == "identifier" => Some(FixHint {
                                 range: open..open,
                                 text: format!(" console.error({});", self.text(p)),
@@ -651,13 +747,13 @@ impl<'a> Walker<'a> {
                     if self.path != PathKind::Finally {
                         self.path = PathKind::Rejected;
                     }
-                    if let Some(p) = h.child_by_field_name("parameter") {
+                    if let Some(p) = h.field("parameter") {
                         self.declare_pattern(p, &BindingKind::Var);
                     }
                     self.visit(h);
                     self.path = saved;
                 }
-                if let Some(f) = n.child_by_field_name("finalizer") {
+                if let Some(f) = n.field("finalizer") {
                     self.path = PathKind::Finally;
                     self.visit(f);
                     self.path = saved;
@@ -706,7 +802,7 @@ impl<'a> Walker<'a> {
             "pair" | "array" => {
                 // `{ stream: s }`, `[a, b]`: stored in a structure.
                 let values: Vec<Node<'a>> = if n.kind() == "pair" {
-                    n.child_by_field_name("value").into_iter().collect()
+                    n.field("value").into_iter().collect()
                 } else {
                     let mut c = n.walk();
                     n.named_children(&mut c).collect()
@@ -751,13 +847,13 @@ impl<'a> Walker<'a> {
     fn name_from_context(&self, n: Node<'a>) -> Option<String> {
         let parent = self.stack.iter().rev().nth(1)?;
         let name = match parent.kind() {
-            "variable_declarator" => parent.child_by_field_name("name"),
+            "variable_declarator" => parent.field("name"),
             "assignment_expression" => parent
-                .child_by_field_name("left")
-                .map(|l| l.child_by_field_name("property").unwrap_or(l)),
-            "pair" => parent.child_by_field_name("key"),
-            "public_field_definition" => parent.child_by_field_name("name"),
-            _ => n.child_by_field_name("name"),
+                .field("left")
+                .map(|l| l.field("property").unwrap_or(l)),
+            "pair" => parent.field("key"),
+            "public_field_definition" => parent.field("name"),
+            _ => n.field("name"),
         }?;
         Some(self.text(name).trim_start_matches('#').to_string())
     }
@@ -827,7 +923,7 @@ impl<'a> Walker<'a> {
             self.ctor_params = params.clone();
         }
         self.facts.scopes[id].params = params;
-        if let Some(body) = n.child_by_field_name("body") {
+        if let Some(body) = n.field("body") {
             self.visit(body);
         }
         self.scope = saved.0;
@@ -842,7 +938,7 @@ impl<'a> Walker<'a> {
 
     fn class(&mut self, n: Node<'a>) {
         let name = n
-            .child_by_field_name("name")
+            .field("name")
             .map(|x| self.text(x).to_string())
             .or_else(|| self.name_from_context(n));
         let id = self.facts.classes.len();
@@ -869,7 +965,7 @@ impl<'a> Walker<'a> {
         {
             self.visit(h);
         }
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             self.class = saved_class;
             return;
         };
@@ -894,7 +990,7 @@ impl<'a> Walker<'a> {
         match m.kind() {
             "method_definition" => {
                 let name = m
-                    .child_by_field_name("name")
+                    .field("name")
                     .map(|x| self.text(x).trim_start_matches('#').to_string());
                 let is_static = self.is_static(m);
                 let constructor = name.as_deref() == Some("constructor");
@@ -914,14 +1010,14 @@ impl<'a> Walker<'a> {
             }
             "public_field_definition" => {
                 let name = m
-                    .child_by_field_name("name")
+                    .field("name")
                     .map(|x| self.text(x).trim_start_matches('#').to_string())
                     .unwrap_or_default();
                 let is_static = self.is_static(m);
                 if is_static && name == "instance" {
                     self.facts.classes[class].singleton = true;
                 }
-                let Some(value) = m.child_by_field_name("value") else {
+                let Some(value) = m.field("value") else {
                     return;
                 };
                 let origin = if matches!(value.kind(), "new_expression" | "call_expression") {
@@ -968,7 +1064,7 @@ impl<'a> Walker<'a> {
 
     /// `constructor(private readonly bus: Bus)`: a field handed in from outside.
     fn parameter_properties(&mut self, class: ClassId, m: Node<'a>) {
-        let Some(params) = m.child_by_field_name("parameters") else {
+        let Some(params) = m.field("parameters") else {
             return;
         };
         let mut c = params.walk();
@@ -977,7 +1073,7 @@ impl<'a> Walker<'a> {
             let is_prop = p
                 .children(&mut cc)
                 .any(|x| matches!(x.kind(), "accessibility_modifier" | "readonly"));
-            if is_prop && let Some(pat) = p.child_by_field_name("pattern") {
+            if is_prop && let Some(pat) = p.field("pattern") {
                 let name = self.text(pat).to_string();
                 self.facts.classes[class].fields.push(Field {
                     name,
@@ -990,12 +1086,12 @@ impl<'a> Walker<'a> {
     }
 
     fn if_statement(&mut self, n: Node<'a>) {
-        let cond = n.child_by_field_name("condition");
+        let cond = n.field("condition");
         if let Some(c) = cond {
             self.visit(c);
         }
         let cond_text = cond.map(|c| self.text(c).to_string()).unwrap_or_default();
-        if let Some(cons) = n.child_by_field_name("consequence") {
+        if let Some(cons) = n.field("consequence") {
             // `if (…) return;`, `if (…) { log(..); return; }`: an early exit guarding what follows.
             let exits = match cons.kind() {
                 "return_statement" | "throw_statement" => true,
@@ -1008,7 +1104,7 @@ impl<'a> Walker<'a> {
                 }
                 _ => false,
             };
-            if exits && n.child_by_field_name("alternative").is_none() {
+            if exits && n.field("alternative").is_none() {
                 self.facts.scopes[self.scope]
                     .early_return_guards
                     .push(cond_text.clone());
@@ -1017,7 +1113,7 @@ impl<'a> Walker<'a> {
             self.guards.push(cond_text);
             self.visit(cons);
             self.guards.pop();
-            if let Some(alt) = n.child_by_field_name("alternative") {
+            if let Some(alt) = n.field("alternative") {
                 self.visit(alt);
             }
             self.conditional -= 1;
@@ -1026,7 +1122,7 @@ impl<'a> Walker<'a> {
 
     fn import(&mut self, n: Node<'a>) {
         let source = n
-            .child_by_field_name("source")
+            .field("source")
             .map(|s| unquote(self.text(s)))
             .unwrap_or_default();
         let mut c = n.walk();
@@ -1060,10 +1156,10 @@ impl<'a> Walker<'a> {
                     "named_imports" => {
                         let mut c3 = part.walk();
                         for spec in part.named_children(&mut c3) {
-                            let Some(name) = spec.child_by_field_name("name") else {
+                            let Some(name) = spec.field("name") else {
                                 continue;
                             };
-                            let local = spec.child_by_field_name("alias").unwrap_or(name);
+                            let local = spec.field("alias").unwrap_or(name);
                             self.declare(
                                 self.text(local),
                                 BindingKind::Import {
@@ -1081,24 +1177,24 @@ impl<'a> Walker<'a> {
     }
 
     fn export(&mut self, n: Node<'a>) {
-        if let Some(decl) = n.child_by_field_name("declaration") {
+        if let Some(decl) = n.field("declaration") {
             match decl.kind() {
                 "lexical_declaration" | "variable_declaration" => {
                     let mut c = decl.walk();
                     for d in decl.named_children(&mut c) {
-                        if let Some(name) = d.child_by_field_name("name") {
+                        if let Some(name) = d.field("name") {
                             self.facts.exports.push(self.text(name).to_string());
                         }
                     }
                 }
                 _ => {
-                    if let Some(name) = decl.child_by_field_name("name") {
+                    if let Some(name) = decl.field("name") {
                         self.facts.exports.push(self.text(name).to_string());
                     }
                 }
             }
         }
-        if let Some(v) = n.child_by_field_name("value")
+        if let Some(v) = n.field("value")
             && v.kind() == "identifier"
         {
             self.facts.exports.push(self.text(v).to_string());
@@ -1108,7 +1204,7 @@ impl<'a> Walker<'a> {
             if child.kind() == "export_clause" {
                 let mut cc = child.walk();
                 for spec in child.named_children(&mut cc) {
-                    if let Some(name) = spec.child_by_field_name("name") {
+                    if let Some(name) = spec.field("name") {
                         self.facts.exports.push(self.text(name).to_string());
                     }
                 }
@@ -1123,11 +1219,11 @@ impl<'a> Walker<'a> {
         if v.kind() != "call_expression" {
             return None;
         }
-        let f = v.child_by_field_name("function")?;
+        let f = v.field("function")?;
         if self.text(f) != "require" {
             return None;
         }
-        let arg = v.child_by_field_name("arguments")?.named_child(0)?;
+        let arg = v.field("arguments")?.named_child(0)?;
         string_value(self.text(arg), arg.kind())
     }
 
@@ -1147,12 +1243,10 @@ impl<'a> Walker<'a> {
                 for p in parts {
                     let (imported, local) = match p.kind() {
                         "shorthand_property_identifier_pattern" => (self.text(p), p),
-                        "pair_pattern" => {
-                            match (p.child_by_field_name("key"), p.child_by_field_name("value")) {
-                                (Some(k), Some(v)) if v.kind() == "identifier" => (self.text(k), v),
-                                _ => continue,
-                            }
-                        }
+                        "pair_pattern" => match (p.field("key"), p.field("value")) {
+                            (Some(k), Some(v)) if v.kind() == "identifier" => (self.text(k), v),
+                            _ => continue,
+                        },
                         _ => continue,
                     };
                     self.declare(
@@ -1178,7 +1272,7 @@ impl<'a> Walker<'a> {
         let mut c = o.walk();
         o.named_children(&mut c)
             .filter_map(|p| match p.kind() {
-                "pair" => p.child_by_field_name("key").map(|k| unquote(self.text(k))),
+                "pair" => p.field("key").map(|k| unquote(self.text(k))),
                 "shorthand_property_identifier" => Some(self.text(p).to_string()),
                 _ => None,
             })
@@ -1192,10 +1286,7 @@ impl<'a> Walker<'a> {
             "array" if v.named_child_count() == 0 => CollectionKind::Array,
             "object" if v.named_child_count() == 0 => CollectionKind::Object,
             "new_expression" => {
-                let ctor = v
-                    .child_by_field_name("constructor")
-                    .map(|c| self.text(c))
-                    .unwrap_or("");
+                let ctor = v.field("constructor").map(|c| self.text(c)).unwrap_or("");
                 match ctor {
                     "Map" => CollectionKind::Map,
                     "Set" => CollectionKind::Set,
@@ -1235,19 +1326,19 @@ impl<'a> Walker<'a> {
     }
 
     fn assignment(&mut self, n: Node<'a>) {
-        let left = n.child_by_field_name("left");
-        let right = n.child_by_field_name("right");
+        let left = n.field("left");
+        let right = n.field("right");
         if let Some(left) = left {
             match left.kind() {
                 "subscript_expression" => {
-                    if let Some(obj) = left.child_by_field_name("object") {
+                    if let Some(obj) = left.field("object") {
                         let place = self.place_of(obj);
                         self.event(EventKind::Grow { place }, left.byte_range());
                     }
                 }
                 "member_expression" => {
-                    let prop = left.child_by_field_name("property").map(|p| self.text(p));
-                    let obj = left.child_by_field_name("object");
+                    let prop = left.field("property").map(|p| self.text(p));
+                    let obj = left.field("object");
                     if prop == Some("length")
                         && let Some(obj) = obj
                     {
@@ -1319,7 +1410,7 @@ impl<'a> Walker<'a> {
     fn rebuilds_from_itself(&self, n: Node<'a>, l: Node<'a>, r: Node<'a>) -> bool {
         let lt = self.text(l);
         let r = strip(r);
-        let op = n.child_by_field_name("operator").map(|o| self.text(o));
+        let op = n.field("operator").map(|o| self.text(o));
         if n.kind() == "augmented_assignment_expression" {
             if op != Some("+=") {
                 return false;
@@ -1349,9 +1440,9 @@ impl<'a> Walker<'a> {
         }
         match r.kind() {
             "call_expression" => {
-                let f = r.child_by_field_name("function").map(|f| self.text(f));
+                let f = r.field("function").map(|f| self.text(f));
                 let first_arg = r
-                    .child_by_field_name("arguments")
+                    .field("arguments")
                     .and_then(|a| a.named_child(0))
                     .map(strip);
                 match f {
@@ -1374,12 +1465,10 @@ impl<'a> Walker<'a> {
         loop {
             match n.kind() {
                 "identifier" => return self.ctor_params.iter().any(|p| p == self.text(n)),
-                "member_expression" | "subscript_expression" => {
-                    match n.child_by_field_name("object") {
-                        Some(o) => n = o,
-                        None => return false,
-                    }
-                }
+                "member_expression" | "subscript_expression" => match n.field("object") {
+                    Some(o) => n = o,
+                    None => return false,
+                },
                 "parenthesized_expression" | "non_null_expression" | "as_expression" => {
                     match n.named_child(0) {
                         Some(o) => n = o,
@@ -1404,12 +1493,12 @@ impl<'a> Walker<'a> {
                                 self.facts.exports.push(self.text(p).to_string())
                             }
                             "pair" => {
-                                if let Some(v) = p.child_by_field_name("value")
+                                if let Some(v) = p.field("value")
                                     && v.kind() == "identifier"
                                 {
                                     self.facts.exports.push(self.text(v).to_string());
                                 }
-                                if let Some(k) = p.child_by_field_name("key") {
+                                if let Some(k) = p.field("key") {
                                     self.facts.exports.push(self.text(k).to_string());
                                 }
                             }
@@ -1432,12 +1521,12 @@ impl<'a> Walker<'a> {
     }
 
     fn new_expr(&mut self, n: Node<'a>) {
-        let ctor = n.child_by_field_name("constructor");
+        let ctor = n.field("constructor");
         let class = ctor.map(|c| self.text(c)).unwrap_or("");
         let (handle, _, lazy) = self.placement(n);
         let last = class.rsplit('.').next().unwrap_or(class);
         let first_arg_keys = n
-            .child_by_field_name("arguments")
+            .field("arguments")
             .and_then(|a| a.named_child(0))
             .map(|o| self.object_keys(o))
             .unwrap_or_default();
@@ -1479,7 +1568,7 @@ impl<'a> Walker<'a> {
             },
             head_span(n),
         );
-        let args = n.child_by_field_name("arguments");
+        let args = n.field("arguments");
         if class == "Promise"
             && let Some(args) = args
             && let Some(exec) = args.named_child(0)
@@ -1516,15 +1605,15 @@ impl<'a> Walker<'a> {
 
     fn executor(&mut self, exec: Node<'a>, promise: PlaceRef) {
         let mut settle = [None, None];
-        if let Some(params) = exec.child_by_field_name("parameters") {
+        if let Some(params) = exec.field("parameters") {
             let mut c = params.walk();
             for (i, p) in params.named_children(&mut c).take(2).enumerate() {
-                let pat = p.child_by_field_name("pattern").unwrap_or(p);
+                let pat = p.field("pattern").unwrap_or(p);
                 if pat.kind() == "identifier" {
                     settle[i] = Some(self.text(pat).to_string());
                 }
             }
-        } else if let Some(p) = exec.child_by_field_name("parameter") {
+        } else if let Some(p) = exec.field("parameter") {
             settle[0] = Some(self.text(p).to_string());
         }
         let registrar = Registrar {
@@ -1607,9 +1696,7 @@ impl<'a> Walker<'a> {
                     } else {
                         None
                     };
-                    let name = a
-                        .child_by_field_name("name")
-                        .map(|x| self.text(x).to_string());
+                    let name = a.field("name").map(|x| self.text(x).to_string());
                     self.stack.push(a);
                     let id = self.function_with(a, ScopeKind::Callback(r), name, class, false);
                     self.stack.pop();
@@ -1643,21 +1730,16 @@ impl<'a> Walker<'a> {
     }
 
     fn call(&mut self, n: Node<'a>) {
-        let Some(callee) = n.child_by_field_name("function") else {
+        let Some(callee) = n.field("function") else {
             self.visit_children(n);
             return;
         };
-        let args = n
-            .child_by_field_name("arguments")
-            .filter(|a| a.kind() == "arguments");
+        let args = n.field("arguments").filter(|a| a.kind() == "arguments");
         let callee = strip(callee);
         let (obj, method): (Option<Node<'a>>, &str) = match callee.kind() {
             "member_expression" => (
-                callee.child_by_field_name("object"),
-                callee
-                    .child_by_field_name("property")
-                    .map(|p| self.text(p))
-                    .unwrap_or(""),
+                callee.field("object"),
+                callee.field("property").map(|p| self.text(p)).unwrap_or(""),
             ),
             "identifier" => (None, self.text(callee)),
             _ => (None, ""),
@@ -1717,10 +1799,10 @@ impl<'a> Walker<'a> {
                             self.event(EventKind::Raced { place, call }, el.byte_range());
                         }
                         "call_expression" => {
-                            if let Some(f) = el.child_by_field_name("function") {
+                            if let Some(f) = el.field("function") {
                                 let name = match f.kind() {
                                     "member_expression" => {
-                                        f.child_by_field_name("property").map(|p| self.text(p))
+                                        f.field("property").map(|p| self.text(p))
                                     }
                                     "identifier" => Some(self.text(f)),
                                     _ => None,
@@ -1886,7 +1968,7 @@ impl<'a> Walker<'a> {
             }
             let r = registrar.clone();
             self.arguments(a, &r, kind);
-        } else if let Some(t) = n.child_by_field_name("arguments") {
+        } else if let Some(t) = n.field("arguments") {
             self.visit(t);
         }
     }
@@ -1948,7 +2030,7 @@ impl<'a> Walker<'a> {
             if let Some(handler) = swallowed {
                 // Point at `.catch` itself: in a long chain the call starts lines earlier.
                 let span = callee
-                    .child_by_field_name("property")
+                    .field("property")
                     .map_or_else(|| head_span(n), |p| p.byte_range());
                 self.event(
                     EventKind::SwallowedError {
@@ -2064,11 +2146,11 @@ impl<'a> Walker<'a> {
         loop {
             let s = strip(o);
             if s.kind() == "call_expression"
-                && let Some(f) = s.child_by_field_name("function")
+                && let Some(f) = s.field("function")
                 && f.kind() == "member_expression"
-                && let Some(p) = f.child_by_field_name("property")
+                && let Some(p) = f.field("property")
                 && LISTEN.contains(&self.text(p))
-                && let Some(inner) = f.child_by_field_name("object")
+                && let Some(inner) = f.field("object")
             {
                 o = inner;
                 continue;
@@ -2093,8 +2175,8 @@ impl<'a> Walker<'a> {
             }
             "call_expression" => {
                 let is_bind = h
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("property"))
+                    .field("function")
+                    .and_then(|f| f.field("property"))
                     .is_some_and(|p| self.text(p) == "bind");
                 if is_bind {
                     Handler::Bound
@@ -2123,15 +2205,15 @@ impl<'a> Walker<'a> {
                 for p in opts.named_children(&mut c) {
                     match p.kind() {
                         "pair" => {
-                            let key = p.child_by_field_name("key").map(|k| self.text(k));
-                            let val = p.child_by_field_name("value");
+                            let key = p.field("key").map(|k| self.text(k));
+                            let val = p.field("value");
                             match key {
                                 Some("once") => once |= val.is_some_and(|v| self.text(v) == "true"),
                                 Some("signal") => {
                                     signal = Some(
                                         val.map(strip)
                                             .filter(|v| v.kind() == "member_expression")
-                                            .and_then(|v| v.child_by_field_name("object"))
+                                            .and_then(|v| v.field("object"))
                                             .map_or(PlaceRef::Unknown, |o| self.place_of(o)),
                                     );
                                 }
@@ -2167,7 +2249,7 @@ impl<'a> Walker<'a> {
             },
             head_span(n),
         );
-        if let Some(callee) = n.child_by_field_name("function") {
+        if let Some(callee) = n.field("function") {
             self.visit(callee);
         }
         let created = match args {
@@ -2226,7 +2308,7 @@ impl<'a> Walker<'a> {
             ex.timers.push((idx, rejects));
             ex.in_timer += 1;
         }
-        if let Some(callee) = n.child_by_field_name("function") {
+        if let Some(callee) = n.field("function") {
             self.visit(callee);
         }
         let kind = if repeat {
@@ -2295,16 +2377,14 @@ fn is_noop_fn(n: Node, src: &str) -> bool {
     let n = strip(n);
     let text = src.get(n.byte_range()).unwrap_or("");
     match n.kind() {
-        "arrow_function" | "function_expression" | "function" => {
-            match n.child_by_field_name("body") {
-                Some(b) if b.kind() == "statement_block" => is_empty_block(b),
-                Some(b) => matches!(
-                    src.get(b.byte_range()).unwrap_or(""),
-                    "undefined" | "null" | "void 0"
-                ),
-                None => false,
-            }
-        }
+        "arrow_function" | "function_expression" | "function" => match n.field("body") {
+            Some(b) if b.kind() == "statement_block" => is_empty_block(b),
+            Some(b) => matches!(
+                src.get(b.byte_range()).unwrap_or(""),
+                "undefined" | "null" | "void 0"
+            ),
+            None => false,
+        },
         "identifier" | "member_expression" => {
             matches!(text, "noop" | "_.noop" | "lodash.noop" | "R.identity")
         }
@@ -2324,9 +2404,7 @@ fn is_server_factory(text: &str) -> bool {
 /// The shortest useful span of a call or `new`: from its start to the end of the callee
 /// (`setInterval`, `bus.on`, `new OpenAI`), so multi-line arguments are not underlined.
 fn head_span(n: Node) -> Range<usize> {
-    let callee = n
-        .child_by_field_name("function")
-        .or_else(|| n.child_by_field_name("constructor"));
+    let callee = n.field("function").or_else(|| n.field("constructor"));
     match callee {
         Some(c) => n.start_byte()..c.end_byte(),
         None => n.byte_range(),

@@ -784,6 +784,7 @@ fn apply_baseline(report: &mut Report, baseline: &Baseline, root: &Path) {
             .iter()
             .map(|(p, s)| (rel(p), s.clone()))
             .collect(),
+        cache: None,
     };
     crate::baseline::filter(&mut relative, baseline);
     report.diagnostics = relative

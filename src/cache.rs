@@ -1,0 +1,504 @@
+//! The content-hash cache: per file, its facts and file-level findings, so an unchanged file is
+//! read and hashed but not parsed again. Project-wide rules still run on every run, over the
+//! facts of all files (cached or fresh).
+//!
+//! One entry per (file path, effective configuration, unleak build), named by a hash of those;
+//! the entry records the hash of the content it was made from, so an edited file misses and its
+//! entry is overwritten, and the cache does not grow with edits. An entry is never trusted
+//! blindly: magic, format, key, content hash, length and a checksum of the payload are checked
+//! on every read, and an entry that fails any of them is ignored (and rewritten by the run that
+//! re-analyses the file). Entries are written atomically (a temporary file renamed over the
+//! entry), so concurrent runs never read half an entry.
+//!
+//! Layout: `<dir>/CACHEDIR.TAG`, `<dir>/.gitignore` (`*`), `<dir>/v1/<2 hex>/<30 hex>`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
+
+use crate::config::Loaded;
+use crate::diagnostic::{
+    Applicability, Diagnostic, Edit, Fix, INTERNAL_ERROR, IO_ERROR, Label, PARSE_ERROR, Severity,
+};
+use crate::facts::FileFacts;
+use crate::rules::RuleOptions;
+
+/// The default cache folder's name (in the configuration's folder, or the working directory).
+pub const DIR_NAME: &str = ".unleak_cache";
+
+/// Bumped whenever the entry layout changes (the payload's own shape is covered by the build
+/// identity in the key: a different binary never reads another's entries).
+const FORMAT: u32 = 1;
+const MAGIC: [u8; 8] = *b"unleakC\x01";
+/// magic, format, key, content hash, payload length, payload checksum.
+const HEADER_LEN: usize = 8 + 4 + 16 + 16 + 8 + 8;
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by unleak.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// What a run did with the cache (for `--statistics` and the tests).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Files whose facts and findings came from the cache.
+    pub hits: usize,
+    /// Files analysed (no entry, a stale one, or an unusable one).
+    pub analysed: usize,
+    /// Entries that were present but unusable (corrupt, truncated, foreign): ignored.
+    pub rejected: usize,
+    /// Entries written.
+    pub written: usize,
+}
+
+/// An open cache folder.
+#[derive(Debug)]
+pub struct Cache {
+    dir: PathBuf,
+    entries: PathBuf,
+    /// unleak's version, this build's identity, the rule options and the format.
+    salt: u128,
+    /// Per configuration seen, the hash of what it says (memoised: one per folder, not per file).
+    configs: Mutex<Vec<(Arc<Loaded>, u128)>>,
+    hits: AtomicUsize,
+    analysed: AtomicUsize,
+    rejected: AtomicUsize,
+    written: AtomicUsize,
+}
+
+/// The per-file part of a lint, as stored.
+#[derive(Serialize, Deserialize)]
+pub struct Entry {
+    pub facts: Option<FileFacts>,
+    diagnostics: Vec<StoredDiagnostic>,
+}
+
+/// A label or an edit: its file (`None`: the diagnostic's), range and text.
+type StoredSpan = (Option<String>, std::ops::Range<usize>, String);
+
+/// A [`Diagnostic`] without its file (the entry is per file) and with its rule as a string.
+#[derive(Serialize, Deserialize)]
+struct StoredDiagnostic {
+    rule: String,
+    severity: u8,
+    range: std::ops::Range<usize>,
+    message: String,
+    help: Option<String>,
+    labels: Vec<StoredSpan>,
+    fixes: Vec<(String, u8, Vec<StoredSpan>)>,
+}
+
+impl Cache {
+    /// Opens (creating when needed) the cache folder `dir` for a run with these rule options.
+    pub fn open(dir: &Path, rules: &RuleOptions) -> std::io::Result<Cache> {
+        let entries = dir.join(format!("v{FORMAT}"));
+        std::fs::create_dir_all(&entries)?;
+        let tag = dir.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            write_atomically(&tag, CACHEDIR_TAG.as_bytes())?;
+        }
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            write_atomically(&ignore, b"# Automatically created by unleak.\n*\n")?;
+        }
+        let mut h = Xxh3::new();
+        h.update(b"unleak cache\0");
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(&FORMAT.to_le_bytes());
+        h.update(&build_identity().to_le_bytes());
+        h.update(format!("{rules:?}").as_bytes());
+        Ok(Cache {
+            dir: dir.to_path_buf(),
+            entries,
+            salt: h.digest128(),
+            configs: Mutex::new(Vec::new()),
+            hits: AtomicUsize::new(0),
+            analysed: AtomicUsize::new(0),
+            rejected: AtomicUsize::new(0),
+            written: AtomicUsize::new(0),
+        })
+    }
+
+    /// The cache folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            analysed: self.analysed.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The key of a file's entry: its path as shown, its effective configuration, the salt.
+    pub fn key(&self, shown: &Path, config: Option<&Arc<Loaded>>) -> u128 {
+        let mut h = Xxh3::new();
+        h.update(&self.salt.to_le_bytes());
+        h.update(&self.config_hash(config).to_le_bytes());
+        h.update(shown.as_os_str().as_encoded_bytes());
+        h.digest128()
+    }
+
+    fn config_hash(&self, config: Option<&Arc<Loaded>>) -> u128 {
+        let Some(config) = config else {
+            return 0;
+        };
+        let mut seen = match self.configs.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, h)) = seen.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
+            return *h;
+        }
+        // Everything the file's configuration says, and where it lives (globs are relative).
+        let text = serde_json::to_string(&config.config).unwrap_or_default();
+        let mut h = Xxh3::new();
+        h.update(text.as_bytes());
+        h.update(config.root.as_os_str().as_encoded_bytes());
+        let hash = h.digest128();
+        seen.push((config.clone(), hash));
+        hash
+    }
+
+    /// The hash of a file's content, as entries record it.
+    pub fn content_hash(bytes: &[u8]) -> u128 {
+        xxh3_128(bytes)
+    }
+
+    fn path_of(&self, key: u128) -> PathBuf {
+        let hex = format!("{key:032x}");
+        self.entries.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// The entry for `key` made from content hashing to `content`, if there is a sound one.
+    /// `shown` is the file's path, given to the diagnostics read back.
+    pub fn get(&self, key: u128, content: u128, shown: &Path) -> Option<(Entry, Vec<Diagnostic>)> {
+        let got = match std::fs::read(self.path_of(key)) {
+            Ok(bytes) => match decode(&bytes, key, content, shown) {
+                Decoded::Ok(e, d) => Some((*e, d)),
+                Decoded::Stale => None,
+                Decoded::Corrupt => {
+                    self.rejected.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        if got.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.analysed.fetch_add(1, Ordering::Relaxed);
+        }
+        got
+    }
+
+    /// Stores a file's facts and file-level findings. Failures are silent: the cache is an
+    /// optimisation, never a reason for a run to fail.
+    pub fn put(
+        &self,
+        key: u128,
+        content: u128,
+        facts: Option<&FileFacts>,
+        diagnostics: &[Diagnostic],
+    ) {
+        let Some(bytes) = encode(key, content, facts, diagnostics) else {
+            return;
+        };
+        let path = self.path_of(key);
+        let ok = write_atomically(&path, &bytes).is_ok()
+            || (path
+                .parent()
+                .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+                && write_atomically(&path, &bytes).is_ok());
+        if ok {
+            self.written.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+enum Decoded {
+    Ok(Box<Entry>, Vec<Diagnostic>),
+    /// A sound entry for an older content of the file.
+    Stale,
+    /// Not an entry this build can use.
+    Corrupt,
+}
+
+fn decode(bytes: &[u8], key: u128, content: u128, shown: &Path) -> Decoded {
+    if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+        return Decoded::Corrupt;
+    }
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or_default());
+    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+    let u128_at = |i: usize| u128::from_le_bytes(bytes[i..i + 16].try_into().unwrap_or_default());
+    if u32_at(8) != FORMAT || u128_at(12) != key {
+        return Decoded::Corrupt;
+    }
+    let payload = &bytes[HEADER_LEN..];
+    if u64_at(44) != payload.len() as u64 || u64_at(52) != xxh3_64(payload) {
+        return Decoded::Corrupt;
+    }
+    if u128_at(28) != content {
+        return Decoded::Stale;
+    }
+    let Ok(entry) = postcard::from_bytes::<Entry>(payload) else {
+        return Decoded::Corrupt;
+    };
+    let mut diagnostics = Vec::with_capacity(entry.diagnostics.len());
+    for d in &entry.diagnostics {
+        let Some(diag) = restore(d, shown) else {
+            return Decoded::Corrupt;
+        };
+        diagnostics.push(diag);
+    }
+    Decoded::Ok(Box::new(entry), diagnostics)
+}
+
+fn encode(
+    key: u128,
+    content: u128,
+    facts: Option<&FileFacts>,
+    diagnostics: &[Diagnostic],
+) -> Option<Vec<u8>> {
+    let path = |p: &Option<PathBuf>| -> Option<Option<String>> {
+        match p {
+            None => Some(None),
+            Some(p) => p.to_str().map(|s| Some(s.to_string())),
+        }
+    };
+    let mut stored = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        let mut labels = Vec::new();
+        for l in &d.labels {
+            labels.push((path(&l.file)?, l.range.clone(), l.message.clone()));
+        }
+        let mut fixes = Vec::new();
+        for f in &d.fixes {
+            let mut edits = Vec::new();
+            for e in &f.edits {
+                edits.push((path(&e.file)?, e.range.clone(), e.content.clone()));
+            }
+            fixes.push((f.title.clone(), applicability_code(f.applicability), edits));
+        }
+        stored.push(StoredDiagnostic {
+            rule: d.rule.to_string(),
+            severity: severity_code(d.severity),
+            range: d.range.clone(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+            labels,
+            fixes,
+        });
+    }
+    // Serialize a borrowed view: the facts are not cloned.
+    #[derive(Serialize)]
+    struct EntryRef<'a> {
+        facts: Option<&'a FileFacts>,
+        diagnostics: Vec<StoredDiagnostic>,
+    }
+    let payload = postcard::to_stdvec(&EntryRef {
+        facts,
+        diagnostics: stored,
+    })
+    .ok()?;
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&key.to_le_bytes());
+    out.extend_from_slice(&content.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Some(out)
+}
+
+fn restore(d: &StoredDiagnostic, shown: &Path) -> Option<Diagnostic> {
+    Some(Diagnostic {
+        rule: rule_id(&d.rule)?,
+        severity: severity_from(d.severity)?,
+        file: shown.to_path_buf(),
+        range: d.range.clone(),
+        message: d.message.clone(),
+        help: d.help.clone(),
+        labels: d
+            .labels
+            .iter()
+            .map(|(file, range, message)| Label {
+                file: file.as_ref().map(PathBuf::from),
+                range: range.clone(),
+                message: message.clone(),
+            })
+            .collect(),
+        fixes: d
+            .fixes
+            .iter()
+            .map(|(title, app, edits)| {
+                Some(Fix {
+                    title: title.clone(),
+                    applicability: applicability_from(*app)?,
+                    edits: edits
+                        .iter()
+                        .map(|(file, range, content)| Edit {
+                            file: file.as_ref().map(PathBuf::from),
+                            range: range.clone(),
+                            content: content.clone(),
+                        })
+                        .collect(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?,
+    })
+}
+
+/// The `&'static` id of a rule named in an entry; `None` (a foreign entry) when unknown.
+fn rule_id(id: &str) -> Option<&'static str> {
+    [IO_ERROR, PARSE_ERROR, INTERNAL_ERROR]
+        .into_iter()
+        .find(|f| *f == id)
+        .or_else(|| crate::registry::find(id).map(|r| r.meta().id))
+}
+
+fn severity_code(s: Severity) -> u8 {
+    match s {
+        Severity::Info => 0,
+        Severity::Warning => 1,
+        Severity::Error => 2,
+    }
+}
+
+fn severity_from(c: u8) -> Option<Severity> {
+    Some(match c {
+        0 => Severity::Info,
+        1 => Severity::Warning,
+        2 => Severity::Error,
+        _ => return None,
+    })
+}
+
+fn applicability_code(a: Applicability) -> u8 {
+    match a {
+        Applicability::Safe => 0,
+        Applicability::Unsafe => 1,
+        Applicability::DisplayOnly => 2,
+    }
+}
+
+fn applicability_from(c: u8) -> Option<Applicability> {
+    Some(match c {
+        0 => Applicability::Safe,
+        1 => Applicability::Unsafe,
+        2 => Applicability::DisplayOnly,
+        _ => return None,
+    })
+}
+
+/// This build of unleak: its executable's size and modification time. A rebuilt binary (new
+/// rules, a new facts layout) never reads the entries of another; version alone would not tell
+/// two development builds apart.
+fn build_identity() -> u64 {
+    let Ok(exe) = std::env::current_exe() else {
+        return 0;
+    };
+    let Ok(meta) = std::fs::metadata(&exe) else {
+        return 0;
+    };
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut h = Xxh3::new();
+    h.update(exe.as_os_str().as_encoded_bytes());
+    h.update(&meta.len().to_le_bytes());
+    h.update(&mtime.to_le_bytes());
+    h.digest()
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (FileFacts, Vec<Diagnostic>) {
+        let facts = crate::lang::ts::lower(
+            "const t = setInterval(() => {}, 10);\n",
+            crate::source::Language::TypeScript,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        let d = Diagnostic::new(
+            "orphaned-interval",
+            Severity::Error,
+            PathBuf::from("a.ts"),
+            6..7,
+            "m",
+        )
+        .with_help("h")
+        .with_label(0..1, "l");
+        (facts, vec![d])
+    }
+
+    #[test]
+    fn round_trip_and_every_damage_is_rejected() {
+        let (facts, diags) = sample();
+        let bytes = encode(7, 9, Some(&facts), &diags).unwrap();
+        let Decoded::Ok(e, d) = decode(&bytes, 7, 9, Path::new("a.ts")) else {
+            panic!("sound entry rejected");
+        };
+        assert_eq!(d, diags);
+        assert_eq!(
+            e.facts.unwrap().events.len(),
+            facts.events.len(),
+            "facts survive"
+        );
+        assert!(matches!(
+            decode(&bytes, 7, 10, Path::new("a.ts")),
+            Decoded::Stale
+        ));
+        assert!(matches!(
+            decode(&bytes, 8, 9, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        // Every truncation and every single flipped byte is caught.
+        for n in 0..bytes.len() {
+            assert!(
+                matches!(
+                    decode(&bytes[..n], 7, 9, Path::new("a.ts")),
+                    Decoded::Corrupt
+                ),
+                "truncated to {n}"
+            );
+        }
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x40;
+            assert!(
+                !matches!(decode(&bad, 7, 9, Path::new("a.ts")), Decoded::Ok(..)),
+                "flipped byte {i}"
+            );
+        }
+    }
+}
