@@ -291,33 +291,27 @@ fn write_one(path: &Path, before: &str, after: &str) -> Result<(), String> {
         return Err("the file changed on disk since it was read; not overwritten".into());
     }
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.unleak-fix-{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(after.as_bytes())?;
-        f.sync_all()?;
-        std::fs::set_permissions(&tmp, meta.permissions())?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write the fixed file: {e}")
+    publish_atomically(path, after, |tmp| {
+        std::fs::set_permissions(tmp, meta.permissions())?;
+        std::fs::rename(tmp, path)
     })
+    .map_err(|e| format!("cannot write the fixed file: {e}"))
 }
 
-/// Creates a file the fixer wrote from scratch, atomically and never over an existing one: the
-/// text goes to a temporary file that is then hard-linked into place (which fails if the name
-/// was taken meanwhile).
+/// Creates a file the fixer wrote from scratch, never over an existing one: the temporary file
+/// is hard-linked into place, which fails if the name was taken meanwhile.
 fn create_one(path: &Path, text: &str) -> Result<(), String> {
+    publish_atomically(path, text, |tmp| std::fs::hard_link(tmp, path))
+        .map_err(|e| format!("cannot create the file a fix adds: {e}"))
+}
+
+/// Writes `text` to a temporary file next to `path`, syncs it, hands it to `publish` (rename
+/// or link it into place), syncs the folder, and never leaves the temporary file behind.
+fn publish_atomically(
+    path: &Path,
+    text: &str,
+    publish: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -328,14 +322,15 @@ fn create_one(path: &Path, text: &str) -> Result<(), String> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::hard_link(&tmp, path)?;
+        publish(&tmp)?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
     })();
+    // After a rename it is gone already; after a link or a failure it must go.
     let _ = std::fs::remove_file(&tmp);
-    result.map_err(|e| format!("cannot create the file a fix adds: {e}"))
+    result
 }
 
 /// The unified diff of one change, for `--diff` (a created file is diffed against /dev/null).

@@ -59,8 +59,7 @@ pub fn stmts(tokens: TokenStream) -> Option<String> {
 
 /// An expression, printed on as few lines as prettyplease allows.
 pub fn expr(e: &syn::Expr) -> Option<String> {
-    let s = stmts(quote::quote! { #e })?;
-    Some(s)
+    stmts(quote::quote! { #e })
 }
 
 /// Indents every line after the first with `indent` (the first goes where the old code began),

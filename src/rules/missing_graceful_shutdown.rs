@@ -4,7 +4,7 @@
 //! tasks that never listens for `SignalKind::terminate()` (`ctrl_c()` alone misses SIGTERM).
 
 use super::*;
-use crate::facts::{Handler, ScopeKind};
+use crate::facts::Handler;
 
 pub struct MissingGracefulShutdown;
 
@@ -340,31 +340,24 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
         else {
             continue;
         };
-        let i = *scope;
-        let _ = ScopeKind::Module;
-        {
-            {
-                out.push(
-                    Diagnostic::new(
-                        META.id,
-                        META.severity,
-                        f.path.clone(),
-                        b.span.clone(),
-                        format!(
-                            "`main` runs long-lived background tasks but never listens for SIGTERM{}: \
-                             on shutdown the tasks are killed mid-work instead of being cancelled and \
-                             awaited",
-                            if sigint {
-                                " (`ctrl_c()` only catches SIGINT)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .with_help(help),
-                );
-                let _ = i;
-            }
-        }
+        out.push(
+            Diagnostic::new(
+                META.id,
+                META.severity,
+                f.path.clone(),
+                b.span.clone(),
+                format!(
+                    "`main` runs long-lived background tasks but never listens for SIGTERM{}: \
+                     on shutdown the tasks are killed mid-work instead of being cancelled and \
+                     awaited",
+                    if sigint {
+                        " (`ctrl_c()` only catches SIGINT)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .with_help(help),
+        );
     }
 }
