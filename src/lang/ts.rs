@@ -15,14 +15,91 @@ use crate::source::Language;
 pub enum LowerError {
     #[error("tree-sitter could not load the {0:?} grammar")]
     Grammar(Language),
-    #[error("parsing took longer than the per-file budget of {0:?}; file skipped")]
+    #[error(
+        "timed out: parsing and analysing took longer than the per-file budget of {0:?}; file \
+         skipped"
+    )]
     Timeout(Duration),
     #[error("nesting deeper than {0} levels; file skipped")]
     TooDeep(usize),
 }
 
-/// Deepest nesting the walk follows; deeper files are reported, not walked.
+/// Deepest nesting the walk follows; deeper files are reported, not walked. A file whose
+/// brackets alone nest deeper is rejected before parsing (see [`bracket_depth`]).
 pub const MAX_DEPTH: usize = 20_000;
+
+/// Deepest bracket nesting of a JS/TS text, by a quick lexical scan: comments, strings and
+/// template literals (with their `${…}` holes) are skipped; regular expressions are not
+/// recognised, so a bracket inside one counts (an over-estimate only). Stops once above `limit`.
+pub fn bracket_depth(text: &str, limit: usize) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    // For each open `${` hole: the depth at which its `}` goes back into the template.
+    let mut holes: Vec<usize> = Vec::new();
+    // Scans template text from `i`; returns where code resumes (after the closing backtick or
+    // after a `${`, which then counts as an open bracket).
+    let template = |mut i: usize, depth: &mut usize, holes: &mut Vec<usize>| -> usize {
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'`' => return i + 1,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    *depth += 1;
+                    holes.push(*depth);
+                    return i + 2;
+                }
+                _ => i += 1,
+            }
+        }
+        i
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            q @ (b'\'' | b'"') => {
+                // A string ends at its quote or, unterminated, at the end of the line.
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'`' => {
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                i += 1;
+            }
+            b'}' if holes.last() == Some(&depth) => {
+                holes.pop();
+                depth -= 1;
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+        if max > limit {
+            break;
+        }
+    }
+    max
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
 
 /// Parses and lowers one file.
 pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFacts, LowerError> {
@@ -36,6 +113,9 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
     parser
         .set_language(&lang)
         .map_err(|_| LowerError::Grammar(language))?;
+    if bracket_depth(text, MAX_DEPTH) > MAX_DEPTH {
+        return Err(LowerError::TooDeep(MAX_DEPTH));
+    }
     let start = Instant::now();
     let bytes = text.as_bytes();
     let mut progress = |_: &tree_sitter::ParseState| {
@@ -54,9 +134,13 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
         )
         .ok_or(LowerError::Timeout(budget))?;
     let mut w = Walker::new(text);
+    w.deadline = start.checked_add(budget);
     w.visit(tree.root_node());
     if w.too_deep {
         return Err(LowerError::TooDeep(MAX_DEPTH));
+    }
+    if w.timed_out {
+        return Err(LowerError::Timeout(budget));
     }
     let mut facts = w.facts;
     facts.finish();
@@ -96,6 +180,10 @@ struct Walker<'a> {
     /// Per class: the synthetic scope field initialisers run in.
     field_scopes: Vec<(ClassId, ScopeId)>,
     too_deep: bool,
+    /// When the walk must stop (the per-file time budget); checked every few hundred nodes.
+    deadline: Option<Instant>,
+    ticks: u32,
+    timed_out: bool,
     /// Names initialised with a string literal (for `s += chunk`).
     strings: Vec<String>,
     /// Names holding a server (`const app = express()`, `http.createServer(..)`).
@@ -165,6 +253,9 @@ impl<'a> Walker<'a> {
             ctor_params: Vec::new(),
             field_scopes: Vec::new(),
             too_deep: false,
+            deadline: None,
+            ticks: 0,
+            timed_out: false,
             strings: Vec::new(),
             servers: Vec::new(),
         }
@@ -443,6 +534,17 @@ impl<'a> Walker<'a> {
     fn visit(&mut self, n: Node<'a>) {
         if self.stack.len() >= MAX_DEPTH {
             self.too_deep = true;
+            return;
+        }
+        if self.timed_out {
+            return;
+        }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 256 == 0
+            && let Some(d) = self.deadline
+            && Instant::now() > d
+        {
+            self.timed_out = true;
             return;
         }
         if n.is_error() || n.is_missing() {
@@ -2426,5 +2528,43 @@ mod tests {
         assert_eq!(f.lifetime(by_name("main")), Lifetime::Once);
         assert_eq!(f.lifetime(by_name("helper")), Lifetime::Once);
         assert_eq!(f.lifetime(by_name("onConn")), Lifetime::Repeated);
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn bracket_depth_skips_strings_comments_and_template_text() {
+        assert_eq!(bracket_depth("f([{}])", usize::MAX), 3);
+        assert_eq!(
+            bracket_depth("'((((' \"[[[[\" // {{{{\n /* (((( */ x", usize::MAX),
+            0
+        );
+        assert_eq!(bracket_depth("`(((( ${ a[0] } ))))` + (1)", usize::MAX), 2);
+        assert_eq!(bracket_depth("`${`${ (x) }`}`", usize::MAX), 3);
+        // An unterminated string stops at the end of its line.
+        assert_eq!(bracket_depth("'((((\n(x)", usize::MAX), 1);
+        // Stops counting once past the limit.
+        assert_eq!(bracket_depth(&"[".repeat(1_000_000), 10), 11);
+    }
+
+    #[test]
+    fn too_deep_files_are_rejected_before_parsing() {
+        let deep = format!("x = {};", "[".repeat(MAX_DEPTH + 1));
+        let start = Instant::now();
+        let err = lower(&deep, Language::JavaScript, Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, LowerError::TooDeep(_)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_slow_parse_times_out() {
+        let src =
+            "function a(b,c){var d=b.map(function(e){return e*c});return{k:d}}".repeat(20_000);
+        let err = lower(&src, Language::JavaScript, Duration::from_millis(5)).unwrap_err();
+        assert!(matches!(err, LowerError::Timeout(_)));
+        assert!(err.to_string().starts_with("timed out"));
     }
 }

@@ -12,6 +12,19 @@ use codespan_reporting::term::{self, termcolor::WriteColor};
 use crate::Report;
 use crate::diagnostic::Severity;
 
+/// Lines longer than this (in bytes) are not quoted.
+const LONGEST_QUOTED_LINE: usize = 1_000;
+
+/// The first and last lines of `range` in `file` are short enough to quote.
+fn quotable(report: &Report, file: &std::path::Path, range: &std::ops::Range<usize>) -> bool {
+    report.sources.get(file).is_some_and(|src| {
+        [range.start, range.end].iter().all(|&o| {
+            let line = src.lines.line_at(o);
+            src.lines.line_range(&src.text, line).len() <= LONGEST_QUOTED_LINE
+        })
+    })
+}
+
 /// Writes every diagnostic and a summary to `out`.
 pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> {
     let mut files = SimpleFiles::new();
@@ -35,12 +48,15 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         let mut cs = CsDiagnostic::new(severity)
             .with_code(d.rule)
             .with_message(&d.message);
+        let mut notes = Vec::new();
         match ids.get(&d.file) {
-            Some(&id) => {
+            Some(&id) if quotable(report, &d.file, &d.range) => {
                 let mut labels = vec![CsLabel::primary(id, d.range.clone())];
                 for l in &d.labels {
                     let file = l.file.as_ref().unwrap_or(&d.file);
-                    if let Some(&lid) = ids.get(file) {
+                    if let Some(&lid) = ids.get(file)
+                        && quotable(report, file, &l.range)
+                    {
                         labels.push(
                             CsLabel::secondary(lid, l.range.clone()).with_message(&l.message),
                         );
@@ -48,14 +64,26 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
                 }
                 cs = cs.with_labels(labels);
             }
+            Some(_) => {
+                // Minified code: quoting a line of megabytes once per finding would flood the
+                // terminal (and fill disks): give the position instead.
+                let (start, _) = super::span_positions(report, &d.file, &d.range);
+                notes.push(format!(
+                    "at {}:{}:{} (the line is too long to quote)",
+                    d.file.display(),
+                    start.line,
+                    start.column
+                ));
+            }
             None => {
                 // A file that could not be read has no source to show: name it in a note.
-                cs = cs.with_notes(vec![format!("in {}", d.file.display())]);
+                notes.push(format!("in {}", d.file.display()));
             }
         }
         if let Some(h) = &d.help {
-            cs = cs.with_notes(vec![format!("help: {h}")]);
+            notes.push(format!("help: {h}"));
         }
+        cs = cs.with_notes(notes);
         if term::emit_to_write_style(out, &config, &files, &cs).is_err() {
             writeln!(out, "{}: {}: {}", d.file.display(), d.rule, d.message)?;
         }
