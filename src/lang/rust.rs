@@ -2499,7 +2499,11 @@ mod nesting_tests {
         assert_eq!(shebang_len("#!/bin/x\nfn f() {}"), Some(8));
         let bom = "\u{feff}#!/bin/x\nfn f() {}\n";
         let facts = lower(bom).unwrap();
-        let f = facts.scopes.iter().find(|s| s.name.as_deref() == Some("f")).unwrap();
+        let f = facts
+            .scopes
+            .iter()
+            .find(|s| s.name.as_deref() == Some("f"))
+            .unwrap();
         assert_eq!(&bom[f.span.start..f.span.start + 2], "fn");
     }
 
