@@ -22,7 +22,8 @@ use crate::source::{Language, SourceFile};
 pub struct Options {
     /// Files larger than this are skipped with an `io-error` diagnostic.
     pub max_file_size: u64,
-    /// Parse budget per file; a parse that takes longer is abandoned (`parse-error`).
+    /// Time budget per file for parsing and lowering; a file that takes longer is abandoned
+    /// with a `parse-error` that says it timed out.
     pub parse_budget: Duration,
     pub rules: RuleOptions,
     /// Worker threads (0: one per core).
@@ -105,9 +106,54 @@ pub fn is_failure(rule: &str) -> bool {
     matches!(rule, IO_ERROR | PARSE_ERROR | INTERNAL_ERROR)
 }
 
-/// Stack for the workers: the lowering walk recurses once per nesting level. A long-running
-/// front end (the LSP) that analyses on its own threads gives them this stack too.
-pub const WORKER_STACK: usize = 256 * 1024 * 1024;
+/// Stack for the workers: syn and the lowering walks recurse once per nesting level (the
+/// depth guards, `ts::MAX_DEPTH` and `rust::MAX_NESTING`, keep them well inside it). Only the
+/// pages a deep file touches are ever committed.
+pub const WORKER_STACK: usize = 512 * 1024 * 1024;
+
+thread_local! {
+    /// This thread has a [`WORKER_STACK`]-sized stack.
+    static BIG_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread with a [`WORKER_STACK`] stack: right here on a lint worker, else on a
+/// scoped thread (callers like `lint_source`, the fixer and the LSP run on ordinary 2–8 MiB
+/// stacks, which a few hundred nesting levels of syn overflow — an abort no `catch_unwind`
+/// stops). `None` when no such thread can be started.
+pub fn on_big_stack<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
+    if BIG_STACK.get() {
+        return Some(f());
+    }
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("unleak-worker".into())
+            .stack_size(WORKER_STACK)
+            .spawn_scoped(s, || {
+                BIG_STACK.set(true);
+                f()
+            })
+            .ok()?;
+        match handle.join() {
+            Ok(r) => Some(r),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Starts a long-lived thread with a [`WORKER_STACK`] stack (a front end's own worker, like the
+/// LSP's), on which [`on_big_stack`] runs its work in place.
+pub fn spawn_big_stack<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(WORKER_STACK)
+        .spawn(move || {
+            BIG_STACK.set(true);
+            f()
+        })
+}
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
@@ -172,6 +218,7 @@ fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .stack_size(WORKER_STACK)
+        .start_handler(|_| BIG_STACK.set(true))
         .build();
     match &pool {
         Ok(pool) => pool.install(work),
@@ -384,6 +431,9 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         Ok(b) => b,
         Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
     };
+    if let Some(why) = not_text(&bytes) {
+        return fail(PARSE_ERROR, why);
+    }
     // The cache: the same content under the same configuration and build gives the same facts
     // and file-level findings. (Off under fault injection, which must reach the analysis.)
     let cache = options
@@ -458,21 +508,63 @@ fn from_cache(
     }
 }
 
-/// Lowers a source and runs the file rules; every failure becomes that file's diagnostic.
+/// Why bytes are not source text unleak can read, when that is plain from their start: UTF-16
+/// (with a byte-order mark, or without one: every other byte NUL) or binary (NUL-heavy). A
+/// stray NUL in a text file is left to the parser, which reports it.
+fn not_text(bytes: &[u8]) -> Option<String> {
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Some(
+            "file is UTF-16 (it starts with a UTF-16 byte-order mark); unleak reads UTF-8 only, \
+             so it was skipped (convert it, e.g. `iconv -f UTF-16 -t UTF-8`)"
+                .into(),
+        );
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    let nuls = head.iter().filter(|&&b| b == 0).count();
+    (head.len() >= 8 && nuls * 4 >= head.len()).then(|| {
+        format!(
+            "file looks like UTF-16 without a byte-order mark, or binary ({nuls} NUL bytes in \
+             the first {} bytes); unleak reads UTF-8 only, so it was skipped",
+            head.len()
+        )
+    })
+}
+
+/// Lowers a source and runs the file rules on a big stack; every failure becomes that file's
+/// diagnostic.
 fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
     let path = source.path.clone();
-    // A byte-order mark is not code: blank it (same length, so offsets hold).
-    let parse_text = if let Some(rest) = source.text.strip_prefix('\u{feff}') {
-        format!("   {rest}")
-    } else {
-        source.text.clone()
+    let mut source = Some(source);
+    on_big_stack(|| analyse_here(source.take().expect("taken once"), options)).unwrap_or_else(
+        || FileAnalysis {
+            cacheable: false,
+            source: source.take().map(Arc::new),
+            facts: None,
+            suppressions: Vec::new(),
+            diagnostics: vec![Diagnostic::new(
+                INTERNAL_ERROR,
+                Severity::Error,
+                path,
+                0..0,
+                "cannot start a worker thread to analyse this file; it was skipped",
+            )],
+        },
+    )
+}
+
+fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
+    let path = source.path.clone();
+    // A byte-order mark is not code: blank it for tree-sitter (same length, so offsets hold);
+    // the Rust lexer skips it itself (and then allows a shebang line, as rustc does).
+    let parse_text = match source.text.strip_prefix('\u{feff}') {
+        Some(rest) if source.language != Language::Rust => format!("   {rest}"),
+        _ => source.text.clone(),
     };
     let lowered = catch_unwind(AssertUnwindSafe(|| {
-        fault_injection(&path);
+        fault_injection(&path, None);
         match source.language {
-            Language::Rust => {
-                crate::lang::rust::lower(&parse_text).map_err(|e| (e.message, e.range, true))
-            }
+            Language::Rust => crate::lang::rust::lower_within(&parse_text, options.parse_budget)
+                .map_err(|e| (e.message, e.range, !e.timed_out)),
             lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
                 // A time-out depends on the machine, not the file: never cached.
                 let cacheable = !matches!(e, LowerError::Timeout(_));
@@ -502,6 +594,13 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
             };
         }
         Err(panic) => {
+            let message = format!(
+                "unleak crashed while parsing `{}` ({:?} front end): {}; the file was skipped, \
+                 please report this",
+                path.display(),
+                source.language,
+                panic_message(&panic)
+            );
             return FileAnalysis {
                 cacheable: false,
                 source: Some(Arc::new(source)),
@@ -512,11 +611,7 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
                     Severity::Error,
                     path,
                     0..0,
-                    format!(
-                        "unleak crashed while parsing this file: {}; the file was skipped, please \
-                         report this",
-                        panic_message(&panic)
-                    ),
+                    message,
                 )],
             };
         }
@@ -544,8 +639,13 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
         options: &options.rules,
     };
     let mut cacheable = true;
+    // One rule's crash costs only that rule's findings on this file.
     for rule in RULES.iter().filter(|r| !r.meta().project) {
-        match catch_unwind(AssertUnwindSafe(|| rule.check_file(&ctx))) {
+        let checked = catch_unwind(AssertUnwindSafe(|| {
+            fault_injection(&path, Some(rule.meta().id));
+            rule.check_file(&ctx)
+        }));
+        match checked {
             Ok(d) => diagnostics.extend(d),
             Err(panic) => {
                 cacheable = false;
@@ -555,8 +655,10 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
                     path.clone(),
                     0..0,
                     format!(
-                        "rule `{}` panicked on this file: {}; please report this",
+                        "rule `{}` crashed on `{}`: {}; its findings for this file are missing, \
+                     please report this",
                         rule.meta().id,
+                        path.display(),
                         panic_message(&panic)
                     ),
                 ))
@@ -574,14 +676,19 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
     }
 }
 
-/// Test hook: `UNLEAK_FAULT_INJECT=<substring>` makes the analysis of any file whose path
-/// contains it panic, so the tests can prove a crash stays contained to that file.
-fn fault_injection(path: &Path) {
-    if let Some(pat) = std::env::var_os("UNLEAK_FAULT_INJECT")
-        && let Some(pat) = pat.to_str()
-        && !pat.is_empty()
-        && path.to_string_lossy().contains(pat)
-    {
+/// Test hook: `UNLEAK_FAULT_INJECT=<substring>` makes parsing any file whose path contains it
+/// panic, and `UNLEAK_FAULT_INJECT=<substring>@<rule-id>` makes that rule panic on such files,
+/// so the tests can prove a crash stays contained to that file (and that rule).
+fn fault_injection(path: &Path, rule: Option<&str>) {
+    let Some(spec) = std::env::var_os("UNLEAK_FAULT_INJECT") else {
+        return;
+    };
+    let Some(spec) = spec.to_str() else { return };
+    let (pat, target) = match spec.split_once('@') {
+        Some((p, r)) => (p, Some(r)),
+        None => (spec, None),
+    };
+    if !pat.is_empty() && target == rule && path.to_string_lossy().contains(pat) {
         panic!("fault injected by UNLEAK_FAULT_INJECT");
     }
 }

@@ -34,12 +34,26 @@ pub struct FileFacts {
     /// String literals that mention `unleak-ignore`: a suppression comment's text inside one is
     /// not a comment.
     pub suppression_lookalikes: Vec<Range<usize>>,
-    /// name → (scope, binding), filled by [`FileFacts::finish`].
-    lookup: HashMap<String, Vec<(ScopeId, BindingId)>>,
+    /// name → scope → first binding of that name in that scope, filled by
+    /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
+    /// scopes: a list per name made every lookup linear.)
+    lookup: HashMap<String, HashMap<ScopeId, BindingId>>,
     /// Resolved primary place → events on it, filled by [`FileFacts::finish`].
     by_place: HashMap<Place, Vec<usize>>,
     /// Per scope, how often it runs, filled by [`FileFacts::finish`].
     lifetimes: Vec<Lifetime>,
+    /// Teardown-named scopes and each class's teardown methods, computed on first use: rules
+    /// ask once per finding, and re-deriving them from every scope's name each time made a
+    /// class with thousands of methods quadratic (minutes for a 1 MB file). Not cached: it is
+    /// rebuilt on first use.
+    #[serde(skip)]
+    teardowns: std::sync::OnceLock<TeardownIndex>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TeardownIndex {
+    named: Vec<bool>,
+    methods_by_class: Vec<Vec<ScopeId>>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -549,17 +563,13 @@ impl FileFacts {
 
     /// Builds the indexes (names, places, lifetimes); call once after the walk.
     pub fn finish(&mut self) {
-        let mut lookup: HashMap<String, Vec<(ScopeId, BindingId)>> = HashMap::new();
+        let mut lookup: HashMap<String, HashMap<ScopeId, BindingId>> = HashMap::new();
         for (id, b) in self.bindings.iter().enumerate() {
             lookup
                 .entry(b.name.clone())
                 .or_default()
-                .push((b.scope, id));
-        }
-        // By scope (a stable sort keeps declaration order within one), so a lookup is a binary
-        // search per scope, not a scan of every declaration of a common name in a large file.
-        for v in lookup.values_mut() {
-            v.sort_by_key(|&(scope, _)| scope);
+                .entry(b.scope)
+                .or_insert(id);
         }
         self.lookup = lookup;
         let mut by_place: HashMap<Place, Vec<usize>> = HashMap::new();
@@ -580,10 +590,7 @@ impl FileFacts {
     pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
         let candidates = self.lookup.get(name)?;
         loop {
-            let at = candidates.partition_point(|&(s, _)| s < scope);
-            if let Some(&(s, b)) = candidates.get(at)
-                && s == scope
-            {
+            if let Some(&b) = candidates.get(&scope) {
                 return Some(b);
             }
             scope = self.scopes.get(scope)?.parent?;
@@ -839,15 +846,61 @@ impl FileFacts {
     }
 
     /// A teardown: a method or function named like one, or a handler of a close-like event.
+    /// Memoised for these facts: the predicate of the first call is the one kept (one lint
+    /// run asks with one set of options).
+    fn teardown_index(&self, teardown: &dyn Fn(&str) -> bool) -> &TeardownIndex {
+        self.teardowns.get_or_init(|| {
+            let named: Vec<bool> = self
+                .scopes
+                .iter()
+                .map(|s| s.name.as_deref().is_some_and(teardown))
+                .collect();
+            let mut methods_by_class = vec![Vec::new(); self.classes.len()];
+            for (i, s) in self.scopes.iter().enumerate() {
+                if named[i]
+                    && matches!(s.kind, ScopeKind::Method { .. })
+                    && let Some(c) = s.class
+                    && let Some(list) = methods_by_class.get_mut(c)
+                {
+                    list.push(i);
+                }
+            }
+            TeardownIndex {
+                named,
+                methods_by_class,
+            }
+        })
+    }
+
+    /// The methods of `class` named like a teardown (see [`FileFacts::is_teardown_scope`] for
+    /// the predicate's memoisation).
+    pub fn class_teardown_methods(
+        &self,
+        class: ClassId,
+        teardown: &dyn Fn(&str) -> bool,
+    ) -> &[ScopeId] {
+        self.teardown_index(teardown)
+            .methods_by_class
+            .get(class)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// `s` is a teardown: named like one by `teardown` (a function, method or named callback),
+    /// or a close-like event handler. The names are judged once per file and remembered: the
+    /// predicate of the first call is the one kept (a lint run asks with one set of options).
     pub fn is_teardown_scope(&self, s: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
         let scope = &self.scopes[s];
+        let named = self
+            .teardown_index(teardown)
+            .named
+            .get(s)
+            .copied()
+            .unwrap_or(false);
         match &scope.kind {
             ScopeKind::Module => false,
-            ScopeKind::Function | ScopeKind::Method { .. } => {
-                scope.name.as_deref().is_some_and(teardown)
-            }
+            ScopeKind::Function | ScopeKind::Method { .. } => named,
             ScopeKind::Callback(r) => {
-                scope.name.as_deref().is_some_and(teardown)
+                named
                     || (matches!(
                         r.kind,
                         CallbackKind::EventHandler | CallbackKind::OnceHandler

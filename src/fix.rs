@@ -53,7 +53,11 @@ pub fn apply_edits(text: &str, edits: &[(Range<usize>, String)]) -> (String, Vec
             taken.push((r.clone(), content));
         }
     }
-    taken.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    // Back to front, so earlier offsets stay valid. At a shared start the replacement goes
+    // first and the insertion (empty range) after it, in front of the new text: applied the
+    // other way round, the replacement would cut into the inserted text (and could split a
+    // character).
+    taken.sort_by_key(|(r, _)| std::cmp::Reverse((r.start, r.end)));
     let mut out = text.to_string();
     for (r, content) in taken {
         out.replace_range(r, content);
@@ -68,15 +72,19 @@ fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
 }
 
 /// The number of regions that do not parse (a Rust file that does not parse at all counts as
-/// one more than any that does).
-fn parse_damage(path: &Path, text: &str) -> Option<usize> {
+/// one more than any that does); `None` when it cannot be told (too deep, out of time). Runs
+/// on a big stack with the same guards as linting.
+pub fn parse_damage(path: &Path, text: &str, budget: std::time::Duration) -> Option<usize> {
     let lang = Language::from_path(path)?;
-    match lang {
-        Language::Rust => Some(usize::from(crate::lang::rust::lower(text).is_err())),
-        l => crate::lang::ts::lower(text, l, std::time::Duration::from_secs(10))
+    crate::engine::on_big_stack(|| match lang {
+        Language::Rust => Some(usize::from(
+            crate::lang::rust::lower_within(text, budget).is_err(),
+        )),
+        l => crate::lang::ts::lower(text, l, budget)
             .ok()
             .map(|f| f.syntax_errors.len()),
-    }
+    })
+    .flatten()
 }
 
 /// Text edits: a range of the current text and what replaces it.
@@ -100,6 +108,23 @@ struct Working {
 /// re-parsed and a change that would break it is refused. Between rounds the whole project is
 /// re-linted with the fixed texts standing in for the files.
 pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> FixRun {
+    // On one big-stack thread, so the re-lints and re-parses of every round run right there
+    // instead of each starting a thread of their own.
+    crate::engine::on_big_stack(|| fix_paths_here(paths, options, unsafe_fixes)).unwrap_or_else(
+        || FixRun {
+            changes: Vec::new(),
+            problems: vec![Diagnostic::new(
+                "fix-error",
+                Severity::Error,
+                PathBuf::new(),
+                0..0,
+                "cannot start a worker thread; no fix was applied",
+            )],
+        },
+    )
+}
+
+fn fix_paths_here(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> FixRun {
     let allowed =
         |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     let mut files: BTreeMap<PathBuf, Working> = BTreeMap::new();
@@ -171,11 +196,13 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
             let Some(w) = files.get_mut(&path) else {
                 continue;
             };
-            let (after, _) = apply_edits(&w.current, &edits);
-            if let Err(problem) = parse_check(&path, &w.current, &after) {
-                run.problems.push(*problem);
-                continue;
-            }
+            let after = match checked_apply(&path, &w.current, &edits, options) {
+                Ok(after) => after,
+                Err(problem) => {
+                    run.problems.push(*problem);
+                    continue;
+                }
+            };
             w.current = after;
             w.fixes += count;
             changed.insert(path);
@@ -199,7 +226,9 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
                     refused = true;
                     break;
                 }
-                if !created && let Err(problem) = parse_check(path, &current, &after) {
+                if !created
+                    && let Err(problem) = parse_check(path, &current, &after, options.parse_budget)
+                {
                     run.problems.push(*problem);
                     refused = true;
                     break;
@@ -248,20 +277,114 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
     run
 }
 
-/// Refuses a change that makes a file parse worse than before.
-fn parse_check(path: &Path, before: &str, after: &str) -> Result<(), Box<Diagnostic>> {
-    let before_damage = parse_damage(path, before);
-    let after_damage = parse_damage(path, after);
+/// Refuses a change that makes a file parse worse than before (or whose parse cannot be told).
+fn parse_check(
+    path: &Path,
+    before: &str,
+    after: &str,
+    budget: std::time::Duration,
+) -> Result<(), Box<Diagnostic>> {
+    let before_damage = parse_damage(path, before, budget);
+    let after_damage = parse_damage(path, after, budget);
     if after_damage > before_damage || after_damage.is_none() {
-        return Err(Box::new(Diagnostic::new(
-            "fix-error",
-            Severity::Error,
-            path.to_path_buf(),
-            0..0,
+        return Err(refusal(
+            path,
             "a fix would leave this file unparsable, so it was not applied",
-        )));
+        ));
     }
     Ok(())
+}
+
+/// One file fixed in memory by [`fix_source`].
+#[derive(Debug, Clone)]
+pub struct SourceFix {
+    pub after: String,
+    /// How many fixes were applied.
+    pub fixes: usize,
+    /// Rounds refused because they would have broken the file.
+    pub problems: Vec<Diagnostic>,
+}
+
+/// Fixes one in-memory file (as its own project, like [`crate::lint_source`]) to a fixpoint,
+/// with the same rounds, the same conflict rule and the same refusal of anything that parses
+/// worse as `--fix`. For the fuzzers and tests that need a whole fixpoint in memory.
+pub fn fix_source(path: &Path, text: &str, options: &Options, unsafe_fixes: bool) -> SourceFix {
+    let allowed =
+        |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
+    let mut out = SourceFix {
+        after: text.to_string(),
+        fixes: 0,
+        problems: Vec::new(),
+    };
+    let mut diags = crate::lint_source(path, text, options);
+    for _round in 0..MAX_ROUNDS {
+        let mut edits: Edits = Vec::new();
+        let mut fixes = 0;
+        for d in &diags {
+            for f in d.fixes.iter().filter(|f| allowed(f.applicability)) {
+                if f.edits
+                    .iter()
+                    .any(|e| e.file.as_ref().is_some_and(|p| p != path))
+                {
+                    continue; // single-file fixes only
+                }
+                if f.edits
+                    .iter()
+                    .any(|e| edits.iter().any(|(r, _)| overlap(&e.range, r)))
+                {
+                    continue; // next round, against the new text
+                }
+                edits.extend(f.edits.iter().map(|e| (e.range.clone(), e.content.clone())));
+                fixes += 1;
+                break;
+            }
+        }
+        if edits.is_empty() {
+            break;
+        }
+        match checked_apply(path, &out.after, &edits, options) {
+            Ok(after) => {
+                out.after = after;
+                out.fixes += fixes;
+                diags = crate::lint_source(path, &out.after, options);
+            }
+            Err(problem) => {
+                out.problems.push(*problem);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Applies `edits` (already known not to conflict with each other) to `current` and re-parses
+/// the result: refused when an edit does not apply cleanly (a fix whose own edits overlap, or
+/// fall outside the text) or when the file would parse worse than before.
+fn checked_apply(
+    path: &Path,
+    current: &str,
+    edits: &[(Range<usize>, String)],
+    options: &Options,
+) -> Result<String, Box<Diagnostic>> {
+    let (after, skipped) = apply_edits(current, edits);
+    if !skipped.is_empty() {
+        return Err(refusal(
+            path,
+            "a fix's edits do not apply cleanly to this file, so it was not applied",
+        ));
+    }
+    parse_check(path, current, &after, options.parse_budget)?;
+    Ok(after)
+}
+
+fn refusal(path: &Path, why: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic::new(
+        "fix-error",
+        Severity::Error,
+        path.to_path_buf(),
+        0..0,
+        why,
+    ))
 }
 
 /// Writes the changes atomically; a file whose content changed on disk since it was read is
@@ -285,15 +408,34 @@ pub fn write_changes(run: &mut FixRun) {
     }
 }
 
+/// Writes one fixed file: through a symlink to the file it points at (the link stays a link),
+/// never over a read-only file or one whose content is no longer `before`, and atomically (see
+/// [`publish_atomically`]) with the mode and, where allowed, the owner of the original. The
+/// rename gives the path a new inode: other hard links to the old one keep the old text.
 fn write_one(path: &Path, before: &str, after: &str) -> Result<(), String> {
-    let on_disk = std::fs::read(path).map_err(|e| format!("cannot re-read before writing: {e}"))?;
+    let target = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot resolve the file before writing: {e}"))?;
+    let meta = std::fs::metadata(&target).map_err(|e| format!("cannot write: {e}"))?;
+    if meta.permissions().readonly() {
+        return Err(
+            "the file is read-only, so the fix was not written (make it writable to apply it)"
+                .into(),
+        );
+    }
+    let on_disk =
+        std::fs::read(&target).map_err(|e| format!("cannot re-read before writing: {e}"))?;
     if on_disk != before.as_bytes() {
         return Err("the file changed on disk since it was read; not overwritten".into());
     }
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    publish_atomically(path, after, |tmp| {
-        std::fs::set_permissions(tmp, meta.permissions())?;
-        std::fs::rename(tmp, path)
+    publish_atomically(&target, after, |tmp, file| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Keep the owner when we may (root fixing another user's file); else it is ours.
+            let _ = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()));
+        }
+        file.set_permissions(meta.permissions())?;
+        std::fs::rename(tmp, &target)
     })
     .map_err(|e| format!("cannot write the fixed file: {e}"))
 }
@@ -301,36 +443,60 @@ fn write_one(path: &Path, before: &str, after: &str) -> Result<(), String> {
 /// Creates a file the fixer wrote from scratch, never over an existing one: the temporary file
 /// is hard-linked into place, which fails if the name was taken meanwhile.
 fn create_one(path: &Path, text: &str) -> Result<(), String> {
-    publish_atomically(path, text, |tmp| std::fs::hard_link(tmp, path))
+    publish_atomically(path, text, |tmp, _| std::fs::hard_link(tmp, path))
         .map_err(|e| format!("cannot create the file a fix adds: {e}"))
 }
 
-/// Writes `text` to a temporary file next to `path`, syncs it, hands it to `publish` (rename
-/// or link it into place), syncs the folder, and never leaves the temporary file behind.
+/// Writes `text` to a new temporary file `.NAME.unleak-fix-PID-N.tmp` beside `path` (created
+/// exclusively, so an existing file or link of that name is never followed), syncs it, hands it
+/// to `publish` (rename or link it into place), syncs the folder, and removes the temporary
+/// file if it is still there. A process killed at any point leaves `path` wholly old or wholly
+/// new; at worst a temporary file stays behind, which discovery ignores (its extension is `.tmp`).
 fn publish_atomically(
     path: &Path,
     text: &str,
-    publish: impl FnOnce(&Path) -> std::io::Result<()>,
+    publish: impl FnOnce(&Path, &std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.unleak-fix-{}.tmp", std::process::id()));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
+    let (tmp, mut file) = create_temp(dir, &name)?;
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        publish(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        publish(&tmp, &file)?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
     })();
+    drop(file);
     // After a rename it is gone already; after a link or a failure it must go.
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+/// Creates `.NAME.unleak-fix-PID-N.tmp` in `dir` with `create_new` (O_EXCL).
+fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let pid = std::process::id();
+    let mut last = None;
+    for n in 0..64 {
+        let tmp = dir.join(format!(".{name}.unleak-fix-{pid}-{n}.tmp"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
 }
 
 /// The unified diff of one change, for `--diff` (a created file is diffed against /dev/null).
@@ -373,5 +539,16 @@ mod tests {
         assert_eq!(skipped, vec![2]);
         let (out, skipped) = apply_edits("é", &[(1..2, "x".into())]);
         assert_eq!((out.as_str(), skipped), ("é", vec![0]));
+    }
+
+    #[test]
+    fn an_insertion_where_a_replacement_starts_conflicts_with_it() {
+        // Found by the property test: applied insertion-first, the replacement cut into the
+        // inserted text and split the emoji (a panic). Two edits at one start have no order of
+        // their own, so the later one waits for the next round.
+        let (out, skipped) = apply_edits("abc", &[(1..1, "😀".into()), (1..2, "Y".into())]);
+        assert_eq!((out.as_str(), skipped), ("a😀bc", vec![1]));
+        let (out, skipped) = apply_edits("abc", &[(1..2, "Y".into()), (1..1, "😀".into())]);
+        assert_eq!((out.as_str(), skipped), ("aYc", vec![1]));
     }
 }

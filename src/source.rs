@@ -22,8 +22,9 @@ impl Language {
         let ext = path.extension()?.to_str()?;
         match ext {
             "ts" | "mts" | "cts" => {
-                // Declaration files describe types only: nothing in them runs.
-                let name = path.file_name()?.to_str()?;
+                // Declaration files describe types only: nothing in them runs. (Lossy: a file
+                // name that is not UTF-8 is still linted.)
+                let name = path.file_name()?.to_string_lossy();
                 if name.ends_with(".d.ts") || name.ends_with(".d.mts") || name.ends_with(".d.cts") {
                     None
                 } else {
@@ -67,6 +68,27 @@ pub struct LineIndex {
     /// Byte offset of the start of every line. `\n`, `\r\n` and a lone `\r` all end a line.
     starts: Vec<u32>,
     len: u32,
+    /// Length of a leading byte-order mark (3 or 0): not a column, editors hide it.
+    bom: u32,
+    /// Every [`MARK_EVERY`] bytes (moved to a character boundary): how many characters and UTF-16
+    /// units come before, so a column deep in a long line (minified code: one line of megabytes,
+    /// thousands of findings on it) costs a short count, not a scan of the whole line.
+    marks: Vec<Mark>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    byte: u32,
+    chars: u32,
+    utf16: u32,
+}
+
+const MARK_EVERY: usize = 4096;
+
+/// Characters and UTF-16 code units in `s` (a 4-byte character is a surrogate pair).
+fn count(s: &str) -> (usize, usize) {
+    let chars = s.chars().count();
+    (chars, chars + s.bytes().filter(|&b| b >= 0xf0).count())
 }
 
 /// A 1-based line and column.
@@ -94,10 +116,57 @@ impl LineIndex {
             }
             i += 1;
         }
+        let mut marks = vec![Mark {
+            byte: 0,
+            chars: 0,
+            utf16: 0,
+        }];
+        let mut at = 0;
+        while at + MARK_EVERY < text.len() {
+            let next = (at + MARK_EVERY..=text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(text.len());
+            let (c, u) = count(&text[at..next]);
+            let last = marks[marks.len() - 1];
+            marks.push(Mark {
+                byte: next as u32,
+                chars: last.chars + c as u32,
+                utf16: last.utf16 + u as u32,
+            });
+            at = next;
+        }
         LineIndex {
             starts,
             len: bytes.len() as u32,
+            bom: if text.starts_with('\u{feff}') { 3 } else { 0 },
+            marks,
         }
+    }
+
+    /// Characters and UTF-16 units in `text[from..to]` (character boundaries, `from <= to`).
+    fn count_between(&self, text: &str, from: usize, to: usize) -> (usize, usize) {
+        if to - from <= 2 * MARK_EVERY {
+            return count(&text[from..to]);
+        }
+        let before = |x: usize| {
+            let i = self.marks.partition_point(|m| m.byte as usize <= x) - 1;
+            let m = self.marks[i];
+            let (c, u) = count(&text[m.byte as usize..x]);
+            (m.chars as usize + c, m.utf16 as usize + u)
+        };
+        let (c0, u0) = before(from);
+        let (c1, u1) = before(to);
+        (c1 - c0, u1 - u0)
+    }
+
+    /// Where columns of 0-based `line` start counting: its first byte, or after the BOM.
+    fn column_start(&self, line: usize) -> usize {
+        let start = self.starts[line];
+        (if line == 0 {
+            start.max(self.bom)
+        } else {
+            start
+        }) as usize
     }
 
     /// The 0-based line holding `offset` (clamped to the text).
@@ -109,13 +178,19 @@ impl LineIndex {
         }
     }
 
+    /// The 0-based line holding byte `offset` (clamped to the text).
+    pub fn line_at(&self, offset: usize) -> usize {
+        self.line_of(offset.min(self.len as usize) as u32)
+    }
+
     /// 1-based line and character column of a byte offset. An offset inside a multi-byte
-    /// character is moved back to the character's start.
+    /// character is moved back to the character's start; a leading byte-order mark is not
+    /// counted.
     pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.line_of(offset as u32);
-        let start = self.starts[line] as usize;
-        let column = text[start..offset].chars().count() as u32 + 1;
+        let start = self.column_start(line).min(offset);
+        let column = self.count_between(text, start, offset).0 as u32 + 1;
         LineCol {
             line: line as u32 + 1,
             column,
@@ -126,17 +201,18 @@ impl LineIndex {
     pub fn utf16_position(&self, text: &str, offset: usize) -> (u32, u32) {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.line_of(offset as u32);
-        let start = self.starts[line] as usize;
-        let col: usize = text[start..offset].chars().map(char::len_utf16).sum();
+        let start = self.column_start(line).min(offset);
+        let col = self.count_between(text, start, offset).1;
         (line as u32, col as u32)
     }
 
     /// Byte offset of a 1-based line and character column; clamped to the line's end.
     pub fn offset(&self, text: &str, pos: LineCol) -> usize {
         let line = (pos.line.max(1) - 1) as usize;
-        let Some(&start) = self.starts.get(line) else {
+        if line >= self.starts.len() {
             return text.len();
-        };
+        }
+        let start = self.column_start(line) as u32;
         let end = self
             .starts
             .get(line + 1)

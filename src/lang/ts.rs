@@ -15,13 +15,17 @@ use crate::source::Language;
 pub enum LowerError {
     #[error("tree-sitter could not load the {0:?} grammar")]
     Grammar(Language),
-    #[error("parsing took longer than the per-file budget of {0:?}; file skipped")]
+    #[error(
+        "timed out: parsing and analysing took longer than the per-file budget of {0:?}; file \
+         skipped"
+    )]
     Timeout(Duration),
     #[error("nesting deeper than {0} levels; file skipped")]
     TooDeep(usize),
 }
 
-/// Deepest nesting the walk follows; deeper files are reported, not walked.
+/// Deepest nesting the walk follows; deeper files are reported, not walked. A file whose
+/// brackets alone nest deeper is rejected before parsing (see [`bracket_depth`]).
 pub const MAX_DEPTH: usize = 20_000;
 
 /// The field names the walk asks for, in the order of [`FieldIds`].
@@ -98,6 +102,79 @@ impl<'t> NodeExt<'t> for Node<'t> {
     }
 }
 
+/// Deepest bracket nesting of a JS/TS text, by a quick lexical scan: comments, strings and
+/// template literals (with their `${…}` holes) are skipped; regular expressions are not
+/// recognised, so a bracket inside one counts (an over-estimate only). Stops once above `limit`.
+pub fn bracket_depth(text: &str, limit: usize) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    // For each open `${` hole: the depth at which its `}` goes back into the template.
+    let mut holes: Vec<usize> = Vec::new();
+    // Scans template text from `i`; returns where code resumes (after the closing backtick or
+    // after a `${`, which then counts as an open bracket).
+    let template = |mut i: usize, depth: &mut usize, holes: &mut Vec<usize>| -> usize {
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'`' => return i + 1,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    *depth += 1;
+                    holes.push(*depth);
+                    return i + 2;
+                }
+                _ => i += 1,
+            }
+        }
+        i
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            q @ (b'\'' | b'"') => {
+                // A string ends at its quote or, unterminated, at the end of the line.
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'`' => {
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                i += 1;
+            }
+            b'}' if holes.last() == Some(&depth) => {
+                holes.pop();
+                depth -= 1;
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+        if max > limit {
+            break;
+        }
+    }
+    max
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
+
 /// Parses and lowers one file.
 pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFacts, LowerError> {
     PARSERS.with(|cell| {
@@ -128,6 +205,9 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
 fn lower_with(parser: &mut Parser, text: &str, budget: Duration) -> Result<FileFacts, LowerError> {
     // A parse abandoned at the budget would otherwise resume on the next file.
     parser.reset();
+    if bracket_depth(text, MAX_DEPTH) > MAX_DEPTH {
+        return Err(LowerError::TooDeep(MAX_DEPTH));
+    }
     let start = Instant::now();
     let bytes = text.as_bytes();
     let mut progress = |_: &tree_sitter::ParseState| {
@@ -146,14 +226,42 @@ fn lower_with(parser: &mut Parser, text: &str, budget: Duration) -> Result<FileF
         )
         .ok_or(LowerError::Timeout(budget))?;
     let mut w = Walker::new(text);
+    w.deadline = start.checked_add(budget);
     w.visit(tree.root_node());
     drop(w.cursors);
     if w.too_deep {
         return Err(LowerError::TooDeep(MAX_DEPTH));
     }
+    if w.timed_out {
+        return Err(LowerError::Timeout(budget));
+    }
     let mut facts = w.facts;
     facts.finish();
     Ok(facts)
+}
+
+/// Statements a fix can be placed before or after ([`Walker::statement_around`]).
+fn is_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "expression_statement"
+            | "lexical_declaration"
+            | "variable_declaration"
+            | "return_statement"
+            | "throw_statement"
+            | "public_field_definition"
+            | "field_definition"
+    )
+}
+
+/// Statements and the nodes that bound the search for one (a block, a class body, the
+/// program, an arrow function).
+fn is_anchor(kind: &str) -> bool {
+    is_statement(kind)
+        || matches!(
+            kind,
+            "statement_block" | "class_body" | "program" | "arrow_function"
+        )
 }
 
 /// A `new Promise(executor)` being walked.
@@ -187,11 +295,19 @@ struct Walker<'a> {
     executors: Vec<Executor>,
     /// Ancestors of the node being visited, outermost first.
     stack: Vec<Node<'a>>,
+    /// Indexes into `stack` of the statements and statement boundaries on it (see
+    /// [`is_anchor`]), so finding the statement around a node does not walk up every expression
+    /// level (quadratic in nesting: minutes for ten thousand nested calls).
+    anchors: Vec<usize>,
     /// Constructor parameter names, while walking a constructor.
     ctor_params: Vec<String>,
     /// Per class: the synthetic scope field initialisers run in.
     field_scopes: Vec<(ClassId, ScopeId)>,
     too_deep: bool,
+    /// When the walk must stop (the per-file time budget); checked every few hundred nodes.
+    deadline: Option<Instant>,
+    ticks: u32,
+    timed_out: bool,
     /// Names initialised with a string literal (for `s += chunk`).
     strings: Vec<String>,
     /// Names holding a server (`const app = express()`, `http.createServer(..)`).
@@ -262,9 +378,13 @@ impl<'a> Walker<'a> {
             guards: Vec::new(),
             executors: Vec::new(),
             stack: Vec::new(),
+            anchors: Vec::new(),
             ctor_params: Vec::new(),
             field_scopes: Vec::new(),
             too_deep: false,
+            deadline: None,
+            ticks: 0,
+            timed_out: false,
             strings: Vec::new(),
             servers: Vec::new(),
             cursors: Vec::new(),
@@ -294,21 +414,13 @@ impl<'a> Walker<'a> {
     /// The innermost simple statement on the ancestor stack that holds `span` (an `export`
     /// around a declaration included), or `span` itself.
     fn statement_around(&self, span: &Range<usize>) -> Range<usize> {
-        for (i, n) in self.stack.iter().enumerate().rev() {
+        for &i in self.anchors.iter().rev() {
+            let n = self.stack[i];
             let r = n.byte_range();
             if r.start > span.start || r.end < span.end {
                 continue;
             }
-            if matches!(
-                n.kind(),
-                "expression_statement"
-                    | "lexical_declaration"
-                    | "variable_declaration"
-                    | "return_statement"
-                    | "throw_statement"
-                    | "public_field_definition"
-                    | "field_definition"
-            ) {
+            if is_statement(n.kind()) {
                 if i > 0 && self.stack[i - 1].kind() == "export_statement" {
                     return self.stack[i - 1].byte_range();
                 }
@@ -583,12 +695,37 @@ impl<'a> Walker<'a> {
             self.too_deep = true;
             return;
         }
+        if self.timed_out {
+            return;
+        }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 256 == 0
+            && let Some(d) = self.deadline
+            && Instant::now() > d
+        {
+            self.timed_out = true;
+            return;
+        }
         if n.is_error() || n.is_missing() {
             self.facts.syntax_errors.push(n.byte_range());
         }
-        self.stack.push(n);
+        self.push(n);
         self.visit_node(n);
+        self.pop();
+    }
+
+    fn push(&mut self, n: Node<'a>) {
+        if is_anchor(n.kind()) {
+            self.anchors.push(self.stack.len());
+        }
+        self.stack.push(n);
+    }
+
+    fn pop(&mut self) {
         self.stack.pop();
+        if self.anchors.last() == Some(&self.stack.len()) {
+            self.anchors.pop();
+        }
     }
 
     fn visit_node(&mut self, n: Node<'a>) {
@@ -972,11 +1109,11 @@ impl<'a> Walker<'a> {
         let mut c = body.walk();
         let members: Vec<Node<'a>> = body.named_children(&mut c).collect();
         for m in members {
-            self.stack.push(body);
-            self.stack.push(m);
+            self.push(body);
+            self.push(m);
             self.class_member(id, m);
-            self.stack.pop();
-            self.stack.pop();
+            self.pop();
+            self.pop();
         }
         self.class = saved_class;
     }
@@ -1296,9 +1433,9 @@ impl<'a> Walker<'a> {
             }
             _ => return,
         };
-        self.stack.push(v);
+        self.push(v);
         let (place, _, _) = self.placement(v);
-        self.stack.pop();
+        self.pop();
         if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
             self.event(EventKind::Collection { kind, place }, v.byte_range());
         }
@@ -1314,9 +1451,9 @@ impl<'a> Walker<'a> {
         if matches!(from, PlaceRef::Unknown) {
             return;
         }
-        self.stack.push(v);
+        self.push(v);
         let (to, _, _) = self.placement(v);
-        self.stack.pop();
+        self.pop();
         if matches!(
             to,
             PlaceRef::Name { .. } | PlaceRef::Field { .. } | PlaceRef::Member { .. }
@@ -1580,11 +1717,11 @@ impl<'a> Walker<'a> {
             if let Some(c) = ctor {
                 self.visit(c);
             }
-            self.stack.push(args);
-            self.stack.push(exec);
+            self.push(args);
+            self.push(exec);
             self.executor(exec, handle);
-            self.stack.pop();
-            self.stack.pop();
+            self.pop();
+            self.pop();
             return;
         }
         let registrar = Registrar {
@@ -1676,7 +1813,7 @@ impl<'a> Walker<'a> {
         kind_of: impl Fn(usize) -> CallbackKind,
     ) -> Vec<Option<ScopeId>> {
         let mut created = Vec::new();
-        self.stack.push(args);
+        self.push(args);
         let mut c = args.walk();
         let list: Vec<Node<'a>> = args.named_children(&mut c).collect();
         for (i, a) in list.into_iter().enumerate() {
@@ -1697,9 +1834,9 @@ impl<'a> Walker<'a> {
                         None
                     };
                     let name = a.field("name").map(|x| self.text(x).to_string());
-                    self.stack.push(a);
+                    self.push(a);
                     let id = self.function_with(a, ScopeKind::Callback(r), name, class, false);
-                    self.stack.pop();
+                    self.pop();
                     created.push(Some(id));
                 }
                 "identifier" | "member_expression" => {
@@ -1725,7 +1862,7 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        self.stack.pop();
+        self.pop();
         created
     }
 
@@ -2567,5 +2704,43 @@ mod tests {
         assert_eq!(f.lifetime(by_name("main")), Lifetime::Once);
         assert_eq!(f.lifetime(by_name("helper")), Lifetime::Once);
         assert_eq!(f.lifetime(by_name("onConn")), Lifetime::Repeated);
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn bracket_depth_skips_strings_comments_and_template_text() {
+        assert_eq!(bracket_depth("f([{}])", usize::MAX), 3);
+        assert_eq!(
+            bracket_depth("'((((' \"[[[[\" // {{{{\n /* (((( */ x", usize::MAX),
+            0
+        );
+        assert_eq!(bracket_depth("`(((( ${ a[0] } ))))` + (1)", usize::MAX), 2);
+        assert_eq!(bracket_depth("`${`${ (x) }`}`", usize::MAX), 3);
+        // An unterminated string stops at the end of its line.
+        assert_eq!(bracket_depth("'((((\n(x)", usize::MAX), 1);
+        // Stops counting once past the limit.
+        assert_eq!(bracket_depth(&"[".repeat(1_000_000), 10), 11);
+    }
+
+    #[test]
+    fn too_deep_files_are_rejected_before_parsing() {
+        let deep = format!("x = {};", "[".repeat(MAX_DEPTH + 1));
+        let start = Instant::now();
+        let err = lower(&deep, Language::JavaScript, Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, LowerError::TooDeep(_)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_slow_parse_times_out() {
+        let src =
+            "function a(b,c){var d=b.map(function(e){return e*c});return{k:d}}".repeat(20_000);
+        let err = lower(&src, Language::JavaScript, Duration::from_millis(5)).unwrap_err();
+        assert!(matches!(err, LowerError::Timeout(_)));
+        assert!(err.to_string().starts_with("timed out"));
     }
 }

@@ -138,21 +138,18 @@ pub fn spawn(config: Config) -> std::io::Result<(Inbox, Receiver<Output>)> {
     };
     let (out, results) = crossbeam_channel::bounded(OUTPUT_BOUND);
     let own = inbox.clone();
-    std::thread::Builder::new()
-        .name("unleak-lsp-worker".into())
-        .stack_size(engine::WORKER_STACK)
-        .spawn(move || {
-            let mut w = Worker {
-                config,
-                out,
-                inbox: own,
-                projects: Vec::new(),
-                docs: BTreeMap::new(),
-                dirty: HashSet::new(),
-                stamps: HashMap::new(),
-            };
-            w.run_loop(woken);
-        })?;
+    engine::spawn_big_stack("unleak-lsp-worker", move || {
+        let mut w = Worker {
+            config,
+            out,
+            inbox: own,
+            projects: Vec::new(),
+            docs: BTreeMap::new(),
+            dirty: HashSet::new(),
+            stamps: HashMap::new(),
+        };
+        w.run_loop(woken);
+    })?;
     Ok((inbox, results))
 }
 

@@ -4,6 +4,8 @@
 //! memory, and one per request leaks them.
 
 use super::*;
+use std::collections::HashMap;
+
 use crate::facts::Event;
 
 pub struct DuplicateClient;
@@ -510,21 +512,29 @@ impl Rule for DuplicateClient {
                 }
             }
         }
+        // The non-test sites of each kind, grouped once (not searched per site).
+        let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, site) in sites.iter().enumerate() {
+            if !is_test_file(&site.file.path) {
+                by_kind.entry(site.kind.as_str()).or_default().push(i);
+            }
+        }
         let mut out = Vec::new();
         let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
             std::collections::HashMap::new();
         for (i, site) in sites.iter().enumerate() {
             let facts = &site.file.facts;
             let test = is_test_file(&site.file.path);
-            let others: Vec<&Site> = if test {
-                Vec::new()
+            // How many other sites there are, and the first few of them as labels.
+            let (other_count, others): (usize, Vec<&Site>) = if test {
+                (0, Vec::new())
             } else {
-                sites
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, s)| *j != i && s.kind == site.kind && !is_test_file(&s.file.path))
-                    .map(|(_, s)| s)
-                    .collect()
+                let group = &by_kind[site.kind.as_str()];
+                let others = group.iter().filter(|&&j| j != i);
+                (
+                    group.len() - 1,
+                    others.take(MAX_LABELS).map(|&j| &sites[j]).collect(),
+                )
             };
             let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
             // A factory that returns the client hands it to its caller, who decides how often.
@@ -544,7 +554,7 @@ impl Rule for DuplicateClient {
                         && facts.is_rust
                         && lifetime == Lifetime::Unknown
                         && rust_per_request_fn(facts, site.event.scope)));
-            if others.is_empty() && !per_use {
+            if other_count == 0 && !per_use {
                 continue;
             }
             let kind = &site.kind;
@@ -559,10 +569,10 @@ impl Rule for DuplicateClient {
                         describe_scope(facts, named_owner(facts, site.event.scope))
                     ),
                 };
-                let also = if others.is_empty() {
+                let also = if other_count == 0 {
                     String::new()
                 } else {
-                    format!(" (and {} other construction site(s) exist)", others.len())
+                    format!(" (and {other_count} other construction site(s) exist)")
                 };
                 format!(
                     "a new `{kind}` client is constructed {when}{also}: each one opens its own \
@@ -572,7 +582,7 @@ impl Rule for DuplicateClient {
                 format!(
                     "`{kind}` client constructed at {} sites in the project: each holds its own \
                      connection pool, sockets and retry state for the life of the process",
-                    others.len() + 1
+                    other_count + 1
                 )
             };
             let mut d = Diagnostic::new(

@@ -214,49 +214,66 @@ const CALL_DEPTH: u32 = 4;
 
 /// `scope` runs during a scope that `is_teardown` accepts: it is inside one, or inside a
 /// named function or method that one calls (`close() { this.clearRefresh() }`), a few calls deep.
+/// Breadth first over callers, each scope looked at once (at its fewest calls from `scope`): a
+/// depth-first walk re-explored every path, exponential in a dense call graph (a class whose
+/// 150 methods call each other took minutes).
 pub fn runs_during(
     facts: &FileFacts,
     scope: ScopeId,
     depth: u32,
     is_teardown: &dyn Fn(ScopeId) -> bool,
 ) -> bool {
-    for s in facts.ancestors(scope) {
-        if is_teardown(s) {
-            return true;
-        }
-        if depth >= CALL_DEPTH {
-            continue;
-        }
-        let sc = &facts.scopes[s];
-        let Some(name) = sc.name.as_deref() else {
-            continue;
-        };
-        if !matches!(sc.kind, ScopeKind::Function | ScopeKind::Method { .. }) {
-            continue;
-        }
-        // How callers name it: `this.name()` for a method (or a field arrow), `name()` for a function.
-        let mut callee_places = Vec::new();
-        if let Some(class) = sc.class {
-            callee_places.push(Place::Field {
-                class,
-                name: name.to_string(),
-            });
-        }
-        if let Some(p) = sc.parent
-            && let Some(b) = facts.lookup(name, p)
-        {
-            callee_places.push(Place::Binding(b));
-        }
-        for place in &callee_places {
-            for call in facts.events_on(place) {
-                if matches!(call.kind, EventKind::Call { .. })
-                    && !facts.is_within(call.scope, s)
-                    && runs_during(facts, call.scope, depth + 1, is_teardown)
-                {
+    let mut seen: std::collections::HashSet<ScopeId> = std::collections::HashSet::new();
+    let mut frontier = vec![scope];
+    let mut depth = depth;
+    while !frontier.is_empty() {
+        let mut callers = Vec::new();
+        for start in frontier {
+            for s in facts.ancestors(start) {
+                if !seen.insert(s) {
+                    break; // it and its ancestors were looked at already, as close or closer
+                }
+                if is_teardown(s) {
                     return true;
+                }
+                if depth >= CALL_DEPTH {
+                    continue;
+                }
+                let sc = &facts.scopes[s];
+                let Some(name) = sc.name.as_deref() else {
+                    continue;
+                };
+                if !matches!(sc.kind, ScopeKind::Function | ScopeKind::Method { .. }) {
+                    continue;
+                }
+                // How callers name it: `this.name()` for a method (or a field arrow), `name()`
+                // for a function.
+                let mut callee_places = Vec::new();
+                if let Some(class) = sc.class {
+                    callee_places.push(Place::Field {
+                        class,
+                        name: name.to_string(),
+                    });
+                }
+                if let Some(p) = sc.parent
+                    && let Some(b) = facts.lookup(name, p)
+                {
+                    callee_places.push(Place::Binding(b));
+                }
+                for place in &callee_places {
+                    for call in facts.events_on(place) {
+                        if matches!(call.kind, EventKind::Call { .. })
+                            && !facts.is_within(call.scope, s)
+                            && !seen.contains(&call.scope)
+                        {
+                            callers.push(call.scope);
+                        }
+                    }
                 }
             }
         }
+        frontier = callers;
+        depth += 1;
     }
     false
 }
@@ -274,19 +291,16 @@ pub fn in_module_teardown(facts: &FileFacts, scope: ScopeId, options: &RuleOptio
 }
 
 /// The teardown methods of a class, for "`close()` does not clear it" labels.
+/// At most [`MAX_LABELS`] of them: a label each is enough to say where to look.
 pub fn class_teardowns(facts: &FileFacts, class: ClassId, options: &RuleOptions) -> Vec<ScopeId> {
-    facts
-        .scopes
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.class == Some(class)
-                && matches!(s.kind, ScopeKind::Method { .. })
-                && s.name.as_deref().is_some_and(|n| options.is_teardown(n))
-        })
-        .map(|(i, _)| i)
-        .collect()
+    let all = facts.class_teardown_methods(class, &|n| options.is_teardown(n));
+    all[..all.len().min(MAX_LABELS)].to_vec()
 }
+
+/// Most labels a diagnostic lists of one kind ("another client here", "`close()` does not clear
+/// it"): past a handful they stop helping, and a file with thousands of sites would otherwise
+/// get thousands of labels on each of thousands of findings.
+pub const MAX_LABELS: usize = 10;
 
 /// The span of a scope's first line, for labels on whole functions.
 pub fn scope_head(facts: &FileFacts, scope: ScopeId) -> std::ops::Range<usize> {

@@ -71,8 +71,9 @@ pub(crate) fn long_lived_collections(
         }
         let mut out = Vec::new();
         let long_lived = long_lived_types(ctx);
+        let size_events = rust_size_events(ctx);
         for file in ctx.files.iter().filter(|f| f.facts.is_rust) {
-            out.extend(check_rust(ctx, file, &long_lived, meta, caches));
+            out.extend(check_rust(file, &long_lived, &size_events, meta, caches));
         }
         for file in ctx.files.iter().filter(|f| !f.facts.is_rust) {
             let facts = &file.facts;
@@ -325,10 +326,50 @@ fn ts_fix(
 
 /// Rust: unbounded channels (always), and collections in statics or fields of long-lived
 /// structs that grow and never shrink anywhere in the workspace (matched by field name).
+/// Field or static name → the growth, shrinkage and size checks of that name in the Rust files,
+/// in file and event order. Built once per run: looking them up by scanning every event of the
+/// project for every collection was quadratic.
+/// Each event comes with the type names its file deals with (the structs it defines and those
+/// it shows to be long-lived), for the "is this growth about that struct" check.
+type SizeEvents<'a> = std::collections::HashMap<
+    String,
+    Vec<(
+        &'a ProjectFile,
+        &'a Event,
+        std::rc::Rc<std::collections::HashSet<&'a str>>,
+    )>,
+>;
+
+fn rust_size_events<'a>(ctx: &ProjectCtx<'a>) -> SizeEvents<'a> {
+    let mut index = SizeEvents::new();
+    for f in ctx.files.iter().filter(|f| f.facts.is_rust) {
+        let types: std::rc::Rc<std::collections::HashSet<&str>> = std::rc::Rc::new(
+            f.facts
+                .classes
+                .iter()
+                .filter_map(|c| c.name.as_deref())
+                .chain(f.facts.long_lived_types.iter().map(String::as_str))
+                .collect(),
+        );
+        for g in &f.facts.events {
+            let p = match &g.kind {
+                EventKind::Grow { place }
+                | EventKind::Shrink { place }
+                | EventKind::SizeCheck { place } => place,
+                _ => continue,
+            };
+            if let Some(name) = crate::facts::place_name(&f.facts.resolve(p), &f.facts) {
+                index.entry(name).or_default().push((f, g, types.clone()));
+            }
+        }
+    }
+    index
+}
+
 fn check_rust(
-    ctx: &ProjectCtx,
     file: &ProjectFile,
     long_lived: &std::collections::HashSet<String>,
+    size_events: &SizeEvents,
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
@@ -398,34 +439,20 @@ fn check_rust(
                 }
                 let mut growth = Vec::new();
                 let mut bounded = false;
-                for f in ctx.files.iter().filter(|f| f.facts.is_rust) {
-                    for g in &f.facts.events {
-                        let p = match &g.kind {
-                            EventKind::Grow { place }
-                            | EventKind::Shrink { place }
-                            | EventKind::SizeCheck { place } => place,
-                            _ => continue,
-                        };
-                        if crate::facts::place_name(&f.facts.resolve(p), &f.facts).as_deref()
-                            != Some(name.as_str())
-                        {
-                            continue;
-                        }
-                        match g.kind {
-                            EventKind::Grow { .. } => {
-                                // Growth by field name counts in files that deal with the
-                                // struct (its impl, or code holding it in an `Arc`); shrinking
-                                // anywhere counts, to stay on the safe side.
-                                let relevant = struct_name.as_ref().is_none_or(|s| {
-                                    f.facts.classes.iter().any(|c| c.name.as_ref() == Some(s))
-                                        || f.facts.long_lived_types.contains(s)
-                                });
-                                if relevant && grows_repeatedly(&f.facts, g) {
-                                    growth.push((f, g));
-                                }
+                for (f, g, types) in size_events.get(&name).map_or(&[][..], Vec::as_slice) {
+                    let (f, g) = (*f, *g);
+                    match g.kind {
+                        EventKind::Grow { .. } => {
+                            // Growth by field name counts in files that deal with the struct
+                            // (its impl, or code holding it in an `Arc`); shrinking anywhere
+                            // counts, to stay on the safe side.
+                            let relevant =
+                                struct_name.as_deref().is_none_or(|s| types.contains(s));
+                            if relevant && grows_repeatedly(&f.facts, g) {
+                                growth.push((f, g));
                             }
-                            _ => bounded = true,
                         }
+                        _ => bounded = true,
                     }
                 }
                 if bounded || growth.is_empty() {
@@ -452,7 +479,7 @@ fn check_rust(
                      `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
                      bounded cache with a TTL (moka)",
                 );
-                for (f, g) in growth {
+                for (f, g) in growth.into_iter().take(MAX_LABELS) {
                     let label = format!("grows here ({})", describe_scope(&f.facts, g.scope));
                     if std::ptr::eq(f, file) {
                         d = d.with_label(g.span.clone(), label);

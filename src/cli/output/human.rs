@@ -15,8 +15,17 @@ use crate::diagnostic::Severity;
 /// Lines of a fix's diff shown under a finding; longer diffs are cut (`--diff` shows them all).
 const FIX_PREVIEW_LINES: usize = 12;
 
-/// Each fix of `d` as a short diff with its applicability, under the finding.
-fn write_fixes(out: &mut dyn WriteColor, d: &crate::Diagnostic, text: &str) -> std::io::Result<()> {
+/// Largest stretch of a file (whole lines around a fix's edits) whose diff is previewed.
+const LONGEST_PREVIEW: usize = 64 * 1024;
+
+/// Each fix of `d` as a short diff with its applicability, under the finding. Only the lines
+/// the edits touch are diffed (not the whole file once per finding); a change on lines too long
+/// to quote is named, not shown.
+fn write_fixes(
+    out: &mut dyn WriteColor,
+    d: &crate::Diagnostic,
+    src: &crate::source::SourceFile,
+) -> std::io::Result<()> {
     use codespan_reporting::term::termcolor::{Color, ColorSpec};
     for f in &d.fixes {
         let how = match f.applicability {
@@ -30,14 +39,47 @@ fn write_fixes(out: &mut dyn WriteColor, d: &crate::Diagnostic, text: &str) -> s
         write!(out, "  {how}")?;
         out.reset()?;
         writeln!(out, ": {}", f.title)?;
-        let edits: Vec<(std::ops::Range<usize>, String)> = f
+        let here: Vec<&crate::diagnostic::Edit> = f
             .edits
             .iter()
             .filter(|e| e.file.as_ref().is_none_or(|p| p == &d.file))
-            .map(|e| (e.range.clone(), e.content.clone()))
             .collect();
-        let (after, _) = crate::fix::apply_edits(text, &edits);
-        let diff = similar::TextDiff::from_lines(text, after.as_str());
+        let (Some(lo), Some(hi)) = (
+            here.iter().map(|e| e.range.start).min(),
+            here.iter().map(|e| e.range.end).max(),
+        ) else {
+            continue;
+        };
+        let text = &src.text;
+        let (lo, hi) = (lo.min(text.len()), hi.min(text.len()));
+        let first = src.lines.line_range(text, src.lines.line_at(lo));
+        let last = src.lines.line_range(text, src.lines.line_at(hi));
+        // Whole lines, with the last one's line ending.
+        let end = text[last.end..]
+            .find('\n')
+            .map_or(text.len(), |n| last.end + n + 1);
+        let region = first.start..end;
+        if region.len() > LONGEST_PREVIEW
+            || first.len() > LONGEST_QUOTED_LINE
+            || last.len() > LONGEST_QUOTED_LINE
+        {
+            writeln!(
+                out,
+                "    (the change is too long to preview here; --diff shows it)"
+            )?;
+            continue;
+        }
+        let before = &text[region.clone()];
+        let edits: Vec<(std::ops::Range<usize>, String)> = here
+            .iter()
+            .map(|e| {
+                let r = e.range.start.saturating_sub(region.start)
+                    ..e.range.end.saturating_sub(region.start);
+                (r, e.content.clone())
+            })
+            .collect();
+        let (after, _) = crate::fix::apply_edits(before, &edits);
+        let diff = similar::TextDiff::from_lines(before, after.as_str());
         let mut shown = 0;
         for group in diff.grouped_ops(0) {
             for op in group {
@@ -69,6 +111,19 @@ fn write_fixes(out: &mut dyn WriteColor, d: &crate::Diagnostic, text: &str) -> s
     Ok(())
 }
 
+/// Lines longer than this (in bytes) are not quoted.
+const LONGEST_QUOTED_LINE: usize = 1_000;
+
+/// The first and last lines of `range` in `file` are short enough to quote.
+fn quotable(report: &Report, file: &std::path::Path, range: &std::ops::Range<usize>) -> bool {
+    report.sources.get(file).is_some_and(|src| {
+        [range.start, range.end].iter().all(|&o| {
+            let line = src.lines.line_at(o);
+            src.lines.line_range(&src.text, line).len() <= LONGEST_QUOTED_LINE
+        })
+    })
+}
+
 /// Writes every diagnostic and a summary to `out`.
 pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> {
     let mut files = SimpleFiles::new();
@@ -92,12 +147,15 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         let mut cs = CsDiagnostic::new(severity)
             .with_code(d.rule)
             .with_message(&d.message);
+        let mut notes = Vec::new();
         match ids.get(&d.file) {
-            Some(&id) => {
+            Some(&id) if quotable(report, &d.file, &d.range) => {
                 let mut labels = vec![CsLabel::primary(id, d.range.clone())];
                 for l in &d.labels {
                     let file = l.file.as_ref().unwrap_or(&d.file);
-                    if let Some(&lid) = ids.get(file) {
+                    if let Some(&lid) = ids.get(file)
+                        && quotable(report, file, &l.range)
+                    {
                         labels.push(
                             CsLabel::secondary(lid, l.range.clone()).with_message(&l.message),
                         );
@@ -105,19 +163,31 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
                 }
                 cs = cs.with_labels(labels);
             }
+            Some(_) => {
+                // Minified code: quoting a line of megabytes once per finding would flood the
+                // terminal (and fill disks): give the position instead.
+                let (start, _) = super::span_positions(report, &d.file, &d.range);
+                notes.push(format!(
+                    "at {}:{}:{} (the line is too long to quote)",
+                    d.file.display(),
+                    start.line,
+                    start.column
+                ));
+            }
             None => {
                 // A file that could not be read has no source to show: name it in a note.
-                cs = cs.with_notes(vec![format!("in {}", d.file.display())]);
+                notes.push(format!("in {}", d.file.display()));
             }
         }
         if let Some(h) = &d.help {
-            cs = cs.with_notes(vec![format!("help: {h}")]);
+            notes.push(format!("help: {h}"));
         }
+        cs = cs.with_notes(notes);
         if term::emit_to_write_style(out, &config, &files, &cs).is_err() {
             writeln!(out, "{}: {}: {}", d.file.display(), d.rule, d.message)?;
         }
         if let Some(src) = report.sources.get(&d.file) {
-            write_fixes(out, d, &src.text)?;
+            write_fixes(out, d, src)?;
         }
     }
     let n = report.diagnostics.len();

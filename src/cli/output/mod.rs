@@ -36,17 +36,11 @@ pub fn path_str(path: &std::path::Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
-/// The whole line (without its line break) holding byte `offset` of `text`.
-fn line_text(text: &str, offset: usize) -> &str {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let start = text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
-    let end = text[offset..]
-        .find(['\n', '\r'])
-        .map_or(text.len(), |i| offset + i);
-    &text[start..end]
+/// The whole line (without its line break) holding byte `offset` of `text`, found through its
+/// line index (not by searching: a minified line is megabytes long and may hold thousands of
+/// findings).
+fn line_text<'a>(text: &'a str, lines: &crate::source::LineIndex, offset: usize) -> &'a str {
+    &text[lines.line_range(text, lines.line_at(offset))]
 }
 
 /// FNV-1a, 128 bits: a hash that is the same on every platform and every Rust release (the
@@ -93,22 +87,32 @@ impl Fingerprint {
 /// reported line, renaming the file, or adding an identical finding before it changes it.
 pub fn fingerprints(report: &Report) -> Vec<Fingerprint> {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // Hashed once per rule and line: minified code puts thousands of findings on one line of
+    // megabytes, and hashing it for each was quadratic.
+    let mut hashed: std::collections::HashMap<(&str, &std::path::Path, usize), String> =
+        std::collections::HashMap::new();
     report
         .diagnostics
         .iter()
         .map(|d| {
-            let line = report
-                .sources
-                .get(&d.file)
-                .map_or("", |src| line_text(&src.text, d.range.start).trim());
-            let line_hash = format!(
-                "{:032x}",
-                fnv1a_128(&[
-                    d.rule.as_bytes(),
-                    path_str(&d.file).as_bytes(),
-                    line.as_bytes()
-                ])
-            );
+            let src = report.sources.get(&d.file);
+            let line_no = src.map_or(usize::MAX, |src| src.lines.line_at(d.range.start));
+            let line_hash = hashed
+                .entry((d.rule, d.file.as_path(), line_no))
+                .or_insert_with(|| {
+                    let line = src.map_or("", |src| {
+                        line_text(&src.text, &src.lines, d.range.start).trim()
+                    });
+                    format!(
+                        "{:032x}",
+                        fnv1a_128(&[
+                            d.rule.as_bytes(),
+                            path_str(&d.file).as_bytes(),
+                            line.as_bytes()
+                        ])
+                    )
+                })
+                .clone();
             let n = seen.entry(line_hash.clone()).or_insert(0);
             *n += 1;
             Fingerprint {
@@ -165,11 +169,12 @@ mod tests {
     #[test]
     fn line_text_finds_the_whole_line() {
         let t = "a\r\n  bb  \rc\n";
-        assert_eq!(line_text(t, 0), "a");
-        assert_eq!(line_text(t, 5), "  bb  ");
-        assert_eq!(line_text(t, 3), "  bb  ");
-        assert_eq!(line_text(t, 10), "c");
-        assert_eq!(line_text(t, 100), "");
+        let l = crate::source::LineIndex::new(t);
+        assert_eq!(line_text(t, &l, 0), "a");
+        assert_eq!(line_text(t, &l, 5), "  bb  ");
+        assert_eq!(line_text(t, &l, 3), "  bb  ");
+        assert_eq!(line_text(t, &l, 10), "c");
+        assert_eq!(line_text(t, &l, 100), "");
     }
 
     #[test]

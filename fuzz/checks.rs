@@ -1,0 +1,248 @@
+//! The properties the fuzz targets check, shared with `tests/fuzz_corpus.rs`, which replays the
+//! seeds and every minimised crash through these same functions in the normal test run (no
+//! libFuzzer needed). Each function panics when a property fails.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use unleak::source::{Language, LineCol, LineIndex, SourceFile};
+use unleak::{Diagnostic, Options, Report};
+
+/// Fuzz inputs are bytes; the linter only ever sees UTF-8 (the engine rejects anything else
+/// before parsing), so invalid sequences become U+FFFD rather than wasting the input.
+pub fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+/// Lints `text` as `name` and checks the result: no crash caught as `internal-error`, every
+/// range (diagnostics, labels, fix edits) inside the text and on character boundaries, and
+/// every output format renders it.
+pub fn lint_checked(name: &str, text: &str) -> Vec<Diagnostic> {
+    let path = Path::new(name);
+    let diags = unleak::lint_source(path, text, &Options::default());
+    let in_text = |r: &std::ops::Range<usize>| {
+        r.start <= r.end
+            && r.end <= text.len()
+            && text.is_char_boundary(r.start)
+            && text.is_char_boundary(r.end)
+    };
+    for d in &diags {
+        assert_ne!(d.rule, "internal-error", "{name}: {}", d.message);
+        assert!(in_text(&d.range), "{name}: {} at {:?}", d.rule, d.range);
+        for l in d.labels.iter().filter(|l| l.file.is_none()) {
+            assert!(
+                in_text(&l.range),
+                "{name}: label of {} at {:?}",
+                d.rule,
+                l.range
+            );
+        }
+        for f in &d.fixes {
+            for e in &f.edits {
+                assert!(
+                    in_text(&e.range),
+                    "{name}: edit of {} at {:?}",
+                    d.rule,
+                    e.range
+                );
+            }
+        }
+    }
+    render_all(path, text, &diags);
+    diags
+}
+
+/// Every output format, over a report of this one file.
+fn render_all(path: &Path, text: &str, diags: &[Diagnostic]) {
+    let Some(language) = Language::from_path(path) else {
+        return;
+    };
+    let mut sources = HashMap::new();
+    sources.insert(
+        path.to_path_buf(),
+        Arc::new(SourceFile::new(
+            path.to_path_buf(),
+            language,
+            text.to_string(),
+        )),
+    );
+    let report = Report {
+        diagnostics: diags.to_vec(),
+        files: 1,
+        sources,
+        cache: None,
+    };
+    use unleak::cli::output as out;
+    let json: serde_json::Value =
+        serde_json::from_str(&out::json::render(&report)).expect("json output parses");
+    assert_eq!(json["summary"]["diagnostics"], diags.len());
+    let _ = out::concise::render(&report);
+    let _ = out::github::render(&report);
+    let _ = out::cargo::render(&report);
+    let mut buf = codespan_reporting::term::termcolor::NoColor::new(Vec::new());
+    out::human::render(&report, &mut buf).expect("human output");
+}
+
+/// Runs a check on one big-stack thread (as the engine's workers are), so the linting calls
+/// inside it do not each start their own.
+fn big_stack(f: impl FnOnce() + Send) {
+    unleak::engine::on_big_stack(f).expect("a worker thread");
+}
+
+/// The TypeScript/JavaScript pipeline, with each grammar.
+pub fn ts(data: &[u8]) {
+    big_stack(|| {
+        let text = text(data);
+        for name in ["fuzz.ts", "fuzz.tsx", "fuzz.js"] {
+            lint_checked(name, &text);
+        }
+    });
+}
+
+/// The Rust pipeline.
+pub fn rust(data: &[u8]) {
+    big_stack(|| {
+        lint_checked("fuzz.rs", &text(data));
+    });
+}
+
+/// Fix validity: every fix (unsafe ones included) applied to a fixpoint never leaves the file
+/// parsing worse than before — the fixer refuses such a round instead — and the fixed text is
+/// still linted without a crash. The first byte picks the language.
+pub fn fix(data: &[u8]) {
+    big_stack(|| fix_here(data));
+}
+
+fn fix_here(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let name = ["fuzz.ts", "fuzz.rs", "fuzz.js", "fuzz.tsx"][usize::from(pick % 4)];
+    let text = text(rest);
+    let path = Path::new(name);
+    let options = Options::default();
+    let budget = options.parse_budget;
+    let fixed = unleak::fix::fix_source(path, &text, &options, true);
+    if fixed.after != text {
+        let before = unleak::fix::parse_damage(path, &text, budget);
+        let after = unleak::fix::parse_damage(path, &fixed.after, budget);
+        assert!(
+            after.is_some(),
+            "{name}: the fixed text no longer parses at all"
+        );
+        assert!(
+            after <= before,
+            "{name}: the fix made parsing worse ({before:?} -> {after:?}):\n{}",
+            fixed.after
+        );
+        assert!(fixed.fixes > 0);
+        lint_checked(name, &fixed.after);
+    } else {
+        assert_eq!(fixed.fixes, 0);
+    }
+}
+
+/// Position conversions (what the LSP's UTF-16 positions and every output format's line and
+/// column rest on): byte ⇄ line/column round trips, UTF-16 columns against `encode_utf16`,
+/// clamping of offsets inside characters or past the end, and no panic for any position. The
+/// first two bytes pick extra probe offsets.
+pub fn positions(data: &[u8]) {
+    let text = text(data);
+    let idx = LineIndex::new(&text);
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut line_start = 0;
+    let mut line = 0u32;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut prev = None::<LineCol>;
+    for (o, _) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        // Reference line bookkeeping: `\r\n`, `\r`, `\n` end lines.
+        while i < o {
+            if bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                line += 1;
+                line_start = i + 1;
+            }
+            i += 1;
+        }
+        let lc = idx.line_col(&text, o);
+        let from = if line == 0 {
+            line_start.max(bom).min(o)
+        } else {
+            line_start
+        };
+        assert_eq!(lc.line, line + 1, "line at {o}");
+        assert_eq!(
+            lc.column as usize,
+            text[from..o].chars().count() + 1,
+            "column at {o}"
+        );
+        let (l16, c16) = idx.utf16_position(&text, o);
+        assert_eq!(l16, line, "utf-16 line at {o}");
+        assert_eq!(
+            c16 as usize,
+            text[from..o].encode_utf16().count(),
+            "utf-16 at {o}"
+        );
+        if o >= bom {
+            assert_eq!(idx.offset(&text, lc), o, "round trip at {o} ({lc:?})");
+        }
+        if let Some(p) = prev
+            && o != bom
+        {
+            assert!(p < lc, "positions grow: {p:?} then {lc:?} at {o}");
+        }
+        prev = Some(lc);
+    }
+    // Probes anywhere, including inside characters and past the end.
+    let probes = data.iter().take(2).map(|&b| usize::from(b) * 7);
+    for o in probes.chain([text.len() + 1, usize::MAX / 2]) {
+        let mut floor = o.min(text.len());
+        while !text.is_char_boundary(floor) {
+            floor -= 1;
+        }
+        assert_eq!(idx.line_col(&text, o), idx.line_col(&text, floor));
+        assert_eq!(
+            idx.utf16_position(&text, o),
+            idx.utf16_position(&text, floor)
+        );
+    }
+    for &(l, c) in &[(0, 0), (1, u32::MAX), (u32::MAX, 1), (line + 2, 1)] {
+        let o = idx.offset(&text, LineCol { line: l, column: c });
+        assert!(o <= text.len() && text.is_char_boundary(o));
+    }
+    for l in 0..idx.line_count() {
+        let r = idx.line_range(&text, l);
+        assert!(!text[r].contains(['\n', '\r']));
+    }
+}
+
+/// The inputs replayed by `tests/fuzz_corpus.rs` for `target`: the seeds (every fixture source
+/// file) and `fuzz/regressions/<target>/*`.
+pub fn replay_inputs(root: &Path, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![
+        root.join("fixtures"),
+        root.join("fuzz/regressions").join(target),
+    ];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
