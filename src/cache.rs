@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use crate::config::Loaded;
-use crate::diagnostic::{
-    Applicability, Diagnostic, Edit, Fix, INTERNAL_ERROR, IO_ERROR, Label, PARSE_ERROR, Severity,
-};
+use crate::diagnostic::{Applicability, Diagnostic, Edit, Fix, Label, Severity};
 use crate::facts::FileFacts;
 use crate::rules::RuleOptions;
 
@@ -358,7 +356,7 @@ fn restore(d: &StoredDiagnostic, shown: &Path) -> Option<Diagnostic> {
 
 /// The `&'static` id of a rule named in an entry; `None` (a foreign entry) when unknown.
 fn rule_id(id: &str) -> Option<&'static str> {
-    [IO_ERROR, PARSE_ERROR, INTERNAL_ERROR]
+    crate::diagnostic::FAILURES
         .into_iter()
         .find(|f| *f == id)
         .or_else(|| crate::registry::find(id).map(|r| r.meta().id))

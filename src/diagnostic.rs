@@ -132,3 +132,7 @@ impl Diagnostic {
 pub const IO_ERROR: &str = "io-error";
 pub const PARSE_ERROR: &str = "parse-error";
 pub const INTERNAL_ERROR: &str = "internal-error";
+/// A file whose parsing and analysis ran past the per-file time budget (`--parse-budget`).
+pub const TIMEOUT: &str = "timeout";
+/// Every per-file failure id.
+pub const FAILURES: [&str; 4] = [IO_ERROR, PARSE_ERROR, TIMEOUT, INTERNAL_ERROR];

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity};
+use crate::diagnostic::{
+    Diagnostic, FAILURES, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT,
+};
 use crate::discover::{discover, display_path};
 use crate::facts::FileFacts;
 use crate::lang::ts::{LowerError, lower};
@@ -23,7 +25,7 @@ pub struct Options {
     /// Files larger than this are skipped with an `io-error` diagnostic.
     pub max_file_size: u64,
     /// Time budget per file for parsing and lowering; a file that takes longer is abandoned
-    /// with a `parse-error` that says it timed out.
+    /// with a `timeout` diagnostic.
     pub parse_budget: Duration,
     pub rules: RuleOptions,
     /// Worker threads (0: one per core).
@@ -88,7 +90,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Per-file failures: `io-error`, `parse-error`, `internal-error` of severity error.
+    /// Per-file failures: `io-error`, `parse-error`, `timeout`, `internal-error` of severity error.
     pub fn failures(&self) -> usize {
         self.diagnostics
             .iter()
@@ -103,7 +105,7 @@ impl Report {
 }
 
 pub fn is_failure(rule: &str) -> bool {
-    matches!(rule, IO_ERROR | PARSE_ERROR | INTERNAL_ERROR)
+    FAILURES.contains(&rule)
 }
 
 /// Stack for the workers: syn and the lowering walks recurse once per nesting level (the
@@ -564,28 +566,28 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         fault_injection(&path, None);
         match source.language {
             Language::Rust => crate::lang::rust::lower_within(&parse_text, options.parse_budget)
-                .map_err(|e| (e.message, e.range, !e.timed_out)),
+                .map_err(|e| (e.message, e.range, e.timed_out)),
             lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
-                // A time-out depends on the machine, not the file: never cached.
-                let cacheable = !matches!(e, LowerError::Timeout(_));
+                let timed_out = matches!(e, LowerError::Timeout(_));
                 let msg = match e {
                     LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
                     _ => e.to_string(),
                 };
-                (msg, 0..0, cacheable)
+                (msg, 0..0, timed_out)
             }),
         }
     }));
     let facts = match lowered {
         Ok(Ok(f)) => f,
-        Ok(Err((msg, range, cacheable))) => {
+        Ok(Err((msg, range, timed_out))) => {
             return FileAnalysis {
-                cacheable,
+                // A time-out depends on the machine, not the file: never cached.
+                cacheable: !timed_out,
                 source: Some(Arc::new(source)),
                 facts: None,
                 suppressions: Vec::new(),
                 diagnostics: vec![Diagnostic::new(
-                    PARSE_ERROR,
+                    if timed_out { TIMEOUT } else { PARSE_ERROR },
                     Severity::Error,
                     path,
                     range,

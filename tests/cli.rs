@@ -399,3 +399,68 @@ fn usage_errors_exit_two() {
     unleak().args(["frobnicate"]).assert().code(2);
     unleak().args(["--version"]).assert().code(0);
 }
+
+/// `--timeout` sets the per-file budget: a file that takes longer is one `timeout` error (exit
+/// 1, like any file that could not be linted) and the other files are linted as usual.
+#[test]
+fn timeout_flag_gives_up_on_a_slow_file_and_lints_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    // About 800 KB of code: far more than a millisecond's parsing, even in a release build.
+    let chunk = "function a(b,c){var d=b.map(function(e){return e*c});return{k:d,m:[1,2,3]}}\n";
+    fs::write(dir.path().join("slow.js"), chunk.repeat(10_000)).unwrap();
+    fs::write(dir.path().join("leak.ts"), LEAK).unwrap();
+    let out = unleak()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--no-cache",
+            "--format",
+            "json",
+            "--timeout",
+            "0.001",
+        ])
+        .args(["slow.js"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["rule"], "timeout");
+    assert_eq!(diags[0]["path"], "slow.js");
+    assert!(
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out")
+    );
+    assert_eq!(v["summary"]["errors"], 1);
+    // The default budget lints both; a small file is linted within a short budget too.
+    let v = json(
+        &unleak()
+            .current_dir(dir.path())
+            .args(["check", "--no-cache", "--format", "json", "--timeout", "5"])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    let rules: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["orphaned-interval"]);
+    for bad in ["0", "-1", "soon"] {
+        unleak()
+            .current_dir(dir.path())
+            .args(["check".to_string(), format!("--timeout={bad}")])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--timeout"));
+    }
+}

@@ -74,7 +74,7 @@ fn n(v: &Value) -> u64 {
 }
 
 fn is_failure(rule: &str) -> bool {
-    matches!(rule, "io-error" | "parse-error" | "internal-error")
+    unleak::diagnostic::FAILURES.contains(&rule)
 }
 
 /// A folder with a leak in a file whose name holds `%`, `,`, `:`, `<`, `&` and a newline, and

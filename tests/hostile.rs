@@ -699,7 +699,7 @@ fn the_per_file_time_budget_turns_slow_files_into_timeouts() {
     for slow in ["slow.js", "slow.rs"] {
         let ds = of(slow);
         assert_eq!(ds.len(), 1, "{slow}: {ds:#?}");
-        assert_eq!(ds[0].rule, "parse-error");
+        assert_eq!(ds[0].rule, "timeout");
         assert!(ds[0].message.starts_with("timed out"), "{}", ds[0].message);
     }
     assert_eq!(of("normal.ts").len(), 1);

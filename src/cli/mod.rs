@@ -122,6 +122,10 @@ pub struct OutputArgs {
     /// configuration's `max-file-size`).
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
+    /// Give up on a file whose parsing and analysis take longer than this many seconds
+    /// (reported as `timeout`; default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
     /// When to colour human output.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
@@ -225,6 +229,10 @@ fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
             .max_file_size
             .unwrap_or(Options::default().max_file_size),
         threads: args.output.threads,
+        parse_budget: args
+            .output
+            .timeout
+            .unwrap_or(Options::default().parse_budget),
         ..Options::default()
     };
     let mut run = crate::fix::fix_paths(paths, &options, args.unsafe_fixes);
@@ -283,6 +291,9 @@ pub fn run_check(
     let mut options = Options::configured(config);
     if let Some(max) = args.max_file_size {
         options.max_file_size = max;
+    }
+    if let Some(budget) = args.timeout {
+        options.parse_budget = budget;
     }
     options.threads = args.threads;
     options.exclude = exclude.to_vec();
@@ -591,4 +602,15 @@ fn explain(rule: &str) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// A positive number of seconds (fractions allowed), for `--timeout`.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if secs <= 0.0 {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }

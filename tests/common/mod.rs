@@ -19,7 +19,7 @@ pub fn line_of(text: &str, offset: usize) -> u32 {
 pub fn findings(text: &str, diags: &[Diagnostic]) -> Findings {
     diags
         .iter()
-        .filter(|d| !matches!(d.rule, "io-error" | "parse-error" | "internal-error"))
+        .filter(|d| !unleak::diagnostic::FAILURES.contains(&d.rule))
         .map(|d| (line_of(text, d.range.start), d.rule.to_string()))
         .collect()
 }

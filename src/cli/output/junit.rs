@@ -1,7 +1,7 @@
 //! `--format junit`: JUnit XML for CI test reports (GitLab `artifacts:reports:junit`, Jenkins,
 //! Azure Pipelines…). `<testsuites>` holds one `<testsuite>` per file with diagnostics and one
 //! `<testcase>` per diagnostic: a `<failure>` for an error or warning, an `<error>` for a file
-//! that could not be linted (`io-error`, `parse-error`, `internal-error`), and a passing test
+//! that could not be linted (`io-error`, `parse-error`, `timeout`, `internal-error`), and a passing test
 //! case with the note in `<system-out>` for an info-level diagnostic (a finding or a skipped
 //! unparsable region) (which does not fail the
 //! run either). A clean run is one passing test case.

@@ -1,6 +1,6 @@
 //! `--format sarif`: SARIF 2.1.0, as GitHub code scanning (`github/codeql-action/upload-sarif`)
 //! and other SARIF viewers read it. One run; the rules of the registry as `tool.driver.rules`;
-//! one result per finding; files that could not be linted (`io-error`, `parse-error`,
+//! one result per finding; files that could not be linted (`io-error`, `parse-error`, `timeout`,
 //! `internal-error`) as tool execution notifications of the invocation, not as results.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::{fingerprints, message_with_help, path_str, span_positions};
-use crate::diagnostic::{INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity};
+use crate::diagnostic::{INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT};
 use crate::engine::is_failure;
 use crate::{Report, registry};
 
@@ -121,6 +121,10 @@ const NOTIFICATIONS: &[(&str, &str)] = &[
     (
         PARSE_ERROR,
         "A file, or a region of it, could not be parsed; it was not linted (or only in part).",
+    ),
+    (
+        TIMEOUT,
+        "Parsing and analysing a file took longer than the per-file budget; it was not linted.",
     ),
     (
         INTERNAL_ERROR,
