@@ -423,11 +423,42 @@ fn rule_in_suppression(
     if at < marker || at > l.len() {
         return None;
     }
-    let start = l[..at].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    // After the last character that is not part of a rule id (which may be several bytes).
+    let start = l[..at]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !is_word(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let end = l[at..]
         .find(|c: char| !is_word(c))
         .map_or(l.len(), |i| at + i);
     let word = &l[start..end];
     let rule = crate::registry::find(word)?.meta().id;
     Some((rule, lr.start + start..lr.start + end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsp::convert::Encoding;
+
+    #[test]
+    fn a_rule_in_a_suppression_after_multibyte_text() {
+        // Found by the soak test: a character of several bytes right before `unleak-ignore`
+        // made the start of the hovered word fall inside it (a panic).
+        let text = "éunleak-ignore orphaned-interval: test\n";
+        let doc = Document::new(
+            "file:///a.ts".into(),
+            "typescript",
+            1,
+            text.into(),
+            1,
+            Encoding::Utf16,
+        );
+        assert_eq!(rule_in_suppression(&doc, 2), None);
+        let at = text.find("interval").unwrap();
+        let (rule, range) = rule_in_suppression(&doc, at).expect("the rule id is hovered");
+        assert_eq!(rule, "orphaned-interval");
+        assert_eq!(&text[range], "orphaned-interval");
+    }
 }

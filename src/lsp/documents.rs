@@ -16,8 +16,11 @@ pub struct Document {
     /// The path unleak lints it as (`None`: not a language unleak lints).
     pub path: Option<PathBuf>,
     pub version: i32,
-    /// Which opening of the URI this is: results computed for an earlier opening (whose
-    /// versions may repeat) are told apart by it.
+    /// Which revision of the text this is, counted by the server over all documents and bumped
+    /// by every open and every change: results computed from another text are told apart by it
+    /// even when the client repeats a version (a reopened document starts its versions again;
+    /// a client that breaks the rule of increasing versions would otherwise have findings of
+    /// one text placed on another).
     pub epoch: u64,
     pub text: Arc<str>,
     pub lines: LineIndex,

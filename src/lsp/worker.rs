@@ -126,6 +126,13 @@ impl Inbox {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         queue.drain(..).collect()
     }
+
+    fn is_empty(&self) -> bool {
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
 }
 
 /// Starts the worker thread; its results arrive on the returned receiver, which disconnects
@@ -232,6 +239,9 @@ impl Worker {
                 for d in self.docs.values_mut() {
                     d.state = State::Pending;
                 }
+            }
+            if self.inbox.is_empty() {
+                super::memory::release_free_memory();
             }
         }
     }
