@@ -222,6 +222,65 @@ pub fn positions(data: &[u8]) {
     }
 }
 
+/// The language server's position conversions (`lsp::convert::Text`), in each encoding: a
+/// position made from any offset on a character boundary converts back to it (offsets inside a
+/// `\r\n` excepted: no position names them), its column counts the line's code units before
+/// it, and any position at all — past the line, past the text, inside a character — converts
+/// to an offset on a character boundary, never decreasing as the column grows.
+pub fn lsp_positions(data: &[u8]) {
+    use unleak::lsp::convert::{Encoding, Text};
+    let text = text(data);
+    let lines = LineIndex::new(&text);
+    let view = Text::new(&text, &lines);
+    let units = |s: &str, enc: Encoding| -> usize {
+        match enc {
+            Encoding::Utf8 => s.len(),
+            Encoding::Utf16 => s.encode_utf16().count(),
+            Encoding::Utf32 => s.chars().count(),
+        }
+    };
+    for enc in [Encoding::Utf8, Encoding::Utf16, Encoding::Utf32] {
+        for o in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+            let p = view.position(o, enc);
+            let line = lines.line_range(&text, p.line as usize);
+            assert!(line.start <= o, "{enc:?}: line of {o}");
+            if text[..o].ends_with('\r') && text[o..].starts_with('\n') {
+                continue;
+            }
+            assert_eq!(
+                p.character as usize,
+                units(&text[line.start..o.min(line.end)], enc),
+                "{enc:?}: column of {o}"
+            );
+            assert_eq!(
+                view.offset(p, enc),
+                o.min(line.end),
+                "{enc:?}: round trip at {o}"
+            );
+        }
+        let probes: Vec<u32> = data.iter().take(8).map(|&b| u32::from(b) % 40).collect();
+        for (i, &l) in probes.iter().enumerate() {
+            let mut last = 0;
+            for c in (0..60).chain([u32::MAX / 2, u32::MAX]) {
+                let pos = gen_lsp_types::Position {
+                    line: if i % 3 == 2 { u32::MAX - l } else { l },
+                    character: c,
+                };
+                let o = view.offset(pos, enc);
+                assert!(
+                    o <= text.len() && text.is_char_boundary(o),
+                    "{enc:?}: {pos:?}"
+                );
+                assert!(
+                    o >= last,
+                    "{enc:?}: offsets grow with the column at {pos:?}"
+                );
+                last = o;
+            }
+        }
+    }
+}
+
 /// The inputs replayed by `tests/fuzz_corpus.rs` for `target`: the seeds (every fixture source
 /// file) and `fuzz/regressions/<target>/*`.
 pub fn replay_inputs(root: &Path, target: &str) -> Vec<(PathBuf, Vec<u8>)> {

@@ -3,7 +3,7 @@
 # fuzz_fix reads its first byte as the language (0 .ts, 1 .rs, 2 .js, 3 .tsx): its seeds get it.
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in fuzz_ts fuzz_rust fuzz_fix fuzz_positions; do mkdir -p "corpus/$t"; done
+for t in fuzz_ts fuzz_rust fuzz_fix fuzz_positions fuzz_lsp_positions; do mkdir -p "corpus/$t"; done
 n=0
 while IFS= read -r -d '' f; do
   n=$((n + 1))
@@ -16,6 +16,7 @@ while IFS= read -r -d '' f; do
   esac
   { printf "$lang"; cat "$f"; } > "corpus/fuzz_fix/$name"
   cp "$f" "corpus/fuzz_positions/$name"
+  cp "$f" "corpus/fuzz_lsp_positions/$name"
 done < <(find ../fixtures -type f \( -name '*.rs' -o -name '*.ts' -o -name '*.tsx' -o -name '*.js' \
   -o -name '*.jsx' -o -name '*.mjs' -o -name '*.cjs' -o -name '*.mts' -o -name '*.cts' \) -print0)
 echo "seeded $n files per target"

@@ -43,3 +43,8 @@ fn fuzz_fix_inputs() {
 fn fuzz_positions_inputs() {
     replay("fuzz_positions", checks::positions);
 }
+
+#[test]
+fn fuzz_lsp_positions_inputs() {
+    replay("fuzz_lsp_positions", checks::lsp_positions);
+}

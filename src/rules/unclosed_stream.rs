@@ -123,7 +123,8 @@ fn destroy_on_close_fix(
             }
             let source_end = call_end(src, e.span.end)?;
             let stmt = src[e.stmt.clone()].trim_end();
-            let rest = src[source_end..e.stmt.start + stmt.len()].trim_start();
+            // (In broken code the call can run past its statement: no fix then.)
+            let rest = src.get(source_end..e.stmt.start + stmt.len())?.trim_start();
             let dest = rest
                 .strip_prefix(".pipe(")?
                 .trim_end_matches(';')

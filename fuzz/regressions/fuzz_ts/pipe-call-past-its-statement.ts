@@ -1,0 +1,1 @@
+(createReadStream(p).pipe(res)
