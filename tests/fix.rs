@@ -112,3 +112,43 @@ fn apply_edits_defers_overlaps_and_refuses_bad_ranges() {
     assert_eq!(out, "let b = 1;");
     assert_eq!(skipped, vec![1, 2]);
 }
+
+/// `--fix` reads the configuration as a check does: a rule turned off is not fixed (nor
+/// reported), and an excluded folder is not touched.
+#[test]
+fn fix_follows_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.ts"), SWALLOWING).unwrap();
+    fs::create_dir(dir.path().join("gen")).unwrap();
+    fs::write(dir.path().join("gen/b.ts"), SWALLOWING).unwrap();
+    fs::write(
+        dir.path().join("unleak.toml"),
+        "exclude = [\"gen/**\"]\n\n[rules]\nsilent-error = \"off\"\n",
+    )
+    .unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("applied 0 fix(es)"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("a.ts")).unwrap(),
+        SWALLOWING
+    );
+    // With the rule back on, a.ts is fixed and gen/ still left alone.
+    fs::write(dir.path().join("unleak.toml"), "exclude = [\"gen/**\"]\n").unwrap();
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .stderr(predicate::str::contains("applied 3 fix(es) in 1 file(s)"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("a.ts")).unwrap(),
+        LOGGING
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("gen/b.ts")).unwrap(),
+        SWALLOWING
+    );
+}

@@ -223,17 +223,11 @@ fn check(args: CheckArgs) -> i32 {
 /// `--fix` / `--diff`: fix in memory to a fixpoint, then write (or print) the changes and report
 /// what is left.
 fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
-    let options = Options {
-        max_file_size: args
-            .output
-            .max_file_size
-            .unwrap_or(Options::default().max_file_size),
-        threads: args.output.threads,
-        parse_budget: args
-            .output
-            .timeout
-            .unwrap_or(Options::default().parse_budget),
-        ..Options::default()
+    // The configuration applies as in a check: a rule turned off is not fixed, an excluded file
+    // is not touched.
+    let options = match run_options(&args.output) {
+        Ok((options, _)) => options,
+        Err(code) => return code,
     };
     let mut run = crate::fix::fix_paths(paths, &options, args.unsafe_fixes);
     if args.diff {
@@ -268,25 +262,21 @@ fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
     exit_code(&report)
 }
 
-/// Lints `paths` (skipping the folders in `exclude`), writes the report, returns the exit code.
-pub fn run_check(
-    paths: &[PathBuf],
-    exclude: &[PathBuf],
-    args: &OutputArgs,
-    baseline: &ReportFilterArgs,
-) -> i32 {
+/// A run's options: the configuration found from the working directory, then the flags; and the
+/// folder the cache lives in (the configuration's, else the working directory). `Err` holds the
+/// exit code after an invalid configuration, which is reported.
+fn run_options(args: &OutputArgs) -> Result<(Options, PathBuf), i32> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let config = match crate::config::discover(&cwd, &|id| registry::find(id).is_some()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("unleak: invalid configuration: {e}");
-            return EXIT_ERROR;
+            return Err(EXIT_ERROR);
         }
     };
-    // The cache lives by the configuration file (else the working directory).
     let cache_base = match &config.source {
         Some(_) => config.root.clone(),
-        None => cwd.clone(),
+        None => cwd,
     };
     let mut options = Options::configured(config);
     if let Some(max) = args.max_file_size {
@@ -296,6 +286,20 @@ pub fn run_check(
         options.parse_budget = budget;
     }
     options.threads = args.threads;
+    Ok((options, cache_base))
+}
+
+/// Lints `paths` (skipping the folders in `exclude`), writes the report, returns the exit code.
+pub fn run_check(
+    paths: &[PathBuf],
+    exclude: &[PathBuf],
+    args: &OutputArgs,
+    baseline: &ReportFilterArgs,
+) -> i32 {
+    let (mut options, cache_base) = match run_options(args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     options.exclude = exclude.to_vec();
     if !args.no_cache {
         let dir = args
