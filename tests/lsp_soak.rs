@@ -879,6 +879,30 @@ fn ten_thousand_random_messages_leave_the_server_alive_exact_and_flat() {
                 );
             }
             server.settle();
+            // And, as a user then does, ask for the fixes of a few findings (all current now):
+            // quick fixes, suppressions and fix-all on real findings.
+            for _ in 0..3 {
+                let doc = rng.pick(&docs).clone();
+                let ranges = server
+                    .shared
+                    .seen
+                    .lock()
+                    .unwrap()
+                    .finding_ranges
+                    .get(&doc.uri)
+                    .cloned()
+                    .unwrap_or_default();
+                if doc.open && !ranges.is_empty() {
+                    server.request(
+                        "textDocument/codeAction",
+                        json!({
+                            "textDocument": { "uri": doc.uri },
+                            "range": rng.pick(&ranges),
+                            "context": { "diagnostics": [], "triggerKind": 1 },
+                        }),
+                    );
+                }
+            }
         }
         if n == WARM_UP {
             checkpoint(&mut server, &mut docs);
@@ -937,7 +961,7 @@ fn ten_thousand_random_messages_leave_the_server_alive_exact_and_flat() {
     assert!(seen.views_checked > 500, "{} views", seen.views_checked);
     let content = |m: &str| seen.with_content.get(m).copied().unwrap_or(0);
     assert!(
-        content("textDocument/codeAction") > 10
+        content("textDocument/codeAction") > 40
             && content("textDocument/hover") > 40
             && content("textDocument/diagnostic") > 500,
         "answers with content: {:?}",
