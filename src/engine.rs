@@ -284,6 +284,24 @@ pub struct FileAnalysis {
 }
 
 impl FileAnalysis {
+    /// A file that could not be analysed: one failure diagnostic, no facts.
+    fn failed(
+        source: Option<Arc<SourceFile>>,
+        cacheable: bool,
+        rule: &'static str,
+        path: PathBuf,
+        range: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> FileAnalysis {
+        FileAnalysis {
+            cacheable,
+            source,
+            facts: None,
+            suppressions: Vec::new(),
+            diagnostics: vec![Diagnostic::new(rule, Severity::Error, path, range, message)],
+        }
+    }
+
     /// The file's source, when it could be read.
     pub fn source(&self) -> Option<&Arc<SourceFile>> {
         self.source.as_ref()
@@ -337,7 +355,7 @@ fn finish<'a>(
                 format!(
                     "rule `{}` panicked on the project index: {}; please report this",
                     rule.meta().id,
-                    panic_message(&panic)
+                    panic_message(&*panic)
                 ),
             )),
         }
@@ -395,18 +413,8 @@ fn finish<'a>(
 
 /// Reads, validates and analyses one file from disk; `shown` is the path its diagnostics name.
 fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis {
-    let fail = |rule: &'static str, msg: String| FileAnalysis {
-        cacheable: false,
-        source: None,
-        facts: None,
-        suppressions: Vec::new(),
-        diagnostics: vec![Diagnostic::new(
-            rule,
-            Severity::Error,
-            shown.clone(),
-            0..0,
-            msg,
-        )],
+    let fail = |rule: &'static str, msg: String| {
+        FileAnalysis::failed(None, false, rule, shown.clone(), 0..0, msg)
     };
     let Some(language) = Language::from_path(path) else {
         return fail(IO_ERROR, "not a file unleak can lint".into());
@@ -538,18 +546,15 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
     let path = source.path.clone();
     let mut source = Some(source);
     on_big_stack(|| analyse_here(source.take().expect("taken once"), options)).unwrap_or_else(
-        || FileAnalysis {
-            cacheable: false,
-            source: source.take().map(Arc::new),
-            facts: None,
-            suppressions: Vec::new(),
-            diagnostics: vec![Diagnostic::new(
+        || {
+            FileAnalysis::failed(
+                source.take().map(Arc::new),
+                false,
                 INTERNAL_ERROR,
-                Severity::Error,
                 path,
                 0..0,
                 "cannot start a worker thread to analyse this file; it was skipped",
-            )],
+            )
         },
     )
 }
@@ -580,20 +585,15 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
     let facts = match lowered {
         Ok(Ok(f)) => f,
         Ok(Err((msg, range, timed_out))) => {
-            return FileAnalysis {
-                // A time-out depends on the machine, not the file: never cached.
-                cacheable: !timed_out,
-                source: Some(Arc::new(source)),
-                facts: None,
-                suppressions: Vec::new(),
-                diagnostics: vec![Diagnostic::new(
-                    if timed_out { TIMEOUT } else { PARSE_ERROR },
-                    Severity::Error,
-                    path,
-                    range,
-                    msg,
-                )],
-            };
+            // A time-out depends on the machine, not the file: never cached.
+            return FileAnalysis::failed(
+                Some(Arc::new(source)),
+                !timed_out,
+                if timed_out { TIMEOUT } else { PARSE_ERROR },
+                path,
+                range,
+                msg,
+            );
         }
         Err(panic) => {
             let message = format!(
@@ -601,21 +601,16 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
                  please report this",
                 path.display(),
                 source.language,
-                panic_message(&panic)
+                panic_message(&*panic)
             );
-            return FileAnalysis {
-                cacheable: false,
-                source: Some(Arc::new(source)),
-                facts: None,
-                suppressions: Vec::new(),
-                diagnostics: vec![Diagnostic::new(
-                    INTERNAL_ERROR,
-                    Severity::Error,
-                    path,
-                    0..0,
-                    message,
-                )],
-            };
+            return FileAnalysis::failed(
+                Some(Arc::new(source)),
+                false,
+                INTERNAL_ERROR,
+                path,
+                0..0,
+                message,
+            );
         }
     };
     let mut diagnostics = Vec::new();
@@ -661,7 +656,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
                      please report this",
                         rule.meta().id,
                         path.display(),
-                        panic_message(&panic)
+                        panic_message(&*panic)
                     ),
                 ))
             }
@@ -695,7 +690,8 @@ fn fault_injection(path: &Path, rule: Option<&str>) {
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+/// The text of a caught panic.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

@@ -225,20 +225,26 @@ impl Server {
     }
 
     fn request(&mut self, method: &str, params: Value) -> RequestId {
+        self.request_with(method, params, |_, _| {})
+    }
+
+    /// Sends a request; `note` records what to check in its answer before it can arrive.
+    fn request_with(
+        &mut self,
+        method: &str,
+        params: Value,
+        note: impl FnOnce(&mut Seen, &RequestId),
+    ) -> RequestId {
         self.next_id += 1;
         let id = RequestId::from(self.next_id);
         self.sent.push(id.clone());
-        let params_for_log = params.clone();
-        self.shared.seen.lock().unwrap().methods.insert(
-            id.clone(),
-            (
-                method.to_string(),
-                params_for_log["textDocument"]["uri"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-            ),
-        );
+        {
+            let mut seen = self.shared.seen.lock().unwrap();
+            let uri = params["textDocument"]["uri"].as_str().unwrap_or("");
+            seen.methods
+                .insert(id.clone(), (method.to_string(), uri.to_string()));
+            note(&mut seen, &id);
+        }
         send(
             &self.stdin,
             Request::new(id.clone(), method.into(), params).into(),
@@ -248,21 +254,11 @@ impl Server {
 
     /// Asks for the server's copy of `doc`, to be compared with the client's as it is now.
     fn view(&mut self, doc: &Doc) {
-        self.next_id += 1;
-        let id = RequestId::from(self.next_id);
         let expected = doc.open.then(|| (doc.version, doc.text.clone()));
-        self.shared
-            .seen
-            .lock()
-            .unwrap()
-            .expected_views
-            .insert(id.clone(), expected);
-        self.sent.push(id.clone());
         let params = json!({ "textDocument": { "uri": doc.uri } });
-        send(
-            &self.stdin,
-            Request::new(id, "unleak/viewDocument".into(), params).into(),
-        );
+        self.request_with("unleak/viewDocument", params, |seen, id| {
+            seen.expected_views.insert(id.clone(), expected);
+        });
     }
 
     fn notify(&self, method: &str, params: Value) {
@@ -278,14 +274,9 @@ impl Server {
 
     /// Sends a request and waits for its result (`null` for an error).
     fn ask(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = RequestId::from(self.next_id);
-        self.shared.seen.lock().unwrap().keep.insert(id.clone());
-        self.sent.push(id.clone());
-        send(
-            &self.stdin,
-            Request::new(id.clone(), method.into(), params).into(),
-        );
+        let id = self.request_with(method, params, |seen, id| {
+            seen.keep.insert(id.clone());
+        });
         self.settle();
         self.shared.seen.lock().unwrap().kept.remove(&id).unwrap()
     }
