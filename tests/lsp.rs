@@ -4,6 +4,8 @@
 //! bad input), the real binary over stdio, and one end-to-end run from a real editor: headless
 //! Neovim's built-in LSP client.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1074,6 +1076,49 @@ fn the_binary_serves_stdio_and_survives_malformed_messages() {
     );
 }
 
+/// A clean session's stderr: empty without `--verbose` (Neovim files every stderr line of a
+/// server as `[ERROR]`), the routine start line with it.
+#[test]
+fn routine_logging_only_with_verbose() {
+    use std::io::{Read, Write};
+    for verbose in [false, true] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_unleak"));
+        cmd.arg("lsp");
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = Vec::new();
+        input.extend(frame(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } })));
+        input.extend(frame(
+            &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+        ));
+        input.extend(frame(
+            &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown" }),
+        ));
+        input.extend(frame(&json!({ "jsonrpc": "2.0", "method": "exit" })));
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        if verbose {
+            assert!(err.starts_with("unleak lsp "), "{err}");
+        } else {
+            assert_eq!(err, "", "a clean session logs nothing without --verbose");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- a real editor
 
 const NVIM_SCRIPT: &str = r#"
@@ -1112,12 +1157,14 @@ vim.cmd('qall!')
 #[test]
 fn neovim_shows_the_finding_of_a_leaky_file() {
     let nvim = Command::new("nvim").arg("--version").output();
-    let Ok(version) = nvim else {
-        panic!(
-            "Neovim is needed for the end-to-end LSP test and `nvim` is not installed; install it \
-             with\n  apt-get install -y neovim\n(or run .ci/run, which does)"
-        );
-    };
+    if !common::tool_available(
+        nvim.is_ok(),
+        "Neovim (`nvim`, for the end-to-end LSP test)",
+        "apt-get install -y neovim",
+    ) {
+        return;
+    }
+    let version = nvim.unwrap();
     let version = String::from_utf8_lossy(&version.stdout);
     assert!(
         version.starts_with("NVIM v"),

@@ -16,6 +16,8 @@
 //! Needs `pre-commit` on PATH (`python3 -m pip install pre-commit`; `.ci/run` installs it) and
 //! `git`. One test, so the hook is compiled once per `cargo test`.
 
+mod common;
+
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -175,12 +177,12 @@ fn pre_commit_run(project: &Path, home: &Path, logs: &Path, file: &str) -> (bool
 #[test]
 fn pre_commit_hook_fails_on_a_leak_and_passes_once_fixed() {
     let version = Command::new("pre-commit").arg("--version").output();
-    match version {
-        Ok(out) if out.status.success() => {}
-        _ => panic!(
-            "`pre-commit` is not installed (or does not run): this test runs the real tool. \
-             Install it with `python3 -m pip install pre-commit` (.ci/run does)."
-        ),
+    if !common::tool_available(
+        matches!(&version, Ok(out) if out.status.success()),
+        "`pre-commit` (this test runs the real tool)",
+        "python3 -m pip install pre-commit",
+    ) {
+        return;
     }
 
     let tmp = tempfile::tempdir().unwrap();

@@ -23,11 +23,11 @@ pub const EXIT_ERROR: i32 = 2;
 #[command(
     name = "unleak",
     version,
-    about = "Finds the resource leaks that take long-running services down",
-    long_about = "unleak reads TypeScript/JavaScript service code and reports resource leaks — \
-                  orphaned intervals, un-cleared deadline timers, listeners never removed, duplicate \
-                  clients, unbounded collections — with what leaks, why no release counts, and what \
-                  to do."
+    about = "Finds the resource leaks that take long-running Rust and TypeScript/JavaScript services down",
+    long_about = "unleak reads Rust and TypeScript/JavaScript service code and reports resource \
+                  leaks — orphaned intervals and tasks, un-cleared deadline timers, listeners never \
+                  removed, duplicate clients, unbounded collections and channels — with what leaks, \
+                  why no release counts, and what to do."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,6 +65,10 @@ pub struct LspArgs {
     /// the client's `baseline` setting takes precedence.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Also log routine events (start, indexing, reloads) on stderr; without it stderr carries
+    /// only what needs attention.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -203,6 +207,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Config => print_config(),
         Command::Lsp(args) => crate::lsp::run_stdio(crate::lsp::ServerConfig {
             baseline: args.baseline,
+            verbose: args.verbose,
             ..crate::lsp::ServerConfig::default()
         }),
     }
@@ -238,6 +243,17 @@ fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
         for p in &run.problems {
             eprintln!("unleak: {}: {}", p.file.display(), p.message);
         }
+        let fixes: usize = run.changes.iter().map(|c| c.fixes).sum();
+        eprintln!(
+            "unleak: {}",
+            fix_outcome(
+                &run,
+                "would apply",
+                fixes,
+                run.changes.len(),
+                args.unsafe_fixes
+            )
+        );
         return if run.changes.is_empty() {
             EXIT_CLEAN
         } else {
@@ -245,21 +261,60 @@ fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
         };
     }
     crate::fix::write_changes(&mut run);
-    let fixed: usize = run.changes.iter().map(|c| c.fixes).sum();
+    let (fixes, files) = run.applied();
     eprintln!(
-        "unleak: applied {fixed} fix(es) in {} file(s)",
-        run.changes.len()
+        "unleak: {}",
+        fix_outcome(&run, "applied", fixes, files, args.unsafe_fixes)
     );
     for p in &run.problems {
         eprintln!("unleak: {}: {}", p.file.display(), p.message);
     }
     let mut report = crate::fix::relint(paths, &options);
     report.diagnostics.extend(run.problems);
-    if let Err(e) = write_report(&report, &args.output) {
+    if let Err(e) = write_report(&report, &args.output, &[]) {
         eprintln!("unleak: cannot write the output: {e}");
         return EXIT_ERROR;
     }
     exit_code(&report)
+}
+
+/// What `--fix` / `--diff` did, in one sentence: "applied 3 fixes in 2 files", or, when only
+/// unsafe fixes exist and were not asked for, "No safe fixes; 25 unsafe fixes are available
+/// with `--unsafe-fixes`".
+fn fix_outcome(
+    run: &crate::fix::FixRun,
+    verb: &str,
+    fixes: usize,
+    files: usize,
+    unsafe_fixes: bool,
+) -> String {
+    use crate::summary::plural;
+    let held_back = if unsafe_fixes {
+        0
+    } else {
+        run.available.unsafe_
+    };
+    let unsafe_note = |n: usize| {
+        format!(
+            "{} {} available with `--unsafe-fixes` (they change behaviour, e.g. add cleanup)",
+            plural(n, "unsafe fix"),
+            if n == 1 { "is" } else { "are" }
+        )
+    };
+    match (fixes, held_back) {
+        (0, 0) if run.available.safe + run.available.unsafe_ == 0 => {
+            "nothing to fix: no finding has an automatic fix".to_string()
+        }
+        (0, 0) => format!("{verb} no fix (none could be applied cleanly)"),
+        (0, u) => format!("No safe fixes; {}", unsafe_note(u)),
+        (f, 0) => format!("{verb} {} in {}", plural(f, "fix"), plural(files, "file")),
+        (f, u) => format!(
+            "{verb} {} in {}; {}",
+            plural(f, "fix"),
+            plural(files, "file"),
+            unsafe_note(u)
+        ),
+    }
 }
 
 /// A run's options: the configuration found from the working directory, then the flags; and the
@@ -296,11 +351,63 @@ pub fn run_check(
     args: &OutputArgs,
     baseline: &ReportFilterArgs,
 ) -> i32 {
+    let lint = |options: &Options| {
+        let mut options = options.clone();
+        options.exclude = exclude.to_vec();
+        lint_paths(paths, &options)
+    };
+    run_check_with(&lint, &[], args, baseline)
+}
+
+/// One package of a `cargo unleak` run: what to lint and what it is.
+#[derive(Debug, Clone)]
+pub struct PackageRun {
+    pub package: output::cargo::Package,
+    /// Member folders nested inside it, linted as their own packages.
+    pub exclude: Vec<PathBuf>,
+}
+
+/// `cargo unleak`: lints each package on its own (project-wide rules judge one package at a
+/// time, so one package's findings do not depend on which others are selected), or, with
+/// `whole_workspace`, all of them as one project; then reports as [`run_check`] does.
+pub fn run_cargo_check(
+    packages: &[PackageRun],
+    whole_workspace: bool,
+    args: &OutputArgs,
+    baseline: &ReportFilterArgs,
+) -> i32 {
+    let lint = |options: &Options| {
+        if whole_workspace {
+            let mut options = options.clone();
+            options.exclude = packages.iter().flat_map(|p| p.exclude.clone()).collect();
+            let roots: Vec<PathBuf> = packages.iter().map(|p| p.package.root.clone()).collect();
+            return lint_paths(&roots, &options);
+        }
+        let mut report = Report::default();
+        for p in packages {
+            let mut options = options.clone();
+            options.exclude = p.exclude.clone();
+            report.merge(lint_paths(std::slice::from_ref(&p.package.root), &options));
+        }
+        report
+    };
+    let described: Vec<output::cargo::Package> =
+        packages.iter().map(|p| p.package.clone()).collect();
+    run_check_with(&lint, &described, args, baseline)
+}
+
+/// The check both entries share: options and cache, the lint itself (`lint`), the changed-file
+/// filter, the baseline, the report.
+fn run_check_with(
+    lint: &dyn Fn(&Options) -> Report,
+    packages: &[output::cargo::Package],
+    args: &OutputArgs,
+    baseline: &ReportFilterArgs,
+) -> i32 {
     let (mut options, cache_base) = match run_options(args) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    options.exclude = exclude.to_vec();
     if !args.no_cache {
         let dir = args
             .cache_dir
@@ -311,9 +418,15 @@ pub fn run_check(
             .ok()
             .map(std::sync::Arc::new);
     }
-    let mut report = lint_paths(paths, &options);
+    let mut report = lint(&options);
     if args.statistics {
         print_statistics(&report);
+    }
+    // The human summary says it on stdout; machine formats keep stdout for their document.
+    if let Some(why) = &report.nothing_linted
+        && args.format != Format::Human
+    {
+        eprintln!("unleak: {why}");
     }
     if baseline.staged || baseline.changed_since.is_some() {
         match changed_files(baseline.changed_since.as_deref()) {
@@ -384,7 +497,7 @@ pub fn run_check(
             }
         }
     }
-    if let Err(e) = write_report(&report, args) {
+    if let Err(e) = write_report(&report, args, packages) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return exit_code(&report);
         }
@@ -470,7 +583,11 @@ fn print_statistics(report: &Report) {
     }
 }
 
-fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
+fn write_report(
+    report: &Report,
+    args: &OutputArgs,
+    packages: &[output::cargo::Package],
+) -> std::io::Result<()> {
     let file = args.output_file.as_deref().filter(|p| p.as_os_str() != "-");
     let text = match args.format {
         Format::Json => output::json::render(report),
@@ -479,7 +596,7 @@ fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
         Format::Junit => output::junit::render(report),
         Format::Gitlab => output::gitlab::render(report),
         Format::Concise => output::concise::render(report),
-        Format::CargoJson => output::cargo::render(report),
+        Format::CargoJson => output::cargo::render(report, packages),
         Format::Human => {
             if let Some(path) = file {
                 // Into a file: colour only when asked for explicitly.
@@ -520,16 +637,26 @@ fn write_report(report: &Report, args: &OutputArgs) -> std::io::Result<()> {
 fn rules(format: RulesFormat) -> i32 {
     let mut out = std::io::stdout().lock();
     let res = match format {
-        RulesFormat::Text => registry::all().try_for_each(|m| {
+        RulesFormat::Text => {
+            let width = registry::all().map(|m| m.id.len()).max().unwrap_or(0);
             writeln!(
                 out,
-                "{:<22} {:<8} {:<8} {}",
-                m.id,
-                m.severity.as_str(),
-                if m.project { "project" } else { "file" },
-                m.summary
+                "{:<width$}  {:<8} {:<8} summary",
+                "id", "severity", "scope"
             )
-        }),
+            .and_then(|()| {
+                registry::all().try_for_each(|m| {
+                    writeln!(
+                        out,
+                        "{:<width$}  {:<8} {:<8} {}",
+                        m.id,
+                        m.severity.as_str(),
+                        if m.project { "project" } else { "file" },
+                        m.summary
+                    )
+                })
+            })
+        }
         RulesFormat::Json => {
             let list: Vec<serde_json::Value> = registry::all()
                 .map(|m| {

@@ -53,6 +53,27 @@ pub struct ServerConfig {
     /// Tests only: makes the request `unleak/panic` panic, to prove a panic is contained.
     #[doc(hidden)]
     pub fault_injection: bool,
+    /// Also log the routine events (start, indexing, reloads, ignored messages) on stderr;
+    /// without it stderr carries only what needs attention (clients such as Neovim file every
+    /// stderr line as an error).
+    pub verbose: bool,
+}
+
+/// `--verbose` was given (one server per process).
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Logs a routine event on stderr, only with `--verbose`.
+macro_rules! log_info {
+    ($($arg:tt)*) => {
+        if $crate::lsp::verbose() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use log_info;
+
+pub(crate) fn verbose() -> bool {
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Default for ServerConfig {
@@ -62,6 +83,7 @@ impl Default for ServerConfig {
             baseline: None,
             docs_dir: None,
             fault_injection: false,
+            verbose: false,
         }
     }
 }
@@ -69,6 +91,7 @@ impl Default for ServerConfig {
 /// Serves over stdin/stdout until the client says `exit`; returns the process exit code (0 after
 /// a `shutdown` request, 1 otherwise, as the protocol asks).
 pub fn run_stdio(config: ServerConfig) -> i32 {
+    VERBOSE.store(config.verbose, std::sync::atomic::Ordering::Relaxed);
     let (connection, io) = match transport::stdio() {
         Ok(c) => c,
         Err(e) => {
@@ -247,7 +270,7 @@ impl Server {
         };
         let (worker, from_worker) = worker::spawn(worker_config.clone())
             .map_err(|e| format!("cannot start the analysis worker: {e}"))?;
-        eprintln!(
+        log_info!(
             "unleak lsp {}: {} position encoding, {} diagnostics, workspace: {}",
             env!("CARGO_PKG_VERSION"),
             match encoding {
@@ -357,7 +380,7 @@ impl Server {
             select! {
                 recv(self.conn.receiver) -> msg => {
                     let Ok(msg) = msg else {
-                        eprintln!("unleak lsp: the client went away without `exit`");
+                        log_info!("unleak lsp: the client went away without `exit`");
                         return false;
                     };
                     if let Some(clean) = self.handle(msg) {
@@ -617,7 +640,7 @@ impl Server {
                 match serde_json::from_value::<$t>(params) {
                     Ok(p) => p,
                     Err(e) => {
-                        eprintln!("unleak lsp: ignoring `{method}` with bad parameters: {e}");
+                        log_info!("unleak lsp: ignoring `{method}` with bad parameters: {e}");
                         return;
                     }
                 }
@@ -635,7 +658,7 @@ impl Server {
                 let p = parse!(lsp::DidChangeTextDocumentParams);
                 let uri = p.text_document.text_document_identifier.uri.0;
                 let Some(doc) = self.docs.get_mut(&uri) else {
-                    eprintln!("unleak lsp: ignoring a change to {uri}, which is not open");
+                    log_info!("unleak lsp: ignoring a change to {uri}, which is not open");
                     return;
                 };
                 doc.apply(p.text_document.version, p.content_changes);

@@ -456,7 +456,7 @@ impl Worker {
                     );
                     Vec::new()
                 });
-                eprintln!(
+                super::log_info!(
                     "unleak lsp: indexed {} file(s) of {} in {} ms",
                     analyses.len(),
                     root.display(),
@@ -741,7 +741,7 @@ impl Worker {
             }
         }
         if changed {
-            eprintln!("unleak lsp: configuration or baseline changed; reloading");
+            super::log_info!("unleak lsp: configuration or baseline changed; reloading");
             let stamps = std::mem::take(&mut self.stamps);
             self.reload();
             self.stamps = stamps;
@@ -791,7 +791,7 @@ fn apply_baseline(report: &mut Report, baseline: &Baseline, root: &Path) {
             .iter()
             .map(|(p, s)| (rel(p), s.clone()))
             .collect(),
-        cache: None,
+        ..Report::default()
     };
     crate::baseline::filter(&mut relative, baseline);
     report.diagnostics = relative

@@ -109,3 +109,23 @@ pub fn file_name(lang: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Whether a tool a test drives from outside (Neovim, pre-commit, the SARIF schema from npm)
+/// is here. When it is not, the test fails under CI (`CI` or `UNLEAK_REQUIRE_TOOLS` set:
+/// `.ci/run` installs every tool, so a missing one is a broken set-up), and elsewhere is
+/// skipped with a loud message, so a plain `cargo test --workspace` on a new machine does not
+/// fail for want of an editor.
+pub fn tool_available(present: bool, what: &str, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    let required = ["CI", "UNLEAK_REQUIRE_TOOLS"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty() && x != "0" && x != "false"));
+    let message = format!("{what} is not installed; install it with `{install}` (.ci/run does)");
+    if required {
+        panic!("{message}");
+    }
+    eprintln!("\n*** SKIPPED: {message} ***\n");
+    false
+}
