@@ -73,7 +73,7 @@ fn render_all(path: &Path, text: &str, diags: &[Diagnostic]) {
         diagnostics: diags.to_vec(),
         files: 1,
         sources,
-        cache: None,
+        ..Report::default()
     };
     use unleak::cli::output as out;
     let json: serde_json::Value =
@@ -81,7 +81,7 @@ fn render_all(path: &Path, text: &str, diags: &[Diagnostic]) {
     assert_eq!(json["summary"]["diagnostics"], diags.len());
     let _ = out::concise::render(&report);
     let _ = out::github::render(&report);
-    let _ = out::cargo::render(&report);
+    let _ = out::cargo::render(&report, &[]);
     let mut buf = codespan_reporting::term::termcolor::NoColor::new(Vec::new());
     out::human::render(&report, &mut buf).expect("human output");
 }

@@ -54,6 +54,18 @@ pub struct Config {
     pub overrides: Vec<Override>,
     #[serde(default)]
     pub options: RuleOptionsConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
+}
+
+/// `[files]`: what kind of code a file holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FilesConfig {
+    /// Globs (relative to the configuration's folder) of test files, which some rules skip;
+    /// replaces the built-in set (see `rules::is_test_file`).
+    #[serde(default)]
+    pub tests: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -73,6 +85,19 @@ pub struct RuleOptionsConfig {
     /// Extra client constructors for duplicate-client (class or factory names).
     #[serde(default)]
     pub client_constructors: Vec<String>,
+    /// `cargo unleak` over several packages: judge the project-wide rules per package (the
+    /// default) or over the whole selection as one project.
+    #[serde(default)]
+    pub project_scope: ProjectScope,
+}
+
+/// What one project is for the project-wide rules when `cargo unleak` lints several packages.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectScope {
+    #[default]
+    Package,
+    Workspace,
 }
 
 /// Why a configuration could not be used.
@@ -102,6 +127,7 @@ pub struct Loaded {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
     overrides: Vec<(GlobSet, BTreeMap<String, Level>)>,
+    tests: Option<GlobSet>,
 }
 
 const FILE_NAMES: &[&str] = &["unleak.toml", ".unleak.toml"];
@@ -358,6 +384,11 @@ fn finish(
     }
     let include = globs(&config.include, &path, text)?;
     let exclude = globs(&config.exclude, &path, text)?;
+    // An empty list is a choice too: no file is a test.
+    let tests = match &config.files.tests {
+        Some(list) => Some(globs(list, &path, text)?.unwrap_or_else(GlobSet::empty)),
+        None => None,
+    };
     let mut overrides = Vec::new();
     for o in &config.overrides {
         if let Some(set) = globs(&o.files, &path, text)? {
@@ -371,6 +402,7 @@ fn finish(
         include,
         exclude,
         overrides,
+        tests,
     })
 }
 
@@ -395,6 +427,13 @@ impl Loaded {
             return false;
         }
         self.include.as_ref().is_none_or(|g| g.is_match(&*rel))
+    }
+
+    /// Whether `path` is a test file by the configuration's `[files] tests`; `None` when the
+    /// configuration does not say (the built-in set applies).
+    pub fn is_test(&self, path: &Path) -> Option<bool> {
+        let set = self.tests.as_ref()?;
+        Some(set.is_match(&*self.relative(path)))
     }
 
     /// The level of `rule` for `path`: the last matching override, else `[rules]`, else the

@@ -93,6 +93,14 @@ impl Diagnostic {
         }
     }
 
+    /// The message as a headline and the explanation after it: messages read "what is wrong:
+    /// why it matters", and a terminal shows the headline as the finding's first line. The
+    /// split is at the first `: ` outside backticks and quotes that leaves a headline of at
+    /// most [`HEADLINE_MAX`] characters; a message with no such place is all headline.
+    pub fn headline(&self) -> (&str, Option<&str>) {
+        split_headline(&self.message)
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
@@ -128,6 +136,56 @@ impl Diagnostic {
     }
 }
 
+/// The longest headline (in characters) [`Diagnostic::headline`] splits off.
+pub const HEADLINE_MAX: usize = 100;
+
+fn split_headline(message: &str) -> (&str, Option<&str>) {
+    // Candidates outside code, quotes and brackets: the first `: `, else the first `; ` or
+    // `, ` that leaves a headline of some substance.
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let mut clause: Option<usize> = None;
+    for (i, c) in message.char_indices() {
+        let next_is_space = message[i + c.len_utf8()..].starts_with(' ');
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '`' | '"') => quote = Some(c),
+            // An apostrophe inside a word (`client's`) opens nothing.
+            (None, '\'') if !message[..i].ends_with(char::is_alphanumeric) => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, ':') if depth == 0 && next_is_space => {
+                if message[..i].chars().count() <= HEADLINE_MAX {
+                    return split_at(message, i);
+                }
+                break;
+            }
+            (None, ';' | ',') if depth == 0 && next_is_space && clause.is_none() => {
+                let n = message[..i].chars().count();
+                if (20..=HEADLINE_MAX).contains(&n) {
+                    clause = Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    match clause {
+        Some(i) if message.chars().count() > HEADLINE_MAX => split_at(message, i),
+        _ => (message, None),
+    }
+}
+
+fn split_at(message: &str, i: usize) -> (&str, Option<&str>) {
+    let rest = message[i + 1..].trim_start();
+    // "…, but nothing removes it" explains as "nothing removes it".
+    let rest = ["but ", "and "]
+        .iter()
+        .find_map(|w| rest.strip_prefix(w))
+        .unwrap_or(rest);
+    (&message[..i], (!rest.is_empty()).then_some(rest))
+}
+
 /// Rule ids of per-file failures, which are not rules of the registry.
 pub const IO_ERROR: &str = "io-error";
 pub const PARSE_ERROR: &str = "parse-error";
@@ -136,3 +194,36 @@ pub const INTERNAL_ERROR: &str = "internal-error";
 pub const TIMEOUT: &str = "timeout";
 /// Every per-file failure id.
 pub const FAILURES: [&str; 4] = [IO_ERROR, PARSE_ERROR, TIMEOUT, INTERNAL_ERROR];
+
+#[cfg(test)]
+mod headline_tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_the_first_colon_outside_code() {
+        assert_eq!(
+            split_headline("an `Err(_) => {}` arm swallows the error: nothing is logged"),
+            (
+                "an `Err(_) => {}` arm swallows the error",
+                Some("nothing is logged")
+            )
+        );
+        assert_eq!(split_headline("no colon here"), ("no colon here", None));
+        assert_eq!(split_headline("ends with: "), ("ends with", None));
+        let long = format!("{}: why", "x".repeat(101));
+        assert_eq!(split_headline(&long), (long.as_str(), None));
+        // No colon early enough: the first clause outside brackets, when the whole is long.
+        let listener = format!(
+            "listener for 'audio' is added to `this.session` (of `A`, injected), a shared object, {}",
+            "y".repeat(80)
+        );
+        assert_eq!(
+            split_headline(&listener).0,
+            "listener for 'audio' is added to `this.session` (of `A`, injected)"
+        );
+        assert_eq!(
+            split_headline("short, not split"),
+            ("short, not split", None)
+        );
+    }
+}

@@ -87,6 +87,11 @@ pub struct Report {
     pub sources: HashMap<PathBuf, Arc<SourceFile>>,
     /// What the run did with the cache, when it used one.
     pub cache: Option<crate::cache::CacheStats>,
+    /// What discovery passed over.
+    pub skipped: crate::discover::Skipped,
+    /// When no file was linted: why, in one sentence ("0 files linted: 3 files skipped under
+    /// dist/ …").
+    pub nothing_linted: Option<String>,
 }
 
 impl Report {
@@ -96,6 +101,31 @@ impl Report {
             .iter()
             .filter(|d| is_failure(d.rule) && d.severity == Severity::Error)
             .count()
+    }
+
+    /// Adds the report of another run (another package of a workspace): its diagnostics,
+    /// files and sources; the order is kept sorted by path and position.
+    pub fn merge(&mut self, other: Report) {
+        self.diagnostics.extend(other.diagnostics);
+        self.diagnostics.sort_by(|a, b| {
+            (&a.file, a.range.start, a.rule, &a.message).cmp(&(
+                &b.file,
+                b.range.start,
+                b.rule,
+                &b.message,
+            ))
+        });
+        self.files += other.files;
+        self.sources.extend(other.sources);
+        self.skipped.dirs += other.skipped.dirs;
+        self.skipped.minified += other.skipped.minified;
+        self.skipped.excluded += other.skipped.excluded;
+        // The cache is shared between the runs: its latest counts cover them all.
+        self.cache = other.cache.or(self.cache);
+        self.nothing_linted = match (self.files, self.nothing_linted.take()) {
+            (0, mine) => mine.or(other.nothing_linted),
+            _ => None,
+        };
     }
 
     /// A rule or the engine panicked somewhere.
@@ -159,7 +189,7 @@ pub fn spawn_big_stack<T: Send + 'static>(
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
-    let (files, diagnostics) = find_files(paths, options);
+    let (files, diagnostics, skipped) = find_files_counted(paths, options);
     let outcomes = in_worker_pool(options, || {
         files
             .par_iter()
@@ -168,6 +198,10 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
     });
     let mut report = finish(&outcomes, diagnostics, options);
     report.files = outcomes.len();
+    if report.files == 0 {
+        report.nothing_linted = Some(crate::discover::why_nothing(paths, &skipped));
+    }
+    report.skipped = skipped;
     report
 }
 
@@ -175,8 +209,18 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
 /// globs (a file named in `paths` is always linted) — and a diagnostic for each path that could
 /// not be walked and each file whose configuration is invalid.
 pub fn find_files(paths: &[PathBuf], options: &Options) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+    let (files, diagnostics, _) = find_files_counted(paths, options);
+    (files, diagnostics)
+}
+
+/// [`find_files`], and what was passed over.
+fn find_files_counted(
+    paths: &[PathBuf],
+    options: &Options,
+) -> (Vec<PathBuf>, Vec<Diagnostic>, crate::discover::Skipped) {
     let mut found = discover(paths, &options.exclude);
     let mut config_errors = Vec::new();
+    let mut excluded = 0;
     if let Some(cfg) = &options.config {
         // include/exclude globs apply to walks; a file named on the command line is linted.
         found.files.retain(|f| {
@@ -184,7 +228,11 @@ pub fn find_files(paths: &[PathBuf], options: &Options) -> (Vec<PathBuf>, Vec<Di
                 return true;
             }
             match cfg.for_file(f) {
-                Ok(c) => c.wants(f),
+                Ok(c) if c.wants(f) => true,
+                Ok(_) => {
+                    excluded += 1;
+                    false
+                }
                 Err(e) => {
                     config_errors.push(Diagnostic::new(
                         IO_ERROR,
@@ -212,7 +260,8 @@ pub fn find_files(paths: &[PathBuf], options: &Options) -> (Vec<PathBuf>, Vec<Di
         })
         .collect();
     diagnostics.extend(config_errors);
-    (found.files, diagnostics)
+    found.skipped.excluded = excluded;
+    (found.files, diagnostics, found.skipped)
 }
 
 /// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
@@ -335,6 +384,7 @@ fn finish<'a>(
                     path: src.path.clone(),
                     source: src.clone(),
                     facts: facts.clone(),
+                    is_test: is_test(&src.path, facts, options),
                 });
             }
             sources.insert(src.path.clone(), src.clone());
@@ -408,6 +458,7 @@ fn finish<'a>(
         files: 0,
         sources,
         cache: options.cache.as_ref().map(|c| c.stats()),
+        ..Report::default()
     }
 }
 
@@ -614,26 +665,16 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         }
     };
     let mut diagnostics = Vec::new();
-    if let Some(first) = facts.syntax_errors.first() {
-        diagnostics.push(
-            Diagnostic::new(
-                PARSE_ERROR,
-                Severity::Info,
-                path.clone(),
-                first.clone(),
-                format!(
-                    "{} region(s) could not be parsed and were skipped; the rest of the file was linted",
-                    facts.syntax_errors.len()
-                ),
-            )
-            .with_help("check the syntax here; unleak lints what parses"),
-        );
-    }
+    diagnostics.extend(crate::syntax_gaps::diagnostic(
+        &source,
+        &facts.syntax_errors,
+    ));
     let ctx = FileCtx {
         path: &path,
         source: &source.text,
         facts: &facts,
         options: &options.rules,
+        is_test: is_test(&path, &facts, options),
     };
     let mut cacheable = true;
     // One rule's crash costs only that rule's findings on this file.
@@ -671,6 +712,16 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         diagnostics,
         suppressions,
     }
+}
+
+/// Whether `path` holds tests, by its configuration's `[files] tests` or the built-in set.
+fn is_test(path: &Path, facts: &FileFacts, options: &Options) -> bool {
+    let configured = options
+        .config
+        .as_ref()
+        .and_then(|c| c.for_file(path).ok())
+        .and_then(|c| c.is_test(path));
+    crate::rules::is_test(path, facts, configured)
 }
 
 /// Test hook: `UNLEAK_FAULT_INJECT=<substring>` makes parsing any file whose path contains it

@@ -34,6 +34,27 @@ pub struct FixRun {
     pub changes: Vec<FileChange>,
     /// Refusals and write failures, as diagnostics.
     pub problems: Vec<Diagnostic>,
+    /// The findings with a fix before fixing, by the best applicability each offers: what
+    /// `--fix` could do and what only `--unsafe-fixes` would.
+    pub available: crate::summary::Fixable,
+}
+
+impl FixRun {
+    /// Fixes in the files that were (or would be) written: a change whose write failed is not
+    /// counted.
+    pub fn applied(&self) -> (usize, usize) {
+        let failed: std::collections::HashSet<&Path> = self
+            .problems
+            .iter()
+            .filter(|p| p.rule == "fix-error")
+            .map(|p| p.file.as_path())
+            .collect();
+        let written = self
+            .changes
+            .iter()
+            .filter(|c| !failed.contains(c.path.as_path()));
+        written.fold((0, 0), |(fixes, files), c| (fixes + c.fixes, files + 1))
+    }
 }
 
 /// Applies non-overlapping edits to `text`. Edits are taken in order; one that overlaps an
@@ -113,6 +134,7 @@ pub fn fix_paths(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> Fi
     crate::engine::on_big_stack(|| fix_paths_here(paths, options, unsafe_fixes)).unwrap_or_else(
         || FixRun {
             changes: Vec::new(),
+            available: Default::default(),
             problems: vec![Diagnostic::new(
                 "fix-error",
                 Severity::Error,
@@ -140,6 +162,7 @@ fn fix_paths_here(paths: &[PathBuf], options: &Options, unsafe_fixes: bool) -> F
         .collect();
     let mut report = link(analyses.values(), options);
     report.diagnostics.extend(unreadable);
+    run.available = crate::summary::Fixable::count(&report.diagnostics);
     for _round in 0..MAX_ROUNDS {
         for (path, src) in &report.sources {
             files.entry(path.clone()).or_insert_with(|| Working {

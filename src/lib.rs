@@ -22,7 +22,9 @@ pub mod project;
 pub mod registry;
 pub mod rules;
 pub mod source;
+pub mod summary;
 pub mod suppress;
+pub mod syntax_gaps;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{Options, Report, lint_paths, lint_source};

@@ -188,9 +188,110 @@ fn message_format_json_speaks_cargo_for_rust_analyzer() {
             .unwrap()
             .contains("svc/src/main.rs:4:5")
     );
+    // Each message names its real package, manifest and target, as `cargo metadata` does.
+    let meta = std::process::Command::new(env!("CARGO"))
+        .current_dir(ws.path())
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .unwrap();
+    let meta: Value = serde_json::from_slice(&meta.stdout).unwrap();
+    let svc = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "svc")
+        .unwrap();
+    for m in messages {
+        assert_eq!(m["package_id"], svc["id"], "{m}");
+        assert_eq!(m["manifest_path"], svc["manifest_path"]);
+        assert_eq!(m["target"]["name"], "svc");
+        assert_eq!(m["target"]["kind"], serde_json::json!(["bin"]));
+        assert_eq!(m["target"]["src_path"], svc["targets"][0]["src_path"]);
+    }
     cargo_unleak()
         .current_dir(ws.path())
         .args(["--message-format", "xml"])
         .assert()
         .code(2);
+}
+
+/// `--exclude` means something only with `--workspace`: cargo refuses it otherwise, and so do
+/// we, in cargo's words.
+#[test]
+fn exclude_without_workspace_is_a_usage_error() {
+    let ws = workspace();
+    for args in [
+        &["--exclude", "svc"][..],
+        &["-p", "clean", "--exclude", "svc"],
+    ] {
+        cargo_unleak()
+            .current_dir(ws.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr("error: --exclude can only be used together with --workspace\n");
+    }
+}
+
+/// Two packages that each construct one `OpenAI` client: per package (the default) that is one
+/// client each, no finding; judged as one project (`project-scope = "workspace"`), it is a
+/// duplicate. A package's findings do not change with which other packages are selected.
+#[test]
+fn project_rules_are_judged_per_package_unless_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(
+        d.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    for name in ["a", "b"] {
+        fs::create_dir_all(d.join(name).join("src")).unwrap();
+        fs::create_dir_all(d.join(name).join("web")).unwrap();
+        fs::write(
+            d.join(name).join("Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        )
+        .unwrap();
+        fs::write(d.join(name).join("src/lib.rs"), "pub fn f() {}\n").unwrap();
+        fs::write(
+            d.join(name).join("web/ai.ts"),
+            "import OpenAI from 'openai';\nexport const openai = new OpenAI();\n",
+        )
+        .unwrap();
+    }
+    let rules = |args: &[&str]| -> Vec<String> {
+        let out = cargo_unleak()
+            .current_dir(d)
+            .args(args)
+            .args(["--format", "json", "--no-cache"])
+            .output()
+            .unwrap();
+        json(&out.stdout)["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {}",
+                    x["path"].as_str().unwrap(),
+                    x["rule"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(rules(&["--workspace"]), Vec::<String>::new());
+    assert_eq!(rules(&["-p", "a"]), Vec::<String>::new());
+    fs::write(
+        d.join("unleak.toml"),
+        "[options]\nproject-scope = \"workspace\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        rules(&["--workspace"]),
+        vec![
+            "a/web/ai.ts duplicate-client",
+            "b/web/ai.ts duplicate-client"
+        ]
+    );
 }

@@ -31,6 +31,20 @@ fn legacy_fixture_json_contract() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["summary"]["files"], 13);
     assert_eq!(v["summary"]["errors"], 0);
+    // Counted by hand from the expected findings: orphaned-interval (3) and unremoved-listener
+    // (5) are errors, the other 19 warnings; all but the two buffer-concat-in-loop findings
+    // (a suggestion only) carry an unsafe fix, none a safe one.
+    assert_eq!(v["summary"]["findings"], 27);
+    assert_eq!(v["summary"]["failures"], 0);
+    assert_eq!(v["summary"]["files_with_findings"], 13);
+    assert_eq!(
+        v["summary"]["by_severity"],
+        serde_json::json!({"error": 8, "warning": 19, "info": 0})
+    );
+    assert_eq!(
+        v["summary"]["fixable"],
+        serde_json::json!({"safe": 0, "unsafe": 25})
+    );
     let diags = v["diagnostics"].as_array().unwrap();
     assert_eq!(v["summary"]["diagnostics"], diags.len());
     // One per line of the hand-written expectation file.
@@ -116,7 +130,56 @@ fn fixed_fixture_is_clean_and_exits_zero() {
         .args(["check", "fixtures/fixed-ts"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("no leaks found in 14 file(s)"));
+        .stdout(predicate::str::ends_with("No leaks found in 14 files.\n"));
+}
+
+/// A package whose sources live only in `dist/` (and a minified bundle): nothing is linted,
+/// and the run says why instead of "no leaks found".
+#[test]
+fn a_run_that_lints_nothing_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("dist/lib")).unwrap();
+    fs::write(d.join("dist/index.js"), LEAK).unwrap();
+    fs::write(d.join("dist/lib/util.js"), LEAK).unwrap();
+    fs::write(d.join("bundle.min.js"), LEAK).unwrap();
+    fs::write(d.join("package.json"), "{}").unwrap();
+    unleak()
+        .current_dir(d)
+        .args(["check"])
+        .assert()
+        .code(0)
+        .stdout(
+            "0 files linted: 2 files skipped under dist/ (ignored by default; name the folder to \
+             lint it); 1 file minified (`*.min.*`, skipped in walks; name a file to lint it)\n",
+        );
+    // Machine formats keep stdout for their document and say it on stderr.
+    let out = unleak()
+        .current_dir(d)
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "unleak: 0 files linted: 2 files skipped under dist/",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["summary"]["files"], 0);
+    assert_eq!(
+        v["summary"]["skipped"],
+        serde_json::json!({"dirs": 1, "minified": 1, "excluded": 0})
+    );
+    // Named, the folder is linted.
+    unleak()
+        .current_dir(d)
+        .args(["check", "dist"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "Found 2 findings in 2 files (2 errors); 2 files linted.",
+        ));
 }
 
 #[test]
@@ -131,7 +194,10 @@ fn human_output_names_rule_span_and_help() {
         .stdout(predicate::str::contains("error[orphaned-interval]"))
         .stdout(predicate::str::contains("a.ts:2:1"))
         .stdout(predicate::str::contains("help:"))
-        .stdout(predicate::str::contains("1 finding(s) in 1 file(s)"));
+        .stdout(predicate::str::contains(
+            "Found 1 finding in 1 file (1 error); 1 file linted.\n\
+             1 fixable with `--fix --unsafe-fixes`.\n",
+        ));
 }
 
 #[test]
@@ -366,6 +432,18 @@ fn rules_and_explain() {
     ] {
         assert!(text.contains(id), "{id} listed");
     }
+    // Columns line up: the severity starts at the same place on every row.
+    let columns: Vec<usize> = text
+        .lines()
+        .map(|l| {
+            let id_end = l.find(' ').unwrap();
+            id_end + l[id_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert!(
+        columns.windows(2).all(|w| w[0] == w[1]),
+        "unaligned rows:\n{text}"
+    );
     let out = unleak()
         .args(["rules", "--format", "json"])
         .assert()
@@ -373,10 +451,29 @@ fn rules_and_explain() {
         .get_output()
         .stdout
         .clone();
+    let list = json(&out);
     assert_eq!(
-        json(&out).as_array().unwrap().len(),
+        list.as_array().unwrap().len(),
         unleak::registry::all().count()
     );
+    // The languages tell the truth: a rule whose doc has a Rust example has a Rust half.
+    for rule in list.as_array().unwrap() {
+        let id = rule["id"].as_str().unwrap();
+        let doc = unleak::registry::doc(id).unwrap();
+        let langs: Vec<&str> = rule["languages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        for (fence, lang) in [("```rust bad", "rust"), ("```ts bad", "typescript")] {
+            assert_eq!(
+                doc.contains(fence),
+                langs.contains(&lang),
+                "{id}: languages {langs:?} vs its doc's `{fence}` examples"
+            );
+        }
+    }
     let doc = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/orphaned-interval.md"),
     )

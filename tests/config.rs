@@ -196,3 +196,59 @@ fn each_file_takes_its_nearest_configuration() {
         ]
     );
 }
+
+/// Which files are tests (skipped by silent-error and four other rules): the built-in set, an
+/// example that starts a server (linted like a service), and `[files] tests` replacing the set.
+#[test]
+fn test_files_are_configurable_and_server_examples_are_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let swallow = "export async function f(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+    let server = "import http from 'node:http';\nexport async function f(p: Promise<void>) {\n  await p.catch(() => {});\n}\nhttp.createServer(() => {}).listen(8080);\nprocess.on('SIGTERM', () => process.exit(0));\n";
+    for (path, text) in [
+        ("src/a.ts", swallow),
+        ("src/a.test.ts", swallow),
+        ("test/helpers.ts", swallow),
+        ("examples/snippet.ts", swallow),
+        ("examples/server.ts", server),
+        ("qa/check.ts", swallow),
+    ] {
+        fs::create_dir_all(d.join(path).parent().unwrap()).unwrap();
+        fs::write(d.join(path), text).unwrap();
+    }
+    let silent = |d: &std::path::Path| -> Vec<String> {
+        run(d)
+            .1
+            .into_iter()
+            .filter(|(_, rule, _)| rule == "silent-error")
+            .map(|(path, _, _)| path)
+            .collect()
+    };
+    assert_eq!(
+        silent(d),
+        vec!["examples/server.ts", "qa/check.ts", "src/a.ts"]
+    );
+    // The configured set replaces the built-in one: only qa/ holds tests now.
+    fs::write(d.join("unleak.toml"), "[files]\ntests = [\"qa/**\"]\n").unwrap();
+    assert_eq!(
+        silent(d),
+        vec![
+            "examples/server.ts",
+            "examples/snippet.ts",
+            "src/a.test.ts",
+            "src/a.ts",
+            "test/helpers.ts"
+        ]
+    );
+    // An empty list: no file is a test.
+    fs::write(d.join("unleak.toml"), "[files]\ntests = []\n").unwrap();
+    assert_eq!(silent(d).len(), 6);
+    // A bad glob is a configuration error naming the file.
+    fs::write(d.join("unleak.toml"), "[files]\ntests = [\"a[\"]\n").unwrap();
+    unleak()
+        .current_dir(d)
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unleak.toml"));
+}

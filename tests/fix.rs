@@ -30,8 +30,20 @@ fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
         .args(["check", "--fix"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("applied 0 fix(es)"));
+        .stderr(predicate::str::contains(
+            "No safe fixes; 3 unsafe fixes are available with `--unsafe-fixes`",
+        ));
     assert_eq!(fs::read_to_string(&f).unwrap(), SWALLOWING);
+    // So does --diff, which then prints nothing.
+    unleak()
+        .current_dir(dir.path())
+        .args(["check", "--diff"])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "No safe fixes; 3 unsafe fixes are available with `--unsafe-fixes`",
+        ));
     // --diff shows the patch and writes nothing.
     unleak()
         .current_dir(dir.path())
@@ -49,7 +61,7 @@ fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
         .args(["check", "--fix", "--unsafe-fixes"])
         .assert()
         .code(0)
-        .stderr(predicate::str::contains("applied 3 fix(es) in 1 file(s)"));
+        .stderr(predicate::str::contains("applied 3 fixes in 1 file"));
     assert_eq!(fs::read_to_string(&f).unwrap(), LOGGING);
     #[cfg(unix)]
     {
@@ -65,7 +77,9 @@ fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
         .args(["check", "--fix", "--unsafe-fixes"])
         .assert()
         .code(0)
-        .stderr(predicate::str::contains("applied 0 fix(es)"));
+        .stderr(predicate::str::contains(
+            "nothing to fix: no finding has an automatic fix",
+        ));
     assert_eq!(fs::read_to_string(&f).unwrap(), LOGGING);
     // No temporary files left behind.
     let names: Vec<String> = fs::read_dir(dir.path())
@@ -131,7 +145,9 @@ fn fix_follows_the_configuration() {
         .args(["check", "--fix", "--unsafe-fixes"])
         .assert()
         .code(0)
-        .stderr(predicate::str::contains("applied 0 fix(es)"));
+        .stderr(predicate::str::contains(
+            "nothing to fix: no finding has an automatic fix",
+        ));
     assert_eq!(
         fs::read_to_string(dir.path().join("a.ts")).unwrap(),
         SWALLOWING
@@ -142,7 +158,7 @@ fn fix_follows_the_configuration() {
         .current_dir(dir.path())
         .args(["check", "--fix", "--unsafe-fixes"])
         .assert()
-        .stderr(predicate::str::contains("applied 3 fix(es) in 1 file(s)"));
+        .stderr(predicate::str::contains("applied 3 fixes in 1 file"));
     assert_eq!(
         fs::read_to_string(dir.path().join("a.ts")).unwrap(),
         LOGGING

@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use unleak::cli::{EXIT_ERROR, OutputArgs, ReportFilterArgs, run_check};
+use unleak::cli::output::cargo::Package;
+use unleak::cli::{EXIT_ERROR, OutputArgs, PackageRun, ReportFilterArgs, run_cargo_check};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -64,13 +65,18 @@ fn run(mut args: Vec<OsString>) -> i32 {
             return EXIT_ERROR;
         }
     }
+    // Cargo's own rule and wording.
+    if !args.exclude.is_empty() && !args.workspace {
+        eprintln!("error: --exclude can only be used together with --workspace");
+        return EXIT_ERROR;
+    }
     match select(&args) {
-        Ok((roots, exclude, target)) => {
+        Ok((packages, target, whole_workspace)) => {
             // The cache lives with cargo's other build products.
             if !args.output.no_cache && args.output.cache_dir.is_none() {
                 args.output.cache_dir = Some(target.join("unleak"));
             }
-            run_check(&roots, &exclude, &args.output, &args.baseline)
+            run_cargo_check(&packages, whole_workspace, &args.output, &args.baseline)
         }
         Err(e) => {
             eprintln!("cargo unleak: {e:#}");
@@ -79,9 +85,10 @@ fn run(mut args: Vec<OsString>) -> i32 {
     }
 }
 
-/// The package folders to lint, the nested member folders to leave to their own package, and
-/// the workspace's target folder.
-fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>, PathBuf)> {
+/// The packages to lint (each with the nested member folders to leave to their own package),
+/// the workspace's target folder, and whether the project-wide rules judge the selection as one
+/// project (`[options] project-scope = "workspace"` in the workspace's configuration).
+fn select(args: &Args) -> anyhow::Result<(Vec<PackageRun>, PathBuf, bool)> {
     let mut cmd = cargo_metadata::MetadataCommand::new();
     cmd.no_deps();
     if let Some(m) = &args.manifest_path {
@@ -138,16 +145,39 @@ fn select(args: &Args) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>, PathBuf)> 
             None => members.clone(),
         }
     };
-    let roots: Vec<PathBuf> = selected.iter().map(|p| dir_of(p)).collect();
-    // Members nested inside a selected package's folder are linted as their own package.
-    let exclude: Vec<PathBuf> = members
+    let all_dirs: Vec<PathBuf> = members.iter().map(|p| dir_of(p)).collect();
+    let packages = selected
         .iter()
-        .map(|p| dir_of(p))
-        .filter(|d| roots.iter().any(|r| d != r && d.starts_with(r)))
+        .map(|p| {
+            let root = dir_of(p);
+            // Members nested inside this package's folder are linted as their own package.
+            let exclude = all_dirs
+                .iter()
+                .filter(|d| **d != root && d.starts_with(&root))
+                .cloned()
+                .collect();
+            PackageRun {
+                package: Package {
+                    root,
+                    id: p.id.repr.clone(),
+                    manifest_path: p.manifest_path.to_string(),
+                    targets: p
+                        .targets
+                        .iter()
+                        .filter_map(|t| serde_json::to_value(t).ok())
+                        .collect(),
+                },
+                exclude,
+            }
+        })
         .collect();
+    let root = meta.workspace_root.as_std_path();
+    let config = unleak::config::discover(root, &|id| unleak::registry::find(id).is_some())
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let whole = config.config.options.project_scope == unleak::config::ProjectScope::Workspace;
     Ok((
-        roots,
-        exclude,
+        packages,
         meta.target_directory.as_std_path().to_path_buf(),
+        whole,
     ))
 }

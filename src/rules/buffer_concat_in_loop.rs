@@ -95,7 +95,7 @@ impl Rule for BufferConcatInLoop {
 
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
         let facts = ctx.facts;
-        if is_test_file(ctx.path) {
+        if ctx.is_test {
             return Vec::new();
         }
         let mut out = Vec::new();

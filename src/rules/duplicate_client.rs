@@ -149,7 +149,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
     use super::fixes::*;
     let ts: Vec<&Site> = sites
         .iter()
-        .filter(|s| s.kind == kind && !s.file.facts.is_rust && !is_test_file(&s.file.path))
+        .filter(|s| s.kind == kind && !s.file.facts.is_rust && !s.file.is_test)
         .collect();
     let export = if kind.ends_with("Client") {
         let mut c = kind.chars();
@@ -515,7 +515,7 @@ impl Rule for DuplicateClient {
         // The non-test sites of each kind, grouped once (not searched per site).
         let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, site) in sites.iter().enumerate() {
-            if !is_test_file(&site.file.path) {
+            if !site.file.is_test {
                 by_kind.entry(site.kind.as_str()).or_default().push(i);
             }
         }
@@ -524,7 +524,7 @@ impl Rule for DuplicateClient {
             std::collections::HashMap::new();
         for (i, site) in sites.iter().enumerate() {
             let facts = &site.file.facts;
-            let test = is_test_file(&site.file.path);
+            let test = site.file.is_test;
             // How many other sites there are, and the first few of them as labels.
             let (other_count, others): (usize, Vec<&Site>) = if test {
                 (0, Vec::new())
@@ -569,14 +569,14 @@ impl Rule for DuplicateClient {
                         describe_scope(facts, named_owner(facts, site.event.scope))
                     ),
                 };
-                let also = if other_count == 0 {
-                    String::new()
-                } else {
-                    format!(" (and {other_count} other construction site(s) exist)")
+                let also = match other_count {
+                    0 => String::new(),
+                    1 => " (and 1 other construction site exists)".to_string(),
+                    n => format!(" (and {n} other construction sites exist)"),
                 };
                 format!(
-                    "a new `{kind}` client is constructed {when}{also}: each one opens its own \
-                     connection pool that nothing closes"
+                    "a new `{kind}` client is constructed {when}: each one opens its own \
+                     connection pool that nothing closes{also}"
                 )
             } else {
                 format!(

@@ -120,7 +120,7 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
         .iter()
         .flat_map(|f| {
             f.facts.events.iter().filter_map(move |e| match &e.kind {
-                EventKind::ServerStart { api, .. } if !is_test_file(&f.path) => Some((*f, e, api)),
+                EventKind::ServerStart { api, .. } if !f.is_test => Some((*f, e, api)),
                 _ => None,
             })
         })
@@ -255,7 +255,7 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     let rs: Vec<&ProjectFile> = ctx
         .files
         .iter()
-        .filter(|f| f.facts.is_rust && !is_test_file(&f.path))
+        .filter(|f| f.facts.is_rust && !f.is_test)
         .collect();
     let signal = |sig: &str| {
         rs.iter().any(|f| {

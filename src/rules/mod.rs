@@ -43,6 +43,8 @@ pub struct FileCtx<'a> {
     pub source: &'a str,
     pub facts: &'a FileFacts,
     pub options: &'a RuleOptions,
+    /// The file holds tests (see [`is_test_file`]), which some rules skip.
+    pub is_test: bool,
 }
 
 /// The project index: every file's facts, for cross-file rules.
@@ -57,6 +59,8 @@ pub struct ProjectFile {
     pub source: std::sync::Arc<crate::source::SourceFile>,
     /// Shared with the file's analysis, which a long-running front end keeps between runs.
     pub facts: std::sync::Arc<FileFacts>,
+    /// The file holds tests (see [`is_test_file`]), which some rules skip.
+    pub is_test: bool,
 }
 
 /// Options rules read (configuration arrives in a later issue; defaults live here).
@@ -382,23 +386,49 @@ pub fn long_lived_types(ctx: &ProjectCtx) -> std::collections::HashSet<String> {
     out
 }
 
-/// A file that holds tests: its timers and clients are not the service's.
+/// A file that holds tests by the built-in set: names with `.test.` or `.spec.`, files under a
+/// folder named `__tests__`, `__mocks__`, `test`, `tests`, `bench`, `benches` or
+/// `benchmarks`. Its timers and clients are not the service's. (`[files] tests` replaces the
+/// set; see [`is_test`].)
 pub fn is_test_file(path: &Path) -> bool {
-    let s = path.to_string_lossy();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.contains(".test.")
         || name.contains(".spec.")
-        || s.split(['/', '\\']).any(|c| {
-            matches!(
-                c,
-                "__tests__"
-                    | "__mocks__"
-                    | "test"
-                    | "tests"
-                    | "benches"
-                    | "bench"
-                    | "benchmarks"
-                    | "examples"
-            )
-        })
+        || in_folder(
+            path,
+            &[
+                "__tests__",
+                "__mocks__",
+                "test",
+                "tests",
+                "benches",
+                "bench",
+                "benchmarks",
+            ],
+        )
+}
+
+/// Some folder of `path` has one of these names.
+fn in_folder(path: &Path, names: &[&str]) -> bool {
+    path.parent().is_some_and(|dir| {
+        dir.components()
+            .any(|c| c.as_os_str().to_str().is_some_and(|n| names.contains(&n)))
+    })
+}
+
+/// Whether a file is treated as a test: by the configuration's `[files] tests` when it has
+/// one (`configured`), else by [`is_test_file`]; a file under `examples/` is a test unless it
+/// starts a server, in which case it shows a service and is linted like one.
+pub fn is_test(path: &Path, facts: &FileFacts, configured: Option<bool>) -> bool {
+    if let Some(c) = configured {
+        return c;
+    }
+    if is_test_file(path) {
+        return true;
+    }
+    in_folder(path, &["examples"])
+        && !facts
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, crate::facts::EventKind::ServerStart { .. }))
 }

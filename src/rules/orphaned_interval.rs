@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     id: "orphaned-interval",
     summary: "Repeating timers whose handle no teardown of their owner clears",
     severity: Severity::Error,
-    languages: &["typescript", "javascript"],
+    languages: &["typescript", "javascript", "rust"],
     project: false,
 };
 
@@ -52,8 +52,8 @@ impl Rule for OrphanedInterval {
                     continue;
                 }
                 format!(
-                    "task spawned with `{api}` loops forever on a timer with no cancellation path \
-                     (no `select!` on a `CancellationToken` or shutdown receiver, no `break`), and"
+                    "task spawned with `{api}` loops forever on a timer with no cancellation path: \
+                     no `select!` on a `CancellationToken` or shutdown receiver, no `break`, and"
                 )
             } else if *repeat {
                 "`setInterval` timer".to_string()

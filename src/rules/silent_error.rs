@@ -22,7 +22,7 @@ impl Rule for SilentError {
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
         let facts = ctx.facts;
         // Tests and benchmarks swallow on purpose (expected failures); the rule is about services.
-        if is_test_file(ctx.path) {
+        if ctx.is_test {
             return Vec::new();
         }
         facts

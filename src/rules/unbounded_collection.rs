@@ -375,7 +375,7 @@ fn check_rust(
 ) -> Vec<Diagnostic> {
     let facts = &file.facts;
     let mut out = Vec::new();
-    if is_test_file(&file.path) {
+    if file.is_test {
         return out;
     }
     for e in &facts.events {

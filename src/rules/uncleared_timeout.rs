@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     id: "uncleared-timeout",
     summary: "Deadline timers raced against work and not cleared on every path",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript"],
+    languages: &["typescript", "javascript", "rust"],
     project: false,
 };
 

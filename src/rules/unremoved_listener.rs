@@ -51,6 +51,7 @@ impl Rule for UnremovedListener {
                     source: &file.source.text,
                     facts: &file.facts,
                     options: ctx.options,
+                    is_test: file.is_test,
                 }));
             }
         }

@@ -7,10 +7,56 @@ use super::{path_str, span_positions};
 use crate::Report;
 use crate::diagnostic::Severity;
 
-/// Renders the report as cargo JSON messages, one per line.
-pub fn render(report: &Report) -> String {
+/// A cargo package as `cargo metadata` describes it, for the messages about its files.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The package's folder (holding its `Cargo.toml`).
+    pub root: std::path::PathBuf,
+    /// `package_id` as cargo prints it.
+    pub id: String,
+    pub manifest_path: String,
+    /// Its targets, as `cargo metadata` gives them (`kind`, `crate_types`, `name`, `src_path`).
+    pub targets: Vec<serde_json::Value>,
+}
+
+impl Package {
+    /// The target a file belongs to: the one whose source folder holds it most closely (a
+    /// binary under `src/bin/`, an example under `examples/`), else the library, else the
+    /// first.
+    fn target_of(&self, file: &std::path::Path) -> serde_json::Value {
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let folder = |t: &serde_json::Value| {
+            t["src_path"]
+                .as_str()
+                .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+        };
+        self.targets
+            .iter()
+            .filter(|t| folder(t).is_some_and(|d| abs.starts_with(d)))
+            .max_by_key(|t| {
+                let lib = t["kind"].as_array().is_some_and(|k| {
+                    k.iter()
+                        .any(|k| k == "lib" || k == "proc-macro" || k == "rlib")
+                });
+                (folder(t).map_or(0, |d| d.components().count()), lib)
+            })
+            .or_else(|| self.targets.iter().find(|t| t["kind"][0] == "lib"))
+            .or(self.targets.first())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Renders the report as cargo JSON messages, one per line; each names the package (of
+/// `packages`, the one whose folder holds the file most closely) and target it concerns.
+pub fn render(report: &Report, packages: &[Package]) -> String {
     let mut out = String::new();
     for d in &report.diagnostics {
+        let abs = std::path::absolute(&d.file).unwrap_or_else(|_| d.file.clone());
+        let package = packages
+            .iter()
+            .filter(|p| abs.starts_with(&p.root))
+            .max_by_key(|p| p.root.components().count());
         let (s, e) = span_positions(report, &d.file, &d.range);
         let level = match d.severity {
             Severity::Error => "error",
@@ -53,9 +99,9 @@ pub fn render(report: &Report) -> String {
         let _ = e;
         let msg = json!({
             "reason": "compiler-message",
-            "package_id": "unleak",
-            "manifest_path": "",
-            "target": {"kind": ["lib"], "crate_types": ["lib"], "name": "unleak", "src_path": file},
+            "package_id": package.map_or("", |p| p.id.as_str()),
+            "manifest_path": package.map_or("", |p| p.manifest_path.as_str()),
+            "target": package.map_or(serde_json::Value::Null, |p| p.target_of(&d.file)),
             "message": {
                 "rendered": rendered,
                 "$message_type": "diagnostic",

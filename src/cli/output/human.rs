@@ -58,7 +58,23 @@ fn write_fixes(
         let end = text[last.end..]
             .find('\n')
             .map_or(text.len(), |n| last.end + n + 1);
-        let region = first.start..end;
+        // One line of context on each side.
+        let start = if first.start > 0 {
+            src.lines
+                .line_range(text, src.lines.line_at(first.start - 1))
+                .start
+        } else {
+            first.start
+        };
+        let end = if end < text.len() {
+            let next = src.lines.line_range(text, src.lines.line_at(end));
+            text[next.end..]
+                .find('\n')
+                .map_or(text.len(), |n| next.end + n + 1)
+        } else {
+            end
+        };
+        let region = start..end;
         if region.len() > LONGEST_PREVIEW
             || first.len() > LONGEST_QUOTED_LINE
             || last.len() > LONGEST_QUOTED_LINE
@@ -80,25 +96,42 @@ fn write_fixes(
             .collect();
         let (after, _) = crate::fix::apply_edits(before, &edits);
         let diff = similar::TextDiff::from_lines(before, after.as_str());
+        // The line numbers of the file as it is (an inserted line has none yet), one line of
+        // context around each change, `┆` between changes apart.
+        let first_line = src.lines.line_at(region.start) + 1;
+        let width = (first_line + before.lines().count()).to_string().len();
         let mut shown = 0;
-        for group in diff.grouped_ops(0) {
+        for (g, group) in diff.grouped_ops(1).into_iter().enumerate() {
+            if g > 0 && shown < FIX_PREVIEW_LINES {
+                writeln!(out, "    {:>width$} ┆", "")?;
+            }
             for op in group {
                 for change in diff.iter_changes(&op) {
                     let (sign, color) = match change.tag() {
-                        similar::ChangeTag::Delete => ('-', Color::Red),
-                        similar::ChangeTag::Insert => ('+', Color::Green),
-                        similar::ChangeTag::Equal => continue,
+                        similar::ChangeTag::Delete => ('-', Some(Color::Red)),
+                        similar::ChangeTag::Insert => ('+', Some(Color::Green)),
+                        similar::ChangeTag::Equal => (' ', None),
                     };
                     if shown == FIX_PREVIEW_LINES {
-                        writeln!(out, "    …")?;
+                        writeln!(out, "    {:>width$} │ …", "")?;
                     }
                     shown += 1;
                     if shown > FIX_PREVIEW_LINES {
                         continue;
                     }
                     let line = change.value().trim_end_matches(['\n', '\r']);
-                    out.set_color(ColorSpec::new().set_fg(Some(color)))?;
-                    write!(out, "    {sign} {line}")?;
+                    let number = match change.tag() {
+                        similar::ChangeTag::Insert => String::new(),
+                        _ => change
+                            .old_index()
+                            .map_or(String::new(), |i| (first_line + i).to_string()),
+                    };
+                    write!(out, "    {number:>width$} │")?;
+                    if let Some(color) = color {
+                        out.set_color(ColorSpec::new().set_fg(Some(color)))?;
+                    }
+                    let text = format!(" {sign} {line}");
+                    write!(out, "{}", text.trim_end())?;
                     out.reset()?;
                     writeln!(out)?;
                 }
@@ -138,7 +171,10 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         );
     }
     let config = term::Config::default();
+    // A rule's explanation is the same on many findings: shown the first time only.
+    let mut explained: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
     for d in &report.diagnostics {
+        let (headline, explanation) = d.headline();
         let severity = match d.severity {
             Severity::Error => CsSeverity::Error,
             Severity::Warning => CsSeverity::Warning,
@@ -146,8 +182,13 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         };
         let mut cs = CsDiagnostic::new(severity)
             .with_code(d.rule)
-            .with_message(&d.message);
+            .with_message(headline);
         let mut notes = Vec::new();
+        if let Some(why) = explanation
+            && explained.insert((d.rule, why))
+        {
+            notes.push(format!("why: {why}"));
+        }
         match ids.get(&d.file) {
             Some(&id) if quotable(report, &d.file, &d.range) => {
                 let mut labels = vec![CsLabel::primary(id, d.range.clone())];
@@ -184,28 +225,15 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         }
         cs = cs.with_notes(notes);
         if term::emit_to_write_style(out, &config, &files, &cs).is_err() {
-            writeln!(out, "{}: {}: {}", d.file.display(), d.rule, d.message)?;
+            writeln!(out, "{}: {}: {headline}", d.file.display(), d.rule)?;
         }
         if let Some(src) = report.sources.get(&d.file) {
             write_fixes(out, d, src)?;
         }
     }
-    let n = report.diagnostics.len();
-    let failures = report.failures();
-    if n == 0 {
-        writeln!(out, "unleak: no leaks found in {} file(s)", report.files)?;
-    } else {
-        writeln!(
-            out,
-            "unleak: {} finding(s) in {} file(s){}",
-            n - failures,
-            report.files,
-            if failures > 0 {
-                format!(", {failures} file(s) could not be linted")
-            } else {
-                String::new()
-            }
-        )?;
+    let summary = crate::summary::Summary::of(report);
+    for line in summary.lines(report.nothing_linted.as_deref()) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

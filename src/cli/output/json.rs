@@ -9,7 +9,7 @@ use crate::Report;
 struct Output<'a> {
     version: u32,
     diagnostics: Vec<Diag<'a>>,
-    summary: Summary,
+    summary: crate::summary::Summary,
 }
 
 #[derive(Serialize)]
@@ -52,13 +52,6 @@ struct Edit<'a> {
     end_line: u32,
     end_column: u32,
     content: &'a str,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    files: usize,
-    diagnostics: usize,
-    errors: usize,
 }
 
 /// Renders the report as one JSON document.
@@ -125,11 +118,7 @@ pub fn render(report: &Report) -> String {
     let out = Output {
         version: 1,
         diagnostics,
-        summary: Summary {
-            files: report.files,
-            diagnostics: report.diagnostics.len(),
-            errors: report.failures(),
-        },
+        summary: crate::summary::Summary::of(report),
     };
     let mut s = serde_json::to_string_pretty(&out).unwrap_or_else(|e| {
         format!("{{\"version\":1,\"error\":\"cannot serialise the report: {e}\"}}")
