@@ -160,7 +160,10 @@ async fn cycles(bin: &str) -> Result<()> {
         }
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
-    println!("cycles: 6 s after the last wave RSS {:.1} MiB", server.rss_mib());
+    println!(
+        "cycles: 6 s after the last wave RSS {:.1} MiB",
+        server.rss_mib()
+    );
     let (code, took) = server.terminate().await?;
     println!("cycles: SIGTERM → exit {code:?} in {took:?}");
     Ok(())
@@ -210,10 +213,7 @@ async fn sigterm(bin: &str) -> Result<()> {
         total += closed;
         println!("sigterm run {run}: {closed}/{CLIENTS} close frames, exit {code:?} in {took:?}");
     }
-    println!(
-        "sigterm: {total}/{} close frames delivered",
-        RUNS * CLIENTS
-    );
+    println!("sigterm: {total}/{} close frames delivered", RUNS * CLIENTS);
     Ok(())
 }
 
@@ -263,7 +263,9 @@ async fn never_read(bin: &str) -> Result<()> {
     turn.push(Message::text(
         json!({"type": "input_audio_buffer.commit"}).to_string(),
     ));
-    turn.push(Message::text(json!({"type": "response.create"}).to_string()));
+    turn.push(Message::text(
+        json!({"type": "response.create"}).to_string(),
+    ));
     let floods: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let turn = turn.clone();
@@ -272,8 +274,11 @@ async fn never_read(bin: &str) -> Result<()> {
                 let mut client = connect(addr).await?;
                 'flood: for _ in 0..200 {
                     for frame in &turn {
-                        match tokio::time::timeout(Duration::from_secs(2), client.send(frame.clone()))
-                            .await
+                        match tokio::time::timeout(
+                            Duration::from_secs(2),
+                            client.send(frame.clone()),
+                        )
+                        .await
                         {
                             Err(_stalled) => break 'flood,
                             Ok(sent) => {
@@ -293,7 +298,9 @@ async fn never_read(bin: &str) -> Result<()> {
         clients.push(flood.await??);
     }
     let peak = server.rss_mib();
-    println!("never-read: RSS {baseline:.1} MiB before, {peak:.1} MiB with {CLIENTS} stalled clients");
+    println!(
+        "never-read: RSS {baseline:.1} MiB before, {peak:.1} MiB with {CLIENTS} stalled clients"
+    );
     drop(clients);
     // Sessions end on their own; the server gets a moment to hand memory back.
     tokio::time::sleep(Duration::from_secs(15)).await;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use unleak_runtime::metrics::parse_sample;
 use unleak_runtime::RunningServer;
+use unleak_runtime::metrics::parse_sample;
 
 /// Waits (bounded by `within`) until the server closes `stream`; returns
 /// whether it did. Any answer bytes are skipped.
@@ -72,7 +72,10 @@ async fn silent_and_half_sent_requests_are_timed_out() {
         &metrics_text(server.addr).await,
         "unleak_runtime_errors_total{kind=\"header_timeout\"}",
     );
-    assert!(timeouts >= Some(2.0), "header timeouts counted: {timeouts:?}");
+    assert!(
+        timeouts >= Some(2.0),
+        "header timeouts counted: {timeouts:?}"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -89,7 +92,10 @@ async fn open_connections_are_capped_and_counted() {
     // connection until a slot is free.
     let mut waiting = TcpStream::connect(server.addr).await.unwrap();
     let status = get_status(&mut waiting, "/healthz", Duration::from_millis(500)).await;
-    assert_eq!(status, None, "a fifth connection was served past the cap of 4");
+    assert_eq!(
+        status, None,
+        "a fifth connection was served past the cap of 4"
+    );
     drop(idle.pop());
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), waiting.read_to_end(&mut buf)).await;
@@ -99,7 +105,10 @@ async fn open_connections_are_capped_and_counted() {
     // With the silent ones gone, the gauge shows the one scrape connection.
     let mut open = None;
     for _ in 0..50 {
-        open = parse_sample(&metrics_text(server.addr).await, "unleak_runtime_connections");
+        open = parse_sample(
+            &metrics_text(server.addr).await,
+            "unleak_runtime_connections",
+        );
         if open == Some(1.0) {
             break;
         }

@@ -65,9 +65,10 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Never-reading clients flooding the local provider at once.
 const FLOODERS: usize = 3;
 /// Allowed heap growth per never-reading client: its session's outbound
-/// queue bound (1 MiB by default) plus one answer, its audio buffers and
-/// codec buffers. Before the byte bound, each held ~12 MiB of queued events.
-const PER_FLOODER: isize = 4 * 1024 * 1024;
+/// queue bound (256 KiB by default) plus one answer (~260 KB here), its
+/// audio buffers and codec buffers; measured ~1.5 MB. Before the byte
+/// bound, each held 4 MB in this test (up to ~12 MiB of queued events).
+const PER_FLOODER: isize = 2 * 1024 * 1024;
 
 /// A realtime client that never reads: small, fixed socket buffers, and
 /// turns of audio (each echoed back in full) sent until the server stops
@@ -92,7 +93,9 @@ async fn flood_without_reading(addr: SocketAddr) -> (Client, usize) {
     turn.push(Message::text(
         json!({"type": "input_audio_buffer.commit"}).to_string(),
     ));
-    turn.push(Message::text(json!({"type": "response.create"}).to_string()));
+    turn.push(Message::text(
+        json!({"type": "response.create"}).to_string(),
+    ));
     let mut turns = 0;
     'flood: while turns < 60 {
         for frame in &turn {
@@ -131,7 +134,15 @@ async fn clients_that_never_read_hold_at_most_the_outbound_bound() {
     let sent = audio(4800, 1);
     assert_eq!(talk(&mut warm, &sent).await, sent);
     drop(warm);
-    assert!(wait_for(Duration::from_secs(5), || server.state.metrics.sessions.get() == 0).await);
+    assert!(
+        wait_for(Duration::from_secs(5), || server
+            .state
+            .metrics
+            .sessions
+            .get()
+            == 0)
+        .await
+    );
     let baseline = settled_heap().await;
 
     let floods: Vec<_> = (0..FLOODERS)
@@ -161,7 +172,15 @@ async fn clients_that_never_read_hold_at_most_the_outbound_bound() {
     assert!(stalls >= FLOODERS as f64, "every flooder was backpressured");
 
     drop(clients);
-    assert!(wait_for(Duration::from_secs(15), || server.state.metrics.sessions.get() == 0).await);
+    assert!(
+        wait_for(Duration::from_secs(15), || server
+            .state
+            .metrics
+            .sessions
+            .get()
+            == 0)
+        .await
+    );
     let metrics = server.state.render_metrics().await;
     assert_eq!(
         parse_sample(&metrics, "unleak_runtime_outbound_queued_bytes"),
@@ -199,7 +218,10 @@ async fn raw_post(addr: SocketAddr, path: &str, body: &str) -> (String, usize) {
     }
     let text = String::from_utf8_lossy(&head).into_owned();
     let head_len = text.find("\r\n\r\n").map_or(total, |i| i + 4);
-    (text[..head_len.min(text.len())].to_owned(), total - head_len)
+    (
+        text[..head_len.min(text.len())].to_owned(),
+        total - head_len,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +253,7 @@ async fn speech_input_is_capped_and_the_audio_is_streamed() {
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     assert!(len > expected, "chunked body carries all {expected} B");
     assert!(
-        peak < expected as isize / 2,
+        peak < expected as isize * 2 / 3,
         "serving {expected} B of audio peaked at {peak} B of heap: not streamed"
     );
     server.shutdown().await.unwrap();

@@ -494,7 +494,10 @@ async fn frames_past_the_codec_limit_get_frame_too_large_and_1009() {
         client.send(Message::text("x".repeat(size))).await.unwrap();
         // `session.updated` (the answer to the session's own setup) may come first.
         let event = recv_until(&mut client, "error").await.pop().unwrap();
-        assert_eq!(event["error"]["code"], "frame_too_large", "{size} B: {event}");
+        assert_eq!(
+            event["error"]["code"], "frame_too_large",
+            "{size} B: {event}"
+        );
         assert_eq!(recv_close(&mut client).await, Some(1009), "{size} B frame");
     }
     let m = &server.state.metrics;

@@ -183,7 +183,11 @@ async fn oversized_twilio_frames_get_frame_too_large_and_1009() {
             "frame_too_large",
             "{size} B of audio"
         );
-        assert_eq!(recv_close(&mut twilio).await, Some(1009), "{size} B of audio");
+        assert_eq!(
+            recv_close(&mut twilio).await,
+            Some(1009),
+            "{size} B of audio"
+        );
     }
     assert_eq!(server.state.metrics.errors(ErrorKind::OversizedFrame), 2);
     server.shutdown().await.unwrap();

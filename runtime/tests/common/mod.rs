@@ -325,7 +325,10 @@ pub fn audio(len: usize, seed: u8) -> Vec<u8> {
 /// pong for every ping and writes it on the next read, as browsers and the
 /// Python and Node clients do). Returns the close code and the pings seen;
 /// panics if nothing closes the session within `within`.
-pub async fn answer_pings_until_close(client: &mut Client, within: Duration) -> (Option<u16>, usize) {
+pub async fn answer_pings_until_close(
+    client: &mut Client,
+    within: Duration,
+) -> (Option<u16>, usize) {
     let deadline = tokio::time::Instant::now() + within;
     let mut pings = 0;
     loop {
