@@ -250,6 +250,27 @@ async fn silent(bin: &str) -> Result<()> {
     Ok(())
 }
 
+/// The named samples of `/metrics` (empty where the binary has none).
+async fn scrape(addr: SocketAddr, names: &[&str]) -> String {
+    let text = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut body = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut body).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&body).into_owned())
+    };
+    let text = match tokio::time::timeout(WAIT, text).await {
+        Ok(Ok(text)) => text,
+        _ => String::new(),
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && names.iter().any(|n| l.contains(n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// 20 clients that pipeline audio turns and never read the echo.
 async fn never_read(bin: &str) -> Result<()> {
     const CLIENTS: usize = 20;
@@ -305,8 +326,13 @@ async fn never_read(bin: &str) -> Result<()> {
     // Sessions end on their own; the server gets a moment to hand memory back.
     tokio::time::sleep(Duration::from_secs(15)).await;
     println!(
-        "never-read: RSS {:.1} MiB 15 s after the clients left",
-        server.rss_mib()
+        "never-read: RSS {:.1} MiB 15 s after the clients left; {}",
+        server.rss_mib(),
+        scrape(
+            server.addr,
+            &["sessions ", "outbound_queued_bytes", "memory_trims_total"]
+        )
+        .await
     );
     let (code, took) = server.terminate().await?;
     println!("never-read: SIGTERM → exit {code:?} in {took:?}");

@@ -92,16 +92,18 @@ pub async fn session_reaper(
     tracing::debug!("session reaper job stopped");
 }
 
-/// When to hand freed heap back to the OS: whenever the load (live sessions
-/// plus open connections) has fallen to half its peak since the last trim.
+/// When to hand freed heap back to the OS: whenever the load has fallen to
+/// half its peak since the last trim. The load is live sessions plus open
+/// connections, and at least the sessions opened since the previous check,
+/// so a burst that came and went between two checks still counts.
 #[derive(Debug, Default)]
 pub struct TrimPolicy {
-    peak: i64,
+    peak: u64,
 }
 
 impl TrimPolicy {
-    pub fn should_trim(&mut self, load: i64) -> bool {
-        self.peak = self.peak.max(load);
+    pub fn should_trim(&mut self, load: u64, opened: u64) -> bool {
+        self.peak = self.peak.max(load).max(opened);
         if self.peak > 0 && load.saturating_mul(2) <= self.peak {
             self.peak = load;
             return true;
@@ -118,12 +120,21 @@ pub async fn memory_trim(metrics: Arc<Metrics>, period: Duration, cancel: Cancel
     let mut tick = interval_at(Instant::now() + period, period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut policy = TrimPolicy::default();
+    let opened_total = || {
+        metrics
+            .sessions_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let mut opened_before = opened_total();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {
-                let load = metrics.sessions.get() + metrics.connections.get();
-                if !policy.should_trim(load) {
+                let load = u64::try_from(metrics.sessions.get() + metrics.connections.get()).unwrap_or(0);
+                let opened = opened_total();
+                let fell = policy.should_trim(load, opened - opened_before);
+                opened_before = opened;
+                if !fell {
                     continue;
                 }
                 // malloc_trim walks every arena: off the async workers.
@@ -147,12 +158,14 @@ mod tests {
     #[test]
     fn trims_once_load_halves_from_its_peak() {
         let mut policy = TrimPolicy::default();
-        assert!(!policy.should_trim(0), "nothing to give back yet");
-        assert!(!policy.should_trim(20));
-        assert!(!policy.should_trim(11));
-        assert!(policy.should_trim(10));
-        assert!(!policy.should_trim(10), "once per drop");
-        assert!(policy.should_trim(0));
-        assert!(!policy.should_trim(0));
+        assert!(!policy.should_trim(0, 0), "nothing to give back yet");
+        assert!(!policy.should_trim(20, 20));
+        assert!(!policy.should_trim(11, 0));
+        assert!(policy.should_trim(10, 0));
+        assert!(!policy.should_trim(10, 0), "once per drop");
+        assert!(policy.should_trim(0, 0));
+        assert!(!policy.should_trim(0, 0));
+        // 20 sessions came and went between two checks.
+        assert!(policy.should_trim(0, 20));
     }
 }
