@@ -104,6 +104,25 @@ pub struct Config {
     #[arg(long, env = "UNLEAK_MAX_FRAME_BYTES", default_value_t = 256 * 1024)]
     pub max_frame_bytes: usize,
 
+    /// Bytes of events one session may queue towards its client; past it the
+    /// session stops reading the client until the queue drains.
+    #[arg(long, env = "UNLEAK_OUTBOUND_QUEUE_BYTES", default_value_t = 256 * 1024)]
+    pub outbound_queue_bytes: usize,
+
+    /// Most characters of `input` accepted by `/v1/speech`.
+    #[arg(long, env = "UNLEAK_MAX_SPEECH_CHARS", default_value_t = 4096)]
+    pub max_speech_chars: usize,
+
+    /// Most open client connections (HTTP and WebSocket); past it new
+    /// connections wait in the listen backlog until one closes.
+    #[arg(long, env = "UNLEAK_MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
+
+    /// A connection must deliver a complete request head within this time
+    /// (from connect, or from the previous response on keep-alive).
+    #[arg(long, env = "UNLEAK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
     /// Largest accepted HTTP request body and upstream response body, in bytes.
     #[arg(long, env = "UNLEAK_MAX_BODY_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -136,7 +155,9 @@ pub struct Config {
     #[arg(long, env = "UNLEAK_SHUTDOWN_DEADLINE", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_deadline: Duration,
 
-    /// How long sending a close frame to one client may take.
+    /// How long closing one client may take: sending the close frame, then
+    /// draining its frames until it answers. At shutdown, also how long a
+    /// connection may take to finish sending a request head.
     #[arg(long, env = "UNLEAK_CLOSE_GRACE", default_value = "1s", value_parser = parse_duration)]
     pub close_grace: Duration,
 }

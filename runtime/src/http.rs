@@ -2,10 +2,12 @@
 //! and speech endpoints.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -115,8 +117,36 @@ pub async fn speech(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(e) => return bad_json(&state, &e),
     };
+    // Checked before anything is rendered or sent upstream: the answer is
+    // about 80 bytes of audio per character.
+    let max = state.config.max_speech_chars;
+    if let Some(input) = request.get("input").and_then(Value::as_str)
+        && input.chars().count() > max
+    {
+        let message = format!(
+            "`input` has {} characters; the limit is {max}",
+            input.chars().count()
+        );
+        state
+            .metrics
+            .record_error(ErrorKind::BadRequest, "speech input too long", &message);
+        return error_response(StatusCode::BAD_REQUEST, "input_too_long", &message);
+    }
     match state.upstream.speech(request, &state.shutdown).await {
-        Ok(audio) => ([(header::CONTENT_TYPE, "audio/basic")], audio).into_response(),
+        Ok(audio) => {
+            let metrics = state.metrics.clone();
+            // A failure mid-stream cuts the response short; it is counted here.
+            let audio = audio.inspect(move |chunk| {
+                if let Err(e) = chunk {
+                    metrics.record_error(e.kind(), "streaming speech audio", e);
+                }
+            });
+            (
+                [(header::CONTENT_TYPE, "audio/basic")],
+                Body::from_stream(audio),
+            )
+                .into_response()
+        }
         Err(e) => upstream_failure(&state, "speech synthesis failed", &e),
     }
 }

@@ -1,4 +1,4 @@
-//! Periodic jobs: menu refresh and the idle-session reaper.
+//! Periodic jobs: menu refresh, the idle-session reaper and the heap trim.
 //!
 //! Fix for *orphaned-interval*: every job is spawned on the state's
 //! `TaskTracker` ([`spawn_all`]) and its loop `select!`s on the shutdown
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventBus, ServerEvent};
 use crate::menu::MenuCache;
+use crate::metrics::{ErrorKind, Metrics};
 use crate::sessions::SessionRegistry;
 use crate::state::AppState;
 
@@ -30,6 +31,11 @@ pub fn spawn_all(state: &AppState) {
     state.jobs.spawn(session_reaper(
         Arc::clone(&state.sessions),
         cfg.idle_timeout,
+        cfg.reaper_interval,
+        state.shutdown.clone(),
+    ));
+    state.jobs.spawn(memory_trim(
+        Arc::clone(&state.metrics),
         cfg.reaper_interval,
         state.shutdown.clone(),
     ));
@@ -84,4 +90,82 @@ pub async fn session_reaper(
         }
     }
     tracing::debug!("session reaper job stopped");
+}
+
+/// When to hand freed heap back to the OS: whenever the load has fallen to
+/// half its peak since the last trim. The load is live sessions plus open
+/// connections, and at least the sessions opened since the previous check,
+/// so a burst that came and went between two checks still counts.
+#[derive(Debug, Default)]
+pub struct TrimPolicy {
+    peak: u64,
+}
+
+impl TrimPolicy {
+    pub fn should_trim(&mut self, load: u64, opened: u64) -> bool {
+        self.peak = self.peak.max(load).max(opened);
+        if self.peak > 0 && load.saturating_mul(2) <= self.peak {
+            self.peak = load;
+            return true;
+        }
+        false
+    }
+}
+
+/// Every `period`, trims the heap if load dropped (see [`TrimPolicy`]).
+/// glibc keeps the memory a storm of sessions freed mapped in its arenas;
+/// without this, RSS would stay at the storm's peak.
+pub async fn memory_trim(metrics: Arc<Metrics>, period: Duration, cancel: CancellationToken) {
+    let period = period.max(Duration::from_millis(1));
+    let mut tick = interval_at(Instant::now() + period, period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut policy = TrimPolicy::default();
+    let opened_total = || {
+        metrics
+            .sessions_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let mut opened_before = opened_total();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {
+                let load = u64::try_from(metrics.sessions.get() + metrics.connections.get()).unwrap_or(0);
+                let opened = opened_total();
+                let fell = policy.should_trim(load, opened - opened_before);
+                opened_before = opened;
+                if !fell {
+                    continue;
+                }
+                // malloc_trim walks every arena: off the async workers.
+                match tokio::task::spawn_blocking(crate::memory::trim_heap).await {
+                    Ok(released) => {
+                        metrics.memory_trims_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(load, released, "heap trimmed");
+                    }
+                    Err(e) => metrics.record_error(ErrorKind::Shutdown, "heap trim did not run", &e),
+                }
+            }
+        }
+    }
+    tracing::debug!("memory trim job stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrimPolicy;
+
+    #[test]
+    fn trims_once_load_halves_from_its_peak() {
+        let mut policy = TrimPolicy::default();
+        assert!(!policy.should_trim(0, 0), "nothing to give back yet");
+        assert!(!policy.should_trim(20, 20));
+        assert!(!policy.should_trim(11, 0));
+        assert!(policy.should_trim(10, 0));
+        assert!(!policy.should_trim(10, 0), "once per drop");
+        assert!(policy.should_trim(0, 0));
+        assert!(!policy.should_trim(0, 0));
+        // 20 sessions came and went between two checks.
+        assert!(policy.should_trim(0, 20));
+    }
 }

@@ -11,6 +11,8 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod jobs;
+pub mod listener;
+pub mod memory;
 pub mod menu;
 pub mod metrics;
 pub mod realtime;

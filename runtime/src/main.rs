@@ -1,15 +1,20 @@
-//! The `unleak-runtime` binary: parses configuration, serves, and exits 0
-//! after a graceful shutdown on SIGTERM or SIGINT.
+//! The `unleak-runtime` binary: parses configuration, serves, and after a
+//! graceful shutdown on SIGTERM or SIGINT exits 0, or 2 when shutdown had
+//! to abandon work at its deadline (1 for startup and serving errors).
 
 use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
-use unleak_runtime::shutdown::ShutdownSignal;
+use unleak_runtime::shutdown::{ShutdownReport, ShutdownSignal};
 use unleak_runtime::{AppState, Config, serve};
 
-fn main() -> anyhow::Result<()> {
+/// Exit status of a shutdown that abandoned work at its deadline.
+const EXIT_ABANDONED: u8 = 2;
+
+fn main() -> anyhow::Result<ExitCode> {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -25,10 +30,18 @@ fn main() -> anyhow::Result<()> {
     // Blocking-pool work (file I/O) gets a bounded moment to finish; a stuck
     // one must not hold the exit past the shutdown deadline.
     runtime.shutdown_timeout(Duration::from_millis(500));
-    result
+    let report = result?;
+    match report.abandoned() {
+        None => Ok(ExitCode::SUCCESS),
+        Some(what) => {
+            // Supervisors see from the status that work was cut off.
+            tracing::error!(abandoned = %what, ?report, "shutdown abandoned work: {what}");
+            Ok(ExitCode::from(EXIT_ABANDONED))
+        }
+    }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(config: Config) -> anyhow::Result<ShutdownReport> {
     // Installed before announcing the address so an early SIGTERM is caught.
     let signal = ShutdownSignal::install()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -47,5 +60,5 @@ async fn run(config: Config) -> anyhow::Result<()> {
     drop(stdout);
     let report = serve(listener, state, signal.wait()).await?;
     tracing::info!(clean = report.clean(), took = ?report.took, "exiting");
-    Ok(())
+    Ok(report)
 }

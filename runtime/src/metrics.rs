@@ -27,10 +27,13 @@ pub enum ErrorKind {
     EventLagged,
     BadRequest,
     Shutdown,
+    HeaderTimeout,
+    ConnectionLimit,
+    OutboundOverflow,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::MalformedFrame,
         ErrorKind::UnknownEvent,
         ErrorKind::OversizedFrame,
@@ -47,6 +50,9 @@ impl ErrorKind {
         ErrorKind::EventLagged,
         ErrorKind::BadRequest,
         ErrorKind::Shutdown,
+        ErrorKind::HeaderTimeout,
+        ErrorKind::ConnectionLimit,
+        ErrorKind::OutboundOverflow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +73,9 @@ impl ErrorKind {
             ErrorKind::EventLagged => "event_lagged",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Shutdown => "shutdown",
+            ErrorKind::HeaderTimeout => "header_timeout",
+            ErrorKind::ConnectionLimit => "connection_limit",
+            ErrorKind::OutboundOverflow => "outbound_overflow",
         }
     }
 
@@ -125,6 +134,15 @@ pub struct Metrics {
     pub audio_bytes: Gauge,
     /// Recording files currently open.
     pub recordings_open: Gauge,
+    /// Open client TCP connections (HTTP and upgraded WebSocket).
+    pub connections: Gauge,
+    /// Bytes of events queued towards clients across all sessions.
+    pub outbound_bytes: Gauge,
+    /// Times a session's outbound queue reached its byte bound and the
+    /// session stopped reading its client until it drained.
+    pub outbound_backpressure_total: AtomicU64,
+    /// Times freed heap memory was handed back to the OS.
+    pub memory_trims_total: AtomicU64,
     /// Sessions ever opened.
     pub sessions_total: AtomicU64,
     /// Upstream reconnects performed.
@@ -174,7 +192,7 @@ impl Metrics {
     /// Renders the Prometheus text exposition format.
     pub fn render(&self, sampled: &Sampled) -> String {
         let mut out = String::with_capacity(4096);
-        let gauges: [(&str, &str, i64); 11] = [
+        let gauges: [(&str, &str, i64); 13] = [
             (
                 "unleak_runtime_sessions",
                 "Live sessions.",
@@ -226,6 +244,16 @@ impl Metrics {
                 self.recordings_open.get(),
             ),
             (
+                "unleak_runtime_connections",
+                "Open client TCP connections.",
+                self.connections.get(),
+            ),
+            (
+                "unleak_runtime_outbound_queued_bytes",
+                "Bytes queued towards clients.",
+                self.outbound_bytes.get(),
+            ),
+            (
                 "unleak_runtime_resident_memory_bytes",
                 "Resident set size.",
                 sampled
@@ -248,6 +276,16 @@ impl Metrics {
                 "unleak_runtime_reconnects_total",
                 "Upstream reconnects.",
                 self.reconnects_total.load(Ordering::Relaxed),
+            ),
+            (
+                "unleak_runtime_outbound_backpressure_total",
+                "Sessions that hit their outbound byte bound and stopped reading.",
+                self.outbound_backpressure_total.load(Ordering::Relaxed),
+            ),
+            (
+                "unleak_runtime_memory_trims_total",
+                "Freed heap handed back to the OS.",
+                self.memory_trims_total.load(Ordering::Relaxed),
             ),
         ];
         for (name, help, value) in counters {

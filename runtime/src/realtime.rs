@@ -17,7 +17,8 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use crate::http::registry_refusal;
 use crate::metrics::ErrorKind;
 use crate::session::{
-    End, Session, close_code, finish_client, recv_upstream, send_client, send_json,
+    End, Session, close_code, finish_client, frame_too_large, is_application, limit_upgrade,
+    recv_upstream, send_client, send_json,
 };
 use crate::sessions::{SessionHandle, SessionKind};
 use crate::state::AppState;
@@ -43,12 +44,7 @@ pub async fn handler(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
     };
     let tasks = state.session_tasks.clone();
     let metrics = state.metrics.clone();
-    // Frames up to twice the limit are read so they can be refused with a
-    // clear error; larger ones fail in the codec (also logged).
-    let limit = state.config.max_frame_bytes.saturating_mul(2);
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
+    limit_upgrade(upgrade, &state.config)
         .on_failed_upgrade(move |e| {
             metrics.record_error(ErrorKind::ClientGone, "websocket upgrade failed", &e)
         })
@@ -114,13 +110,21 @@ async fn session_loop(socket: &mut WebSocket, session: &mut Session) -> End {
             message = socket.recv(), if !session.upstream_backlogged() => {
                 let message = match message {
                     Some(Ok(message)) => message,
+                    Some(Err(e)) if frame_too_large(&e) => {
+                        return refuse_oversized(socket, session, &e.to_string()).await;
+                    }
                     Some(Err(e)) => {
                         state.metrics.record_error(ErrorKind::ClientGone, "client websocket failed", &e);
                         return End::ClientGone;
                     }
                     None => return End::ClientGone,
                 };
-                session.handle.touch();
+                // Only application messages are use. Every standard client
+                // answers our pings, so counting pongs would keep a silent
+                // client forever.
+                if is_application(&message) {
+                    session.handle.touch();
+                }
                 if let Some(end) = on_client_message(socket, session, message).await {
                     return end;
                 }
@@ -209,6 +213,24 @@ async fn reject(
     }
 }
 
+/// Refuses a frame over `--max-frame-bytes`, whether it was read (up to
+/// twice the limit) or refused by the codec from its header: the client gets
+/// `frame_too_large`, then close 1009.
+async fn refuse_oversized(socket: &mut WebSocket, session: &Session, message: &str) -> End {
+    match reject(
+        socket,
+        session,
+        ErrorKind::OversizedFrame,
+        "frame_too_large",
+        message,
+    )
+    .await
+    {
+        Some(end) => end,
+        None => End::Close(close_code::TOO_BIG, "frame too large".into()),
+    }
+}
+
 async fn on_client_message(
     socket: &mut WebSocket,
     session: &mut Session,
@@ -226,25 +248,14 @@ async fn on_client_message(
             )
             .await;
         }
-        Message::Close(_) => return Some(End::ClientGone),
-        // Pings are answered by axum; pongs only prove liveness (touch above).
+        Message::Close(_) => return Some(End::ClientClosed),
+        // Pings are answered by axum; pongs only prove liveness, not use.
         Message::Ping(_) | Message::Pong(_) => return None,
     };
     let max = session.state.config.max_frame_bytes;
     if text.len() > max {
         let message = format!("frame of {} bytes exceeds the limit of {max}", text.len());
-        if let Some(end) = reject(
-            socket,
-            session,
-            ErrorKind::OversizedFrame,
-            "frame_too_large",
-            &message,
-        )
-        .await
-        {
-            return Some(end);
-        }
-        return Some(End::Close(close_code::TOO_BIG, "frame too large".into()));
+        return Some(refuse_oversized(socket, session, &message).await);
     }
     let event: Value = match serde_json::from_str(text.as_str()) {
         Ok(event) => event,

@@ -1,6 +1,6 @@
 //! The router and the serve-until-shutdown sequence.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::listener::accept_loop;
 use crate::metrics::ErrorKind;
 use crate::shutdown::{ShutdownReport, drain};
 use crate::state::AppState;
@@ -38,56 +39,30 @@ pub async fn serve(
 ) -> anyhow::Result<ShutdownReport> {
     jobs::spawn_all(&state);
     let token = state.shutdown.clone();
-    let server = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .into_future();
-    let mut server = std::pin::pin!(server);
-    // `stopped`: the server future has completed and must not be polled again.
-    let (reason, stopped) = tokio::select! {
-        result = &mut server => {
-            // Returns before shutdown only if accepting failed for good, or
-            // when the token was cancelled and there was nothing to drain.
-            result?;
-            let reason = if token.is_cancelled() { "cancelled" } else { "server stopped" };
-            (reason, true)
-        }
-        reason = signal => (reason, false),
-        _ = token.cancelled() => ("cancelled", false),
+    let mut accepting = Box::pin(accept_loop(listener, router(state.clone()), state.clone()));
+    let reason = tokio::select! {
+        // Only ends once shutdown has started.
+        () = &mut accepting => "cancelled",
+        reason = signal => reason,
+        () = token.cancelled() => "cancelled",
     };
     let started = Instant::now();
     let deadline = started + state.config.shutdown_deadline;
     tracing::info!(reason, deadline = ?state.config.shutdown_deadline, "graceful shutdown started");
-    // Stops accepting, tells every session (close frames) and job to stop.
+    // Sessions read the deadline when they close their clients.
+    if state.shutdown_deadline.set(deadline).is_err() {
+        tracing::debug!("shutdown deadline was already set");
+    }
+    // Tells connections (graceful HTTP shutdown), sessions (close frames)
+    // and jobs to stop; dropping the accept loop closes the listener.
     token.cancel();
-    let drained = if stopped {
-        Ok(Ok(()))
-    } else {
-        tokio::time::timeout_at(deadline, &mut server).await
-    };
-    let http_drained = match drained {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            state.metrics.record_error(
-                ErrorKind::Shutdown,
-                "http server failed while draining",
-                &e,
-            );
-            false
-        }
-        Err(e) => {
-            state.metrics.record_error(
-                ErrorKind::Shutdown,
-                "in-flight http requests outlived the deadline",
-                &e,
-            );
-            false
-        }
-    };
+    drop(accepting);
+    let http = drain(&state.connections, deadline).await;
     let sessions = drain(&state.session_tasks, deadline).await;
     let jobs = drain(&state.jobs, deadline).await;
     let report = ShutdownReport {
         reason,
-        http_drained,
+        http,
         sessions,
         jobs,
         took: started.elapsed(),

@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
 
 use crate::audio::{AudioBuffer, AudioOverflow, Recording};
 use crate::events::Subscription;
@@ -307,28 +309,111 @@ pub async fn send_json(
     send_client(state, socket, Message::Text(event.to_string().into())).await
 }
 
-/// Sends a close frame within the close grace period. Failure is only logged:
-/// the connection is being dropped anyway.
-pub async fn send_close(state: &AppState, socket: &mut WebSocket, code: u16, reason: &str) {
+/// Applies the frame limits and the write buffer bound to a client upgrade.
+/// Frames up to twice `--max-frame-bytes` are read so they can be refused
+/// with a clear error; larger ones are refused by the codec from their
+/// header (see [`frame_too_large`]). Every send is flushed before the next,
+/// so the write buffer holds at most one message; its bound makes that a
+/// byte bound too.
+pub fn limit_upgrade(
+    upgrade: WebSocketUpgrade,
+    config: &crate::config::Config,
+) -> WebSocketUpgrade {
+    const WRITE_BUFFER: usize = 128 * 1024;
+    let limit = config.max_frame_bytes.saturating_mul(2);
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + limit + 64 * 1024)
+}
+
+/// A message the client's application sent (text or binary), as opposed to
+/// control frames: pongs answer our pings and only prove liveness, so they
+/// must not postpone idle expiry.
+pub fn is_application(message: &Message) -> bool {
+    matches!(message, Message::Text(_) | Message::Binary(_))
+}
+
+/// The codec refused a frame from its header because it is larger than the
+/// hard limit (twice `--max-frame-bytes`); the payload was never read.
+pub fn frame_too_large(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(error) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = error.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// Time left to close one client politely: the close grace, but never past
+/// the shutdown deadline (less a margin, so the session ends before the
+/// drain gives up on it).
+fn close_budget(state: &AppState) -> Duration {
+    const MARGIN: Duration = Duration::from_millis(100);
+    let grace = state.config.close_grace;
+    match state.shutdown_deadline.get() {
+        Some(deadline) => grace.min(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(MARGIN),
+        ),
+        None => grace,
+    }
+}
+
+/// Sends a close frame, then reads and discards what the client still sends
+/// until it answers with its own close (or goes), all by `until`. Dropping a
+/// socket with unread data makes the kernel answer with a reset, which
+/// destroys the close frame still on its way to a client that is sending.
+/// Failure is only logged: the connection is being dropped anyway.
+async fn close_politely(state: &AppState, socket: &mut WebSocket, code: u16, reason: &str) {
+    let budget = close_budget(state);
+    let until = Instant::now() + budget;
     let frame = Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
     }));
-    match with_timeout(&state.metrics, state.config.close_grace, socket.send(frame)).await {
+    match with_timeout(&state.metrics, budget, socket.send(frame)).await {
         Ok(Ok(())) => tracing::debug!(code, reason, "close frame sent"),
-        Ok(Err(e)) => state
-            .metrics
-            .record_error(ErrorKind::ClientGone, "sending close frame", &e),
-        Err(e) => state
-            .metrics
-            .record_error(ErrorKind::ClientGone, "sending close frame", &e),
+        Ok(Err(e)) => {
+            return state
+                .metrics
+                .record_error(ErrorKind::ClientGone, "sending close frame", &e);
+        }
+        Err(e) => {
+            return state
+                .metrics
+                .record_error(ErrorKind::ClientGone, "sending close frame", &e);
+        }
+    }
+    let drain = async {
+        let mut discarded = 0usize;
+        while let Some(Ok(message)) = socket.recv().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+            discarded += 1;
+        }
+        discarded
+    };
+    let left = until.saturating_duration_since(Instant::now());
+    match with_timeout(&state.metrics, left, drain).await {
+        Ok(discarded) => tracing::debug!(code, discarded, "client answered the close"),
+        // It kept sending (or never answered): a reset cannot be avoided.
+        Err(e) => tracing::debug!(code, error = %e, "client did not answer the close in time"),
     }
 }
 
 /// Why a session loop ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
-    /// The client closed or vanished: nothing more to send it.
+    /// The client sent a close frame: only our reply is left to send.
+    ClientClosed,
+    /// The client vanished: nothing more to send it.
     ClientGone,
     /// Server shutdown or idle expiry.
     Cancelled,
@@ -336,12 +421,32 @@ pub enum End {
     Close(u16, String),
 }
 
-/// Sends the close frame an [`End`] calls for.
+/// Sends the close frame an [`End`] calls for, and drains the client until it
+/// answers (see [`close_politely`]).
 pub async fn finish_client(state: &AppState, socket: &mut WebSocket, end: &End) {
     match end {
+        End::ClientClosed => {
+            // tungstenite queued the close reply while reading; flush it.
+            let flushed = with_timeout(
+                &state.metrics,
+                close_budget(state),
+                futures_util::SinkExt::flush(socket),
+            )
+            .await;
+            match flushed {
+                Ok(Ok(())) => tracing::debug!("client closed; close reply sent"),
+                // The client already dropped the connection.
+                Ok(Err(e)) => tracing::debug!(error = %e, "client closed; no close reply"),
+                Err(e) => {
+                    state
+                        .metrics
+                        .record_error(ErrorKind::ClientGone, "sending close reply", &e)
+                }
+            }
+        }
         End::ClientGone => tracing::debug!("client gone; no close frame to send"),
         End::Cancelled if state.shutdown.is_cancelled() => {
-            send_close(
+            close_politely(
                 state,
                 socket,
                 close_code::GOING_AWAY,
@@ -349,7 +454,7 @@ pub async fn finish_client(state: &AppState, socket: &mut WebSocket, end: &End) 
             )
             .await;
         }
-        End::Cancelled => send_close(state, socket, close_code::NORMAL, "idle timeout").await,
-        End::Close(code, reason) => send_close(state, socket, *code, reason).await,
+        End::Cancelled => close_politely(state, socket, close_code::NORMAL, "idle timeout").await,
+        End::Close(code, reason) => close_politely(state, socket, *code, reason).await,
     }
 }

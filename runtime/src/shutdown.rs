@@ -66,18 +66,44 @@ pub async fn drain(tracker: &TaskTracker, deadline: Instant) -> Drained {
     }
 }
 
+impl Drained {
+    fn remaining(self) -> usize {
+        match self {
+            Drained::Clean => 0,
+            Drained::TimedOut { remaining } => remaining,
+        }
+    }
+}
+
 /// What shutdown achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
     pub reason: &'static str,
-    pub http_drained: bool,
+    /// HTTP connections with a request in progress (peers that never
+    /// finished a request are closed after the close grace, not waited for).
+    pub http: Drained,
     pub sessions: Drained,
     pub jobs: Drained,
     pub took: Duration,
 }
 
 impl ShutdownReport {
+    /// Nothing was abandoned at the deadline.
     pub fn clean(&self) -> bool {
-        self.http_drained && self.sessions == Drained::Clean && self.jobs == Drained::Clean
+        self.http == Drained::Clean
+            && self.sessions == Drained::Clean
+            && self.jobs == Drained::Clean
+    }
+
+    /// What was abandoned, for the exit log; `None` when clean.
+    pub fn abandoned(&self) -> Option<String> {
+        (!self.clean()).then(|| {
+            format!(
+                "{} http connection(s) with a request in progress, {} session task(s), {} job(s)",
+                self.http.remaining(),
+                self.sessions.remaining(),
+                self.jobs.remaining()
+            )
+        })
     }
 }

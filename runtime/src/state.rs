@@ -2,7 +2,9 @@
 //! session and job.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,6 +38,10 @@ pub struct Inner {
     pub session_tasks: TaskTracker,
     /// Every periodic job.
     pub jobs: TaskTracker,
+    /// Every HTTP connection task (until it is upgraded or closed).
+    pub connections: TaskTracker,
+    /// Set once, when shutdown starts: sessions close their clients by then.
+    pub shutdown_deadline: OnceLock<Instant>,
 }
 
 impl Deref for AppState {
@@ -59,6 +65,8 @@ impl AppState {
             shutdown: CancellationToken::new(),
             session_tasks: TaskTracker::new(),
             jobs: TaskTracker::new(),
+            connections: TaskTracker::new(),
+            shutdown_deadline: OnceLock::new(),
         })))
     }
 

@@ -20,7 +20,8 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use crate::http::registry_refusal;
 use crate::metrics::ErrorKind;
 use crate::session::{
-    End, Session, close_code, finish_client, recv_upstream, send_client, send_json,
+    End, Session, close_code, finish_client, frame_too_large, is_application, limit_upgrade,
+    recv_upstream, send_client, send_json,
 };
 use crate::sessions::{SessionHandle, SessionKind};
 use crate::state::AppState;
@@ -60,10 +61,7 @@ pub async fn handler(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
     };
     let tasks = state.session_tasks.clone();
     let metrics = state.metrics.clone();
-    let limit = state.config.max_frame_bytes.saturating_mul(2);
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
+    limit_upgrade(upgrade, &state.config)
         .on_failed_upgrade(move |e| {
             metrics.record_error(ErrorKind::ClientGone, "websocket upgrade failed", &e)
         })
@@ -161,6 +159,23 @@ fn parse(
     }
 }
 
+/// Why no frame was received.
+enum Received {
+    /// Refused by the codec from its header (past twice `--max-frame-bytes`).
+    TooLarge(String),
+    Failed(axum::Error),
+    Gone,
+}
+
+fn receive(message: Option<Result<Message, axum::Error>>) -> Result<Message, Received> {
+    match message {
+        Some(Ok(message)) => Ok(message),
+        Some(Err(e)) if frame_too_large(&e) => Err(Received::TooLarge(e.to_string())),
+        Some(Err(e)) => Err(Received::Failed(e)),
+        None => Err(Received::Gone),
+    }
+}
+
 /// Reports bad input; `Some` when the call must end.
 async fn reject(
     state: &AppState,
@@ -192,17 +207,30 @@ pub async fn run(mut socket: WebSocket, state: AppState, handle: SessionHandle) 
                 return;
             }
             message = socket.recv() => {
-                let message = match message {
-                    Some(Ok(message)) => message,
-                    Some(Err(e)) => {
+                let message = match receive(message) {
+                    Ok(message) => message,
+                    Err(Received::TooLarge(e)) => {
+                        if let Some(end) = reject(&state, &mut socket, ErrorKind::OversizedFrame, "frame_too_large", &e).await {
+                            finish_client(&state, &mut socket, &end).await;
+                        }
+                        return;
+                    }
+                    Err(Received::Failed(e)) => {
                         state.metrics.record_error(ErrorKind::ClientGone, "twilio websocket failed", &e);
                         return;
                     }
-                    None => return,
+                    Err(Received::Gone) => return,
                 };
-                handle.touch();
+                // Pongs (which Twilio and every standard client send) are not use.
+                if is_application(&message) {
+                    handle.touch();
+                }
                 match parse(state.config.max_frame_bytes, message) {
-                    Ok(None) | Ok(Some(Inbound::Stop)) => return,
+                    Ok(None) => {
+                        finish_client(&state, &mut socket, &End::ClientClosed).await;
+                        return;
+                    }
+                    Ok(Some(Inbound::Stop)) => return,
                     Ok(Some(Inbound::Start(start))) => break start,
                     Ok(Some(Inbound::Media(_))) => {
                         if let Some(end) = reject(&state, &mut socket, ErrorKind::MalformedFrame, "media_before_start", "media before start").await {
@@ -273,17 +301,25 @@ async fn bridge(socket: &mut WebSocket, session: &mut Session, stream_sid: &str)
             // While the upstream backlog drains (the branch below is ready),
             // client input waits in the socket: backpressure.
             message = socket.recv(), if !session.upstream_backlogged() => {
-                let message = match message {
-                    Some(Ok(message)) => message,
-                    Some(Err(e)) => {
+                let message = match receive(message) {
+                    Ok(message) => message,
+                    Err(Received::TooLarge(e)) => {
+                        return reject(&state, socket, ErrorKind::OversizedFrame, "frame_too_large", &e)
+                            .await
+                            .unwrap_or(End::ClientGone);
+                    }
+                    Err(Received::Failed(e)) => {
                         state.metrics.record_error(ErrorKind::ClientGone, "twilio websocket failed", &e);
                         return End::ClientGone;
                     }
-                    None => return End::ClientGone,
+                    Err(Received::Gone) => return End::ClientGone,
                 };
-                session.handle.touch();
+                // Only media, marks and other events are use; pongs prove liveness only.
+                if is_application(&message) {
+                    session.handle.touch();
+                }
                 match parse(state.config.max_frame_bytes, message) {
-                    Ok(None) => return End::ClientGone,
+                    Ok(None) => return End::ClientClosed,
                     Ok(Some(Inbound::Stop)) => {
                         session.commit_turn().await;
                         return End::Close(close_code::NORMAL, "stream stopped".into());

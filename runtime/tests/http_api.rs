@@ -45,6 +45,10 @@ async fn health_and_metrics() {
         "unleak_runtime_cache_entries",
         "unleak_runtime_audio_buffered_bytes",
         "unleak_runtime_resident_memory_bytes",
+        "unleak_runtime_connections",
+        "unleak_runtime_outbound_queued_bytes",
+        "unleak_runtime_outbound_backpressure_total",
+        "unleak_runtime_memory_trims_total",
     ] {
         assert!(
             parse_sample(&text, name).is_some(),
@@ -53,7 +57,10 @@ async fn health_and_metrics() {
     }
     assert_eq!(parse_sample(&text, "unleak_runtime_sessions"), Some(1.0));
     assert_eq!(parse_sample(&text, "unleak_runtime_listeners"), Some(1.0));
-    assert_eq!(parse_sample(&text, "unleak_runtime_jobs"), Some(2.0));
+    // Menu refresh, session reaper, heap trim.
+    assert_eq!(parse_sample(&text, "unleak_runtime_jobs"), Some(3.0));
+    // The session's upgraded connection and this scrape's.
+    assert_eq!(parse_sample(&text, "unleak_runtime_connections"), Some(2.0));
     assert!(parse_sample(&text, "unleak_runtime_resident_memory_bytes").unwrap() > 0.0);
     assert!(text.contains("unleak_runtime_errors_total{kind=\"malformed_frame\"} 0"));
     server.shutdown().await.unwrap();

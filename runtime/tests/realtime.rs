@@ -436,3 +436,124 @@ async fn shutdown_right_after_the_last_session_is_clean() {
         assert!(report.clean(), "{report:?}");
     }
 }
+
+/// Pongs prove liveness, not use: a client that answers the server's pings
+/// but sends nothing else is still expired (ping interval shorter than the
+/// idle timeout), while a client that sends application events is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_that_answer_pings_are_still_expired() {
+    let server = RunningServer::start(config(
+        None,
+        &[
+            "--ping-interval",
+            "50ms",
+            "--idle-timeout",
+            "500ms",
+            "--reaper-interval",
+            "50ms",
+        ],
+    ))
+    .await
+    .unwrap();
+    let mut active = open_session(server.addr).await;
+    let busy = tokio::spawn(async move {
+        // 2 s of application events, one every 100 ms, all answered.
+        for _ in 0..20 {
+            send_json(&mut active, &json!({"type": "input_audio_buffer.clear"})).await;
+            recv_until(&mut active, "input_audio_buffer.cleared").await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        active
+    });
+    let mut idle = open_session(server.addr).await;
+    let started = std::time::Instant::now();
+    let (code, pings) = answer_pings_until_close(&mut idle, Duration::from_secs(3)).await;
+    assert_eq!(code, Some(1000), "idle expiry closes with 1000");
+    assert!(pings >= 3, "only {pings} pings were answered before expiry");
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    let mut active = busy.await.unwrap();
+    // The active session outlived four idle timeouts and still works.
+    let sent = audio(1600, 5);
+    assert_eq!(talk(&mut active, &sent).await, sent);
+    drop((idle, active));
+    assert!(wait_for(Duration::from_secs(5), || settled(&server)).await);
+    server.shutdown().await.unwrap();
+}
+
+/// A frame larger than twice `--max-frame-bytes` is refused by the codec
+/// from its header; the client still gets `frame_too_large` and close 1009,
+/// like for a frame just over the limit.
+#[tokio::test]
+async fn frames_past_the_codec_limit_get_frame_too_large_and_1009() {
+    let server = RunningServer::start(config(None, &["--max-frame-bytes", "4096"]))
+        .await
+        .unwrap();
+    let mut bystander = open_session(server.addr).await;
+    for size in [6_000, 20_000] {
+        let mut client = open_session(server.addr).await;
+        client.send(Message::text("x".repeat(size))).await.unwrap();
+        // `session.updated` (the answer to the session's own setup) may come first.
+        let event = recv_until(&mut client, "error").await.pop().unwrap();
+        assert_eq!(
+            event["error"]["code"], "frame_too_large",
+            "{size} B: {event}"
+        );
+        assert_eq!(recv_close(&mut client).await, Some(1009), "{size} B frame");
+    }
+    let m = &server.state.metrics;
+    assert_eq!(m.errors(ErrorKind::OversizedFrame), 2);
+    assert_eq!(m.errors(ErrorKind::ClientGone), 0);
+    let sent = audio(800, 2);
+    assert_eq!(talk(&mut bystander, &sent).await, sent);
+    drop(bystander);
+    assert!(wait_for(Duration::from_secs(5), || settled(&server)).await);
+    server.shutdown().await.unwrap();
+}
+
+/// Clients still streaming audio when shutdown starts get their close frame
+/// (1001): the server drains their frames until they answer the close,
+/// instead of dropping a socket with unread data (which the kernel answers
+/// with a reset that destroys the close frame).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_close_frames_reach_clients_that_are_still_sending() {
+    use futures_util::StreamExt as _;
+    const CLIENTS: usize = 100;
+    let server = RunningServer::start(config(None, &[])).await.unwrap();
+    let append = Message::text(
+        json!({"type": "input_audio_buffer.append", "audio": base64_of(&[0x55; 3200])}).to_string(),
+    );
+    let commit = Message::text(json!({"type": "input_audio_buffer.commit"}).to_string());
+    let mut readers = Vec::new();
+    for _ in 0..CLIENTS {
+        let (mut tx, mut rx) = open_session(server.addr).await.split();
+        let (append, commit) = (append.clone(), commit.clone());
+        // Streams until the connection refuses more (bounded: 60 s of frames at most).
+        tokio::spawn(async move {
+            for i in 0..1_000_000u32 {
+                let frame = if i % 8 == 7 { &commit } else { &append };
+                if tx.send(frame.clone()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        readers.push(tokio::spawn(async move {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), rx.next()).await {
+                    Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                    Ok(Some(Ok(_))) => continue,
+                    Ok(Some(Err(_)) | None) | Err(_) => return None,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let report = server.shutdown().await.unwrap();
+    let mut closed = 0;
+    for reader in readers {
+        if reader.await.unwrap() == Some(1001) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, CLIENTS, "close frames delivered; {report:?}");
+    assert!(report.clean(), "{report:?}");
+}

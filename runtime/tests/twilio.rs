@@ -132,3 +132,63 @@ async fn vanished_twilio_peer_releases_everything() {
     );
     server.shutdown().await.unwrap();
 }
+
+fn start_event() -> Value {
+    json!({"event": "start", "start": {"streamSid": "MZ3", "callSid": "CA3"}})
+}
+
+/// A Twilio peer that answers pings but sends no media is expired, both
+/// before `start` and during the call: pongs are not activity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_peers_that_only_answer_pings_are_expired() {
+    let server = RunningServer::start(config(
+        None,
+        &[
+            "--ping-interval",
+            "50ms",
+            "--idle-timeout",
+            "400ms",
+            "--reaper-interval",
+            "50ms",
+        ],
+    ))
+    .await
+    .unwrap();
+    let mut before_start = connect(server.addr, "/twilio/media").await;
+    let mut in_call = connect(server.addr, "/twilio/media").await;
+    send_json(&mut in_call, &start_event()).await;
+    send_json(&mut in_call, &media(&[3; 160])).await;
+    for client in [&mut before_start, &mut in_call] {
+        let (code, _pings) = answer_pings_until_close(client, Duration::from_secs(3)).await;
+        assert_eq!(code, Some(1000));
+    }
+    let m = server.state.metrics.clone();
+    assert!(wait_for(Duration::from_secs(5), || m.sessions.get() == 0).await);
+    server.shutdown().await.unwrap();
+}
+
+/// Frames past twice the limit (refused by the codec from their header) get
+/// the same `frame_too_large` notice and close 1009 as frames just over it.
+#[tokio::test]
+async fn oversized_twilio_frames_get_frame_too_large_and_1009() {
+    let server = RunningServer::start(config(None, &["--max-frame-bytes", "2048"]))
+        .await
+        .unwrap();
+    for size in [3_000, 10_000] {
+        let mut twilio = connect(server.addr, "/twilio/media").await;
+        send_json(&mut twilio, &start_event()).await;
+        send_json(&mut twilio, &media(&vec![1; size])).await;
+        assert_eq!(
+            next_event(&mut twilio).await["error"]["code"],
+            "frame_too_large",
+            "{size} B of audio"
+        );
+        assert_eq!(
+            recv_close(&mut twilio).await,
+            Some(1009),
+            "{size} B of audio"
+        );
+    }
+    assert_eq!(server.state.metrics.errors(ErrorKind::OversizedFrame), 2);
+    server.shutdown().await.unwrap();
+}

@@ -32,7 +32,8 @@ use crate::sessions::SessionId;
 const LOCAL_OUTBOX_CAP: usize = 4096;
 /// From this many unread local events on, the session stops reading its
 /// client (see [`RealtimeAdapter::backlogged`]) until they drain: the local
-/// provider's equivalent of TCP backpressure from a remote upstream.
+/// provider's equivalent of TCP backpressure from a remote upstream. The
+/// byte bound (`--outbound-queue-bytes`) usually applies long before.
 const LOCAL_OUTBOX_HIGH_WATER: usize = LOCAL_OUTBOX_CAP / 2;
 // A session that checks `backlogged` before each client event cannot reach
 // the hard cap: one client event (plus the tool-call reply an upstream event
@@ -42,13 +43,95 @@ const _: () =
 
 type RemoteStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Events of the local echo not yet taken by the session, bounded in bytes
+/// as well as in events. Its bytes are in the `outbound_bytes` gauge for as
+/// long as they are queued, whichever way the outbox goes.
+#[derive(Debug)]
+struct Outbox {
+    events: VecDeque<(Value, usize)>,
+    bytes: usize,
+    /// Backpressure starts at this many queued bytes.
+    high_water: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl Outbox {
+    fn new(high_water: usize, metrics: &Arc<Metrics>) -> Self {
+        Self {
+            events: VecDeque::new(),
+            bytes: 0,
+            high_water,
+            metrics: Arc::clone(metrics),
+        }
+    }
+
+    /// Hard bound in bytes: the backpressure bound plus the largest answer
+    /// to two requests (see the event bound above).
+    fn byte_cap(&self) -> usize {
+        self.high_water + 2 * super::local::MAX_BYTES_PER_REQUEST
+    }
+
+    fn full(&self) -> bool {
+        self.events.len() >= LOCAL_OUTBOX_CAP || self.bytes >= self.byte_cap()
+    }
+
+    fn backlogged(&self) -> bool {
+        self.events.len() >= LOCAL_OUTBOX_HIGH_WATER || self.bytes >= self.high_water
+    }
+
+    fn push_all(&mut self, events: Vec<Value>) {
+        let was_backlogged = self.backlogged();
+        for event in events {
+            let size = json_size(&event);
+            self.bytes += size;
+            self.metrics.outbound_bytes.add(to_i64(size));
+            self.events.push_back((event, size));
+        }
+        if !was_backlogged && self.backlogged() {
+            self.metrics
+                .outbound_backpressure_total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Value> {
+        let (event, size) = self.events.pop_front()?;
+        self.bytes -= size;
+        self.metrics.outbound_bytes.sub(to_i64(size));
+        Some(event)
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.metrics.outbound_bytes.sub(to_i64(self.bytes));
+    }
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Bytes `value` takes serialized (exact for the strings that dominate audio
+/// events, close enough for the rest), without serializing it.
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_size(v) + 1).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Link {
     Remote(Box<RemoteStream>),
-    Local {
-        echo: LocalRealtime,
-        outbox: VecDeque<Value>,
-    },
+    Local { echo: LocalRealtime, outbox: Outbox },
 }
 
 /// The upstream side of one realtime session.
@@ -62,11 +145,11 @@ pub struct RealtimeAdapter {
 }
 
 impl RealtimeAdapter {
-    pub(super) fn local(session: SessionId, metrics: &Arc<Metrics>) -> Self {
+    pub(super) fn local(session: SessionId, queue_bytes: usize, metrics: &Arc<Metrics>) -> Self {
         Self::with_link(
             Link::Local {
                 echo: LocalRealtime::new(),
-                outbox: VecDeque::new(),
+                outbox: Outbox::new(queue_bytes, metrics),
             },
             session,
             metrics,
@@ -98,12 +181,22 @@ impl RealtimeAdapter {
                 // Bounded like a socket buffer. Sessions stop reading their
                 // client while `backlogged`, so this is only a safety net
                 // against a caller that ignores it.
-                if outbox.len() >= LOCAL_OUTBOX_CAP {
-                    return Err(UpstreamError::Protocol(format!(
-                        "local provider backlog full ({LOCAL_OUTBOX_CAP} events)"
-                    )));
+                if outbox.full() {
+                    self.metrics.record_error(
+                        ErrorKind::OutboundOverflow,
+                        "local provider backlog full; dropping it",
+                        &format!(
+                            "session {}: {} events, {} bytes",
+                            self.session,
+                            outbox.events.len(),
+                            outbox.bytes
+                        ),
+                    );
+                    return Err(UpstreamError::Protocol(
+                        "local provider backlog full".into(),
+                    ));
                 }
-                outbox.extend(echo.handle(event));
+                outbox.push_all(echo.handle(event));
                 Ok(())
             }
         }
@@ -114,7 +207,7 @@ impl RealtimeAdapter {
     /// for a remote upstream, where TCP flow control does this job.
     pub fn backlogged(&self) -> bool {
         match &self.link {
-            Link::Local { outbox, .. } => outbox.len() >= LOCAL_OUTBOX_HIGH_WATER,
+            Link::Local { outbox, .. } => outbox.backlogged(),
             Link::Remote(_) => false,
         }
     }
@@ -123,7 +216,7 @@ impl RealtimeAdapter {
     /// Cancel-safe: it can be raced in `select!` without losing events.
     pub async fn recv(&mut self) -> Option<Result<Value, UpstreamError>> {
         match &mut self.link {
-            Link::Local { outbox, .. } => match outbox.pop_front() {
+            Link::Local { outbox, .. } => match outbox.pop() {
                 Some(event) => Some(Ok(event)),
                 // Nothing queued: the echo only speaks when spoken to, and
                 // `send` is never concurrent with this future.

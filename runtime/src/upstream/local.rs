@@ -15,6 +15,10 @@ const DELTA_CHUNK: usize = 4800;
 /// Most events [`LocalRealtime::handle`] returns for one client event (a
 /// `response.create` answering a full audio buffer).
 pub const MAX_EVENTS_PER_REQUEST: usize = LOCAL_AUDIO_CAP.div_ceil(DELTA_CHUNK) + 3;
+/// Most bytes those events take serialized: the audio as base64 plus 256
+/// bytes of JSON around each event (ids, types), and a margin for the others.
+pub const MAX_BYTES_PER_REQUEST: usize =
+    LOCAL_AUDIO_CAP.div_ceil(3) * 4 + MAX_EVENTS_PER_REQUEST * 256 + 64 * 1024;
 
 /// `POST /v1/chat/completions`: echoes the last user message.
 pub fn chat(request: &Value) -> Result<Value, String> {
@@ -71,8 +75,13 @@ pub fn multipart_file<'a>(content_type: &str, body: &'a [u8]) -> Option<&'a [u8]
     None
 }
 
-/// `POST /v1/audio/speech`: deterministic μ-law audio, 80 bytes per character.
-pub fn speech(request: &Value) -> Result<Bytes, String> {
+/// Audio bytes per character of speech input.
+pub const SPEECH_BYTES_PER_CHAR: usize = 80;
+/// Characters rendered per chunk of a streamed speech answer (20 KiB of audio).
+const SPEECH_CHUNK_CHARS: usize = 256;
+
+/// The `input` of a speech request.
+pub fn speech_input(request: &Value) -> Result<&str, String> {
     let input = request
         .get("input")
         .and_then(Value::as_str)
@@ -80,14 +89,41 @@ pub fn speech(request: &Value) -> Result<Bytes, String> {
     if input.is_empty() {
         return Err("`input` is empty".into());
     }
-    let mut out = BytesMut::with_capacity(input.len() * 80);
-    for ch in input.chars() {
+    Ok(input)
+}
+
+/// Deterministic μ-law audio for `chars`, 80 bytes per character.
+fn render_speech(chars: impl Iterator<Item = char>) -> Bytes {
+    let mut out = BytesMut::new();
+    for ch in chars {
         let level = (u32::from(ch) % 64) as u8;
-        for i in 0..80u8 {
+        out.reserve(SPEECH_BYTES_PER_CHAR);
+        for i in 0..SPEECH_BYTES_PER_CHAR as u8 {
             out.extend_from_slice(&[0x80 ^ level ^ (i & 0x0f)]);
         }
     }
-    Ok(out.freeze())
+    out.freeze()
+}
+
+/// `POST /v1/audio/speech`: the whole answer at once (for the tests' fake upstream).
+pub fn speech(request: &Value) -> Result<Bytes, String> {
+    Ok(render_speech(speech_input(request)?.chars()))
+}
+
+/// The same audio as [`speech`], rendered one chunk at a time as it is sent,
+/// so an answer never sits in memory whole.
+pub fn speech_stream(input: String) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
+    futures_util::stream::unfold(0usize, move |start| {
+        let chunk = (start < input.len()).then(|| {
+            let rest = &input[start..];
+            let end = rest
+                .char_indices()
+                .nth(SPEECH_CHUNK_CHARS)
+                .map_or(rest.len(), |(i, _)| i);
+            (render_speech(rest[..end].chars()), start + end)
+        });
+        std::future::ready(chunk)
+    })
 }
 
 /// Builds the multipart body the runtime sends for a transcription.
@@ -305,5 +341,20 @@ mod tests {
         assert_eq!(reply["choices"][0]["message"]["content"], "You said: hi");
         assert_eq!(speech(&json!({"input": "ab"})).unwrap().len(), 160);
         assert!(speech(&json!({})).is_err());
+    }
+
+    #[tokio::test]
+    async fn streamed_speech_matches_the_whole_answer() {
+        use futures_util::StreamExt as _;
+        let input = "é".repeat(SPEECH_CHUNK_CHARS * 2 + 7);
+        let whole = speech(&json!({ "input": input })).unwrap();
+        let chunks: Vec<Bytes> = speech_stream(input).collect().await;
+        assert_eq!(chunks.len(), 3);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.len() <= SPEECH_CHUNK_CHARS * SPEECH_BYTES_PER_CHAR)
+        );
+        assert_eq!(chunks.concat(), whole.to_vec());
     }
 }

@@ -8,11 +8,13 @@
 pub mod adapter;
 pub mod local;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt as _};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -109,6 +111,8 @@ pub struct Upstream {
     connect_timeout: Duration,
     retry: RetryPolicy,
     max_body: usize,
+    /// Byte bound of each local session's outbound queue.
+    outbound_queue_bytes: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -153,6 +157,7 @@ impl Upstream {
                 max_backoff: Duration::from_secs(5),
             },
             max_body: config.max_body_bytes,
+            outbound_queue_bytes: config.outbound_queue_bytes,
             metrics,
         })
     }
@@ -209,18 +214,28 @@ impl Upstream {
             .map_err(|e| UpstreamError::Protocol(format!("transcription reply is not JSON: {e}")))
     }
 
-    /// Proxies text-to-speech; returns the audio bytes.
+    /// Proxies text-to-speech; returns the audio as a stream, so an answer
+    /// is never held whole (it can be 80 times the input).
     pub async fn speech(
         &self,
         body: Value,
         cancel: &CancellationToken,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<AudioStream, UpstreamError> {
         let Some(remote) = &self.remote else {
-            return local::speech(&body).map_err(UpstreamError::BadRequest);
+            let input = local::speech_input(&body)
+                .map_err(UpstreamError::BadRequest)?
+                .to_owned();
+            return Ok(Box::pin(local::speech_stream(input).map(Ok)));
         };
         let url = format!("{}/v1/audio/speech", remote.http_base);
-        self.send_with_retry(cancel, "speech", || self.http.post(&url).json(&body))
-            .await
+        let response = self
+            .open_with_retry(cancel, "speech", || self.http.post(&url).json(&body))
+            .await?;
+        Ok(Box::pin(stream_capped(
+            response,
+            self.max_body,
+            self.request_timeout,
+        )))
     }
 
     /// Opens the realtime adapter of one session (with retries and a deadline per attempt).
@@ -230,7 +245,11 @@ impl Upstream {
         cancel: &CancellationToken,
     ) -> Result<RealtimeAdapter, UpstreamError> {
         let Some(remote) = &self.remote else {
-            return Ok(RealtimeAdapter::local(session, &self.metrics));
+            return Ok(RealtimeAdapter::local(
+                session,
+                self.outbound_queue_bytes,
+                &self.metrics,
+            ));
         };
         let url = format!(
             "{}/v1/realtime?model={}",
@@ -285,22 +304,8 @@ impl Upstream {
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Bytes, UpstreamError> {
         let attempt = || async {
-            let mut request = build();
-            if let Some(key) = &self.api_key {
-                request = request.bearer_auth(key);
-            }
             with_timeout(&self.metrics, self.request_timeout, async {
-                let response = request.send().await?;
-                let status = response.status();
-                if !status.is_success() {
-                    let body = read_capped(response, 4096)
-                        .await
-                        .unwrap_or_else(|e| Bytes::from(format!("<error body unreadable: {e}>")));
-                    return Err(UpstreamError::Status {
-                        status: status.as_u16(),
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
-                }
+                let response = self.send_checked(build()).await?;
                 read_capped(response, self.max_body).await
             })
             .await
@@ -312,6 +317,84 @@ impl Upstream {
         .await
         .map_err(UpstreamError::from_retry)
     }
+
+    /// Like [`Upstream::send_with_retry`], but hands back the successful
+    /// response as soon as its head is in; its body is for the caller to
+    /// stream (see [`stream_capped`]).
+    async fn open_with_retry(
+        &self,
+        cancel: &CancellationToken,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let attempt = || async {
+            with_timeout(
+                &self.metrics,
+                self.request_timeout,
+                self.send_checked(build()),
+            )
+            .await
+            .map_err(|e| UpstreamError::Timeout(e.0))?
+        };
+        with_retry(self.retry, cancel, what, UpstreamError::retryable, |_| {
+            attempt()
+        })
+        .await
+        .map_err(UpstreamError::from_retry)
+    }
+
+    /// Sends one attempt; a non-success status becomes an error (with the
+    /// start of its body).
+    async fn send_checked(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = read_capped(response, 4096)
+                .await
+                .unwrap_or_else(|e| Bytes::from(format!("<error body unreadable: {e}>")));
+            return Err(UpstreamError::Status {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        Ok(response)
+    }
+}
+
+/// Audio of a speech answer, delivered as it arrives or is rendered.
+pub type AudioStream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
+
+/// A response body as a stream of chunks, ended with an error past `cap`
+/// bytes or past `timeout` from now; the response (and its connection) goes
+/// with the stream.
+fn stream_capped(
+    response: reqwest::Response,
+    cap: usize,
+    timeout: Duration,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Send + 'static {
+    let deadline = tokio::time::Instant::now() + timeout;
+    futures_util::stream::unfold(Some((response, 0usize)), move |state| async move {
+        let (mut response, received) = state?;
+        let next = match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Err(_elapsed) => Err(UpstreamError::Timeout(timeout)),
+            Ok(Err(e)) => Err(UpstreamError::Transport(e)),
+            Ok(Ok(None)) => return None,
+            Ok(Ok(Some(chunk))) if received + chunk.len() > cap => {
+                Err(UpstreamError::TooLarge(cap))
+            }
+            Ok(Ok(Some(chunk))) => {
+                let received = received + chunk.len();
+                return Some((Ok(chunk), Some((response, received))));
+            }
+        };
+        Some((next, None))
+    })
 }
 
 /// Reads a response body chunk by chunk into one capped buffer; the response

@@ -320,3 +320,27 @@ pub fn audio(len: usize, seed: u8) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+/// Reads until the server closes, answering its pings (tungstenite queues a
+/// pong for every ping and writes it on the next read, as browsers and the
+/// Python and Node clients do). Returns the close code and the pings seen;
+/// panics if nothing closes the session within `within`.
+pub async fn answer_pings_until_close(
+    client: &mut Client,
+    within: Duration,
+) -> (Option<u16>, usize) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pings = 0;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return (frame.map(|f| u16::from(f.code)), pings);
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => panic!("connection failed after {pings} pings: {e}"),
+            Ok(None) => panic!("connection ended without a close frame after {pings} pings"),
+            Err(_) => panic!("still open after {within:?} and {pings} answered pings"),
+        }
+    }
+}
