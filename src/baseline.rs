@@ -4,12 +4,58 @@
 //! line number, so unrelated edits and line shifts do not invalidate them.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Report;
 use crate::diagnostic::Diagnostic;
+use crate::source::SourceFile;
+
+/// A baseline as a run applies it: its entries name paths relative to `root` (the folder
+/// `--write-baseline` ran in); a finding with an absolute path is matched by its path relative
+/// to `root`. Part of the run's [`crate::Options`], so `check`, `--fix` and the language server
+/// all leave the same findings alone.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub baseline: Baseline,
+    pub root: PathBuf,
+}
+
+impl Filter {
+    /// Drops the findings the baseline accepts; returns the entries that matched nothing.
+    pub fn apply(
+        &self,
+        diagnostics: &mut Vec<Diagnostic>,
+        sources: &HashMap<PathBuf, Arc<SourceFile>>,
+    ) -> Vec<Entry> {
+        let rel = |p: &Path| -> PathBuf {
+            p.strip_prefix(&self.root)
+                .map_or_else(|_| p.to_path_buf(), Path::to_path_buf)
+        };
+        let mut relative = Report {
+            diagnostics: diagnostics
+                .iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    d.file = rel(&d.file);
+                    d
+                })
+                .collect(),
+            sources: sources.iter().map(|(p, s)| (rel(p), s.clone())).collect(),
+            ..Report::default()
+        };
+        let (dropped, stale) = matches(&mut relative, &self.baseline);
+        let mut i = 0;
+        diagnostics.retain(|_| {
+            let keep = !dropped[i];
+            i += 1;
+            keep
+        });
+        stale
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Baseline {
@@ -52,14 +98,14 @@ pub enum BaselineError {
 
 /// The stable keys of a report's findings (per-file failures are never baselined), with the
 /// index of the diagnostic each belongs to. The fingerprint is the one SARIF and GitLab reports
-/// carry ([`crate::cli::output::fingerprints`]), so a baseline and a code-scanning alert agree
+/// carry ([`crate::diagnostic::fingerprint::of`]), so a baseline and a code-scanning alert agree
 /// on what "the same finding" is.
 pub fn keys(report: &Report) -> Vec<(usize, Entry)> {
-    crate::cli::output::fingerprints(report)
+    crate::diagnostic::fingerprint::of(&report.diagnostics, &report.sources)
         .into_iter()
         .zip(&report.diagnostics)
         .enumerate()
-        .filter(|(_, (_, d))| !crate::engine::is_failure(d.rule))
+        .filter(|(_, (_, d))| !d.is_failure())
         .map(|(i, (fp, d))| {
             (
                 i,
@@ -93,22 +139,7 @@ pub fn save(path: &Path, baseline: &Baseline) -> Result<(), BaselineError> {
     };
     let mut text = serde_json::to_string_pretty(baseline).expect("a baseline serialises");
     text.push('\n');
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("baseline"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+    crate::atomic::write(path, text.as_bytes(), "baseline").map_err(err)
 }
 
 /// The baseline of a report: every current finding.
@@ -126,6 +157,18 @@ pub fn from_report(report: &Report) -> Baseline {
 /// Drops the report's findings that the baseline accepts; returns the entries that matched
 /// nothing (prunable).
 pub fn filter(report: &mut Report, baseline: &Baseline) -> Vec<Entry> {
+    let (dropped, stale) = matches(report, baseline);
+    let mut i = 0;
+    report.diagnostics.retain(|_: &Diagnostic| {
+        let keep = !dropped[i];
+        i += 1;
+        keep
+    });
+    stale
+}
+
+/// Which diagnostics of the report the baseline accepts, and its entries that match nothing.
+fn matches(report: &mut Report, baseline: &Baseline) -> (Vec<bool>, Vec<Entry>) {
     let key = |e: &Entry| (e.path.clone(), e.rule.clone(), e.fingerprint.clone());
     let mut wanted: HashMap<(String, String, String), bool> =
         baseline.entries.iter().map(|e| (key(e), false)).collect();
@@ -136,16 +179,11 @@ pub fn filter(report: &mut Report, baseline: &Baseline) -> Vec<Entry> {
             drop[i] = true;
         }
     }
-    let mut i = 0;
-    report.diagnostics.retain(|_: &Diagnostic| {
-        let keep = !drop[i];
-        i += 1;
-        keep
-    });
-    baseline
+    let stale = baseline
         .entries
         .iter()
         .filter(|e| !wanted[&key(e)])
         .cloned()
-        .collect()
+        .collect();
+    (drop, stale)
 }

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{
-    Diagnostic, FAILURES, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT,
-};
+use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT};
 use crate::discover::{discover, display_path};
 use crate::facts::FileFacts;
 use crate::lang::ts::{LowerError, lower};
@@ -36,6 +34,9 @@ pub struct Options {
     pub config: Option<Arc<crate::config::Resolver>>,
     /// The content-hash cache of per-file results; `None`: analyse every file.
     pub cache: Option<Arc<crate::cache::Cache>>,
+    /// Findings to leave alone (the baseline), applied last by [`link`] and [`lint_paths`], so
+    /// every front end — `check`, `--fix`, the language server — reports and fixes the same.
+    pub baseline: Option<Arc<crate::baseline::Filter>>,
 }
 
 impl Default for Options {
@@ -48,6 +49,7 @@ impl Default for Options {
             exclude: Vec::new(),
             config: None,
             cache: None,
+            baseline: None,
         }
     }
 }
@@ -89,6 +91,8 @@ pub struct Report {
     pub cache: Option<crate::cache::CacheStats>,
     /// What discovery passed over.
     pub skipped: crate::discover::Skipped,
+    /// Entries of the run's baseline that matched no finding (prunable).
+    pub unmatched_baseline: Vec<crate::baseline::Entry>,
     /// When no file was linted: why, in one sentence ("0 files linted: 3 files skipped under
     /// dist/ …").
     pub nothing_linted: Option<String>,
@@ -99,7 +103,7 @@ impl Report {
     pub fn failures(&self) -> usize {
         self.diagnostics
             .iter()
-            .filter(|d| is_failure(d.rule) && d.severity == Severity::Error)
+            .filter(|d| d.is_failure() && d.severity == Severity::Error)
             .count()
     }
 
@@ -122,6 +126,10 @@ impl Report {
         self.skipped.excluded += other.skipped.excluded;
         // The cache is shared between the runs: its latest counts cover them all.
         self.cache = other.cache.or(self.cache);
+        // Each run matched the baseline against its own findings: an entry is unmatched only
+        // if no run matched it.
+        self.unmatched_baseline
+            .retain(|e| other.unmatched_baseline.contains(e));
         self.nothing_linted = match (self.files, self.nothing_linted.take()) {
             (0, mine) => mine.or(other.nothing_linted),
             _ => None,
@@ -132,10 +140,6 @@ impl Report {
     pub fn has_internal_error(&self) -> bool {
         self.diagnostics.iter().any(|d| d.rule == INTERNAL_ERROR)
     }
-}
-
-pub fn is_failure(rule: &str) -> bool {
-    FAILURES.contains(&rule)
 }
 
 /// Stack for the workers: syn and the lowering walks recurse once per nesting level (the
@@ -394,7 +398,7 @@ fn finish<'a>(
         files: &project,
         options: &options.rules,
     };
-    for rule in RULES.iter().filter(|r| r.meta().project) {
+    for rule in RULES.iter().filter(|r| r.meta().is_project()) {
         match catch_unwind(AssertUnwindSafe(|| rule.check_project(&ctx))) {
             Ok(d) => diagnostics.extend(d),
             Err(panic) => diagnostics.push(Diagnostic::new(
@@ -419,7 +423,7 @@ fn finish<'a>(
     // Configured levels: `off` drops a rule's findings, other levels replace the severity.
     if let Some(cfg) = &options.config {
         diagnostics.retain_mut(|d| {
-            if is_failure(d.rule) {
+            if d.is_failure() {
                 return true;
             }
             let Ok(file_cfg) = cfg.for_file(&d.file) else {
@@ -444,6 +448,10 @@ fn finish<'a>(
         ))
     });
     diagnostics.dedup();
+    let unmatched_baseline = match &options.baseline {
+        Some(filter) => filter.apply(diagnostics, &sources),
+        None => Vec::new(),
+    };
     // Keep only the sources that output needs.
     let needed: HashSet<&Path> = diagnostics
         .iter()
@@ -458,6 +466,7 @@ fn finish<'a>(
         files: 0,
         sources,
         cache: options.cache.as_ref().map(|c| c.stats()),
+        unmatched_baseline,
         ..Report::default()
     }
 }
@@ -678,7 +687,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
     };
     let mut cacheable = true;
     // One rule's crash costs only that rule's findings on this file.
-    for rule in RULES.iter().filter(|r| !r.meta().project) {
+    for rule in RULES.iter().filter(|r| !r.meta().is_project()) {
         let checked = catch_unwind(AssertUnwindSafe(|| {
             fault_injection(&path, Some(rule.meta().id));
             rule.check_file(&ctx)

@@ -4,7 +4,6 @@
 //! a file that changed on disk since it was read is not overwritten).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -470,56 +469,13 @@ fn create_one(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot create the file a fix adds: {e}"))
 }
 
-/// Writes `text` to a new temporary file `.NAME.unleak-fix-PID-N.tmp` beside `path` (created
-/// exclusively, so an existing file or link of that name is never followed), syncs it, hands it
-/// to `publish` (rename or link it into place), syncs the folder, and removes the temporary
-/// file if it is still there. A process killed at any point leaves `path` wholly old or wholly
-/// new; at worst a temporary file stays behind, which discovery ignores (its extension is `.tmp`).
+/// [`crate::atomic::publish`] with the fixer's temporary names (`.NAME.unleak-fix-PID-N.tmp`).
 fn publish_atomically(
     path: &Path,
     text: &str,
     publish: impl FnOnce(&Path, &std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
-    let (tmp, mut file) = create_temp(dir, &name)?;
-    let result = (|| -> std::io::Result<()> {
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        publish(&tmp, &file)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    drop(file);
-    // After a rename it is gone already; after a link or a failure it must go.
-    let _ = std::fs::remove_file(&tmp);
-    result
-}
-
-/// Creates `.NAME.unleak-fix-PID-N.tmp` in `dir` with `create_new` (O_EXCL).
-fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let pid = std::process::id();
-    let mut last = None;
-    for n in 0..64 {
-        let tmp = dir.join(format!(".{name}.unleak-fix-{pid}-{n}.tmp"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
+    crate::atomic::publish(path, text.as_bytes(), "fix", publish)
 }
 
 /// The unified diff of one change, for `--diff` (a created file is diffed against /dev/null).

@@ -7,6 +7,7 @@
 //! project rules over all files' facts → sorted [`diagnostic::Diagnostic`]s. Every front end
 //! (CLI, cargo subcommand, pre-commit, LSP) calls [`lint_paths`] or [`lint_source`].
 
+pub mod atomic;
 pub mod baseline;
 pub mod cache;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod source;
 pub mod summary;
 pub mod suppress;
 pub mod syntax_gaps;
+pub mod uri;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{Options, Report, lint_paths, lint_source};

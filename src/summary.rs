@@ -72,12 +72,11 @@ impl Fixable {
 
 impl Summary {
     pub fn of(report: &Report) -> Summary {
-        let is_failure =
-            |d: &Diagnostic| crate::engine::is_failure(d.rule) && d.severity == Severity::Error;
+        let is_failure = |d: &Diagnostic| d.is_failure() && d.severity == Severity::Error;
         let findings: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| !crate::engine::is_failure(d.rule))
+            .filter(|d| !d.is_failure())
             .collect();
         let mut by_severity = BySeverity::default();
         for d in &findings {

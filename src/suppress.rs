@@ -133,7 +133,7 @@ pub fn apply(
         }
     }
     diagnostics.retain(|d| {
-        if d.file != file || crate::engine::is_failure(d.rule) {
+        if d.file != file || d.is_failure() {
             return true;
         }
         let line = lines.line_col(text, d.range.start).line as usize - 1;

@@ -54,7 +54,7 @@ fn every_rule_doc_example_behaves_as_marked() {
                 // server with no SIGTERM handler in a duplicate-client example) is not this
                 // example's business.
                 .all(|(_, r)| {
-                    r != id && unleak::registry::find(r).is_some_and(|x| x.meta().project)
+                    r != id && unleak::registry::find(r).is_some_and(|x| x.meta().is_project())
                 })
             {
                 failures.push(format!(
@@ -71,4 +71,28 @@ fn every_rule_doc_example_behaves_as_marked() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Each doc's header line (languages, default severity, fix availability) is the rule's
+/// metadata, so `unleak rules`, the LSP, SARIF and the docs cannot disagree; and every rule has
+/// a folder of realistic cases (the four steps of adding a rule in CONTRIBUTING.md).
+#[test]
+fn every_rule_doc_header_is_its_metadata_and_every_rule_has_cases() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for meta in unleak::registry::all() {
+        let doc = unleak::registry::doc(meta.id).unwrap();
+        assert_eq!(
+            doc.lines().nth(2),
+            Some(meta.doc_header().as_str()),
+            "rules/{}.md's third line",
+            meta.id
+        );
+        let cases = root.join("fixtures/cases").join(meta.id);
+        assert!(
+            std::fs::read_dir(&cases).is_ok_and(|mut d| d.next().is_some()),
+            "{} has no cases in {}",
+            meta.id,
+            cases.display()
+        );
+    }
 }

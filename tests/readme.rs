@@ -115,7 +115,7 @@ fn the_readme_rules_table_is_the_registry() {
             (
                 m.id.to_string(),
                 m.severity.as_str().to_string(),
-                if m.project { "project" } else { "file" }.to_string(),
+                m.scope.as_str().to_string(),
             )
         })
         .collect();

@@ -138,3 +138,43 @@ fn baseline_accepts_known_findings_survives_shifts_and_reports_new_ones() {
         .code(2)
         .stderr(predicate::str::contains("bad.json"));
 }
+
+/// `--fix` honours the baseline as a check does: the findings it accepts are neither reported
+/// nor rewritten; only the new one is fixed.
+#[test]
+fn fix_with_a_baseline_leaves_accepted_findings_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = "export async function a(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+    fs::write(d.join("old.ts"), old).unwrap();
+    unleak()
+        .current_dir(d)
+        .args(["check", "--write-baseline", "b.json"])
+        .assert()
+        .code(0);
+    let new = "export async function b(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+    fs::write(d.join("new.ts"), new).unwrap();
+    unleak()
+        .current_dir(d)
+        .args(["check", "--fix", "--unsafe-fixes", "--baseline", "b.json"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("applied 1 fix in 1 file"));
+    assert_eq!(fs::read_to_string(d.join("old.ts")).unwrap(), old);
+    assert_eq!(
+        fs::read_to_string(d.join("new.ts")).unwrap(),
+        "export async function b(p: Promise<void>) {\n  await p.catch((error) => console.error(error));\n}\n"
+    );
+    // --diff too shows only the new finding's fix.
+    fs::write(d.join("new.ts"), new).unwrap();
+    let out = unleak()
+        .current_dir(d)
+        .args(["check", "--diff", "--unsafe-fixes", "--baseline", "b.json"])
+        .output()
+        .unwrap();
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("b/new.ts") && !diff.contains("old.ts"),
+        "{diff}"
+    );
+}

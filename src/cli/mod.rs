@@ -230,10 +230,14 @@ fn check(args: CheckArgs) -> i32 {
 fn run_fix(paths: &[PathBuf], args: &CheckArgs) -> i32 {
     // The configuration applies as in a check: a rule turned off is not fixed, an excluded file
     // is not touched.
-    let options = match run_options(&args.output) {
+    let mut options = match run_options(&args.output) {
         Ok((options, _)) => options,
         Err(code) => return code,
     };
+    // Findings the baseline accepts are left alone, as a check leaves them unreported.
+    if let Err(code) = with_baseline(&mut options, &args.baseline) {
+        return code;
+    }
     let mut run = crate::fix::fix_paths(paths, &options, args.unsafe_fixes);
     if args.diff {
         let mut out = std::io::stdout().lock();
@@ -317,6 +321,28 @@ fn fix_outcome(
     }
 }
 
+/// Puts the `--baseline` file into the run's options (paths in it are relative to the working
+/// directory, where `--write-baseline` wrote them). `Err` holds the exit code after an error,
+/// which is reported.
+fn with_baseline(options: &mut Options, args: &ReportFilterArgs) -> Result<(), i32> {
+    let Some(file) = &args.baseline else {
+        return Ok(());
+    };
+    match crate::baseline::load(file) {
+        Ok(b) => {
+            options.baseline = Some(std::sync::Arc::new(crate::baseline::Filter {
+                baseline: b,
+                root: std::env::current_dir().unwrap_or_default(),
+            }));
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("unleak: {e}");
+            Err(EXIT_ERROR)
+        }
+    }
+}
+
 /// A run's options: the configuration found from the working directory, then the flags; and the
 /// folder the cache lives in (the configuration's, else the working directory). `Err` holds the
 /// exit code after an invalid configuration, which is reported.
@@ -383,13 +409,17 @@ pub fn run_cargo_check(
             let roots: Vec<PathBuf> = packages.iter().map(|p| p.package.root.clone()).collect();
             return lint_paths(&roots, &options);
         }
-        let mut report = Report::default();
+        let mut merged: Option<Report> = None;
         for p in packages {
             let mut options = options.clone();
             options.exclude = p.exclude.clone();
-            report.merge(lint_paths(std::slice::from_ref(&p.package.root), &options));
+            let report = lint_paths(std::slice::from_ref(&p.package.root), &options);
+            match &mut merged {
+                Some(m) => m.merge(report),
+                None => merged = Some(report),
+            }
         }
-        report
+        merged.unwrap_or_default()
     };
     let described: Vec<output::cargo::Package> =
         packages.iter().map(|p| p.package.clone()).collect();
@@ -417,6 +447,9 @@ fn run_check_with(
         options.cache = crate::cache::Cache::open(&dir, &options.rules)
             .ok()
             .map(std::sync::Arc::new);
+    }
+    if let Err(code) = with_baseline(&mut options, baseline) {
+        return code;
     }
     let mut report = lint(&options);
     if args.statistics {
@@ -459,23 +492,18 @@ fn run_check_with(
             }
         };
     }
-    if let Some(file) = &baseline.baseline {
-        let b = match crate::baseline::load(file) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("unleak: {e}");
-                return EXIT_ERROR;
-            }
-        };
-        let stale = crate::baseline::filter(&mut report, &b);
+    if let (Some(file), Some(filter)) = (&baseline.baseline, &options.baseline) {
+        let stale = std::mem::take(&mut report.unmatched_baseline);
         if !stale.is_empty() {
             if baseline.prune_baseline {
                 let kept = crate::baseline::Baseline {
                     version: 1,
-                    entries: b
+                    entries: filter
+                        .baseline
                         .entries
-                        .into_iter()
+                        .iter()
                         .filter(|e| !stale.contains(e))
+                        .cloned()
                         .collect(),
                 };
                 if let Err(e) = crate::baseline::save(file, &kept) {
@@ -606,7 +634,7 @@ fn write_report(
                 } else {
                     output::human::render(report, &mut NoColor::new(&mut buf))?;
                 }
-                return output::write_file_atomically(path, &buf);
+                return crate::atomic::write(path, &buf, "output");
             }
             let choice = match args.color {
                 ColorWhen::Always => ColorChoice::Always,
@@ -625,7 +653,7 @@ fn write_report(
         }
     };
     match file {
-        Some(path) => output::write_file_atomically(path, text.as_bytes()),
+        Some(path) => crate::atomic::write(path, text.as_bytes(), "output"),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
@@ -651,7 +679,7 @@ fn rules(format: RulesFormat) -> i32 {
                         "{:<width$}  {:<8} {:<8} {}",
                         m.id,
                         m.severity.as_str(),
-                        if m.project { "project" } else { "file" },
+                        m.scope.as_str(),
                         m.summary
                     )
                 })
@@ -663,8 +691,9 @@ fn rules(format: RulesFormat) -> i32 {
                     serde_json::json!({
                         "id": m.id,
                         "severity": m.severity.as_str(),
-                        "scope": if m.project { "project" } else { "file" },
+                        "scope": m.scope,
                         "languages": m.languages,
+                        "fix": {"typescript": m.fix_ts, "javascript": m.fix_ts, "rust": m.fix_rust},
                         "summary": m.summary,
                     })
                 })

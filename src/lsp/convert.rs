@@ -151,7 +151,7 @@ fn bytes_to_path(bytes: Vec<u8>) -> Option<PathBuf> {
 /// The `file:` URI of an absolute path.
 pub fn path_to_uri(path: &Path) -> String {
     let s = path.to_string_lossy().replace('\\', "/");
-    crate::cli::output::sarif::file_uri(&s)
+    crate::uri::file_uri(&s)
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {

@@ -93,7 +93,7 @@ pub fn prepare(d: Diagnostic, text: Text<'_>, ctx: &Context<'_>) -> Finding {
             href: href.clone().into(),
         }),
         source: Some(SOURCE.to_string()),
-        message: lsp::Message::String(crate::cli::output::message_with_help(&d)),
+        message: lsp::Message::String(d.message_with_help()),
         tags,
         related_information: (!related.is_empty()).then_some(related),
         data: None,
@@ -200,7 +200,7 @@ fn write_doc(dir: &Path, id: &str, doc: &str) -> Option<String> {
     let path = dir.join(format!("{id}.md"));
     if std::fs::read_to_string(&path).ok().as_deref() != Some(doc) {
         std::fs::create_dir_all(dir).ok()?;
-        if let Err(e) = crate::cli::output::write_file_atomically(&path, doc.as_bytes()) {
+        if let Err(e) = crate::atomic::write(&path, doc.as_bytes(), "doc") {
             eprintln!(
                 "unleak lsp: cannot write the documentation of `{id}` to {}: {e}",
                 path.display()

@@ -367,7 +367,7 @@ impl Worker {
     }
 
     fn new_project(&self, root: PathBuf) -> Project {
-        let options = load_options(&root);
+        let mut options = load_options(&root);
         if let Err(e) = &options {
             eprintln!("unleak lsp: {}: {e}", root.display());
         }
@@ -381,6 +381,13 @@ impl Worker {
                 }
             }
         });
+        // The baseline is part of the project's pipeline: linking applies it, as in a check.
+        if let (Ok(o), Some((_, bl))) = (&mut options, &baseline) {
+            Arc::make_mut(o).baseline = Some(Arc::new(crate::baseline::Filter {
+                baseline: bl.clone(),
+                root: root.clone(),
+            }));
+        }
         Project {
             root,
             options,
@@ -617,9 +624,6 @@ impl Worker {
                             .map(|(_, a)| &**a)
                             .chain(overlays);
                         report = engine::link(files, options);
-                        if let Some((_, baseline)) = &p.baseline {
-                            apply_baseline(&mut report, baseline, &p.root);
-                        }
                     }
                     // Until the folder is indexed, project-wide rules see only the open files:
                     // their findings would come and go, so they wait.
@@ -767,41 +771,5 @@ fn not_linted(path: &Path, why: String) -> Diagnostic {
 }
 
 fn is_project_rule(id: &str) -> bool {
-    crate::registry::find(id).is_some_and(|r| r.meta().project)
-}
-
-/// Drops the findings the baseline accepts. Its entries name paths relative to the folder
-/// `unleak check --write-baseline` ran in: the workspace folder.
-fn apply_baseline(report: &mut Report, baseline: &Baseline, root: &Path) {
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .map_or_else(|_| p.to_path_buf(), Path::to_path_buf)
-    };
-    let mut relative = Report {
-        diagnostics: std::mem::take(&mut report.diagnostics)
-            .into_iter()
-            .map(|mut d| {
-                d.file = rel(&d.file);
-                d
-            })
-            .collect(),
-        files: report.files,
-        sources: report
-            .sources
-            .iter()
-            .map(|(p, s)| (rel(p), s.clone()))
-            .collect(),
-        ..Report::default()
-    };
-    crate::baseline::filter(&mut relative, baseline);
-    report.diagnostics = relative
-        .diagnostics
-        .into_iter()
-        .map(|mut d| {
-            if d.file.is_relative() && !d.file.as_os_str().is_empty() {
-                d.file = root.join(&d.file);
-            }
-            d
-        })
-        .collect();
+    crate::registry::find(id).is_some_and(|r| r.meta().is_project())
 }

@@ -11,8 +11,10 @@ static META: RuleMeta = RuleMeta {
     id: "buffer-concat-in-loop",
     summary: "Buffers/strings re-concatenated on every chunk in loops or data handlers",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Suggestion,
+    fix_rust: Fixability::Safe,
 };
 
 /// `out = Buffer.concat([out, chunk]);` / `s += chunk;` → `outChunks.push(chunk);`, with the
@@ -151,9 +153,7 @@ impl Rule for BufferConcatInLoop {
                  (`Buffer.concat(chunks)` / `chunks.join('')`), with a size cap"
             };
             out.push(
-                Diagnostic::new(
-                    META.id,
-                    META.severity,
+                META.report(
                     ctx.path.to_path_buf(),
                     e.span.clone(),
                     format!(

@@ -13,8 +13,10 @@ static META: RuleMeta = RuleMeta {
     id: "duplicate-adapter",
     summary: "Slots re-assigned a new connection/adapter without disposing the previous one",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 const SUFFIXES: &[&str] = &[
@@ -132,9 +134,7 @@ impl Rule for DuplicateAdapter {
                 ts_fix(ctx, e, &place, last)
             };
             out.push(
-                Diagnostic::new(
-                    META.id,
-                    META.severity,
+                META.report(
                     ctx.path.to_path_buf(),
                     e.span.clone(),
                     format!(

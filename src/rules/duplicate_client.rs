@@ -14,8 +14,10 @@ static META: RuleMeta = RuleMeta {
     id: "duplicate-client",
     summary: "SDK/network clients constructed at several sites or per request",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: true,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::Project,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// Clients recognised by class name alone: the names are distinctive enough.
@@ -585,10 +587,7 @@ impl Rule for DuplicateClient {
                     other_count + 1
                 )
             };
-            let mut d = Diagnostic::new(
-                META.id,
-                META.severity,
-                site.file.path.clone(),
+            let mut d = META.report(site.file.path.clone(),
                 site.event.span.clone(),
                 message,
             )

@@ -12,8 +12,10 @@ static META: RuleMeta = RuleMeta {
     id: "missing-graceful-shutdown",
     summary: "Servers without a SIGTERM path that closes them and stops their jobs",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: true,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::Project,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// Packages that install graceful shutdown for you.
@@ -220,7 +222,7 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
                  process is killed"
             )
         };
-        let mut d = Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
+        let mut d = META.report(f.path.clone(), e.span.clone(), msg)
             .with_help(
                 "add `process.once('SIGTERM', shutdown)` where `shutdown` stops accepting \
                  (`server.close()`), closes WebSocket servers and clients, clears the intervals the \
@@ -296,7 +298,7 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             };
             reported = true;
             out.push(
-                Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
+                META.report(f.path.clone(), e.span.clone(), msg)
                     .with_help(help)
                     .with_fixes(if *graceful { None } else { hinted_fix(e) }),
             );
@@ -341,9 +343,7 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             continue;
         };
         out.push(
-            Diagnostic::new(
-                META.id,
-                META.severity,
+            META.report(
                 f.path.clone(),
                 b.span.clone(),
                 format!(

@@ -31,9 +31,110 @@ pub struct RuleMeta {
     pub summary: &'static str,
     pub severity: Severity,
     /// Languages the rule has a half for.
-    pub languages: &'static [&'static str],
-    /// Runs on the whole project's facts rather than one file's.
-    pub project: bool,
+    pub languages: &'static [Lang],
+    /// What the rule judges at once: one file, or the whole project's facts.
+    pub scope: RuleScope,
+    /// The best fix the rule offers on TypeScript/JavaScript, and on Rust (some shapes of a
+    /// rule may offer less).
+    pub fix_ts: Fixability,
+    pub fix_rust: Fixability,
+}
+
+/// A language a rule has a half for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    TypeScript,
+    JavaScript,
+    Rust,
+}
+
+/// Every language unleak reads.
+pub const ALL_LANGUAGES: &[Lang] = &[Lang::TypeScript, Lang::JavaScript, Lang::Rust];
+
+/// What a rule judges at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleScope {
+    File,
+    Project,
+}
+
+/// What kind of fix a rule offers, from none to one `--fix` applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fixability {
+    None,
+    /// A patch to read, never applied.
+    Suggestion,
+    /// Applied with `--fix --unsafe-fixes`.
+    Unsafe,
+    /// Applied with `--fix`.
+    Safe,
+}
+
+impl Fixability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fixability::None => "none",
+            Fixability::Suggestion => "suggestion",
+            Fixability::Unsafe => "unsafe",
+            Fixability::Safe => "safe",
+        }
+    }
+}
+
+impl RuleScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleScope::File => "file",
+            RuleScope::Project => "project",
+        }
+    }
+}
+
+impl RuleMeta {
+    /// A finding of this rule at `range` of `file`, with its default severity (the
+    /// configuration may change it later): the header every rule's diagnostics share.
+    pub fn report(
+        &'static self,
+        file: impl Into<PathBuf>,
+        range: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::new(self.id, self.severity, file.into(), range, message)
+    }
+
+    pub fn is_project(&self) -> bool {
+        self.scope == RuleScope::Project
+    }
+
+    /// The third line of `rules/<id>.md`, made from this metadata (a test holds the docs to
+    /// it): "Language: TypeScript/JavaScript, Rust · Default severity: warning · Fix: unsafe".
+    pub fn doc_header(&self) -> String {
+        let ts = self.languages.contains(&Lang::TypeScript);
+        let rust = self.languages.contains(&Lang::Rust);
+        let langs = match (ts, rust) {
+            (true, true) => "TypeScript/JavaScript, Rust",
+            (true, false) => "TypeScript/JavaScript",
+            _ => "Rust",
+        };
+        let fix = if !ts || !rust || self.fix_ts == self.fix_rust {
+            (if ts { self.fix_ts } else { self.fix_rust })
+                .as_str()
+                .to_string()
+        } else {
+            format!(
+                "{} (TypeScript/JavaScript); {} (Rust)",
+                self.fix_ts.as_str(),
+                self.fix_rust.as_str()
+            )
+        };
+        format!(
+            "Language: {langs} · Default severity: {} · Fix: {fix}",
+            self.severity.as_str()
+        )
+    }
 }
 
 /// One file as the rules see it: its facts, never its tree.

@@ -11,8 +11,10 @@ static META: RuleMeta = RuleMeta {
     id: "orphaned-interval",
     summary: "Repeating timers whose handle no teardown of their owner clears",
     severity: Severity::Error,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Suggestion,
 };
 
 /// How a timer handle is judged.
@@ -90,14 +92,9 @@ impl Rule for OrphanedInterval {
                      exported `stop()` wired to the SIGTERM handler for a module",
                 )
             };
-            let mut d = Diagnostic::new(
-                META.id,
-                META.severity,
-                ctx.path.to_path_buf(),
-                e.span.clone(),
-                message,
-            )
-            .with_help(help);
+            let mut d = META
+                .report(ctx.path.to_path_buf(), e.span.clone(), message)
+                .with_help(help);
             for (r, m) in labels {
                 d = d.with_label(r, m);
             }

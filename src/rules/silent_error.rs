@@ -10,8 +10,10 @@ static META: RuleMeta = RuleMeta {
     id: "silent-error",
     summary: "Errors swallowed without logging, rethrowing or counting",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 impl Rule for SilentError {
@@ -41,10 +43,7 @@ impl Rule for SilentError {
                      is really intended, say why in a comment and log at debug level"
                 };
                 let mut d = Some(
-                    Diagnostic::new(
-                        META.id,
-                        META.severity,
-                        ctx.path.to_path_buf(),
+                    META.report(ctx.path.to_path_buf(),
                         e.span.clone(),
                         format!(
                             "{what} swallows the error: the failure leaves no log, metric or retry, \

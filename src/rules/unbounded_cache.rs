@@ -12,8 +12,10 @@ static META: RuleMeta = RuleMeta {
     id: "unbounded-cache",
     summary: "Caches and memoizers with no size limit or expiry",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: true,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::Project,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// Whether a cache constructor's options bound it, and what would.
@@ -135,10 +137,7 @@ impl Rule for UnboundedCache {
                     continue;
                 }
                 out.push(
-                    Diagnostic::new(
-                        META.id,
-                        META.severity,
-                        file.path.clone(),
+                    META.report(file.path.clone(),
                         e.span.clone(),
                         format!(
                             "cache built with `{api}` has no size limit and no expiry: every distinct \

@@ -12,8 +12,10 @@ static META: RuleMeta = RuleMeta {
     id: "unbounded-collection",
     summary: "Long-lived Maps, Sets, arrays and dictionaries that grow and never shrink",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: true,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::Project,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Suggestion,
 };
 
 /// A collection declaration being judged, and how to recognise its uses in any file.
@@ -190,10 +192,7 @@ fn judge(
     } else {
         ""
     };
-    let mut d = Diagnostic::new(
-        meta.id,
-        meta.severity,
-        t.file.path.clone(),
+    let mut d = meta.report(t.file.path.clone(),
         t.decl.span.clone(),
         format!(
             "{} in {where_} lives for the life of the process and grows on every use, but nothing \
@@ -381,10 +380,7 @@ fn check_rust(
     for e in &facts.events {
         match &e.kind {
             EventKind::UnboundedQueue { api } if !caches => out.push(
-                Diagnostic::new(
-                    meta.id,
-                    meta.severity,
-                    file.path.clone(),
+                meta.report(file.path.clone(),
                     e.span.clone(),
                     format!(
                         "`{api}` creates a channel with no bound: when consumers fall behind, every \
@@ -458,10 +454,7 @@ fn check_rust(
                 if bounded || growth.is_empty() {
                     continue;
                 }
-                let mut d = Diagnostic::new(
-                    meta.id,
-                    meta.severity,
-                    file.path.clone(),
+                let mut d = meta.report(file.path.clone(),
                     e.span.clone(),
                     format!(
                         "{} in {owner} grows on every use, but nothing in the workspace ever removes \

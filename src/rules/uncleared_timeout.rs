@@ -11,8 +11,10 @@ static META: RuleMeta = RuleMeta {
     id: "uncleared-timeout",
     summary: "Deadline timers raced against work and not cleared on every path",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 impl Rule for UnclearedTimeout {
@@ -103,14 +105,9 @@ impl Rule for UnclearedTimeout {
                      `setTimeout` from 'timers/promises' with a signal you abort",
                 )
             };
-            let mut diag = Diagnostic::new(
-                META.id,
-                META.severity,
-                ctx.path.to_path_buf(),
-                e.span.clone(),
-                message,
-            )
-            .with_help(help);
+            let mut diag = META
+                .report(ctx.path.to_path_buf(), e.span.clone(), message)
+                .with_help(help);
             for (r, m) in labels {
                 diag = diag.with_label(r, m);
             }

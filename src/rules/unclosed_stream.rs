@@ -12,8 +12,10 @@ static META: RuleMeta = RuleMeta {
     id: "unclosed-stream",
     summary: "Streams and file handles not closed on every path; leaked RAII values",
     severity: Severity::Warning,
-    languages: &["typescript", "javascript", "rust"],
-    project: false,
+    languages: ALL_LANGUAGES,
+    scope: RuleScope::File,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::None,
 };
 
 const RESPONSE_NAMES: &[&str] = &["res", "response", "reply", "ctx.res", "c.res"];
@@ -33,10 +35,7 @@ impl Rule for UnclosedStream {
                         continue;
                     }
                     out.push(
-                        Diagnostic::new(
-                            META.id,
-                            META.severity,
-                            ctx.path.to_path_buf(),
+                        META.report(ctx.path.to_path_buf(),
                             e.span.clone(),
                             format!(
                                 "`{api}` in code that runs more than once: the value is never dropped, \
@@ -57,10 +56,7 @@ impl Rule for UnclosedStream {
                 } => {
                     if let Some(why) = judge(facts, e, handle, *file_handle) {
                         out.push(
-                            Diagnostic::new(
-                                META.id,
-                                META.severity,
-                                ctx.path.to_path_buf(),
+                            META.report(ctx.path.to_path_buf(),
                                 e.span.clone(),
                                 format!("`{api}(..)` {why}"),
                             )

@@ -11,10 +11,12 @@ static META: RuleMeta = RuleMeta {
     id: "unremoved-listener",
     summary: "Listeners on longer-lived targets that the registering scope never removes",
     severity: Severity::Error,
-    languages: &["typescript", "javascript", "rust"],
+    languages: ALL_LANGUAGES,
     // Rust registries are judged against the whole workspace (who holds the struct in an
     // `Arc`, who ever removes from the registry); TypeScript files are judged one by one.
-    project: true,
+    scope: RuleScope::Project,
+    fix_ts: Fixability::Unsafe,
+    fix_rust: Fixability::Unsafe,
 };
 
 const GLOBALS: &[&str] = &[
@@ -136,10 +138,7 @@ fn check_rust_registries(
             continue;
         }
         out.push(
-            Diagnostic::new(
-                META.id,
-                META.severity,
-                file.path.clone(),
+            META.report(file.path.clone(),
                 e.span.clone(),
                 format!(
                     "`{mname}()` adds a subscriber to `{name}` of {owner}, which lives for the whole \
@@ -271,10 +270,7 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                 ),
                 Owner::Scope(s) => format!("nothing in {} removes it", describe_scope(facts, *s)),
             };
-            let mut d = Diagnostic::new(
-                META.id,
-                META.severity,
-                ctx.path.to_path_buf(),
+            let mut d = META.report(ctx.path.to_path_buf(),
                 e.span.clone(),
                 format!(
                     "listener for {ev} is added to {target_desc}, which outlives the code that adds it \

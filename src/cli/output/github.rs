@@ -2,7 +2,7 @@
 //! turns into annotations on the pull request:
 //! `::error file=PATH,line=L,endLine=EL,col=C,endColumn=EC,title=unleak RULE::MESSAGE`.
 
-use super::{message_with_help, path_str, span_positions};
+use super::{path_str, span_positions};
 use crate::Report;
 use crate::diagnostic::Severity;
 
@@ -43,7 +43,7 @@ pub fn render(report: &Report) -> String {
         out.push_str(&format!(
             "::{command} {}::{}\n",
             props.join(","),
-            escape_data(&message_with_help(d))
+            escape_data(&d.message_with_help())
         ));
     }
     out

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::{path_str, span_positions};
 use crate::Report;
 use crate::diagnostic::Severity;
-use crate::engine::is_failure;
+use crate::diagnostic::is_failure;
 
 /// Escapes text content. Characters XML 1.0 cannot hold (most control characters) become
 /// U+FFFD.

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::{fingerprints, message_with_help, path_str, span_positions};
+use super::{fingerprints, path_str, span_positions};
+use crate::diagnostic::is_failure;
 use crate::diagnostic::{INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT};
-use crate::engine::is_failure;
+use crate::uri::{encode_path, file_uri};
 use crate::{Report, registry};
 
 /// The schema the document declares.
@@ -34,30 +35,6 @@ fn level(s: Severity) -> &'static str {
         Severity::Error => "error",
         Severity::Warning => "warning",
         Severity::Info => "note",
-    }
-}
-
-/// Percent-encodes a path for a URI: everything but unreserved characters and `/`.
-fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A `file:` URI for an absolute path (`/a/b` or `C:/a/b`).
-pub fn file_uri(abs: &str) -> String {
-    let bytes = abs.as_bytes();
-    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
-        // A Windows drive: the colon stays.
-        format!("file:///{}:{}", &abs[..1], encode_path(&abs[2..]))
-    } else {
-        format!("file://{}", encode_path(abs))
     }
 }
 
@@ -174,7 +151,7 @@ pub fn render(report: &Report) -> String {
             }
             notifications.push(json!({
                 "level": level(d.severity),
-                "message": { "text": message_with_help(d) },
+                "message": { "text": d.message_with_help() },
                 "descriptor": descriptor,
                 "locations": [location],
             }));
@@ -186,7 +163,7 @@ pub fn render(report: &Report) -> String {
             result.insert("ruleIndex".into(), json!(i));
         }
         result.insert("level".into(), json!(level(d.severity)));
-        result.insert("message".into(), json!({ "text": message_with_help(d) }));
+        result.insert("message".into(), json!({ "text": d.message_with_help() }));
         result.insert("locations".into(), json!([location]));
         if !d.labels.is_empty() {
             let related: Vec<Value> = d

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod fingerprint;
+
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +93,20 @@ impl Diagnostic {
             labels: Vec::new(),
             fixes: Vec::new(),
         }
+    }
+
+    /// The message and, on a second line, the help: for outputs that show one text.
+    pub fn message_with_help(&self) -> String {
+        match &self.help {
+            Some(h) => format!("{}\nhelp: {h}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    /// A per-file failure (`io-error`, `parse-error`, `timeout`, `internal-error`), not a
+    /// finding of a rule.
+    pub fn is_failure(&self) -> bool {
+        is_failure(self.rule)
     }
 
     /// The message as a headline and the explanation after it: messages read "what is wrong:
@@ -184,6 +200,11 @@ fn split_at(message: &str, i: usize) -> (&str, Option<&str>) {
         .find_map(|w| rest.strip_prefix(w))
         .unwrap_or(rest);
     (&message[..i], (!rest.is_empty()).then_some(rest))
+}
+
+/// `rule` is the id of a per-file failure, not of a rule of the registry.
+pub fn is_failure(rule: &str) -> bool {
+    FAILURES.contains(&rule)
 }
 
 /// Rule ids of per-file failures, which are not rules of the registry.
