@@ -37,6 +37,9 @@ pub struct Options {
     /// Findings to leave alone (the baseline), applied last by [`link`] and [`lint_paths`], so
     /// every front end — `check`, `--fix`, the language server — reports and fixes the same.
     pub baseline: Option<Arc<crate::baseline::Filter>>,
+    /// Report findings only in these files (canonical paths; `--staged`, `--changed-since`);
+    /// the whole project is still analysed, so project-wide rules see every file.
+    pub report_only: Option<Arc<HashSet<PathBuf>>>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             config: None,
             cache: None,
             baseline: None,
+            report_only: None,
         }
     }
 }
@@ -452,6 +456,13 @@ fn finish<'a>(
         Some(filter) => filter.apply(diagnostics, &sources),
         None => Vec::new(),
     };
+    // After the baseline, which matches against every finding of the project.
+    if let Some(only) = &options.report_only {
+        diagnostics.retain(|d| {
+            let abs = std::fs::canonicalize(&d.file).unwrap_or_else(|_| d.file.clone());
+            only.contains(&abs)
+        });
+    }
     // Keep only the sources that output needs.
     let needed: HashSet<&Path> = diagnostics
         .iter()

@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod baseline;
 pub mod cache;
+pub mod changed;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

@@ -451,6 +451,15 @@ fn run_check_with(
     if let Err(code) = with_baseline(&mut options, baseline) {
         return code;
     }
+    if baseline.staged || baseline.changed_since.is_some() {
+        match crate::changed::changed_files(baseline.changed_since.as_deref()) {
+            Ok(files) => options.report_only = Some(std::sync::Arc::new(files)),
+            Err(e) => {
+                eprintln!("unleak: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    }
     let mut report = lint(&options);
     if args.statistics {
         print_statistics(&report);
@@ -460,20 +469,6 @@ fn run_check_with(
         && args.format != Format::Human
     {
         eprintln!("unleak: {why}");
-    }
-    if baseline.staged || baseline.changed_since.is_some() {
-        match changed_files(baseline.changed_since.as_deref()) {
-            Ok(files) => {
-                report.diagnostics.retain(|d| {
-                    let abs = std::fs::canonicalize(&d.file).unwrap_or_else(|_| d.file.clone());
-                    files.contains(&abs)
-                });
-            }
-            Err(e) => {
-                eprintln!("unleak: {e}");
-                return EXIT_ERROR;
-            }
-        }
     }
     if let Some(file) = &baseline.write_baseline {
         let b = crate::baseline::from_report(&report);
@@ -533,47 +528,6 @@ fn run_check_with(
         return EXIT_ERROR;
     }
     exit_code(&report)
-}
-
-/// The files staged in git (`since = None`) or changed since a ref, as canonical paths.
-fn changed_files(since: Option<&str>) -> Result<std::collections::HashSet<PathBuf>, String> {
-    let git = |args: &[&str]| -> Result<String, String> {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
-    let list = match since {
-        None => git(&["diff", "--name-only", "--cached", "--diff-filter=ACMR"])?,
-        Some(r) => {
-            let mut l = git(&["diff", "--name-only", "--diff-filter=ACMR", r])?;
-            // New files not yet added count as changed too.
-            l.push_str(&git(&[
-                "ls-files",
-                "--others",
-                "--exclude-standard",
-                "--full-name",
-            ])?);
-            l
-        }
-    };
-    Ok(list
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let p = top.join(l);
-            std::fs::canonicalize(&p).unwrap_or(p)
-        })
-        .collect())
 }
 
 /// 0 when nothing at warning level or above was found, 1 for findings, 2 for internal errors.
