@@ -7,10 +7,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically. A target that exists and is not a regular file (a
-/// device such as `/dev/stdout`, a FIFO) is written in place instead: renaming over it would
-/// replace the device node with a regular file.
-pub fn write(path: &Path, bytes: &[u8], tag: &str) -> std::io::Result<()> {
+/// Writes a file the user named (`--output-file`, `--write-baseline`) atomically; a target
+/// that exists and is not a regular file (a device such as `/dev/stdout`, a FIFO, or a link to
+/// one) is written in place instead: renaming over it would replace the device node or the
+/// link with a regular file.
+pub fn write_named(path: &Path, bytes: &[u8], tag: &str) -> std::io::Result<()> {
     if let Ok(meta) = std::fs::metadata(path)
         && !meta.is_file()
         && !meta.is_dir()
@@ -18,6 +19,12 @@ pub fn write(path: &Path, bytes: &[u8], tag: &str) -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
         return f.write_all(bytes).and_then(|()| f.flush());
     }
+    write(path, bytes, tag)
+}
+
+/// Writes `bytes` to `path` atomically, replacing whatever is there (unleak's own files: the
+/// cache, the language server's rule docs).
+pub fn write(path: &Path, bytes: &[u8], tag: &str) -> std::io::Result<()> {
     publish(path, bytes, tag, |tmp, _| std::fs::rename(tmp, path))
         .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))
 }

@@ -89,6 +89,11 @@ pub enum BaselineError {
         path: String,
         source: serde_json::Error,
     },
+    #[error(
+        "the baseline `{path}` is of version {version}, which this unleak does not read (it \
+         reads version 1); regenerate it with --write-baseline"
+    )]
+    Version { path: String, version: u32 },
     #[error("cannot write the baseline `{path}`: {source}")]
     Write {
         path: String,
@@ -120,15 +125,31 @@ pub fn keys(report: &Report) -> Vec<(usize, Entry)> {
         .collect()
 }
 
+/// The largest baseline read (a million findings fit in far less).
+const MAX_BASELINE: u64 = 256 * 1024 * 1024;
+
+/// Reads a baseline: a regular file (a FIFO or a device is refused without blocking) of at most
+/// 256 MiB, of version 1.
 pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
-    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+    let read_err = |source| BaselineError::Read {
         path: path.display().to_string(),
         source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| BaselineError::Parse {
-        path: path.display().to_string(),
-        source,
-    })
+    };
+    let bytes = crate::fsio::read_regular(path, MAX_BASELINE).map_err(read_err)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let baseline: Baseline =
+        serde_json::from_str(&text).map_err(|source| BaselineError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
+    if baseline.version != 1 {
+        return Err(BaselineError::Version {
+            path: path.display().to_string(),
+            version: baseline.version,
+        });
+    }
+    Ok(baseline)
 }
 
 /// Writes atomically: a temporary file in the same folder, then a rename.
@@ -139,7 +160,7 @@ pub fn save(path: &Path, baseline: &Baseline) -> Result<(), BaselineError> {
     };
     let mut text = serde_json::to_string_pretty(baseline).expect("a baseline serialises");
     text.push('\n');
-    crate::atomic::write(path, text.as_bytes(), "baseline").map_err(err)
+    crate::atomic::write_named(path, text.as_bytes(), "baseline").map_err(err)
 }
 
 /// The baseline of a report: every current finding.

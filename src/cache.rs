@@ -30,6 +30,8 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// Bumped whenever the entry layout changes (the payload's own shape is covered by the build
 /// identity in the key: a different binary never reads another's entries).
 const FORMAT: u32 = 1;
+/// The largest entry read back: far more than the facts of a 2 MiB file need.
+const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";
 /// magic, format, key, content hash, payload length, payload checksum.
 const HEADER_LEN: usize = 8 + 4 + 16 + 16 + 8 + 8;
@@ -176,7 +178,8 @@ impl Cache {
     /// The entry for `key` made from content hashing to `content`, if there is a sound one.
     /// `shown` is the file's path, given to the diagnostics read back.
     pub fn get(&self, key: u128, content: u128, shown: &Path) -> Option<(Entry, Vec<Diagnostic>)> {
-        let got = match std::fs::read(self.path_of(key)) {
+        // A planted FIFO or a huge sparse file is a miss, never a hang or a gigabyte read.
+        let got = match crate::fsio::read_regular(&self.path_of(key), MAX_ENTRY) {
             Ok(bytes) => match decode(&bytes, key, content, shown) {
                 Decoded::Ok(e, d) => Some((*e, d)),
                 Decoded::Stale => None,

@@ -266,14 +266,16 @@ fn load_here(dir: &Path, is_rule: &dyn Fn(&str) -> bool) -> Option<Result<Loaded
     let load = || -> Result<Option<Loaded>, ConfigError> {
         for name in FILE_NAMES {
             let p = dir.join(name);
-            if p.is_file() {
+            // Present in any form (a dangling link, a folder, a FIFO) is meant as configuration:
+            // one that cannot be read is an error, not silently no configuration.
+            if p.symlink_metadata().is_ok() {
                 let text = read(&p)?;
                 let config = parse(&text, &p)?;
                 return finish(config, Some(p), dir, &text, is_rule).map(Some);
             }
         }
         let cargo = dir.join("Cargo.toml");
-        if cargo.is_file() {
+        if cargo.symlink_metadata().is_ok() {
             let text = read(&cargo)?;
             if let Some(config) = from_cargo(&text, &cargo)? {
                 return finish(config, Some(cargo), dir, &text, is_rule).map(Some);
@@ -284,11 +286,16 @@ fn load_here(dir: &Path, is_rule: &dyn Fn(&str) -> bool) -> Option<Result<Loaded
     load().transpose()
 }
 
+/// A configuration file's text: a regular file of at most 4 MiB (a FIFO is refused without
+/// blocking).
 fn read(p: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+    let err = |source| ConfigError::Read {
         path: p.display().to_string(),
         source,
-    })
+    };
+    let bytes = crate::fsio::read_regular(p, 4 * 1024 * 1024).map_err(err)?;
+    String::from_utf8(bytes)
+        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 fn invalid(path: &Path, text: &str, offset: Option<usize>, message: String) -> ConfigError {

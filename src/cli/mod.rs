@@ -588,7 +588,7 @@ fn write_report(
                 } else {
                     output::human::render(report, &mut NoColor::new(&mut buf))?;
                 }
-                return crate::atomic::write(path, &buf, "output");
+                return crate::atomic::write_named(path, &buf, "output");
             }
             let choice = match args.color {
                 ColorWhen::Always => ColorChoice::Always,
@@ -607,7 +607,7 @@ fn write_report(
         }
     };
     match file {
-        Some(path) => crate::atomic::write(path, text.as_bytes(), "output"),
+        Some(path) => crate::atomic::write_named(path, text.as_bytes(), "output"),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
