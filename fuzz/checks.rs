@@ -281,6 +281,29 @@ pub fn lsp_positions(data: &[u8]) {
     }
 }
 
+/// The language server's framing (`lsp::transport::read_all`) on arbitrary bytes: it ends (no
+/// hang, no panic), and a well-framed request sent after any garbage that holds no
+/// `Content-Length` text still arrives: broken framing resynchronises on the next header.
+pub fn lsp_framing(data: &[u8]) {
+    let body = r#"{"jsonrpc":"2.0","id":"probe","method":"probe"}"#;
+    let mut input = data.to_vec();
+    input.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (err_tx, _err_rx) = crossbeam_channel::unbounded();
+    unleak::lsp::transport::read_all(std::io::Cursor::new(input), tx, err_tx);
+    let lower = String::from_utf8_lossy(data).to_ascii_lowercase();
+    let exited = rx
+        .try_iter()
+        .fold((false, false), |(probe, exit), m| match m {
+            lsp_server::Message::Request(r) => (probe || r.method == "probe", exit),
+            lsp_server::Message::Notification(n) => (probe, exit || n.method == "exit"),
+            _ => (probe, exit),
+        });
+    if !lower.contains("content-length") && !exited.1 {
+        assert!(exited.0, "the probe request after the garbage was lost");
+    }
+}
+
 /// The inputs replayed by `tests/fuzz_corpus.rs` for `target`: the seeds (every fixture source
 /// file) and `fuzz/regressions/<target>/*`.
 pub fn replay_inputs(root: &Path, target: &str) -> Vec<(PathBuf, Vec<u8>)> {

@@ -48,3 +48,8 @@ fn fuzz_positions_inputs() {
 fn fuzz_lsp_positions_inputs() {
     replay("fuzz_lsp_positions", checks::lsp_positions);
 }
+
+#[test]
+fn fuzz_lsp_framing_inputs() {
+    replay("fuzz_lsp_framing", checks::lsp_framing);
+}

@@ -1076,6 +1076,61 @@ fn the_binary_serves_stdio_and_survives_malformed_messages() {
     );
 }
 
+/// One bad frame does not deafen the server (issue 22): after a body shorter than its
+/// `Content-Length`, an absurd length and a megabyte of garbage, `initialize` and `shutdown` are
+/// still answered, the process exits 0, and the log holds a short line per malformed input
+/// rather than the garbage itself.
+#[test]
+fn broken_framing_is_survived_and_not_echoed() {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_unleak"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let short = r#"{"jsonrpc":"2.0","id":99,"method":"shutdown"}"#;
+    let mut input = Vec::new();
+    input.extend(format!("Content-Length: {}\r\n\r\n{short}", short.len() - 9).into_bytes());
+    input.extend(b"Content-Length: 4294967296\r\n\r\n");
+    input.extend(vec![b'x'; 1 << 20]);
+    input.extend(frame(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } })));
+    input.extend(frame(
+        &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+    ));
+    input.extend(frame(
+        &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown" }),
+    ));
+    input.extend(frame(&json!({ "jsonrpc": "2.0", "method": "exit" })));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let _ = writer.join();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(out.contains(r#""id":1,"result""#), "{out}");
+    assert!(out.contains(r#""id":2,"result":null"#), "{out}");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.len() < 4096,
+        "the log echoes the input: {} bytes",
+        err.len()
+    );
+    assert!(err.contains("larger than"), "{err}");
+}
+
 /// A clean session's stderr: empty without `--verbose` (Neovim files every stderr line of a
 /// server as `[ERROR]`), the routine start line with it.
 #[test]
