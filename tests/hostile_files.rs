@@ -192,3 +192,37 @@ fn writes_go_through_no_planted_link_and_do_not_replace_a_link_to_a_device() {
             .is_symlink()
     );
 }
+
+/// Escape sequences in source text and file names are shown, not replayed, by every text
+/// format, whatever `--color` says.
+#[test]
+fn terminal_escapes_in_sources_and_names_are_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let name = "evil\u{1b}[2J.ts";
+    fs::write(
+        d.join(name),
+        "export async function f(p: Promise<void>) {\n  await p.catch(() => {}); // \u{1b}]0;pwned\u{7}\u{1b}[31m\n}\n",
+    )
+    .unwrap();
+    for format in ["human", "concise", "github", "junit"] {
+        let o = bounded(
+            d,
+            &[
+                "check",
+                "--no-cache",
+                "--color",
+                "never",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{format}: {out:?}"
+        );
+        assert!(out.contains("evil"), "{format}: {out}");
+    }
+}

@@ -28,7 +28,10 @@ pub fn render(report: &Report) -> String {
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
-        let mut props = vec![format!("file={}", escape_property(&path_str(&d.file)))];
+        let mut props = vec![format!(
+            "file={}",
+            escape_property(&super::visible(&path_str(&d.file)))
+        )];
         if report.sources.contains_key(&d.file) {
             let (s, e) = span_positions(report, &d.file, &d.range);
             props.push(format!("line={}", s.line));
@@ -43,7 +46,7 @@ pub fn render(report: &Report) -> String {
         out.push_str(&format!(
             "::{command} {}::{}\n",
             props.join(","),
-            escape_data(&d.message_with_help())
+            escape_data(&super::visible(&d.message_with_help()))
         ));
     }
     out

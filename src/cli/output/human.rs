@@ -38,7 +38,7 @@ fn write_fixes(
         out.set_color(ColorSpec::new().set_bold(true))?;
         write!(out, "  {how}")?;
         out.reset()?;
-        writeln!(out, ": {}", f.title)?;
+        writeln!(out, ": {}", super::visible(&f.title))?;
         let here: Vec<&crate::diagnostic::Edit> = f
             .edits
             .iter()
@@ -130,7 +130,7 @@ fn write_fixes(
                     if let Some(color) = color {
                         out.set_color(ColorSpec::new().set_fg(Some(color)))?;
                     }
-                    let text = format!(" {sign} {line}");
+                    let text = format!(" {sign} {}", super::visible(line));
                     write!(out, "{}", text.trim_end())?;
                     out.reset()?;
                     writeln!(out)?;
@@ -167,7 +167,10 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         let src = &report.sources[p];
         ids.insert(
             p.clone(),
-            files.add(p.display().to_string(), src.text.clone()),
+            files.add(
+                super::visible(&p.display().to_string()).into_owned(),
+                super::visible_same_width(&src.text).into_owned(),
+            ),
         );
     }
     let config = term::Config::default();
@@ -182,12 +185,12 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
         };
         let mut cs = CsDiagnostic::new(severity)
             .with_code(d.rule)
-            .with_message(headline);
+            .with_message(super::visible(headline));
         let mut notes = Vec::new();
         if let Some(why) = explanation
             && explained.insert((d.rule, why))
         {
-            notes.push(format!("why: {why}"));
+            notes.push(format!("why: {}", super::visible(why)));
         }
         match ids.get(&d.file) {
             Some(&id) if quotable(report, &d.file, &d.range) => {
@@ -198,7 +201,8 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
                         && quotable(report, file, &l.range)
                     {
                         labels.push(
-                            CsLabel::secondary(lid, l.range.clone()).with_message(&l.message),
+                            CsLabel::secondary(lid, l.range.clone())
+                                .with_message(super::visible(&l.message)),
                         );
                     }
                 }
@@ -210,22 +214,31 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
                 let (start, _) = super::span_positions(report, &d.file, &d.range);
                 notes.push(format!(
                     "at {}:{}:{} (the line is too long to quote)",
-                    d.file.display(),
+                    super::visible(&d.file.display().to_string()),
                     start.line,
                     start.column
                 ));
             }
             None => {
                 // A file that could not be read has no source to show: name it in a note.
-                notes.push(format!("in {}", d.file.display()));
+                notes.push(format!(
+                    "in {}",
+                    super::visible(&d.file.display().to_string())
+                ));
             }
         }
         if let Some(h) = &d.help {
-            notes.push(format!("help: {h}"));
+            notes.push(format!("help: {}", super::visible(h)));
         }
         cs = cs.with_notes(notes);
         if term::emit_to_write_style(out, &config, &files, &cs).is_err() {
-            writeln!(out, "{}: {}: {headline}", d.file.display(), d.rule)?;
+            writeln!(
+                out,
+                "{}: {}: {}",
+                super::visible(&d.file.display().to_string()),
+                d.rule,
+                super::visible(headline)
+            )?;
         }
         if let Some(src) = report.sources.get(&d.file) {
             write_fixes(out, d, src)?;
@@ -233,7 +246,7 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
     }
     let summary = crate::summary::Summary::of(report);
     for line in summary.lines(report.nothing_linted.as_deref()) {
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", super::visible(&line))?;
     }
     Ok(())
 }
