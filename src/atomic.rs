@@ -88,6 +88,43 @@ pub fn create_temp(dir: &Path, name: &str, tag: &str) -> std::io::Result<(PathBu
     Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
 }
 
+/// Removes the temporary files (`.NAME.unleak-TAG-PID-N.tmp`) that processes now dead left in
+/// `dir` (a `SIGKILL` between create and rename); returns how many. Only where a process's
+/// liveness can be told (`/proc`); files of live processes — another unleak running — stay.
+pub fn remove_stale(dir: &Path, tag: &str) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let marker = format!(".unleak-{tag}-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(tail) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once(&marker).map(|(_, t)| t))
+        else {
+            continue;
+        };
+        let Some(pid) = tail.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        if regular
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// A number an attacker planting names cannot guess in advance: the clock's nanoseconds, the
 /// attempt and the address of a stack value, hashed.
 fn unpredictable(attempt: u64) -> u64 {
@@ -118,6 +155,23 @@ mod tests {
         write(&f, b"new", "test").unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temporary_files_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // PID 0 is never a process; our own PID is alive.
+        let dead = d.join(".a.ts.unleak-fix-0-17.tmp");
+        let live = d.join(format!(".a.ts.unleak-fix-{}-3.tmp", std::process::id()));
+        let other = d.join(".a.ts.unleak-cache-0-1.tmp");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        if Path::new("/proc/self").exists() {
+            assert_eq!(remove_stale(d, "fix"), 1);
+            assert!(!dead.exists() && live.exists() && other.exists());
+        }
     }
 
     #[cfg(unix)]

@@ -20,8 +20,10 @@ use crate::source::{Language, SourceFile};
 /// How a run is configured.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Files larger than this are skipped with an `io-error` diagnostic.
+    /// Files larger than this are skipped with an `io-error` diagnostic; a file's own
+    /// configuration's `max-file-size` wins unless `max_file_size_fixed` (the flag was given).
     pub max_file_size: u64,
+    pub max_file_size_fixed: bool,
     /// Time budget per file for parsing and lowering; a file that takes longer is abandoned
     /// with a `timeout` diagnostic.
     pub parse_budget: Duration,
@@ -46,6 +48,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_file_size: 2 * 1024 * 1024,
+            max_file_size_fixed: false,
             parse_budget: Duration::from_secs(10),
             rules: RuleOptions::default(),
             threads: 0,
@@ -275,7 +278,7 @@ fn find_files_counted(
 /// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
 fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
+        .num_threads(worker_threads(options.threads))
         .stack_size(WORKER_STACK)
         .start_handler(|_| BIG_STACK.set(true))
         .build();
@@ -284,6 +287,19 @@ fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -
         Err(_) => work(),
     }
 }
+
+/// The number of workers for a requested count (0: one per core), at most [`MAX_THREADS_PER_CORE`]
+/// per core: more only costs memory and start-up (40,000 threads took minutes to start).
+pub fn worker_threads(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match requested {
+        0 => cores,
+        n => n.min(cores * MAX_THREADS_PER_CORE),
+    }
+}
+
+/// See [`worker_threads`].
+pub const MAX_THREADS_PER_CORE: usize = 8;
 
 /// Reads and analyses files from disk, in parallel, each on its own ([`FileAnalysis`]); the
 /// diagnostics name each file by the path given. [`link`] joins them into a project.
@@ -498,13 +514,21 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         Ok(m) => m.len(),
         Err(e) => return fail(IO_ERROR, format!("cannot read the file: {e}")),
     };
-    if size > options.max_file_size {
+    // The nearest configuration's limit, wherever the run started (unless the flag says).
+    let limit = match &options.config {
+        Some(cfg) if !options.max_file_size_fixed => cfg
+            .for_file(path)
+            .ok()
+            .and_then(|c| c.config.max_file_size)
+            .unwrap_or(options.max_file_size),
+        _ => options.max_file_size,
+    };
+    if size > limit {
         return fail(
             IO_ERROR,
             format!(
-                "file is {size} bytes, larger than the {} byte limit; skipped (raise it with \
-                 --max-file-size)",
-                options.max_file_size
+                "file is {size} bytes, larger than the {limit} byte limit; skipped (raise it with \
+                 --max-file-size or `max-file-size` in unleak.toml)"
             ),
         );
     }

@@ -412,6 +412,20 @@ fn refusal(path: &Path, why: &str) -> Box<Diagnostic> {
 /// Writes the changes atomically; a file whose content changed on disk since it was read is
 /// left alone and reported.
 pub fn write_changes(run: &mut FixRun) {
+    // What a killed earlier run left behind in these folders goes first.
+    let folders: std::collections::BTreeSet<PathBuf> = run
+        .changes
+        .iter()
+        .filter_map(|c| {
+            std::fs::canonicalize(&c.path)
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf)
+        })
+        .collect();
+    for dir in folders {
+        crate::atomic::remove_stale(&dir, "fix");
+    }
     for c in &run.changes {
         let written = if c.created {
             create_one(&c.path, &c.after)

@@ -68,7 +68,12 @@ pub fn parse(text: &str, lines: &LineIndex, in_strings: &[Range<usize>]) -> Vec<
             Some(r) => (true, r),
             None => (false, rest),
         };
-        if !rest.starts_with(char::is_whitespace) {
+        // A bare `// unleak-ignore` (no rule, no reason) is a suppression too — an invalid one,
+        // reported as such — but `unleak-ignored` or `unleak-ignore-foo` are other words.
+        if !(rest.trim().is_empty()
+            || rest.starts_with(char::is_whitespace)
+            || rest.starts_with("*/"))
+        {
             continue;
         }
         let rest = rest.trim().trim_end_matches("*/").trim();
@@ -215,5 +220,15 @@ mod tests {
                 .is_empty()
         );
         assert!(sups("const a = 'unleak-ignore x: y';\n").is_empty());
+        // Bare markers are suppressions naming no rule (reported as invalid).
+        for bare in [
+            "x(); // unleak-ignore\n",
+            "/* unleak-ignore */\n",
+            "// unleak-ignore-file\n",
+        ] {
+            let found = sups(bare);
+            assert_eq!(found.len(), 1, "{bare:?}");
+            assert!(found[0].rules.is_empty(), "{bare:?}");
+        }
     }
 }

@@ -252,3 +252,48 @@ fn test_files_are_configurable_and_server_examples_are_services() {
         .code(2)
         .stderr(predicate::str::contains("unleak.toml"));
 }
+
+/// A nested package's `max-file-size` applies to its files wherever the run starts; the flag
+/// overrides every configuration.
+#[test]
+fn a_nested_max_file_size_applies_from_the_root_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("pkg")).unwrap();
+    fs::write(d.join("pkg/unleak.toml"), "max-file-size = 10\n").unwrap();
+    let leak = "setInterval(() => console.log('tick'), 1000);\n";
+    fs::write(d.join("pkg/a.ts"), leak).unwrap();
+    fs::write(d.join("b.ts"), leak).unwrap();
+    let rules = |dir: &std::path::Path, extra: &[&str]| -> Vec<(String, String)> {
+        let out = unleak()
+            .current_dir(dir)
+            .args(["check", "--format", "json", "--no-cache"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["path"].as_str().unwrap().to_string(),
+                    d["rule"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let from_root = rules(d, &[]);
+    assert!(
+        from_root.contains(&("pkg/a.ts".into(), "io-error".into())),
+        "{from_root:?}"
+    );
+    assert!(from_root.contains(&("b.ts".into(), "orphaned-interval".into())));
+    assert_eq!(
+        rules(&d.join("pkg"), &[]),
+        vec![("a.ts".to_string(), "io-error".to_string())]
+    );
+    let forced = rules(d, &["--max-file-size", "1000"]);
+    assert!(forced.contains(&("pkg/a.ts".into(), "orphaned-interval".into())));
+}

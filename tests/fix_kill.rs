@@ -166,8 +166,19 @@ fn sigkill_during_fix_leaves_every_file_old_or_new() {
     // A leftover temporary file is not linted; a rerun finishes the job, writing exactly the
     // expected texts.
     fs::write(d.join(".f0000.ts.unleak-fix-1-0.tmp"), "half a fi").unwrap();
+    // A file left by a process that is gone (no PID is 0) is cleaned up by the next run that
+    // writes into the folder (one file is put back to its original so there is something to
+    // write); the one of a live process (PID 1) stays.
+    let dead = d.join(".f0001.ts.unleak-fix-0-5.tmp");
+    fs::write(&dead, "half a fi").unwrap();
+    fs::write(d.join(name(2)), original(2)).unwrap();
     let status = fix_cmd(d).status().unwrap();
     assert_eq!(status.code(), Some(0));
+    assert!(
+        !dead.exists(),
+        "the dead process's temporary file is still there"
+    );
+    assert!(d.join(".f0000.ts.unleak-fix-1-0.tmp").exists());
     for (i, f) in fixed.iter().enumerate() {
         assert_eq!(&fs::read_to_string(d.join(name(i))).unwrap(), f);
     }
@@ -206,6 +217,8 @@ fn a_read_only_file_is_refused_and_the_others_are_fixed() {
     let (code, stderr) = unleak_fix(d, &["."]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("ro.ts: the file is read-only"), "{stderr}");
+    // Only what was written is counted (it said "applied 2 fixes" when it wrote one).
+    assert!(stderr.contains("applied 1 fix in 1 file"), "{stderr}");
     assert_eq!(fs::read_to_string(d.join("ro.ts")).unwrap(), SWALLOW);
     assert_eq!(
         fs::metadata(d.join("ro.ts")).unwrap().permissions().mode() & 0o777,

@@ -133,7 +133,7 @@ pub struct OutputArgs {
     /// When to colour human output.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core; at most 8 per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Analyse every file again: neither read nor write the cache.
@@ -362,11 +362,20 @@ fn run_options(args: &OutputArgs) -> Result<(Options, PathBuf), i32> {
     let mut options = Options::configured(config);
     if let Some(max) = args.max_file_size {
         options.max_file_size = max;
+        options.max_file_size_fixed = true;
     }
     if let Some(budget) = args.timeout {
         options.parse_budget = budget;
     }
     options.threads = args.threads;
+    let capped = crate::engine::worker_threads(args.threads);
+    if args.threads > capped {
+        eprintln!(
+            "unleak: --threads {} capped at {capped} ({} per core)",
+            args.threads,
+            crate::engine::MAX_THREADS_PER_CORE
+        );
+    }
     Ok((options, cache_base))
 }
 
