@@ -30,7 +30,8 @@ pub const DIR_NAME: &str = ".unleak_cache";
 
 /// Bumped whenever the entry layout changes (the payload's own shape is covered by the build
 /// identity in the key: a different binary never reads another's entries).
-const FORMAT: u32 = 1;
+/// 2: events carry a `FixSite` (where a fix goes) instead of a rendered fix.
+const FORMAT: u32 = 2;
 const MAGIC: [u8; 8] = *b"unleakC\x01";
 /// magic, format, key, content hash, payload length, payload checksum.
 const HEADER_LEN: usize = 8 + 4 + 16 + 16 + 8 + 8;

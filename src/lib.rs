@@ -16,6 +16,7 @@ pub mod discover;
 pub mod engine;
 pub mod facts;
 pub mod fix;
+pub mod fixes;
 pub mod lang;
 pub mod lsp;
 pub mod project;

@@ -298,7 +298,11 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             out.push(
                 Diagnostic::new(META.id, META.severity, f.path.clone(), e.span.clone(), msg)
                     .with_help(help)
-                    .with_fixes(if *graceful { None } else { hinted_fix(e) }),
+                    .with_fixes(if *graceful {
+                        None
+                    } else {
+                        rust_fixes::event_fix(&f.facts, &f.source.text, e)
+                    }),
             );
         }
     }
