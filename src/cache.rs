@@ -29,7 +29,8 @@ pub const DIR_NAME: &str = ".unleak_cache";
 
 /// Bumped whenever the entry layout changes (the payload's own shape is covered by the build
 /// identity in the key: a different binary never reads another's entries).
-const FORMAT: u32 = 1;
+/// 2: events carry a `FixSite` (where a fix goes) instead of a rendered fix.
+const FORMAT: u32 = 2;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";

@@ -279,9 +279,9 @@ pub struct Event {
     /// Byte range of the innermost statement holding the event (`span` when there is none):
     /// where a fix inserts a statement before, or rewrites the whole statement.
     pub stmt: Range<usize>,
-    /// A fix the front end built for this event in the file's own syntax (Rust code built with
-    /// `quote` and printed with `prettyplease`); the rule that reports the event offers it.
-    pub hint: Option<Box<Hint>>,
+    /// What a fix for this event needs to know about its site beyond the event's own spans
+    /// (recorded by the front end, read by the builders in `crate::fixes`); `None` for most.
+    pub hint: Option<Box<FixSite>>,
     /// Inside an `if`/ternary/`&&` within `scope`.
     pub conditional: bool,
     pub path: PathKind,
@@ -464,14 +464,33 @@ pub struct FixHint {
     pub text: String,
 }
 
-/// A front end's fix for an event: titled edits, machine-applicable or only to read.
+/// Where a fix for an event goes, as data: the spans and facts a fix builder needs that the
+/// event's kind and spans do not hold. Front ends record it; they never render the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hint {
-    pub title: String,
-    /// Safe (behaviour kept), unsafe (behaviour changes), or display-only (a patch to read:
-    /// it needs a decision the code does not show).
-    pub applicability: crate::diagnostic::Applicability,
-    pub edits: Vec<FixHint>,
+pub enum FixSite {
+    /// The whole call the event is about (`tokio::spawn(…)`, `axum::serve(…)`,
+    /// `mpsc::unbounded_channel()`, `LruCache::unbounded()`), up to its closing `)`.
+    Call { call: Range<usize> },
+    /// An endless ticking loop in a spawned task: the statement that ticks
+    /// (`ticker.tick().await;`), where a `select!` on a cancellation goes.
+    Tick { stmt: Range<usize> },
+    /// An `Err(_) => {}` arm (the event spans its pattern): its body, the body's `{`…`}` when it
+    /// is a block (`open..close`, the offsets of both braces), and the logger in use there.
+    ErrArm {
+        body: Range<usize>,
+        braces: Option<Range<usize>>,
+        logger: Logger,
+    },
+    /// `x = x + …`, `v = [v.as_slice(), c].concat()`: the whole assignment.
+    Assign { assign: Range<usize> },
+}
+
+/// The logging the code around an event uses: `tracing`, `log`, or neither (standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Logger {
+    Tracing,
+    Log,
+    Stderr,
 }
 
 /// Why a `setTimeout` counts as a deadline.
@@ -637,6 +656,18 @@ impl FileFacts {
         std::iter::successors(Some(scope), move |&s| {
             self.scopes.get(s).and_then(|s| s.parent)
         })
+    }
+
+    /// The scope of the named function or method that encloses `scope` (for "in `start()`").
+    pub fn named_owner(&self, scope: ScopeId) -> ScopeId {
+        self.ancestors(scope)
+            .find(|&s| {
+                matches!(
+                    self.scopes[s].kind,
+                    ScopeKind::Function | ScopeKind::Method { .. }
+                ) && self.scopes[s].name.is_some()
+            })
+            .unwrap_or(scope)
     }
 
     /// The scope is the module's top level.

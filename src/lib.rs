@@ -18,6 +18,7 @@ pub mod discover;
 pub mod engine;
 pub mod facts;
 pub mod fix;
+pub mod fixes;
 pub mod fsio;
 pub mod lang;
 pub mod lsp;

@@ -75,7 +75,7 @@ fn counts(stats: &str) -> (usize, usize, usize, usize) {
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for shard in fs::read_dir(cache.join("v1")).unwrap() {
+    for shard in fs::read_dir(cache.join("v2")).unwrap() {
         for e in fs::read_dir(shard.unwrap().path()).unwrap() {
             out.push(e.unwrap().path());
         }

@@ -18,7 +18,7 @@ fn findings_under(base: &Path) -> BTreeSet<String> {
     let failures: Vec<_> = report
         .diagnostics
         .iter()
-        .filter(|d| unleak::engine::is_failure(d.rule))
+        .filter(|d| d.is_failure())
         .collect();
     assert!(failures.is_empty(), "files failed to lint: {failures:#?}");
     report

@@ -1,5 +1,4 @@
 //! Front ends: each lowers one language's syntax into the shared facts model.
 
 pub mod rust;
-pub mod rust_fix;
 pub mod ts;

@@ -162,7 +162,7 @@ impl Rule for BufferConcatInLoop {
                     ),
                 )
                 .with_help(help)
-                .with_fixes(hinted_fix(e))
+                .with_fixes(rust_fixes::event_fix(facts, ctx.source, e))
                 .with_fixes((!facts.is_rust).then(|| ts_fix(ctx, e, &place)).flatten()),
             );
         }

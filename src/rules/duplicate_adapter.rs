@@ -169,13 +169,13 @@ fn rust_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> 
         return None;
     }
     let field: syn::Expr = syn::parse_str(&name).ok()?;
-    let abort = crate::lang::rust_fix::stmts(quote::quote! {
+    let abort = crate::fixes::rust::print::stmts(quote::quote! {
         if let Some(previous) = #field.take() {
             previous.abort();
         }
     })?;
     let indent = line_indent(src, e.stmt.start);
-    let text = crate::lang::rust_fix::indent(&abort, indent, newline(src));
+    let text = crate::fixes::rust::print::indent(&abort, indent, newline(src));
     Some(fix(
         format!("abort the task `{name}` held before replacing it"),
         Applicability::Unsafe,

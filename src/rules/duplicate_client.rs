@@ -405,7 +405,7 @@ fn rust_fix(site: &Site) -> Option<crate::diagnostic::Fix> {
             let name = unique_name("HTTP_CLIENT", |n| contains_word(src, n));
             let ty: syn::Path = syn::parse_str(ty_text).ok()?;
             let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
-            let item = crate::lang::rust_fix::items(quote::quote! {
+            let item = crate::fixes::rust::print::items(quote::quote! {
                 /// One client for the whole process: it pools connections, and clones share the pool.
                 static #ident: std::sync::LazyLock<#ty> = std::sync::LazyLock::new(#ty::new);
             })?;

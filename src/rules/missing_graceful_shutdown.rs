@@ -300,7 +300,11 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             out.push(
                 META.report(f.path.clone(), e.span.clone(), msg)
                     .with_help(help)
-                    .with_fixes(if *graceful { None } else { hinted_fix(e) }),
+                    .with_fixes(if *graceful {
+                        None
+                    } else {
+                        rust_fixes::event_fix(&f.facts, &f.source.text, e)
+                    }),
             );
         }
     }

@@ -8,6 +8,7 @@ use crate::facts::{
     BindingKind, ClassId, EventKind, FileFacts, Lifetime, Place, PlaceRef, ScopeId, ScopeKind,
     is_teardown_name,
 };
+use crate::fixes::rust as rust_fixes;
 
 pub mod buffer_concat_in_loop;
 pub mod duplicate_adapter;
@@ -191,24 +192,6 @@ pub trait Rule: Sync {
     }
 }
 
-/// The fix a front end proposed for `e`, as the rule offers it.
-pub fn hinted_fix(e: &crate::facts::Event) -> Option<crate::diagnostic::Fix> {
-    let h = e.hint.as_deref()?;
-    Some(crate::diagnostic::Fix {
-        title: h.title.clone(),
-        applicability: h.applicability,
-        edits: h
-            .edits
-            .iter()
-            .map(|x| crate::diagnostic::Edit {
-                file: None,
-                range: x.range.clone(),
-                content: x.text.clone(),
-            })
-            .collect(),
-    })
-}
-
 /// A short description of a resolved place for messages: "module-level `timer`",
 /// "`this.heartbeat`", "the global `process`".
 pub fn describe_place(facts: &FileFacts, place: &Place) -> String {
@@ -289,15 +272,7 @@ pub fn describe_scope(facts: &FileFacts, scope: ScopeId) -> String {
 
 /// The scope of the named function or method that encloses `scope` (for "in `start()`").
 pub fn named_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
-    facts
-        .ancestors(scope)
-        .find(|&s| {
-            matches!(
-                facts.scopes[s].kind,
-                ScopeKind::Function | ScopeKind::Method { .. }
-            ) && facts.scopes[s].name.is_some()
-        })
-        .unwrap_or(scope)
+    facts.named_owner(scope)
 }
 
 /// `scope` is, or is inside, a teardown of class `class`: a teardown-named method, or a

@@ -99,7 +99,7 @@ impl Rule for OrphanedInterval {
                 d = d.with_label(r, m);
             }
             if rust {
-                d.fixes.extend(hinted_fix(e));
+                d.fixes.extend(rust_fixes::event_fix(facts, ctx.source, e));
             } else if let Some(f) = ts_fix(ctx, e, handle, *repeat) {
                 d.fixes.push(f);
             }

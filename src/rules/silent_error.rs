@@ -53,16 +53,21 @@ impl Rule for SilentError {
                     )
                     .with_help(help),
                 );
+                // The TypeScript front end's edit, or the Rust builder's from the arm's site.
+                let edit = match fix {
+                    Some(f) => Some(crate::diagnostic::Edit {
+                        file: None,
+                        range: f.range.clone(),
+                        content: f.text.clone(),
+                    }),
+                    None => rust_fixes::log_error(facts, ctx.source, e),
+                };
                 // Logging changes what the program does (output, volume): an unsafe fix.
-                if let (Some(d), Some(f)) = (d.as_mut(), fix) {
+                if let (Some(d), Some(edit)) = (d.as_mut(), edit) {
                     d.fixes.push(crate::diagnostic::Fix {
                         title: "log the error instead of swallowing it".into(),
                         applicability: crate::diagnostic::Applicability::Unsafe,
-                        edits: vec![crate::diagnostic::Edit {
-                            file: None,
-                            range: f.range.clone(),
-                            content: f.text.clone(),
-                        }],
+                        edits: vec![edit],
                     });
                 }
                 d

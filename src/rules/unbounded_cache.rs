@@ -149,7 +149,7 @@ impl Rule for UnboundedCache {
                          is an unbounded map"
                     ))
                     .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
-                    .with_fixes(hinted_fix(e)),
+                    .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e)),
                 );
             }
         }

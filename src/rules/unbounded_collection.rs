@@ -392,7 +392,7 @@ fn check_rust(
                      `crossbeam_channel::bounded(N)`) and decide what happens when it is full: wait \
                      (`send().await`), drop (`try_send`), or disconnect the slow consumer",
                 )
-                .with_fixes(hinted_fix(e)),
+                .with_fixes(rust_fixes::event_fix(facts, &file.source.text, e)),
             ),
             EventKind::Collection { kind, place } => {
                 let place = facts.resolve(place);

@@ -112,7 +112,8 @@ impl Rule for UnclearedTimeout {
                 diag = diag.with_label(r, m);
             }
             if facts.is_rust {
-                diag.fixes.extend(hinted_fix(e));
+                diag.fixes
+                    .extend(rust_fixes::event_fix(facts, ctx.source, e));
             } else if let Some(f) = ts_fix(ctx, e, &place, d) {
                 diag.fixes.push(f);
             }

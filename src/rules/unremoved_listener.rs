@@ -170,7 +170,7 @@ fn prune_closed_senders_fix(src: &str, e: &Event, ty: &str) -> Option<crate::dia
     let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
     let receiver = &receiver[..receiver.rfind(".push(")?];
     let registry: syn::Expr = syn::parse_str(receiver).ok()?;
-    let prune = crate::lang::rust_fix::stmts(quote::quote! {
+    let prune = crate::fixes::rust::print::stmts(quote::quote! {
         #registry.retain(|subscriber| !subscriber.is_closed());
     })?;
     Some(fix(

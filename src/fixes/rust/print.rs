@@ -1,6 +1,9 @@
 //! Rust replacement code for fixes: built as syntax with `quote`/`parse_quote`, printed with
 //! `prettyplease`, and re-indented to the place it goes. Never assembled from strings, so a
 //! fix cannot produce unbalanced delimiters or a mistyped token.
+//!
+//! Builders that need the structure of existing code re-parse its text with [`parse`]: the
+//! front end keeps no syntax tree, only the spans it recorded.
 
 use proc_macro2::TokenStream;
 
@@ -60,6 +63,11 @@ pub fn stmts(tokens: TokenStream) -> Option<String> {
 /// An expression, printed on as few lines as prettyplease allows.
 pub fn expr(e: &syn::Expr) -> Option<String> {
     stmts(quote::quote! { #e })
+}
+
+/// `text` (a snippet of the file: an expression, a pattern) parsed as `T`, or `None`.
+pub fn parse<T: syn::parse::Parse>(text: &str) -> Option<T> {
+    syn::parse_str(text).ok()
 }
 
 /// Indents every line after the first with `indent` (the first goes where the old code began),

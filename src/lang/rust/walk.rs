@@ -1,0 +1,454 @@
+//! The walker's bookkeeping: scopes, bindings, the `use` map, the places expressions denote,
+//! and values flowing to places (through `Some(..)`, `Arc::new(..)`, `?`, `.await`).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Instant;
+
+use syn::visit::Visit;
+use syn::{Expr, FnArg, Pat, UseTree};
+
+use super::spans::{Ranged, span_range};
+use super::syntax::{arc_type, path_text};
+use super::{Shape, Walker};
+use crate::facts::*;
+
+/// Calls that only look through a wrapper to the value inside.
+const LOOK_THROUGH: &[&str] = &[
+    "lock",
+    "read",
+    "write",
+    "borrow",
+    "borrow_mut",
+    "unwrap",
+    "expect",
+    "as_mut",
+    "as_ref",
+    "get_mut",
+    "entry",
+    "deref",
+    "deref_mut",
+];
+
+impl Walker {
+    pub(super) fn new(src: &str) -> Walker {
+        let mut facts = FileFacts::default();
+        facts.is_rust = true;
+        facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
+        Walker {
+            mentions_tracing: src.contains("tracing::"),
+            mentions_log: src.contains("log::"),
+            spawn_calls: HashMap::new(),
+            next_spawn_call: None,
+            facts,
+            scope: 0,
+            class: None,
+            in_loop: false,
+            loop_span: None,
+            stmt: None,
+            uses: HashMap::new(),
+            loops: Vec::new(),
+            shapes: vec![(0, Shape::default())],
+            done_shapes: HashMap::new(),
+            pending: Vec::new(),
+            lazy_init: 0,
+            unsafe_depth: 0,
+            deadline: None,
+            ticks: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Out of time? Then the walk stops descending and the file is reported as timed out.
+    pub(super) fn out_of_time(&mut self) -> bool {
+        if self.timed_out {
+            return true;
+        }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 256 == 0
+            && let Some(d) = self.deadline
+            && Instant::now() > d
+        {
+            self.timed_out = true;
+        }
+        self.timed_out
+    }
+
+    /// Expands the first segment through the `use` map: `spawn` → `tokio::spawn`.
+    pub(super) fn full_path(&self, p: &syn::Path) -> String {
+        let text = path_text(p);
+        let mut segs = text.splitn(2, "::");
+        let first = segs.next().unwrap_or("");
+        let rest = segs.next();
+        match self.uses.get(first) {
+            Some(full) => match rest {
+                Some(r) => format!("{full}::{r}"),
+                None => full.clone(),
+            },
+            None => text,
+        }
+    }
+
+    pub(super) fn event(&mut self, kind: EventKind, span: Range<usize>) -> usize {
+        let stmt = match &self.stmt {
+            Some(s) if s.start <= span.start && span.end <= s.end => s.clone(),
+            _ => span.clone(),
+        };
+        self.facts.events.push(Event {
+            hint: None,
+            stmt,
+            kind,
+            span,
+            scope: self.scope,
+            in_loop: self.in_loop,
+            loop_span: self.loop_span.clone(),
+            conditional: false,
+            // Rust has no `finally`: drop glue and `?` make paths a later refinement, so a
+            // release anywhere in the owner counts as on every path.
+            path: PathKind::Finally,
+        });
+        self.facts.events.len() - 1
+    }
+
+    pub(super) fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
+        self.facts.add_binding(name, self.scope, kind, span);
+    }
+
+    pub(super) fn declare_pat(&mut self, pat: &Pat) {
+        match pat {
+            Pat::Ident(i) => {
+                let name = i.ident.to_string();
+                self.declare(&name, BindingKind::Var, span_range(i.ident.span()));
+                if let Some((_, sub)) = &i.subpat {
+                    self.declare_pat(sub);
+                }
+            }
+            Pat::Tuple(t) => t.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::TupleStruct(t) => t.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::Struct(s) => s.fields.iter().for_each(|f| self.declare_pat(&f.pat)),
+            Pat::Type(t) => self.declare_pat(&t.pat),
+            Pat::Reference(r) => self.declare_pat(&r.pat),
+            Pat::Slice(s) => s.elems.iter().for_each(|p| self.declare_pat(p)),
+            Pat::Or(o) => {
+                if let Some(p) = o.cases.first() {
+                    self.declare_pat(p);
+                }
+            }
+            Pat::Paren(p) => self.declare_pat(&p.pat),
+            _ => {}
+        }
+    }
+
+    /// The single identifier a pattern binds (`h`, `Some(h)`, `mut h`), if any.
+    pub(super) fn pat_name(pat: &Pat) -> Option<String> {
+        match pat {
+            Pat::Ident(i) => Some(i.ident.to_string()),
+            Pat::TupleStruct(t) if t.elems.len() == 1 => t.elems.first().and_then(Self::pat_name),
+            Pat::Type(t) => Self::pat_name(&t.pat),
+            Pat::Reference(r) => Self::pat_name(&r.pat),
+            Pat::Paren(p) => Self::pat_name(&p.pat),
+            _ => None,
+        }
+    }
+
+    /// The place an expression denotes, looking through `.lock()`, `.unwrap()`, `&`, `*`, `?`.
+    pub(super) fn place_of(&self, e: &Expr) -> PlaceRef {
+        match e {
+            Expr::Path(p) if p.qself.is_none() => {
+                let t = path_text(&p.path);
+                if t == "self" {
+                    PlaceRef::This { class: self.class }
+                } else if p.path.segments.len() == 1 {
+                    PlaceRef::Name {
+                        name: t,
+                        scope: self.scope,
+                    }
+                } else {
+                    PlaceRef::Unknown
+                }
+            }
+            Expr::Field(f) => {
+                let name = match &f.member {
+                    syn::Member::Named(i) => i.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                };
+                match self.place_of(&f.base) {
+                    PlaceRef::This { class: Some(c) } => PlaceRef::Field { class: c, name },
+                    PlaceRef::Unknown => PlaceRef::Unknown,
+                    base => PlaceRef::Member {
+                        base: Box::new(base),
+                        name,
+                    },
+                }
+            }
+            Expr::MethodCall(m) if LOOK_THROUGH.contains(&m.method.to_string().as_str()) => {
+                self.place_of(&m.receiver)
+            }
+            Expr::Await(a) => self.place_of(&a.base),
+            Expr::Try(t) => self.place_of(&t.expr),
+            Expr::Reference(r) => self.place_of(&r.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.place_of(&u.expr),
+            Expr::Paren(p) => self.place_of(&p.expr),
+            Expr::Group(g) => self.place_of(&g.expr),
+            _ => PlaceRef::Unknown,
+        }
+    }
+
+    /// `name` is a local variable or parameter visible here (not a fn item): calling it calls
+    /// a value, such as a callback. (The name index is built after the walk, so search.)
+    pub(super) fn is_local_value(&self, name: &str) -> bool {
+        self.facts.bindings.iter().rev().any(|b| {
+            b.name == name
+                && b.kind == BindingKind::Var
+                && b.scope != 0
+                && self.facts.is_within(self.scope, b.scope)
+        })
+    }
+
+    pub(super) fn shape_mut(&mut self) -> &mut Shape {
+        &mut self.shapes.last_mut().expect("module shape").1
+    }
+
+    /// Opens a function-like scope and walks `body` in it.
+    pub(super) fn scoped(
+        &mut self,
+        kind: ScopeKind,
+        name: Option<String>,
+        span: Range<usize>,
+        is_async: bool,
+        class: Option<ClassId>,
+        body: impl FnOnce(&mut Self),
+    ) -> ScopeId {
+        let id = self.facts.add_scope(Scope {
+            name,
+            class,
+            in_loop: self.in_loop,
+            is_async,
+            ..Scope::new(kind, Some(self.scope), span)
+        });
+        let saved = (
+            self.scope,
+            self.class,
+            self.in_loop,
+            self.loop_span.take(),
+            std::mem::take(&mut self.loops),
+        );
+        self.scope = id;
+        self.class = class;
+        self.in_loop = false;
+        self.shapes.push((id, Shape::default()));
+        body(self);
+        if let Some((sid, shape)) = self.shapes.pop() {
+            self.done_shapes.insert(sid, shape);
+        }
+        self.scope = saved.0;
+        self.class = saved.1;
+        self.in_loop = saved.2;
+        self.loop_span = saved.3;
+        self.loops = saved.4;
+        id
+    }
+
+    pub(super) fn declare_inputs<'i>(&mut self, inputs: impl Iterator<Item = &'i FnArg>) {
+        for arg in inputs {
+            if let FnArg::Typed(t) = arg {
+                self.declare_pat(&t.pat);
+                if let Some(ty) = arc_type(&t.ty) {
+                    self.note_long_lived_type(&ty);
+                }
+            }
+        }
+    }
+
+    /// `Arc<AppState>`, `State<Arc<AppState>>`: the inner type lives as long as its holders.
+    pub(super) fn note_long_lived_type(&mut self, ty: &str) {
+        let self_name = self
+            .class
+            .and_then(|c| self.facts.classes[c].name.clone())
+            .unwrap_or_default();
+        let ty = ty.replace("Arc<Self>", &format!("Arc<{self_name}>"));
+        let mut rest = ty.as_str();
+        while let Some(i) = rest.find("Arc<") {
+            let inner = &rest[i + 4..];
+            let name: String = inner
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let last = name.rsplit("::").next().unwrap_or("").to_string();
+            if !last.is_empty() && !matches!(last.as_str(), "Mutex" | "RwLock" | "str") {
+                self.facts.long_lived_types.push(last);
+            }
+            rest = inner;
+        }
+    }
+
+    pub(super) fn class_id(&mut self, name: &str) -> ClassId {
+        if let Some(i) = self
+            .facts
+            .classes
+            .iter()
+            .position(|c| c.name.as_deref() == Some(name))
+        {
+            return i;
+        }
+        self.facts.classes.push(Class {
+            name: Some(name.to_string()),
+            span: 0..0,
+            body: 0..0,
+            scope: 0,
+            fields: Vec::new(),
+            singleton: false,
+        });
+        self.facts.classes.len() - 1
+    }
+
+    /// Walks a value that goes to `place`, handling the constructs whose placement matters
+    /// (spawns, clients, collections) and looking through `Some(..)`, `Arc::new(..)`, `?`.
+    pub(super) fn value(&mut self, e: &Expr, place: PlaceRef) {
+        if self.out_of_time() {
+            return;
+        }
+        match e {
+            Expr::Call(c) => {
+                if let Expr::Path(p) = &*c.func {
+                    let full = self.full_path(&p.path);
+                    let last = full.rsplit("::").next().unwrap_or("");
+                    if matches!(last, "Some" | "Ok" | "new" | "from")
+                        && matches!(
+                            full.as_str(),
+                            "Some"
+                                | "Ok"
+                                | "Arc::new"
+                                | "Box::new"
+                                | "Mutex::new"
+                                | "RwLock::new"
+                                | "std::sync::Arc::new"
+                                | "Rc::new"
+                                | "RefCell::new"
+                        )
+                        && c.args.len() == 1
+                        && let Some(inner) = c.args.first()
+                    {
+                        self.value(inner, place);
+                        return;
+                    }
+                }
+                self.call(c, place);
+            }
+            Expr::MethodCall(m) => {
+                // `self.task.take()`: the handle moves out of the field into `place`.
+                if m.method == "take"
+                    && m.args.is_empty()
+                    && let Some(from) = self.simple_place(e)
+                    && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
+                {
+                    self.event(
+                        EventKind::Flow {
+                            from,
+                            to: place.clone(),
+                        },
+                        e.range(),
+                    );
+                }
+                self.method_call(m, place)
+            }
+            Expr::Paren(p) => self.value(&p.expr, place),
+            Expr::Try(t) => self.value(&t.expr, place),
+            Expr::Await(a) => self.value(&a.base, place),
+            _ => {
+                if let Some(from) = self.simple_place(e) {
+                    if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
+                        self.event(EventKind::Flow { from, to: place }, e.range());
+                    } else if matches!(place, PlaceRef::Returned(_) | PlaceRef::Argument) {
+                        // Handed to the caller or a callee: judged there.
+                        self.event(EventKind::Escape { place: from }, e.range());
+                    }
+                }
+                self.visit_expr(e);
+            }
+        }
+    }
+
+    /// A place expression worth following (`h`, `self.task`, `self.task.take()`).
+    pub(super) fn simple_place(&self, e: &Expr) -> Option<PlaceRef> {
+        let e = match e {
+            Expr::MethodCall(m) if m.method == "take" && m.args.is_empty() => &*m.receiver,
+            other => other,
+        };
+        let p = self.place_of(e);
+        matches!(p, PlaceRef::Name { .. } | PlaceRef::Field { .. }).then_some(p)
+    }
+
+    pub(super) fn record_use(&mut self, tree: &UseTree, prefix: &str) {
+        let join = |p: &str, s: &str| {
+            if p.is_empty() {
+                s.to_string()
+            } else {
+                format!("{p}::{s}")
+            }
+        };
+        match tree {
+            UseTree::Path(p) => self.record_use(&p.tree, &join(prefix, &p.ident.to_string())),
+            UseTree::Name(n) => {
+                let name = n.ident.to_string();
+                if name == "self" {
+                    if let Some(last) = prefix.rsplit("::").next() {
+                        self.uses.insert(last.to_string(), prefix.to_string());
+                    }
+                } else {
+                    self.uses.insert(name.clone(), join(prefix, &name));
+                }
+            }
+            UseTree::Rename(r) => {
+                self.uses
+                    .insert(r.rename.to_string(), join(prefix, &r.ident.to_string()));
+            }
+            UseTree::Group(g) => {
+                for t in &g.items {
+                    self.record_use(t, prefix);
+                }
+            }
+            UseTree::Glob(_) => {}
+        }
+    }
+
+    /// A collection-typed declaration (`HashMap<..>` behind `Mutex`/`RwLock`/`Arc`).
+    pub(super) fn collection_kind(ty: &str) -> Option<CollectionKind> {
+        let mut t = ty;
+        loop {
+            let stripped = [
+                "Mutex<",
+                "RwLock<",
+                "Arc<",
+                "RefCell<",
+                "tokio::sync::Mutex<",
+                "std::sync::Mutex<",
+                "tokio::sync::RwLock<",
+                "std::sync::RwLock<",
+                "LazyLock<",
+                "Lazy<",
+                "OnceLock<",
+                "parking_lot::Mutex<",
+                "parking_lot::RwLock<",
+                "std::sync::LazyLock<",
+            ]
+            .iter()
+            .find_map(|w| t.strip_prefix(w));
+            match stripped {
+                Some(rest) => t = rest,
+                None => break,
+            }
+        }
+        let head: String = t
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let last = head.rsplit("::").next().unwrap_or("");
+        Some(match last {
+            "HashMap" | "BTreeMap" | "DashMap" | "IndexMap" => CollectionKind::Map,
+            "HashSet" | "BTreeSet" | "DashSet" | "IndexSet" => CollectionKind::Set,
+            "Vec" | "VecDeque" => CollectionKind::Array,
+            _ => return None,
+        })
+    }
+}
