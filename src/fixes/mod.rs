@@ -3,5 +3,6 @@
 //! source text into edits, and rules offer them. Nothing here reads syntax trees the front end
 //! built: a builder that needs structure re-parses a snippet of the source (`syn::parse_str`).
 
+pub mod edits;
 pub mod rust;
 pub mod text;
