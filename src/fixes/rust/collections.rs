@@ -96,7 +96,11 @@ pub(super) fn append_in_place(src: &str, assign: &Range<usize>) -> Option<Fix> {
         }
         _ => return None,
     };
-    let text = print::expr(&new)?;
+    // The printer ends a compound assignment with `;`; the statement's own stays after it.
+    let text = print::expr(&new)?
+        .trim_end()
+        .trim_end_matches(';')
+        .to_string();
     if text.contains('\n') {
         return None;
     }
@@ -105,4 +109,23 @@ pub(super) fn append_in_place(src: &str, assign: &Range<usize>) -> Option<Fix> {
         Applicability::Safe,
         vec![edit(assign.clone(), text)],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_in_place_keeps_one_semicolon() {
+        for (src, want) in [
+            ("text = text + &line", "text += &line"),
+            (
+                "out = [out.as_slice(), &c[..n]].concat()",
+                "out.extend_from_slice(&c[..n])",
+            ),
+        ] {
+            let f = append_in_place(src, &(0..src.len())).unwrap();
+            assert_eq!(f.edits[0].content, want);
+        }
+    }
 }
