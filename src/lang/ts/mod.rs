@@ -4,7 +4,7 @@
 //!
 //! Here: the entry [`lower`], its errors, the nesting guard [`bracket_depth`], the per-thread
 //! parsers and the field ids the walk asks by. The walk itself is split by concern:
-//! - `walk`: the [`walk::Walker`] state, the cursor walk and the dispatch on node kinds;
+//! - `walk`: the `Walker` state, the cursor walk and the dispatch on node kinds;
 //! - `flow`: control flow (branches, loops, `try`, exits) and what it marks on events;
 //! - `scopes`: bindings, functions, classes and their members;
 //! - `places`: where a value goes and what an expression denotes; assignments;

@@ -76,8 +76,6 @@ impl<'a> Walker<'a> {
         names
     }
 
-    /// Where the value of expression `node` (at the top of the stack) goes.
-
     /// `const x = …`: declares the names (imports for `require`), remembers string and server
     /// names, then walks the value.
     pub(super) fn variable_declarator(&mut self, n: Node<'a>) {

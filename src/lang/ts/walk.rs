@@ -35,7 +35,6 @@ fn is_anchor(kind: &str) -> bool {
 }
 
 /// The state of the one walk over a file: the facts so far and where the walk is.
-
 pub(super) struct Walker<'a> {
     pub(super) src: &'a str,
     pub(super) facts: FileFacts,
