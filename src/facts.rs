@@ -957,6 +957,30 @@ pub fn place_name(place: &Place, facts: &FileFacts) -> Option<String> {
     }
 }
 
+/// `haystack` contains `needle` as a whole identifier path (not inside a longer name): a text
+/// predicate on source snippets (guards, callbacks), shared by the front ends and the rules.
+pub fn mentions(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mut start = 0;
+    while let Some(i) = haystack[start..].find(needle) {
+        let at = start + i;
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        let first = needle.chars().next().unwrap_or(' ');
+        let last = needle.chars().next_back().unwrap_or(' ');
+        let ok_before = before.is_none_or(|b| !(ident(b) || b == '.') || !ident(first));
+        let ok_after = after.is_none_or(|a| !ident(a) || !ident(last));
+        if ok_before && ok_after {
+            return true;
+        }
+        start = at + needle.len().max(1);
+    }
+    false
+}
+
 /// A Rust type that can change behind a shared reference (`Mutex`, `RwLock`, `RefCell`,
 /// `DashMap`, …). A struct shared through `Arc` or a `static` can only grow at run time through
 /// such a field; `&mut self` growth happened while it was still being built.

@@ -118,7 +118,7 @@ impl Rule for DuplicateAdapter {
             }) || facts.scopes[owner]
                 .early_return_guards
                 .iter()
-                .any(|g| crate::lang::ts::mentions(g, &place_text(facts, &place)));
+                .any(|g| crate::facts::mentions(g, &place_text(facts, &place)));
             if disposed {
                 continue;
             }

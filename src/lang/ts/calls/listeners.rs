@@ -1,0 +1,188 @@
+//! Listeners and emitters: `on`/`addEventListener`/`once` (with their options: `once`,
+//! `signal`), `off`/`removeListener`, `removeAllListeners`, and `AbortController.abort()`.
+
+use tree_sitter::Node;
+
+use super::super::NodeExt;
+use super::super::text::{head_span, strip};
+use super::super::walk::Walker;
+use super::CallSite;
+use crate::facts::*;
+
+const LISTEN: &[&str] = &[
+    "on",
+    "addListener",
+    "prependListener",
+    "addEventListener",
+    "once",
+    "prependOnceListener",
+];
+const UNLISTEN: &[&str] = &["off", "removeListener", "removeEventListener"];
+
+impl<'a> Walker<'a> {
+    /// A listener call on `o`. `true` when the call was recorded and walked here (`on`, `off`
+    /// and their synonyms); `removeAllListeners` and `abort` are recorded and left to the
+    /// caller to walk.
+    pub(super) fn listener_call(&mut self, s: &CallSite<'a>, o: Node<'a>) -> bool {
+        let (n, method) = (s.n, s.method);
+        let target = self.listen_target(o);
+        if LISTEN.contains(&method) && s.list.len() >= 2 {
+            self.listen(s, target);
+            return true;
+        }
+        if UNLISTEN.contains(&method) && !s.list.is_empty() {
+            let handler = s
+                .list
+                .get(1)
+                .map_or(Handler::Other, |h| self.handler_of(*h, None));
+            self.event(
+                EventKind::Unlisten {
+                    target,
+                    event: s.registrar.event.clone(),
+                    handler,
+                },
+                head_span(n),
+            );
+            self.visit_children(n);
+            return true;
+        }
+        if method == "removeAllListeners" {
+            self.event(
+                EventKind::UnlistenAll {
+                    target,
+                    event: s.registrar.event.clone(),
+                },
+                n.byte_range(),
+            );
+        }
+        if method == "abort" {
+            let controller = self.place_of(o);
+            self.event(EventKind::Abort { controller }, n.byte_range());
+        }
+        false
+    }
+
+    /// The target of a listener call, following chains (`x.on(a, f).on(b, g)` targets `x`).
+    fn listen_target(&self, mut o: Node<'a>) -> PlaceRef {
+        loop {
+            let s = strip(o);
+            if s.kind() == "call_expression"
+                && let Some(f) = s.field("function")
+                && f.kind() == "member_expression"
+                && let Some(p) = f.field("property")
+                && LISTEN.contains(&self.text(p))
+                && let Some(inner) = f.field("object")
+            {
+                o = inner;
+                continue;
+            }
+            return self.place_of(s);
+        }
+    }
+
+    fn handler_of(&self, h: Node<'a>, inline_scope: Option<ScopeId>) -> Handler {
+        let h = strip(h);
+        match h.kind() {
+            "identifier" | "member_expression" => {
+                let p = self.place_of(h);
+                if matches!(p, PlaceRef::Unknown) {
+                    Handler::Other
+                } else {
+                    Handler::Named(p)
+                }
+            }
+            "arrow_function" | "function_expression" | "function" => {
+                inline_scope.map_or(Handler::Other, Handler::Inline)
+            }
+            "call_expression" => {
+                let is_bind = h
+                    .field("function")
+                    .and_then(|f| f.field("property"))
+                    .is_some_and(|p| self.text(p) == "bind");
+                if is_bind {
+                    Handler::Bound
+                } else {
+                    Handler::Other
+                }
+            }
+            _ => Handler::Other,
+        }
+    }
+
+    fn listen(&mut self, s: &CallSite<'a>, target: PlaceRef) {
+        let (n, method, arg_list) = (s.n, s.method, &s.list);
+        let (mut once, signal) = self.listen_options(arg_list.get(2).copied());
+        once |= matches!(method, "once" | "prependOnceListener");
+        let kind = if once {
+            CallbackKind::OnceHandler
+        } else {
+            CallbackKind::EventHandler
+        };
+        let reg = Registrar {
+            target: Some(target.clone()),
+            ..s.registrar.clone()
+        };
+        let event_idx = self.event(
+            EventKind::Listen {
+                target,
+                method: method.to_string(),
+                event: s.registrar.event.clone(),
+                handler: Handler::Other,
+                handler_span: arg_list.get(1).map(|h| h.byte_range()),
+                once,
+                signal,
+            },
+            head_span(n),
+        );
+        if let Some(callee) = n.field("function") {
+            self.visit(callee);
+        }
+        let created = match s.args {
+            Some(a) => self.arguments(a, &reg, |i| if i == 1 { kind } else { CallbackKind::Other }),
+            None => Vec::new(),
+        };
+        let inline = created.get(1).copied().flatten();
+        let handler = arg_list
+            .get(1)
+            .map_or(Handler::Other, |h| self.handler_of(*h, inline));
+        if let EventKind::Listen { handler: h, .. } = &mut self.facts.events[event_idx].kind {
+            *h = handler;
+        }
+    }
+
+    /// The options object of a listener call (`{ once: true, signal: ac.signal }`): whether it
+    /// says `once`, and the controller of its `signal` (unknown for a `signal` shorthand).
+    fn listen_options(&self, opts: Option<Node<'a>>) -> (bool, Option<PlaceRef>) {
+        let mut once = false;
+        let mut signal = None;
+        let Some(opts) = opts.map(strip).filter(|o| o.kind() == "object") else {
+            return (once, signal);
+        };
+        let mut c = opts.walk();
+        for p in opts.named_children(&mut c) {
+            match p.kind() {
+                "pair" => {
+                    let key = p.field("key").map(|k| self.text(k));
+                    let val = p.field("value");
+                    match key {
+                        Some("once") => once |= val.is_some_and(|v| self.text(v) == "true"),
+                        Some("signal") => {
+                            signal = Some(
+                                val.map(strip)
+                                    .filter(|v| v.kind() == "member_expression")
+                                    .and_then(|v| v.field("object"))
+                                    .map_or(PlaceRef::Unknown, |o| self.place_of(o)),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                "shorthand_property_identifier" if self.text(p) == "signal" => {
+                    signal = Some(PlaceRef::Unknown);
+                }
+                _ => {}
+            }
+        }
+        (once, signal)
+    }
+}

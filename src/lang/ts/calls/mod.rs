@@ -1,0 +1,267 @@
+//! Calls and constructions: the call site read once, then each API family (one file each)
+//! records what the call means to it; then the callbacks passed as arguments become scopes,
+//! with the rhythm their registrar gives them.
+//!
+//! The order in which the families are asked is the order their events are recorded in.
+
+mod clients;
+mod collections;
+mod listeners;
+mod promises;
+mod servers;
+mod streams;
+mod timers;
+
+use tree_sitter::Node;
+
+pub(super) use promises::Executor;
+
+use super::NodeExt;
+use super::text::{is_function, string_value, strip, truncate, unquote};
+use super::walk::Walker;
+use crate::facts::*;
+
+const ITERATE: &[&str] = &[
+    "forEach",
+    "map",
+    "filter",
+    "reduce",
+    "reduceRight",
+    "some",
+    "every",
+    "find",
+    "findIndex",
+    "flatMap",
+    "sort",
+];
+const ROUTE: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "all", "use", "options", "head", "route", "ws",
+];
+const GLOBAL_OBJECTS: &[&str] = &["global", "globalThis", "window", "self", "timers"];
+
+/// A call being lowered, its parts read once.
+struct CallSite<'a> {
+    /// The `call_expression`.
+    n: Node<'a>,
+    /// The callee, stripped of wrappers.
+    callee: Node<'a>,
+    /// The object of a method call (`bus` in `bus.on(..)`).
+    obj: Option<Node<'a>>,
+    /// The method or function name (`on`, `setInterval`).
+    method: &'a str,
+    /// The callee's text (`bus.on`, `process.nextTick`).
+    text: &'a str,
+    /// The `arguments` node (absent for a tagged template).
+    args: Option<Node<'a>>,
+    /// The arguments, comments left out.
+    list: Vec<Node<'a>>,
+    registrar: Registrar,
+}
+
+impl<'a> CallSite<'a> {
+    /// A global function or one on a global object (`setInterval`, `window.setTimeout`).
+    fn on_global(&self, w: &Walker<'a>) -> bool {
+        self.obj
+            .map(|o| w.text(o))
+            .is_none_or(|o| GLOBAL_OBJECTS.contains(&o))
+    }
+}
+
+impl<'a> Walker<'a> {
+    pub(super) fn call(&mut self, n: Node<'a>) {
+        let Some(site) = self.call_site(n) else {
+            self.visit_children(n);
+            return;
+        };
+        self.call_facts(&site);
+        if self.timer_call(&site) || self.race_call(&site) {
+            return;
+        }
+        if let Some(o) = site.obj {
+            if self.listener_call(&site, o) {
+                return;
+            }
+            self.grow_shrink_call(&site, o);
+        }
+        self.factory_call(&site);
+        // A call of a named function: for call-graph lifetimes.
+        let callee_place = match site.callee.kind() {
+            "identifier" => Some(self.place_of(site.callee)),
+            "member_expression" if site.obj.is_some_and(|o| o.kind() == "this") => {
+                Some(self.place_of(site.callee))
+            }
+            _ => None,
+        };
+        if let Some(callee) = callee_place {
+            self.event(EventKind::Call { callee }, n.byte_range());
+        }
+        let kind = self.callback_kind(&site);
+        self.visit(site.callee);
+        if let Some(a) = site.args {
+            self.escaping_arguments(site.method, &site.list);
+            self.arguments(a, &site.registrar, |_| kind);
+        } else if let Some(t) = n.field("arguments") {
+            self.visit(t);
+        }
+    }
+
+    /// The parts of a call, or `None` without a callee.
+    fn call_site(&self, n: Node<'a>) -> Option<CallSite<'a>> {
+        let callee = strip(n.field("function")?);
+        let args = n.field("arguments").filter(|a| a.kind() == "arguments");
+        let (obj, method): (Option<Node<'a>>, &str) = match callee.kind() {
+            "member_expression" => (
+                callee.field("object"),
+                callee.field("property").map(|p| self.text(p)).unwrap_or(""),
+            ),
+            "identifier" => (None, self.text(callee)),
+            _ => (None, ""),
+        };
+        let text = self.text(callee);
+        let list: Vec<Node<'a>> = args
+            .map(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c)
+                    .filter(|x| x.kind() != "comment")
+                    .collect()
+            })
+            .unwrap_or_default();
+        let registrar = Registrar {
+            callee: truncate(text, 80),
+            method: method.to_string(),
+            event: list
+                .first()
+                .and_then(|a| string_value(self.text(*a), a.kind())),
+            target: obj.map(|o| self.place_of(o)),
+            arg_index: 0,
+            kind: CallbackKind::Other,
+        };
+        Some(CallSite {
+            n,
+            callee,
+            obj,
+            method,
+            text,
+            args,
+            list,
+            registrar,
+        })
+    }
+
+    /// What each family reads from any call before the call is dispatched: releases, pipes,
+    /// servers, swallowed errors, streams, memoizers.
+    fn call_facts(&mut self, s: &CallSite<'a>) {
+        if let Some(o) = s.obj {
+            self.release_call(s, o);
+            self.pipe_call(s, o);
+            self.server_listen_call(s, o);
+            self.swallowing_call(s);
+        }
+        self.stream_call(s);
+        self.memoizer_call(s);
+    }
+
+    /// The rhythm of the callbacks a call is given, by the callee's shape.
+    fn callback_kind(&self, s: &CallSite<'a>) -> CallbackKind {
+        let route = s.obj.is_some()
+            && ROUTE.contains(&s.method)
+            && s.list.iter().any(|a| is_function(*a))
+            && (s
+                .list
+                .first()
+                .is_some_and(|a| matches!(a.kind(), "string" | "template_string"))
+                || s.method == "use");
+        if route {
+            CallbackKind::Route
+        } else if ITERATE.contains(&s.method) && s.obj.is_some_and(|o| strip(o).kind() != "array") {
+            // Over an array literal the count is fixed in the code: not a repeating rhythm.
+            CallbackKind::Iteration
+        } else if matches!(s.method, "then" | "catch" | "finally") && s.obj.is_some() {
+            CallbackKind::Continuation
+        } else if matches!(
+            s.text,
+            "setImmediate" | "queueMicrotask" | "process.nextTick" | "requestAnimationFrame"
+        ) {
+            CallbackKind::Deferred
+        } else {
+            CallbackKind::Other
+        }
+    }
+
+    /// The keys of an object literal (`{ stdTTL: 60, max }` → `stdTTL`, `max`).
+    fn object_keys(&self, o: Node<'a>) -> Vec<String> {
+        let o = strip(o);
+        if o.kind() != "object" {
+            return Vec::new();
+        }
+        let mut c = o.walk();
+        o.named_children(&mut c)
+            .filter_map(|p| match p.kind() {
+                "pair" => p.field("key").map(|k| unquote(self.text(k))),
+                "shorthand_property_identifier" => Some(self.text(p).to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Visits call arguments; function arguments become callback scopes.
+    pub(super) fn arguments(
+        &mut self,
+        args: Node<'a>,
+        registrar: &Registrar,
+        kind_of: impl Fn(usize) -> CallbackKind,
+    ) -> Vec<Option<ScopeId>> {
+        let mut created = Vec::new();
+        self.push(args);
+        let mut c = args.walk();
+        let list: Vec<Node<'a>> = args.named_children(&mut c).collect();
+        for (i, a) in list.into_iter().enumerate() {
+            if a.kind() == "comment" {
+                continue;
+            }
+            let kind = kind_of(i);
+            let r = Registrar {
+                arg_index: i,
+                kind,
+                ..registrar.clone()
+            };
+            match a.kind() {
+                "arrow_function" | "function_expression" | "function" => {
+                    let class = if a.kind() == "arrow_function" {
+                        self.class
+                    } else {
+                        None
+                    };
+                    let name = a.field("name").map(|x| self.text(x).to_string());
+                    self.push(a);
+                    let id = self.function_with(a, ScopeKind::Callback(r), name, class, false);
+                    self.pop();
+                    created.push(Some(id));
+                }
+                "identifier" | "member_expression" => {
+                    let func = self.place_of(a);
+                    if kind != CallbackKind::Other || !matches!(func, PlaceRef::Unknown) {
+                        self.event(
+                            EventKind::PassedAsCallback {
+                                func: func.clone(),
+                                registrar: r,
+                            },
+                            a.byte_range(),
+                        );
+                    }
+                    if !matches!(func, PlaceRef::Unknown) {
+                        self.event(EventKind::Escape { place: func }, a.byte_range());
+                    }
+                    self.visit(a);
+                    created.push(None);
+                }
+                _ => {
+                    self.visit(a);
+                    created.push(None);
+                }
+            }
+        }
+        self.pop();
+        created
+    }
+}

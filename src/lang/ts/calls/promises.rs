@@ -1,0 +1,290 @@
+//! Promises, races and errors: `new Promise(executor)` (which timers settle it, and whether
+//! it also settles another way), `Promise.race`/`Promise.any`, and errors swallowed by an
+//! empty `catch`, a no-op `.catch(..)` or an empty process-level error handler.
+
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::super::NodeExt;
+use super::super::text::{head_span, is_empty_block, string_value, strip};
+use super::super::walk::Walker;
+use super::CallSite;
+use crate::facts::*;
+
+/// A `new Promise(executor)` being walked.
+pub(in crate::lang::ts) struct Executor {
+    pub(super) scope: ScopeId,
+    pub(super) settle: [Option<String>; 2],
+    pub(super) settles_otherwise: bool,
+    /// > 0 while walking the callback of a timer created in this executor.
+    pub(super) in_timer: u32,
+    /// Timers that settle the promise, and whether they reject it.
+    pub(super) timers: Vec<(usize, bool)>,
+    pub(super) promise: PlaceRef,
+    pub(super) in_race: bool,
+    pub(super) race_call: Option<(Range<usize>, Range<usize>)>,
+}
+
+impl<'a> Walker<'a> {
+    /// `Promise.race([..])`/`Promise.any([..])`: what is raced against what; recorded and
+    /// walked here (`true`), or not a race.
+    pub(super) fn race_call(&mut self, s: &CallSite<'a>) -> bool {
+        if !matches!(s.text, "Promise.race" | "Promise.any") {
+            return false;
+        }
+        let n = s.n;
+        if let Some(arr) = s.list.first()
+            && arr.kind() == "array"
+        {
+            let mut c = arr.walk();
+            for el in arr.named_children(&mut c) {
+                self.raced(n, strip(el));
+            }
+        }
+        self.race += 1;
+        let stmt = self.statement_around(&n.byte_range());
+        self.races.push((n.byte_range(), stmt));
+        self.visit_children(n);
+        self.races.pop();
+        self.race -= 1;
+        true
+    }
+
+    /// One element `el` of the array raced by `call`: a place, or a call of a named function.
+    fn raced(&mut self, call: Node<'a>, el: Node<'a>) {
+        match el.kind() {
+            "identifier" | "member_expression" => {
+                let place = self.place_of(el);
+                let call = call.byte_range();
+                self.event(EventKind::Raced { place, call }, el.byte_range());
+            }
+            "call_expression" => {
+                if let Some(f) = el.field("function") {
+                    let name = match f.kind() {
+                        "member_expression" => f.field("property").map(|p| self.text(p)),
+                        "identifier" => Some(self.text(f)),
+                        _ => None,
+                    };
+                    if let Some(name) = name {
+                        self.event(
+                            EventKind::RacedCall {
+                                callee: name.to_string(),
+                            },
+                            el.byte_range(),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `new Promise(executor)`: walks the constructor and the executor (`true`), or `false`
+    /// when the first argument is not a function.
+    pub(super) fn promise_construction(
+        &mut self,
+        n: Node<'a>,
+        ctor: Option<Node<'a>>,
+        handle: PlaceRef,
+    ) -> bool {
+        if let Some(args) = n.field("arguments")
+            && let Some(exec) = args.named_child(0)
+            && matches!(
+                exec.kind(),
+                "arrow_function" | "function_expression" | "function"
+            )
+        {
+            if let Some(c) = ctor {
+                self.visit(c);
+            }
+            self.push(args);
+            self.push(exec);
+            self.executor(exec, handle);
+            self.pop();
+            self.pop();
+            return true;
+        }
+        false
+    }
+
+    fn executor(&mut self, exec: Node<'a>, promise: PlaceRef) {
+        let mut settle = [None, None];
+        if let Some(params) = exec.field("parameters") {
+            let mut c = params.walk();
+            for (i, p) in params.named_children(&mut c).take(2).enumerate() {
+                let pat = p.field("pattern").unwrap_or(p);
+                if pat.kind() == "identifier" {
+                    settle[i] = Some(self.text(pat).to_string());
+                }
+            }
+        } else if let Some(p) = exec.field("parameter") {
+            settle[0] = Some(self.text(p).to_string());
+        }
+        let registrar = Registrar {
+            callee: "Promise".into(),
+            method: "Promise".into(),
+            event: None,
+            target: None,
+            arg_index: 0,
+            kind: CallbackKind::PromiseExecutor,
+        };
+        let scope_id = self.facts.scopes.len();
+        self.executors.push(Executor {
+            scope: scope_id,
+            settle,
+            settles_otherwise: false,
+            in_timer: 0,
+            timers: Vec::new(),
+            promise: promise.clone(),
+            in_race: self.race > 0,
+            race_call: self.races.last().cloned(),
+        });
+        let class = if exec.kind() == "arrow_function" {
+            self.class
+        } else {
+            None
+        };
+        self.function_with(exec, ScopeKind::Callback(registrar), None, class, false);
+        let Some(ex) = self.executors.pop() else {
+            return;
+        };
+        // A helper named like a timeout that returns the promise: a deadline by intent.
+        let helper = match &ex.promise {
+            PlaceRef::Returned(s) => self.facts.scopes[*s]
+                .name
+                .as_deref()
+                .is_some_and(is_timeout_helper_name),
+            _ => false,
+        };
+        for (t, rejects) in ex.timers {
+            if let EventKind::Timer { deadline, .. } = &mut self.facts.events[t].kind {
+                *deadline = Some(Deadline {
+                    in_race: ex.in_race,
+                    promise: Some(ex.promise.clone()),
+                    // A timer that resolves while another path rejects is a cancellable
+                    // sleep, not a deadline: only a rejecting timer races the work.
+                    manual_race: ex.settles_otherwise && rejects,
+                    timeout_helper: helper,
+                    race_call: ex.race_call.clone(),
+                });
+            }
+        }
+        let _ = ex.scope;
+    }
+
+    /// A settle function of an enclosing executor used outside its timer: the promise settles
+    /// another way too (a manual race).
+    pub(in crate::lang::ts) fn settle_reference(&mut self, n: Node<'a>) {
+        let name = self.text(n);
+        if let Some(ex) = self.executors.last_mut()
+            && ex.in_timer == 0
+            && ex.settle.iter().any(|s| s.as_deref() == Some(name))
+        {
+            ex.settles_otherwise = true;
+        }
+    }
+
+    /// `catch (e) {}`: an empty handler swallows the error. The fix logs what was caught, right
+    /// after the `{` (comments in the block stay): it names the binding, or adds one.
+    pub(in crate::lang::ts) fn empty_catch(&mut self, h: Node<'a>) {
+        let Some(body) = h.field("body").filter(|b| is_empty_block(*b)) else {
+            return;
+        };
+        let start = h.start_byte();
+        let open = body.start_byte() + 1;
+        let fix = match h.field("parameter") {
+            Some(p) if p.kind() == "identifier" => Some(FixHint {
+                range: open..open,
+                text: format!(" console.error({});", self.text(p)),
+            }),
+            Some(_) => None,
+            None => Some(FixHint {
+                range: start + "catch".len()..open,
+                text: " (error) { console.error(error);".into(),
+            }),
+        };
+        self.event(
+            EventKind::SwallowedError {
+                what: "an empty `catch` block".into(),
+                fix,
+            },
+            start..start + 5,
+        );
+    }
+
+    /// `.catch(() => {})`, `.then(ok, () => {})`, `process.on('unhandledRejection', () => {})`.
+    pub(super) fn swallowing_call(&mut self, s: &CallSite<'a>) {
+        let (n, method, args) = (s.n, s.method, &s.list);
+        let swallowed = match method {
+            "catch" => args.first().filter(|a| is_noop_fn(**a, self.src)),
+            "then" => args.get(1).filter(|a| is_noop_fn(**a, self.src)),
+            _ => None,
+        };
+        if let Some(handler) = swallowed {
+            // Point at `.catch` itself: in a long chain the call starts lines earlier.
+            let span = s
+                .callee
+                .field("property")
+                .map_or_else(|| head_span(n), |p| p.byte_range());
+            self.event(
+                EventKind::SwallowedError {
+                    what: format!("`.{method}(..)` with a handler that ignores the error"),
+                    fix: Some(FixHint {
+                        range: handler.byte_range(),
+                        text: "(error) => console.error(error)".into(),
+                    }),
+                },
+                span,
+            );
+        }
+        if matches!(
+            s.text,
+            "process.on" | "process.once" | "process.addListener"
+        ) && args.first().is_some_and(|e| {
+            matches!(
+                string_value(self.text(*e), e.kind()).as_deref(),
+                Some("unhandledRejection" | "uncaughtException")
+            )
+        }) && args.get(1).is_some_and(|h| is_noop_fn(*h, self.src))
+        {
+            let fix = args.get(1).map(|h| FixHint {
+                range: h.byte_range(),
+                text: "(error) => console.error(error)".into(),
+            });
+            self.event(
+                EventKind::SwallowedError {
+                    what: "an empty process-level error handler".into(),
+                    fix,
+                },
+                head_span(n),
+            );
+        }
+    }
+}
+
+/// A function that does nothing with what it is given: `() => {}`, `() => undefined`,
+/// `() => null`, `noop`.
+fn is_noop_fn(n: Node, src: &str) -> bool {
+    let n = strip(n);
+    let text = src.get(n.byte_range()).unwrap_or("");
+    match n.kind() {
+        "arrow_function" | "function_expression" | "function" => match n.field("body") {
+            Some(b) if b.kind() == "statement_block" => is_empty_block(b),
+            Some(b) => matches!(
+                src.get(b.byte_range()).unwrap_or(""),
+                "undefined" | "null" | "void 0"
+            ),
+            None => false,
+        },
+        "identifier" | "member_expression" => {
+            matches!(text, "noop" | "_.noop" | "lodash.noop" | "R.identity")
+        }
+        _ => false,
+    }
+}
+
+/// `withTimeout`, `timeoutAfter`, `deadline`, `raceTimeout`: helpers whose timer is a deadline.
+fn is_timeout_helper_name(name: &str) -> bool {
+    words(name).any(|w| matches!(w.as_str(), "timeout" | "deadline"))
+}

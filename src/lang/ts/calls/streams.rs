@@ -1,0 +1,63 @@
+//! Streams and file handles: `fs.createReadStream(..)` and the other stream factories,
+//! `fs/promises` `open(..)`, and `a.pipe(b)`.
+
+use tree_sitter::Node;
+
+use super::super::text::{head_span, strip};
+use super::super::walk::Walker;
+use super::CallSite;
+use crate::facts::*;
+
+impl<'a> Walker<'a> {
+    /// `a.pipe(b)`: `b` now follows `a`.
+    pub(super) fn pipe_call(&mut self, s: &CallSite<'a>, o: Node<'a>) {
+        if s.method == "pipe"
+            && let Some(dest) = s.list.first()
+        {
+            let from = self.place_of(o);
+            let to = self.place_of(*dest);
+            self.event(
+                EventKind::Pipe {
+                    from,
+                    to,
+                    source_start: strip(o).start_byte(),
+                },
+                head_span(s.n),
+            );
+        }
+    }
+
+    /// A stream or file handle opened, and where it is kept.
+    pub(super) fn stream_call(&mut self, s: &CallSite<'a>) {
+        let callee_text = s.text;
+        let last = callee_text.rsplit('.').next().unwrap_or(callee_text);
+        let stream = matches!(
+            last,
+            "createReadStream"
+                | "createWriteStream"
+                | "createGzip"
+                | "createGunzip"
+                | "createDeflate"
+                | "createInflate"
+                | "createBrotliCompress"
+                | "createBrotliDecompress"
+        );
+        let file_handle = last == "open"
+            && (callee_text.ends_with("promises.open")
+                || self.imported_from(
+                    callee_text.split('.').next().unwrap_or(""),
+                    &["fs/promises", "node:fs/promises"],
+                ));
+        if stream || file_handle {
+            let (handle, _, _) = self.placement(s.n);
+            self.event(
+                EventKind::Stream {
+                    api: callee_text.to_string(),
+                    handle,
+                    file_handle,
+                },
+                head_span(s.n),
+            );
+        }
+    }
+}

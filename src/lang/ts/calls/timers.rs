@@ -1,0 +1,132 @@
+//! Timers: `setInterval`/`setTimeout` (their handle, `unref`, re-scheduling, and whether they
+//! settle an enclosing promise executor) and `clearInterval`/`clearTimeout`.
+
+use tree_sitter::Node;
+
+use super::super::NodeExt;
+use super::super::text::{head_span, strip};
+use super::super::walk::Walker;
+use super::{CallSite, Executor};
+use crate::facts::*;
+
+impl<'a> Walker<'a> {
+    /// A timer created or cleared: recorded and walked here (`true`), or not a timer call.
+    pub(super) fn timer_call(&mut self, s: &CallSite<'a>) -> bool {
+        let global_obj = s.on_global(self);
+        if matches!(s.method, "setInterval" | "setTimeout")
+            && global_obj
+            && !self.is_promise_timer(s.method)
+        {
+            self.timer(s, s.method == "setInterval");
+            return true;
+        }
+        if matches!(s.method, "clearInterval" | "clearTimeout") && global_obj {
+            if let Some(a) = s.list.first() {
+                let handle = self.place_of(*a);
+                self.event(EventKind::ClearTimer { handle }, s.n.byte_range());
+            }
+            self.visit_children(s.n);
+            return true;
+        }
+        false
+    }
+
+    /// `setTimeout` imported from `timers/promises` returns a promise, not a handle.
+    fn is_promise_timer(&self, name: &str) -> bool {
+        self.facts.bindings.iter().any(|b| {
+            b.name == name
+                && matches!(&b.kind, BindingKind::Import { source, .. } if source.contains("timers/promises"))
+        })
+    }
+
+    fn timer(&mut self, s: &CallSite<'a>, repeat: bool) {
+        let (n, arg_list, registrar, args) = (s.n, &s.list, &s.registrar, s.args);
+        let (handle, unref, _) = self.placement(n);
+        // A timer loop: setTimeout(f) inside f, or a callback that calls f.
+        let reschedules = if repeat {
+            None
+        } else {
+            arg_list.first().and_then(|cb| self.rescheduled_scope(*cb))
+        };
+        // Which of the executor's settle functions the timer's callback calls.
+        let calls = |ex: &Executor, i: usize| {
+            let (Some(cb), Some(s)) = (arg_list.first(), ex.settle[i].as_deref()) else {
+                return false;
+            };
+            let text = self.text(*cb);
+            text == s || mentions(text, &format!("{s}("))
+        };
+        let (settles, rejects) = match self.executors.last() {
+            Some(ex) if !repeat => (calls(ex, 0) || calls(ex, 1), calls(ex, 1)),
+            _ => (false, false),
+        };
+        let idx = self.event(
+            EventKind::Timer {
+                api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
+                repeat,
+                handle,
+                unref,
+                reschedules,
+                deadline: None,
+                callback: None,
+            },
+            head_span(n),
+        );
+        if settles && let Some(ex) = self.executors.last_mut() {
+            ex.timers.push((idx, rejects));
+            ex.in_timer += 1;
+        }
+        if let Some(callee) = n.field("function") {
+            self.visit(callee);
+        }
+        let kind = if repeat {
+            CallbackKind::Interval
+        } else {
+            CallbackKind::Deferred
+        };
+        let created = match args {
+            Some(a) => self.arguments(a, registrar, |i| {
+                if i == 0 { kind } else { CallbackKind::Other }
+            }),
+            None => Vec::new(),
+        };
+        if settles && let Some(ex) = self.executors.last_mut() {
+            ex.in_timer -= 1;
+        }
+        if let EventKind::Timer { callback, .. } = &mut self.facts.events[idx].kind {
+            *callback = created.first().copied().flatten();
+        }
+    }
+
+    /// The enclosing named function a `setTimeout` callback re-schedules, if any.
+    fn rescheduled_scope(&self, cb: Node<'a>) -> Option<ScopeId> {
+        let cb = strip(cb);
+        let text = self.text(cb);
+        for s in self.facts.ancestors(self.scope) {
+            let scope = &self.facts.scopes[s];
+            if matches!(scope.kind, ScopeKind::Module) {
+                break;
+            }
+            let Some(name) = scope.name.as_deref() else {
+                continue;
+            };
+            let direct = match cb.kind() {
+                "identifier" => text == name,
+                "member_expression" => text == format!("this.{name}"),
+                "call_expression" => {
+                    // setTimeout(this.tick.bind(this))
+                    text.starts_with(&format!("this.{name}.bind"))
+                        || text.starts_with(&format!("{name}.bind"))
+                }
+                "arrow_function" | "function_expression" | "function" => {
+                    mentions(text, &format!("{name}("))
+                }
+                _ => false,
+            };
+            if direct {
+                return Some(s);
+            }
+        }
+        None
+    }
+}

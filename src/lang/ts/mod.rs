@@ -1,0 +1,380 @@
+//! TypeScript/JavaScript front end: tree-sitter parse, then one recursive cursor walk that
+//! lowers the tree into [`FileFacts`]. The walk keeps the ancestor stack itself, so deciding
+//! where a value goes (its placement) never asks tree-sitter for a parent.
+//!
+//! Here: the entry [`lower`], its errors, the nesting guard [`bracket_depth`], the per-thread
+//! parsers and the field ids the walk asks by. The walk itself is split by concern:
+//! - `walk`: the `Walker` state, the cursor walk and the dispatch on node kinds;
+//! - `flow`: control flow (branches, loops, `try`, exits) and what it marks on events;
+//! - `scopes`: bindings, functions, classes and their members;
+//! - `places`: where a value goes and what an expression denotes; assignments;
+//! - `modules`: imports and exports, ES modules and CommonJS;
+//! - `calls/`: calls and constructions, one file per API family;
+//! - `text`: node and string helpers (spans, literals, wrappers).
+
+mod calls;
+mod flow;
+mod modules;
+mod places;
+mod scopes;
+mod text;
+mod walk;
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{Node, Parser};
+
+use crate::facts::FileFacts;
+use crate::source::Language;
+use walk::Walker;
+
+/// Why a file could not be lowered.
+#[derive(Debug, thiserror::Error)]
+pub enum LowerError {
+    #[error("tree-sitter could not load the {0:?} grammar")]
+    Grammar(Language),
+    #[error(
+        "timed out: parsing and analysing took longer than the per-file budget of {0:?}; file \
+         skipped"
+    )]
+    Timeout(Duration),
+    #[error("nesting deeper than {0} levels; file skipped")]
+    TooDeep(usize),
+}
+
+/// Deepest nesting the walk follows; deeper files are reported, not walked. A file whose
+/// brackets alone nest deeper is rejected before parsing (see [`bracket_depth`]).
+pub const MAX_DEPTH: usize = 20_000;
+
+/// The field names the walk asks for, in the order of [`FieldIds`].
+const FIELD_NAMES: [&str; 24] = [
+    "alias",
+    "alternative",
+    "argument",
+    "arguments",
+    "body",
+    "condition",
+    "consequence",
+    "constructor",
+    "declaration",
+    "finalizer",
+    "function",
+    "handler",
+    "key",
+    "left",
+    "name",
+    "object",
+    "operator",
+    "parameter",
+    "parameters",
+    "pattern",
+    "property",
+    "right",
+    "source",
+    "value",
+];
+
+/// A grammar's id of each name in [`FIELD_NAMES`] (0: the grammar has no such field). Asking
+/// tree-sitter by name costs a string comparison against every field name of the grammar, on
+/// every call; the walk asks a hundred times per file region, so it asks by id.
+type FieldIds = [u16; FIELD_NAMES.len()];
+
+fn field_ids(lang: &tree_sitter::Language) -> FieldIds {
+    let mut ids = [0u16; FIELD_NAMES.len()];
+    for (i, name) in FIELD_NAMES.iter().enumerate() {
+        ids[i] = lang.field_id_for_name(name).map_or(0, |id| id.get());
+    }
+    ids
+}
+
+/// The index of a field name in [`FIELD_NAMES`] (by length first, so most names are told
+/// apart by one comparison).
+#[inline]
+fn field_index(name: &str) -> Option<usize> {
+    FIELD_NAMES
+        .iter()
+        .position(|f| f.len() == name.len() && *f == name)
+}
+
+thread_local! {
+    /// The field ids of the grammar being walked on this thread (set by [`lower`]).
+    static FIELDS: std::cell::Cell<FieldIds> = const { std::cell::Cell::new([0; FIELD_NAMES.len()]) };
+    /// One parser per grammar per worker thread, reused from file to file.
+    static PARSERS: std::cell::RefCell<Vec<(Language, Parser, FieldIds)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `child_by_field_name` through the current grammar's field ids.
+trait NodeExt<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> NodeExt<'t> for Node<'t> {
+    #[inline]
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        let id = field_index(name).map_or(0, |i| FIELDS.with(|f| f.get()[i]));
+        match std::num::NonZeroU16::new(id) {
+            Some(id) => self.child_by_field_id(id.get()),
+            None => self.child_by_field_name(name),
+        }
+    }
+}
+
+/// Deepest bracket nesting of a JS/TS text, by a quick lexical scan: comments, strings and
+/// template literals (with their `${…}` holes) are skipped; regular expressions are not
+/// recognised, so a bracket inside one counts (an over-estimate only). Stops once above `limit`.
+pub fn bracket_depth(text: &str, limit: usize) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    // For each open `${` hole: the depth at which its `}` goes back into the template.
+    let mut holes: Vec<usize> = Vec::new();
+    // Scans template text from `i`; returns where code resumes (after the closing backtick or
+    // after a `${`, which then counts as an open bracket).
+    let template = |mut i: usize, depth: &mut usize, holes: &mut Vec<usize>| -> usize {
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'`' => return i + 1,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    *depth += 1;
+                    holes.push(*depth);
+                    return i + 2;
+                }
+                _ => i += 1,
+            }
+        }
+        i
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            q @ (b'\'' | b'"') => {
+                // A string ends at its quote or, unterminated, at the end of the line.
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'`' => {
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                i += 1;
+            }
+            b'}' if holes.last() == Some(&depth) => {
+                holes.pop();
+                depth -= 1;
+                i = template(i + 1, &mut depth, &mut holes);
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+        if max > limit {
+            break;
+        }
+    }
+    max
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
+
+/// Parses and lowers one file.
+pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFacts, LowerError> {
+    PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        let at = match parsers.iter().position(|(l, ..)| *l == language) {
+            Some(at) => at,
+            None => {
+                let lang: tree_sitter::Language = match language {
+                    Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+                    Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+                    Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+                    Language::Rust => return Err(LowerError::Grammar(language)),
+                };
+                let mut parser = Parser::new();
+                parser
+                    .set_language(&lang)
+                    .map_err(|_| LowerError::Grammar(language))?;
+                parsers.push((language, parser, field_ids(&lang)));
+                parsers.len() - 1
+            }
+        };
+        let (_, parser, ids) = &mut parsers[at];
+        FIELDS.with(|f| f.set(*ids));
+        lower_with(parser, text, budget)
+    })
+}
+
+fn lower_with(parser: &mut Parser, text: &str, budget: Duration) -> Result<FileFacts, LowerError> {
+    // A parse abandoned at the budget would otherwise resume on the next file.
+    parser.reset();
+    if bracket_depth(text, MAX_DEPTH) > MAX_DEPTH {
+        return Err(LowerError::TooDeep(MAX_DEPTH));
+    }
+    let start = Instant::now();
+    let bytes = text.as_bytes();
+    let mut progress = |_: &tree_sitter::ParseState| {
+        if start.elapsed() > budget {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+    let tree = parser
+        .parse_with_options(
+            &mut |i, _| if i < bytes.len() { &bytes[i..] } else { &[] },
+            None,
+            Some(options),
+        )
+        .ok_or(LowerError::Timeout(budget))?;
+    let mut w = Walker::new(text);
+    w.deadline = start.checked_add(budget);
+    w.visit(tree.root_node());
+    drop(w.cursors);
+    if w.too_deep {
+        return Err(LowerError::TooDeep(MAX_DEPTH));
+    }
+    if w.timed_out {
+        return Err(LowerError::Timeout(budget));
+    }
+    let mut facts = w.facts;
+    facts.finish();
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::*;
+
+    #[test]
+    fn mentions_whole_identifiers() {
+        assert!(mentions("!client", "client"));
+        assert!(mentions("!this.client", "this.client"));
+        assert!(!mentions("!clientId", "client"));
+        assert!(!mentions("!this.client", "client"));
+        assert!(mentions("() => reject(new Error())", "reject("));
+    }
+
+    fn lower_ts(src: &str) -> FileFacts {
+        lower(src, Language::TypeScript, Duration::from_secs(5)).unwrap()
+    }
+
+    #[test]
+    fn timer_handles_are_placed() {
+        let f = lower_ts(
+            "const a = setInterval(f, 1);\nsetInterval(g, 2).unref();\nclass C { t?: any; start() { this.t = setInterval(h, 3); } }\n",
+        );
+        let timers: Vec<_> = f
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Timer { handle, unref, .. } => Some((f.resolve(handle), *unref)),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(timers[0], (Place::Binding(_), false)));
+        assert_eq!(timers[1], (Place::Discarded, true));
+        assert!(matches!(&timers[2].0, Place::Field { name, .. } if name == "t"));
+    }
+
+    #[test]
+    fn deadline_from_race_and_sleep_is_not_one() {
+        let f = lower_ts(
+            "async function a(p) { await Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error('t')), 10))]); }\nasync function s() { await new Promise(r => setTimeout(r, 5)); }\n",
+        );
+        let d: Vec<_> = f
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Timer { deadline, .. } => Some(deadline.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(d[0].as_ref().is_some_and(|d| d.in_race));
+        let sleep = d[1].as_ref().unwrap();
+        assert!(!sleep.in_race && !sleep.manual_race && !sleep.timeout_helper);
+    }
+
+    #[test]
+    fn error_regions_are_skipped_and_the_rest_is_lowered() {
+        let f = lower_ts("const x = ;;; }}}\nsetInterval(tick, 1000);\n");
+        assert!(!f.syntax_errors.is_empty());
+        assert!(
+            f.events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Timer { .. }))
+        );
+    }
+
+    #[test]
+    fn lifetimes_follow_callers() {
+        let f = lower_ts(
+            "function main() { helper(); }\nfunction helper() {}\nwss.on('connection', onConn);\nfunction onConn(ws) {}\nmain();\n",
+        );
+        let by_name = |n: &str| {
+            f.scopes
+                .iter()
+                .position(|s| s.name.as_deref() == Some(n))
+                .unwrap()
+        };
+        assert_eq!(f.lifetime(by_name("main")), Lifetime::Once);
+        assert_eq!(f.lifetime(by_name("helper")), Lifetime::Once);
+        assert_eq!(f.lifetime(by_name("onConn")), Lifetime::Repeated);
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn bracket_depth_skips_strings_comments_and_template_text() {
+        assert_eq!(bracket_depth("f([{}])", usize::MAX), 3);
+        assert_eq!(
+            bracket_depth("'((((' \"[[[[\" // {{{{\n /* (((( */ x", usize::MAX),
+            0
+        );
+        assert_eq!(bracket_depth("`(((( ${ a[0] } ))))` + (1)", usize::MAX), 2);
+        assert_eq!(bracket_depth("`${`${ (x) }`}`", usize::MAX), 3);
+        // An unterminated string stops at the end of its line.
+        assert_eq!(bracket_depth("'((((\n(x)", usize::MAX), 1);
+        // Stops counting once past the limit.
+        assert_eq!(bracket_depth(&"[".repeat(1_000_000), 10), 11);
+    }
+
+    #[test]
+    fn too_deep_files_are_rejected_before_parsing() {
+        let deep = format!("x = {};", "[".repeat(MAX_DEPTH + 1));
+        let start = Instant::now();
+        let err = lower(&deep, Language::JavaScript, Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, LowerError::TooDeep(_)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_slow_parse_times_out() {
+        let src =
+            "function a(b,c){var d=b.map(function(e){return e*c});return{k:d}}".repeat(20_000);
+        let err = lower(&src, Language::JavaScript, Duration::from_millis(5)).unwrap_err();
+        assert!(matches!(err, LowerError::Timeout(_)));
+        assert!(err.to_string().starts_with("timed out"));
+    }
+}

@@ -1,0 +1,416 @@
+//! Places: where the value of an expression goes (its placement), what place an expression
+//! denotes, and what assignments and stored values do to places (flows, escapes, fields,
+//! growth by subscript, rebuilding a buffer from itself).
+
+use tree_sitter::Node;
+
+use super::NodeExt;
+use super::text::{is_function, strip};
+use super::walk::Walker;
+use crate::facts::*;
+
+impl<'a> Walker<'a> {
+    /// Where the value of expression `node` (at the top of the stack) goes.
+    /// Returns the place, whether `.unref()` was called on it, and whether it is a lazy
+    /// initialisation (`x ??= …`, `x = x ?? …`, `if (!x) x = …`).
+    pub(super) fn placement(&self, node: Node<'a>) -> (PlaceRef, bool, bool) {
+        let mut cur = node;
+        let mut unref = false;
+        let mut alt_of: Option<&str> = None;
+        // stack[len-1] is node itself when called from visit of node's children; callers pass
+        // the node being visited, whose ancestors are stack[..len-1].
+        let mut i = self.stack.len();
+        while i > 0 && self.stack[i - 1].id() == cur.id() {
+            i -= 1;
+        }
+        while i > 0 {
+            let parent = self.stack[i - 1];
+            i -= 1;
+            match parent.kind() {
+                "parenthesized_expression"
+                | "as_expression"
+                | "non_null_expression"
+                | "satisfies_expression"
+                | "type_assertion"
+                | "await_expression"
+                | "ternary_expression" => {}
+                "member_expression" => {
+                    let prop = parent.field("property").map(|p| self.text(p)).unwrap_or("");
+                    let is_call = i > 0 && self.stack[i - 1].kind() == "call_expression";
+                    if matches!(prop, "unref" | "ref") && is_call {
+                        unref |= prop == "unref";
+                        i -= 1;
+                        cur = self.stack[i];
+                        continue;
+                    }
+                    return (PlaceRef::Unknown, unref, false);
+                }
+                "binary_expression" => {
+                    let op = parent.field("operator").map(|o| self.text(o)).unwrap_or("");
+                    let right = parent.field("right");
+                    if matches!(op, "??" | "||") && right.is_some_and(|r| r.id() == cur.id()) {
+                        alt_of = parent.field("left").map(|l| self.text(l));
+                    } else {
+                        return (PlaceRef::Unknown, unref, false);
+                    }
+                }
+                "variable_declarator" => {
+                    let name = parent.field("name");
+                    return match name {
+                        Some(n) if n.kind() == "identifier" => (
+                            PlaceRef::Name {
+                                name: self.text(n).to_string(),
+                                scope: self.scope,
+                            },
+                            unref,
+                            false,
+                        ),
+                        _ => (PlaceRef::Unknown, unref, false),
+                    };
+                }
+                "assignment_expression" | "augmented_assignment_expression" => {
+                    let (place, lazy) = self.assigned_place(parent, cur, i, alt_of);
+                    return (place, unref, lazy);
+                }
+                "expression_statement" | "sequence_expression" => {
+                    return (PlaceRef::Discarded, unref, false);
+                }
+                "return_statement" => return (PlaceRef::Returned(self.scope), unref, false),
+                "arrow_function" => {
+                    let in_callback =
+                        matches!(self.facts.scopes[self.scope].kind, ScopeKind::Callback(_));
+                    return if in_callback {
+                        (PlaceRef::Discarded, unref, false)
+                    } else {
+                        (PlaceRef::Returned(self.scope), unref, false)
+                    };
+                }
+                "arguments" => return (PlaceRef::Argument, unref, false),
+                "public_field_definition" => {
+                    let name = parent.field("name").map(|n| self.text(n));
+                    return match (self.class, name) {
+                        (Some(class), Some(name)) => (
+                            PlaceRef::Field {
+                                class,
+                                name: name.trim_start_matches('#').to_string(),
+                            },
+                            unref,
+                            false,
+                        ),
+                        _ => (PlaceRef::Unknown, unref, false),
+                    };
+                }
+                _ => return (PlaceRef::Unknown, unref, false),
+            }
+            cur = parent;
+        }
+        (PlaceRef::Unknown, unref, false)
+    }
+
+    /// The place assigned by `parent`, an assignment whose right side holds `cur` (`stack[..i]`
+    /// are the ancestors of `parent`), and whether the assignment is a lazy initialisation.
+    fn assigned_place(
+        &self,
+        parent: Node<'a>,
+        cur: Node<'a>,
+        i: usize,
+        alt_of: Option<&str>,
+    ) -> (PlaceRef, bool) {
+        let Some(left) = parent.field("left") else {
+            return (PlaceRef::Unknown, false);
+        };
+        if left.id() == cur.id() {
+            return (PlaceRef::Unknown, false);
+        }
+        let left_text = self.text(left);
+        let op = parent
+            .field("operator")
+            .map(|o| self.text(o))
+            .unwrap_or("=");
+        let mut lazy = matches!(op, "??=" | "||=")
+            || alt_of == Some(left_text)
+            || self.guards.iter().any(|g| mentions(g, left_text))
+            || self.facts.scopes[self.scope]
+                .early_return_guards
+                .iter()
+                .any(|g| mentions(g, left_text));
+        // `return x ?? (x = new X())`
+        if i > 0 {
+            let mut j = i;
+            while j > 0 && self.stack[j - 1].kind() == "parenthesized_expression" {
+                j -= 1;
+            }
+            if j > 0 && self.stack[j - 1].kind() == "binary_expression" {
+                let b = self.stack[j - 1];
+                let l = b.field("left").map(|l| self.text(l));
+                lazy |= l == Some(left_text);
+            }
+        }
+        (self.place_of(left), lazy)
+    }
+
+    /// The place an expression denotes.
+    pub(super) fn place_of(&self, n: Node<'a>) -> PlaceRef {
+        match n.kind() {
+            "identifier" | "shorthand_property_identifier" => PlaceRef::Name {
+                name: self.text(n).to_string(),
+                scope: self.scope,
+            },
+            "this" => PlaceRef::This { class: self.class },
+            "parenthesized_expression"
+            | "non_null_expression"
+            | "as_expression"
+            | "satisfies_expression" => match n.named_child(0) {
+                Some(inner) => self.place_of(inner),
+                None => PlaceRef::Unknown,
+            },
+            "member_expression" => {
+                let (Some(obj), Some(prop)) = (n.field("object"), n.field("property")) else {
+                    return PlaceRef::Unknown;
+                };
+                let name = self.text(prop).trim_start_matches('#').to_string();
+                if obj.kind() == "this" {
+                    match self.class {
+                        Some(class) => PlaceRef::Field { class, name },
+                        None => PlaceRef::Unknown,
+                    }
+                } else {
+                    match self.place_of(obj) {
+                        PlaceRef::Unknown => PlaceRef::Unknown,
+                        base => PlaceRef::Member {
+                            base: Box::new(base),
+                            name,
+                        },
+                    }
+                }
+            }
+            _ => PlaceRef::Unknown,
+        }
+    }
+
+    /// `to = from` where `from` is a place: record the flow so a handle stored twice is followed.
+    pub(super) fn flow_into(&mut self, v: Node<'a>) {
+        let v = strip(v);
+        if !matches!(v.kind(), "identifier" | "member_expression") {
+            return;
+        }
+        let from = self.place_of(v);
+        if matches!(from, PlaceRef::Unknown) {
+            return;
+        }
+        self.push(v);
+        let (to, _, _) = self.placement(v);
+        self.pop();
+        if matches!(
+            to,
+            PlaceRef::Name { .. } | PlaceRef::Field { .. } | PlaceRef::Member { .. }
+        ) {
+            self.event(EventKind::Flow { from, to }, v.byte_range());
+        }
+    }
+
+    pub(super) fn assignment(&mut self, n: Node<'a>) {
+        let left = n.field("left");
+        let right = n.field("right");
+        if let Some(left) = left {
+            match left.kind() {
+                "subscript_expression" => {
+                    if let Some(obj) = left.field("object") {
+                        let place = self.place_of(obj);
+                        self.event(EventKind::Grow { place }, left.byte_range());
+                    }
+                }
+                "member_expression" => self.member_assignment(n, left, right),
+                _ => {}
+            }
+            // A reassignment replaces the old value: for a collection, that is a shrink.
+            if n.kind() == "assignment_expression" {
+                let place = self.place_of(left);
+                if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
+                    self.event(EventKind::Shrink { place }, n.byte_range());
+                }
+            }
+        }
+        if let Some(r) = right {
+            self.collection_literal(r);
+            self.flow_into(r);
+        }
+        if let (Some(l), Some(r)) = (left, right)
+            && self.rebuilds_from_itself(n, l, r)
+        {
+            let place = self.place_of(l);
+            self.event(EventKind::Reconcat { place }, n.byte_range());
+        }
+        self.visit_children(n);
+    }
+
+    /// `x.length = 0`, `module.exports.x = …`, `this.x = …`.
+    fn member_assignment(&mut self, n: Node<'a>, left: Node<'a>, right: Option<Node<'a>>) {
+        let prop = left.field("property").map(|p| self.text(p));
+        let obj = left.field("object");
+        if prop == Some("length")
+            && let Some(obj) = obj
+        {
+            let place = self.place_of(obj);
+            self.event(EventKind::Shrink { place }, left.byte_range());
+        }
+        // module.exports = {...}; exports.x = …; module.exports.x = …
+        let left_text = self.text(left);
+        if self.facts.is_module_scope(self.scope) || left_text.contains("exports") {
+            self.cjs_exports(left_text, prop, right);
+        }
+        // `this.x = param` in a constructor: an injected field.
+        if let (Some(obj), Some(prop), Some(class)) = (obj, prop, self.class)
+            && obj.kind() == "this"
+            && let Some(r) = right
+        {
+            self.field_assignment(n, class, prop, r);
+        }
+    }
+
+    /// `this.prop = r`: a field of `class`, owned (made here), injected (from a constructor
+    /// parameter) or other.
+    fn field_assignment(&mut self, n: Node<'a>, class: ClassId, prop: &str, r: Node<'a>) {
+        let r = strip(r);
+        let origin =
+            if matches!(r.kind(), "new_expression" | "call_expression") && !self.is_param_root(r) {
+                FieldOrigin::Owned
+            } else if self.is_param_root(r) {
+                FieldOrigin::Injected
+            } else {
+                FieldOrigin::Other
+            };
+        let in_ctor = self.ctor_params.iter().any(|p| !p.is_empty())
+            || matches!(
+                self.facts.scopes[self.scope].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            );
+        if in_ctor || origin == FieldOrigin::Owned {
+            self.facts.classes[class].fields.push(Field {
+                name: prop.trim_start_matches('#').to_string(),
+                origin,
+                span: n.byte_range(),
+                ty: None,
+            });
+        }
+    }
+
+    /// `x = Buffer.concat([x, c])`, `x = x.concat(c)`, `x = [...x, c]`, or `x += c` on a string.
+    fn rebuilds_from_itself(&self, n: Node<'a>, l: Node<'a>, r: Node<'a>) -> bool {
+        let lt = self.text(l);
+        let r = strip(r);
+        let op = n.field("operator").map(|o| self.text(o));
+        if n.kind() == "augmented_assignment_expression" {
+            if op != Some("+=") {
+                return false;
+            }
+            let string_var = self.strings.iter().any(|s| s == lt)
+                || (l.kind() == "member_expression"
+                    && self.class.is_some_and(|c| {
+                        self.facts.classes[c].fields.iter().any(|f| {
+                            lt.ends_with(&format!(".{}", f.name))
+                                && f.ty.as_deref() == Some("string")
+                        })
+                    }));
+            let chunk_like = words(self.text(r)).any(|w| {
+                matches!(
+                    w.as_str(),
+                    "chunk" | "delta" | "data" | "piece" | "part" | "fragment"
+                )
+            });
+            // A string built up from an event's payload (`body += d` in a 'data' handler) grows
+            // per event; in a plain loop only chunk-like values count (`current += sentence`
+            // building bounded lines is ordinary string code).
+            let in_handler = matches!(
+                &self.facts.scopes[self.scope].kind,
+                ScopeKind::Callback(r) if r.kind == CallbackKind::EventHandler
+            );
+            return chunk_like || (string_var && in_handler);
+        }
+        match r.kind() {
+            "call_expression" => {
+                let f = r.field("function").map(|f| self.text(f));
+                let first_arg = r
+                    .field("arguments")
+                    .and_then(|a| a.named_child(0))
+                    .map(strip);
+                match f {
+                    Some("Buffer.concat") => first_arg.is_some_and(|a| {
+                        a.kind() == "array" && a.named_child(0).is_some_and(|e| self.text(e) == lt)
+                    }),
+                    Some(f) => f == format!("{lt}.concat"),
+                    None => false,
+                }
+            }
+            "array" => r.named_child(0).is_some_and(|e| {
+                e.kind() == "spread_element" && e.named_child(0).is_some_and(|x| self.text(x) == lt)
+            }),
+            _ => false,
+        }
+    }
+
+    /// The value is (a member of) a constructor parameter.
+    fn is_param_root(&self, mut n: Node<'a>) -> bool {
+        loop {
+            match n.kind() {
+                "identifier" => return self.ctor_params.iter().any(|p| p == self.text(n)),
+                "member_expression" | "subscript_expression" => match n.field("object") {
+                    Some(o) => n = o,
+                    None => return false,
+                },
+                "parenthesized_expression" | "non_null_expression" | "as_expression" => {
+                    match n.named_child(0) {
+                        Some(o) => n = o,
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// `{ stream }`: the value is stored in an object, which someone else owns.
+    pub(super) fn stored_shorthand(&mut self, n: Node<'a>) {
+        let place = self.place_of(n);
+        self.event(EventKind::Escape { place }, n.byte_range());
+    }
+
+    /// `{ stream: s }`, `[a, b]`: stored in a structure.
+    pub(super) fn stored_values(&mut self, n: Node<'a>) {
+        let values: Vec<Node<'a>> = if n.kind() == "pair" {
+            n.field("value").into_iter().collect()
+        } else {
+            let mut c = n.walk();
+            n.named_children(&mut c).collect()
+        };
+        for v in values {
+            let v = strip(v);
+            if matches!(v.kind(), "identifier" | "member_expression") {
+                let place = self.place_of(v);
+                if !matches!(place, PlaceRef::Unknown) {
+                    self.event(EventKind::Escape { place }, v.byte_range());
+                }
+            }
+        }
+        self.visit_children(n);
+    }
+
+    /// Call arguments that are places escape into code unleak does not follow (logging aside).
+    pub(super) fn escaping_arguments(&mut self, method: &str, args: &[Node<'a>]) {
+        for arg in args {
+            let arg = strip(*arg);
+            if matches!(arg.kind(), "identifier" | "member_expression")
+                && !is_function(arg)
+                && !matches!(method, "log" | "debug" | "info" | "warn" | "error")
+            {
+                let place = self.place_of(arg);
+                if !matches!(place, PlaceRef::Unknown) {
+                    self.event(EventKind::Escape { place }, arg.byte_range());
+                }
+            }
+        }
+    }
+}
