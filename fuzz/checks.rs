@@ -288,7 +288,11 @@ pub fn lsp_framing(data: &[u8]) {
     let body = r#"{"jsonrpc":"2.0","id":"probe","method":"probe"}"#;
     let mut input = data.to_vec();
     input.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    // read_all runs to the end of the input before anything is read back, so the channels must
+    // hold every message; the input's length bounds how many there are.
+    // unleak-ignore unbounded-collection: one fuzz input's messages, read back right after
     let (tx, rx) = crossbeam_channel::unbounded();
+    // unleak-ignore unbounded-collection: one fuzz input's error replies, dropped right after
     let (err_tx, _err_rx) = crossbeam_channel::unbounded();
     unleak::lsp::transport::read_all(std::io::Cursor::new(input), tx, err_tx);
     let lower = String::from_utf8_lossy(data).to_ascii_lowercase();

@@ -12,7 +12,6 @@ use rayon::prelude::*;
 use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT};
 use crate::discover::{discover, display_path};
 use crate::facts::FileFacts;
-use crate::lang::ts::{LowerError, lower};
 use crate::registry::RULES;
 use crate::rules::{FileCtx, ProjectCtx, ProjectFile, RuleOptions};
 use crate::source::{Language, SourceFile};
@@ -664,30 +663,20 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
     };
     let lowered = catch_unwind(AssertUnwindSafe(|| {
         fault_injection(&path, None);
-        match source.language {
-            Language::Rust => crate::lang::rust::lower_within(&parse_text, options.parse_budget)
-                .map_err(|e| (e.message, e.range, e.timed_out)),
-            lang => lower(&parse_text, lang, options.parse_budget).map_err(|e| {
-                let timed_out = matches!(e, LowerError::Timeout(_));
-                let msg = match e {
-                    LowerError::TooDeep(_) => format!("{e} (too deep to analyse)"),
-                    _ => e.to_string(),
-                };
-                (msg, 0..0, timed_out)
-            }),
-        }
+        crate::lang::lower(source.language, &parse_text, options.parse_budget)
     }));
     let facts = match lowered {
         Ok(Ok(f)) => f,
-        Ok(Err((msg, range, timed_out))) => {
+        Ok(Err(failure)) => {
             // A time-out depends on the machine, not the file: never cached.
+            let timed_out = failure.kind == crate::lang::FailureKind::Timeout;
             return FileAnalysis::failed(
                 Some(Arc::new(source)),
                 !timed_out,
                 if timed_out { TIMEOUT } else { PARSE_ERROR },
                 path,
-                range,
-                msg,
+                failure.range,
+                failure.message,
             );
         }
         Err(panic) => {

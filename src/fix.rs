@@ -96,13 +96,11 @@ fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
 /// on a big stack with the same guards as linting.
 pub fn parse_damage(path: &Path, text: &str, budget: std::time::Duration) -> Option<usize> {
     let lang = Language::from_path(path)?;
-    crate::engine::on_big_stack(|| match lang {
-        Language::Rust => Some(usize::from(
-            crate::lang::rust::lower_within(text, budget).is_err(),
-        )),
-        l => crate::lang::ts::lower(text, l, budget)
-            .ok()
-            .map(|f| f.syntax_errors.len()),
+    crate::engine::on_big_stack(|| match (lang, crate::lang::lower(lang, text, budget)) {
+        (_, Ok(f)) => Some(f.syntax_errors.len()),
+        // syn stops at the first error: a Rust file that does not parse is one region worse.
+        (Language::Rust, Err(_)) => Some(1),
+        (_, Err(_)) => None,
     })
     .flatten()
 }
