@@ -110,6 +110,35 @@ const NOTIFICATIONS: &[(&str, &str)] = &[
 ];
 
 /// Renders the report as one SARIF log.
+/// A fix as SARIF: one artifact change per file, its replacements in edit order.
+fn sarif_fix(report: &Report, d: &crate::Diagnostic, f: &crate::diagnostic::Fix) -> Value {
+    // One artifact change per file, its replacements in edit order.
+    let mut by_file: BTreeMap<String, (Value, Vec<Value>)> = BTreeMap::new();
+    for ed in &f.edits {
+        let file = ed.file.as_deref().unwrap_or(&d.file);
+        let deleted = region(report, file, &ed.range).unwrap_or_else(
+            || json!({ "startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1 }),
+        );
+        by_file
+            .entry(path_str(file))
+            .or_insert_with(|| (artifact_location(file), Vec::new()))
+            .1
+            .push(json!({
+                "deletedRegion": deleted,
+                "insertedContent": { "text": ed.content },
+            }));
+    }
+    let changes: Vec<Value> = by_file
+        .into_values()
+        .map(|(loc, replacements)| json!({ "artifactLocation": loc, "replacements": replacements }))
+        .collect();
+    json!({
+        "description": { "text": f.title },
+        "artifactChanges": changes,
+        "properties": { "applicability": f.applicability },
+    })
+}
+
 pub fn render(report: &Report) -> String {
     // Rules: the registry, in documentation order, then any other rule a diagnostic names.
     let mut rule_ids: Vec<&str> = registry::all().map(|m| m.id).collect();
@@ -189,39 +218,7 @@ pub fn render(report: &Report) -> String {
             }),
         );
         if !d.fixes.is_empty() {
-            let fixes: Vec<Value> = d
-                .fixes
-                .iter()
-                .map(|f| {
-                    // One artifact change per file, its replacements in edit order.
-                    let mut by_file: BTreeMap<String, (Value, Vec<Value>)> = BTreeMap::new();
-                    for ed in &f.edits {
-                        let file = ed.file.as_deref().unwrap_or(&d.file);
-                        let deleted = region(report, file, &ed.range).unwrap_or_else(|| {
-                            json!({ "startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1 })
-                        });
-                        by_file
-                            .entry(path_str(file))
-                            .or_insert_with(|| (artifact_location(file), Vec::new()))
-                            .1
-                            .push(json!({
-                                "deletedRegion": deleted,
-                                "insertedContent": { "text": ed.content },
-                            }));
-                    }
-                    let changes: Vec<Value> = by_file
-                        .into_values()
-                        .map(|(loc, replacements)| {
-                            json!({ "artifactLocation": loc, "replacements": replacements })
-                        })
-                        .collect();
-                    json!({
-                        "description": { "text": f.title },
-                        "artifactChanges": changes,
-                        "properties": { "applicability": f.applicability },
-                    })
-                })
-                .collect();
+            let fixes: Vec<Value> = d.fixes.iter().map(|f| sarif_fix(report, d, f)).collect();
             result.insert("fixes".into(), json!(fixes));
         }
         results.push(Value::Object(result));
