@@ -30,7 +30,8 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// Bumped whenever the entry layout changes (the payload's own shape is covered by the build
 /// identity in the key: a different binary never reads another's entries).
 /// 2: events carry a `FixSite` (where a fix goes) instead of a rendered fix.
-const FORMAT: u32 = 2;
+/// 3: facts without their derived indices, which are rebuilt after the facts are checked.
+const FORMAT: u32 = 3;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";
@@ -178,10 +179,17 @@ impl Cache {
 
     /// The entry for `key` made from content hashing to `content`, if there is a sound one.
     /// `shown` is the file's path, given to the diagnostics read back.
-    pub fn get(&self, key: u128, content: u128, shown: &Path) -> Option<(Entry, Vec<Diagnostic>)> {
+    /// `len` is the file's length: the entry's facts and findings must fit inside it.
+    pub fn get(
+        &self,
+        key: u128,
+        content: u128,
+        len: usize,
+        shown: &Path,
+    ) -> Option<(Entry, Vec<Diagnostic>)> {
         // A planted FIFO or a huge sparse file is a miss, never a hang or a gigabyte read.
         let got = match crate::fsio::read_regular(&self.path_of(key), MAX_ENTRY) {
-            Ok(bytes) => match decode(&bytes, key, content, shown) {
+            Ok(bytes) => match decode(&bytes, key, content, len, shown) {
                 Decoded::Ok(e, d) => Some((*e, d)),
                 Decoded::Stale => None,
                 Decoded::Corrupt => {
@@ -231,7 +239,7 @@ enum Decoded {
     Corrupt,
 }
 
-fn decode(bytes: &[u8], key: u128, content: u128, shown: &Path) -> Decoded {
+fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> Decoded {
     if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
         return Decoded::Corrupt;
     }
@@ -248,12 +256,18 @@ fn decode(bytes: &[u8], key: u128, content: u128, shown: &Path) -> Decoded {
     if u128_at(28) != content {
         return Decoded::Stale;
     }
-    let Ok(entry) = postcard::from_bytes::<Entry>(payload) else {
+    let Ok(mut entry) = postcard::from_bytes::<Entry>(payload) else {
         return Decoded::Corrupt;
     };
+    // The checksum proves nothing against a forged entry: check what the rules will index.
+    match &mut entry.facts {
+        Some(f) if !f.is_consistent(len) => return Decoded::Corrupt,
+        Some(f) => f.finish(),
+        None => {}
+    }
     let mut diagnostics = Vec::with_capacity(entry.diagnostics.len());
     for d in &entry.diagnostics {
-        let Some(diag) = restore(d, shown) else {
+        let Some(diag) = restore(d, shown).filter(|d| fits(d, len)) else {
             return Decoded::Corrupt;
         };
         diagnostics.push(diag);
@@ -317,6 +331,20 @@ fn encode(
     out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
     Some(out)
+}
+
+/// A finding read back points inside its file (labels and edits in other files are checked
+/// when those are rendered).
+fn fits(d: &Diagnostic, len: usize) -> bool {
+    let inside = |r: &std::ops::Range<usize>| r.start <= r.end && r.end <= len;
+    inside(&d.range)
+        && d.labels
+            .iter()
+            .all(|l| l.file.is_some() || inside(&l.range))
+        && d.fixes
+            .iter()
+            .flat_map(|f| &f.edits)
+            .all(|e| e.file.is_some() || inside(&e.range))
 }
 
 fn restore(d: &StoredDiagnostic, shown: &Path) -> Option<Diagnostic> {
@@ -453,7 +481,7 @@ mod tests {
     fn round_trip_and_every_damage_is_rejected() {
         let (facts, diags) = sample();
         let bytes = encode(7, 9, Some(&facts), &diags).unwrap();
-        let Decoded::Ok(e, d) = decode(&bytes, 7, 9, Path::new("a.ts")) else {
+        let Decoded::Ok(e, d) = decode(&bytes, 7, 9, 1000, Path::new("a.ts")) else {
             panic!("sound entry rejected");
         };
         assert_eq!(d, diags);
@@ -463,18 +491,18 @@ mod tests {
             "facts survive"
         );
         assert!(matches!(
-            decode(&bytes, 7, 10, Path::new("a.ts")),
+            decode(&bytes, 7, 10, 1000, Path::new("a.ts")),
             Decoded::Stale
         ));
         assert!(matches!(
-            decode(&bytes, 8, 9, Path::new("a.ts")),
+            decode(&bytes, 8, 9, 1000, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         // Every truncation and every single flipped byte is caught.
         for n in 0..bytes.len() {
             assert!(
                 matches!(
-                    decode(&bytes[..n], 7, 9, Path::new("a.ts")),
+                    decode(&bytes[..n], 7, 9, 1000, Path::new("a.ts")),
                     Decoded::Corrupt
                 ),
                 "truncated to {n}"
@@ -484,9 +512,36 @@ mod tests {
             let mut bad = bytes.clone();
             bad[i] ^= 0x40;
             assert!(
-                !matches!(decode(&bad, 7, 9, Path::new("a.ts")), Decoded::Ok(..)),
+                !matches!(decode(&bad, 7, 9, 1000, Path::new("a.ts")), Decoded::Ok(..)),
                 "flipped byte {i}"
             );
         }
+    }
+
+    /// A forged entry — inconsistent facts or findings past the end of the file, with the
+    /// checksum recomputed — is a miss, not trusted (two project rules panicked on one).
+    #[test]
+    fn forged_entries_with_a_valid_checksum_are_rejected() {
+        let (facts, diags) = sample();
+        let len = 40;
+        let mut forged = facts.clone();
+        forged.events[0].scope = 1_000;
+        let bytes = encode(7, 9, Some(&forged), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let mut far = diags.clone();
+        far[0].range = 5..500;
+        let bytes = encode(7, 9, Some(&facts), &far).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let bytes = encode(7, 9, Some(&facts), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Ok(..)
+        ));
     }
 }

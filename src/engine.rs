@@ -554,7 +554,7 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         });
     let mut bytes = bytes;
     if let Some((c, key, content)) = cache
-        && let Some((entry, diagnostics)) = c.get(key, content, &shown)
+        && let Some((entry, diagnostics)) = c.get(key, content, bytes.len(), &shown)
     {
         match String::from_utf8(bytes) {
             Ok(text) => return from_cache(shown, language, text, entry.facts, diagnostics),

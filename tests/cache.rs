@@ -75,7 +75,13 @@ fn counts(stats: &str) -> (usize, usize, usize, usize) {
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for shard in fs::read_dir(cache.join("v2")).unwrap() {
+    // The entries live under `v<format>/`, whatever the format number is now.
+    let version = fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with('v'))
+        .expect("a version folder");
+    for shard in fs::read_dir(version).unwrap() {
         for e in fs::read_dir(shard.unwrap().path()).unwrap() {
             out.push(e.unwrap().path());
         }

@@ -11,6 +11,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+mod validate;
+
 pub type ScopeId = usize;
 pub type BindingId = usize;
 pub type ClassId = usize;
@@ -36,11 +38,15 @@ pub struct FileFacts {
     pub suppression_lookalikes: Vec<Range<usize>>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
-    /// scopes: a list per name made every lookup linear.)
+    /// scopes: a list per name made every lookup linear.) This and the two indices below are
+    /// derived, never stored: a cache entry is checked, then `finish` rebuilds them.
+    #[serde(skip)]
     lookup: HashMap<String, HashMap<ScopeId, BindingId>>,
     /// Resolved primary place → events on it, filled by [`FileFacts::finish`].
+    #[serde(skip)]
     by_place: HashMap<Place, Vec<usize>>,
     /// Per scope, how often it runs, filled by [`FileFacts::finish`].
+    #[serde(skip)]
     lifetimes: Vec<Lifetime>,
     /// Teardown-named scopes and each class's teardown methods, computed on first use: rules
     /// ask once per finding, and re-deriving them from every scope's name each time made a
