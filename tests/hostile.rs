@@ -215,6 +215,41 @@ fn typescript_nesting_1k_10k_100k_closed_and_unclosed() {
     assert_eq!(r.json["summary"]["files"], 10);
 }
 
+/// Flat, valid files whose brackets are not nesting (issue 22, item 7): in regular expressions,
+/// in JSX text. They are linted to the end, their findings kept, not skipped as "too deep".
+#[test]
+fn brackets_in_regexes_and_jsx_text_are_not_nesting() {
+    let leak = "setInterval(() => poll(), 1000);\n";
+    let dir = folder(&[
+        (
+            "regex.ts",
+            b(format!(
+                "{}{leak}",
+                "s = s.replace(/\\(/g, \"\");\n".repeat(25_000)
+            )),
+        ),
+        (
+            "text.tsx",
+            b(format!(
+                "export const P = () => <p>{}</p>;\n{leak}",
+                "(".repeat(100_000)
+            )),
+        ),
+        (
+            "text.jsx",
+            b(format!(
+                "export const Q = () => <p>{}</p>;\n{leak}",
+                "[".repeat(30_000)
+            )),
+        ),
+    ]);
+    let r = run(dir.path(), &[".".as_ref()]);
+    assert_eq!(r.code, 1);
+    for f in ["regex.ts", "text.tsx", "text.jsx"] {
+        r.linted(f, "orphaned-interval", false);
+    }
+}
+
 #[test]
 fn typescript_chains_without_brackets_stop_at_the_depth_limit() {
     // No brackets to pre-check: the walk's own depth guard stops these (tree-sitter's parser

@@ -43,6 +43,9 @@ pub enum LowerError {
     TooDeep(usize),
 }
 
+/// Brackets nesting deeper than this (by [`bracket_depth`]) reject a file before parsing.
+const PRE_REJECT_DEPTH: usize = 4 * MAX_DEPTH;
+
 /// Deepest nesting the walk follows; deeper files are reported, not walked. A file whose
 /// brackets alone nest deeper is rejected before parsing (see [`bracket_depth`]).
 pub const MAX_DEPTH: usize = 20_000;
@@ -121,12 +124,17 @@ impl<'t> NodeExt<'t> for Node<'t> {
     }
 }
 
-/// Deepest bracket nesting of a JS/TS text, by a quick lexical scan: comments, strings and
-/// template literals (with their `${…}` holes) are skipped; regular expressions are not
-/// recognised, so a bracket inside one counts (an over-estimate only). Stops once above `limit`.
+/// Deepest bracket nesting of a JS/TS text, by a quick lexical scan: comments, strings,
+/// template literals (with their `${…}` holes) and regular-expression literals (a `/` where an
+/// operand may start) are skipped. JSX text is not recognised, so a bracket in it counts: an
+/// over-estimate only, which [`lower_with`] confirms on the tree before calling a file too
+/// deep. Stops once above `limit`.
 pub fn bracket_depth(text: &str, limit: usize) -> usize {
     let b = text.as_bytes();
     let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    // Where the last significant token ended: a `/` after an operand divides, anywhere else it
+    // starts a regular expression.
+    let mut after_operand = false;
     // For each open `${` hole: the depth at which its `}` goes back into the template.
     let mut holes: Vec<usize> = Vec::new();
     // Scans template text from `i`; returns where code resumes (after the closing backtick or
@@ -147,12 +155,34 @@ pub fn bracket_depth(text: &str, limit: usize) -> usize {
         i
     };
     while i < b.len() {
-        match b[i] {
+        let c = b[i];
+        let operand_before = after_operand;
+        if !c.is_ascii_whitespace() {
+            after_operand = false;
+        }
+        match c {
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 i = memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+                after_operand = operand_before;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                after_operand = operand_before;
+            }
+            b'/' if !operand_before => {
+                i = skip_regex(b, i + 1);
+                after_operand = true;
+            }
+            b'_' | b'$' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | 0x80.. => {
+                let start = i;
+                while i < b.len()
+                    && matches!(b[i], b'_' | b'$' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | 0x80..)
+                {
+                    i += 1;
+                }
+                // After a keyword such as `return` an operand (a regex) may follow.
+                after_operand = !REGEX_AFTER.contains(&&text[start..i]);
+                continue;
             }
             q @ (b'\'' | b'"') => {
                 // A string ends at its quote or, unterminated, at the end of the line.
@@ -161,10 +191,12 @@ pub fn bracket_depth(text: &str, limit: usize) -> usize {
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
                 i += 1;
+                after_operand = true;
             }
             b'`' => {
                 i = template(i + 1, &mut depth, &mut holes);
                 max = max.max(depth);
+                after_operand = true;
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
@@ -176,10 +208,12 @@ pub fn bracket_depth(text: &str, limit: usize) -> usize {
                 depth -= 1;
                 i = template(i + 1, &mut depth, &mut holes);
                 max = max.max(depth);
+                after_operand = true;
             }
             b')' | b']' | b'}' => {
                 depth = depth.saturating_sub(1);
                 i += 1;
+                after_operand = true;
             }
             _ => i += 1,
         }
@@ -188,6 +222,54 @@ pub fn bracket_depth(text: &str, limit: usize) -> usize {
         }
     }
     max
+}
+
+/// Words after which a `/` starts a regular expression rather than dividing.
+const REGEX_AFTER: &[&str] = &[
+    "return",
+    "typeof",
+    "case",
+    "do",
+    "else",
+    "in",
+    "of",
+    "new",
+    "delete",
+    "void",
+    "throw",
+    "yield",
+    "await",
+    "instanceof",
+];
+
+/// The end of a regular-expression literal whose body starts at `i`: after its closing `/` (a
+/// `/` inside a `[…]` class or escaped does not close it) and its flags; an unterminated one
+/// ends at the line's end.
+fn skip_regex(b: &[u8], mut i: usize) -> usize {
+    let mut class = false;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'\n' => return i,
+            b'[' => {
+                class = true;
+                i += 1;
+            }
+            b']' => {
+                class = false;
+                i += 1;
+            }
+            b'/' if !class => {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                return i;
+            }
+            _ => i += 1,
+        }
+    }
+    i
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
@@ -217,14 +299,24 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
         };
         let (_, parser, ids) = &mut parsers[at];
         FIELDS.with(|f| f.set(*ids));
-        lower_with(parser, text, budget)
+        lower_with(parser, text, language, budget)
     })
 }
 
-fn lower_with(parser: &mut Parser, text: &str, budget: Duration) -> Result<FileFacts, LowerError> {
+fn lower_with(
+    parser: &mut Parser,
+    text: &str,
+    language: Language,
+    budget: Duration,
+) -> Result<FileFacts, LowerError> {
     // A parse abandoned at the budget would otherwise resume on the next file.
     parser.reset();
-    if bracket_depth(text, MAX_DEPTH) > MAX_DEPTH {
+    // Far deeper brackets than any real code are rejected at once, without parsing — in
+    // TypeScript, where the scan cannot over-count. Where JSX text may hold brackets (`.tsx`,
+    // JavaScript) the scan over-counts, so the tree decides: the walk's own guard stops at
+    // `MAX_DEPTH` (tree-sitter's parser does not recurse).
+    if language == Language::TypeScript && bracket_depth(text, PRE_REJECT_DEPTH) > PRE_REJECT_DEPTH
+    {
         return Err(LowerError::TooDeep(MAX_DEPTH));
     }
     let start = Instant::now();
@@ -358,6 +450,15 @@ mod depth_tests {
         assert_eq!(bracket_depth("'((((\n(x)", usize::MAX), 1);
         // Stops counting once past the limit.
         assert_eq!(bracket_depth(&"[".repeat(1_000_000), 10), 11);
+        // Regular expressions hold brackets that are not nesting; a `/` after an operand
+        // divides.
+        assert_eq!(bracket_depth("s.replace(/\\(/g, '')", usize::MAX), 1);
+        assert_eq!(
+            bracket_depth("x = /[(/]+/.test(y) && (a / b)", usize::MAX),
+            1
+        );
+        assert_eq!(bracket_depth("return /((/.exec(s)", usize::MAX), 1);
+        assert_eq!(bracket_depth("f(a) / (b / (c))", usize::MAX), 2);
     }
 
     #[test]
