@@ -655,6 +655,8 @@ fn analyse(source: SourceFile, options: &Options) -> FileAnalysis {
 
 fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
     let path = source.path.clone();
+    // Parsing, lowering and the file rules share the per-file budget.
+    let deadline = std::time::Instant::now().checked_add(options.parse_budget);
     // A byte-order mark is not code: blank it for tree-sitter (same length, so offsets hold);
     // the Rust lexer skips it itself (and then allows a shebang line, as rustc does).
     let parse_text = match source.text.strip_prefix('\u{feff}') {
@@ -708,6 +710,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         facts: &facts,
         options: &options.rules,
         is_test: is_test(&path, &facts, options),
+        deadline,
     };
     let mut cacheable = true;
     // One rule's crash costs only that rule's findings on this file.
@@ -716,6 +719,27 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
             fault_injection(&path, Some(rule.meta().id));
             rule.check_file(&ctx)
         }));
+        // Out of time (a rule stops part-way when it sees it): what it found stays, the
+        // rest of this file is not analysed, and the time-out says so. Never cached.
+        if ctx.out_of_time() {
+            if let Ok(d) = checked {
+                diagnostics.extend(d);
+            }
+            cacheable = false;
+            diagnostics.push(Diagnostic::new(
+                TIMEOUT,
+                Severity::Error,
+                path.clone(),
+                0..0,
+                format!(
+                    "timed out: analysing took longer than the per-file budget of {:?} (in rule \
+                     `{}`); findings of that rule and the ones after it are missing for this file",
+                    options.parse_budget,
+                    rule.meta().id
+                ),
+            ));
+            break;
+        }
         match checked {
             Ok(d) => diagnostics.extend(d),
             Err(panic) => {

@@ -134,14 +134,10 @@ pub fn unique_name(base: &str, taken: impl Fn(&str) -> bool) -> String {
         .expect("some suffix is free")
 }
 
-/// A name is used in the file (as a binding or a field of any class) or appears in its text.
+/// A name appears in the file as a word — every binding and field name does, and so does any
+/// other use — through the file's word index (one lookup, not a scan of the text).
 pub fn name_in_use(facts: &FileFacts, src: &str, name: &str) -> bool {
-    facts.bindings.iter().any(|b| b.name == name)
-        || facts
-            .classes
-            .iter()
-            .any(|c| c.fields.iter().any(|f| f.name == name))
-        || contains_word(src, name)
+    facts.has_word(src, name)
 }
 
 /// A new variable `name` declared in `scope` would shadow or clash: the name is visible there,
@@ -154,7 +150,8 @@ pub fn name_taken_near(facts: &FileFacts, scope: ScopeId, name: &str) -> bool {
             .any(|b| b.name == name && facts.is_within(b.scope, scope))
 }
 
-/// `word` occurs in `src` as a whole identifier.
+/// `word` occurs in `src` as a whole identifier. Scans the text: with facts at hand, use
+/// [`FileFacts::has_word`], which indexes it once.
 pub fn contains_word(src: &str, word: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     src.match_indices(word).any(|(i, _)| {
@@ -192,15 +189,7 @@ pub fn camel(parts: &[&str]) -> String {
 /// The module-level shutdown handlers of a file (`process.on('SIGTERM', () => {…})` and
 /// friends) that have a block body to add cleanup to.
 pub fn module_shutdown_handlers(facts: &FileFacts) -> Vec<ScopeId> {
-    (0..facts.scopes.len())
-        .filter(|&s| {
-            let sc = &facts.scopes[s];
-            sc.body.is_some()
-                && sc.parent.is_some_and(|p| facts.is_module_scope(p))
-                && matches!(&sc.kind, crate::facts::ScopeKind::Callback(r)
-                    if r.event.as_deref().is_some_and(|e| e.starts_with("SIG")))
-        })
-        .collect()
+    facts.module_signal_handlers().to_vec()
 }
 
 /// Where cleanup goes and how the fix says so.

@@ -102,6 +102,9 @@ impl Rule for BufferConcatInLoop {
         }
         let mut out = Vec::new();
         for e in &facts.events {
+            if ctx.out_of_time() {
+                break; // the engine reports the time-out
+            }
             let EventKind::Reconcat { place } = &e.kind else {
                 continue;
             };

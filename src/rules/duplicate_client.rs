@@ -402,7 +402,7 @@ fn rust_fix(site: &Site) -> Option<crate::diagnostic::Fix> {
             if site.kind != "reqwest::Client" && site.kind != "reqwest::blocking::Client" {
                 return None;
             }
-            let name = unique_name("HTTP_CLIENT", |n| contains_word(src, n));
+            let name = unique_name("HTTP_CLIENT", |n| site.file.facts.has_word(src, n));
             let ty: syn::Path = syn::parse_str(ty_text).ok()?;
             let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
             let item = crate::fixes::rust::print::items(quote::quote! {

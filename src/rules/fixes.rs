@@ -76,9 +76,10 @@ pub fn cleanup_in_module(
         });
     }
     let name = unique_name(&camel(&["stop", stop_base]), |n| name_in_use(facts, src, n));
-    let commonjs = !contains_word(src, "import")
-        && !contains_word(src, "export")
-        && (src.contains("require(") || src.contains("module.exports"));
+    let commonjs = !facts.has_word(src, "import")
+        && !facts.has_word(src, "export")
+        && (facts.has_word(src, "require")
+            || (facts.has_word(src, "module") && facts.has_word(src, "exports")));
     let ret = if is_typescript(ctx.path) {
         ": void"
     } else {
@@ -103,4 +104,3 @@ pub fn cleanup_in_module(
         edits: vec![insert_after_statement(src, after.start, after.end, &code)],
     })
 }
-

@@ -147,6 +147,16 @@ pub struct FileCtx<'a> {
     pub options: &'a RuleOptions,
     /// The file holds tests (see [`is_test_file`]), which some rules skip.
     pub is_test: bool,
+    /// When the file's analysis must end (its share of the per-file budget): rules check
+    /// [`FileCtx::out_of_time`] as they go and stop; the engine reports a `timeout`.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl FileCtx<'_> {
+    /// The file's time budget is spent: stop, and leave the rest unreported.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| std::time::Instant::now() > d)
+    }
 }
 
 /// The project index: every file's facts, for cross-file rules.

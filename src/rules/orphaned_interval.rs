@@ -37,6 +37,9 @@ impl Rule for OrphanedInterval {
         let facts = ctx.facts;
         let mut out = Vec::new();
         for e in &facts.events {
+            if ctx.out_of_time() {
+                break; // the engine reports the time-out
+            }
             let EventKind::Timer {
                 api,
                 repeat,
@@ -156,7 +159,8 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
                 && facts.enclosing_method(e.scope).is_some()
             {
                 let field = unique_name(&camel(&[&base, "timer"]), |n| {
-                    facts.classes[class].fields.iter().any(|f| f.name == n) || contains_word(src, n)
+                    facts.classes[class].fields.iter().any(|f| f.name == n)
+                        || facts.has_word(src, n)
                 });
                 let h = format!("this.{field}");
                 let c = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
@@ -196,14 +200,18 @@ fn handle_base_name(ctx: &FileCtx, e: &Event) -> String {
         callback: Some(cb), ..
     } = &e.kind
     {
-        for c in &facts.events {
-            if let EventKind::Call {
-                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-            } = &c.kind
-                && facts.is_within(c.scope, *cb)
-            {
-                return name.clone();
-            }
+        // The first call made inside the callback, in source order.
+        let first = facts
+            .events_within(*cb)
+            .filter_map(|i| match &facts.events[i].kind {
+                EventKind::Call {
+                    callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+                } => Some((facts.events[i].span.start, name)),
+                _ => None,
+            })
+            .min_by_key(|(start, _)| *start);
+        if let Some((_, name)) = first {
+            return name.clone();
         }
     }
     if let Some(n) = facts.scopes[named_owner(facts, e.scope)].name.as_deref()

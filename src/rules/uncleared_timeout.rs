@@ -26,6 +26,9 @@ impl Rule for UnclearedTimeout {
         let facts = ctx.facts;
         let mut out = Vec::new();
         for e in &facts.events {
+            if ctx.out_of_time() {
+                break; // the engine reports the time-out
+            }
             let EventKind::Timer {
                 repeat: false,
                 handle,

@@ -29,6 +29,9 @@ impl Rule for UnclosedStream {
         let facts = ctx.facts;
         let mut out = Vec::new();
         for e in &facts.events {
+            if ctx.out_of_time() {
+                break; // the engine reports the time-out
+            }
             match &e.kind {
                 EventKind::Forget { api } => {
                     if event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Once {

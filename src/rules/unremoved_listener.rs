@@ -54,6 +54,7 @@ impl Rule for UnremovedListener {
                     facts: &file.facts,
                     options: ctx.options,
                     is_test: file.is_test,
+                    deadline: None,
                 }));
             }
         }
@@ -194,6 +195,9 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
         let facts = ctx.facts;
         let mut out = Vec::new();
         for e in &facts.events {
+            if ctx.out_of_time() {
+                break; // the engine reports the time-out
+            }
             let EventKind::Listen {
                 target,
                 method,
@@ -370,7 +374,7 @@ fn ts_class_fix(
         _ => return None,
     };
     let field = unique_name(&camel(&["on", event]), |n| {
-        facts.classes[class].fields.iter().any(|f| f.name == n) || contains_word(src, n)
+        facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
     });
     let handler_text = &src[handler_span.clone()];
     let cleanup = cleanup_in_class(
