@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+mod indices;
 mod validate;
 
 pub type ScopeId = usize;
@@ -62,16 +63,10 @@ pub struct FileFacts {
     /// Per scope, its child scopes and its own events (not nested ones), computed on first use,
     /// so "the events inside this callback" costs the callback's size, not the file's.
     #[serde(skip)]
-    tree: std::sync::OnceLock<ScopeTree>,
+    tree: std::sync::OnceLock<indices::ScopeTree>,
     /// The module's signal handlers (`process.on('SIGTERM', …)` at module level), on first use.
     #[serde(skip)]
     signal_handlers: std::sync::OnceLock<Vec<ScopeId>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct ScopeTree {
-    children: Vec<Vec<ScopeId>>,
-    events: Vec<Vec<usize>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -628,20 +623,6 @@ impl FileFacts {
         self.compute_lifetimes();
     }
 
-    /// Whether `word` occurs in `src` (the text these facts were lowered from) as a whole
-    /// identifier-like word — in code, comments or strings alike. Indexed once per file.
-    pub fn has_word(&self, src: &str, word: &str) -> bool {
-        self.words
-            .get_or_init(|| {
-                let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-                src.split(|c: char| !is_word(c))
-                    .filter(|w| !w.is_empty())
-                    .map(Box::from)
-                    .collect()
-            })
-            .contains(word)
-    }
-
     /// The binding a name refers to from `scope`, searching outwards. The first declaration
     /// in a scope wins (a redeclaration with `var` is the same variable).
     pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
@@ -687,58 +668,6 @@ impl FileFacts {
                 None => return false,
             }
         }
-    }
-
-    /// The events inside `scope` and the scopes nested in it, in scope-tree order (each scope's
-    /// own events in order, then its children's).
-    pub fn events_within(&self, scope: ScopeId) -> impl Iterator<Item = usize> + '_ {
-        let tree = self.tree.get_or_init(|| {
-            let mut t = ScopeTree {
-                children: vec![Vec::new(); self.scopes.len()],
-                events: vec![Vec::new(); self.scopes.len()],
-            };
-            for (i, s) in self.scopes.iter().enumerate() {
-                if let Some(p) = s.parent.filter(|&p| p < i) {
-                    t.children[p].push(i);
-                }
-            }
-            for (i, e) in self.events.iter().enumerate() {
-                if let Some(list) = t.events.get_mut(e.scope) {
-                    list.push(i);
-                }
-            }
-            t
-        });
-        let mut stack = vec![scope];
-        let mut pending: std::vec::IntoIter<usize> = Vec::new().into_iter();
-        std::iter::from_fn(move || {
-            loop {
-                if let Some(e) = pending.next() {
-                    return Some(e);
-                }
-                let s = stack.pop()?;
-                if let Some(kids) = tree.children.get(s) {
-                    stack.extend(kids.iter().rev());
-                }
-                pending = tree.events.get(s).cloned().unwrap_or_default().into_iter();
-            }
-        })
-    }
-
-    /// The module-level callbacks registered for a signal (`process.on('SIGTERM', …)`), whose
-    /// bodies a fix can add cleanup to.
-    pub fn module_signal_handlers(&self) -> &[ScopeId] {
-        self.signal_handlers.get_or_init(|| {
-            (0..self.scopes.len())
-                .filter(|&s| {
-                    let sc = &self.scopes[s];
-                    sc.body.is_some()
-                        && sc.parent.is_some_and(|p| self.is_module_scope(p))
-                        && matches!(&sc.kind, ScopeKind::Callback(r)
-                            if r.event.as_deref().is_some_and(|e| e.starts_with("SIG")))
-                })
-                .collect()
-        })
     }
 
     /// The scopes from `scope` out to the module, innermost first.
