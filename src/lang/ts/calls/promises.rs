@@ -191,6 +191,16 @@ impl<'a> Walker<'a> {
         let Some(body) = h.field("body").filter(|b| is_empty_block(*b)) else {
             return;
         };
+        // A probe — an optional module (`require('bufferutil')`) or a parse-or-default
+        // (`JSON.parse(input)`) — expects to fail: the empty catch is the fallback, nothing is
+        // left behind by the failure.
+        if h.parent()
+            .filter(|t| t.kind() == "try_statement")
+            .and_then(|t| t.field("body"))
+            .is_some_and(|block| is_probe_block(block, self.src))
+        {
+            return;
+        }
         let start = h.start_byte();
         let open = body.start_byte() + 1;
         let fix = match h.field("parameter") {
@@ -287,4 +297,19 @@ fn is_noop_fn(n: Node, src: &str) -> bool {
 /// `withTimeout`, `timeoutAfter`, `deadline`, `raceTimeout`: helpers whose timer is a deadline.
 fn is_timeout_helper_name(name: &str) -> bool {
     words(name).any(|w| matches!(w.as_str(), "timeout" | "deadline"))
+}
+
+/// A `try` block of at most three statements, each loading an optional module or parsing input
+/// (`require(…)`, `import(…)`, `JSON.parse(…)`): a probe whose failure is expected.
+fn is_probe_block(block: Node, src: &str) -> bool {
+    let mut cursor = block.walk();
+    let statements: Vec<Node> = block.named_children(&mut cursor).collect();
+    !statements.is_empty()
+        && statements.len() <= 3
+        && statements.iter().all(|s| {
+            let text = src.get(s.byte_range()).unwrap_or("");
+            ["require(", "import(", "JSON.parse("]
+                .iter()
+                .any(|probe| text.contains(probe))
+        })
 }
