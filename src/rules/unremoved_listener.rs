@@ -167,7 +167,7 @@ fn prune_closed_senders_fix(src: &str, e: &Event, ty: &str) -> Option<crate::dia
     if !ty.contains("Sender") {
         return None;
     }
-    let stmt = src[e.stmt.clone()].trim_end();
+    let stmt = src.get(e.stmt.clone())?.trim_end();
     let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
     let receiver = &receiver[..receiver.rfind(".push(")?];
     let registry: syn::Expr = syn::parse_str(receiver).ok()?;
@@ -362,7 +362,8 @@ fn ts_class_fix(
         return None;
     }
     // `target.on('event', handler);` as a statement of its own, in a method of the class.
-    if !src[e.stmt.clone()].starts_with(target)
+    // `get`, not indexing: tree-sitter's error recovery can end a node inside a character.
+    if !src.get(e.stmt.clone())?.starts_with(target)
         || facts.enclosing_method(e.scope).is_none()
         || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
     {
@@ -376,7 +377,7 @@ fn ts_class_fix(
     let field = unique_name(&camel(&["on", event]), |n| {
         facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
     });
-    let handler_text = &src[handler_span.clone()];
+    let handler_text = src.get(handler_span.clone())?;
     let cleanup = cleanup_in_class(
         ctx,
         class,
