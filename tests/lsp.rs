@@ -1076,6 +1076,20 @@ fn the_binary_serves_stdio_and_survives_malformed_messages() {
     );
 }
 
+/// A whole session, framed: `initialize` (id 1), `initialized`, `shutdown` (id 2), `exit`.
+fn clean_session() -> Vec<u8> {
+    let mut input = Vec::new();
+    input.extend(frame(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } })));
+    input.extend(frame(
+        &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+    ));
+    input.extend(frame(
+        &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown" }),
+    ));
+    input.extend(frame(&json!({ "jsonrpc": "2.0", "method": "exit" })));
+    input
+}
+
 /// One bad frame does not deafen the server (issue 22): after a body shorter than its
 /// `Content-Length`, an absurd length and a megabyte of garbage, `initialize` and `shutdown` are
 /// still answered, the process exits 0, and the log holds a short line per malformed input
@@ -1095,14 +1109,7 @@ fn broken_framing_is_survived_and_not_echoed() {
     input.extend(format!("Content-Length: {}\r\n\r\n{short}", short.len() - 9).into_bytes());
     input.extend(b"Content-Length: 4294967296\r\n\r\n");
     input.extend(vec![b'x'; 1 << 20]);
-    input.extend(frame(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } })));
-    input.extend(frame(
-        &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
-    ));
-    input.extend(frame(
-        &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown" }),
-    ));
-    input.extend(frame(&json!({ "jsonrpc": "2.0", "method": "exit" })));
+    input.extend(clean_session());
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let mut out = String::new();
@@ -1148,15 +1155,7 @@ fn routine_logging_only_with_verbose() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut input = Vec::new();
-        input.extend(frame(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } })));
-        input.extend(frame(
-            &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
-        ));
-        input.extend(frame(
-            &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown" }),
-        ));
-        input.extend(frame(&json!({ "jsonrpc": "2.0", "method": "exit" })));
+        let input = clean_session();
         child.stdin.take().unwrap().write_all(&input).unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(0));
         let mut err = String::new();
