@@ -150,16 +150,6 @@ pub fn name_taken_near(facts: &FileFacts, scope: ScopeId, name: &str) -> bool {
             .any(|b| b.name == name && facts.is_within(b.scope, scope))
 }
 
-/// `word` occurs in `src` as a whole identifier. Scans the text: with facts at hand, use
-/// [`FileFacts::has_word`], which indexes it once.
-pub fn contains_word(src: &str, word: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    src.match_indices(word).any(|(i, _)| {
-        !src[..i].chars().next_back().is_some_and(is_ident)
-            && !src[i + word.len()..].chars().next().is_some_and(is_ident)
-    })
-}
-
 /// A lowerCamel name for a handle, from words around it: `heartbeat` + `Timer`.
 pub fn camel(parts: &[&str]) -> String {
     let mut out = String::new();
@@ -184,12 +174,6 @@ pub fn camel(parts: &[&str]) -> String {
         }
     }
     out
-}
-
-/// The module-level shutdown handlers of a file (`process.on('SIGTERM', () => {…})` and
-/// friends) that have a block body to add cleanup to.
-pub fn module_shutdown_handlers(facts: &FileFacts) -> Vec<ScopeId> {
-    facts.module_signal_handlers().to_vec()
 }
 
 /// Where cleanup goes and how the fix says so.
@@ -384,8 +368,10 @@ mod tests {
         assert_eq!(indent_unit("a\n\tb\n", 2), "\t");
         assert_eq!(indent_unit("a\n", 2), "  ");
         assert_eq!(camel(&["start heartbeat", "timer"]), "startHeartbeatTimer");
-        assert!(contains_word("let timer = 1", "timer"));
-        assert!(!contains_word("let timers = 1", "timer"));
+        let facts = FileFacts::default();
+        assert!(facts.has_word("let timer = 1", "timer"));
+        let facts = FileFacts::default();
+        assert!(!facts.has_word("let timers = 1", "timer"));
         assert_eq!(unique_name("t", |n| n == "t" || n == "t2"), "t3");
     }
 }

@@ -64,7 +64,7 @@ pub fn cleanup_in_module(
     let facts = ctx.facts;
     let src = ctx.source;
     let unit = indent_unit(src, 2);
-    if let Some(h) = module_shutdown_handlers(facts).into_iter().next() {
+    if let Some(h) = facts.module_signal_handlers().first().copied() {
         let body = facts.scopes[h].body.clone()?;
         let signal = match &facts.scopes[h].kind {
             crate::facts::ScopeKind::Callback(r) => r.event.clone().unwrap_or_default(),
