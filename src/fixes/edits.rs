@@ -68,11 +68,27 @@ pub fn insert_after_statement(
     insert(stmt_end, text)
 }
 
+/// `block` spans `{ … }` in `src`: tree-sitter's error recovery can give a body without its
+/// closing brace (ending on any character), and no edit is placed inside such a body.
+fn is_braced(src: &str, block: &Range<usize>) -> bool {
+    src.get(block.clone())
+        .is_some_and(|b| b.len() >= 2 && b.starts_with('{') && b.ends_with('}'))
+}
+
 /// Inserts the lines of `code` as the last statements of the block `block` (braces included),
-/// one indentation step deeper than the line holding its closing brace.
-pub fn append_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &str) -> Edit {
+/// one indentation step deeper than the line holding its closing brace; `None` when `block` is
+/// not a braced block of `src`.
+pub fn append_to_block(
+    src: &str,
+    block: &Range<usize>,
+    code: &[String],
+    unit: &str,
+) -> Option<Edit> {
+    if !is_braced(src, block) {
+        return None;
+    }
     let nl = newline(src);
-    let close = block.end.saturating_sub(1);
+    let close = block.end - 1;
     let before = &src[block.start + 1..close];
     let indent = format!("{}{unit}", line_indent(src, close));
     if before.trim().is_empty() || !src[line_start(src, close)..close].trim().is_empty() {
@@ -88,7 +104,7 @@ pub fn append_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &
         }
         text.push_str(nl);
         text.push_str(line_indent(src, block.start));
-        return replace(trimmed_end..close, text);
+        return Some(replace(trimmed_end..close, text));
     }
     // The closing brace is on its own line: insert full lines just above it.
     let at = line_start(src, close);
@@ -100,13 +116,22 @@ pub fn append_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &
         text.push_str(line);
         text.push_str(nl);
     }
-    insert(at, text)
+    Some(insert(at, text))
 }
 
-/// Inserts the lines of `code` as the first statements of the block `block` (braces included).
-pub fn prepend_to_block(src: &str, block: &Range<usize>, code: &[String], unit: &str) -> Edit {
+/// Inserts the lines of `code` as the first statements of the block `block` (braces included);
+/// `None` when `block` is not a braced block of `src`.
+pub fn prepend_to_block(
+    src: &str,
+    block: &Range<usize>,
+    code: &[String],
+    unit: &str,
+) -> Option<Edit> {
+    if !is_braced(src, block) {
+        return None;
+    }
     let nl = newline(src);
-    let close = block.end.saturating_sub(1);
+    let close = block.end - 1;
     let inner = &src[block.start + 1..close];
     if inner.trim().is_empty() || !inner.contains('\n') {
         return append_to_block(src, block, code, unit);
@@ -120,7 +145,7 @@ pub fn prepend_to_block(src: &str, block: &Range<usize>, code: &[String], unit: 
         }
         text.push_str(line);
     }
-    insert(block.start + 1, text)
+    Some(insert(block.start + 1, text))
 }
 
 /// `base`, or `base2`, `base3`… — the first that `taken` refuses.
@@ -324,7 +349,8 @@ mod tests {
     use super::*;
     use crate::fix::apply_edits;
 
-    fn apply(src: &str, e: Edit) -> String {
+    fn apply(src: &str, e: Option<Edit>) -> String {
+        let e = e.expect("an edit");
         apply_edits(src, &[(e.range, e.content)]).0
     }
 
@@ -346,18 +372,34 @@ mod tests {
         assert_eq!(apply(src, e), "f(() => { a();\n  b();\n});\n");
     }
 
+    /// Error recovery can end a class body on any character, even a multi-byte one: no edit is
+    /// placed (and nothing slices inside the character), seen in the language server's soak.
+    #[test]
+    fn a_body_without_its_closing_brace_gets_no_edit() {
+        let src = "class A {\n  f() {}\n  x = '中文";
+        let body = src.find('{').unwrap()..src.len();
+        assert!(append_to_block(src, &body, &["b();".into()], "  ").is_none());
+        assert!(prepend_to_block(src, &body, &["b();".into()], "  ").is_none());
+        assert!(append_to_block(src, &(0..src.len() + 1), &["b();".into()], "  ").is_none());
+        let src = "{}";
+        assert_eq!(
+            apply(src, prepend_to_block(src, &(0..2), &["b();".into()], "  ")),
+            "{\n  b();\n}"
+        );
+    }
+
     #[test]
     fn statements_go_before_and_after_with_the_files_line_endings() {
         let src = "if (x) {\r\n    go();\r\n}\r\n";
         let at = src.find("go").unwrap();
         let e = insert_before_statement(src, at, &["let t;".into()]);
         assert_eq!(
-            apply(src, e),
+            apply(src, Some(e)),
             "if (x) {\r\n    let t;\r\n    go();\r\n}\r\n"
         );
         let e = insert_after_statement(src, at, at + 5, &["".into(), "done();".into()]);
         assert_eq!(
-            apply(src, e),
+            apply(src, Some(e)),
             "if (x) {\r\n    go();\r\n\r\n    done();\r\n}\r\n"
         );
     }

@@ -24,11 +24,11 @@ pub fn cleanup_in_class(
         let name = facts.scopes[t].name.as_deref().unwrap_or("teardown");
         return Some(Cleanup {
             where_: format!("in `{name}()`"),
-            edits: vec![append_to_block(src, &body, lines, &unit)],
+            edits: vec![append_to_block(src, &body, lines, &unit)?],
         });
     }
     let body = facts.classes[class].body.clone();
-    if body.is_empty() || !src[body.clone()].ends_with('}') {
+    if body.is_empty() || !src.get(body.clone()).is_some_and(|b| b.ends_with('}')) {
         return None;
     }
     let name = unique_name("dispose", |n| {
@@ -48,7 +48,7 @@ pub fn cleanup_in_class(
     code.push("}".into());
     Some(Cleanup {
         where_: format!("in a new `{name}()` method (call it when the instance is done)"),
-        edits: vec![append_to_block(src, &body, &code, &unit)],
+        edits: vec![append_to_block(src, &body, &code, &unit)?],
     })
 }
 
@@ -72,7 +72,7 @@ pub fn cleanup_in_module(
         };
         return Some(Cleanup {
             where_: format!("in the {signal} handler"),
-            edits: vec![prepend_to_block(src, &body, lines, &unit)],
+            edits: vec![prepend_to_block(src, &body, lines, &unit)?],
         });
     }
     let name = unique_name(&camel(&["stop", stop_base]), |n| name_in_use(facts, src, n));

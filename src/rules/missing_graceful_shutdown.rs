@@ -76,7 +76,7 @@ fn ts_fix(
                 &body,
                 &[format!("{server}.close();")],
                 &unit,
-            )],
+            )?],
         ));
     }
     if !src[e.stmt.clone()].starts_with(server) {

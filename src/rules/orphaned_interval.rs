@@ -173,7 +173,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
                         &body,
                         &[format!("private {field}?: ReturnType<typeof {api}>;")],
                         &unit,
-                    ));
+                    )?);
                 }
                 (store, h, c)
             } else {

@@ -266,7 +266,7 @@ fn ts_fix(
                     &body,
                     &[format!("{x}.delete({key});")],
                     &unit,
-                )],
+                )?],
             ));
         }
     }

@@ -402,7 +402,7 @@ fn ts_class_fix(
             // The handler's own parameter types stay on the arrow; the field takes any listener.
             &[format!("private {field}?: (...args: any[]) => void;")],
             &unit,
-        ));
+        )?);
     }
     edits.extend(cleanup.edits);
     Some(fix(
