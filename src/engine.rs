@@ -274,6 +274,18 @@ fn find_files_counted(
     (found.files, diagnostics, found.skipped)
 }
 
+/// A pool of `threads` big-stack workers (0: one per core) for a long-running front end (the
+/// language server analyses documents on one, off its message loop).
+pub fn big_stack_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(worker_threads(threads))
+        .thread_name(|i| format!("unleak-analysis-{i}"))
+        .stack_size(WORKER_STACK)
+        .start_handler(|_| BIG_STACK.set(true))
+        .build()
+        .ok()
+}
+
 /// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
 fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
     let pool = rayon::ThreadPoolBuilder::new()

@@ -660,6 +660,32 @@ fn pull_diagnostics_are_served_for_the_current_version_and_nothing_is_pushed() {
     c.finish();
 }
 
+/// One slow document does not hold up the others (issue 22): documents are analysed off the
+/// worker, so a small file opened after a large minified bundle gets its findings while the
+/// bundle is still being analysed.
+#[test]
+fn a_slow_document_does_not_block_the_others() {
+    let (_dir, root) = workspace(&[]);
+    let mut c = Client::start(Setup::default());
+    let mut bundle = String::new();
+    for i in 0..6_000 {
+        bundle.push_str(&format!(
+            "var a{i}=new Map();setInterval(function(){{a{i}.set(Date.now(),1)}},5);"
+        ));
+    }
+    let big = file_uri(&root.join("bundle.js"));
+    let small = file_uri(&root.join("small.ts"));
+    c.open(&big, "javascript", &bundle);
+    c.open(&small, "typescript", "setInterval(() => poll(), 1000);\n");
+    let d = c.diagnostics(&small, |d| !d.is_empty());
+    assert_eq!(codes(&d), ["orphaned-interval"]);
+    assert!(
+        !c.published.iter().any(|(u, _, _)| *u == big),
+        "the bundle was published first: it held the small file up"
+    );
+    c.finish();
+}
+
 #[test]
 fn project_wide_findings_follow_edits_in_other_files() {
     let server_ts = "import http from 'node:http';\nimport { registerShutdown } from './shutdown';\n\nexport const server = http.createServer((_req, res) => res.end('ok'));\nregisterShutdown(server);\nserver.listen(8080);\n";

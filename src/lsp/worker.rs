@@ -56,6 +56,13 @@ pub enum Job {
     /// Configuration or baseline files changed: rebuild the options and re-index.
     Reload,
     Settings(Settings),
+    /// A document analysed on the analysis pool (`None`: not a file unleak lints); `ticket`
+    /// names the dispatch, so only the latest one's result is taken.
+    Analysed {
+        path: PathBuf,
+        ticket: u64,
+        analysis: Option<Box<FileAnalysis>>,
+    },
     /// From an indexing thread.
     Indexed {
         root: PathBuf,
@@ -150,6 +157,8 @@ pub fn spawn(config: Config) -> std::io::Result<(Inbox, Receiver<Output>)> {
             config,
             out,
             inbox: own,
+            pool: engine::big_stack_pool(0).map(Arc::new),
+            tickets: 0,
             projects: Vec::new(),
             docs: BTreeMap::new(),
             dirty: HashSet::new(),
@@ -176,12 +185,18 @@ struct Project {
 struct Doc {
     snapshot: Snapshot,
     state: State,
+    /// Its latest analysis, which stands in for it in its project while a newer text is being
+    /// analysed (so other documents' project-wide findings do not flicker).
+    last: Option<Arc<FileAnalysis>>,
     /// The options of a document outside every workspace folder (from its own folder).
     alone: Option<Result<Arc<Options>, String>>,
 }
 
 enum State {
     Pending,
+    /// Being analysed on the analysis pool (the dispatch's ticket): its result comes back as a
+    /// job, so a slow document never holds up the others.
+    InFlight(u64),
     Analysed(Arc<FileAnalysis>),
     /// Not linted: a diagnostic says why (invalid configuration, too large), or nothing
     /// (excluded by the configuration's globs).
@@ -199,6 +214,10 @@ struct Worker {
     config: Config,
     out: Sender<Output>,
     inbox: Inbox,
+    /// Where documents are analysed (`None`: on the worker itself, when no pool can start).
+    pool: Option<Arc<rayon::ThreadPool>>,
+    /// Numbers the dispatches to the pool.
+    tickets: u64,
     /// Sorted longest root first, so the first containing a path is the innermost.
     projects: Vec<Project>,
     docs: BTreeMap<PathBuf, Doc>,
@@ -274,12 +293,16 @@ impl Worker {
         match job {
             Job::Document(snapshot) => {
                 let path = snapshot.path.clone();
-                let alone = self.docs.remove(&path).and_then(|d| d.alone);
+                let (alone, last) = self
+                    .docs
+                    .remove(&path)
+                    .map_or((None, None), |d| (d.alone, d.last));
                 self.docs.insert(
                     path.clone(),
                     Doc {
                         snapshot,
                         state: State::Pending,
+                        last,
                         alone,
                     },
                 );
@@ -311,6 +334,28 @@ impl Worker {
                 if s != self.config.settings {
                     self.config.settings = s;
                     self.reload();
+                }
+            }
+            Job::Analysed {
+                path,
+                ticket,
+                analysis,
+            } => {
+                let key = self.key(&path);
+                // Only the latest dispatch counts: not one for an older text, nor one made
+                // before the options were reloaded.
+                if let Some(d) = self.docs.get_mut(&path)
+                    && matches!(d.state, State::InFlight(t) if t == ticket)
+                {
+                    d.state = match analysis {
+                        Some(a) => {
+                            let a = Arc::new(*a);
+                            d.last = Some(a.clone());
+                            State::Analysed(a)
+                        }
+                        None => State::Skipped(None),
+                    };
+                    self.dirty.insert(key);
                 }
             }
             Job::Indexed {
@@ -545,6 +590,9 @@ impl Worker {
         for path in pending {
             let state = self.analyse(&path);
             if let Some(d) = self.docs.get_mut(&path) {
+                if let State::Analysed(a) = &state {
+                    d.last = Some(a.clone());
+                }
                 d.state = state;
             }
         }
@@ -587,10 +635,27 @@ impl Worker {
                 ),
             )));
         }
-        match engine::analyse_source(path, &doc.snapshot.text, &options) {
-            Some(a) => State::Analysed(Arc::new(a)),
-            None => State::Skipped(None),
-        }
+        let Some(pool) = &self.pool else {
+            return match engine::analyse_source(path, &doc.snapshot.text, &options) {
+                Some(a) => State::Analysed(Arc::new(a)),
+                None => State::Skipped(None),
+            };
+        };
+        // Off the worker: the result comes back as a job, and the worker goes on with the
+        // other documents (and new edits) meanwhile.
+        let inbox = self.inbox.clone();
+        let (path, text) = (path.to_path_buf(), doc.snapshot.text.clone());
+        self.tickets += 1;
+        let ticket = self.tickets;
+        pool.spawn(move || {
+            let analysis = engine::analyse_source(&path, &text, &options).map(Box::new);
+            inbox.send(Job::Analysed {
+                path,
+                ticket,
+                analysis,
+            });
+        });
+        State::InFlight(ticket)
     }
 
     /// Links one project and returns the findings of its open documents.
@@ -612,15 +677,28 @@ impl Worker {
                     if let Ok(options) = &p.options {
                         let overlays: Vec<&FileAnalysis> = open
                             .iter()
-                            .filter_map(|path| match &self.docs[path].state {
-                                State::Analysed(a) => Some(&**a),
-                                _ => None,
+                            .filter_map(|path| {
+                                let doc = &self.docs[path];
+                                match &doc.state {
+                                    State::Analysed(a) => Some(&**a),
+                                    // Still being analysed: its last analysis stands in.
+                                    State::InFlight(_) | State::Pending => doc.last.as_deref(),
+                                    State::Skipped(_) => None,
+                                }
                             })
                             .collect();
+                        // An open document's analysis replaces its disk version — once it has
+                        // one: until then the disk version stands in (opening an indexed file
+                        // must not make it vanish from the project while it is analysed).
+                        let stands_in = |path: &PathBuf| {
+                            self.docs.get(path).is_some_and(|d| {
+                                matches!(d.state, State::Analysed(_)) || d.last.is_some()
+                            })
+                        };
                         let files = p
                             .disk
                             .iter()
-                            .filter(|(path, _)| !self.docs.contains_key(*path))
+                            .filter(|(path, _)| !stands_in(path))
                             .map(|(_, a)| &**a)
                             .chain(overlays);
                         report = engine::link(files, options);
@@ -655,6 +733,8 @@ impl Worker {
         for path in &open {
             let doc = &self.docs[path];
             let diagnostics = match &doc.state {
+                // Its findings come when its analysis does.
+                State::InFlight(_) => continue,
                 State::Skipped(Some(d)) => vec![d.clone()],
                 State::Skipped(None) | State::Pending => Vec::new(),
                 State::Analysed(_) => by_file.remove(path.as_path()).unwrap_or_default(),
