@@ -82,7 +82,7 @@ type StoredSpan = (Option<String>, std::ops::Range<usize>, String);
 
 /// A [`Diagnostic`] without its file (the entry is per file) and with its rule as a string.
 #[derive(Serialize, Deserialize)]
-struct StoredDiagnostic {
+pub(crate) struct StoredDiagnostic {
     rule: String,
     severity: u8,
     range: std::ops::Range<usize>,
@@ -281,6 +281,31 @@ fn encode(
     facts: Option<&FileFacts>,
     diagnostics: &[Diagnostic],
 ) -> Option<Vec<u8>> {
+    let stored = store(diagnostics)?;
+    // Serialize a borrowed view: the facts are not cloned.
+    #[derive(Serialize)]
+    struct EntryRef<'a> {
+        facts: Option<&'a FileFacts>,
+        diagnostics: Vec<StoredDiagnostic>,
+    }
+    let payload = postcard::to_stdvec(&EntryRef {
+        facts,
+        diagnostics: stored,
+    })
+    .ok()?;
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&key.to_le_bytes());
+    out.extend_from_slice(&content.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Some(out)
+}
+
+/// Diagnostics as stored, without their file (`None` when a path is not UTF-8).
+pub(crate) fn store(diagnostics: &[Diagnostic]) -> Option<Vec<StoredDiagnostic>> {
     let path = |p: &Option<PathBuf>| -> Option<Option<String>> {
         match p {
             None => Some(None),
@@ -311,31 +336,12 @@ fn encode(
             fixes,
         });
     }
-    // Serialize a borrowed view: the facts are not cloned.
-    #[derive(Serialize)]
-    struct EntryRef<'a> {
-        facts: Option<&'a FileFacts>,
-        diagnostics: Vec<StoredDiagnostic>,
-    }
-    let payload = postcard::to_stdvec(&EntryRef {
-        facts,
-        diagnostics: stored,
-    })
-    .ok()?;
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT.to_le_bytes());
-    out.extend_from_slice(&key.to_le_bytes());
-    out.extend_from_slice(&content.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    Some(out)
+    Some(stored)
 }
 
 /// A finding read back points inside its file (labels and edits in other files are checked
 /// when those are rendered).
-fn fits(d: &Diagnostic, len: usize) -> bool {
+pub(crate) fn fits(d: &Diagnostic, len: usize) -> bool {
     let inside = |r: &std::ops::Range<usize>| r.start <= r.end && r.end <= len;
     inside(&d.range)
         && d.labels
@@ -347,7 +353,8 @@ fn fits(d: &Diagnostic, len: usize) -> bool {
             .all(|e| e.file.is_some() || inside(&e.range))
 }
 
-fn restore(d: &StoredDiagnostic, shown: &Path) -> Option<Diagnostic> {
+/// A stored diagnostic given back its file; `None` when it names an unknown rule or level.
+pub(crate) fn restore(d: &StoredDiagnostic, shown: &Path) -> Option<Diagnostic> {
     Some(Diagnostic {
         rule: rule_id(&d.rule)?,
         severity: severity_from(d.severity)?,

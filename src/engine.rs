@@ -199,19 +199,61 @@ pub fn spawn_big_stack<T: Send + 'static>(
 
 /// Lints files and folders.
 pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
+    link_analysed(&analyse_paths(paths, options, &|_| true), options)
+}
+
+/// The files of a run analysed on their own, before the project rules join them: what
+/// [`link_analysed`] reports, and what a shard of a run stores ([`crate::shard`]).
+#[derive(Debug, Default)]
+pub struct Analysed {
+    pub files: Vec<FileAnalysis>,
+    /// Paths that could not be walked, files whose configuration is invalid.
+    pub diagnostics: Vec<Diagnostic>,
+    pub skipped: crate::discover::Skipped,
+    /// Files the run found (before `keep` chose among them).
+    pub found: usize,
+    /// When nothing was found to lint: why.
+    pub nothing_linted: Option<String>,
+}
+
+/// Finds the files under `paths` and analyses those that `keep` accepts (by the path their
+/// diagnostics name), in parallel.
+pub fn analyse_paths(
+    paths: &[PathBuf],
+    options: &Options,
+    keep: &(dyn Fn(&Path) -> bool + Sync),
+) -> Analysed {
     let (files, diagnostics, skipped) = find_files_counted(paths, options);
-    let outcomes = in_worker_pool(options, || {
+    let nothing_linted = files
+        .is_empty()
+        .then(|| crate::discover::why_nothing(paths, &skipped));
+    let found = files.len();
+    let analyses = in_worker_pool(options, || {
         files
             .par_iter()
-            .map(|p| process_file(p, display_path(p), options))
+            .filter_map(|p| {
+                let shown = display_path(p);
+                keep(&shown).then(|| process_file(p, shown, options))
+            })
             .collect::<Vec<_>>()
     });
-    let mut report = finish(&outcomes, diagnostics, options);
-    report.files = outcomes.len();
-    if report.files == 0 {
-        report.nothing_linted = Some(crate::discover::why_nothing(paths, &skipped));
+    Analysed {
+        files: analyses,
+        diagnostics,
+        skipped,
+        found,
+        nothing_linted,
     }
-    report.skipped = skipped;
+}
+
+/// Runs the project rules over analysed files and reports (suppressions, levels, baseline).
+pub fn link_analysed(analysed: &Analysed, options: &Options) -> Report {
+    let mut report = finish(&analysed.files, analysed.diagnostics.clone(), options);
+    report.files = analysed.files.len();
+    if report.files == 0 {
+        report.nothing_linted = analysed.nothing_linted.clone();
+    }
+    report.skipped = analysed.skipped.clone();
     report
 }
 
@@ -287,7 +329,7 @@ pub fn big_stack_pool(threads: usize) -> Option<rayon::ThreadPool> {
 }
 
 /// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
-fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(worker_threads(options.threads))
         .stack_size(WORKER_STACK)
@@ -384,6 +426,44 @@ impl FileAnalysis {
             suppressions: Vec::new(),
             diagnostics: vec![Diagnostic::new(rule, Severity::Error, path, range, message)],
         }
+    }
+
+    /// A file's analysis rebuilt from stored facts and file-level findings (the cache, a
+    /// shard's summaries); only its suppressions are read again, from the text.
+    pub(crate) fn restored(
+        src: SourceFile,
+        facts: Option<FileFacts>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> FileAnalysis {
+        let suppressions = match &facts {
+            Some(f) if src.text.contains("unleak-ignore") => {
+                crate::suppress::parse(&src.text, &src.lines, &f.suppression_lookalikes)
+            }
+            _ => Vec::new(),
+        };
+        FileAnalysis {
+            cacheable: true,
+            source: Some(Arc::new(src)),
+            facts: facts.map(Arc::new),
+            diagnostics,
+            suppressions,
+        }
+    }
+
+    /// A file that was not analysed, with the diagnostics that say why (stored by a shard).
+    pub(crate) fn not_analysed(diagnostics: Vec<Diagnostic>) -> FileAnalysis {
+        FileAnalysis {
+            cacheable: false,
+            source: None,
+            facts: None,
+            diagnostics,
+            suppressions: Vec::new(),
+        }
+    }
+
+    /// Its facts, when it was lowered.
+    pub(crate) fn facts(&self) -> Option<&FileFacts> {
+        self.facts.as_deref()
     }
 
     /// The file's source, when it could be read.
@@ -569,7 +649,10 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         && let Some((entry, diagnostics)) = c.get(key, content, bytes.len(), &shown)
     {
         match String::from_utf8(bytes) {
-            Ok(text) => return from_cache(shown, language, text, entry.facts, diagnostics),
+            Ok(text) => {
+                let src = SourceFile::new(shown, language, text);
+                return FileAnalysis::restored(src, entry.facts, diagnostics);
+            }
             Err(e) => bytes = e.into_bytes(),
         }
     }
@@ -597,31 +680,6 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         );
     }
     analysis
-}
-
-/// A file's analysis rebuilt from its cache entry; only its suppressions are read again (from
-/// the text, which is at hand).
-fn from_cache(
-    shown: PathBuf,
-    language: Language,
-    text: String,
-    facts: Option<FileFacts>,
-    diagnostics: Vec<Diagnostic>,
-) -> FileAnalysis {
-    let src = SourceFile::new(shown, language, text);
-    let suppressions = match &facts {
-        Some(f) if src.text.contains("unleak-ignore") => {
-            crate::suppress::parse(&src.text, &src.lines, &f.suppression_lookalikes)
-        }
-        _ => Vec::new(),
-    };
-    FileAnalysis {
-        cacheable: true,
-        source: Some(Arc::new(src)),
-        facts: facts.map(Arc::new),
-        diagnostics,
-        suppressions,
-    }
 }
 
 /// Why bytes are not source text unleak can read, when that is plain from their start: UTF-16

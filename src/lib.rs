@@ -25,6 +25,7 @@ pub mod lsp;
 pub mod project;
 pub mod registry;
 pub mod rules;
+pub mod shard;
 pub mod source;
 pub mod summary;
 pub mod suppress;

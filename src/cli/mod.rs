@@ -1,7 +1,9 @@
-//! The command line: `unleak check`, `unleak rules`, `unleak explain`, `unleak lsp`. Argument parsing with
-//! clap; every command calls the library and returns the process exit code.
+//! The command line: `unleak check`, `unleak merge`, `unleak rules`, `unleak explain`,
+//! `unleak lsp`. Argument parsing with clap; every command calls the library and returns the
+//! process exit code.
 
 pub mod output;
+mod shard;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -53,6 +55,20 @@ pub enum Command {
     },
     /// Run the language server (LSP over stdin/stdout) for editors.
     Lsp(LspArgs),
+    /// Report on a run split into shards (`unleak check --shard I/N`): read the summaries of
+    /// every shard, run the project-wide rules over them and report as one run would.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The summaries files of every shard (`unleak-shard-I-of-N.summaries`).
+    #[arg(required = true, value_name = "SUMMARIES")]
+    pub summaries: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub baseline: ReportFilterArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -84,6 +100,13 @@ pub struct CheckArgs {
     /// Print the fixes as a unified diff instead of writing them (exit 1 if there is a diff).
     #[arg(long, conflicts_with = "fix")]
     pub diff: bool,
+    /// Analyse only shard I of N of the files (a deterministic split, e.g. `2/4`) and write
+    /// their summaries for `unleak merge` instead of reporting: a CI matrix splits a monorepo.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["fix", "diff"])]
+    pub shard: Option<crate::shard::Shard>,
+    /// With --shard: where to write the summaries (default: `unleak-shard-I-of-N.summaries`).
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    pub summaries: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -205,6 +228,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Rules { format } => rules(format),
         Command::Explain { rule } => explain(&rule),
         Command::Config => print_config(),
+        Command::Merge(args) => shard::merge(&args),
         Command::Lsp(args) => crate::lsp::run_stdio(crate::lsp::ServerConfig {
             baseline: args.baseline,
             verbose: args.verbose,
@@ -221,6 +245,9 @@ fn check(args: CheckArgs) -> i32 {
     };
     if args.fix || args.diff {
         return run_fix(&paths, &args);
+    }
+    if let Some(shard) = args.shard {
+        return shard::analyse(&paths, shard, &args);
     }
     run_check(&paths, &[], &args.output, &args.baseline)
 }
@@ -346,7 +373,7 @@ fn with_baseline(options: &mut Options, args: &ReportFilterArgs) -> Result<(), i
 /// A run's options: the configuration found from the working directory, then the flags; and the
 /// folder the cache lives in (the configuration's, else the working directory). `Err` holds the
 /// exit code after an invalid configuration, which is reported.
-fn run_options(args: &OutputArgs) -> Result<(Options, PathBuf), i32> {
+pub(crate) fn run_options(args: &OutputArgs) -> Result<(Options, PathBuf), i32> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let config = match crate::config::discover(&cwd, &|id| registry::find(id).is_some()) {
         Ok(c) => c,
@@ -389,7 +416,7 @@ pub fn run_check(
     let lint = |options: &Options| {
         let mut options = options.clone();
         options.exclude = exclude.to_vec();
-        lint_paths(paths, &options)
+        Ok(lint_paths(paths, &options))
     };
     run_check_with(&lint, &[], args, baseline)
 }
@@ -416,7 +443,7 @@ pub fn run_cargo_check(
             let mut options = options.clone();
             options.exclude = packages.iter().flat_map(|p| p.exclude.clone()).collect();
             let roots: Vec<PathBuf> = packages.iter().map(|p| p.package.root.clone()).collect();
-            return lint_paths(&roots, &options);
+            return Ok(lint_paths(&roots, &options));
         }
         let mut merged: Option<Report> = None;
         for p in packages {
@@ -428,17 +455,17 @@ pub fn run_cargo_check(
                 None => merged = Some(report),
             }
         }
-        merged.unwrap_or_default()
+        Ok(merged.unwrap_or_default())
     };
     let described: Vec<output::cargo::Package> =
         packages.iter().map(|p| p.package.clone()).collect();
     run_check_with(&lint, &described, args, baseline)
 }
 
-/// The check both entries share: options and cache, the lint itself (`lint`), the changed-file
-/// filter, the baseline, the report.
-fn run_check_with(
-    lint: &dyn Fn(&Options) -> Report,
+/// The check every entry shares: options and cache, the lint itself (`lint`; `Err`: a message,
+/// exit 2), the changed-file filter, the baseline, the report.
+pub(crate) fn run_check_with(
+    lint: &dyn Fn(&Options) -> Result<Report, String>,
     packages: &[output::cargo::Package],
     args: &OutputArgs,
     baseline: &ReportFilterArgs,
@@ -447,16 +474,7 @@ fn run_check_with(
         Ok(o) => o,
         Err(code) => return code,
     };
-    if !args.no_cache {
-        let dir = args
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| cache_base.join(crate::cache::DIR_NAME));
-        // The cache is an optimisation: a folder that cannot be made means a run without it.
-        options.cache = crate::cache::Cache::open(&dir, &options.rules)
-            .ok()
-            .map(std::sync::Arc::new);
-    }
+    with_cache(&mut options, args, &cache_base);
     if let Err(code) = with_baseline(&mut options, baseline) {
         return code;
     }
@@ -469,7 +487,13 @@ fn run_check_with(
             }
         }
     }
-    let mut report = lint(&options);
+    let mut report = match lint(&options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("unleak: {e}");
+            return EXIT_ERROR;
+        }
+    };
     if args.statistics {
         print_statistics(&report);
     }
@@ -537,6 +561,20 @@ fn run_check_with(
         return EXIT_ERROR;
     }
     exit_code(&report)
+}
+
+/// Opens the run's cache unless `--no-cache` (in `--cache-dir`, else in `cache_base`).
+pub(crate) fn with_cache(options: &mut Options, args: &OutputArgs, cache_base: &std::path::Path) {
+    if !args.no_cache {
+        let dir = args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| cache_base.join(crate::cache::DIR_NAME));
+        // The cache is an optimisation: a folder that cannot be made means a run without it.
+        options.cache = crate::cache::Cache::open(&dir, &options.rules)
+            .ok()
+            .map(std::sync::Arc::new);
+    }
 }
 
 /// 0 when nothing at warning level or above was found, 1 for findings, 2 for internal errors.
