@@ -468,3 +468,52 @@ fn rust_swallowed_error_keeps_the_comment_that_explains_it() {
         "fn f(r: Result<(), E>) {\n    match r {\n        Ok(()) => {}\n        Err(error) => {\n            eprintln!(\"f failed: {error}\");\n            // ignored on purpose\n        }\n    }\n}\n"
     );
 }
+
+/// Issue 19: cleanup goes where the owner's life ends, never into a method the owner calls per
+/// event. `cancel()` runs on every `interrupt`: removing the `audio` listener there would stop
+/// the session after its first interruption.
+#[test]
+fn cleanup_skips_methods_the_owner_calls_per_event() {
+    let src = "import { bus } from './bus';\nexport class Call {\n  start() {\n    bus.on('audio', (a) => this.play(a));\n    bus.on('interrupt', () => this.cancel());\n  }\n  cancel() {\n    this.playing = false;\n  }\n  play(a) {}\n  close() {\n    this.playing = false;\n  }\n}\n";
+    let out = fixed("call.js", src);
+    assert!(
+        out.contains("  cancel() {\n    this.playing = false;\n  }\n"),
+        "cancel() was changed:\n{out}"
+    );
+    assert!(
+        out.contains("  close() {\n    this.playing = false;\n    if (this.onAudio) bus.off('audio', this.onAudio);\n"),
+        "close() does not remove the listener:\n{out}"
+    );
+}
+
+/// `reset()` / `abort()` reached per event through another method, and no other teardown: a new
+/// `dispose()` gets the cleanup.
+#[test]
+fn cleanup_gets_a_new_dispose_when_every_teardown_runs_per_event() {
+    let src = "import { bus } from './bus';\nexport class Player {\n  start() {\n    bus.on('tick', (t) => this.render(t));\n    bus.on('seek', () => this.restart());\n  }\n  restart() {\n    this.abort();\n  }\n  abort() {\n    this.pos = 0;\n  }\n  render(t) {}\n}\n";
+    let out = fixed("player.js", src);
+    assert!(
+        out.contains("  abort() {\n    this.pos = 0;\n  }\n"),
+        "abort() was changed:\n{out}"
+    );
+    assert!(
+        out.contains("  dispose() {\n    if (this.onTick) bus.off('tick', this.onTick);"),
+        "no new dispose():\n{out}"
+    );
+}
+
+/// Among teardowns, a life-ending name wins over source order, and a method named like one
+/// stays a teardown even when a handler calls it (`close()` on a `bye` message).
+#[test]
+fn cleanup_prefers_life_ending_teardowns() {
+    let src = "import { bus } from './bus';\nexport class Link {\n  open() {\n    bus.on('data', (d) => this.onData(d));\n  }\n  onData(d) {\n    if (d === 'bye') this.close();\n  }\n  release() {\n    this.n = 0;\n  }\n  close() {\n    this.n = 0;\n  }\n}\n";
+    let out = fixed("link.js", src);
+    assert!(
+        out.contains("  close() {\n    this.n = 0;\n    if (this.onData"),
+        "close() does not remove the listener:\n{out}"
+    );
+    assert!(
+        out.contains("  release() {\n    this.n = 0;\n  }\n"),
+        "{out}"
+    );
+}

@@ -12,6 +12,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 mod indices;
+mod teardowns;
+pub use teardowns::ends_a_life;
 mod validate;
 
 pub type ScopeId = usize;
@@ -54,7 +56,7 @@ pub struct FileFacts {
     /// class with thousands of methods quadratic (minutes for a 1 MB file). Not cached: it is
     /// rebuilt on first use.
     #[serde(skip)]
-    teardowns: std::sync::OnceLock<TeardownIndex>,
+    teardowns: std::sync::OnceLock<teardowns::TeardownIndex>,
     /// Every identifier-like word of the source text, computed on first use: fix builders ask
     /// whether a name is free once per finding, and scanning the text each time made files with
     /// thousands of findings quadratic (a minute for 40,000 `setInterval`s).
@@ -67,12 +69,6 @@ pub struct FileFacts {
     /// The module's signal handlers (`process.on('SIGTERM', …)` at module level), on first use.
     #[serde(skip)]
     signal_handlers: std::sync::OnceLock<Vec<ScopeId>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct TeardownIndex {
-    named: Vec<bool>,
-    methods_by_class: Vec<Vec<ScopeId>>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -893,70 +889,6 @@ impl FileFacts {
     pub fn enclosing_method(&self, scope: ScopeId) -> Option<ScopeId> {
         self.ancestors(scope)
             .find(|&s| matches!(self.scopes[s].kind, ScopeKind::Method { .. }))
-    }
-
-    /// A teardown: a method or function named like one, or a handler of a close-like event.
-    /// Memoised for these facts: the predicate of the first call is the one kept (one lint
-    /// run asks with one set of options).
-    fn teardown_index(&self, teardown: &dyn Fn(&str) -> bool) -> &TeardownIndex {
-        self.teardowns.get_or_init(|| {
-            let named: Vec<bool> = self
-                .scopes
-                .iter()
-                .map(|s| s.name.as_deref().is_some_and(teardown))
-                .collect();
-            let mut methods_by_class = vec![Vec::new(); self.classes.len()];
-            for (i, s) in self.scopes.iter().enumerate() {
-                if named[i]
-                    && matches!(s.kind, ScopeKind::Method { .. })
-                    && let Some(c) = s.class
-                    && let Some(list) = methods_by_class.get_mut(c)
-                {
-                    list.push(i);
-                }
-            }
-            TeardownIndex {
-                named,
-                methods_by_class,
-            }
-        })
-    }
-
-    /// The methods of `class` named like a teardown (see [`FileFacts::is_teardown_scope`] for
-    /// the predicate's memoisation).
-    pub fn class_teardown_methods(
-        &self,
-        class: ClassId,
-        teardown: &dyn Fn(&str) -> bool,
-    ) -> &[ScopeId] {
-        self.teardown_index(teardown)
-            .methods_by_class
-            .get(class)
-            .map_or(&[], Vec::as_slice)
-    }
-
-    /// `s` is a teardown: named like one by `teardown` (a function, method or named callback),
-    /// or a close-like event handler. The names are judged once per file and remembered: the
-    /// predicate of the first call is the one kept (a lint run asks with one set of options).
-    pub fn is_teardown_scope(&self, s: ScopeId, teardown: &dyn Fn(&str) -> bool) -> bool {
-        let scope = &self.scopes[s];
-        let named = self
-            .teardown_index(teardown)
-            .named
-            .get(s)
-            .copied()
-            .unwrap_or(false);
-        match &scope.kind {
-            ScopeKind::Module => false,
-            ScopeKind::Function | ScopeKind::Method { .. } => named,
-            ScopeKind::Callback(r) => {
-                named
-                    || (matches!(
-                        r.kind,
-                        CallbackKind::EventHandler | CallbackKind::OnceHandler
-                    ) && r.event.as_deref().is_some_and(is_close_event))
-            }
-        }
     }
 }
 
