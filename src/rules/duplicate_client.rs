@@ -348,11 +348,22 @@ fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
         .as_deref()
         .is_some_and(|c| c.contains(&format!("new {}{own_args};", site.kind)))
         || own_args == "()";
+    // Named by the import specifier, relative to this file: the same in the CLI and the
+    // language server, wherever either runs from.
+    let whence = match &m.create {
+        Some(_) => format!(
+            "a new `{spec}{}`",
+            m.path
+                .extension()
+                .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()))
+        ),
+        None => format!("`{spec}`"),
+    };
     Some(fix(
         format!(
-            "use the shared `{}` from `{}`{}",
+            "use one shared `{}` client, `{}` from {whence}{}",
+            site.kind,
             m.export,
-            m.path.display(),
             if same {
                 ""
             } else {
