@@ -791,7 +791,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         }));
         // Out of time (a rule stops part-way when it sees it): what it found stays, the
         // rest of this file is not analysed, and the time-out says so. Never cached.
-        if ctx.out_of_time() {
+        if ctx.past_deadline() {
             if let Ok(d) = checked {
                 diagnostics.extend(d);
             }
