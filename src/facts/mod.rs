@@ -431,6 +431,11 @@ pub enum EventKind {
     RacedCall { callee: String },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
+    /// `new C(a, b)` (TypeScript): what each argument is, so the project layer can tell whether
+    /// a class's constructor parameters are handed objects shared with others (a module-level
+    /// emitter, the constructing instance's own field from a method) or owned one-to-one (a
+    /// value made for this construction).
+    Construct { class: String, args: Vec<PlaceRef> },
     /// A function passed by name as a callback (`wss.on('connection', onConnection)`).
     PassedAsCallback {
         func: PlaceRef,
@@ -463,6 +468,7 @@ impl EventKind {
             EventKind::Stream { handle, .. } => handle,
             EventKind::Pipe { from, .. } => from,
             EventKind::RacedCall { .. }
+            | EventKind::Construct { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }

@@ -19,14 +19,7 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
-const GLOBALS: &[&str] = &[
-    "process",
-    "window",
-    "document",
-    "globalThis",
-    "global",
-    "self",
-];
+use super::constructions::{Constructions, GLOBALS, constructor_param, root_place};
 
 /// Who must remove the listener.
 enum Owner {
@@ -43,19 +36,23 @@ impl Rule for UnremovedListener {
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
         let long_lived = long_lived_types(ctx);
+        let constructions = Constructions::build(ctx);
         let mut out = Vec::new();
         for file in ctx.files {
             if file.facts.is_rust {
                 out.extend(check_rust_registries(ctx, file, &long_lived));
             } else {
-                out.extend(check_ts(&FileCtx {
-                    path: &file.path,
-                    source: &file.source.text,
-                    facts: &file.facts,
-                    options: ctx.options,
-                    is_test: file.is_test,
-                    deadline: None,
-                }));
+                out.extend(check_ts(
+                    &FileCtx {
+                        path: &file.path,
+                        source: &file.source.text,
+                        facts: &file.facts,
+                        options: ctx.options,
+                        is_test: file.is_test,
+                        deadline: None,
+                    },
+                    &constructions,
+                ));
             }
         }
         out
@@ -190,7 +187,7 @@ pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
     })
 }
 
-fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
+fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
     {
         let facts = ctx.facts;
         let mut out = Vec::new();
@@ -214,7 +211,8 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                 continue;
             }
             let target = facts.resolve(target);
-            let Some((owner, rhythm, target_desc)) = judge_target(ctx, e, &target) else {
+            let Some((owner, rhythm, target_desc)) = judge_target(ctx, constructions, e, &target)
+            else {
                 continue;
             };
             // An AbortSignal whose origin is not followed, or whose controller is aborted.
@@ -417,7 +415,12 @@ fn ts_class_fix(
 
 /// Whether the target outlives the registering scope; if so, who must remove the listener,
 /// how often the registration runs, and how to name the target.
-fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, String, String)> {
+fn judge_target(
+    ctx: &FileCtx,
+    constructions: &Constructions,
+    e: &Event,
+    target: &Place,
+) -> Option<(Owner, String, String)> {
     let facts = ctx.facts;
     let class = facts
         .enclosing_method(e.scope)
@@ -447,6 +450,20 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
         _ => false,
     };
     let desc = describe_place(facts, target);
+    // Registered once per instance, in the constructor, on what the constructor was handed: the
+    // object is the instance's own (one transport per socket, one wrapper per connection)
+    // unless some construction site hands it something shared.
+    if let Some((c, index)) = constructor_param(facts, e, target)
+        && let Some(owner) = class
+    {
+        let name = facts.classes[c].name.as_deref()?;
+        let why = constructions.shared_param(name, index)?;
+        return Some((
+            Owner::Class(owner),
+            "once per instance".into(),
+            format!("{desc} (shared: {why})"),
+        ));
+    }
     if long_lived {
         if !matches!(
             lifetime,
@@ -526,13 +543,6 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
         facts.lifetime(boundary)
     };
     Some((owner, rhythm(l), format!("{desc}, declared outside it")))
-}
-
-fn root_place(p: &Place) -> &Place {
-    match p {
-        Place::Member { base, .. } => root_place(base),
-        other => other,
-    }
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
