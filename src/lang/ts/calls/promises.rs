@@ -201,6 +201,15 @@ impl<'a> Walker<'a> {
         {
             return;
         }
+        // Compute-or-nothing: `try { return f(); } catch {}` ending a function, which returns
+        // `undefined` when `f` throws (a cron schedule with no next date). The exception is
+        // the function's way of saying "no value", and the caller sees that.
+        if h.parent()
+            .filter(|t| t.kind() == "try_statement")
+            .is_some_and(|t| returns_or_nothing(t))
+        {
+            return;
+        }
         let start = h.start_byte();
         let open = body.start_byte() + 1;
         let fix = match h.field("parameter") {
@@ -228,6 +237,9 @@ impl<'a> Walker<'a> {
         let (n, method, args) = (s.n, s.method, &s.list);
         let swallowed = match method {
             "catch" => args.first().filter(|a| is_noop_fn(**a, self.src)),
+            // `.then(noop, noop)` drops both outcomes on purpose: a "wait until it settles"
+            // helper; whoever holds the original promise still sees its rejection.
+            "then" if args.first().is_some_and(|a| is_noop_fn(*a, self.src)) => None,
             "then" => args.get(1).filter(|a| is_noop_fn(**a, self.src)),
             _ => None,
         };
@@ -299,17 +311,66 @@ fn is_timeout_helper_name(name: &str) -> bool {
     words(name).any(|w| matches!(w.as_str(), "timeout" | "deadline"))
 }
 
-/// A `try` block of at most three statements, each loading an optional module or parsing input
-/// (`require(…)`, `import(…)`, `JSON.parse(…)`): a probe whose failure is expected.
+/// A `try` block that starts by loading an optional module or parsing input (`require(…)`,
+/// `import(…)`, `JSON.parse(…)`) and otherwise only uses what it got — more probes, stores
+/// (`module.exports.mask = …`), tests and returns: a probe whose failure is expected, where
+/// the code after the `try` is the fallback.
 fn is_probe_block(block: Node, src: &str) -> bool {
     let mut cursor = block.walk();
-    let statements: Vec<Node> = block.named_children(&mut cursor).collect();
-    !statements.is_empty()
-        && statements.len() <= 3
-        && statements.iter().all(|s| {
-            let text = src.get(s.byte_range()).unwrap_or("");
-            ["require(", "import(", "JSON.parse("]
-                .iter()
-                .any(|probe| text.contains(probe))
-        })
+    let statements: Vec<Node> = block
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    let is_probe = |s: &Node| {
+        let text = src.get(s.byte_range()).unwrap_or("");
+        ["require(", "import(", "JSON.parse("]
+            .iter()
+            .any(|probe| text.contains(probe))
+    };
+    let uses_it = |s: &Node| {
+        is_probe(s)
+            || matches!(s.kind(), "if_statement" | "return_statement")
+            || (s.kind() == "expression_statement"
+                && s.named_child(0)
+                    .is_some_and(|x| x.kind() == "assignment_expression"))
+    };
+    statements.first().is_some_and(is_probe) && statements.iter().all(uses_it)
+}
+
+/// `try { return expr; }` as the last statement of a function body.
+fn returns_or_nothing(t: Node) -> bool {
+    let Some(body) = t.field("body") else {
+        return false;
+    };
+    let mut c = body.walk();
+    let statements: Vec<Node> = body
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    let [only] = statements.as_slice() else {
+        return false;
+    };
+    if only.kind() != "return_statement" || only.named_child_count() == 0 {
+        return false;
+    }
+    let Some(block) = t.parent().filter(|b| b.kind() == "statement_block") else {
+        return false;
+    };
+    let is_function = block.parent().is_some_and(|f| {
+        matches!(
+            f.kind(),
+            "function_declaration"
+                | "function_expression"
+                | "function"
+                | "arrow_function"
+                | "method_definition"
+                | "generator_function_declaration"
+        )
+    });
+    let mut c = block.walk();
+    let last = block
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .last();
+    is_function && last.is_some_and(|l| l.id() == t.id())
 }
