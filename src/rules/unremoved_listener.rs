@@ -520,7 +520,7 @@ fn judge_target(
             );
         ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
     };
-    if !outside {
+    if !outside || fresh_in_run(facts, e, *b, boundary, in_loop) {
         return None;
     }
     let owner = match class {
@@ -543,6 +543,42 @@ fn judge_target(
         facts.lifetime(boundary)
     };
     Some((owner, rhythm(l), format!("{desc}, declared outside it")))
+}
+
+/// The registration repeats only over a loop or `.forEach` in the run of the function that just
+/// made the target (`const ns = new Namespace(…); parent.listeners('x').forEach((l) =>
+/// ns.on('x', l))`): each run adds one listener per item to its own new object, bounded by the
+/// items and gone with the object. Not when a handler or interval lies between the two.
+fn fresh_in_run(
+    facts: &FileFacts,
+    e: &Event,
+    b: crate::facts::BindingId,
+    boundary: ScopeId,
+    in_loop: bool,
+) -> bool {
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
+        return false;
+    }
+    let home = binding.scope;
+    let bounded = in_loop
+        || facts.scopes[boundary].in_loop
+        || matches!(&facts.scopes[boundary].kind, ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration);
+    if !bounded {
+        return false;
+    }
+    let mut between = facts.ancestors(e.scope).take_while(|&s| s != home);
+    let only_bounded = between.all(|s| match &facts.scopes[s].kind {
+        ScopeKind::Callback(r) => !matches!(
+            r.kind,
+            CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval
+        ),
+        _ => false,
+    });
+    only_bounded
+        && facts
+            .events_on(&Place::Binding(b))
+            .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
