@@ -234,6 +234,11 @@ impl<'a> Walker<'a> {
         if let Some(r) = right {
             self.collection_literal(r);
             self.flow_into(r);
+            if let Some(l) = left
+                && self.handles_rejection(r)
+            {
+                self.handled_promises.push(self.text(l).to_string());
+            }
         }
         if let (Some(l), Some(r)) = (left, right)
             && self.rebuilds_from_itself(n, l, r)

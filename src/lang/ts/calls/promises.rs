@@ -243,7 +243,13 @@ impl<'a> Walker<'a> {
             "then" => args.get(1).filter(|a| is_noop_fn(**a, self.src)),
             _ => None,
         };
-        if let Some(handler) = swallowed {
+        // `p.catch(noop)` on a promise whose own chain already reports its rejection (and
+        // rethrows it to whoever awaits `p`): it only keeps the kept promise from counting as
+        // unhandled; the error is not lost.
+        let already_handled = method == "catch"
+            && s.obj
+                .is_some_and(|o| self.handled_promises.iter().any(|h| h == self.text(o)));
+        if let Some(handler) = swallowed.filter(|_| !already_handled) {
             // Point at `.catch` itself: in a long chain the call starts lines earlier.
             let span = s
                 .callee
@@ -282,6 +288,41 @@ impl<'a> Walker<'a> {
                 head_span(n),
             );
         }
+    }
+}
+
+impl<'a> Walker<'a> {
+    /// `x.then(ok, onRejected)` / `x.catch(onRejected)` where the rejection handler does
+    /// something with the error (not a no-op).
+    pub(in crate::lang::ts) fn handles_rejection(&self, r: Node<'a>) -> bool {
+        let r = strip(r);
+        if r.kind() != "call_expression" {
+            return false;
+        }
+        let method = r
+            .field("function")
+            .filter(|f| f.kind() == "member_expression")
+            .and_then(|f| f.field("property"))
+            .map(|p| self.text(p));
+        let Some(args) = r.field("arguments") else {
+            return false;
+        };
+        let mut c = args.walk();
+        let list: Vec<Node> = args
+            .named_children(&mut c)
+            .filter(|a| a.kind() != "comment")
+            .collect();
+        let handler = match method {
+            Some("then") => list.get(1),
+            Some("catch") => list.first(),
+            _ => None,
+        };
+        handler.is_some_and(|h| {
+            matches!(
+                strip(*h).kind(),
+                "arrow_function" | "function_expression" | "function"
+            ) && !is_noop_fn(*h, self.src)
+        })
     }
 }
 
