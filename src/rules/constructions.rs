@@ -158,41 +158,67 @@ pub fn constructor_param(facts: &FileFacts, e: &Event, target: &Place) -> Option
     }
     let ctor = ctor?;
     let class = facts.scopes[ctor].class?;
-    let params = &facts.scopes[ctor].params;
-    let param_name = match root_place(target) {
+    let index = match root_place(target) {
         Place::Binding(b) => {
             let b = &facts.bindings[*b];
-            (b.kind == BindingKind::Param && b.scope == ctor).then(|| b.name.clone())?
+            if b.kind != BindingKind::Param || b.scope != ctor {
+                return None;
+            }
+            facts.scopes[ctor]
+                .params
+                .iter()
+                .position(|p| *p == b.name)?
         }
-        Place::Field { class: c, name } if *c == class => {
-            // `this.x = param` (or `= param.y`) in the constructor, or `constructor(private x)`.
-            let from_flow = facts.events.iter().find_map(|f| {
-                let EventKind::Flow { from, to } = &f.kind else {
-                    return None;
-                };
-                if !facts.is_within(f.scope, ctor)
-                    || facts.resolve(to)
-                        != (Place::Field {
-                            class,
-                            name: name.clone(),
-                        })
-                {
-                    return None;
-                }
-                match root_place(&facts.resolve(from)) {
-                    Place::Binding(b)
-                        if facts.bindings[*b].kind == BindingKind::Param
-                            && facts.bindings[*b].scope == ctor =>
-                    {
-                        Some(facts.bindings[*b].name.clone())
-                    }
-                    _ => None,
-                }
-            });
-            from_flow.or_else(|| params.iter().find(|p| *p == name).cloned())?
-        }
+        Place::Field { class: c, name } if *c == class => field_param(facts, ctor, class, name)?,
         _ => return None,
     };
-    let index = params.iter().position(|p| *p == param_name)?;
     Some((class, index))
+}
+
+/// The position of the constructor parameter that `this.name` of `class` was set from, looking
+/// in the class's constructor.
+pub fn injected_field_param(facts: &FileFacts, class: ClassId, name: &str) -> Option<usize> {
+    let ctor = facts.scopes.iter().position(|s| {
+        s.class == Some(class)
+            && matches!(
+                s.kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            )
+            && !s.params.is_empty()
+    })?;
+    field_param(facts, ctor, class, name)
+}
+
+/// `this.name = param` (or `= param.y`) in the constructor `ctor`, or `constructor(private
+/// name)`: the parameter's position.
+fn field_param(facts: &FileFacts, ctor: ScopeId, class: ClassId, name: &str) -> Option<usize> {
+    let params = &facts.scopes[ctor].params;
+    let from_flow = facts.events.iter().find_map(|f| {
+        let EventKind::Flow { from, to } = &f.kind else {
+            return None;
+        };
+        if !facts.is_within(f.scope, ctor)
+            || facts.resolve(to)
+                != (Place::Field {
+                    class,
+                    name: name.to_string(),
+                })
+        {
+            return None;
+        }
+        match root_place(&facts.resolve(from)) {
+            Place::Binding(b)
+                if facts.bindings[*b].kind == BindingKind::Param
+                    && facts.bindings[*b].scope == ctor =>
+            {
+                Some(facts.bindings[*b].name.clone())
+            }
+            _ => None,
+        }
+    });
+    let param_name = from_flow.or_else(|| params.iter().find(|p| *p == name).cloned())?;
+    params.iter().position(|p| *p == param_name)
 }

@@ -19,7 +19,9 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
-use super::constructions::{Constructions, GLOBALS, constructor_param, root_place};
+use super::constructions::{
+    Constructions, GLOBALS, constructor_param, injected_field_param, root_place,
+};
 
 /// Who must remove the listener.
 enum Owner {
@@ -472,15 +474,25 @@ fn judge_target(
             return None;
         }
         let kind = match root {
-            Place::Global(_) => "global",
-            Place::Field { .. } => "shared (injected)",
-            _ => "module-level",
+            Place::Global(_) => "a global object".to_string(),
+            // Handed in through the constructor; shared when some construction site says so.
+            Place::Field { class: c, name } => {
+                let why = facts.classes[*c].name.as_deref().and_then(|cname| {
+                    let index = injected_field_param(facts, *c, name)?;
+                    constructions.shared_param(cname, index)
+                });
+                match why {
+                    Some(why) => format!("an injected object (shared: {why})"),
+                    None => "an injected object, handed in through the constructor".to_string(),
+                }
+            }
+            _ => "a module-level object".to_string(),
         };
         let owner = match class {
             Some(c) if !in_loop => Owner::Class(c),
             _ => Owner::Scope(outer_owner(facts, e.scope)),
         };
-        return Some((owner, rhythm(lifetime), format!("{desc}, a {kind} object")));
+        return Some((owner, rhythm(lifetime), format!("{desc}, {kind}")));
     }
     // An outer-scope object registered on from a repeated scope (or a constructor). Only the
     // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
