@@ -429,6 +429,10 @@ pub enum EventKind {
     },
     /// A call of a named function inside `Promise.race([...])`.
     RacedCall { callee: String },
+    /// A settle function of an enclosing `new Promise` executor used outside the executor's
+    /// timers (TypeScript): the promise can settle this way too; `reject` when it is the
+    /// executor's second parameter, so the work can fail, not only succeed.
+    SettlesOtherwise { reject: bool },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
     /// `new C(a, b)` (TypeScript): what each argument is, so the project layer can tell whether
@@ -469,6 +473,7 @@ impl EventKind {
             EventKind::Pipe { from, .. } => from,
             EventKind::RacedCall { .. }
             | EventKind::Construct { .. }
+            | EventKind::SettlesOtherwise { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }

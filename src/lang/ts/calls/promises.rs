@@ -177,11 +177,16 @@ impl<'a> Walker<'a> {
     /// another way too (a manual race).
     pub(in crate::lang::ts) fn settle_reference(&mut self, n: Node<'a>) {
         let name = self.text(n);
+        let mut settles = None;
         if let Some(ex) = self.executors.last_mut()
             && ex.in_timer == 0
             && ex.settle.iter().any(|s| s.as_deref() == Some(name))
         {
             ex.settles_otherwise = true;
+            settles = Some(ex.settle[1].as_deref() == Some(name));
+        }
+        if let Some(reject) = settles {
+            self.event(EventKind::SettlesOtherwise { reject }, n.byte_range());
         }
     }
 
