@@ -449,9 +449,9 @@ fn rust_replaced_task_is_aborted_first() {
 
 #[test]
 fn no_fix_removes_a_listener_from_what_the_teardown_cannot_reach() {
-    // `cluster` is a constructor parameter: `close()` cannot name it, so no fix is offered
-    // (the finding stays, with its help).
-    let src = "export class Group {\n  constructor(cluster) {\n    cluster.on('refresh', () => this.sync());\n  }\n  close() {}\n  sync() {}\n}\n";
+    // `cluster` is a constructor parameter, handed a module-level emitter by `join()`:
+    // `close()` cannot name it, so no fix is offered (the finding stays, with its help).
+    let src = "const shared = new EventEmitter();\nexport class Group {\n  constructor(cluster) {\n    cluster.on('refresh', () => this.sync());\n  }\n  close() {}\n  sync() {}\n}\nexport function join() {\n  return new Group(shared);\n}\n";
     let diags = lint_one("group.js", src);
     let d = diags
         .iter()

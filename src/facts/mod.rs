@@ -428,8 +428,17 @@ pub enum EventKind {
     },
     /// A call of a named function inside `Promise.race([...])`.
     RacedCall { callee: String },
+    /// A settle function of an enclosing `new Promise` executor used outside the executor's
+    /// timers (TypeScript): the promise can settle this way too; `reject` when it is the
+    /// executor's second parameter, so the work can fail, not only succeed.
+    SettlesOtherwise { reject: bool },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
+    /// `new C(a, b)` (TypeScript): what each argument is, so the project layer can tell whether
+    /// a class's constructor parameters are handed objects shared with others (a module-level
+    /// emitter, the constructing instance's own field from a method) or owned one-to-one (a
+    /// value made for this construction).
+    Construct { class: String, args: Vec<PlaceRef> },
     /// A function passed by name as a callback (`wss.on('connection', onConnection)`).
     PassedAsCallback {
         func: PlaceRef,
@@ -462,6 +471,8 @@ impl EventKind {
             EventKind::Stream { handle, .. } => handle,
             EventKind::Pipe { from, .. } => from,
             EventKind::RacedCall { .. }
+            | EventKind::Construct { .. }
+            | EventKind::SettlesOtherwise { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }

@@ -113,6 +113,7 @@ impl Limits {
             }
             EventKind::Raced { place, call } => p(place) && self.range(call),
             EventKind::PassedAsCallback { func, registrar } => p(func) && self.registrar(registrar),
+            EventKind::Construct { args, .. } => args.iter().all(p),
             // Every other kind holds at most its one place.
             other => other.place().is_none_or(p),
         }

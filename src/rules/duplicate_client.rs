@@ -539,14 +539,31 @@ impl Rule for DuplicateClient {
             let facts = &site.file.facts;
             let test = site.file.is_test;
             // How many other sites there are, and the first few of them as labels.
+            // The returns of one factory (`if (blocking) return new Redis({...config, …});
+            // return new Redis(config);`) are one construction site: each call makes one.
+            let same_factory = |j: usize| match (returned_from(site), returned_from(&sites[j])) {
+                (Some(a), Some(b)) => a == b && std::ptr::eq(site.file, sites[j].file),
+                _ => false,
+            };
             let (other_count, others): (usize, Vec<&Site>) = if test {
                 (0, Vec::new())
             } else {
                 let group = &by_kind[site.kind.as_str()];
-                let others = group.iter().filter(|&&j| j != i);
+                let others: Vec<usize> = group
+                    .iter()
+                    .copied()
+                    .filter(|&j| j != i && !same_factory(j))
+                    .collect();
+                let mut distinct: Vec<(usize, Option<ScopeId>)> = Vec::new();
+                for &j in &others {
+                    let key = (sites[j].file as *const _ as usize, returned_from(&sites[j]));
+                    if key.1.is_none() || !distinct.contains(&key) {
+                        distinct.push(key);
+                    }
+                }
                 (
-                    group.len() - 1,
-                    others.take(MAX_LABELS).map(|&j| &sites[j]).collect(),
+                    distinct.len(),
+                    others.iter().take(MAX_LABELS).map(|&j| &sites[j]).collect(),
                 )
             };
             let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
@@ -635,5 +652,16 @@ impl Rule for DuplicateClient {
             out.push(d);
         }
         out
+    }
+}
+
+/// The function a construction is returned from (`return new Redis(config)`), if it is.
+fn returned_from(site: &Site) -> Option<ScopeId> {
+    match &site.event.kind {
+        EventKind::New {
+            handle: PlaceRef::Returned(s),
+            ..
+        } => Some(*s),
+        _ => None,
     }
 }

@@ -11,6 +11,7 @@ use crate::facts::{
 use crate::fixes::rust as rust_fixes;
 
 pub mod buffer_concat_in_loop;
+pub mod constructions;
 pub mod duplicate_adapter;
 pub mod duplicate_client;
 pub mod fixes;

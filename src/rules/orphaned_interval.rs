@@ -337,10 +337,11 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
                 return Verdict::Released;
             }
             let clears: Vec<&Event> = clears_of(facts, place).collect();
-            if clears
-                .iter()
-                .any(|c| in_class_teardown(facts, c.scope, *class, opts))
-            {
+            if clears.iter().any(|c| {
+                in_class_teardown(facts, c.scope, *class, opts)
+                    || (class_teardowns(facts, *class, opts).is_empty()
+                        && in_clearing_method(facts, c.scope, *class))
+            }) {
                 return Verdict::Released;
             }
             let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
@@ -380,4 +381,24 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
         // Returned, passed on or stored somewhere unleak does not follow: judged elsewhere.
         _ => Verdict::Released,
     }
+}
+
+/// `scope` is (inside) a method of `class` named for clearing — `clear()`, `clearTimers()`:
+/// for a class with no teardown-named method, the owner's way to stop its timers (a
+/// heartbeat's `clear()`, called when its connection closes), a teardown by another name.
+fn in_clearing_method(facts: &FileFacts, scope: ScopeId, class: ClassId) -> bool {
+    facts.enclosing_method(scope).is_some_and(|m| {
+        let s = &facts.scopes[m];
+        s.class == Some(class)
+            && !matches!(
+                s.kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            )
+            && s.name
+                .as_deref()
+                .is_some_and(|n| crate::facts::words(n).next().as_deref() == Some("clear"))
+    })
 }

@@ -34,6 +34,19 @@ impl Rule for SilentError {
                 let EventKind::SwallowedError { what, fix } = &e.kind else {
                     return None;
                 };
+                // A best-effort step of a teardown: `.catch(noop)` in the middle of a chain that
+                // goes on (`.catch(() => {}).finally(() => this.clearTimers())`), so a failed
+                // pause or quit does not stop the rest of the shutdown.
+                if !facts.is_rust
+                    && fix
+                        .as_ref()
+                        .is_some_and(|f| chain_goes_on(ctx.source, f.range.end))
+                    && runs_during(facts, e.scope, 0, &|s| {
+                        facts.is_teardown_scope(s, &|n| ctx.options.is_teardown(n))
+                    })
+                {
+                    return None;
+                }
                 let help = if facts.is_rust {
                     "log the error with context (`tracing::warn!(error = %e, \"…\")`) and count it, \
                      return it (`?`), or handle the case explicitly; `let _ = …` states that a result \
@@ -73,5 +86,35 @@ impl Rule for SilentError {
                 d
             })
             .collect()
+    }
+}
+
+/// After a `.catch(handler` / `.then(ok, handler` handler ending at `at`: the call closes and the
+/// chain goes on with `.then`, `.catch` or `.finally` (comments between are skipped).
+fn chain_goes_on(src: &str, at: usize) -> bool {
+    let Some(mut rest) = src.get(at..) else {
+        return false;
+    };
+    rest = skip_comments(rest);
+    let Some(after) = rest.strip_prefix(')') else {
+        return false;
+    };
+    let after = skip_comments(after);
+    [".then(", ".catch(", ".finally("]
+        .iter()
+        .any(|m| after.starts_with(m))
+}
+
+/// `r` without leading whitespace and comments.
+fn skip_comments(mut r: &str) -> &str {
+    loop {
+        let t = r.trim_start();
+        if let Some(after) = t.strip_prefix("//") {
+            r = after.split_once('\n').map_or("", |(_, x)| x);
+        } else if let Some(after) = t.strip_prefix("/*") {
+            r = after.split_once("*/").map_or("", |(_, x)| x);
+        } else {
+            return t;
+        }
     }
 }

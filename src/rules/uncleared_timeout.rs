@@ -60,7 +60,10 @@ impl Rule for UnclearedTimeout {
                     let fulfilled = clears
                         .iter()
                         .any(|c| matches!(c.path, PathKind::Fulfilled | PathKind::Normal));
-                    if finally || (rejected && fulfilled) {
+                    if finally
+                        || (rejected && fulfilled)
+                        || (fulfilled && d.manual_race && !work_can_reject(facts, e))
+                    {
                         continue;
                     }
                     let name = place_text(facts, &place);
@@ -213,4 +216,25 @@ fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
             .any(|e| matches!(e.kind, EventKind::Raced { .. })),
         _ => false,
     }
+}
+
+/// In a hand-written race (`new Promise((resolve, reject) => …)`), whether anything besides
+/// the timer can reject: `reject` used outside the timer's callback. When only the timer
+/// rejects, the other way out is success, and a clear there covers every path on which the
+/// timer is still pending (a lock's waiter that clears its timeout when it gets the lock).
+fn work_can_reject(facts: &FileFacts, timer: &Event) -> bool {
+    let Some(executor) = facts.ancestors(timer.scope).find(|&s| {
+        matches!(
+            &facts.scopes[s].kind,
+            ScopeKind::Callback(r) if r.kind == crate::facts::CallbackKind::PromiseExecutor
+        )
+    }) else {
+        return true;
+    };
+    let span = &facts.scopes[executor].span;
+    facts.events.iter().any(|x| {
+        matches!(x.kind, EventKind::SettlesOtherwise { reject: true })
+            && span.start <= x.span.start
+            && x.span.end <= span.end
+    })
 }

@@ -19,14 +19,9 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
-const GLOBALS: &[&str] = &[
-    "process",
-    "window",
-    "document",
-    "globalThis",
-    "global",
-    "self",
-];
+use super::constructions::{
+    Constructions, GLOBALS, constructor_param, injected_field_param, root_place,
+};
 
 /// Who must remove the listener.
 enum Owner {
@@ -43,19 +38,23 @@ impl Rule for UnremovedListener {
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
         let long_lived = long_lived_types(ctx);
+        let constructions = Constructions::build(ctx);
         let mut out = Vec::new();
         for file in ctx.files {
             if file.facts.is_rust {
                 out.extend(check_rust_registries(ctx, file, &long_lived));
             } else {
-                out.extend(check_ts(&FileCtx {
-                    path: &file.path,
-                    source: &file.source.text,
-                    facts: &file.facts,
-                    options: ctx.options,
-                    is_test: file.is_test,
-                    deadline: None,
-                }));
+                out.extend(check_ts(
+                    &FileCtx {
+                        path: &file.path,
+                        source: &file.source.text,
+                        facts: &file.facts,
+                        options: ctx.options,
+                        is_test: file.is_test,
+                        deadline: None,
+                    },
+                    &constructions,
+                ));
             }
         }
         out
@@ -190,7 +189,7 @@ pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
     })
 }
 
-fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
+fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
     {
         let facts = ctx.facts;
         let mut out = Vec::new();
@@ -214,7 +213,8 @@ fn check_ts(ctx: &FileCtx) -> Vec<Diagnostic> {
                 continue;
             }
             let target = facts.resolve(target);
-            let Some((owner, rhythm, target_desc)) = judge_target(ctx, e, &target) else {
+            let Some((owner, rhythm, target_desc)) = judge_target(ctx, constructions, e, &target)
+            else {
                 continue;
             };
             // An AbortSignal whose origin is not followed, or whose controller is aborted.
@@ -417,7 +417,12 @@ fn ts_class_fix(
 
 /// Whether the target outlives the registering scope; if so, who must remove the listener,
 /// how often the registration runs, and how to name the target.
-fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, String, String)> {
+fn judge_target(
+    ctx: &FileCtx,
+    constructions: &Constructions,
+    e: &Event,
+    target: &Place,
+) -> Option<(Owner, String, String)> {
     let facts = ctx.facts;
     let class = facts
         .enclosing_method(e.scope)
@@ -447,6 +452,20 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
         _ => false,
     };
     let desc = describe_place(facts, target);
+    // Registered once per instance, in the constructor, on what the constructor was handed: the
+    // object is the instance's own (one transport per socket, one wrapper per connection)
+    // unless some construction site hands it something shared.
+    if let Some((c, index)) = constructor_param(facts, e, target)
+        && let Some(owner) = class
+    {
+        let name = facts.classes[c].name.as_deref()?;
+        let why = constructions.shared_param(name, index)?;
+        return Some((
+            Owner::Class(owner),
+            "once per instance".into(),
+            format!("{desc} (shared: {why})"),
+        ));
+    }
     if long_lived {
         if !matches!(
             lifetime,
@@ -455,15 +474,25 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
             return None;
         }
         let kind = match root {
-            Place::Global(_) => "global",
-            Place::Field { .. } => "shared (injected)",
-            _ => "module-level",
+            Place::Global(_) => "a global object".to_string(),
+            // Handed in through the constructor; shared when some construction site says so.
+            Place::Field { class: c, name } => {
+                let why = facts.classes[*c].name.as_deref().and_then(|cname| {
+                    let index = injected_field_param(facts, *c, name)?;
+                    constructions.shared_param(cname, index)
+                });
+                match why {
+                    Some(why) => format!("an injected object (shared: {why})"),
+                    None => "an injected object, handed in through the constructor".to_string(),
+                }
+            }
+            _ => "a module-level object".to_string(),
         };
         let owner = match class {
             Some(c) if !in_loop => Owner::Class(c),
             _ => Owner::Scope(outer_owner(facts, e.scope)),
         };
-        return Some((owner, rhythm(lifetime), format!("{desc}, a {kind} object")));
+        return Some((owner, rhythm(lifetime), format!("{desc}, {kind}")));
     }
     // An outer-scope object registered on from a repeated scope (or a constructor). Only the
     // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
@@ -503,7 +532,7 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
             );
         ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
     };
-    if !outside {
+    if !outside || fresh_in_run(facts, e, *b, boundary, in_loop) {
         return None;
     }
     let owner = match class {
@@ -528,11 +557,40 @@ fn judge_target(ctx: &FileCtx, e: &Event, target: &Place) -> Option<(Owner, Stri
     Some((owner, rhythm(l), format!("{desc}, declared outside it")))
 }
 
-fn root_place(p: &Place) -> &Place {
-    match p {
-        Place::Member { base, .. } => root_place(base),
-        other => other,
+/// The registration repeats only over a loop or `.forEach` in the run of the function that just
+/// made the target (`const ns = new Namespace(…); parent.listeners('x').forEach((l) =>
+/// ns.on('x', l))`): each run adds one listener per item to its own new object, bounded by the
+/// items and gone with the object. Not when a handler or interval lies between the two.
+fn fresh_in_run(
+    facts: &FileFacts,
+    e: &Event,
+    b: crate::facts::BindingId,
+    boundary: ScopeId,
+    in_loop: bool,
+) -> bool {
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
+        return false;
     }
+    let home = binding.scope;
+    let bounded = in_loop
+        || facts.scopes[boundary].in_loop
+        || matches!(&facts.scopes[boundary].kind, ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration);
+    if !bounded {
+        return false;
+    }
+    let mut between = facts.ancestors(e.scope).take_while(|&s| s != home);
+    let only_bounded = between.all(|s| match &facts.scopes[s].kind {
+        ScopeKind::Callback(r) => !matches!(
+            r.kind,
+            CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval
+        ),
+        _ => false,
+    });
+    only_bounded
+        && facts
+            .events_on(&Place::Binding(b))
+            .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".

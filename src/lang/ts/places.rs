@@ -234,9 +234,15 @@ impl<'a> Walker<'a> {
         if let Some(r) = right {
             self.collection_literal(r);
             self.flow_into(r);
+            if let Some(l) = left
+                && self.handles_rejection(r)
+            {
+                self.handled_promises.push(self.text(l).to_string());
+            }
         }
         if let (Some(l), Some(r)) = (left, right)
             && self.rebuilds_from_itself(n, l, r)
+            && !self.bounded_array_rebuild(l, r)
         {
             let place = self.place_of(l);
             self.event(EventKind::Reconcat { place }, n.byte_range());
@@ -350,6 +356,59 @@ impl<'a> Walker<'a> {
             }),
             _ => false,
         }
+    }
+
+    /// `results = results.concat(r)` / `[...results, r]` on a local array, once per item of an
+    /// in-memory collection (`for … in`/`for … of`, `.forEach`) in the function that declared
+    /// it: the copying is bounded by the collection, and the array is that run's own. Not a
+    /// buffer or a string growing per chunk of a stream (`while`, `for await`, data handlers).
+    fn bounded_array_rebuild(&self, l: Node<'a>, r: Node<'a>) -> bool {
+        let r = strip(r);
+        let lt = self.text(l);
+        let array = match r.kind() {
+            "call_expression" => {
+                r.field("function").map(|f| self.text(f)) == Some(&format!("{lt}.concat"))
+                    && !self.strings.iter().any(|s| s == lt)
+            }
+            "array" => true,
+            _ => false,
+        };
+        if !array || l.kind() != "identifier" {
+            return false;
+        }
+        // The scope the accumulator must be declared in: this one for a loop, the one that
+        // calls `.forEach` for an iteration callback.
+        let home = if self.in_loop {
+            let innermost = self.stack.iter().rev().find(|x| {
+                matches!(
+                    x.kind(),
+                    "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
+                )
+            });
+            let over_collection = innermost.is_some_and(|x| {
+                let mut c = x.walk();
+                x.kind() == "for_in_statement" && !x.children(&mut c).any(|k| k.kind() == "await")
+            });
+            if !over_collection {
+                return false;
+            }
+            self.scope
+        } else {
+            match &self.facts.scopes[self.scope] {
+                Scope {
+                    kind: ScopeKind::Callback(reg),
+                    parent: Some(p),
+                    in_loop: false,
+                    ..
+                } if reg.kind == CallbackKind::Iteration => *p,
+                _ => return false,
+            }
+        };
+        self.facts
+            .bindings
+            .iter()
+            .rev()
+            .any(|b| b.name == lt && b.scope == home && b.kind == BindingKind::Var)
     }
 
     /// The value is (a member of) a constructor parameter.

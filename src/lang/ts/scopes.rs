@@ -61,6 +61,9 @@ impl<'a> Walker<'a> {
         };
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
+            if p.kind() == "comment" {
+                continue; // not a parameter: positions must match the call's arguments
+            }
             let pat = match p.kind() {
                 "required_parameter" | "optional_parameter" => p.field("pattern"),
                 "assignment_pattern" => p.field("left"),

@@ -69,6 +69,9 @@ pub(super) struct Walker<'a> {
     pub(super) strings: Vec<String>,
     /// Names holding a server (`const app = express()`, `http.createServer(..)`).
     pub(super) servers: Vec<String>,
+    /// Places (as written) assigned a promise whose chain ends in a rejection handler that does
+    /// something (`this.ready = init().then(ok, (err) => { this.emit('error', err); throw err; })`).
+    pub(super) handled_promises: Vec<String>,
     /// One tree cursor per nesting level, reused for every node at that level (a new cursor
     /// per node is an allocation per node).
     pub(super) cursors: Vec<Option<tree_sitter::TreeCursor<'a>>>,
@@ -101,6 +104,7 @@ impl<'a> Walker<'a> {
             timed_out: false,
             strings: Vec::new(),
             servers: Vec::new(),
+            handled_promises: Vec::new(),
             cursors: Vec::new(),
         }
     }

@@ -108,6 +108,21 @@ impl<'a> Walker<'a> {
             },
             head_span(n),
         );
+        if let Some(a) = n.field("arguments") {
+            let mut c = a.walk();
+            let args = a
+                .named_children(&mut c)
+                .filter(|x| x.kind() != "comment")
+                .map(|x| self.place_of(x))
+                .collect();
+            self.event(
+                EventKind::Construct {
+                    class: class.to_string(),
+                    args,
+                },
+                head_span(n),
+            );
+        }
         if class == "Promise" && self.promise_construction(n, ctor, handle) {
             return;
         }

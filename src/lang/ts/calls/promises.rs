@@ -177,11 +177,16 @@ impl<'a> Walker<'a> {
     /// another way too (a manual race).
     pub(in crate::lang::ts) fn settle_reference(&mut self, n: Node<'a>) {
         let name = self.text(n);
+        let mut settles = None;
         if let Some(ex) = self.executors.last_mut()
             && ex.in_timer == 0
             && ex.settle.iter().any(|s| s.as_deref() == Some(name))
         {
             ex.settles_otherwise = true;
+            settles = Some(ex.settle[1].as_deref() == Some(name));
+        }
+        if let Some(reject) = settles {
+            self.event(EventKind::SettlesOtherwise { reject }, n.byte_range());
         }
     }
 
@@ -198,6 +203,15 @@ impl<'a> Walker<'a> {
             .filter(|t| t.kind() == "try_statement")
             .and_then(|t| t.field("body"))
             .is_some_and(|block| is_probe_block(block, self.src))
+        {
+            return;
+        }
+        // Compute-or-nothing: `try { return f(); } catch {}` ending a function, which returns
+        // `undefined` when `f` throws (a cron schedule with no next date). The exception is
+        // the function's way of saying "no value", and the caller sees that.
+        if h.parent()
+            .filter(|t| t.kind() == "try_statement")
+            .is_some_and(|t| returns_or_nothing(t))
         {
             return;
         }
@@ -228,10 +242,19 @@ impl<'a> Walker<'a> {
         let (n, method, args) = (s.n, s.method, &s.list);
         let swallowed = match method {
             "catch" => args.first().filter(|a| is_noop_fn(**a, self.src)),
+            // `.then(noop, noop)` drops both outcomes on purpose: a "wait until it settles"
+            // helper; whoever holds the original promise still sees its rejection.
+            "then" if args.first().is_some_and(|a| is_noop_fn(*a, self.src)) => None,
             "then" => args.get(1).filter(|a| is_noop_fn(**a, self.src)),
             _ => None,
         };
-        if let Some(handler) = swallowed {
+        // `p.catch(noop)` on a promise whose own chain already reports its rejection (and
+        // rethrows it to whoever awaits `p`): it only keeps the kept promise from counting as
+        // unhandled; the error is not lost.
+        let already_handled = method == "catch"
+            && s.obj
+                .is_some_and(|o| self.handled_promises.iter().any(|h| h == self.text(o)));
+        if let Some(handler) = swallowed.filter(|_| !already_handled) {
             // Point at `.catch` itself: in a long chain the call starts lines earlier.
             let span = s
                 .callee
@@ -273,6 +296,41 @@ impl<'a> Walker<'a> {
     }
 }
 
+impl<'a> Walker<'a> {
+    /// `x.then(ok, onRejected)` / `x.catch(onRejected)` where the rejection handler does
+    /// something with the error (not a no-op).
+    pub(in crate::lang::ts) fn handles_rejection(&self, r: Node<'a>) -> bool {
+        let r = strip(r);
+        if r.kind() != "call_expression" {
+            return false;
+        }
+        let method = r
+            .field("function")
+            .filter(|f| f.kind() == "member_expression")
+            .and_then(|f| f.field("property"))
+            .map(|p| self.text(p));
+        let Some(args) = r.field("arguments") else {
+            return false;
+        };
+        let mut c = args.walk();
+        let list: Vec<Node> = args
+            .named_children(&mut c)
+            .filter(|a| a.kind() != "comment")
+            .collect();
+        let handler = match method {
+            Some("then") => list.get(1),
+            Some("catch") => list.first(),
+            _ => None,
+        };
+        handler.is_some_and(|h| {
+            matches!(
+                strip(*h).kind(),
+                "arrow_function" | "function_expression" | "function"
+            ) && !is_noop_fn(*h, self.src)
+        })
+    }
+}
+
 /// A function that does nothing with what it is given: `() => {}`, `() => undefined`,
 /// `() => null`, `noop`.
 fn is_noop_fn(n: Node, src: &str) -> bool {
@@ -299,17 +357,66 @@ fn is_timeout_helper_name(name: &str) -> bool {
     words(name).any(|w| matches!(w.as_str(), "timeout" | "deadline"))
 }
 
-/// A `try` block of at most three statements, each loading an optional module or parsing input
-/// (`require(…)`, `import(…)`, `JSON.parse(…)`): a probe whose failure is expected.
+/// A `try` block that starts by loading an optional module or parsing input (`require(…)`,
+/// `import(…)`, `JSON.parse(…)`) and otherwise only uses what it got — more probes, stores
+/// (`module.exports.mask = …`), tests and returns: a probe whose failure is expected, where
+/// the code after the `try` is the fallback.
 fn is_probe_block(block: Node, src: &str) -> bool {
     let mut cursor = block.walk();
-    let statements: Vec<Node> = block.named_children(&mut cursor).collect();
-    !statements.is_empty()
-        && statements.len() <= 3
-        && statements.iter().all(|s| {
-            let text = src.get(s.byte_range()).unwrap_or("");
-            ["require(", "import(", "JSON.parse("]
-                .iter()
-                .any(|probe| text.contains(probe))
-        })
+    let statements: Vec<Node> = block
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    let is_probe = |s: &Node| {
+        let text = src.get(s.byte_range()).unwrap_or("");
+        ["require(", "import(", "JSON.parse("]
+            .iter()
+            .any(|probe| text.contains(probe))
+    };
+    let uses_it = |s: &Node| {
+        is_probe(s)
+            || matches!(s.kind(), "if_statement" | "return_statement")
+            || (s.kind() == "expression_statement"
+                && s.named_child(0)
+                    .is_some_and(|x| x.kind() == "assignment_expression"))
+    };
+    statements.first().is_some_and(is_probe) && statements.iter().all(uses_it)
+}
+
+/// `try { return expr; }` as the last statement of a function body.
+fn returns_or_nothing(t: Node) -> bool {
+    let Some(body) = t.field("body") else {
+        return false;
+    };
+    let mut c = body.walk();
+    let statements: Vec<Node> = body
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    let [only] = statements.as_slice() else {
+        return false;
+    };
+    if only.kind() != "return_statement" || only.named_child_count() == 0 {
+        return false;
+    }
+    let Some(block) = t.parent().filter(|b| b.kind() == "statement_block") else {
+        return false;
+    };
+    let is_function = block.parent().is_some_and(|f| {
+        matches!(
+            f.kind(),
+            "function_declaration"
+                | "function_expression"
+                | "function"
+                | "arrow_function"
+                | "method_definition"
+                | "generator_function_declaration"
+        )
+    });
+    let mut c = block.walk();
+    let last = block
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .last();
+    is_function && last.is_some_and(|l| l.id() == t.id())
 }
