@@ -37,6 +37,10 @@ pub struct FileFacts {
     /// String literals that mention `unleak-ignore`: a suppression comment's text inside one is
     /// not a comment.
     pub suppression_lookalikes: Vec<Range<usize>>,
+    /// A test-support module (Rust: `#![cfg(test)]`, or documented as test utilities): its
+    /// code runs in tests, not in the service.
+    #[serde(default)]
+    pub test_support: bool,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
@@ -375,7 +379,12 @@ pub enum EventKind {
     /// `to = from`: the value moves to another place.
     Flow { from: PlaceRef, to: PlaceRef },
     /// A queue that never pushes back: an unbounded channel (`mpsc::unbounded_channel()`).
-    UnboundedQueue { api: String },
+    UnboundedQueue {
+        api: String,
+        /// Why it cannot pile up, when its file shows one (Rust).
+        #[serde(default)]
+        paced: Option<QueuePacing>,
+    },
     /// `place.close()`, `.end()`, `.destroy()`, `.dispose()`, `.disconnect()`, `.terminate()`,
     /// `.abort()`, `.shutdown()`, `.stop()`, `.removeAllListeners()`, `.cancel()`.
     Release { place: PlaceRef, method: String },
@@ -1175,4 +1184,18 @@ mod tests {
         let w: Vec<String> = words("parseHTTPRequest_now").collect();
         assert_eq!(w, ["parse", "http", "request", "now"]);
     }
+}
+
+/// Why an unbounded channel cannot pile up, shown by how its file uses the two ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueuePacing {
+    /// The receiver is drained by the owner's own loop, which waits for nothing else per
+    /// message (it hands each one off): the queue empties as fast as it fills.
+    DrainedWithoutWaiting,
+    /// Every send hands over a fresh one-shot reply sender and the sender awaits the reply:
+    /// at most one message per waiting caller.
+    AwaitsReply,
+    /// One send, outside any loop or closure, on a sender never cloned or handed on: a
+    /// hand-made oneshot.
+    OneMessage,
 }

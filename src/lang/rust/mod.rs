@@ -21,6 +21,7 @@
 mod calls;
 mod errors;
 mod guard;
+mod queues;
 mod shape;
 mod spans;
 mod syntax;
@@ -81,6 +82,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
             });
         }
         w.finish();
+        queues::pace(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)
