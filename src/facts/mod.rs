@@ -329,6 +329,13 @@ pub enum EventKind {
     },
     /// `clearInterval(h)` / `clearTimeout(h)`.
     ClearTimer { handle: PlaceRef },
+    /// A spawned task (Rust) whose body starts by awaiting `awaits`, a future that a call in
+    /// the same file passes as `pending()`: on that path the task never ends.
+    StuckTask {
+        api: String,
+        handle: PlaceRef,
+        awaits: String,
+    },
     /// A listener registration.
     Listen {
         target: PlaceRef,
@@ -453,6 +460,7 @@ impl EventKind {
     pub fn place(&self) -> Option<&PlaceRef> {
         Some(match self {
             EventKind::Timer { handle, .. }
+            | EventKind::StuckTask { handle, .. }
             | EventKind::ClearTimer { handle }
             | EventKind::New { handle, .. } => handle,
             EventKind::Listen { target, .. }

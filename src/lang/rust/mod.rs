@@ -24,6 +24,7 @@ mod guard;
 mod queues;
 mod shape;
 mod spans;
+mod stuck;
 mod syntax;
 mod visit;
 mod walk;
@@ -83,6 +84,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         }
         w.finish();
         queues::pace(&file, &mut w.facts);
+        stuck::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)

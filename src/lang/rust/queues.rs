@@ -15,10 +15,11 @@ use super::spans::span_range;
 use crate::facts::*;
 
 /// One function of the file: its name, the type of its `impl` (if any), its parameters.
-struct Func<'a> {
-    name: String,
+pub(super) struct Func<'a> {
+    pub(super) name: String,
     owner: Option<String>,
-    params: Vec<String>,
+    /// Parameter names, `self` included.
+    pub(super) params: Vec<String>,
     block: &'a syn::Block,
 }
 
@@ -174,7 +175,7 @@ fn is_test_support(attrs: &[syn::Attribute]) -> bool {
 }
 
 #[derive(Default)]
-struct Funcs<'a>(Vec<Func<'a>>);
+pub(super) struct Funcs<'a>(pub(super) Vec<Func<'a>>);
 
 impl<'a> Visit<'a> for Funcs<'a> {
     fn visit_item_fn(&mut self, i: &'a syn::ItemFn) {
@@ -212,7 +213,7 @@ fn func<'a>(sig: &syn::Signature, block: &'a syn::Block, owner: Option<String>) 
     }
 }
 
-fn ident_of(p: &Pat) -> Option<String> {
+pub(super) fn ident_of(p: &Pat) -> Option<String> {
     match p {
         Pat::Ident(i) => Some(i.ident.to_string()),
         Pat::Type(t) => ident_of(&t.pat),
