@@ -336,6 +336,14 @@ pub enum EventKind {
         handle: PlaceRef,
         awaits: String,
     },
+    /// A spawned task (Rust) whose `JoinHandle` is kept in field `field` of `owner`, a type
+    /// with no `Drop` impl and no method that aborts or awaits the handle: dropping the owner
+    /// detaches the task.
+    KeptTask {
+        api: String,
+        owner: String,
+        field: String,
+    },
     /// A listener registration.
     Listen {
         target: PlaceRef,
@@ -480,6 +488,7 @@ impl EventKind {
             EventKind::Stream { handle, .. } => handle,
             EventKind::Pipe { from, .. } => from,
             EventKind::RacedCall { .. }
+            | EventKind::KeptTask { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }

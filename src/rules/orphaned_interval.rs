@@ -51,6 +51,25 @@ impl Rule for OrphanedInterval {
                 }
                 continue;
             }
+            if let EventKind::KeptTask { api, owner, field } = &e.kind {
+                out.push(
+                    META.report(
+                        ctx.path.to_path_buf(),
+                        e.span.clone(),
+                        format!(
+                            "task spawned with `{api}` keeps its `JoinHandle` in field `{field}` of `{owner}`, but \
+                             `{owner}` has no `Drop` impl and no method aborts or awaits it: dropping \
+                             a `{owner}` detaches the task, which keeps running with everything it holds"
+                        ),
+                    )
+                    .with_help(format!(
+                        "abort the task when its owner goes: `impl Drop for {owner}` calling \
+                         `.abort()` on the handle in `{field}` (or keep a \
+                         `tokio_util::task::AbortOnDropHandle`)"
+                    )),
+                );
+                continue;
+            }
             let EventKind::Timer {
                 api,
                 repeat,

@@ -21,6 +21,7 @@
 mod calls;
 mod errors;
 mod guard;
+mod kept;
 mod queues;
 mod shape;
 mod spans;
@@ -85,6 +86,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         w.finish();
         queues::pace(&file, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
+        kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)
