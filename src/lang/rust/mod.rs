@@ -155,6 +155,9 @@ struct Walker {
     mentions_log: bool,
     /// Per spawn event: the whole `spawn(…)` call, for its fix site.
     spawn_calls: HashMap<usize, Range<usize>>,
+    /// Lock guards bound to a local (`let mut g = STATE.lock().unwrap();`): name → the guarded
+    /// place and the scope of the `let`. Growth or shrinking through `g` is the place's.
+    guards: HashMap<String, (PlaceRef, ScopeId)>,
     /// The `spawn(…)` call about to be recorded.
     next_spawn_call: Option<Range<usize>>,
     /// When lowering must stop (the per-file time budget); checked every few hundred nodes.

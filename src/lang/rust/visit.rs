@@ -254,6 +254,9 @@ impl<'a> Visit<'a> for Walker {
             },
         };
         self.value(&init.expr, place);
+        if let Some(name) = Walker::pat_name(&l.pat) {
+            self.bind_guard(&name, &init.expr);
+        }
         if let Some((_, diverge)) = &init.diverge {
             self.visit_expr(diverge);
         }

@@ -39,6 +39,7 @@ impl Walker {
             mentions_tracing: src.contains("tracing::"),
             mentions_log: src.contains("log::"),
             spawn_calls: HashMap::new(),
+            guards: HashMap::new(),
             next_spawn_call: None,
             facts,
             scope: 0,
@@ -159,9 +160,14 @@ impl Walker {
                 if t == "self" {
                     PlaceRef::This { class: self.class }
                 } else if p.path.segments.len() == 1 {
-                    PlaceRef::Name {
-                        name: t,
-                        scope: self.scope,
+                    match self.guards.get(&t) {
+                        Some((place, scope)) if self.facts.is_within(self.scope, *scope) => {
+                            place.clone()
+                        }
+                        _ => PlaceRef::Name {
+                            name: t,
+                            scope: self.scope,
+                        },
                     }
                 } else {
                     PlaceRef::Unknown
@@ -450,5 +456,50 @@ impl Walker {
             "Vec" | "VecDeque" => CollectionKind::Array,
             _ => return None,
         })
+    }
+}
+
+/// Methods that hand out a guard to the value behind a lock or cell.
+const GUARDS: &[&str] = &[
+    "lock",
+    "read",
+    "write",
+    "borrow_mut",
+    "try_lock",
+    "blocking_lock",
+];
+
+impl Walker {
+    /// `let g = <place>.lock().unwrap();` binds a guard of `<place>`: remember it so that
+    /// `g.insert(..)`/`g.drain(..)` count on the place. Any other `let` of the name forgets it.
+    pub(super) fn bind_guard(&mut self, name: &str, init: &Expr) {
+        let mut e = init;
+        let mut guarded = false;
+        loop {
+            match e {
+                Expr::MethodCall(m) => {
+                    let method = m.method.to_string();
+                    if GUARDS.contains(&method.as_str()) {
+                        guarded = true;
+                    } else if !matches!(method.as_str(), "unwrap" | "expect") {
+                        break;
+                    }
+                    e = &m.receiver;
+                }
+                Expr::Await(a) => e = &a.base,
+                Expr::Try(t) => e = &t.expr,
+                _ => break,
+            }
+        }
+        let place = if guarded {
+            self.place_of(init)
+        } else {
+            PlaceRef::Unknown
+        };
+        if matches!(place, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+            self.guards.insert(name.to_string(), (place, self.scope));
+        } else {
+            self.guards.remove(name);
+        }
     }
 }
