@@ -351,11 +351,14 @@ fn body_waits(b: &syn::Block) -> bool {
     w.0
 }
 
-/// The names a `oneshot::channel()` returns in this block, and whether the second is awaited.
+/// The reply senders made in this block: the first name of `let (tx, rx) = oneshot::channel()`
+/// (or of a bounded `channel(n)`) whose `rx` the function awaits or hands back to its caller
+/// (in its tail expression or a `return`): every message that carries `tx` has a caller
+/// waiting on its answer.
 fn oneshot_replies(b: &syn::Block) -> Vec<String> {
     struct O {
         pairs: Vec<(String, String)>,
-        awaited: Vec<String>,
+        waited: Vec<String>,
     }
     impl<'a> Visit<'a> for O {
         fn visit_local(&mut self, l: &'a syn::Local) {
@@ -372,7 +375,9 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
                     .iter()
                     .map(|s| s.ident.to_string())
                     .collect();
-                if segs.ends_with(&["oneshot".into(), "channel".into()]) {
+                let oneshot = segs.ends_with(&["oneshot".into(), "channel".into()]);
+                let bounded = segs.last().is_some_and(|s| s == "channel") && c.args.len() == 1;
+                if oneshot || bounded {
                     self.pairs.push((a, b));
                 }
             }
@@ -380,21 +385,43 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
         }
         fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
             if let Some(n) = local_name(&a.base) {
-                self.awaited.push(n);
+                self.waited.push(n);
             }
             visit::visit_expr_await(self, a);
         }
+        fn visit_expr_return(&mut self, r: &'a syn::ExprReturn) {
+            if let Some(e) = &r.expr {
+                self.waited.extend(names_in(e));
+            }
+            visit::visit_expr_return(self, r);
+        }
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
     }
     let mut o = O {
         pairs: Vec::new(),
-        awaited: Vec::new(),
+        waited: Vec::new(),
     };
     o.visit_block(b);
+    if let Some(syn::Stmt::Expr(tail, None)) = b.stmts.last() {
+        o.waited.extend(names_in(tail));
+    }
     o.pairs
         .into_iter()
-        .filter(|(_, rx)| o.awaited.contains(rx))
+        .filter(|(_, rx)| o.waited.contains(rx))
         .map(|(tx, _)| tx)
         .collect()
+}
+
+fn names_in(e: &Expr) -> Vec<String> {
+    struct N(Vec<String>);
+    impl<'a> Visit<'a> for N {
+        fn visit_ident(&mut self, i: &'a proc_macro2::Ident) {
+            self.0.push(i.to_string());
+        }
+    }
+    let mut n = N(Vec::new());
+    n.visit_expr(e);
+    n.0
 }
 
 fn mentions(e: &Expr, name: &str) -> bool {
