@@ -158,6 +158,9 @@ struct Walker {
     /// Lock guards bound to a local (`let mut g = STATE.lock().unwrap();`): name → the guarded
     /// place and the scope of the `let`. Growth or shrinking through `g` is the place's.
     guards: HashMap<String, (PlaceRef, ScopeId)>,
+    /// Locals holding a collection's size (`let n = g.len() + 1;`): name → the collection's
+    /// place and the scope of the `let`. Comparing them is a size check of the place.
+    len_locals: HashMap<String, (PlaceRef, ScopeId)>,
     /// The `spawn(…)` call about to be recorded.
     next_spawn_call: Option<Range<usize>>,
     /// When lowering must stop (the per-file time budget); checked every few hundred nodes.

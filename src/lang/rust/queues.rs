@@ -54,6 +54,7 @@ pub(super) fn pace(file: &syn::File, facts: &mut FileFacts) {
             replies: oneshot_replies(f.block),
             loops: Vec::new(),
             closures: 0,
+            aliases: Default::default(),
         };
         u.visit_block(f.block);
     }
@@ -271,15 +272,20 @@ struct FnUses<'u> {
     replies: Vec<String>,
     loops: Vec<()>,
     closures: usize,
+    /// Locals cloned from a field (`let rx = self.receiver.clone();`): the same channel end.
+    aliases: std::collections::HashMap<String, End>,
 }
 
 impl FnUses<'_> {
     fn end_of(&self, e: &Expr) -> Option<End> {
         match e {
-            Expr::Path(p) => p
-                .path
-                .get_ident()
-                .map(|i| End::Local(self.func, i.to_string())),
+            Expr::Path(p) => p.path.get_ident().map(|i| {
+                let name = i.to_string();
+                self.aliases
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or(End::Local(self.func, name))
+            }),
             Expr::Field(f) => {
                 let syn::Member::Named(name) = &f.member else {
                     return None;
@@ -452,6 +458,22 @@ impl<'a> Visit<'a> for FnUses<'_> {
                     rx,
                     init: span_range(init.expr.span()),
                 });
+            }
+            // `let rx = self.rx.clone();`: `rx` is the field's end.
+            if let Some(name) = ident_of(&l.pat) {
+                match &*init.expr {
+                    Expr::MethodCall(m)
+                        if m.method == "clone"
+                            && matches!(self.end_of(&m.receiver), Some(End::Field(..))) =>
+                    {
+                        if let Some(end) = self.end_of(&m.receiver) {
+                            self.aliases.insert(name, end);
+                        }
+                    }
+                    _ => {
+                        self.aliases.remove(&name);
+                    }
+                }
             }
             // `let this = self.project();`: `this.f` is a field of `self`.
             if let Some(name) = ident_of(&l.pat)

@@ -505,13 +505,8 @@ impl<'a> Visit<'a> for Walker {
         use syn::BinOp::*;
         if matches!(b.op, Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_)) {
             for side in [&*b.left, &*b.right] {
-                if let Expr::MethodCall(m) = side
-                    && (m.method == "len" || m.method == "is_empty")
-                {
-                    let place = self.place_of(&m.receiver);
-                    if !matches!(place, PlaceRef::Unknown) {
-                        self.event(EventKind::SizeCheck { place }, side.range());
-                    }
+                if let Some(place) = self.size_of(side) {
+                    self.event(EventKind::SizeCheck { place }, side.range());
                 }
             }
         }

@@ -40,6 +40,7 @@ impl Walker {
             mentions_log: src.contains("log::"),
             spawn_calls: HashMap::new(),
             guards: HashMap::new(),
+            len_locals: HashMap::new(),
             next_spawn_call: None,
             facts,
             scope: 0,
@@ -501,5 +502,40 @@ impl Walker {
         } else {
             self.guards.remove(name);
         }
+        let sized = len_call(init).map(|m| self.place_of(&m.receiver));
+        match sized {
+            Some(p) if !matches!(p, PlaceRef::Unknown) => {
+                self.len_locals.insert(name.to_string(), (p, self.scope));
+            }
+            _ => {
+                self.len_locals.remove(name);
+            }
+        }
+    }
+
+    /// The collection whose size `e` is: `x.len()`, `x.is_empty()`, or a local bound to one.
+    pub(super) fn size_of(&self, e: &Expr) -> Option<PlaceRef> {
+        if let Some(m) = len_call(e) {
+            let p = self.place_of(&m.receiver);
+            return (!matches!(p, PlaceRef::Unknown)).then_some(p);
+        }
+        let Expr::Path(p) = e else { return None };
+        let name = p.path.get_ident()?.to_string();
+        let (place, scope) = self.len_locals.get(&name)?;
+        self.facts
+            .is_within(self.scope, *scope)
+            .then(|| place.clone())
+    }
+}
+
+/// `x.len()` or `x.is_empty()`, looking through `+`/`-` arithmetic and parentheses.
+pub(super) fn len_call(e: &Expr) -> Option<&syn::ExprMethodCall> {
+    match e {
+        Expr::MethodCall(m) if m.method == "len" || m.method == "is_empty" => Some(m),
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_) | syn::BinOp::Sub(_)) => {
+            len_call(&b.left).or_else(|| len_call(&b.right))
+        }
+        Expr::Paren(p) => len_call(&p.expr),
+        _ => None,
     }
 }
