@@ -42,6 +42,10 @@ pub struct FileFacts {
     /// String literals that mention `unleak-ignore`: a suppression comment's text inside one is
     /// not a comment.
     pub suppression_lookalikes: Vec<Range<usize>>,
+    /// A test-support module (Rust: `#![cfg(test)]`, or documented as test utilities): its
+    /// code runs in tests, not in the service.
+    #[serde(default)]
+    pub test_support: bool,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
@@ -324,6 +328,21 @@ pub enum EventKind {
     },
     /// `clearInterval(h)` / `clearTimeout(h)`.
     ClearTimer { handle: PlaceRef },
+    /// A spawned task (Rust) whose body starts by awaiting `awaits`, a future that a call in
+    /// the same file passes as `pending()`: on that path the task never ends.
+    StuckTask {
+        api: String,
+        handle: PlaceRef,
+        awaits: String,
+    },
+    /// A spawned task (Rust) whose `JoinHandle` is kept in field `field` of `owner`, a type
+    /// with no `Drop` impl and no method that aborts or awaits the handle: dropping the owner
+    /// detaches the task.
+    KeptTask {
+        api: String,
+        owner: String,
+        field: String,
+    },
     /// A listener registration.
     Listen {
         target: PlaceRef,
@@ -374,7 +393,12 @@ pub enum EventKind {
     /// `to = from`: the value moves to another place.
     Flow { from: PlaceRef, to: PlaceRef },
     /// A queue that never pushes back: an unbounded channel (`mpsc::unbounded_channel()`).
-    UnboundedQueue { api: String },
+    UnboundedQueue {
+        api: String,
+        /// Why it cannot pile up, when its file shows one (Rust).
+        #[serde(default)]
+        paced: Option<QueuePacing>,
+    },
     /// `place.close()`, `.end()`, `.destroy()`, `.dispose()`, `.disconnect()`, `.terminate()`,
     /// `.abort()`, `.shutdown()`, `.stop()`, `.removeAllListeners()`, `.cancel()`.
     Release { place: PlaceRef, method: String },
@@ -452,6 +476,7 @@ impl EventKind {
     pub fn place(&self) -> Option<&PlaceRef> {
         Some(match self {
             EventKind::Timer { handle, .. }
+            | EventKind::StuckTask { handle, .. }
             | EventKind::ClearTimer { handle }
             | EventKind::New { handle, .. } => handle,
             EventKind::Listen { target, .. }
@@ -473,6 +498,7 @@ impl EventKind {
             EventKind::RacedCall { .. }
             | EventKind::Construct { .. }
             | EventKind::SettlesOtherwise { .. }
+            | EventKind::KeptTask { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }
@@ -1121,4 +1147,18 @@ mod tests {
         let w: Vec<String> = words("parseHTTPRequest_now").collect();
         assert_eq!(w, ["parse", "http", "request", "now"]);
     }
+}
+
+/// Why an unbounded channel cannot pile up, shown by how its file uses the two ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueuePacing {
+    /// The receiver is drained by the owner's own loop, which waits for nothing else per
+    /// message (it hands each one off): the queue empties as fast as it fills.
+    DrainedWithoutWaiting,
+    /// Every send hands over a fresh one-shot reply sender and the sender awaits the reply:
+    /// at most one message per waiting caller.
+    AwaitsReply,
+    /// One send, outside any loop or closure, on a sender never cloned or handed on: a
+    /// hand-made oneshot.
+    OneMessage,
 }

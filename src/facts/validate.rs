@@ -91,6 +91,7 @@ impl Limits {
                                 .is_none_or(|(a, b)| self.range(a) && self.range(b))
                     })
             }
+            EventKind::StuckTask { handle, .. } => p(handle),
             EventKind::Listen {
                 target,
                 handler,

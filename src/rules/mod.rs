@@ -526,7 +526,7 @@ pub fn is_test(path: &Path, facts: &FileFacts, configured: Option<bool>) -> bool
     if let Some(c) = configured {
         return c;
     }
-    if is_test_file(path) {
+    if is_test_file(path) || facts.test_support {
         return true;
     }
     in_folder(path, &["examples"])

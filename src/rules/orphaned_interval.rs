@@ -40,6 +40,36 @@ impl Rule for OrphanedInterval {
             if ctx.out_of_time() {
                 break; // the engine reports the time-out
             }
+            if let EventKind::StuckTask {
+                api,
+                handle,
+                awaits,
+            } = &e.kind
+            {
+                if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
+                    out.push(stuck_task(ctx, e, api, awaits, &why, labels));
+                }
+                continue;
+            }
+            if let EventKind::KeptTask { api, owner, field } = &e.kind {
+                out.push(
+                    META.report(
+                        ctx.path.to_path_buf(),
+                        e.span.clone(),
+                        format!(
+                            "task spawned with `{api}` keeps its `JoinHandle` in field `{field}` of `{owner}`, but \
+                             `{owner}` has no `Drop` impl and no method aborts or awaits it: dropping \
+                             a `{owner}` detaches the task, which keeps running with everything it holds"
+                        ),
+                    )
+                    .with_help(format!(
+                        "abort the task when its owner goes: `impl Drop for {owner}` calling \
+                         `.abort()` on the handle in `{field}` (or keep a \
+                         `tokio_util::task::AbortOnDropHandle`)"
+                    )),
+                );
+                continue;
+            }
             let EventKind::Timer {
                 api,
                 repeat,
@@ -110,6 +140,35 @@ impl Rule for OrphanedInterval {
         }
         out
     }
+}
+
+/// A detached task that starts by awaiting a future some caller passes as `pending()`.
+fn stuck_task(
+    ctx: &FileCtx,
+    e: &crate::facts::Event,
+    api: &str,
+    awaits: &str,
+    why: &str,
+    labels: Vec<(std::ops::Range<usize>, String)>,
+) -> Diagnostic {
+    let mut d = META
+        .report(
+            ctx.path.to_path_buf(),
+            e.span.clone(),
+            format!(
+                "task spawned with `{api}` first awaits `{awaits}`, which a call in this file sets \
+                 to `pending()`: on that path it never ends, and {}.",
+                why.replace("clear", "abort")
+            ),
+        )
+        .with_help(
+            "spawn the task only when there is something to wait for (the path with a real \
+             signal), or keep the `JoinHandle` and abort it when its owner ends",
+        );
+    for (r, m) in labels {
+        d = d.with_label(r, m);
+    }
+    d
 }
 
 /// Stores the handle where its owner can reach it (a field, a module-level `const`) and clears

@@ -379,7 +379,7 @@ fn check_rust(
     }
     for e in &facts.events {
         match &e.kind {
-            EventKind::UnboundedQueue { api } if !caches => out.push(
+            EventKind::UnboundedQueue { api, paced: None } if !caches => out.push(
                 meta.report(file.path.clone(),
                     e.span.clone(),
                     format!(

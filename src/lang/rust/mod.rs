@@ -21,8 +21,11 @@
 mod calls;
 mod errors;
 mod guard;
+mod kept;
+mod queues;
 mod shape;
 mod spans;
+mod stuck;
 mod syntax;
 mod visit;
 mod walk;
@@ -81,6 +84,9 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
             });
         }
         w.finish();
+        queues::pace(&file, &mut w.facts);
+        stuck::mark(&file, &mut w.facts);
+        kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)
@@ -149,6 +155,12 @@ struct Walker {
     mentions_log: bool,
     /// Per spawn event: the whole `spawn(…)` call, for its fix site.
     spawn_calls: HashMap<usize, Range<usize>>,
+    /// Lock guards bound to a local (`let mut g = STATE.lock().unwrap();`): name → the guarded
+    /// place and the scope of the `let`. Growth or shrinking through `g` is the place's.
+    guards: HashMap<String, (PlaceRef, ScopeId)>,
+    /// Locals holding a collection's size (`let n = g.len() + 1;`): name → the collection's
+    /// place and the scope of the `let`. Comparing them is a size check of the place.
+    len_locals: HashMap<String, (PlaceRef, ScopeId)>,
     /// The `spawn(…)` call about to be recorded.
     next_spawn_call: Option<Range<usize>>,
     /// When lowering must stop (the per-file time budget); checked every few hundred nodes.

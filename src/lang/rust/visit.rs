@@ -254,6 +254,9 @@ impl<'a> Visit<'a> for Walker {
             },
         };
         self.value(&init.expr, place);
+        if let Some(name) = Walker::pat_name(&l.pat) {
+            self.bind_guard(&name, &init.expr);
+        }
         if let Some((_, diverge)) = &init.diverge {
             self.visit_expr(diverge);
         }
@@ -502,13 +505,8 @@ impl<'a> Visit<'a> for Walker {
         use syn::BinOp::*;
         if matches!(b.op, Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_)) {
             for side in [&*b.left, &*b.right] {
-                if let Expr::MethodCall(m) = side
-                    && (m.method == "len" || m.method == "is_empty")
-                {
-                    let place = self.place_of(&m.receiver);
-                    if !matches!(place, PlaceRef::Unknown) {
-                        self.event(EventKind::SizeCheck { place }, side.range());
-                    }
+                if let Some(place) = self.size_of(side) {
+                    self.event(EventKind::SizeCheck { place }, side.range());
                 }
             }
         }

@@ -39,6 +39,8 @@ impl Walker {
             mentions_tracing: src.contains("tracing::"),
             mentions_log: src.contains("log::"),
             spawn_calls: HashMap::new(),
+            guards: HashMap::new(),
+            len_locals: HashMap::new(),
             next_spawn_call: None,
             facts,
             scope: 0,
@@ -159,9 +161,14 @@ impl Walker {
                 if t == "self" {
                     PlaceRef::This { class: self.class }
                 } else if p.path.segments.len() == 1 {
-                    PlaceRef::Name {
-                        name: t,
-                        scope: self.scope,
+                    match self.guards.get(&t) {
+                        Some((place, scope)) if self.facts.is_within(self.scope, *scope) => {
+                            place.clone()
+                        }
+                        _ => PlaceRef::Name {
+                            name: t,
+                            scope: self.scope,
+                        },
                     }
                 } else {
                     PlaceRef::Unknown
@@ -450,5 +457,85 @@ impl Walker {
             "Vec" | "VecDeque" => CollectionKind::Array,
             _ => return None,
         })
+    }
+}
+
+/// Methods that hand out a guard to the value behind a lock or cell.
+const GUARDS: &[&str] = &[
+    "lock",
+    "read",
+    "write",
+    "borrow_mut",
+    "try_lock",
+    "blocking_lock",
+];
+
+impl Walker {
+    /// `let g = <place>.lock().unwrap();` binds a guard of `<place>`: remember it so that
+    /// `g.insert(..)`/`g.drain(..)` count on the place. Any other `let` of the name forgets it.
+    pub(super) fn bind_guard(&mut self, name: &str, init: &Expr) {
+        let mut e = init;
+        let mut guarded = false;
+        loop {
+            match e {
+                Expr::MethodCall(m) => {
+                    let method = m.method.to_string();
+                    if GUARDS.contains(&method.as_str()) {
+                        guarded = true;
+                    } else if !matches!(method.as_str(), "unwrap" | "expect") {
+                        break;
+                    }
+                    e = &m.receiver;
+                }
+                Expr::Await(a) => e = &a.base,
+                Expr::Try(t) => e = &t.expr,
+                _ => break,
+            }
+        }
+        let place = if guarded {
+            self.place_of(init)
+        } else {
+            PlaceRef::Unknown
+        };
+        if matches!(place, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+            self.guards.insert(name.to_string(), (place, self.scope));
+        } else {
+            self.guards.remove(name);
+        }
+        let sized = len_call(init).map(|m| self.place_of(&m.receiver));
+        match sized {
+            Some(p) if !matches!(p, PlaceRef::Unknown) => {
+                self.len_locals.insert(name.to_string(), (p, self.scope));
+            }
+            _ => {
+                self.len_locals.remove(name);
+            }
+        }
+    }
+
+    /// The collection whose size `e` is: `x.len()`, `x.is_empty()`, or a local bound to one.
+    pub(super) fn size_of(&self, e: &Expr) -> Option<PlaceRef> {
+        if let Some(m) = len_call(e) {
+            let p = self.place_of(&m.receiver);
+            return (!matches!(p, PlaceRef::Unknown)).then_some(p);
+        }
+        let Expr::Path(p) = e else { return None };
+        let name = p.path.get_ident()?.to_string();
+        let (place, scope) = self.len_locals.get(&name)?;
+        self.facts
+            .is_within(self.scope, *scope)
+            .then(|| place.clone())
+    }
+}
+
+/// `x.len()` or `x.is_empty()`, looking through `+`/`-` arithmetic and parentheses.
+pub(super) fn len_call(e: &Expr) -> Option<&syn::ExprMethodCall> {
+    match e {
+        Expr::MethodCall(m) if m.method == "len" || m.method == "is_empty" => Some(m),
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_) | syn::BinOp::Sub(_)) => {
+            len_call(&b.left).or_else(|| len_call(&b.right))
+        }
+        Expr::Paren(p) => len_call(&p.expr),
+        _ => None,
     }
 }

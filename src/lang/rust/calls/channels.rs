@@ -42,7 +42,7 @@ impl Walker {
     /// `mpsc::unbounded_channel()` and friends: a queue without a bound.
     pub(super) fn channel_call(&mut self, c: &syn::ExprCall, full: &str, span: &Range<usize>) {
         if let Some(api) = unbounded_api(full, c.args.len()) {
-            let idx = self.event(EventKind::UnboundedQueue { api }, span.clone());
+            let idx = self.event(EventKind::UnboundedQueue { api, paced: None }, span.clone());
             self.facts.events[idx].hint = Some(Box::new(FixSite::Call {
                 call: span_range(c.span()),
             }));
