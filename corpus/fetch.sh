@@ -8,8 +8,9 @@
 #                                      project per crate under cargo/, `cargo fetch`, then a
 #                                      copy out of $CARGO_HOME/registry/src)
 #
-# What is fetched: every row of corpus/packages.txt, and both versions (before, after) of every
-# row of corpus/leak-fixes-ts.tsv (npm) and corpus/leak-fixes-rust.tsv (crates).
+# What is fetched, for the development set (corpus/) and the held-out set (corpus/heldout/):
+# every row of packages.txt, and both versions (before, after) of every row of
+# leak-fixes-ts.tsv (npm) and leak-fixes-rust.tsv (crates).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 D="${UNLEAK_CORPUS_DIR:-$HOME/.cache/unleak-corpus}"
@@ -28,6 +29,7 @@ fetch_npm() { # name version
   tar xzf "$D/tgz/$tgz" -C "$tmp"
   # A few packages use another top folder than package/.
   if [ ! -d "$tmp/package" ]; then mv "$tmp"/* "$tmp/package"; fi
+  mkdir -p "$(dirname "$out")"  # scoped names: npm/@scope/name@version
   mv "$tmp" "$out"
 }
 
@@ -64,23 +66,26 @@ for p in m["packages"]:
 }
 
 fail=0
-# The corpus.
-while read -r kind name ver _roots; do
-  case "$kind" in
-    npm) fetch_npm "$name" "$ver" || fail=1 ;;
-    crate) fetch_crate "$name" "$ver" || fail=1 ;;
-  esac
-done < <(grep -v '^\s*#' "$HERE/packages.txt" | grep -v '^\s*$')
+for SET in "$HERE" "$HERE/heldout"; do
+  [ -f "$SET/packages.txt" ] || continue
+  # The corpus.
+  while read -r kind name ver _roots; do
+    case "$kind" in
+      npm) fetch_npm "$name" "$ver" || fail=1 ;;
+      crate) fetch_crate "$name" "$ver" || fail=1 ;;
+    esac
+  done < <(grep -v '^\s*#' "$SET/packages.txt" | grep -v '^\s*$')
 
-# Both versions of every leak fix.
-for f in leak-fixes-ts.tsv:npm leak-fixes-rust.tsv:crate; do
-  file="$HERE/${f%%:*}" kind="${f##*:}"
-  [ -f "$file" ] || continue
-  while IFS=$'\t' read -r pkg before after _rest; do
-    case "$pkg" in ''|'#'*|package) continue ;; esac
-    for v in "$before" "$after"; do
-      if [ "$kind" = npm ]; then fetch_npm "$pkg" "$v" || fail=1; else fetch_crate "$pkg" "$v" || fail=1; fi
-    done
-  done < "$file"
+  # Both versions of every leak fix.
+  for f in leak-fixes-ts.tsv:npm leak-fixes-rust.tsv:crate; do
+    file="$SET/${f%%:*}" kind="${f##*:}"
+    [ -f "$file" ] || continue
+    while IFS=$'\t' read -r pkg before after _rest; do
+      case "$pkg" in ''|'#'*|package) continue ;; esac
+      for v in "$before" "$after"; do
+        if [ "$kind" = npm ]; then fetch_npm "$pkg" "$v" || fail=1; else fetch_crate "$pkg" "$v" || fail=1; fi
+      done
+    done < "$file"
+  done
 done
 [ "$fail" = 0 ] && log "ready in $D" || { log "some packages could not be fetched"; exit 1; }

@@ -3,6 +3,9 @@
 
     corpus/fetch.sh && corpus/score.py
 
+Two sets, scored alike: the development set (corpus/packages.txt, triage-*.tsv, leak-fixes-*.tsv)
+and the held-out set (the same files under corpus/heldout/), which no rule is tuned on.
+
 1. Runs `unleak check --format json --no-cache` on every package of corpus/packages.txt (its
    roots, from the package folder in the cache) and matches each finding against the triage
    files corpus/triage-ts.tsv (npm) and corpus/triage-rust.tsv (crates) by (package@version,
@@ -20,9 +23,10 @@ merging), 2 on a usage or set-up error, else 0.
 
 Options:
   --lang ts|rust          only one language
+  --set dev|heldout|all   which set (default: all; each set's findings must be triaged)
   --no-fixes              skip the leak-fix part
   --untriaged-tsv FILE    write the untriaged findings as triage rows (verdict and reason
-                          empty) to FILE, for pasting into the triage file after judging them
+                          empty) to FILE (appended), for pasting into the triage file after judging them
   --context N             with the untriaged listing, print N lines of code around each
   --window N              leak fixes: how far from the row's line a finding still counts (3)
   --stale                 also list triage rows that match no finding any more
@@ -44,8 +48,19 @@ CACHE = Path(os.environ.get("UNLEAK_CORPUS_DIR", Path.home() / ".cache" / "unlea
 UNLEAK = Path(os.environ.get("UNLEAK", REPO / "target" / "release" / "unleak"))
 FAILURE_RULES = {"io-error", "parse-error", "timeout", "internal-error"}
 VERDICTS = ("leak", "defensible", "false-positive")
-LANGS = {"ts": ("npm", HERE / "triage-ts.tsv", HERE / "leak-fixes-ts.tsv"),
-         "rust": ("crate", HERE / "triage-rust.tsv", HERE / "leak-fixes-rust.tsv")}
+# The two sets: the development set (corpus/) and the held-out set (corpus/heldout/), each with
+# its packages.txt, triage-*.tsv and (optionally) leak-fixes-*.tsv.
+SETS = {"dev": HERE, "heldout": HERE / "heldout"}
+SET_DIR = HERE  # the set being scored (main() sets it)
+
+
+def lang_files(lang: str) -> tuple[str, Path, Path]:
+    """(package kind, triage file, leak-fix file) of a language in the set being scored."""
+    kind = {"ts": "npm", "rust": "crate"}[lang]
+    return kind, SET_DIR / f"triage-{lang}.tsv", SET_DIR / f"leak-fixes-{lang}.tsv"
+
+
+LANGS = ("rust", "ts")
 EXTS = {".rs", ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"}
 SKIP_DIRS = {"node_modules", "target", "dist", "build", ".git", ".unleak_cache"}
 
@@ -63,7 +78,7 @@ def pkg_dir(kind: str, name: str, ver: str) -> Path:
 
 def read_packages() -> list[tuple[str, str, str, list[str]]]:
     out = []
-    for raw in (HERE / "packages.txt").read_text().splitlines():
+    for raw in (SET_DIR / "packages.txt").read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -153,7 +168,7 @@ def pct(a: int, b: int) -> str:
 
 
 def score_lang(lang: str, args) -> int:
-    kind, triage_path, _ = LANGS[lang]
+    kind, triage_path, _ = lang_files(lang)
     pkgs = [p for p in read_packages() if p[0] == kind]
     # Several findings may share a key (the same line text twice in a file): the n-th finding
     # (by line) takes the n-th row with that key (in file order).
@@ -166,7 +181,7 @@ def score_lang(lang: str, args) -> int:
             raise SystemExit(f"score: {triage_path.name}: bad verdict {verdict!r} in {cols}")
         triage[(pkg, path, rule, norm(text))].append((verdict, reason))
 
-    print(f"== {lang}: {len(pkgs)} packages ==")
+    print(f"== {lang} ({SET_DIR.relative_to(REPO)}): {len(pkgs)} packages ==")
     totals = collections.Counter()
     per_rule: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     untriaged = []
@@ -247,12 +262,12 @@ def score_lang(lang: str, args) -> int:
 
 
 def score_fixes(lang: str, args) -> None:
-    kind, _, fixes_path = LANGS[lang]
-    rows = read_tsv(fixes_path)
+    kind, _, fixes_path = lang_files(lang)
+    rows = read_tsv(fixes_path) if fixes_path.exists() else []
     if not rows:
         return
     corpus_roots = {(n, v): r for k, n, v, r in read_packages() if k == kind}
-    print(f"== {lang}: leak fixes between published versions ({len(rows)}) ==")
+    print(f"== {lang} ({SET_DIR.relative_to(REPO)}): leak fixes between published versions ({len(rows)}) ==")
     found = gone = 0
     per_rule = collections.defaultdict(collections.Counter)
     for cols in rows:
@@ -296,7 +311,8 @@ def score_fixes(lang: str, args) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lang", choices=sorted(LANGS))
+    ap.add_argument("--lang", choices=LANGS)
+    ap.add_argument("--set", choices=["dev", "heldout", "all"], default="all")
     ap.add_argument("--no-fixes", action="store_true")
     ap.add_argument("--untriaged-tsv")
     ap.add_argument("--context", type=int, default=0)
@@ -308,11 +324,16 @@ def main() -> int:
               f"or set UNLEAK", file=sys.stderr)
         return 2
     print(f"unleak: {UNLEAK}   corpus: {CACHE}\n")
+    global SET_DIR
     untriaged = 0
-    for lang in ([args.lang] if args.lang else ["ts", "rust"]):
-        untriaged += score_lang(lang, args)
-        if not args.no_fixes:
-            score_fixes(lang, args)
+    for name in (["dev", "heldout"] if args.set == "all" else [args.set]):
+        SET_DIR = SETS[name]
+        if not (SET_DIR / "packages.txt").exists():
+            continue
+        for lang in ([args.lang] if args.lang else ["ts", "rust"]):
+            untriaged += score_lang(lang, args)
+            if not args.no_fixes:
+                score_fixes(lang, args)
     if untriaged:
         print(f"{untriaged} untriaged findings: triage them (corpus/README.md) before merging")
         return 1
