@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The benchmark harness: unleak against its parse floor and the tools users would pick instead,
-# on the same corpus, in the same run, each several times (hyperfine; medians), with peak memory
-# (/usr/bin/time). Prints a Markdown table; `benches/RESULTS.md` records the latest one.
+# on the same corpus, in the same run: benches/measure.py runs each group's commands in
+# interleaved rounds (medians of wall and CPU time, peak memory, samples disturbed by other work
+# dropped). Prints a Markdown table; `benches/RESULTS.md` records the latest one.
 #
 #   benches/run.sh                 everything (fetches the corpus and tools first: benches/corpus.sh)
 #   benches/run.sh --smoke         unleak and the floor on the repository's fixtures, in seconds
 #   benches/run.sh --only ts,rust  some groups only: ts, js, growth, cache, rust, clippy
-#   RUNS=10 benches/run.sh         runs per command (default 5; ESLint and clippy: 3)
+#   RUNS=10 benches/run.sh         rounds per command (default 7; ESLint, Rust and clippy: 3)
 #
-# Needs: cargo, node/npm (peers), hyperfine and GNU time (`apt-get install -y hyperfine time`).
-# Each measurement holds /tmp/unleak-cargo.lock (the lock builds on this machine take), so a
-# build elsewhere does not disturb the timings; the lock is released between measurements.
+# Needs: cargo, node/npm (peers), python3.
+# Each sample holds /tmp/unleak-cargo.lock (the lock builds on this machine take), so a build
+# elsewhere waits instead of disturbing the timings; the lock is released between samples.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 D="${UNLEAK_BENCH_DIR:-$HOME/.cache/unleak-bench}"
-RUNS="${RUNS:-5}"
+RUNS="${RUNS:-7}"
 SLOW_RUNS="${SLOW_RUNS:-3}"
 LOCK="${UNLEAK_BENCH_LOCK:-/tmp/unleak-cargo.lock}"
 SMOKE=0
@@ -30,9 +31,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
-for tool in hyperfine /usr/bin/time python3; do
-  command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (apt-get install -y hyperfine time)" >&2; exit 2; }
-done
+command -v python3 >/dev/null || { echo "run.sh: needs python3" >&2; exit 2; }
 
 # Build unleak and the floor (release), under the shared build lock.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
@@ -46,26 +45,14 @@ ROWS="$OUT/rows.tsv"
 : > "$ROWS"
 
 # measure GROUP NAME CORPUS_LABEL FILES LINES RUNS DIR [--prepare CMD] -- CMD...
-# Times CMD with hyperfine (non-zero exits are findings, not failures), then its peak RSS.
+# Adds CMD to the plan; benches/measure.py runs the plan at the end, interleaved by group.
 measure() {
   local group="$1" name="$2" label="$3" files="$4" lines="$5" runs="$6" dir="$7"
   shift 7
-  local prepare=()
-  if [ "$1" = "--prepare" ]; then prepare=(--prepare "$2"); shift 2; fi
+  local prepare=""
+  if [ "$1" = "--prepare" ]; then prepare="$2"; shift 2; fi
   [ "$1" = "--" ] && shift
-  local cmd="$*"
-  local json="$OUT/$(echo "$group-$name" | tr -c 'A-Za-z0-9-' '_').json"
-  echo "== $group: $name ($label)" >&2
-  # Slow commands (few runs) get no warm-up run: the corpus is already in the page cache.
-  local warmup=1
-  [ "$runs" -le "$SLOW_RUNS" ] && warmup=0
-  (cd "$dir" && flock "$LOCK" hyperfine --style basic --ignore-failure --warmup "$warmup" --runs "$runs" \
-      "${prepare[@]}" --export-json "$json" --command-name "$name" "$cmd" >&2)
-  # Peak memory of one more run (after the same preparation).
-  if [ ${#prepare[@]} -gt 0 ]; then (cd "$dir" && bash -c "${prepare[1]}"); fi
-  local kb
-  kb="$(cd "$dir" && flock "$LOCK" /usr/bin/time -f '%M' -o "$OUT/mem" bash -c "exec $cmd" >/dev/null 2>&1; tail -1 "$OUT/mem")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$name" "$label" "$files" "$lines" "$json" "$kb" >> "$ROWS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$name" "$label" "$files" "$lines" "$runs" "$dir" "$prepare" "$*" >> "$ROWS"
 }
 
 # files_lines DIR [floor args]: the files and lines unleak's discovery finds (the floor counts them).
@@ -107,7 +94,6 @@ else
     read -r F L < <(files_lines "$OUT/tsc")
     EDIT="$OUT/tsc/effect/src/Array.ts"
     measure cache "unleak, cache cold" "TS" "$F" "$L" "$RUNS" "$OUT" --prepare "rm -rf $OUT/.unleak_cache" -- "$UNLEAK" check --format concise tsc
-    "$UNLEAK" check --format concise tsc >/dev/null 2>&1 || true
     measure cache "unleak, cache warm" "TS" "$F" "$L" "$RUNS" "$OUT" -- "$UNLEAK" check --format concise tsc
     measure cache "unleak, one file edited" "TS" "$F" "$L" "$RUNS" "$OUT" --prepare "echo \"// edit \$RANDOM\$RANDOM\" >> $EDIT" -- "$UNLEAK" check --format concise tsc
   fi
@@ -140,38 +126,6 @@ else
   fi
 fi
 
-python3 - "$ROWS" <<'PY'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-groups = {}
-for g, name, label, files, lines, js, kb in rows:
-    r = json.load(open(js))["results"][0]
-    groups.setdefault(g, []).append(dict(name=name, label=label, files=int(files or 0),
-        lines=int(lines or 0), median=r["median"], min=r["min"], max=r["max"],
-        cpu=r.get("user", 0) + r.get("system", 0),
-        mb=int(kb) / 1024 if kb.strip().isdigit() else float("nan")))
-print("| group | tool | corpus | files | lines | median s | min–max s | CPU s | lines/s | peak MB | ratio (wall; CPU) |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
-for g, rs in groups.items():
-    ref = next((r for r in rs if r["name"] in ("unleak", "unleak (no cache)", "unleak, cache cold")), None)
-    floor = next((r for r in rs if r["name"] == "parse floor"), None)
-    for r in rs:
-        if r is ref and floor:
-            ratio = f"unleak/floor {r['median'] / floor['median']:.2f}×; {r['cpu'] / floor['cpu']:.2f}×"
-        elif r is ref or r is floor or ref is None:
-            ratio = ""
-        elif g == "cache":
-            ratio = f"{r['median'] / ref['median']:.2f}× of cold; {r['cpu'] / ref['cpu']:.2f}×"
-        else:
-            ratio = f"peer/unleak {r['median'] / ref['median']:.1f}×; {r['cpu'] / ref['cpu']:.1f}×"
-        tput = f"{r['lines'] / r['median']:,.0f}" if r["median"] > 0 else "-"
-        print(f"| {g} | {r['name']} | {r['label']} | {r['files']} | {r['lines']:,} | {r['median']:.3f} | "
-              f"{r['min']:.3f}–{r['max']:.3f} | {r['cpu']:.2f} | {tput} | {r['mb']:.0f} | {ratio} |")
-if "growth" in groups and "ts" in groups:
-    for tool in ("unleak", "parse floor"):
-        a = next((r for r in groups["ts"] if r["name"] == tool), None)
-        b = next((r for r in groups["growth"] if r["name"] == tool), None)
-        if a and b:
-            print(f"\n{tool}: corpus doubled → wall ×{b['median'] / a['median']:.2f}, CPU ×{b['cpu'] / a['cpu']:.2f}, "
-                  f"memory ×{b['mb'] / a['mb']:.2f}")
-PY
+# The cache group's warm runs need a filled cache before their first sample.
+if [ -d "$OUT/tsc" ]; then (cd "$OUT" && "$UNLEAK" check --format concise tsc >/dev/null 2>&1 || true); fi
+python3 "$HERE/measure.py" "$ROWS" --lock "$LOCK"
