@@ -51,7 +51,7 @@ pub struct FileFacts {
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
     /// derived, never stored: a cache entry is checked, then `finish` rebuilds them.
     #[serde(skip)]
-    lookup: FastMap<String, FastMap<ScopeId, BindingId>>,
+    lookup: NameLookup,
     /// Resolved primary place → events on it, filled by [`FileFacts::finish`].
     #[serde(skip)]
     by_place: FastMap<Place, Vec<usize>>,
@@ -76,6 +76,15 @@ pub struct FileFacts {
     /// The module's signal handlers (`process.on('SIGTERM', …)` at module level), on first use.
     #[serde(skip)]
     signal_handlers: std::sync::OnceLock<Vec<ScopeId>>,
+}
+
+/// Name → binding per scope, for [`FileFacts::lookup`]: each distinct name once, numbered, and
+/// one flat table keyed by (name number, scope). (A table per name cost a hash table for every
+/// distinct name of every file the project phase keeps.)
+#[derive(Debug, Default, Clone)]
+struct NameLookup {
+    names: FastMap<Box<str>, u32>,
+    bindings: FastMap<(u32, ScopeId), BindingId>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -637,14 +646,21 @@ impl FileFacts {
 
     /// Builds the indexes (names, places, lifetimes); call once after the walk.
     pub fn finish(&mut self) {
-        let mut lookup: FastMap<String, FastMap<ScopeId, BindingId>> = FastMap::default();
+        // The project phase keeps every file's facts: give back what growing the lists left
+        // unused (a quarter of their memory on average).
+        self.scopes.shrink_to_fit();
+        self.bindings.shrink_to_fit();
+        self.classes.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.exports.shrink_to_fit();
+        let mut lookup = NameLookup::default();
         for (id, b) in self.bindings.iter().enumerate() {
-            lookup
-                .entry(b.name.clone())
-                .or_default()
-                .entry(b.scope)
-                .or_insert(id);
+            let next = lookup.names.len() as u32;
+            let name = *lookup.names.entry(b.name.as_str().into()).or_insert(next);
+            lookup.bindings.entry((name, b.scope)).or_insert(id);
         }
+        lookup.names.shrink_to_fit();
+        lookup.bindings.shrink_to_fit();
         self.lookup = lookup;
         let mut by_place: FastMap<Place, Vec<usize>> = FastMap::default();
         for (i, e) in self.events.iter().enumerate() {
@@ -662,9 +678,9 @@ impl FileFacts {
     /// The binding a name refers to from `scope`, searching outwards. The first declaration
     /// in a scope wins (a redeclaration with `var` is the same variable).
     pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
-        let candidates = self.lookup.get(name)?;
+        let name = *self.lookup.names.get(name)?;
         loop {
-            if let Some(&b) = candidates.get(&scope) {
+            if let Some(&b) = self.lookup.bindings.get(&(name, scope)) {
                 return Some(b);
             }
             scope = self.scopes.get(scope)?.parent?;
