@@ -19,6 +19,7 @@
 //! does; [`calls`] what a call acquires or releases, by API family; [`errors`] swallowed errors.
 
 mod calls;
+mod endless;
 mod errors;
 mod guard;
 mod kept;
@@ -86,6 +87,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         w.finish();
         queues::pace(&file, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
+        endless::mark(&file, &mut w.facts);
         kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
