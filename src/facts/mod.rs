@@ -485,6 +485,9 @@ pub enum EventKind {
         future: String,
         func: String,
     },
+    /// A raw file descriptor (Rust: `let fd = new_socket(..)?;`, made by the system call `api`)
+    /// that an early return (the `?` at `exit`) leaves open: nothing owns or closes it yet.
+    RawFdLeak { api: String, exit: Range<usize> },
 }
 
 impl EventKind {
@@ -520,6 +523,7 @@ impl EventKind {
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }
+            | EventKind::RawFdLeak { .. }
             | EventKind::CacheCtor { .. }
             | EventKind::SwallowedError { .. }
             | EventKind::ServerStart { .. }

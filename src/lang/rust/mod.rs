@@ -24,6 +24,7 @@ mod errors;
 mod guard;
 mod kept;
 mod queues;
+mod rawfd;
 mod shape;
 mod spans;
 mod stuck;
@@ -88,6 +89,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         queues::pace(&file, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
         endless::mark(&file, &mut w.facts);
+        rawfd::mark(&file, text, &mut w.facts);
         kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
