@@ -86,9 +86,9 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
             });
         }
         w.finish();
-        queues::pace(&file, &mut w.facts);
+        queues::pace(&file, text, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
-        endless::mark(&file, &mut w.facts);
+        endless::mark(&file, text, &mut w.facts);
         rawfd::mark(&file, text, &mut w.facts);
         kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;

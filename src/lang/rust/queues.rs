@@ -34,12 +34,16 @@ enum End {
 }
 
 /// Sets the pacing of the file's unbounded channels and whether it is test support.
-pub(super) fn pace(file: &syn::File, facts: &mut FileFacts) {
+pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
     facts.test_support = is_test_support(&file.attrs);
     let has_queue = facts
         .events
         .iter()
         .any(|e| matches!(e.kind, EventKind::UnboundedQueue { .. }));
+    // Cheap gate: nothing to pace, and no parameter that could receive a sender.
+    if !has_queue && !text.contains("UnboundedSender") {
+        return;
+    }
     let mut fns = Funcs::default();
     fns.visit_file(file);
     let fns = fns.0;
