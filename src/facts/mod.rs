@@ -46,6 +46,15 @@ pub struct FileFacts {
     /// code runs in tests, not in the service.
     #[serde(default)]
     pub test_support: bool,
+    /// Rust: unbounded channels (by the event's span start) whose sender this file hands to a
+    /// function of another type (`Client::new(sender, ..)`), and where it went.
+    #[serde(default)]
+    pub queue_handoffs: Vec<(usize, CallArg)>,
+    /// Rust: parameters of this file's functions that receive an unbounded sender and whose
+    /// every send (on the parameter, or on the field it is stored in) carries a reply channel
+    /// whose receiver is awaited or handed back: the queue is paced by its callers' replies.
+    #[serde(default)]
+    pub paced_sender_params: Vec<CallArg>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
@@ -477,6 +486,17 @@ pub enum EventKind {
         func: PlaceRef,
         registrar: Registrar,
     },
+    /// A spawned task (Rust) running `future`, a type of the file whose `Future::poll` never
+    /// returns `Ready`: the task never ends. `func` is the function the spawn is in.
+    NeverEndingTask {
+        api: String,
+        handle: PlaceRef,
+        future: String,
+        func: String,
+    },
+    /// A raw file descriptor (Rust: `let fd = new_socket(..)?;`, made by the system call `api`)
+    /// that an early return (the `?` at `exit`) leaves open: nothing owns or closes it yet.
+    RawFdLeak { api: String, exit: Range<usize> },
 }
 
 impl EventKind {
@@ -486,6 +506,7 @@ impl EventKind {
         Some(match self {
             EventKind::Timer { handle, .. }
             | EventKind::StuckTask { handle, .. }
+            | EventKind::NeverEndingTask { handle, .. }
             | EventKind::ClearTimer { handle }
             | EventKind::New { handle, .. } => handle,
             EventKind::Listen { target, .. }
@@ -511,6 +532,7 @@ impl EventKind {
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }
+            | EventKind::RawFdLeak { .. }
             | EventKind::CacheCtor { .. }
             | EventKind::SwallowedError { .. }
             | EventKind::ServerStart { .. }
@@ -1163,6 +1185,15 @@ mod tests {
         let w: Vec<String> = words("parseHTTPRequest_now").collect();
         assert_eq!(w, ["parse", "http", "request", "now"]);
     }
+}
+
+/// An argument position of a type's function: `Client::new`'s first argument is
+/// `{ owner: "Client", func: "new", index: 0 }` (`self` not counted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallArg {
+    pub owner: String,
+    pub func: String,
+    pub index: usize,
 }
 
 /// Why an unbounded channel cannot pile up, shown by how its file uses the two ends.

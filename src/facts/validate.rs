@@ -91,7 +91,9 @@ impl Limits {
                                 .is_none_or(|(a, b)| self.range(a) && self.range(b))
                     })
             }
-            EventKind::StuckTask { handle, .. } => p(handle),
+            EventKind::StuckTask { handle, .. } | EventKind::NeverEndingTask { handle, .. } => {
+                p(handle)
+            }
             EventKind::Listen {
                 target,
                 handler,

@@ -51,6 +51,18 @@ impl Rule for OrphanedInterval {
                 }
                 continue;
             }
+            if let EventKind::NeverEndingTask {
+                api,
+                handle,
+                future,
+                func,
+            } = &e.kind
+            {
+                if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
+                    out.push(never_ending_task(ctx, e, api, future, func, &why, labels));
+                }
+                continue;
+            }
             if let EventKind::KeptTask { api, owner, field } = &e.kind {
                 out.push(
                     META.report(
@@ -165,6 +177,42 @@ fn stuck_task(
             "spawn the task only when there is something to wait for (the path with a real \
              signal), or keep the `JoinHandle` and abort it when its owner ends",
         );
+    for (r, m) in labels {
+        d = d.with_label(r, m);
+    }
+    d
+}
+
+fn never_ending_task(
+    ctx: &FileCtx,
+    e: &crate::facts::Event,
+    api: &str,
+    future: &str,
+    func: &str,
+    why: &str,
+    labels: Vec<(std::ops::Range<usize>, String)>,
+) -> Diagnostic {
+    // `Service::call` and `handle*` functions run per request: one more task each time.
+    let per_call = if func == "call" || func.starts_with("handle") {
+        format!(" It is spawned in `{func}`, so every call adds one more.")
+    } else {
+        String::new()
+    };
+    let mut d = META
+        .report(
+            ctx.path.to_path_buf(),
+            e.span.clone(),
+            format!(
+                "task spawned with `{api}` runs `{future}`, whose `Future::poll` never returns \
+                 `Poll::Ready`: the task never ends, and {}.{per_call}",
+                why.replace("clear", "abort")
+            ),
+        )
+        .with_help(format!(
+            "let `{future}` finish when its owner goes (hold the owner through a `Weak` and return \
+             `Poll::Ready(())` once `upgrade()` fails, or select on a shutdown signal), and spawn it \
+             once per owner, not per call"
+        ));
     for (r, m) in labels {
         d = d.with_label(r, m);
     }

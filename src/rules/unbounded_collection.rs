@@ -74,8 +74,21 @@ pub(crate) fn long_lived_collections(
         let mut out = Vec::new();
         let long_lived = long_lived_types(ctx);
         let size_events = rust_size_events(ctx);
+        // Senders handed to another file's function whose sends there are reply-paced.
+        let paced_params: std::collections::HashSet<&crate::facts::CallArg> = ctx
+            .files
+            .iter()
+            .flat_map(|f| &f.facts.paced_sender_params)
+            .collect();
         for file in ctx.files.iter().filter(|f| f.facts.is_rust) {
-            out.extend(check_rust(file, &long_lived, &size_events, meta, caches));
+            out.extend(check_rust(
+                file,
+                &long_lived,
+                &size_events,
+                &paced_params,
+                meta,
+                caches,
+            ));
         }
         for file in ctx.files.iter().filter(|f| !f.facts.is_rust) {
             let facts = &file.facts;
@@ -369,17 +382,28 @@ fn check_rust(
     file: &ProjectFile,
     long_lived: &std::collections::HashSet<String>,
     size_events: &SizeEvents,
+    paced_params: &std::collections::HashSet<&crate::facts::CallArg>,
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
     let facts = &file.facts;
+    // The sender went to a function (in any file) whose every send waits for a reply.
+    let paced_elsewhere = |start: usize| {
+        facts
+            .queue_handoffs
+            .iter()
+            .any(|(s, arg)| *s == start && paced_params.contains(arg))
+    };
     let mut out = Vec::new();
     if file.is_test {
         return out;
     }
     for e in &facts.events {
         match &e.kind {
-            EventKind::UnboundedQueue { api, paced: None } if !caches => out.push(
+            EventKind::UnboundedQueue { api, paced: None }
+                if !caches && !paced_elsewhere(e.span.start) =>
+            {
+                out.push(
                 meta.report(file.path.clone(),
                     e.span.clone(),
                     format!(
@@ -393,7 +417,8 @@ fn check_rust(
                      (`send().await`), drop (`try_send`), or disconnect the slow consumer",
                 )
                 .with_fixes(rust_fixes::event_fix(facts, &file.source.text, e)),
-            ),
+                );
+            }
             EventKind::Collection { kind, place } => {
                 let place = facts.resolve(place);
                 // The struct whose field this is (None for a static).
@@ -404,24 +429,37 @@ fn check_rust(
                 let (name, owner) = match &place {
                     Place::Field { class, name } => {
                         let c = &facts.classes[*class];
-                        let Some(cname) = c.name.clone() else { continue };
+                        let Some(cname) = c.name.clone() else {
+                            continue;
+                        };
                         if !long_lived.contains(&cname) {
                             continue;
                         }
                         // Registries of callbacks are unremoved-listener's; a field without
                         // interior mutability cannot grow once the struct is shared.
-                        let ty = c.fields.iter().find(|f| f.name == *name).and_then(|f| f.ty.clone());
+                        let ty = c
+                            .fields
+                            .iter()
+                            .find(|f| f.name == *name)
+                            .and_then(|f| f.ty.clone());
                         if ty.as_deref().is_none_or(|t| {
-                            crate::facts::is_registry_type(t) || !crate::facts::is_interior_mutable(t)
+                            crate::facts::is_registry_type(t)
+                                || !crate::facts::is_interior_mutable(t)
                         }) {
                             continue;
                         }
-                        (name.clone(), format!("field `{name}` of `{cname}`, which lives for the whole process"))
+                        (
+                            name.clone(),
+                            format!(
+                                "field `{name}` of `{cname}`, which lives for the whole process"
+                            ),
+                        )
                     }
                     Place::Binding(b) => {
                         let binding = &facts.bindings[*b];
                         if binding.ty.as_deref().is_none_or(|t| {
-                            crate::facts::is_registry_type(t) || !crate::facts::is_interior_mutable(t)
+                            crate::facts::is_registry_type(t)
+                                || !crate::facts::is_interior_mutable(t)
                         }) {
                             continue;
                         }
@@ -442,8 +480,7 @@ fn check_rust(
                             // Growth by field name counts in files that deal with the struct
                             // (its impl, or code holding it in an `Arc`); shrinking anywhere
                             // counts, to stay on the safe side.
-                            let relevant =
-                                struct_name.as_deref().is_none_or(|s| types.contains(s));
+                            let relevant = struct_name.as_deref().is_none_or(|s| types.contains(s));
                             if relevant && grows_repeatedly(&f.facts, g) {
                                 growth.push((f, g));
                             }

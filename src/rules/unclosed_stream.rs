@@ -33,6 +33,29 @@ impl Rule for UnclosedStream {
                 break; // the engine reports the time-out
             }
             match &e.kind {
+                EventKind::RawFdLeak { api, exit } => {
+                    if event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Once {
+                        continue;
+                    }
+                    out.push(
+                        META.report(
+                            ctx.path.to_path_buf(),
+                            e.span.clone(),
+                            format!(
+                                "the file descriptor made by `{api}` is a raw integer with no \
+                                 `Drop`, and a later `?` returns early before anything owns or \
+                                 closes it: on that error path the descriptor stays open for the \
+                                 life of the process"
+                            ),
+                        )
+                        .with_label(exit.clone(), "returns here with the descriptor still open")
+                        .with_help(
+                            "wrap the descriptor in its owner right after creating it \
+                             (`OwnedFd::from_raw_fd(fd)`, `UnixListener::from_raw_fd(fd)`) so every \
+                             early return closes it, or close it before returning the error",
+                        ),
+                    );
+                }
                 EventKind::Forget { api } => {
                     if event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Once {
                         continue;

@@ -19,10 +19,12 @@
 //! does; [`calls`] what a call acquires or releases, by API family; [`errors`] swallowed errors.
 
 mod calls;
+mod endless;
 mod errors;
 mod guard;
 mod kept;
 mod queues;
+mod rawfd;
 mod shape;
 mod spans;
 mod stuck;
@@ -84,8 +86,10 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
             });
         }
         w.finish();
-        queues::pace(&file, &mut w.facts);
+        queues::pace(&file, text, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
+        endless::mark(&file, text, &mut w.facts);
+        rawfd::mark(&file, text, &mut w.facts);
         kept::mark(&file, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();

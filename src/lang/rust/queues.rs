@@ -20,6 +20,8 @@ pub(super) struct Func<'a> {
     owner: Option<String>,
     /// Parameter names, `self` included.
     pub(super) params: Vec<String>,
+    /// Indices (into `params`) of the parameters typed as an unbounded sender.
+    sender_params: Vec<usize>,
     block: &'a syn::Block,
 }
 
@@ -32,18 +34,22 @@ enum End {
 }
 
 /// Sets the pacing of the file's unbounded channels and whether it is test support.
-pub(super) fn pace(file: &syn::File, facts: &mut FileFacts) {
+pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
     facts.test_support = is_test_support(&file.attrs);
-    if !facts
+    let has_queue = facts
         .events
         .iter()
-        .any(|e| matches!(e.kind, EventKind::UnboundedQueue { .. }))
-    {
+        .any(|e| matches!(e.kind, EventKind::UnboundedQueue { .. }));
+    // Cheap gate: nothing to pace, and no parameter that could receive a sender.
+    if !has_queue && !text.contains("UnboundedSender") {
         return;
     }
     let mut fns = Funcs::default();
     fns.visit_file(file);
     let fns = fns.0;
+    if !has_queue && fns.iter().all(|f| f.sender_params.is_empty()) {
+        return;
+    }
     let mut uses = Uses::default();
     for (i, f) in fns.iter().enumerate() {
         let mut u = FnUses {
@@ -70,6 +76,69 @@ pub(super) fn pace(file: &syn::File, facts: &mut FileFacts) {
             continue;
         };
         *paced = pacing(ch, &fns, &uses);
+        // Unpaced here: where the sender went, for the project to pair with its sends there.
+        if paced.is_none() {
+            for (func, local, to) in &uses.moves {
+                if let MovedTo::Arg(Some(owner), callee, i) = to
+                    && *func == ch.func
+                    && *local == ch.tx
+                {
+                    facts.queue_handoffs.push((
+                        e.span.start,
+                        CallArg {
+                            owner: owner.clone(),
+                            func: callee.clone(),
+                            index: *i,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    facts.paced_sender_params = paced_sender_params(&fns, &uses);
+}
+
+/// Parameters typed as an unbounded sender whose every send here, on the parameter or on the
+/// struct field it is put into, carries a reply that the sending function awaits or returns.
+fn paced_sender_params(fns: &[Func], uses: &Uses) -> Vec<CallArg> {
+    let mut out = Vec::new();
+    for (j, f) in fns.iter().enumerate() {
+        let Some(owner) = &f.owner else { continue };
+        let has_self = f.params.first().is_some_and(|p| p == "self");
+        for &k in &f.sender_params {
+            let name = &f.params[k];
+            let mut ends = vec![End::Local(j, name.clone())];
+            for (func, local, to) in &uses.moves {
+                if *func == j
+                    && local == name
+                    && let MovedTo::Field(o, field) = to
+                {
+                    ends.push(End::Field(o.clone(), field.clone()));
+                }
+            }
+            let sends: Vec<&Send> = uses
+                .sends
+                .iter()
+                .filter(|s| ends.iter().any(|e| end_matches(e, &s.on)))
+                .collect();
+            if !sends.is_empty() && sends.iter().all(|s| s.awaits_reply) {
+                out.push(CallArg {
+                    owner: owner.clone(),
+                    func: f.name.clone(),
+                    index: k - usize::from(has_self),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether a channel end seen one way is the one seen another (a field seen through a value
+/// other than `self` matches the field of any struct).
+fn end_matches(end: &End, key: &End) -> bool {
+    match (end, key) {
+        (End::Field(o, f), End::Field(k, g)) => f == g && (o.is_none() || k.is_none() || o == k),
+        _ => end == key,
     }
 }
 
@@ -82,7 +151,7 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
             if *func == ch.func && local == name {
                 match to {
                     MovedTo::Field(owner, f) => out.push(End::Field(owner.clone(), f.clone())),
-                    MovedTo::Arg(callee, i) => {
+                    MovedTo::Arg(_, callee, i) => {
                         for (j, g) in fns.iter().enumerate() {
                             if g.name == *callee
                                 && let Some(p) = g.params.get(*i)
@@ -96,10 +165,7 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
         }
         out
     };
-    let matches = |end: &End, key: &End| match (end, key) {
-        (End::Field(o, f), End::Field(k, g)) => f == g && (o.is_none() || k.is_none() || o == k),
-        _ => end == key,
-    };
+    let matches = end_matches;
     // Drained by the owner's own loop that does not wait for anything else per message.
     let rx = ends(&ch.rx);
     let drains: Vec<&Drain> = uses
@@ -206,12 +272,36 @@ fn func<'a>(sig: &syn::Signature, block: &'a syn::Block, owner: Option<String>) 
             syn::FnArg::Receiver(_) => "self".into(),
         })
         .collect();
+    let sender_params = sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| match a {
+            syn::FnArg::Typed(t) => mentions_unbounded_sender(&t.ty),
+            syn::FnArg::Receiver(_) => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
     Func {
         name: sig.ident.to_string(),
         owner,
         params,
+        sender_params,
         block,
     }
+}
+
+/// `UnboundedSender<T>` (tokio, futures), also inside a path or a generic argument.
+fn mentions_unbounded_sender(ty: &syn::Type) -> bool {
+    use quote::ToTokens;
+    fn walk(ts: proc_macro2::TokenStream) -> bool {
+        ts.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(i) => i == "UnboundedSender",
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            _ => false,
+        })
+    }
+    walk(ty.to_token_stream())
 }
 
 pub(super) fn ident_of(p: &Pat) -> Option<String> {
@@ -233,8 +323,9 @@ struct Channel {
 enum MovedTo {
     /// Put into a struct literal's field (the struct's name when known).
     Field(Option<String>, String),
-    /// Passed as the i-th argument of a call to a function of that name.
-    Arg(String, usize),
+    /// Passed as the i-th argument of a call to a function of that name (and of that type,
+    /// when the path names one: `Client::new`).
+    Arg(Option<String>, String, usize),
 }
 
 /// `while let … = rx.recv()…`: the receiver, and whether the body waits for anything else.
@@ -365,6 +456,8 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
     struct O {
         pairs: Vec<(String, String)>,
         waited: Vec<String>,
+        /// `let request = Request { messages, sender };`: a local and the names its value uses.
+        wraps: Vec<(String, Vec<String>)>,
     }
     impl<'a> Visit<'a> for O {
         fn visit_local(&mut self, l: &'a syn::Local) {
@@ -386,6 +479,10 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
                 if oneshot || bounded {
                     self.pairs.push((a, b));
                 }
+            } else if let Some(name) = ident_of(&l.pat)
+                && let Some(init) = &l.init
+            {
+                self.wraps.push((name, names_in(&init.expr)));
             }
             visit::visit_local(self, l);
         }
@@ -406,16 +503,27 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
     let mut o = O {
         pairs: Vec::new(),
         waited: Vec::new(),
+        wraps: Vec::new(),
     };
     o.visit_block(b);
     if let Some(syn::Stmt::Expr(tail, None)) = b.stmts.last() {
         o.waited.extend(names_in(tail));
     }
-    o.pairs
+    let mut replies: Vec<String> = o
+        .pairs
         .into_iter()
         .filter(|(_, rx)| o.waited.contains(rx))
         .map(|(tx, _)| tx)
-        .collect()
+        .collect();
+    // A message built around a reply sender carries the reply too.
+    let wrapped: Vec<String> = o
+        .wraps
+        .into_iter()
+        .filter(|(_, names)| names.iter().any(|n| replies.contains(n)))
+        .map(|(local, _)| local)
+        .collect();
+    replies.extend(wrapped);
+    replies
 }
 
 fn names_in(e: &Expr) -> Vec<String> {
@@ -511,12 +619,14 @@ impl<'a> Visit<'a> for FnUses<'_> {
         if let Expr::Path(p) = &*c.func
             && let Some(callee) = p.path.segments.last()
         {
+            let segs = &p.path.segments;
+            let owner = (segs.len() >= 2).then(|| segs[segs.len() - 2].ident.to_string());
             for (i, a) in c.args.iter().enumerate() {
                 if let Some(local) = local_name(a) {
                     self.out.moves.push((
                         self.func,
                         local.clone(),
-                        MovedTo::Arg(callee.ident.to_string(), i),
+                        MovedTo::Arg(owner.clone(), callee.ident.to_string(), i),
                     ));
                     self.out.escapes.push((self.func, local));
                 }

@@ -67,7 +67,7 @@ fn is_pending_call(e: &Expr) -> bool {
 struct PendingArgs(Vec<(String, usize, bool)>);
 
 /// `#[cfg(test)]` or a test attribute (`#[test]`, `#[tokio::test]`, `#[crate::test]`).
-fn is_test_item(attrs: &[syn::Attribute]) -> bool {
+pub(super) fn is_test_item(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().segments.last().is_some_and(|s| s.ident == "test")
             || (a.path().is_ident("cfg")

@@ -22,6 +22,8 @@ const SPAWN_PATHS: &[&str] = &[
     "thread::spawn",
     "task::spawn",
     "task::spawn_local",
+    "actix_rt::spawn",
+    "actix::spawn",
 ];
 
 impl Walker {
