@@ -39,6 +39,7 @@ impl Rule for UnremovedListener {
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
         let long_lived = long_lived_types(ctx);
         let constructions = Constructions::build(ctx);
+        let summaries = crate::summaries::ProjectSummaries::build(ctx);
         let mut out = Vec::new();
         for file in ctx.files {
             if file.facts.is_rust {
@@ -54,6 +55,7 @@ impl Rule for UnremovedListener {
                         deadline: None,
                     },
                     &constructions,
+                    &summaries,
                 ));
             }
         }
@@ -189,7 +191,11 @@ pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
     })
 }
 
-fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
+fn check_ts(
+    ctx: &FileCtx,
+    constructions: &Constructions,
+    summaries: &crate::summaries::ProjectSummaries,
+) -> Vec<Diagnostic> {
     {
         let facts = ctx.facts;
         let mut out = Vec::new();
@@ -336,6 +342,12 @@ fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
                 }
             }
             out.push(d);
+        }
+        for (e, message, help) in super::once_listeners::check_once(ctx, summaries) {
+            out.push(
+                META.report(ctx.path.to_path_buf(), e.span.clone(), message)
+                    .with_help(help),
+            );
         }
         out
     }
