@@ -651,8 +651,7 @@ impl Rule for DuplicateClient {
             }
             out.push(d);
         }
-        let summaries = crate::summaries::ProjectSummaries::build(ctx);
-        for (file, e, message, help) in super::overwritten_client::check(ctx, &summaries) {
+        for (file, e, message, help) in super::overwritten_client::check(ctx, ctx.summaries()) {
             out.push(
                 META.report(file.path.clone(), e.span.clone(), message)
                     .with_help(help),

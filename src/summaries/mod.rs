@@ -110,11 +110,23 @@ pub struct ClassSummary {
 /// `this.name()` call sites (event indices), by (class, method name).
 type MethodSites = HashMap<(crate::facts::ClassId, String), Vec<usize>>;
 
+/// One call (or pass as a callback) of a named function, anywhere in the file.
+#[derive(Debug, Clone)]
+pub struct CallSite {
+    pub callee: Callee,
+    /// The function whose body makes the call directly (not from a callback or loop in it):
+    /// the call runs as often as that function, project-wide.
+    pub caller: Option<usize>,
+    /// How often the call runs as far as the file can tell.
+    pub rhythm: Lifetime,
+}
+
 /// The summaries of one file.
 #[derive(Debug, Clone, Default)]
 pub struct FileSummary {
     pub functions: Vec<FnSummary>,
     pub classes: Vec<ClassSummary>,
+    pub call_sites: Vec<CallSite>,
 }
 
 impl FileSummary {
@@ -150,10 +162,37 @@ impl FileSummary {
         }
         for (i, e) in facts.events.iter().enumerate() {
             // The function the event belongs to: the nearest function or method around it.
-            let Some(f) = facts
+            let f = facts
                 .ancestors(e.scope)
-                .find_map(|s| index.get(&s).copied())
-            else {
+                .find_map(|s| index.get(&s).copied());
+            // Every call site, with its own rhythm (a call from a per-event callback at module
+            // level belongs to no function but runs per event).
+            if let EventKind::Call { callee: p } | EventKind::PassedAsCallback { func: p, .. } =
+                &e.kind
+                && let Some(callee) = callee_of(facts, p)
+            {
+                let passed = match &e.kind {
+                    EventKind::PassedAsCallback { registrar, .. } => matches!(
+                        registrar.kind,
+                        crate::facts::CallbackKind::EventHandler
+                            | crate::facts::CallbackKind::Route
+                            | crate::facts::CallbackKind::Interval
+                            | crate::facts::CallbackKind::Iteration
+                    ),
+                    _ => false,
+                };
+                let direct = f.is_some_and(|f| out.functions[f].scope == e.scope) && !e.in_loop;
+                out.call_sites.push(CallSite {
+                    callee,
+                    caller: if direct && !passed { f } else { None },
+                    rhythm: if passed {
+                        Lifetime::Repeated
+                    } else {
+                        crate::rules::event_lifetime(facts, e.scope, e.in_loop)
+                    },
+                });
+            }
+            let Some(f) = f else {
                 continue;
             };
             let owner = out.functions[f].scope;
@@ -492,6 +531,26 @@ impl ProjectSummaries {
         classes.iter().find(|c| &*c.name == imported)
     }
 
+    /// The exported function `imported` (`default`: the module's one exported function) of the
+    /// module `source` imported from `from`, when it is a project file.
+    pub fn imported_function(
+        &self,
+        from: &Path,
+        source: &str,
+        imported: &str,
+    ) -> Option<&FnSummary> {
+        let target = self.resolve(from, source)?;
+        let functions = &self.files[target].1.functions;
+        if imported == "default" || imported == "*" {
+            let mut exported = functions.iter().filter(|f| f.exported && f.class.is_none());
+            let first = exported.next()?;
+            return exported.next().is_none().then_some(first);
+        }
+        functions
+            .iter()
+            .find(|f| f.exported && f.class.is_none() && f.name.as_deref() == Some(imported))
+    }
+
     /// The project file a relative import names (`./x`, `./x.js` for `./x.ts`, `./x/index`),
     /// looked up in the path index (not a scan of the files).
     fn resolve(&self, from: &Path, source: &str) -> Option<usize> {
@@ -534,26 +593,25 @@ impl ProjectSummaries {
     /// its most frequent caller in another file; rounds until nothing changes (bounded, so a
     /// cycle of imports cannot keep it going).
     fn propagate(&mut self) {
-        // Cross-file call edges, resolved once: (caller file, caller fn, callee file, callee fn).
+        // Cross-file call edges, resolved once: (caller file, call site, callee file, callee fn).
         let mut edges: Vec<(usize, usize, usize, usize)> = Vec::new();
         for (fi, (path, s)) in self.files.iter().enumerate() {
-            for (gi, g) in s.functions.iter().enumerate() {
-                for c in &g.calls {
-                    let Callee::Imported { source, imported } = c else {
-                        continue;
-                    };
-                    let Some(ti) = self.resolve(path, source) else {
-                        continue;
-                    };
-                    let target = &self.files[ti].1;
-                    let callee = target.functions.iter().position(|f| {
-                        f.exported
-                            && (f.name.as_deref() == Some(&**imported)
-                                || (&**imported == "default" && f.name.is_some()))
-                    });
-                    if let Some(ci) = callee {
-                        edges.push((fi, gi, ti, ci));
-                    }
+            for (ci, site) in s.call_sites.iter().enumerate() {
+                let Callee::Imported { source, imported } = &site.callee else {
+                    continue;
+                };
+                let Some(ti) = self.resolve(path, source) else {
+                    continue;
+                };
+                let target = &self.files[ti].1;
+                let callee = target.functions.iter().position(|f| {
+                    f.exported
+                        && f.class.is_none()
+                        && (f.name.as_deref() == Some(&**imported)
+                            || (&**imported == "default" && f.name.is_some()))
+                });
+                if let Some(gi) = callee {
+                    edges.push((fi, ci, ti, gi));
                 }
             }
         }
@@ -561,14 +619,17 @@ impl ProjectSummaries {
             // Each callee whose own file could not tell: the most frequent of its callers
             // (an unknown caller keeps it unknown: `Once` < `Unknown` in the ordering).
             let mut incoming: HashMap<(usize, usize), Lifetime> = HashMap::new();
-            for &(fi, gi, ti, ci) in &edges {
-                if self.files[ti].1.functions[ci].lifetime != Lifetime::Unknown
-                    || (fi, gi) == (ti, ci)
-                {
+            for &(fi, ci, ti, gi) in &edges {
+                if self.files[ti].1.functions[gi].lifetime != Lifetime::Unknown {
                     continue;
                 }
-                let rhythm = self.frequency[fi][gi];
-                let slot = incoming.entry((ti, ci)).or_insert(rhythm);
+                let site = &self.files[fi].1.call_sites[ci];
+                let rhythm = match site.caller {
+                    Some(f) if (fi, f) != (ti, gi) => self.frequency[fi][f],
+                    Some(_) => continue,
+                    None => site.rhythm,
+                };
+                let slot = incoming.entry((ti, gi)).or_insert(rhythm);
                 *slot = (*slot).max(rhythm);
             }
             let mut changed = false;
@@ -582,5 +643,117 @@ impl ProjectSummaries {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rules::{ProjectCtx, ProjectFile, RuleOptions};
+    use crate::source::{Language, SourceFile};
+
+    fn file(path: &str, src: &str) -> ProjectFile {
+        let facts = crate::lang::lower(
+            Language::JavaScript,
+            src,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        ProjectFile {
+            path: PathBuf::from(path),
+            source: Arc::new(SourceFile::new(
+                PathBuf::from(path),
+                Language::JavaScript,
+                src.to_string(),
+            )),
+            facts: Arc::new(facts),
+            is_test: false,
+        }
+    }
+
+    fn function<'a>(s: &'a FileSummary, name: &str) -> &'a FnSummary {
+        s.functions
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no summary for {name}"))
+    }
+
+    #[test]
+    fn a_function_that_may_hand_back_its_argument_says_so() {
+        let src = "function get(settings, fresh) {\n  let c;\n  if (fresh) return make();\n  c = settings;\n  return Promise.resolve(c);\n}\nfunction make(x) { return new Client(x); }\nfunction id(a, b) { return b; }\n";
+        let f = file("a.js", src);
+        let s = FileSummary::build(&f.facts, &f.source.text);
+        assert_eq!(function(&s, "get").returns_params, [0]);
+        assert!(function(&s, "make").returns_params.is_empty());
+        assert_eq!(function(&s, "id").returns_params, [1]);
+        let make = function(&s, "make");
+        assert!(
+            make.acquires.iter().any(
+                |e| matches!(&e.resource, Resource::Instance { class } if &**class == "Client")
+            ),
+            "{:?}",
+            make.acquires
+        );
+    }
+
+    #[test]
+    fn method_rhythm_comes_from_its_callers_in_the_class() {
+        let src = "class S {\n  constructor(pool) {\n    this.setup();\n    pool.on('-node', () => this.select());\n  }\n  setup() {}\n  select() { this.pick(); }\n  pick() {}\n  api() {}\n}\n";
+        let f = file("s.js", src);
+        let s = FileSummary::build(&f.facts, &f.source.text);
+        assert_eq!(function(&s, "setup").lifetime, Lifetime::PerInstance);
+        assert_eq!(function(&s, "select").lifetime, Lifetime::Repeated);
+        assert_eq!(
+            function(&s, "pick").lifetime,
+            Lifetime::Repeated,
+            "through select()"
+        );
+        assert_eq!(
+            function(&s, "api").lifetime,
+            Lifetime::PerCall,
+            "nobody calls it"
+        );
+    }
+
+    #[test]
+    fn an_exported_function_takes_its_importers_rhythm() {
+        let lib = "function handle(conn) { conn.once('error', () => {}); }\nfunction boot() {}\nexports.handle = handle;\nexports.boot = boot;\n";
+        let app = "const { handle, boot } = require('./lib');\nboot();\nconst wss = makeServer();\nwss.on('connection', (c) => handle(c));\n";
+        let files = [file("src/lib.js", lib), file("src/app.js", app)];
+        let options = RuleOptions::default();
+        let ctx = ProjectCtx {
+            files: &files,
+            options: &options,
+            summaries: std::sync::OnceLock::new(),
+        };
+        let p = ctx.summaries();
+        let s = p.file(&PathBuf::from("src/lib.js")).unwrap();
+        let handle = function(s, "handle");
+        let boot = function(s, "boot");
+        assert_eq!(
+            handle.lifetime,
+            Lifetime::Unknown,
+            "its own file cannot tell"
+        );
+        let path = PathBuf::from("src/lib.js");
+        assert_eq!(p.frequency(&path, handle.scope), Some(Lifetime::Repeated));
+        assert_eq!(p.frequency(&path, boot.scope), Some(Lifetime::Once));
+        assert!(handle.acquires.iter().any(|e| e.slot == Slot::Param(0)
+            && matches!(&e.resource, Resource::Listener { once: true, .. })));
+    }
+
+    #[test]
+    fn classes_with_a_life_ending_method_are_resources() {
+        let src = "class Conn { connect() {} disconnect() {} }\nclass Parser { feed() {} }\nexports.default = Conn;\n";
+        let f = file("c.js", src);
+        let s = FileSummary::build(&f.facts, &f.source.text);
+        let conn = s.classes.iter().find(|c| &*c.name == "Conn").unwrap();
+        assert_eq!(conn.life_enders, [Box::from("disconnect")]);
+        assert!(conn.exported);
+        let parser = s.classes.iter().find(|c| &*c.name == "Parser").unwrap();
+        assert!(parser.life_enders.is_empty());
     }
 }
