@@ -40,6 +40,10 @@ const SHARED_PARAM_WORDS: &[&str] = &[
     "db",
 ];
 
+/// Siblings of one registration examined (a `once` pair is two or three registrations; a
+/// generated file with thousands on one object must not make this quadratic).
+const MAX_SIBLINGS: usize = 8;
+
 /// An event a `once` listener on a long-lived object may wait for until that object ends.
 fn end_of_life_event(ev: &str) -> bool {
     ev == "error" || crate::facts::is_close_event(ev)
@@ -98,23 +102,53 @@ pub(super) fn check_once(
             _ => None,
         })
         .collect();
+    if onces.is_empty() {
+        return Vec::new();
+    }
+    let aliases = crate::summaries::Aliases::new(facts);
+    // Registrations grouped by (scope, target): siblings are looked up in the group, and a
+    // group is done once it has its finding.
+    let mut groups: std::collections::HashMap<(ScopeId, &Place), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, o) in onces.iter().enumerate() {
+        // The first registration of each event in the group (a few are enough: see
+        // MAX_SIBLINGS), so a group of thousands costs no more than a pair.
+        let g = groups.entry((o.e.scope, &o.target)).or_default();
+        if g.len() <= MAX_SIBLINGS && g.iter().all(|&j| onces[j].ev != o.ev) {
+            g.push(i);
+        }
+    }
+    // Whether sibling `i`'s handler removes event `ev`: asked once per pair.
+    let mut removes: std::collections::HashMap<(usize, &str), Option<bool>> =
+        std::collections::HashMap::new();
     let mut out = Vec::new();
-    let mut reported_groups: HashSet<(ScopeId, String)> = HashSet::new();
+    let mut reported_groups: HashSet<(ScopeId, &Place)> = HashSet::new();
     for o in &onces {
+        if ctx.out_of_time() {
+            break; // the engine reports the time-out
+        }
         let (e, ev, handler, target) = (o.e, o.ev, o.handler, &o.target);
-        if matches!(target, Place::Unknown) {
+        if matches!(target, Place::Unknown) || reported_groups.contains(&(e.scope, target)) {
             continue;
         }
-        let siblings: Vec<&Once> = onces
+        // A pair or a handful, in practice: the first few siblings with other events.
+        let siblings: Vec<usize> = groups[&(e.scope, target)]
             .iter()
-            .filter(|s| s.e.scope == e.scope && s.target == *target && s.ev != ev)
+            .copied()
+            .filter(|&i| onces[i].ev != ev)
+            .take(MAX_SIBLINGS)
             .collect();
         // The sibling whose firing leaves this one registered: its handler (or a function it
         // calls) does not remove this event. A handler unleak cannot find is taken on trust.
         let left_by = siblings
             .iter()
-            .find(|s| handler_removes(ctx, s, ev) == Some(false))
-            .map(|s| s.ev);
+            .find(|&&i| {
+                *removes
+                    .entry((i, ev))
+                    .or_insert_with(|| handler_removes(ctx, &onces[i], ev))
+                    == Some(false)
+            })
+            .map(|&i| onces[i].ev);
         match left_by {
             Some(_) => {}
             None if !siblings.is_empty() => continue,
@@ -130,13 +164,11 @@ pub(super) fn check_once(
         if matches!(target, Place::This(_)) && !closure_over_call(ctx, o) {
             continue;
         }
-        let Some((desc, rhythm)) = outlives_call(ctx, summaries, e, target) else {
+        let Some((desc, rhythm)) = outlives_call(ctx, summaries, &aliases, e, target) else {
             continue;
         };
         // One finding per group of registrations: the first one left behind.
-        if !reported_groups.insert((e.scope, place_text(facts, target))) {
-            continue;
-        }
+        reported_groups.insert((e.scope, target));
         let t = place_text(facts, target);
         let (message, help) = if let Some(first) = left_by {
             (
@@ -175,6 +207,7 @@ pub(super) fn check_once(
 fn outlives_call(
     ctx: &FileCtx,
     summaries: &crate::summaries::ProjectSummaries,
+    aliases: &crate::summaries::Aliases,
     e: &Event,
     target: &Place,
 ) -> Option<(String, String)> {
@@ -225,7 +258,7 @@ fn outlives_call(
             .fields
             .iter()
             .any(|f| f.name == *name && f.origin == crate::facts::FieldOrigin::Injected),
-        Place::Binding(b) => facts.is_module_binding(*b) || shared_param(facts, *b, owner),
+        Place::Binding(b) => facts.is_module_binding(*b) || shared_param(facts, aliases, *b, owner),
         _ => false,
     };
     long_lived.then_some((desc, rhythm))
@@ -233,12 +266,17 @@ fn outlives_call(
 
 /// A parameter of the named function `owner` (or a local that only aliases one: `const con =
 /// connection`) whose name says it is a shared resource.
-fn shared_param(facts: &FileFacts, b: crate::facts::BindingId, owner: ScopeId) -> bool {
+fn shared_param(
+    facts: &FileFacts,
+    aliases: &crate::summaries::Aliases,
+    b: crate::facts::BindingId,
+    owner: ScopeId,
+) -> bool {
     let binding = &facts.bindings[b];
     let name = match binding.kind {
         BindingKind::Param if binding.scope == owner => binding.name.as_str(),
         BindingKind::Var => {
-            let Some(pos) = crate::summaries::alias_of_param(facts, b, owner) else {
+            let Some(pos) = aliases.param_of(facts, b, owner) else {
                 return false;
             };
             match facts.scopes[owner].params.get(usize::from(pos)) {
@@ -289,21 +327,20 @@ fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
     }
     // The handler's body and the functions it calls directly (one level).
     let mut bodies = scopes.clone();
-    for e in &facts.events {
-        if let EventKind::Call { callee } = &e.kind
-            && scopes.iter().any(|&s| facts.is_within(e.scope, s))
-        {
-            bodies.extend(callee_scope(facts, &facts.resolve(callee)));
+    for &s in &scopes {
+        for i in facts.events_within(s) {
+            if let EventKind::Call { callee } = &facts.events[i].kind {
+                bodies.extend(callee_scope(facts, &facts.resolve(callee)));
+            }
         }
     }
-    Some(facts.events.iter().any(|r| {
-        let removes = match &r.kind {
+    Some(bodies.iter().any(|&b| {
+        facts.events_within(b).any(|i| match &facts.events[i].kind {
             EventKind::Unlisten { event, .. } | EventKind::UnlistenAll { event, .. } => {
                 event.as_deref().is_none_or(|x| x == ev)
             }
             _ => false,
-        };
-        removes && bodies.iter().any(|&b| facts.is_within(r.scope, b))
+        })
     }))
 }
 

@@ -160,6 +160,7 @@ impl FileSummary {
                 calls: Vec::new(),
             });
         }
+        let aliases = Aliases::new(facts);
         for (i, e) in facts.events.iter().enumerate() {
             // The function the event belongs to: the nearest function or method around it.
             let f = facts
@@ -196,7 +197,7 @@ impl FileSummary {
                 continue;
             };
             let owner = out.functions[f].scope;
-            let slot = |p: &PlaceRef| slot_of(facts, owner, &facts.resolve(p));
+            let slot = |p: &PlaceRef| slot_of(facts, &aliases, owner, &facts.resolve(p));
             let ev = i as u32;
             let summary = &mut out.functions[f];
             match &e.kind {
@@ -399,7 +400,7 @@ fn is_return(facts: &FileFacts, src: &str, i: usize) -> bool {
 }
 
 /// The slot a resolved place is, seen from function `owner`.
-fn slot_of(facts: &FileFacts, owner: ScopeId, place: &Place) -> Slot {
+fn slot_of(facts: &FileFacts, aliases: &Aliases, owner: ScopeId, place: &Place) -> Slot {
     let root = crate::rules::constructions::root_place(place);
     match root {
         Place::This(_) => Slot::This,
@@ -421,7 +422,7 @@ fn slot_of(facts: &FileFacts, owner: ScopeId, place: &Place) -> Slot {
             }
             // A local that only aliases a parameter (`const con = connection`).
             if binding.kind == BindingKind::Var
-                && let Some(p) = alias_of_param(facts, *b, owner)
+                && let Some(p) = aliases.param_of(facts, *b, owner)
             {
                 return Slot::Param(p);
             }
@@ -431,29 +432,47 @@ fn slot_of(facts: &FileFacts, owner: ScopeId, place: &Place) -> Slot {
     }
 }
 
-/// A local assigned exactly once, from a parameter of `owner`: that parameter's position.
-pub fn alias_of_param(facts: &FileFacts, b: crate::facts::BindingId, owner: ScopeId) -> Option<u8> {
-    let mut from = facts.events.iter().filter_map(|f| match &f.kind {
-        EventKind::Flow { from, to } if facts.resolve(to) == Place::Binding(b) => {
-            Some(facts.resolve(from))
+/// What flows into each local: the one binding it was assigned from, or `None` when it was
+/// assigned more than once or from something else. Built in one pass over the events, so
+/// alias questions cost a lookup, not a scan.
+pub struct Aliases(HashMap<crate::facts::BindingId, Option<crate::facts::BindingId>>);
+
+impl Aliases {
+    pub fn new(facts: &FileFacts) -> Aliases {
+        let mut map: HashMap<crate::facts::BindingId, Option<crate::facts::BindingId>> =
+            HashMap::new();
+        for f in &facts.events {
+            if let EventKind::Flow { from, to } = &f.kind
+                && let Place::Binding(t) = facts.resolve(to)
+            {
+                let source = match facts.resolve(from) {
+                    Place::Binding(p) => Some(p),
+                    _ => None,
+                };
+                map.entry(t).and_modify(|v| *v = None).or_insert(source);
+            }
         }
-        _ => None,
-    });
-    let Some(Place::Binding(p)) = from.next() else {
-        return None;
-    };
-    if from.next().is_some() {
-        return None;
+        Aliases(map)
     }
-    let pb = &facts.bindings[p];
-    if pb.kind != BindingKind::Param || pb.scope != owner {
-        return None;
+
+    /// A local assigned exactly once, from a parameter of `owner`: that parameter's position.
+    pub fn param_of(
+        &self,
+        facts: &FileFacts,
+        b: crate::facts::BindingId,
+        owner: ScopeId,
+    ) -> Option<u8> {
+        let p = (*self.0.get(&b)?)?;
+        let pb = &facts.bindings[p];
+        if pb.kind != BindingKind::Param || pb.scope != owner {
+            return None;
+        }
+        let pos = facts.scopes[owner]
+            .params
+            .iter()
+            .position(|x| *x == pb.name)?;
+        u8::try_from(pos).ok()
     }
-    let pos = facts.scopes[owner]
-        .params
-        .iter()
-        .position(|x| *x == pb.name)?;
-    u8::try_from(pos).ok()
 }
 
 fn callee_of(facts: &FileFacts, callee: &PlaceRef) -> Option<Callee> {
