@@ -270,28 +270,27 @@ impl FileSummary {
                 _ => {}
             }
         }
-        for c in &facts.classes {
+        // Each class's life-ending methods, in one pass over the scopes.
+        let mut enders: Vec<Vec<Box<str>>> = vec![Vec::new(); facts.classes.len()];
+        for sc in &facts.scopes {
+            if let (
+                Some(c),
+                Some(n),
+                ScopeKind::Method {
+                    constructor: false,
+                    is_static: false,
+                },
+            ) = (sc.class, sc.name.as_deref(), &sc.kind)
+                && (crate::facts::ends_a_life(n) || n == "quit")
+                && let Some(list) = enders.get_mut(c)
+            {
+                list.push(Box::from(n));
+            }
+        }
+        for (c, life_enders) in facts.classes.iter().zip(enders) {
             let Some(name) = c.name.as_deref() else {
                 continue;
             };
-            let id = facts.classes.iter().position(|x| std::ptr::eq(x, c));
-            let life_enders = facts
-                .scopes
-                .iter()
-                .filter(|s| {
-                    s.class == id
-                        && matches!(
-                            s.kind,
-                            ScopeKind::Method {
-                                constructor: false,
-                                is_static: false
-                            }
-                        )
-                })
-                .filter_map(|s| s.name.as_deref())
-                .filter(|n| crate::facts::ends_a_life(n) || *n == "quit")
-                .map(Box::from)
-                .collect();
             out.classes.push(ClassSummary {
                 name: Box::from(name),
                 exported: facts.is_exported(name),
