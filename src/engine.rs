@@ -508,6 +508,7 @@ fn finish<'a>(
     let ctx = ProjectCtx {
         files: &project,
         options: &options.rules,
+        summaries: std::sync::OnceLock::new(),
     };
     for rule in RULES.iter().filter(|r| r.meta().is_project()) {
         match catch_unwind(AssertUnwindSafe(|| rule.check_project(&ctx))) {

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod rules;
 pub mod shard;
 pub mod source;
+pub mod summaries;
 pub mod summary;
 pub mod suppress;
 pub mod syntax_gaps;

@@ -835,7 +835,18 @@ fn rules_stay_fast_on_extreme_but_valid_code() {
             )
         })
         .collect();
+    // 30,000 `once` listeners on one aliased connection in one method: siblings and aliases
+    // were looked up by scanning every registration and every event (quadratic: 26 s at 20,000).
+    let onces: String = (0..30_000)
+        .map(|i| format!("    con.once('e{}', () => this.f{i}());\n", i % 50))
+        .collect();
     let dir = folder(&[
+        (
+            "onces.js",
+            b(format!(
+                "class C {{\n  run(connection) {{\n    const con = connection;\n{onces}  }}\n}}\n"
+            )),
+        ),
         ("structs.rs", b(structs)),
         ("methods.ts", b(format!("class A {{\n{methods}}}\n"))),
         ("clients.ts", b(clients)),
@@ -858,6 +869,8 @@ fn rules_stay_fast_on_extreme_but_valid_code() {
     };
     assert_eq!(of("methods.ts", "orphaned-interval").len(), 3_000);
     assert_eq!(of("dense.ts", "orphaned-interval").len(), 1);
+    // One finding for the whole group of `once` registrations on `con`.
+    assert_eq!(of("onces.js", "unremoved-listener").len(), 1);
     let dup = of("clients.ts", "duplicate-client");
     assert_eq!(dup.len(), 2_000);
     let grows = of("structs.rs", "unbounded-collection");

@@ -59,23 +59,9 @@ impl Rule for DuplicateAdapter {
             if *lazy {
                 continue;
             }
-            // `SpeechSession::new` → `SpeechSession`; `this.createSocket` → `createSocket`.
-            let segments: Vec<&str> = class.split(['.', ':']).filter(|s| !s.is_empty()).collect();
-            let last = match segments.as_slice() {
-                [.., ty, ctor] if matches!(*ctor, "new" | "connect" | "open") => *ty,
-                [.., l] => *l,
-                [] => class.as_str(),
-            };
-            // Factories: `connect*`/`open*`, and `create*` only when it names a connection
-            // (`createConnection`, `createSocket`), not `Object.create` or `createRetryer`.
-            let disposable = SUFFIXES.iter().any(|s| last.ends_with(s))
-                || last == "connect_async"
-                || (*factory
-                    && !class.starts_with("Object.")
-                    && (last.starts_with("connect") || last.starts_with("open")));
-            if !disposable {
+            let Some(last) = disposable(class, *factory) else {
                 continue;
-            }
+            };
             // A client is duplicate-client's finding: one leak, one finding.
             if super::duplicate_client::client_kind(facts, e).is_some() {
                 continue;
@@ -155,6 +141,25 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// The type a construction names (`SpeechSession::new` → `SpeechSession`; `this.createSocket`
+/// → `createSocket`), when its name says it is disposable: a connection, client, socket, …, or a
+/// `connect*`/`open*` factory (`create*` only when it names a connection, not `Object.create`
+/// or `createRetryer`).
+pub(crate) fn disposable(class: &str, factory: bool) -> Option<&str> {
+    let segments: Vec<&str> = class.split(['.', ':']).filter(|s| !s.is_empty()).collect();
+    let last = match segments.as_slice() {
+        [.., ty, ctor] if matches!(*ctor, "new" | "connect" | "open") => *ty,
+        [.., l] => *l,
+        [] => class,
+    };
+    let named = SUFFIXES.iter().any(|s| last.ends_with(s))
+        || last == "connect_async"
+        || (factory
+            && !class.starts_with("Object.")
+            && (last.starts_with("connect") || last.starts_with("open")));
+    named.then_some(last)
 }
 
 /// `self.task = Some(spawn(…))`: abort the task the field held before replacing it. Built

@@ -651,6 +651,12 @@ impl Rule for DuplicateClient {
             }
             out.push(d);
         }
+        for (file, e, message, help) in super::overwritten_client::check(ctx, ctx.summaries()) {
+            out.push(
+                META.report(file.path.clone(), e.span.clone(), message)
+                    .with_help(help),
+            );
+        }
         out
     }
 }

@@ -15,8 +15,11 @@ pub mod constructions;
 pub mod duplicate_adapter;
 pub mod duplicate_client;
 pub mod fixes;
+mod handed_back;
 pub mod missing_graceful_shutdown;
+mod once_listeners;
 pub mod orphaned_interval;
+mod overwritten_client;
 pub mod silent_error;
 pub mod unbounded_cache;
 pub mod unbounded_collection;
@@ -180,6 +183,17 @@ impl FileCtx<'_> {
 pub struct ProjectCtx<'a> {
     pub files: &'a [ProjectFile],
     pub options: &'a RuleOptions,
+    /// The function and class summaries of `files`, built on first use and shared by the
+    /// project rules.
+    pub summaries: std::sync::OnceLock<crate::summaries::ProjectSummaries>,
+}
+
+impl ProjectCtx<'_> {
+    /// The project's summaries (built once, on the first rule that asks).
+    pub fn summaries(&self) -> &crate::summaries::ProjectSummaries {
+        self.summaries
+            .get_or_init(|| crate::summaries::ProjectSummaries::build(self))
+    }
 }
 
 #[derive(Debug)]

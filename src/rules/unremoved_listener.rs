@@ -39,6 +39,7 @@ impl Rule for UnremovedListener {
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
         let long_lived = long_lived_types(ctx);
         let constructions = Constructions::build(ctx);
+        let summaries = ctx.summaries();
         let mut out = Vec::new();
         for file in ctx.files {
             if file.facts.is_rust {
@@ -54,6 +55,7 @@ impl Rule for UnremovedListener {
                         deadline: None,
                     },
                     &constructions,
+                    summaries,
                 ));
             }
         }
@@ -189,7 +191,11 @@ pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
     })
 }
 
-fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
+fn check_ts(
+    ctx: &FileCtx,
+    constructions: &Constructions,
+    summaries: &crate::summaries::ProjectSummaries,
+) -> Vec<Diagnostic> {
     {
         let facts = ctx.facts;
         let mut out = Vec::new();
@@ -213,8 +219,13 @@ fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
                 continue;
             }
             let target = facts.resolve(target);
-            let Some((owner, rhythm, target_desc)) = judge_target(ctx, constructions, e, &target)
-            else {
+            // The value a getter hands back, which may be the caller's own (shared) object.
+            let handed = super::handed_back::handed_back(ctx, summaries, e, &target);
+            let judged = match &handed {
+                Some((call, arg)) => judge_handed_back(facts, e, &target, call, arg),
+                None => judge_target(ctx, constructions, e, &target),
+            };
+            let Some((owner, rhythm, target_desc)) = judged else {
                 continue;
             };
             // An AbortSignal whose origin is not followed, or whose controller is aborted.
@@ -231,7 +242,14 @@ fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
             let mut wrong_place = Vec::new();
             let mut bound_removals = Vec::new();
             let mut removed = false;
-            for r in facts.events_on(&target) {
+            // A handed-back object is also reached by another name (`this.client` for the
+            // `client` a `.then` received): a removal of the same named handler counts there.
+            let elsewhere = facts.events.iter().filter(|r| {
+                handed.is_some()
+                    && matches!(handler, Handler::Named(_))
+                    && matches!(&r.kind, EventKind::Unlisten { handler: h, .. } if same_handler(facts, handler, h))
+            });
+            for r in facts.events_on(&target).chain(elsewhere) {
                 let matches = match &r.kind {
                     EventKind::Unlisten {
                         event: ev,
@@ -337,6 +355,12 @@ fn check_ts(ctx: &FileCtx, constructions: &Constructions) -> Vec<Diagnostic> {
             }
             out.push(d);
         }
+        for (e, message, help) in super::once_listeners::check_once(ctx, summaries) {
+            out.push(
+                META.report(ctx.path.to_path_buf(), e.span.clone(), message)
+                    .with_help(help),
+            );
+        }
         out
     }
 }
@@ -412,6 +436,45 @@ fn ts_class_fix(
         ),
         crate::diagnostic::Applicability::Unsafe,
         edits,
+    ))
+}
+
+/// A target that `call` may hand back as it is (`arg`, which the registering code did not
+/// create): registered more than once (per instance, per call, repeatedly), it piles up on
+/// that shared object; the class's teardown (or the outer function) must remove it.
+fn judge_handed_back(
+    facts: &FileFacts,
+    e: &Event,
+    target: &Place,
+    call: &str,
+    arg: &str,
+) -> Option<(Owner, String, String)> {
+    let lifetime = event_lifetime(facts, e.scope, e.in_loop);
+    let rhythm = match lifetime {
+        Lifetime::Once => return None,
+        Lifetime::Repeated => repeated_rhythm(facts, e),
+        Lifetime::PerInstance => "once per instance".into(),
+        Lifetime::PerCall => format!(
+            "on every call of {}",
+            describe_scope(facts, named_owner(facts, e.scope))
+        ),
+        Lifetime::Unknown => "more than once".into(),
+    };
+    let class = facts
+        .enclosing_method(e.scope)
+        .and_then(|m| facts.scopes[m].class);
+    let owner = match class {
+        Some(c) if !in_repeating_loop(facts, e) => Owner::Class(c),
+        _ => Owner::Scope(outer_owner(facts, e.scope)),
+    };
+    Some((
+        owner,
+        rhythm,
+        format!(
+            "{}, what `{call}` resolved to — which may be `{arg}` itself (the function can return \
+             its argument as it is), an object this code did not create and may share",
+            describe_place(facts, target)
+        ),
     ))
 }
 

@@ -1,0 +1,413 @@
+//! unremoved-listener, the `once` half (TypeScript/JavaScript): a `once` listener removes itself
+//! only when its event fires. Registered per call on a target that outlives the call, it stays
+//! when the event does not come for that call:
+//!
+//! - **a pair** — `t.once('error', a); t.once('connect', b)`: whichever fires, the other stays
+//!   on `t` unless its sibling's handler (or anything in the file) removes it;
+//! - **an end-of-life event** — `t.once('error' | 'close' | 'end' | …, h)` on a long-lived
+//!   connection per query (not on `this`: there it is the instance's own teardown hook): the event comes once, at the end of `t`'s life, so every call until
+//!   then leaves one more listener (and its closure).
+//!
+//! "Per call" is the function's frequency (`Lifetime`): a method or exported function runs an
+//! unknown number of times, which counts as repeated; a constructor runs once per instance and
+//! the module top level once. "Outlives the call": a global, a module-level binding or import,
+//! an injected field, `this` in a method that is not the constructor (the instance was there
+//! before the call and stays after it), or a parameter that names a shared resource (a
+//! connection, client, pool, signal, token) — and a local that only aliases one of those.
+//! Objects the function creates itself, and callback parameters of per-object events
+//! (`wss.on('connection', (ws) => …)`), die with the call or the object.
+
+use std::collections::HashSet;
+
+use super::*;
+use crate::facts::{BindingKind, Event, Handler};
+
+/// Parameter names that denote an object handed in from a longer life: the connection a pool
+/// hands out, a shared client, an abort signal or cancel token. A parameter is otherwise
+/// unknown (often a fresh object the caller just made) and not judged.
+const SHARED_PARAM_WORDS: &[&str] = &[
+    "connection",
+    "conn",
+    "con",
+    "client",
+    "pool",
+    "signal",
+    "token",
+    "emitter",
+    "bus",
+    "broker",
+    "channel",
+    "db",
+];
+
+/// Siblings of one registration examined (a `once` pair is two or three registrations; a
+/// generated file with thousands on one object must not make this quadratic).
+const MAX_SIBLINGS: usize = 8;
+
+/// An event a `once` listener on a long-lived object may wait for until that object ends.
+fn end_of_life_event(ev: &str) -> bool {
+    ev == "error" || crate::facts::is_close_event(ev)
+}
+
+/// The `once` findings of one file, each with its message and help.
+pub(super) fn check_once(
+    ctx: &FileCtx,
+    summaries: &crate::summaries::ProjectSummaries,
+) -> Vec<(Event, String, String)> {
+    let facts = ctx.facts;
+    // Removals anywhere in the file, by event and handler identity (any target: `this.conn`
+    // in another method is the same connection as `con` here, so a removal of the same
+    // handler is taken on trust). A handler unleak cannot name matches any removal.
+    let removals: Vec<(&Option<String>, Option<&Handler>)> = facts
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Unlisten { event, handler, .. } => Some((event, Some(handler))),
+            EventKind::UnlistenAll { event, .. } => Some((event, None)),
+            _ => None,
+        })
+        .collect();
+    let removed = |ev: &str, h: &Handler| {
+        removals.iter().any(|(rev, rh)| {
+            rev.as_deref().is_none_or(|r| r == ev)
+                && match (h, rh) {
+                    (_, None) => true,
+                    (Handler::Named(a), Some(Handler::Named(b))) => {
+                        facts.resolve(a) == facts.resolve(b)
+                    }
+                    (Handler::Other, Some(_)) | (Handler::Named(_), Some(Handler::Other)) => true,
+                    _ => false,
+                }
+        })
+    };
+    let onces: Vec<Once> = facts
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Listen {
+                target,
+                event: Some(ev),
+                handler,
+                handler_span,
+                once: true,
+                signal: None,
+                ..
+            } => Some(Once {
+                e,
+                ev: ev.as_str(),
+                handler,
+                handler_span: handler_span.clone(),
+                target: facts.resolve(target),
+            }),
+            _ => None,
+        })
+        .collect();
+    if onces.is_empty() {
+        return Vec::new();
+    }
+    let aliases = crate::summaries::Aliases::new(facts);
+    // Registrations grouped by (scope, target): siblings are looked up in the group, and a
+    // group is done once it has its finding.
+    let mut groups: std::collections::HashMap<(ScopeId, &Place), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, o) in onces.iter().enumerate() {
+        // The first registration of each event in the group (a few are enough: see
+        // MAX_SIBLINGS), so a group of thousands costs no more than a pair.
+        let g = groups.entry((o.e.scope, &o.target)).or_default();
+        if g.len() <= MAX_SIBLINGS && g.iter().all(|&j| onces[j].ev != o.ev) {
+            g.push(i);
+        }
+    }
+    // Whether sibling `i`'s handler removes event `ev`: asked once per pair.
+    let mut removes: std::collections::HashMap<(usize, &str), Option<bool>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut reported_groups: HashSet<(ScopeId, &Place)> = HashSet::new();
+    for o in &onces {
+        if ctx.out_of_time() {
+            break; // the engine reports the time-out
+        }
+        let (e, ev, handler, target) = (o.e, o.ev, o.handler, &o.target);
+        if matches!(target, Place::Unknown) || reported_groups.contains(&(e.scope, target)) {
+            continue;
+        }
+        // A pair or a handful, in practice: the first few siblings with other events.
+        let siblings: Vec<usize> = groups[&(e.scope, target)]
+            .iter()
+            .copied()
+            .filter(|&i| onces[i].ev != ev)
+            .take(MAX_SIBLINGS)
+            .collect();
+        // The sibling whose firing leaves this one registered: its handler (or a function it
+        // calls) does not remove this event. A handler unleak cannot find is taken on trust.
+        let left_by = siblings
+            .iter()
+            .find(|&&i| {
+                *removes
+                    .entry((i, ev))
+                    .or_insert_with(|| handler_removes(ctx, &onces[i], ev))
+                    == Some(false)
+            })
+            .map(|&i| onces[i].ev);
+        match left_by {
+            Some(_) => {}
+            None if !siblings.is_empty() => continue,
+            // Alone, an end-of-life `once` on the instance itself is its own teardown hook
+            // (`this.once('close', () => client.off(…))`), not a registration from outside.
+            None if !end_of_life_event(ev) || matches!(target, Place::This(_)) => continue,
+            None if removed(ev, handler) => continue,
+            None => {}
+        }
+        // On the instance itself, a method of its own (`this.onClose`,
+        // `this.handleClose.bind(this)`) is its standing business, consumed by the next such
+        // event; what piles up per call is a closure over the call (its callback, arguments).
+        if matches!(target, Place::This(_)) && !closure_over_call(ctx, o) {
+            continue;
+        }
+        let Some((desc, rhythm)) = outlives_call(ctx, summaries, &aliases, e, target) else {
+            continue;
+        };
+        // One finding per group of registrations: the first one left behind.
+        reported_groups.insert((e.scope, target));
+        let t = place_text(facts, target);
+        let (message, help) = if let Some(first) = left_by {
+            (
+                format!(
+                    "`once('{ev}')` and `once('{first}')` are added to {desc} ({rhythm}); when \
+                     '{first}' fires, the '{ev}' listener stays on `{t}` (the '{first}' handler does not \
+                     remove it), so \
+                     every call leaves one more listener and its closure on an object that \
+                     outlives the call"
+                ),
+                format!(
+                    "keep both handlers in named functions and have each remove the other: \
+                     `{t}.removeListener('{ev}', onEv)` in the '{first}' handler (and the reverse)"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "`once('{ev}')` is added to {desc} ({rhythm}) and never removed: '{ev}' comes \
+                     at most once, at the end of `{t}`'s life, so until then every call leaves \
+                     one more listener and its closure"
+                ),
+                format!(
+                    "keep the handler in a named function and remove it when the call's work \
+                     ends (`{t}.removeListener('{ev}', onEv)` on success and on failure)"
+                ),
+            )
+        };
+        out.push(((*e).clone(), message, help));
+    }
+    out
+}
+
+/// How the target is described and how often the registration runs, when the target outlives
+/// one run of the registering code and the registration repeats; `None` otherwise.
+fn outlives_call(
+    ctx: &FileCtx,
+    summaries: &crate::summaries::ProjectSummaries,
+    aliases: &crate::summaries::Aliases,
+    e: &Event,
+    target: &Place,
+) -> Option<(String, String)> {
+    let facts = ctx.facts;
+    let owner = named_owner(facts, e.scope);
+    let mut lifetime = event_lifetime(facts, e.scope, e.in_loop);
+    // Directly in a function's body: how often the function runs, project-wide (a method
+    // called only from the constructor runs once per instance; an exported function takes
+    // its callers' rhythm from the files that import it).
+    if e.scope == owner
+        && !e.in_loop
+        && let Some(l) = summaries.frequency(ctx.path, owner)
+    {
+        lifetime = l;
+    }
+    if matches!(lifetime, Lifetime::Once | Lifetime::PerInstance) {
+        return None;
+    }
+    let owner_scope = &facts.scopes[owner];
+    if matches!(
+        owner_scope.kind,
+        ScopeKind::Method {
+            constructor: true,
+            ..
+        } | ScopeKind::Module
+    ) {
+        return None;
+    }
+    // A teardown waits for the end it causes: `close(cb) { this.once('close', cb) }`.
+    if owner_scope
+        .name
+        .as_deref()
+        .is_some_and(crate::facts::is_teardown_name)
+    {
+        return None;
+    }
+    let rhythm = match lifetime {
+        Lifetime::Repeated => "repeatedly".to_string(),
+        _ => format!("on every call of {}", describe_scope(facts, owner)),
+    };
+    let desc = describe_place(facts, target);
+    let root = super::constructions::root_place(target);
+    let long_lived = match root {
+        Place::Global(g) => super::constructions::GLOBALS.contains(&g.as_str()),
+        // `this` inside a method (or a prototype function) that is not the constructor.
+        Place::This(_) => true,
+        Place::Field { class, name } => facts.classes[*class]
+            .fields
+            .iter()
+            .any(|f| f.name == *name && f.origin == crate::facts::FieldOrigin::Injected),
+        Place::Binding(b) => facts.is_module_binding(*b) || shared_param(facts, aliases, *b, owner),
+        _ => false,
+    };
+    long_lived.then_some((desc, rhythm))
+}
+
+/// A parameter of the named function `owner` (or a local that only aliases one: `const con =
+/// connection`) whose name says it is a shared resource.
+fn shared_param(
+    facts: &FileFacts,
+    aliases: &crate::summaries::Aliases,
+    b: crate::facts::BindingId,
+    owner: ScopeId,
+) -> bool {
+    let binding = &facts.bindings[b];
+    let name = match binding.kind {
+        BindingKind::Param if binding.scope == owner => binding.name.as_str(),
+        BindingKind::Var => {
+            let Some(pos) = aliases.param_of(facts, b, owner) else {
+                return false;
+            };
+            match facts.scopes[owner].params.get(usize::from(pos)) {
+                Some(name) => name.as_str(),
+                None => return false,
+            }
+        }
+        _ => return false,
+    };
+    crate::facts::words(name).any(|w| SHARED_PARAM_WORDS.contains(&w.as_str()))
+}
+
+/// A `once` registration.
+struct Once<'a> {
+    e: &'a Event,
+    ev: &'a str,
+    handler: &'a Handler,
+    handler_span: Option<std::ops::Range<usize>>,
+    target: Place,
+}
+
+/// The handler is a closure made for this call (inline, a local function or a call's
+/// result), not one of the instance's own methods (`this.onClose`, `this.m.bind(this)`).
+fn closure_over_call(ctx: &FileCtx, o: &Once) -> bool {
+    match o.handler {
+        Handler::Inline(_) => true,
+        Handler::Named(p) => !matches!(ctx.facts.resolve(p), Place::Field { .. }),
+        Handler::Bound | Handler::Other => !handler_text(ctx, o).starts_with("this."),
+    }
+}
+
+fn handler_text<'s>(ctx: &FileCtx<'s>, o: &Once) -> &'s str {
+    o.handler_span
+        .clone()
+        .and_then(|r| ctx.source.get(r))
+        .unwrap_or("")
+        .trim()
+}
+
+/// Whether the handler of `sibling` removes a listener of `ev` (in its own body or in a
+/// function of the file it calls): `Some(true)`/`Some(false)`, or `None` when the handler's
+/// code is not found.
+fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
+    let facts = ctx.facts;
+    let scopes = handler_scopes(ctx, sibling);
+    if scopes.is_empty() {
+        return None;
+    }
+    // The handler's body and the functions it calls directly (one level).
+    let mut bodies = scopes.clone();
+    for &s in &scopes {
+        for i in facts.events_within(s) {
+            if let EventKind::Call { callee } = &facts.events[i].kind {
+                bodies.extend(callee_scope(facts, &facts.resolve(callee)));
+            }
+        }
+    }
+    Some(bodies.iter().any(|&b| {
+        facts.events_within(b).any(|i| match &facts.events[i].kind {
+            EventKind::Unlisten { event, .. } | EventKind::UnlistenAll { event, .. } => {
+                event.as_deref().is_none_or(|x| x == ev)
+            }
+            _ => false,
+        })
+    }))
+}
+
+/// The scopes a handler's code lives in: an inline function, a named function or method,
+/// `this.m` / `this.m.bind(this)` / `proto.m` by method name, `make(…)` (the function that makes
+/// the handler).
+fn handler_scopes(ctx: &FileCtx, o: &Once) -> Vec<ScopeId> {
+    let facts = ctx.facts;
+    if let Handler::Inline(s) = o.handler {
+        return vec![*s];
+    }
+    if let Handler::Named(p) = o.handler
+        && let Some(s) = callee_scope(facts, &facts.resolve(p))
+    {
+        return vec![s];
+    }
+    let text = handler_text(ctx, o);
+    let text = text.strip_suffix(')').map_or(text, |t| {
+        // `f(…)` or `x.m.bind(…)`: the callee.
+        t.rsplit_once('(').map_or(t, |(head, _)| head)
+    });
+    let text = text.strip_suffix(".bind").unwrap_or(text);
+    let name = text.rsplit('.').next().unwrap_or(text).trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    {
+        return Vec::new();
+    }
+    let class = facts
+        .enclosing_method(o.e.scope)
+        .and_then(|m| facts.scopes[m].class);
+    facts
+        .scopes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.name.as_deref() == Some(name)
+                && matches!(s.kind, ScopeKind::Function | ScopeKind::Method { .. })
+                && (class.is_none() || s.class.is_none() || s.class == class)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The function or method a resolved callee place names, when it is one of the file's.
+fn callee_scope(facts: &FileFacts, p: &Place) -> Option<ScopeId> {
+    match p {
+        Place::Binding(b) => match &facts.bindings[*b].kind {
+            BindingKind::Function(s) => Some(*s),
+            // `const onError = (…) => …`: the function stored in the binding.
+            BindingKind::Var => {
+                let binding = &facts.bindings[*b];
+                facts.scopes.iter().position(|s| {
+                    s.name.as_deref() == Some(binding.name.as_str())
+                        && s.parent.is_some_and(|p| facts.is_within(p, binding.scope))
+                        && matches!(s.kind, ScopeKind::Function)
+                })
+            }
+            _ => None,
+        },
+        Place::Field { class, name } => facts.scopes.iter().position(|s| {
+            s.class == Some(*class)
+                && s.name.as_deref() == Some(name.as_str())
+                && matches!(s.kind, ScopeKind::Method { .. } | ScopeKind::Function)
+        }),
+        _ => None,
+    }
+}
