@@ -458,6 +458,9 @@ pub enum EventKind {
     SettlesOtherwise { reject: bool },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
+    /// An `await` (TypeScript): the rest of the function runs only if the awaited promise
+    /// fulfils; a rejection leaves by the nearest `catch`/`finally`, or the caller.
+    Await,
     /// `new C(a, b)` (TypeScript): what each argument is, so the project layer can tell whether
     /// a class's constructor parameters are handed objects shared with others (a module-level
     /// emitter, the constructing instance's own field from a method) or owned one-to-one (a
@@ -498,6 +501,7 @@ impl EventKind {
             EventKind::RacedCall { .. }
             | EventKind::Construct { .. }
             | EventKind::SettlesOtherwise { .. }
+            | EventKind::Await
             | EventKind::KeptTask { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
@@ -562,6 +566,10 @@ pub struct Deadline {
     pub timeout_helper: bool,
     /// The enclosing `Promise.race(…)` call and the statement holding it, when `in_race`.
     pub race_call: Option<(Range<usize>, Range<usize>)>,
+    /// Outside any executor, the callback rejects work that settles elsewhere
+    /// (`command.reject(new Error('timed out'))`, TypeScript): a deadline on that work.
+    #[serde(default)]
+    pub rejects_work: bool,
 }
 
 /// How a listener's handler is identified, which decides whether a removal can match it.

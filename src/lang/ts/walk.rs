@@ -242,6 +242,10 @@ impl<'a> Walker<'a> {
             "try_statement" => self.try_statement(n),
             "return_statement" => self.return_statement(n),
             "throw_statement" => self.throw_statement(n),
+            "await_expression" => {
+                self.event(EventKind::Await, n.byte_range());
+                self.visit_children(n);
+            }
             "break_statement" if self.conditional > 0 => {
                 self.facts.scopes[self.scope].has_guarded_return = true;
             }

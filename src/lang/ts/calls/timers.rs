@@ -48,18 +48,36 @@ impl<'a> Walker<'a> {
         } else {
             arg_list.first().and_then(|cb| self.rescheduled_scope(*cb))
         };
+        // A callback passed by name (`setTimeout(onTimeout, ms)`): the function declared
+        // earlier in reach, whose body is what runs.
+        let named_cb = arg_list
+            .first()
+            .map(|cb| strip(*cb))
+            .filter(|cb| cb.kind() == "identifier")
+            .and_then(|cb| self.function_named(self.text(cb)));
+        let cb_text = match (named_cb, arg_list.first()) {
+            (Some(f), _) => &self.src[self.facts.scopes[f].span.clone()],
+            (None, Some(cb)) => self.text(*cb),
+            (None, None) => "",
+        };
         // Which of the executor's settle functions the timer's callback calls.
         let calls = |ex: &Executor, i: usize| {
-            let (Some(cb), Some(s)) = (arg_list.first(), ex.settle[i].as_deref()) else {
+            let Some(s) = ex.settle[i].as_deref() else {
                 return false;
             };
-            let text = self.text(*cb);
-            text == s || mentions(text, &format!("{s}("))
+            cb_text == s || mentions(cb_text, &format!("{s}("))
         };
         let (settles, rejects) = match self.executors.last() {
             Some(ex) if !repeat => (calls(ex, 0) || calls(ex, 1), calls(ex, 1)),
             _ => (false, false),
         };
+        // Outside an executor, a callback that rejects some pending work with a time-out
+        // (`command.reject(new Error('Command timed out'))`) is a deadline on that work, which
+        // settles elsewhere.
+        let rejects_work = !repeat
+            && !settles
+            && mentions(cb_text, ".reject(")
+            && cb_text.to_ascii_lowercase().contains("time");
         let idx = self.event(
             EventKind::Timer {
                 api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
@@ -67,7 +85,14 @@ impl<'a> Walker<'a> {
                 handle,
                 unref,
                 reschedules,
-                deadline: None,
+                deadline: rejects_work.then_some(Deadline {
+                    in_race: false,
+                    promise: None,
+                    manual_race: false,
+                    timeout_helper: false,
+                    race_call: None,
+                    rejects_work: true,
+                }),
                 callback: None,
             },
             head_span(n),
@@ -94,8 +119,21 @@ impl<'a> Walker<'a> {
             ex.in_timer -= 1;
         }
         if let EventKind::Timer { callback, .. } = &mut self.facts.events[idx].kind {
-            *callback = created.first().copied().flatten();
+            *callback = created.first().copied().flatten().or(named_cb);
         }
+    }
+
+    /// The function (declaration or stored function expression) named `name` declared in a
+    /// scope the current one sees, when it was walked already.
+    fn function_named(&self, name: &str) -> Option<ScopeId> {
+        (0..self.facts.scopes.len()).rev().find(|&s| {
+            let scope = &self.facts.scopes[s];
+            scope.name.as_deref() == Some(name)
+                && matches!(scope.kind, ScopeKind::Function)
+                && scope
+                    .parent
+                    .is_some_and(|p| self.facts.is_within(self.scope, p))
+        })
     }
 
     /// The enclosing named function a `setTimeout` callback re-schedules, if any.
