@@ -191,6 +191,10 @@ impl<'a> Walker<'a> {
                         Some(class) => PlaceRef::Field { class, name },
                         None => PlaceRef::Unknown,
                     }
+                } else if obj.kind() == "identifier"
+                    && let Some(class) = self.this_alias(self.text(obj))
+                {
+                    PlaceRef::Field { class, name }
                 } else {
                     match self.place_of(obj) {
                         PlaceRef::Unknown => PlaceRef::Unknown,

@@ -75,6 +75,12 @@ pub(super) struct Walker<'a> {
     /// One tree cursor per nesting level, reused for every node at that level (a new cursor
     /// per node is an allocation per node).
     pub(super) cursors: Vec<Option<tree_sitter::TreeCursor<'a>>>,
+    /// Names of the file's ES5 constructor functions (see `es5.rs`), and their classes once
+    /// made.
+    pub(super) es5_names: Vec<String>,
+    pub(super) es5_classes: Vec<(String, ClassId)>,
+    /// `var self = this` in a method: the alias, the scope it is declared in, the class.
+    pub(super) this_aliases: Vec<(String, ScopeId, ClassId)>,
 }
 
 impl<'a> Walker<'a> {
@@ -106,6 +112,9 @@ impl<'a> Walker<'a> {
             servers: Vec::new(),
             handled_promises: Vec::new(),
             cursors: Vec::new(),
+            es5_names: Vec::new(),
+            es5_classes: Vec::new(),
+            this_aliases: Vec::new(),
         }
     }
 
