@@ -323,8 +323,12 @@ pub enum EventKind {
         reschedules: Option<ScopeId>,
         /// Set when the timer serves as a deadline.
         deadline: Option<Deadline>,
-        /// The callback scope, when inline.
+        /// The callback scope, when inline or a function passed by name.
         callback: Option<ScopeId>,
+        /// Armed only when the handle is not already set (`if (!this.t) this.t = …`,
+        /// `this.t ??= …`): it cannot replace a pending timer.
+        #[serde(default)]
+        guarded: bool,
     },
     /// `clearInterval(h)` / `clearTimeout(h)`.
     ClearTimer { handle: PlaceRef },

@@ -5,6 +5,7 @@ use super::*;
 use crate::diagnostic::{Applicability, Fix};
 use std::ops::Range;
 
+use super::orphaned_interval::{Verdict, judge_timer};
 use crate::facts::{Deadline, Event, PathKind};
 
 pub struct UnclearedTimeout;
@@ -42,7 +43,7 @@ impl Rule for UnclearedTimeout {
             };
             let Some(d) = deadline else {
                 if !facts.is_rust
-                    && let Some(diag) = watchdog(ctx, e, handle)
+                    && let Some(diag) = watchdog(ctx, e, handle).or_else(|| field_timer(ctx, e))
                 {
                     out.push(diag);
                 }
@@ -464,4 +465,158 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
         );
     }
     Some(diag)
+}
+
+/// A `setTimeout` kept in a field of a class that clears it somewhere — a timer meant to be
+/// cancelled (TypeScript). Reported when it is re-armed by a method that can run again without
+/// clearing (or checking) the timer already in the field, which can then never be cleared; or
+/// when the class has a teardown and none clears it, so a torn-down instance keeps a pending
+/// timer that fires on it.
+fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
+    let facts = ctx.facts;
+    let EventKind::Timer {
+        handle,
+        reschedules: None,
+        guarded: false,
+        ..
+    } = &e.kind
+    else {
+        return None;
+    };
+    let place = facts.resolve(handle);
+    let Place::Field { class, name } = &place else {
+        return None;
+    };
+    let clears: Vec<&Event> = facts
+        .events_on(&place)
+        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
+        .collect();
+    if clears.is_empty() {
+        return None;
+    }
+    let method = facts.enclosing_method(e.scope)?;
+    let ctor = matches!(
+        facts.scopes[method].kind,
+        ScopeKind::Method {
+            constructor: true,
+            ..
+        }
+    );
+    let kw = self_kw(facts);
+    let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
+    if !ctor && let Some(why) = rearmed(facts, e, method, &place, &clears) {
+        let m = facts.scopes[method].name.as_deref().unwrap_or("the method");
+        return Some(
+            META.report(
+                ctx.path.to_path_buf(),
+                e.span.clone(),
+                format!(
+                    "timer re-armed without clearing the previous one: `{m}()` {why} and stores a \
+                     new timer in `{kw}.{name}` without clearing the one already there; that earlier \
+                     timer can no longer be cleared and keeps its callback (and the `{class_name}`) \
+                     alive until it fires"
+                ),
+            )
+            .with_help(format!(
+                "clear the pending timer before arming a new one: \
+                 `if ({kw}.{name}) clearTimeout({kw}.{name});` (or return early when one is pending)"
+            )),
+        );
+    }
+    if class_teardowns(facts, *class, ctx.options).is_empty() {
+        return None;
+    }
+    let Verdict::Leaked { labels, .. } = judge_timer(ctx, e, handle) else {
+        return None;
+    };
+    let mut diag = META
+        .report(
+            ctx.path.to_path_buf(),
+            e.span.clone(),
+            format!(
+                "timer not cleared on teardown: `{kw}.{name}` is cleared on one path, but no teardown \
+                 of `{class_name}` clears it; an instance torn down before it fires keeps it pending, \
+                 and it fires on the torn-down object holding everything its callback captured"
+            ),
+        )
+        .with_help(format!(
+            "clear it in the teardown as well: `clearTimeout({kw}.{name})` in `close()`/`destroy()`"
+        ));
+    for (r, m) in labels {
+        diag = diag.with_label(r, m);
+    }
+    Some(diag)
+}
+
+/// Why the method `method` arming timer `e` on field `place` can replace a pending timer: it
+/// can run more than once, runs outside the timer's own callback, and neither clears the field
+/// (nor calls a method that does) before arming it. `None` when it cannot.
+fn rearmed(
+    facts: &FileFacts,
+    e: &Event,
+    method: ScopeId,
+    place: &Place,
+    clears: &[&Event],
+) -> Option<&'static str> {
+    // A public teardown (`terminate()`, `close()`, `destroy()`): callers call it again (a
+    // second close, a terminate after a close), and each call must not leave a timer behind.
+    // Other methods are judged by their callers, which usually check first (not followed).
+    let first = facts.scopes[method]
+        .name
+        .as_deref()
+        .and_then(|n| crate::facts::words(n).next());
+    if !first.is_some_and(|w| crate::facts::ends_a_life(&w)) {
+        return None;
+    }
+    let why = match facts.lifetime(method) {
+        crate::facts::Lifetime::Once | crate::facts::Lifetime::PerInstance => return None,
+        _ => "is a teardown its callers can call again",
+    };
+    // Re-armed from the callback of a timer on the same field: that one has fired.
+    let in_own_callback = facts.events_on(place).any(|t| match &t.kind {
+        EventKind::Timer {
+            callback: Some(cb), ..
+        } => facts.is_within(e.scope, *cb),
+        _ => false,
+    });
+    if in_own_callback {
+        return None;
+    }
+    // Before the timer in the method, on the way to it: not followed by a `return`/`throw`
+    // in its own function before the timer (`catch (e) { cleanup(); return; }`).
+    let in_method = |y: &Event| {
+        facts.is_within(y.scope, method)
+            && y.span.start < e.span.start
+            && !facts.events.iter().any(|z| {
+                matches!(z.kind, EventKind::Exit { .. })
+                    && z.scope == y.scope
+                    && y.span.end <= z.span.start
+                    && z.span.start < e.span.start
+            })
+    };
+    if clears.iter().any(|c| in_method(c)) {
+        return None;
+    }
+    // A call of a method or function that clears the field (`this.stopTimer()`).
+    let clearing: Vec<&str> = clears
+        .iter()
+        .filter_map(|c| facts.enclosing_method(c.scope).or(Some(c.scope)))
+        .filter_map(|s| facts.scopes[s].name.as_deref())
+        .collect();
+    let calls_clearing = facts.events.iter().any(|y| {
+        in_method(y)
+            && matches!(&y.kind, EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } if clearing.contains(&name.as_str()))
+    });
+    // A check of the field before arming (`if (this.t) return;`).
+    let name = match place {
+        Place::Field { name, .. } => name.as_str(),
+        _ => return None,
+    };
+    let checked = facts.scopes[method]
+        .early_return_guards
+        .iter()
+        .any(|g| crate::facts::mentions(g, &format!("{}.{name}", self_kw(facts))));
+    (!calls_clearing && !checked).then_some(why)
 }

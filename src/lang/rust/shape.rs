@@ -94,6 +94,7 @@ impl Walker {
                 reschedules: None,
                 deadline: None,
                 callback: None,
+                guarded: false,
             };
             self.apply_shape(p.event, &shape, Some(scope));
         }

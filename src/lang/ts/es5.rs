@@ -174,6 +174,27 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// `function f(…) {…}` that methods of exactly one class run with their `this`: walked as
+    /// a method of that class (`true`).
+    pub(super) fn es5_private_method(&mut self, n: Node<'a>, name: Option<&str>) -> bool {
+        let Some(name) = name else {
+            return false;
+        };
+        if self.class.is_some() {
+            return false;
+        }
+        let mut classes = self.private_methods.iter().filter(|(f, _)| f == name);
+        let (Some(&(_, class)), None) = (classes.next(), classes.next()) else {
+            return false;
+        };
+        let kind = ScopeKind::Method {
+            constructor: false,
+            is_static: false,
+        };
+        self.function_with(n, kind, Some(name.to_string()), Some(class), false);
+        true
+    }
+
     /// `var self = this` in a method: `self.x` is the field `x` below.
     pub(super) fn remember_this_alias(&mut self, name: Node<'a>, value: Node<'a>) {
         if let Some(class) = self.class

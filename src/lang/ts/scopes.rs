@@ -111,7 +111,7 @@ impl<'a> Walker<'a> {
         if let Some(name) = name {
             self.declare(name, BindingKind::Function(id), n.byte_range());
         }
-        if self.es5_constructor(n, name) {
+        if self.es5_constructor(n, name) || self.es5_private_method(n, name) {
             return;
         }
         self.function(n, ScopeKind::Function, name.map(str::to_string), false);

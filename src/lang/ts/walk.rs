@@ -81,6 +81,9 @@ pub(super) struct Walker<'a> {
     pub(super) es5_classes: Vec<(String, ClassId)>,
     /// `var self = this` in a method: the alias, the scope it is declared in, the class.
     pub(super) this_aliases: Vec<(String, ScopeId, ClassId)>,
+    /// Functions a method runs with its own `this` (`f.call(this)`, `f.bind(this)`): ES5
+    /// private methods of that class.
+    pub(super) private_methods: Vec<(String, ClassId)>,
 }
 
 impl<'a> Walker<'a> {
@@ -115,6 +118,7 @@ impl<'a> Walker<'a> {
             es5_names: Vec::new(),
             es5_classes: Vec::new(),
             this_aliases: Vec::new(),
+            private_methods: Vec::new(),
         }
     }
 

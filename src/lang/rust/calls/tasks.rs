@@ -109,6 +109,7 @@ impl Walker {
                 reschedules: None,
                 deadline: None,
                 callback: None,
+                guarded: false,
             },
             span,
         );

@@ -41,7 +41,7 @@ impl<'a> Walker<'a> {
 
     fn timer(&mut self, s: &CallSite<'a>, repeat: bool) {
         let (n, arg_list, registrar, args) = (s.n, &s.list, &s.registrar, s.args);
-        let (handle, unref, _) = self.placement(n);
+        let (handle, unref, guarded) = self.placement(n);
         // A timer loop: setTimeout(f) inside f, or a callback that calls f.
         let reschedules = if repeat {
             None
@@ -94,6 +94,7 @@ impl<'a> Walker<'a> {
                     rejects_work: true,
                 }),
                 callback: None,
+                guarded,
             },
             head_span(n),
         );
