@@ -74,10 +74,15 @@ impl<'a> Walker<'a> {
         // Outside an executor, a callback that rejects some pending work with a time-out
         // (`command.reject(new Error('Command timed out'))`) is a deadline on that work, which
         // settles elsewhere.
+        // So is one whose body starts by checking that the work has not finished yet
+        // (`if (!hasExited(child)) child.kill('SIGKILL')`): a fallback that races it.
         let rejects_work = !repeat
             && !settles
-            && mentions(cb_text, ".reject(")
-            && cb_text.to_ascii_lowercase().contains("time");
+            && ((mentions(cb_text, ".reject(") && cb_text.to_ascii_lowercase().contains("time"))
+                || (arg_list
+                    .first()
+                    .is_some_and(|cb| self.checks_not_done_first(*cb))
+                    && self.returns_after(n.start_byte())));
         let idx = self.event(
             EventKind::Timer {
                 api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
@@ -122,6 +127,59 @@ impl<'a> Walker<'a> {
         if let EventKind::Timer { callback, .. } = &mut self.facts.events[idx].kind {
             *callback = created.first().copied().flatten().or(named_cb);
         }
+    }
+
+    /// An inline callback whose first statement is `if (!…)` with no `else`: it acts only if
+    /// something has not happened by the time it runs.
+    fn checks_not_done_first(&self, cb: Node<'a>) -> bool {
+        let cb = strip(cb);
+        if !matches!(
+            cb.kind(),
+            "arrow_function" | "function_expression" | "function"
+        ) {
+            return false;
+        }
+        let Some(body) = cb.field("body").filter(|b| b.kind() == "statement_block") else {
+            return false;
+        };
+        let mut c = body.walk();
+        let Some(first) = body.named_children(&mut c).find(|x| x.kind() != "comment") else {
+            return false;
+        };
+        first.kind() == "if_statement"
+            && first.field("alternative").is_none()
+            && first.field("condition").is_some_and(|k| {
+                self.text(k)
+                    .trim_start_matches('(')
+                    .trim_start()
+                    .starts_with('!')
+            })
+    }
+
+    /// The enclosing function goes on to return a value (`return onExit;`) after `pos`: it
+    /// hands the work the fallback races back to its caller. A per-connection
+    /// `setTimeout(() => { if (!authed) ws.close() })` in a handler returns nothing: a one-shot
+    /// action, not a race.
+    fn returns_after(&self, pos: usize) -> bool {
+        let Some(f) = self.stack.iter().rev().find(|x| {
+            matches!(
+                x.kind(),
+                "function_declaration"
+                    | "function_expression"
+                    | "function"
+                    | "arrow_function"
+                    | "method_definition"
+            )
+        }) else {
+            return false;
+        };
+        let Some(body) = f.field("body").filter(|b| b.kind() == "statement_block") else {
+            return false;
+        };
+        let mut c = body.walk();
+        body.named_children(&mut c).any(|x| {
+            x.start_byte() > pos && x.kind() == "return_statement" && x.named_child_count() > 0
+        })
     }
 
     /// The function (declaration or stored function expression) named `name` declared in a
