@@ -341,8 +341,12 @@ pub enum EventKind {
         reschedules: Option<ScopeId>,
         /// Set when the timer serves as a deadline.
         deadline: Option<Deadline>,
-        /// The callback scope, when inline.
+        /// The callback scope, when inline or a function passed by name.
         callback: Option<ScopeId>,
+        /// Armed only when the handle is not already set (`if (!this.t) this.t = …`,
+        /// `this.t ??= …`): it cannot replace a pending timer.
+        #[serde(default)]
+        guarded: bool,
     },
     /// `clearInterval(h)` / `clearTimeout(h)`.
     ClearTimer { handle: PlaceRef },
@@ -476,6 +480,9 @@ pub enum EventKind {
     SettlesOtherwise { reject: bool },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
+    /// An `await` (TypeScript): the rest of the function runs only if the awaited promise
+    /// fulfils; a rejection leaves by the nearest `catch`/`finally`, or the caller.
+    Await,
     /// `new C(a, b)` (TypeScript): what each argument is, so the project layer can tell whether
     /// a class's constructor parameters are handed objects shared with others (a module-level
     /// emitter, the constructing instance's own field from a method) or owned one-to-one (a
@@ -528,6 +535,7 @@ impl EventKind {
             EventKind::RacedCall { .. }
             | EventKind::Construct { .. }
             | EventKind::SettlesOtherwise { .. }
+            | EventKind::Await
             | EventKind::KeptTask { .. }
             | EventKind::UnboundedQueue { .. }
             | EventKind::Exit { .. }
@@ -593,6 +601,10 @@ pub struct Deadline {
     pub timeout_helper: bool,
     /// The enclosing `Promise.race(…)` call and the statement holding it, when `in_race`.
     pub race_call: Option<(Range<usize>, Range<usize>)>,
+    /// Outside any executor, the callback rejects work that settles elsewhere
+    /// (`command.reject(new Error('timed out'))`, TypeScript): a deadline on that work.
+    #[serde(default)]
+    pub rejects_work: bool,
 }
 
 /// How a listener's handler is identified, which decides whether a removal can match it.

@@ -3,6 +3,9 @@
 
 use super::*;
 use crate::diagnostic::{Applicability, Fix};
+use std::ops::Range;
+
+use super::orphaned_interval::{Verdict, judge_timer};
 use crate::facts::{Deadline, Event, PathKind};
 
 pub struct UnclearedTimeout;
@@ -32,10 +35,18 @@ impl Rule for UnclearedTimeout {
             let EventKind::Timer {
                 repeat: false,
                 handle,
-                deadline: Some(d),
+                deadline,
                 ..
             } = &e.kind
             else {
+                continue;
+            };
+            let Some(d) = deadline else {
+                if !facts.is_rust
+                    && let Some(diag) = watchdog(ctx, e, handle).or_else(|| field_timer(ctx, e))
+                {
+                    out.push(diag);
+                }
                 continue;
             };
             if !is_raced(facts, d) {
@@ -60,13 +71,35 @@ impl Rule for UnclearedTimeout {
                     let fulfilled = clears
                         .iter()
                         .any(|c| matches!(c.path, PathKind::Fulfilled | PathKind::Normal));
-                    if finally
-                        || (rejected && fulfilled)
-                        || (fulfilled && d.manual_race && !work_can_reject(facts, e))
-                    {
+                    // Work rejected from another method settles there too: any clear is
+                    // taken as the release (which method runs on which path is not known).
+                    if finally || (d.rejects_work && !clears.is_empty()) {
                         continue;
                     }
                     let name = place_text(facts, &place);
+                    // A hand-written race: every other way the executor settles the promise
+                    // must clear the timer first.
+                    if d.manual_race && !clears.is_empty() {
+                        let open = open_settles(facts, e, &clears);
+                        if open.is_empty() {
+                            continue;
+                        }
+                        let label = format!(
+                            "settles the promise without clearing `{name}` first: the deadline stays armed"
+                        );
+                        out.push(report(
+                            ctx,
+                            e,
+                            &place,
+                            d,
+                            format!("`{name}` is not cleared on every path"),
+                            open.into_iter().map(|r| (r, label.clone())).collect(),
+                        ));
+                        continue;
+                    }
+                    if rejected && fulfilled {
+                        continue;
+                    }
                     if clears.is_empty() {
                         (format!("`{name}` is never cleared"), Vec::new())
                     } else {
@@ -86,6 +119,25 @@ impl Rule for UnclearedTimeout {
                 }
                 _ => continue,
             };
+            out.push(report(ctx, e, &place, d, why, labels));
+        }
+        out
+    }
+}
+
+/// The finding for deadline timer `e` with handle `place`: `why` it is not cleared, `labels`
+/// on the sites that skip the clear.
+fn report(
+    ctx: &FileCtx,
+    e: &Event,
+    place: &Place,
+    d: &Deadline,
+    why: String,
+    labels: Vec<(Range<usize>, String)>,
+) -> Diagnostic {
+    let facts = ctx.facts;
+    {
+        {
             let (message, help) = if facts.is_rust {
                 (
                     format!(
@@ -120,12 +172,11 @@ impl Rule for UnclearedTimeout {
             if facts.is_rust {
                 diag.fixes
                     .extend(rust_fixes::event_fix(facts, ctx.source, e));
-            } else if let Some(f) = ts_fix(ctx, e, &place, d) {
+            } else if let Some(f) = ts_fix(ctx, e, place, d) {
                 diag.fixes.push(f);
             }
-            out.push(diag);
+            diag
         }
-        out
     }
 }
 
@@ -195,7 +246,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, place: &Place, d: &Deadline) -> Option<Fix> 
 /// The timer's promise takes part in a race: lexically inside `Promise.race`, a manual race,
 /// a helper named like a timeout, or the promise (a variable or a helper's return) is raced.
 fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
-    if d.in_race || d.manual_race || d.timeout_helper {
+    if d.in_race || d.manual_race || d.timeout_helper || d.rejects_work {
         return true;
     }
     let Some(promise) = &d.promise else {
@@ -218,23 +269,354 @@ fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
     }
 }
 
-/// In a hand-written race (`new Promise((resolve, reject) => …)`), whether anything besides
-/// the timer can reject: `reject` used outside the timer's callback. When only the timer
-/// rejects, the other way out is success, and a clear there covers every path on which the
-/// timer is still pending (a lock's waiter that clears its timeout when it gets the lock).
-fn work_can_reject(facts: &FileFacts, timer: &Event) -> bool {
+/// In a hand-written race (`new Promise((resolve, reject) => …)`), the places where the
+/// executor settles the promise some other way than the deadline timer `timer` without
+/// clearing it. A settle (`resolve`/`reject`) is covered by a clear of the handle, or a call of
+/// a function that clears it: before it in its own function or an enclosing one inside the
+/// executor, or after it in its own function with no `return`/`throw` in between
+/// (`reject(err); finalize();`). A settle inside a named helper (`abort()`) is covered when
+/// every call of the helper is. Settles in the timer's own callback, and those that run before
+/// the timer exists, do not count. When only the timer rejects (a lock waiter), the resolve
+/// that clears first covers the other path.
+fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Range<usize>> {
     let Some(executor) = facts.ancestors(timer.scope).find(|&s| {
         matches!(
             &facts.scopes[s].kind,
             ScopeKind::Callback(r) if r.kind == crate::facts::CallbackKind::PromiseExecutor
         )
     }) else {
-        return true;
+        return Vec::new();
     };
-    let span = &facts.scopes[executor].span;
-    facts.events.iter().any(|x| {
-        matches!(x.kind, EventKind::SettlesOtherwise { reject: true })
-            && span.start <= x.span.start
-            && x.span.end <= span.end
-    })
+    let race = Race {
+        facts,
+        executor,
+        timer,
+        clears,
+        callback: match &timer.kind {
+            EventKind::Timer { callback, .. } => *callback,
+            _ => None,
+        },
+        // Functions whose body clears the handle (`const done = () => { clearTimeout(t); … }`).
+        clearing: clears
+            .iter()
+            .flat_map(|c| facts.ancestors(c.scope))
+            .filter(|&s| s != executor && facts.is_within(s, executor))
+            .filter_map(|s| facts.scopes[s].name.as_deref())
+            .collect(),
+    };
+    facts
+        .events
+        .iter()
+        .filter(|x| matches!(x.kind, EventKind::SettlesOtherwise { .. }))
+        .filter(|x| race.counts(x))
+        .filter(|x| !race.covered(x, 0))
+        .map(|x| x.span.clone())
+        .collect()
+}
+
+/// A hand-written race around one deadline timer, for [`open_settles`].
+struct Race<'a> {
+    facts: &'a FileFacts,
+    executor: ScopeId,
+    timer: &'a Event,
+    clears: &'a [&'a Event],
+    callback: Option<ScopeId>,
+    clearing: Vec<&'a str>,
+}
+
+impl Race<'_> {
+    /// `x` is in the executor, outside the timer's callback, and can run after the timer is
+    /// set (not earlier in the function that sets it, or in one enclosing it).
+    fn counts(&self, x: &Event) -> bool {
+        let f = self.facts;
+        f.is_within(x.scope, self.executor)
+            && !self.callback.is_some_and(|cb| f.is_within(x.scope, cb))
+            && !(f.is_within(self.timer.scope, x.scope) && x.span.end <= self.timer.span.start)
+    }
+
+    /// The function scopes from `s` up to (not including) the executor, or the executor itself.
+    fn reach(&self, s: ScopeId) -> Vec<ScopeId> {
+        if s == self.executor {
+            return vec![s];
+        }
+        self.facts
+            .ancestors(s)
+            .take_while(|&a| a != self.executor)
+            .collect()
+    }
+
+    fn clears_here(&self, y: &Event) -> bool {
+        match &y.kind {
+            EventKind::ClearTimer { .. } => self.clears.iter().any(|c| std::ptr::eq(*c, y)),
+            EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } => self.clearing.contains(&name.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Whether the timer is cleared on the way through `x` (a settle, or a call of a helper
+    /// that settles).
+    fn covered(&self, x: &Event, depth: u32) -> bool {
+        let f = self.facts;
+        let scopes = self.reach(x.scope);
+        let exits_between = |y: &Event| {
+            f.events.iter().any(|z| {
+                matches!(z.kind, EventKind::Exit { .. })
+                    && z.scope == x.scope
+                    && z.span.end > x.span.start
+                    && z.span.start < y.span.start
+            })
+        };
+        let cleared = f.events.iter().any(|y| {
+            self.clears_here(y)
+                && scopes.contains(&y.scope)
+                && (y.span.start < x.span.start || (y.scope == x.scope && !exits_between(y)))
+        });
+        if cleared {
+            return true;
+        }
+        // A settle inside a named helper: covered when every call of the helper is.
+        let helper = &f.scopes[x.scope];
+        if depth > 2 || !matches!(helper.kind, ScopeKind::Function) {
+            return false;
+        }
+        let Some(name) = helper.name.as_deref() else {
+            return false;
+        };
+        let calls: Vec<&Event> = f
+            .events
+            .iter()
+            .filter(|c| {
+                matches!(&c.kind, EventKind::Call { callee: PlaceRef::Name { name: n, .. } } if n == name)
+                    && self.counts(c)
+            })
+            .collect();
+        !calls.is_empty() && calls.iter().all(|c| self.covered(c, depth + 1))
+    }
+}
+
+/// A watchdog armed across an `await` (TypeScript): `const t = setTimeout(…)`, then
+/// `await work`, then `clearTimeout(t)` on the fulfilled path only — no `finally`, no clear in
+/// a `catch`. When the awaited work rejects, the clear is skipped and the timer still fires
+/// (a reconnect, a kill) on work that is already over.
+fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
+    let facts = ctx.facts;
+    let place = facts.resolve(handle);
+    let Place::Binding(b) = place else {
+        return None;
+    };
+    if facts.is_module_binding(b) {
+        return None;
+    }
+    let clears: Vec<&Event> = flow_closure(facts, &place)
+        .iter()
+        .flat_map(|h| facts.events_on(h))
+        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
+        .collect();
+    // Every clear in the timer's own function, on its straight-line path.
+    if clears.is_empty()
+        || clears
+            .iter()
+            .any(|c| c.scope != e.scope || matches!(c.path, PathKind::Finally | PathKind::Rejected))
+    {
+        return None;
+    }
+    // An `await` between the timer and the first clear, at the same `try` level (an await in
+    // a `try` whose `catch` falls through to a clear after it is covered).
+    let first = clears.iter().map(|c| c.span.start).min()?;
+    let awaited = facts.events.iter().any(|a| {
+        matches!(a.kind, EventKind::Await)
+            && a.scope == e.scope
+            && e.span.end <= a.span.start
+            && a.span.start < first
+            && clears.iter().all(|c| c.path == a.path)
+    });
+    // A `return` between the timer and the clear leaves it armed on purpose: the timer is
+    // meant to fire on every way out but success (a handshake deadline that closes the session).
+    let exits = facts.events.iter().any(|z| {
+        matches!(z.kind, EventKind::Exit { .. })
+            && z.scope == e.scope
+            && e.span.end <= z.span.start
+            && z.span.start < first
+    });
+    if !awaited || exits {
+        return None;
+    }
+    let name = place_text(facts, &place);
+    let mut diag = META
+        .report(
+            ctx.path.to_path_buf(),
+            e.span.clone(),
+            format!(
+                "watchdog timer armed across an `await`: `{name}` is cleared only after the awaited \
+                 work succeeds; when it rejects the clear is skipped and the timer still fires, \
+                 keeping its callback and everything it captures alive until then"
+            ),
+        )
+        .with_help(
+            "clear the timer in a `finally` block around the `await` (declare the handle before the \
+             `try`), so it is cleared however the work ends",
+        );
+    for c in clears {
+        diag = diag.with_label(
+            c.span.clone(),
+            "cleared only when the awaited work succeeds; a rejection skips this".to_string(),
+        );
+    }
+    Some(diag)
+}
+
+/// A `setTimeout` kept in a field of a class that clears it somewhere — a timer meant to be
+/// cancelled (TypeScript). Reported when it is re-armed by a method that can run again without
+/// clearing (or checking) the timer already in the field, which can then never be cleared; or
+/// when the class has a teardown and none clears it, so a torn-down instance keeps a pending
+/// timer that fires on it.
+fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
+    let facts = ctx.facts;
+    let EventKind::Timer {
+        handle,
+        reschedules: None,
+        guarded: false,
+        ..
+    } = &e.kind
+    else {
+        return None;
+    };
+    let place = facts.resolve(handle);
+    let Place::Field { class, name } = &place else {
+        return None;
+    };
+    let clears: Vec<&Event> = facts
+        .events_on(&place)
+        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
+        .collect();
+    if clears.is_empty() {
+        return None;
+    }
+    let method = facts.enclosing_method(e.scope)?;
+    let ctor = matches!(
+        facts.scopes[method].kind,
+        ScopeKind::Method {
+            constructor: true,
+            ..
+        }
+    );
+    let kw = self_kw(facts);
+    let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
+    if !ctor && let Some(why) = rearmed(facts, e, method, &place, &clears) {
+        let m = facts.scopes[method].name.as_deref().unwrap_or("the method");
+        return Some(
+            META.report(
+                ctx.path.to_path_buf(),
+                e.span.clone(),
+                format!(
+                    "timer re-armed without clearing the previous one: `{m}()` {why} and stores a \
+                     new timer in `{kw}.{name}` without clearing the one already there; that earlier \
+                     timer can no longer be cleared and keeps its callback (and the `{class_name}`) \
+                     alive until it fires"
+                ),
+            )
+            .with_help(format!(
+                "clear the pending timer before arming a new one: \
+                 `if ({kw}.{name}) clearTimeout({kw}.{name});` (or return early when one is pending)"
+            )),
+        );
+    }
+    if class_teardowns(facts, *class, ctx.options).is_empty() {
+        return None;
+    }
+    let Verdict::Leaked { labels, .. } = judge_timer(ctx, e, handle) else {
+        return None;
+    };
+    let mut diag = META
+        .report(
+            ctx.path.to_path_buf(),
+            e.span.clone(),
+            format!(
+                "timer not cleared on teardown: `{kw}.{name}` is cleared on one path, but no teardown \
+                 of `{class_name}` clears it; an instance torn down before it fires keeps it pending, \
+                 and it fires on the torn-down object holding everything its callback captured"
+            ),
+        )
+        .with_help(format!(
+            "clear it in the teardown as well: `clearTimeout({kw}.{name})` in `close()`/`destroy()`"
+        ));
+    for (r, m) in labels {
+        diag = diag.with_label(r, m);
+    }
+    Some(diag)
+}
+
+/// Why the method `method` arming timer `e` on field `place` can replace a pending timer: it
+/// can run more than once, runs outside the timer's own callback, and neither clears the field
+/// (nor calls a method that does) before arming it. `None` when it cannot.
+fn rearmed(
+    facts: &FileFacts,
+    e: &Event,
+    method: ScopeId,
+    place: &Place,
+    clears: &[&Event],
+) -> Option<&'static str> {
+    // A public teardown (`terminate()`, `close()`, `destroy()`): callers call it again (a
+    // second close, a terminate after a close), and each call must not leave a timer behind.
+    // Other methods are judged by their callers, which usually check first (not followed).
+    let first = facts.scopes[method]
+        .name
+        .as_deref()
+        .and_then(|n| crate::facts::words(n).next());
+    if !first.is_some_and(|w| crate::facts::ends_a_life(&w)) {
+        return None;
+    }
+    let why = match facts.lifetime(method) {
+        crate::facts::Lifetime::Once | crate::facts::Lifetime::PerInstance => return None,
+        _ => "is a teardown its callers can call again",
+    };
+    // Re-armed from the callback of a timer on the same field: that one has fired.
+    let in_own_callback = facts.events_on(place).any(|t| match &t.kind {
+        EventKind::Timer {
+            callback: Some(cb), ..
+        } => facts.is_within(e.scope, *cb),
+        _ => false,
+    });
+    if in_own_callback {
+        return None;
+    }
+    // Before the timer in the method, on the way to it: not followed by a `return`/`throw`
+    // in its own function before the timer (`catch (e) { cleanup(); return; }`).
+    let in_method = |y: &Event| {
+        facts.is_within(y.scope, method)
+            && y.span.start < e.span.start
+            && !facts.events.iter().any(|z| {
+                matches!(z.kind, EventKind::Exit { .. })
+                    && z.scope == y.scope
+                    && y.span.end <= z.span.start
+                    && z.span.start < e.span.start
+            })
+    };
+    if clears.iter().any(|c| in_method(c)) {
+        return None;
+    }
+    // A call of a method or function that clears the field (`this.stopTimer()`).
+    let clearing: Vec<&str> = clears
+        .iter()
+        .filter_map(|c| facts.enclosing_method(c.scope).or(Some(c.scope)))
+        .filter_map(|s| facts.scopes[s].name.as_deref())
+        .collect();
+    let calls_clearing = facts.events.iter().any(|y| {
+        in_method(y)
+            && matches!(&y.kind, EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } if clearing.contains(&name.as_str()))
+    });
+    // A check of the field before arming (`if (this.t) return;`).
+    let name = match place {
+        Place::Field { name, .. } => name.as_str(),
+        _ => return None,
+    };
+    let checked = facts.scopes[method]
+        .early_return_guards
+        .iter()
+        .any(|g| crate::facts::mentions(g, &format!("{}.{name}", self_kw(facts))));
+    (!calls_clearing && !checked).then_some(why)
 }

@@ -37,6 +37,7 @@ impl Walker {
                 manual_race: false,
                 timeout_helper: false,
                 race_call: None,
+                rejects_work: false,
             });
             // Where a drop guard that aborts the task would wrap the spawn.
             self.facts.events[idx].hint = self
@@ -93,6 +94,7 @@ impl Walker {
                 reschedules: None,
                 deadline: None,
                 callback: None,
+                guarded: false,
             };
             self.apply_shape(p.event, &shape, Some(scope));
         }

@@ -13,6 +13,7 @@
 //! - `text`: node and string helpers (spans, literals, wrappers).
 
 mod calls;
+mod es5;
 mod flow;
 mod modules;
 mod places;
@@ -338,6 +339,7 @@ fn lower_with(
         .ok_or(LowerError::Timeout(budget))?;
     let mut w = Walker::new(text);
     w.deadline = start.checked_add(budget);
+    w.find_es5_classes(tree.root_node());
     w.visit(tree.root_node());
     drop(w.cursors);
     if w.too_deep {

@@ -69,6 +69,23 @@ impl<'a> Walker<'a> {
                     };
                 }
                 "assignment_expression" | "augmented_assignment_expression" => {
+                    // `const cache = (module.exports.cache = new Map())`: the value is the
+                    // local binding's; the export is one more name for it.
+                    let left = parent.field("left").map(|l| self.text(l)).unwrap_or("");
+                    let exported =
+                        left.starts_with("module.exports.") || left.starts_with("exports.");
+                    let mut j = i;
+                    while j > 0 && self.stack[j - 1].kind() == "parenthesized_expression" {
+                        j -= 1;
+                    }
+                    if exported
+                        && parent.kind() == "assignment_expression"
+                        && j > 0
+                        && self.stack[j - 1].kind() == "variable_declarator"
+                    {
+                        cur = parent;
+                        continue;
+                    }
                     let (place, lazy) = self.assigned_place(parent, cur, i, alt_of);
                     return (place, unref, lazy);
                 }
@@ -174,6 +191,10 @@ impl<'a> Walker<'a> {
                         Some(class) => PlaceRef::Field { class, name },
                         None => PlaceRef::Unknown,
                     }
+                } else if obj.kind() == "identifier"
+                    && let Some(class) = self.this_alias(self.text(obj))
+                {
+                    PlaceRef::Field { class, name }
                 } else {
                     match self.place_of(obj) {
                         PlaceRef::Unknown => PlaceRef::Unknown,

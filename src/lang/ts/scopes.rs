@@ -89,6 +89,7 @@ impl<'a> Walker<'a> {
                 None => self.declare_pattern(name, &BindingKind::Var),
             }
             if let Some(v) = n.field("value") {
+                self.remember_this_alias(name, v);
                 let v = strip(v);
                 let text = self.text(name).to_string();
                 if matches!(v.kind(), "string" | "template_string") {
@@ -110,12 +111,25 @@ impl<'a> Walker<'a> {
         if let Some(name) = name {
             self.declare(name, BindingKind::Function(id), n.byte_range());
         }
+        if self.es5_constructor(n, name) || self.es5_private_method(n, name) {
+            return;
+        }
         self.function(n, ScopeKind::Function, name.map(str::to_string), false);
     }
 
     pub(super) fn function_expression(&mut self, n: Node<'a>) {
         let name = self.name_from_context(n);
-        self.function(n, ScopeKind::Function, name, n.kind() == "arrow_function");
+        let arrow = n.kind() == "arrow_function";
+        if !arrow && !self.es5_names.is_empty() {
+            let declared = self.stack.iter().rev().nth(1).map(|p| p.kind());
+            if declared == Some("variable_declarator") && self.es5_constructor(n, name.as_deref()) {
+                return;
+            }
+            if self.es5_method(n) {
+                return;
+            }
+        }
+        self.function(n, ScopeKind::Function, name, arrow);
     }
 
     /// A name for an anonymous function from where it is stored (`const f = () => …`).

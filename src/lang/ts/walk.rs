@@ -75,6 +75,15 @@ pub(super) struct Walker<'a> {
     /// One tree cursor per nesting level, reused for every node at that level (a new cursor
     /// per node is an allocation per node).
     pub(super) cursors: Vec<Option<tree_sitter::TreeCursor<'a>>>,
+    /// Names of the file's ES5 constructor functions (see `es5.rs`), and their classes once
+    /// made.
+    pub(super) es5_names: Vec<String>,
+    pub(super) es5_classes: Vec<(String, ClassId)>,
+    /// `var self = this` in a method: the alias, the scope it is declared in, the class.
+    pub(super) this_aliases: Vec<(String, ScopeId, ClassId)>,
+    /// Functions a method runs with its own `this` (`f.call(this)`, `f.bind(this)`): ES5
+    /// private methods of that class.
+    pub(super) private_methods: Vec<(String, ClassId)>,
 }
 
 impl<'a> Walker<'a> {
@@ -106,6 +115,10 @@ impl<'a> Walker<'a> {
             servers: Vec::new(),
             handled_promises: Vec::new(),
             cursors: Vec::new(),
+            es5_names: Vec::new(),
+            es5_classes: Vec::new(),
+            this_aliases: Vec::new(),
+            private_methods: Vec::new(),
         }
     }
 
@@ -242,6 +255,10 @@ impl<'a> Walker<'a> {
             "try_statement" => self.try_statement(n),
             "return_statement" => self.return_statement(n),
             "throw_statement" => self.throw_statement(n),
+            "await_expression" => {
+                self.event(EventKind::Await, n.byte_range());
+                self.visit_children(n);
+            }
             "break_statement" if self.conditional > 0 => {
                 self.facts.scopes[self.scope].has_guarded_return = true;
             }

@@ -111,6 +111,7 @@ impl Walker {
                 reschedules: None,
                 deadline: None,
                 callback: None,
+                guarded: false,
             },
             span,
         );

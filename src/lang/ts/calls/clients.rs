@@ -123,7 +123,7 @@ impl<'a> Walker<'a> {
                 head_span(n),
             );
         }
-        if class == "Promise" && self.promise_construction(n, ctor, handle) {
+        if super::promises::is_promise_ctor(class) && self.promise_construction(n, ctor, handle) {
             return;
         }
         let registrar = Registrar {

@@ -68,12 +68,38 @@ impl<'a> CallSite<'a> {
 }
 
 impl<'a> Walker<'a> {
+    /// `f.call(this, …)`, `f.apply(this, …)`, `f.bind(this)` in a method: `f` runs as one of
+    /// the class's methods (remembered for its declaration, usually further down), and the
+    /// call is one of `f` for the call graph.
+    fn private_method_call(&mut self, s: &CallSite<'a>) {
+        let (Some(class), Some(obj)) = (self.class, s.obj) else {
+            return;
+        };
+        if !matches!(s.method, "call" | "apply" | "bind")
+            || obj.kind() != "identifier"
+            || s.list.first().is_none_or(|a| a.kind() != "this")
+        {
+            return;
+        }
+        let name = self.text(obj).to_string();
+        let callee = self.place_of(obj);
+        self.event(EventKind::Call { callee }, s.n.byte_range());
+        if !self
+            .private_methods
+            .iter()
+            .any(|(n, c)| *n == name && *c == class)
+        {
+            self.private_methods.push((name, class));
+        }
+    }
+
     pub(super) fn call(&mut self, n: Node<'a>) {
         let Some(site) = self.call_site(n) else {
             self.visit_children(n);
             return;
         };
         self.call_facts(&site);
+        self.private_method_call(&site);
         if self.timer_call(&site) || self.race_call(&site) {
             return;
         }

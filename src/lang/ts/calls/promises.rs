@@ -167,6 +167,7 @@ impl<'a> Walker<'a> {
                     manual_race: ex.settles_otherwise && rejects,
                     timeout_helper: helper,
                     race_call: ex.race_call.clone(),
+                    rejects_work: false,
                 });
             }
         }
@@ -350,6 +351,27 @@ fn is_noop_fn(n: Node, src: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// `new Promise(…)` and the promise libraries' constructors as compiled code writes them:
+/// `Bluebird`, `BPromise`, Babel's `_bluebird2.default`, `_promise2.default`.
+pub(in crate::lang::ts) fn is_promise_ctor(class: &str) -> bool {
+    let class = class.strip_suffix(".default").unwrap_or(class);
+    let last = class
+        .rsplit('.')
+        .next()
+        .unwrap_or(class)
+        .to_ascii_lowercase();
+    last == "promise"
+        || last == "bpromise"
+        || last
+            .trim_start_matches('_')
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            == "bluebird"
+        || last
+            .trim_start_matches('_')
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            == "promise"
 }
 
 /// `withTimeout`, `timeoutAfter`, `deadline`, `raceTimeout`: helpers whose timer is a deadline.

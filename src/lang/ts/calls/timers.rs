@@ -41,25 +41,48 @@ impl<'a> Walker<'a> {
 
     fn timer(&mut self, s: &CallSite<'a>, repeat: bool) {
         let (n, arg_list, registrar, args) = (s.n, &s.list, &s.registrar, s.args);
-        let (handle, unref, _) = self.placement(n);
+        let (handle, unref, guarded) = self.placement(n);
         // A timer loop: setTimeout(f) inside f, or a callback that calls f.
         let reschedules = if repeat {
             None
         } else {
             arg_list.first().and_then(|cb| self.rescheduled_scope(*cb))
         };
+        // A callback passed by name (`setTimeout(onTimeout, ms)`): the function declared
+        // earlier in reach, whose body is what runs.
+        let named_cb = arg_list
+            .first()
+            .map(|cb| strip(*cb))
+            .filter(|cb| cb.kind() == "identifier")
+            .and_then(|cb| self.function_named(self.text(cb)));
+        let cb_text = match (named_cb, arg_list.first()) {
+            (Some(f), _) => &self.src[self.facts.scopes[f].span.clone()],
+            (None, Some(cb)) => self.text(*cb),
+            (None, None) => "",
+        };
         // Which of the executor's settle functions the timer's callback calls.
         let calls = |ex: &Executor, i: usize| {
-            let (Some(cb), Some(s)) = (arg_list.first(), ex.settle[i].as_deref()) else {
+            let Some(s) = ex.settle[i].as_deref() else {
                 return false;
             };
-            let text = self.text(*cb);
-            text == s || mentions(text, &format!("{s}("))
+            cb_text == s || mentions(cb_text, &format!("{s}("))
         };
         let (settles, rejects) = match self.executors.last() {
             Some(ex) if !repeat => (calls(ex, 0) || calls(ex, 1), calls(ex, 1)),
             _ => (false, false),
         };
+        // Outside an executor, a callback that rejects some pending work with a time-out
+        // (`command.reject(new Error('Command timed out'))`) is a deadline on that work, which
+        // settles elsewhere.
+        // So is one whose body starts by checking that the work has not finished yet
+        // (`if (!hasExited(child)) child.kill('SIGKILL')`): a fallback that races it.
+        let rejects_work = !repeat
+            && !settles
+            && ((mentions(cb_text, ".reject(") && cb_text.to_ascii_lowercase().contains("time"))
+                || (arg_list
+                    .first()
+                    .is_some_and(|cb| self.checks_not_done_first(*cb))
+                    && self.returns_after(n.start_byte())));
         let idx = self.event(
             EventKind::Timer {
                 api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
@@ -67,8 +90,16 @@ impl<'a> Walker<'a> {
                 handle,
                 unref,
                 reschedules,
-                deadline: None,
+                deadline: rejects_work.then_some(Deadline {
+                    in_race: false,
+                    promise: None,
+                    manual_race: false,
+                    timeout_helper: false,
+                    race_call: None,
+                    rejects_work: true,
+                }),
                 callback: None,
+                guarded,
             },
             head_span(n),
         );
@@ -94,8 +125,74 @@ impl<'a> Walker<'a> {
             ex.in_timer -= 1;
         }
         if let EventKind::Timer { callback, .. } = &mut self.facts.events[idx].kind {
-            *callback = created.first().copied().flatten();
+            *callback = created.first().copied().flatten().or(named_cb);
         }
+    }
+
+    /// An inline callback whose first statement is `if (!…)` with no `else`: it acts only if
+    /// something has not happened by the time it runs.
+    fn checks_not_done_first(&self, cb: Node<'a>) -> bool {
+        let cb = strip(cb);
+        if !matches!(
+            cb.kind(),
+            "arrow_function" | "function_expression" | "function"
+        ) {
+            return false;
+        }
+        let Some(body) = cb.field("body").filter(|b| b.kind() == "statement_block") else {
+            return false;
+        };
+        let mut c = body.walk();
+        let Some(first) = body.named_children(&mut c).find(|x| x.kind() != "comment") else {
+            return false;
+        };
+        first.kind() == "if_statement"
+            && first.field("alternative").is_none()
+            && first.field("condition").is_some_and(|k| {
+                self.text(k)
+                    .trim_start_matches('(')
+                    .trim_start()
+                    .starts_with('!')
+            })
+    }
+
+    /// The enclosing function goes on to return a value (`return onExit;`) after `pos`: it
+    /// hands the work the fallback races back to its caller. A per-connection
+    /// `setTimeout(() => { if (!authed) ws.close() })` in a handler returns nothing: a one-shot
+    /// action, not a race.
+    fn returns_after(&self, pos: usize) -> bool {
+        let Some(f) = self.stack.iter().rev().find(|x| {
+            matches!(
+                x.kind(),
+                "function_declaration"
+                    | "function_expression"
+                    | "function"
+                    | "arrow_function"
+                    | "method_definition"
+            )
+        }) else {
+            return false;
+        };
+        let Some(body) = f.field("body").filter(|b| b.kind() == "statement_block") else {
+            return false;
+        };
+        let mut c = body.walk();
+        body.named_children(&mut c).any(|x| {
+            x.start_byte() > pos && x.kind() == "return_statement" && x.named_child_count() > 0
+        })
+    }
+
+    /// The function (declaration or stored function expression) named `name` declared in a
+    /// scope the current one sees, when it was walked already.
+    fn function_named(&self, name: &str) -> Option<ScopeId> {
+        (0..self.facts.scopes.len()).rev().find(|&s| {
+            let scope = &self.facts.scopes[s];
+            scope.name.as_deref() == Some(name)
+                && matches!(scope.kind, ScopeKind::Function)
+                && scope
+                    .parent
+                    .is_some_and(|p| self.facts.is_within(self.scope, p))
+        })
     }
 
     /// The enclosing named function a `setTimeout` callback re-schedules, if any.

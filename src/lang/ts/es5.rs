@@ -1,0 +1,231 @@
+//! ES5 and CommonJS classes: a constructor function whose prototype gets methods
+//! (`X.prototype.m = function`, `X.prototype = { m: function }`, `Object.assign(X.prototype,
+//! {…})`) or which inherits (`util.inherits(X, EventEmitter)`, Babel's `_inherits(X, _Y)`)
+//! becomes a `Class`: the function is its constructor and the prototype functions its
+//! methods, so `this.x` in them is a field and every rule sees them as it sees a `class`. A
+//! `var self = this` (`that`, `_this`) in a method makes `self.x` that field too, in the
+//! plain `function` callbacks where `this` is something else.
+
+use tree_sitter::Node;
+
+use super::NodeExt;
+use super::text::strip;
+use super::walk::Walker;
+use crate::facts::*;
+
+/// Globals whose prototype code patches (polyfills): never a class of the file's own.
+const BUILTINS: &[&str] = &[
+    "Array", "Object", "String", "Function", "Promise", "Buffer", "Error", "Date", "Map", "Set",
+    "Symbol", "Number", "Boolean", "RegExp", "WeakMap", "WeakSet",
+];
+
+impl<'a> Walker<'a> {
+    /// Finds the names of the file's ES5 classes (before the walk: a prototype method may be
+    /// written before or after its constructor). Files that never say `prototype` or
+    /// `inherits` cost one text search.
+    pub(super) fn find_es5_classes(&mut self, root: Node<'a>) {
+        if !self.src.contains("prototype") && !self.src.contains("nherits") {
+            return;
+        }
+        let mut c = root.walk();
+        'walk: loop {
+            let n = c.node();
+            self.es5_evidence(n);
+            if c.goto_first_child() {
+                continue;
+            }
+            loop {
+                if c.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !c.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+    }
+
+    /// `X.prototype… = …`, `Object.assign(X.prototype, …)`, `inherits(X, Y)`: X is a class.
+    fn es5_evidence(&mut self, n: Node<'a>) {
+        let name = match n.kind() {
+            "assignment_expression" => n.field("left").and_then(|l| prototype_owner(self.text(l))),
+            "call_expression" => {
+                let f = n.field("function").map(|f| self.text(f)).unwrap_or("");
+                let first = n.field("arguments").and_then(|a| a.named_child(0));
+                match first {
+                    Some(a) if f.ends_with("inherits") && a.kind() == "identifier" => {
+                        Some(self.text(a))
+                    }
+                    Some(a) if matches!(f, "Object.assign" | "Object.defineProperty") => {
+                        prototype_owner(self.text(a))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(name) = name
+            && !BUILTINS.contains(&name)
+            && !self.es5_names.iter().any(|x| x == name)
+        {
+            self.es5_names.push(name.to_string());
+        }
+    }
+
+    /// The class named `name` (created on first use), when `name` is an ES5 class and is not
+    /// shadowed by a `class` declaration.
+    pub(super) fn es5_class(
+        &mut self,
+        name: &str,
+        span: std::ops::Range<usize>,
+    ) -> Option<ClassId> {
+        if !self.es5_names.iter().any(|x| x == name) {
+            return None;
+        }
+        if let Some(&(_, id)) = self.es5_classes.iter().find(|(n, _)| n == name) {
+            return Some(id);
+        }
+        let id = self.facts.classes.len();
+        self.facts.classes.push(Class {
+            name: Some(name.to_string()),
+            span,
+            body: 0..0,
+            scope: self.scope,
+            fields: Vec::new(),
+            singleton: false,
+        });
+        self.es5_classes.push((name.to_string(), id));
+        Some(id)
+    }
+
+    /// `function X(…) {…}` or `var X = function (…) {…}` of an ES5 class: walked as its
+    /// constructor (`true`), or not one.
+    pub(super) fn es5_constructor(&mut self, n: Node<'a>, name: Option<&str>) -> bool {
+        let Some(name) = name else {
+            return false;
+        };
+        if self.class.is_some() {
+            return false;
+        }
+        let Some(class) = self.es5_class(name, n.byte_range()) else {
+            return false;
+        };
+        let kind = ScopeKind::Method {
+            constructor: true,
+            is_static: false,
+        };
+        let saved = std::mem::take(&mut self.ctor_params);
+        self.function_with(n, kind, Some("constructor".into()), Some(class), false);
+        self.ctor_params = saved;
+        true
+    }
+
+    /// A function expression stored on an ES5 class's prototype: walked as its method
+    /// (`true`), or not one. `stack` ends with the function expression.
+    pub(super) fn es5_method(&mut self, n: Node<'a>) -> bool {
+        if self.es5_names.is_empty() {
+            return false;
+        }
+        let Some((class_name, method)) = self.prototype_slot() else {
+            return false;
+        };
+        let Some(class) = self.es5_class(&class_name, n.byte_range()) else {
+            return false;
+        };
+        let kind = ScopeKind::Method {
+            constructor: false,
+            is_static: false,
+        };
+        self.function_with(n, kind, Some(method), Some(class), false);
+        true
+    }
+
+    /// Where the function expression being visited is stored: `X.prototype.m = ƒ`, a pair
+    /// `m: ƒ` of `X.prototype = {…}` or of an object handed to a call with `X.prototype` first
+    /// (`Object.assign(X.prototype, {…})`).
+    fn prototype_slot(&self) -> Option<(String, String)> {
+        let len = self.stack.len();
+        let parent = *self.stack.get(len.checked_sub(2)?)?;
+        match parent.kind() {
+            "assignment_expression" => {
+                let left = self.text(parent.field("left")?);
+                let (owner, method) = left.split_once(".prototype.")?;
+                is_ident(owner)
+                    .then(|| is_ident(method).then(|| (owner.to_string(), method.to_string())))
+                    .flatten()
+            }
+            "pair" => {
+                let key = self.text(parent.field("key")?).trim_matches(['\'', '"']);
+                let object = *self.stack.get(len.checked_sub(3)?)?;
+                if object.kind() != "object" {
+                    return None;
+                }
+                let holder = *self.stack.get(len.checked_sub(4)?)?;
+                let target = match holder.kind() {
+                    "assignment_expression" => holder.field("left")?,
+                    "arguments" => strip(holder.named_child(0)?),
+                    _ => return None,
+                };
+                let target = self.text(target);
+                let owner = prototype_owner(target).filter(|_| target.ends_with(".prototype"))?;
+                is_ident(key).then(|| (owner.to_string(), key.to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    /// `function f(…) {…}` that methods of exactly one class run with their `this`: walked as
+    /// a method of that class (`true`).
+    pub(super) fn es5_private_method(&mut self, n: Node<'a>, name: Option<&str>) -> bool {
+        let Some(name) = name else {
+            return false;
+        };
+        if self.class.is_some() {
+            return false;
+        }
+        let mut classes = self.private_methods.iter().filter(|(f, _)| f == name);
+        let (Some(&(_, class)), None) = (classes.next(), classes.next()) else {
+            return false;
+        };
+        let kind = ScopeKind::Method {
+            constructor: false,
+            is_static: false,
+        };
+        self.function_with(n, kind, Some(name.to_string()), Some(class), false);
+        true
+    }
+
+    /// `var self = this` in a method: `self.x` is the field `x` below.
+    pub(super) fn remember_this_alias(&mut self, name: Node<'a>, value: Node<'a>) {
+        if let Some(class) = self.class
+            && name.kind() == "identifier"
+            && strip(value).kind() == "this"
+        {
+            let alias = self.text(name).to_string();
+            self.this_aliases.push((alias, self.scope, class));
+        }
+    }
+
+    /// The class whose instance the identifier `name` aliases (`self` after `var self = this`).
+    pub(super) fn this_alias(&self, name: &str) -> Option<ClassId> {
+        self.this_aliases
+            .iter()
+            .rev()
+            .find(|(n, s, _)| n == name && self.facts.is_within(self.scope, *s))
+            .map(|&(_, _, c)| c)
+    }
+}
+
+/// `X` in `X.prototype`, `X.prototype.m`, `X.prototype[…]`.
+fn prototype_owner(text: &str) -> Option<&str> {
+    let (owner, rest) = text.split_once(".prototype")?;
+    (is_ident(owner) && (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')))
+        .then_some(owner)
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
