@@ -66,7 +66,8 @@ impl Rule for OrphanedInterval {
                         "abort the task when its owner goes: `impl Drop for {owner}` calling \
                          `.abort()` on the handle in `{field}` (or keep a \
                          `tokio_util::task::AbortOnDropHandle`)"
-                    )),
+                    ))
+                    .with_fixes(rust_fixes::abort_in_drop(ctx.source, owner, field)),
                 );
                 continue;
             }
