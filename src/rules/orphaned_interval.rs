@@ -14,7 +14,7 @@ static META: RuleMeta = RuleMeta {
     languages: ALL_LANGUAGES,
     scope: RuleScope::File,
     fix_ts: Fixability::Unsafe,
-    fix_rust: Fixability::Suggestion,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// How a timer handle is judged.
