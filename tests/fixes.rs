@@ -246,13 +246,11 @@ fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
             .entry(l.split(' ').nth(1).unwrap().into())
             .or_default() += 1;
     }
-    let expected: BTreeMap<String, usize> = [
-        ("unbounded-collection", 4),
-        ("unremoved-listener", 2),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let expected: BTreeMap<String, usize> =
+        [("unbounded-collection", 4), ("unremoved-listener", 2)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     assert_eq!(tally, expected, "left after fixing: {left:#?}");
 }
 
