@@ -78,11 +78,7 @@ fn every_legacy_typescript_finding_carries_a_fix() {
 
 #[test]
 fn legacy_rust_fix_coverage_holds_its_floor() {
-    // 25 of 31 (was 15): the unbounded channels are suggestions; the per-session map, the
-    // orders list and the two closure registries have nothing yet.
-    holds(
-        "legacy-rust",
-        80,
-        &[("unbounded-collection", 2), ("unremoved-listener", 2)],
-    );
+    // 28 of 31 (was 15): the menu's channel, whose receiver type is public, is a suggestion;
+    // the two closure registries have nothing yet.
+    holds("legacy-rust", 90, &[("unremoved-listener", 2)]);
 }

@@ -4,7 +4,7 @@
 //! `prettyplease` ([`print`]). Rules call [`event_fix`] (and [`log_error`] for swallowed errors).
 
 pub mod clients;
-mod collections;
+pub mod collections;
 mod errors;
 pub mod print;
 mod servers;
@@ -30,7 +30,9 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
             servers::graceful_shutdown(facts, src, e, call)
         }
         (EventKind::UnboundedQueue { .. }, FixSite::Call { call }) => {
-            collections::bounded_channel(src, call)
+            let func = &facts.scopes[facts.named_owner(e.scope)].span;
+            collections::bounded_channel_try_send(src, &e.stmt, call, func)
+                .or_else(|| collections::bounded_channel(src, call))
         }
         (EventKind::CacheCtor { .. }, FixSite::Call { call }) => {
             collections::bounded_lru(src, call)
