@@ -32,8 +32,8 @@ fn legacy_fixture_json_contract() {
     assert_eq!(v["summary"]["files"], 13);
     assert_eq!(v["summary"]["errors"], 0);
     // Counted by hand from the expected findings: orphaned-interval (3) and unremoved-listener
-    // (5) are errors, the other 19 warnings; all but the two buffer-concat-in-loop findings
-    // (a suggestion only) carry an unsafe fix, none a safe one.
+    // (5) are errors, the other 19 warnings; all 27 carry an unsafe fix (the two
+    // buffer-concat-in-loop findings too, since issue 19), none a safe one.
     assert_eq!(v["summary"]["findings"], 27);
     assert_eq!(v["summary"]["failures"], 0);
     assert_eq!(v["summary"]["files_with_findings"], 13);
@@ -43,7 +43,7 @@ fn legacy_fixture_json_contract() {
     );
     assert_eq!(
         v["summary"]["fixable"],
-        serde_json::json!({"safe": 0, "unsafe": 25})
+        serde_json::json!({"safe": 0, "unsafe": 27})
     );
     let diags = v["diagnostics"].as_array().unwrap();
     assert_eq!(v["summary"]["diagnostics"], diags.len());

@@ -178,7 +178,7 @@ fn fix_fixture(name: &str) -> Vec<String> {
         .current_dir(dir.path())
         .args(["check", ".", "--fix", "--unsafe-fixes", "--format", "json"])
         .assert()
-        .code(1);
+        .code(predicates::ord::le(1));
     let fixed = snapshot(dir.path());
     let out = unleak()
         .current_dir(dir.path())
@@ -208,7 +208,7 @@ fn fix_fixture(name: &str) -> Vec<String> {
         .current_dir(dir.path())
         .args(["check", ".", "--fix", "--unsafe-fixes"])
         .assert()
-        .code(1);
+        .code(predicates::ord::le(1));
     assert!(
         snapshot(dir.path()) == fixed,
         "a second --fix run changed files"
@@ -221,25 +221,26 @@ fn legacy_ts_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
     // Checked by hand: the four OpenAI clients now import one from a created
     // `src/ai/openai-client.ts` (linted clean with the rest); the piped recording is destroyed
     // when the response closes; sessions are deleted in `end(id)` and completed orders capped.
-    // Left: the chunk accumulations, whose rewrite is a suggestion only (every read of the
-    // buffer must change too).
+    // The two chunk accumulations of the transcoder collect chunks in arrays concatenated
+    // once in the close handler (`Buffer.concat(outputChunks)`, `stderrChunks.join('')`, the
+    // object key `stderr:` kept). Nothing is left.
     let left = fix_fixture("legacy-ts");
-    let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
-    for l in &left {
-        *tally.entry(l.split(' ').nth(1).unwrap()).or_default() += 1;
-    }
-    let expected: BTreeMap<&str, usize> = [("buffer-concat-in-loop", 2)].into_iter().collect();
-    assert_eq!(tally, expected, "left after fixing: {left:#?}");
+    assert!(left.is_empty(), "left after fixing: {left:#?}");
 }
 
 #[test]
 fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
     // Fixed: both detached deadline tasks, the five swallowed errors, the LRU cache, the
     // server's graceful shutdown, the chunk concatenation (appended in place), the two replaced
-    // task handles (the old task aborted first), the per-use HTTP clients and the menu's sender
-    // registry (closed senders pruned). Left (checked by hand): clients shared across modules,
-    // unbounded channels and per-session maps, closure registries, a `mem::forget`, and endless
-    // tick loops, whose fix needs a cancellation token from the caller (a suggestion only).
+    // task handles (the old task aborted first), the menu's sender registry (closed senders
+    // pruned), every client (the OpenAI ones clone `crate::ai::OPENAI`, the reqwest ones a new
+    // `crate::HTTP_CLIENT` in main.rs, `TWILIO_HTTP` included), the three endless tick loops
+    // (a `SHUTDOWN` token per module) and the memory-logging thread (a `STOP` flag), and the
+    // `mem::forget` (now `drop`), the socket's outgoing queue (bounded, `try_send`; a loop
+    // that ends on a failed send still ends only when closed), the session map (entries removed
+    // in `end(id)`) and the orders list (capped). Left (checked by hand): the menu's channel,
+    // whose receiver type the public `subscribe()` returns (a suggestion), and the two closure
+    // registries.
     let left = fix_fixture("legacy-rust");
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     for l in &left {
@@ -247,18 +248,11 @@ fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
             .entry(l.split(' ').nth(1).unwrap().into())
             .or_default() += 1;
     }
-    let expected: BTreeMap<String, usize> = [
-        // The per-use `reqwest::Client`s reuse a static (an existing one in bridge.rs); the
-        // module-level ones and `async_openai::Client` (generic: no `static` type) are left.
-        ("duplicate-client", 5),
-        ("unclosed-stream", 1),
-        ("orphaned-interval", 4),
-        ("unbounded-collection", 4),
-        ("unremoved-listener", 2),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let expected: BTreeMap<String, usize> =
+        [("unbounded-collection", 1), ("unremoved-listener", 2)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     assert_eq!(tally, expected, "left after fixing: {left:#?}");
 }
 

@@ -13,13 +13,17 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     languages: ALL_LANGUAGES,
     scope: RuleScope::File,
-    fix_ts: Fixability::Suggestion,
+    fix_ts: Fixability::Unsafe,
     fix_rust: Fixability::Safe,
 };
 
-/// `out = Buffer.concat([out, chunk]);` / `s += chunk;` → `outChunks.push(chunk);`, with the
-/// array declared after `out`. Display-only: every read of `out` must become
-/// `Buffer.concat(outChunks)` (or `outChunks.join('')`), which unleak does not track.
+/// `out = Buffer.concat([out, chunk]);` / `s += chunk;` → `outChunks.push(chunk);`: the
+/// declaration `let out = <empty>;` becomes `const outChunks: Buffer[] = [];` and every read
+/// of `out` after it in its scope becomes `Buffer.concat(outChunks)` (`outChunks.join('')`),
+/// so each chunk is copied once. Unsafe (each read now concatenates: a read per chunk would
+/// copy as much as before). Only when every other use of `out` is a plain read in an argument
+/// list, a member access or a return — no other write, no object shorthand, no string — else a
+/// display-only suggestion of the two edits.
 fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> {
     use super::fixes::*;
     let facts = ctx.facts;
@@ -27,11 +31,12 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
     let Place::Binding(b) = place else {
         return None;
     };
-    let name = &facts.bindings[*b].name;
+    let binding = &facts.bindings[*b];
+    let name = &binding.name;
     let stmt = src[e.stmt.clone()].trim_end().trim_end_matches(';');
     let rest = stmt.strip_prefix(name.as_str())?.trim_start();
-    let (chunk, join) = if let Some(r) = rest.strip_prefix("+=") {
-        (r.trim().to_string(), format!("{name}Chunks.join('')"))
+    let (chunk, buffer) = if let Some(r) = rest.strip_prefix("+=") {
+        (r.trim().to_string(), false)
     } else {
         let inner = rest
             .strip_prefix('=')?
@@ -42,16 +47,43 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
             .strip_prefix(name.as_str())?
             .trim_start()
             .strip_prefix(',')?;
-        (
-            chunk.trim().to_string(),
-            format!("Buffer.concat({name}Chunks)"),
-        )
+        (chunk.trim().to_string(), true)
     };
     if chunk.is_empty() || chunk.contains(',') {
         return None;
     }
     let list = unique_name(&format!("{name}Chunks"), |n| name_in_use(facts, src, n));
-    let decl = facts.bindings[*b].span.clone();
+    let join = if buffer {
+        format!("Buffer.concat({list})")
+    } else {
+        format!("{list}.join('')")
+    };
+    let ty = match (is_typescript(ctx.path), buffer) {
+        (false, _) => "",
+        (true, true) => ": Buffer[]",
+        (true, false) => ": string[]",
+    };
+    let push = replace(
+        e.stmt.start..e.stmt.start + stmt.len(),
+        format!("{list}.push({chunk})"),
+    );
+    let decl = binding.span.clone();
+    let applicable = (|| {
+        let edits = vec![declare_list(src, &decl, &list, ty, buffer)?];
+        let reads = rewrite_reads(ctx, *b, e.stmt.clone(), &join)?;
+        Some((edits, reads))
+    })();
+    if let Some((mut edits, reads)) = applicable {
+        edits.push(push);
+        edits.extend(reads);
+        return Some(fix(
+            format!(
+                "collect the chunks in `{list}` and concatenate once where `{name}` is read: `{join}`"
+            ),
+            Applicability::Unsafe,
+            edits,
+        ));
+    }
     let decl_line_end = src[decl.end..]
         .find('\n')
         .map_or(src.len(), |i| decl.end + i);
@@ -60,16 +92,6 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
     } else {
         decl_line_end
     };
-    let ty = if is_typescript(ctx.path) {
-        if join.starts_with("Buffer") {
-            ": Buffer[]"
-        } else {
-            ": string[]"
-        }
-    } else {
-        ""
-    };
-    let join = join.replace(&format!("{name}Chunks"), &list);
     Some(fix(
         format!(
             "collect the chunks in `{list}` and build `{name}` once where it is read: `{join}`"
@@ -82,12 +104,137 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
                 decl_line_end,
                 &[format!("const {list}{ty} = [];")],
             ),
-            replace(
-                e.stmt.start..e.stmt.start + stmt.len(),
-                format!("{list}.push({chunk})"),
-            ),
+            push,
         ],
     ))
+}
+
+/// `let out = Buffer.alloc(0);` (`decl` spans the declared name, or the declarator) →
+/// `const outChunks: Buffer[] = [];` (an initial value that is not empty becomes the first
+/// chunk). Only a `let` declaring this one variable.
+fn declare_list(
+    src: &str,
+    decl: &std::ops::Range<usize>,
+    list: &str,
+    ty: &str,
+    buffer: bool,
+) -> Option<crate::diagnostic::Edit> {
+    use super::fixes::*;
+    let line = line_start(src, decl.start);
+    let head = &src[line..decl.start];
+    let kw = head.trim_start();
+    if kw.trim_end() != "let" {
+        return None;
+    }
+    let start = line + (head.len() - kw.len());
+    let end_rel = src[decl.start..].find(['\n', ';'])?;
+    let end = decl.start + end_rel;
+    let text = &src[decl.start..end];
+    let (_, init) = text.split_once('=')?;
+    let init = init.trim();
+    if init.contains(',') || init.is_empty() {
+        return None;
+    }
+    let empty = matches!(init, "''" | "\"\"" | "``") || (buffer && init == "Buffer.alloc(0)");
+    let first = if empty {
+        String::new()
+    } else {
+        init.to_string()
+    };
+    Some(replace(start..end, format!("const {list}{ty} = [{first}]")))
+}
+
+/// Every read of binding `b` after its declaration, outside the statement `skip`, replaced by
+/// `join`; `None` when a use is not a plain read unleak can rewrite.
+fn rewrite_reads(
+    ctx: &FileCtx,
+    b: crate::facts::BindingId,
+    skip: std::ops::Range<usize>,
+    join: &str,
+) -> Option<Vec<crate::diagnostic::Edit>> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let binding = &facts.bindings[b];
+    let name = binding.name.as_str();
+    let scope = facts.scopes[binding.scope].span.clone();
+    let from = src[binding.span.end..].find('\n')? + binding.span.end;
+    let to = scope.end.min(src.len());
+    let bytes = src.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+    let mut out = Vec::new();
+    let mut i = from;
+    while let Some(k) = src[i..to].find(name) {
+        let at = i + k;
+        let end = at + name.len();
+        i = end;
+        if (at > 0 && is_word(bytes[at - 1])) || bytes.get(end).is_some_and(|&c| is_word(c)) {
+            continue;
+        }
+        if skip.contains(&at) {
+            continue;
+        }
+        let before = src[..at].trim_end();
+        let after = src[end..].trim_start();
+        // A property of something else (`x.out`), or an object key (`{ out: … }`).
+        if before.ends_with('.') && !before.ends_with("...") {
+            continue;
+        }
+        // Inside a comment or a string on this line: refuse rather than guess.
+        let line = &src[line_start(src, at)..at];
+        if line.contains("//") || line.matches(['\'', '"', '`']).count() % 2 == 1 {
+            return None;
+        }
+        // Another binding of the same name in an inner scope would be rewritten too.
+        if facts.bindings.iter().any(|o| {
+            o.name == name
+                && o.span.start != binding.span.start
+                && o.span.start >= from
+                && o.span.start < to
+        }) {
+            return None;
+        }
+        // A write, a key, a shorthand property, an update.
+        let writes =
+            (after.starts_with('=') && !after.starts_with("==") && !after.starts_with("=>"))
+                || ["+=", "-=", "++", "--", "??=", "||=", "&&="]
+                    .iter()
+                    .any(|op| after.starts_with(op))
+                || before.ends_with("++")
+                || before.ends_with("--");
+        let opens_item = before.ends_with('{') || before.ends_with(',');
+        // An object key (`{ out: … }`) names no variable.
+        if after.starts_with(':') && opens_item {
+            continue;
+        }
+        // A shorthand property (`{ out }`) would need a key.
+        let shorthand = opens_item
+            && (after.starts_with('}') || after.starts_with(','))
+            && enclosing_brace(src, at);
+        if writes || shorthand {
+            return None;
+        }
+        out.push(replace(at..end, join.to_string()));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The innermost unclosed bracket before `at` is a `{` (an object literal or a block).
+fn enclosing_brace(src: &str, at: usize) -> bool {
+    let mut depth = 0i32;
+    for c in src[..at].bytes().rev() {
+        match c {
+            b')' | b']' | b'}' => depth += 1,
+            b'(' | b'[' | b'{' => {
+                if depth == 0 {
+                    return c == b'{';
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Rule for BufferConcatInLoop {

@@ -375,80 +375,191 @@ fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
     ))
 }
 
-/// A Rust client built per use: one process-wide client in a `static` (`LazyLock`), cloned
-/// where it was built (clones share the pool). Reuses a `static` of the same client type the
-/// file already has. Only for a `new()` without arguments, whose configuration is the default.
-fn rust_fix(site: &Site) -> Option<crate::diagnostic::Fix> {
+/// One process-wide client per crate and kind, which every construction site clones (clones
+/// of these clients share their pool): a `LazyLock` static of that kind the crate already has
+/// where every module sees it (the crate root, or `pub` in a module declared there), else a
+/// new `pub(crate) static` in the crate root (`src/main.rs`/`src/lib.rs`; the site's own file
+/// when there is none). A site that builds that static itself gets the other sites' edits.
+/// Unsafe: every site now uses the shared client's configuration.
+fn rust_fix(
+    ctx: &ProjectCtx,
+    sites: &[Site],
+    i: usize,
+    group: &[usize],
+) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
-    let src = &site.file.source.text;
-    let span = &site.event.span;
-    let path_text = &src[span.clone()];
-    let ty_text = path_text.strip_suffix("::new")?;
-    if !src[span.end..].starts_with("()") {
-        return None;
-    }
-    let call = span.start..span.end + 2;
-    let last = ty_text.rsplit("::").next().unwrap_or(ty_text);
-    // An existing `static NAME: LazyLock<…Client>` in the file.
-    let existing = src.lines().find_map(|l| {
-        let l = l
-            .trim_start()
-            .strip_prefix("pub ")
-            .unwrap_or(l.trim_start());
-        let rest = l.strip_prefix("static ")?;
-        let (name, ty) = rest.split_once(':')?;
-        let ty = ty.split('=').next()?.trim().replace(' ', "");
-        let inner = ty
-            .strip_prefix("LazyLock<")
-            .or_else(|| ty.strip_prefix("std::sync::LazyLock<"))?;
-        let inner = inner.strip_suffix('>')?;
-        (inner == ty_text || inner.ends_with(&format!("::{last}")) || inner == last)
-            .then(|| name.trim().to_string())
-    });
-    let mut edits = Vec::new();
-    let name = match existing {
-        Some(n) => n,
-        None => {
-            // Only a type without generic parameters can be named in a `static`.
-            if site.kind != "reqwest::Client" && site.kind != "reqwest::blocking::Client" {
-                return None;
+    use crate::diagnostic::Edit;
+    use crate::fixes::rust::clients;
+    let site = &sites[i];
+    let kind = site.kind.as_str();
+    let home = rust_home(ctx, site)?;
+    let same_crate =
+        |j: usize| rust_home(ctx, &sites[j]).is_some_and(|h| h.src_dir == home.src_dir);
+    // A shared static in a file every module sees.
+    let mut shared: Option<(&ProjectFile, clients::StaticDecl, String)> = None;
+    for f in ctx.files {
+        let Some(module) = home.module_of(&f.path) else {
+            continue;
+        };
+        let text = &f.source.text;
+        for st in clients::statics(text) {
+            let visible = module.is_empty() || st.public;
+            if visible
+                && clients::lazy_inner(&st.ty).is_some_and(|t| clients::is_kind(t, kind, text))
+            {
+                let path = if f.path == site.file.path {
+                    st.name.clone()
+                } else if module.is_empty() {
+                    format!("crate::{}", st.name)
+                } else {
+                    format!("crate::{module}::{}", st.name)
+                };
+                let better = shared.as_ref().is_none_or(|(g, _, _)| {
+                    !home.module_of(&g.path).is_some_and(|m| m.is_empty()) && module.is_empty()
+                });
+                if better {
+                    shared = Some((f, st, path));
+                }
             }
-            let name = unique_name("HTTP_CLIENT", |n| site.file.facts.has_word(src, n));
-            let ty: syn::Path = syn::parse_str(ty_text).ok()?;
-            let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
-            let item = crate::fixes::rust::print::items(quote::quote! {
-                /// One client for the whole process: it pools connections, and clones share the pool.
-                static #ident: std::sync::LazyLock<#ty> = std::sync::LazyLock::new(#ty::new);
-            })?;
-            let nl = newline(src);
-            edits.push(insert(
-                rust_item_insertion_point(src),
-                format!("{nl}{}", item.replace('\n', nl)),
-            ));
-            name
+        }
+    }
+    let extent = |s: &Site| clients::construction_extent(&s.file.source.text, &s.event.span);
+    let reference = |s: &Site, name: &str, root: &std::path::Path| {
+        if s.file.path == root {
+            name.to_string()
+        } else {
+            format!("crate::{name}")
         }
     };
-    edits.push(replace(call, format!("{name}.clone()")));
-    Some(fix(
-        format!("reuse one process-wide client: `{name}.clone()`"),
-        crate::diagnostic::Applicability::Unsafe,
-        edits,
-    ))
+    let rel = |p: &std::path::Path| {
+        p.strip_prefix(home.src_dir.parent().unwrap_or(&home.src_dir))
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let mut edits = Vec::new();
+    let title;
+    match shared {
+        Some((file, st, _))
+            if file.path == site.file.path && st.range.contains(&site.event.span.start) =>
+        {
+            // This site builds the shared client: the others clone it.
+            let name = st.name.clone();
+            let module = home.module_of(&file.path)?;
+            for &j in group {
+                if j == i || !same_crate(j) {
+                    continue;
+                }
+                let other = &sites[j];
+                let Some(r) = extent(other) else { continue };
+                let path = if other.file.path == file.path {
+                    name.clone()
+                } else if module.is_empty() {
+                    format!("crate::{name}")
+                } else {
+                    format!("crate::{module}::{name}")
+                };
+                edits.push(Edit {
+                    file: (other.file.path != site.file.path).then(|| other.file.path.clone()),
+                    range: r,
+                    content: format!("{path}.clone()"),
+                });
+            }
+            if edits.is_empty() {
+                return None;
+            }
+            title = format!(
+                "share `{name}` at the other {} construction site{}",
+                edits.len(),
+                if edits.len() == 1 { "" } else { "s" }
+            );
+        }
+        Some((file, st, path)) => {
+            edits.push(replace(extent(site)?, format!("{path}.clone()")));
+            title = format!(
+                "share one `{kind}`: `{path}.clone()` (from {})",
+                rel(&file.path).replace('\\', "/")
+            );
+            let _ = st;
+        }
+        None => {
+            let root_file = ctx
+                .files
+                .iter()
+                .find(|f| f.path == home.root)
+                .unwrap_or(site.file);
+            let root_text = &root_file.source.text;
+            let base = match kind {
+                "async_openai::Client" => "OPENAI_CLIENT",
+                _ => "HTTP_CLIENT",
+            };
+            let name = unique_name(base, |n| root_file.facts.has_word(root_text, n));
+            let item = clients::shared_static(kind, &name)?;
+            let nl = newline(root_text);
+            let at = crate::fixes::rust::item_insertion_point(root_text);
+            edits.push(Edit {
+                file: (root_file.path != site.file.path).then(|| root_file.path.clone()),
+                range: at..at,
+                content: format!("{nl}{}{nl}", item.trim_end().replace('\n', nl)),
+            });
+            let path = reference(site, &name, &root_file.path);
+            edits.push(replace(extent(site)?, format!("{path}.clone()")));
+            title = format!(
+                "share one `{kind}`: `{path}.clone()` (a new `static {name}` in {})",
+                rel(&root_file.path).replace('\\', "/")
+            );
+        }
+    }
+    Some(fix(title, crate::diagnostic::Applicability::Unsafe, edits))
 }
 
-/// After the last top-level `use` item (the line after it), else the start of the file.
-fn rust_item_insertion_point(src: &str) -> usize {
-    let mut offset = 0;
-    let mut after = 0;
-    let mut in_use = false;
-    for line in src.split_inclusive('\n') {
-        if in_use || line.starts_with("use ") || line.starts_with("pub use ") {
-            in_use = !line.trim_end().ends_with(';');
-            after = offset + line.len();
+/// Where a Rust file's crate keeps its root: the `src` folder above it holding `main.rs` or
+/// `lib.rs` among the project's files, else the file itself (a file linted alone).
+struct RustHome {
+    src_dir: PathBuf,
+    root: PathBuf,
+}
+
+impl RustHome {
+    /// The module path of `file` as seen from the crate root, when every module sees it: `""`
+    /// for the root itself, `X` for `src/X.rs` or `src/X/mod.rs` (declared in the root); `None`
+    /// for deeper modules and other crates.
+    fn module_of(&self, file: &std::path::Path) -> Option<String> {
+        if file == self.root {
+            return Some(String::new());
         }
-        offset += line.len();
+        let rel = file.strip_prefix(&self.src_dir).ok()?;
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        match parts.as_slice() {
+            [one] => one.strip_suffix(".rs").map(str::to_string),
+            [dir, m] if m == "mod.rs" => Some(dir.clone()),
+            _ => None,
+        }
     }
-    after
+}
+
+fn rust_home(ctx: &ProjectCtx, site: &Site) -> Option<RustHome> {
+    for dir in site.file.path.ancestors().skip(1) {
+        if dir.file_name().is_some_and(|n| n == "src") {
+            for root in ["main.rs", "lib.rs"] {
+                let p = dir.join(root);
+                if ctx.files.iter().any(|f| f.path == p) {
+                    return Some(RustHome {
+                        src_dir: dir.to_path_buf(),
+                        root: p,
+                    });
+                }
+            }
+        }
+    }
+    let dir = site.file.path.parent()?.to_path_buf();
+    Some(RustHome {
+        src_dir: dir,
+        root: site.file.path.clone(),
+    })
 }
 
 fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
@@ -638,9 +749,12 @@ impl Rule for DuplicateClient {
                 );
             }
             if facts.is_rust {
-                if per_use {
-                    d.fixes.extend(rust_fix(site));
-                }
+                d.fixes.extend(rust_fix(
+                    ctx,
+                    &sites,
+                    i,
+                    by_kind.get(site.kind.as_str()).map_or(&[], Vec::as_slice),
+                ));
             } else if !test {
                 let module = shared
                     .entry(kind.clone())

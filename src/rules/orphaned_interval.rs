@@ -14,7 +14,7 @@ static META: RuleMeta = RuleMeta {
     languages: ALL_LANGUAGES,
     scope: RuleScope::File,
     fix_ts: Fixability::Unsafe,
-    fix_rust: Fixability::Suggestion,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// How a timer handle is judged.
@@ -78,7 +78,8 @@ impl Rule for OrphanedInterval {
                         "abort the task when its owner goes: `impl Drop for {owner}` calling \
                          `.abort()` on the handle in `{field}` (or keep a \
                          `tokio_util::task::AbortOnDropHandle`)"
-                    )),
+                    ))
+                    .with_fixes(rust_fixes::abort_in_drop(ctx.source, owner, field)),
                 );
                 continue;
             }

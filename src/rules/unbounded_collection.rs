@@ -15,7 +15,7 @@ static META: RuleMeta = RuleMeta {
     languages: ALL_LANGUAGES,
     scope: RuleScope::Project,
     fix_ts: Fixability::Unsafe,
-    fix_rust: Fixability::Suggestion,
+    fix_rust: Fixability::Unsafe,
 };
 
 /// A collection declaration being judged, and how to recognise its uses in any file.
@@ -509,6 +509,7 @@ fn check_rust(
                      `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
                      bounded cache with a TTL (moka)",
                 );
+                d.fixes.extend(rust_collection_fix(file, &place, *kind, &growth));
                 for (f, g) in growth.into_iter().take(MAX_LABELS) {
                     let label = format!("grows here ({})", describe_scope(&f.facts, g.scope));
                     if std::ptr::eq(f, file) {
@@ -523,6 +524,59 @@ fn check_rust(
         }
     }
     out
+}
+
+/// Rust: a map entry removed in the method of its struct that ends it (`end(&self, id)`), or a
+/// list capped after each growth (`drain` of the oldest beyond 10,000); growth in this file only.
+fn rust_collection_fix(
+    file: &ProjectFile,
+    place: &Place,
+    kind: CollectionKind,
+    growth: &[(&ProjectFile, &Event)],
+) -> Option<crate::diagnostic::Fix> {
+    use crate::fixes::rust::collections;
+    let facts = &file.facts;
+    let src = file.source.text.as_str();
+    let Place::Field { class, name } = place else {
+        return None;
+    };
+    if growth.iter().any(|(f, _)| !std::ptr::eq(*f, file)) {
+        return None;
+    }
+    let ty = facts.classes[*class]
+        .fields
+        .iter()
+        .find(|f| f.name == *name)
+        .and_then(|f| f.ty.clone())?;
+    match kind {
+        CollectionKind::Map => {
+            let (_, g) = growth.first()?;
+            facts.scopes.iter().find_map(|sc| {
+                let method = sc.name.as_deref()?;
+                let ends = crate::facts::words(method).any(|w| {
+                    crate::facts::TEARDOWN_WORDS.contains(&w.as_str())
+                        || matches!(w.as_str(), "end" | "remove" | "evict" | "expire" | "drop")
+                });
+                if sc.class != Some(*class) || !ends {
+                    return None;
+                }
+                let (m, e) = collections::remove_in_method(src, name, &g.span, &sc.span)?;
+                Some(crate::rules::fixes::fix(
+                    format!("remove the entry in `{m}()`, which ends it"),
+                    crate::diagnostic::Applicability::Unsafe,
+                    vec![e],
+                ))
+            })
+        }
+        _ if ty.contains("Vec") => {
+            let sites: Vec<_> = growth
+                .iter()
+                .map(|(_, g)| (g.span.clone(), g.stmt.clone()))
+                .collect();
+            collections::cap_list(src, name, &sites)
+        }
+        _ => None,
+    }
 }
 
 /// Growth that happens more than once per owner: not at start-up, not while a constructor

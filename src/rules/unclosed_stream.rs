@@ -15,7 +15,7 @@ static META: RuleMeta = RuleMeta {
     languages: ALL_LANGUAGES,
     scope: RuleScope::File,
     fix_ts: Fixability::Unsafe,
-    fix_rust: Fixability::None,
+    fix_rust: Fixability::Unsafe,
 };
 
 const RESPONSE_NAMES: &[&str] = &["res", "response", "reply", "ctx.res", "c.res"];
@@ -72,7 +72,8 @@ impl Rule for UnclosedStream {
                         .with_help(
                             "let the value drop (RAII closes it), or keep it in the owner that should \
                              hold it; leak only in run-once start-up code",
-                        ),
+                        )
+                        .with_fixes(drop_instead_of_forget(ctx.source, e)),
                     );
                 }
                 EventKind::Stream {
@@ -100,6 +101,22 @@ impl Rule for UnclosedStream {
         }
         out
     }
+}
+
+/// `mem::forget(value)` → `drop(value)`: the value is dropped (and what it owns closed) where
+/// it used to be leaked. Unsafe: the drop runs now (a file is flushed and closed there).
+fn drop_instead_of_forget(src: &str, e: &crate::facts::Event) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let path = src.get(e.span.clone())?;
+    let last = path.rsplit("::").next()?.trim();
+    if last != "forget" || !src[e.span.end..].starts_with('(') {
+        return None;
+    }
+    Some(fix(
+        "drop the value instead of leaking it: `drop(..)`",
+        crate::diagnostic::Applicability::Unsafe,
+        vec![replace(e.span.clone(), "drop")],
+    ))
 }
 
 /// A stream piped into a response: destroy it when the response closes (the client went away

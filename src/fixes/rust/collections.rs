@@ -7,6 +7,7 @@ use syn::Expr;
 
 use super::{edit, fix, print};
 use crate::diagnostic::{Applicability, Fix};
+use crate::fixes::text::newline;
 
 /// The call at `call` re-parsed, with the path it calls.
 fn parse_call(src: &str, call: &Range<usize>) -> Option<(syn::ExprCall, syn::Path)> {
@@ -108,6 +109,275 @@ pub(super) fn append_in_place(src: &str, assign: &Range<usize>) -> Option<Fix> {
         format!("append in place: `{text}`"),
         Applicability::Safe,
         vec![edit(assign.clone(), text)],
+    )
+}
+
+/// The growth call `R.method(args)` spanned by `call`, re-parsed: the receiver's text and the
+/// call's arguments.
+fn growth_call(src: &str, call: &Range<usize>) -> Option<(String, String, Vec<Expr>)> {
+    let text = src.get(call.clone())?;
+    let Expr::MethodCall(m) = print::parse::<Expr>(text)? else {
+        return None;
+    };
+    let dot = text.rfind(&format!(".{}", m.method))?;
+    Some((
+        text[..dot].trim_end().to_string(),
+        m.method.to_string(),
+        m.args.into_iter().collect(),
+    ))
+}
+
+/// A list (`Vec`/`VecDeque` behind a lock) that only grows: after each growth statement
+/// (`R.push(x);`, `R.push_back(x);`, spanned by `(call, stmt)`), an `if` that drops the oldest
+/// entries beyond 10,000 through the same receiver. Unsafe: entries now leave.
+pub fn cap_list(src: &str, field: &str, growth: &[(Range<usize>, Range<usize>)]) -> Option<Fix> {
+    let mut edits = Vec::new();
+    let nl = newline(src);
+    for (call, stmt) in growth {
+        let (receiver, method, _) = growth_call(src, call)?;
+        if !matches!(method.as_str(), "push" | "push_back")
+            || !receiver.contains(&format!(".{field}"))
+            || !src.get(stmt.clone())?.trim_end().ends_with(';')
+        {
+            return None;
+        }
+        let r: Expr = print::parse(&receiver)?;
+        // Through the receiver each time (a guard taken per statement, as the growth does).
+        let code = print::stmts(quote::quote! {
+            if #r.len() > 10_000 {
+                let excess = #r.len() - 10_000;
+                #r.drain(..excess);
+            }
+        })?;
+        let indent = crate::fixes::text::line_indent(src, stmt.start);
+        let at = stmt.end;
+        edits.push(edit(
+            at..at,
+            format!(
+                "{nl}{indent}// Keep the newest 10,000 entries.{nl}{indent}{}",
+                print::indent(&code, indent, nl)
+            ),
+        ));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    fix(
+        format!("cap `{field}` at 10,000 entries, dropping the oldest"),
+        Applicability::Unsafe,
+        edits,
+    )
+}
+
+/// A map entry inserted with a key named like a parameter of a method that ends that entry
+/// (`create()` inserts `id.clone()`; `end(&self, id: &str)` ends session `id`): remove it at
+/// the end of that method (`method`: its whole `fn` item; `body`: its braces), through the
+/// receiver the insert used (`self.sessions.lock().unwrap().remove(id);`). `None` when the
+/// method keeps a guard of the map in a local (removing there would deadlock) or the receiver
+/// is not reached through `self`. Unsafe: entries now leave.
+pub fn remove_in_method(
+    src: &str,
+    field: &str,
+    insert: &Range<usize>,
+    method: &Range<usize>,
+) -> Option<(String, crate::diagnostic::Edit)> {
+    let (receiver, m, args) = growth_call(src, insert)?;
+    if m != "insert" || !receiver.starts_with(&format!("self.{field}")) {
+        return None;
+    }
+    let key = key_root(args.first()?)?;
+    let item: syn::ImplItemFn = print::parse(src.get(method.clone())?)?;
+    let by_ref = item.sig.inputs.iter().find_map(|a| match a {
+        syn::FnArg::Typed(t) => match &*t.pat {
+            syn::Pat::Ident(i) if i.ident == key => Some(matches!(*t.ty, syn::Type::Reference(_))),
+            _ => None,
+        },
+        _ => None,
+    })?;
+    let body = &fn_body(src, method)?;
+    let text = src.get(body.clone())?;
+    if text.contains(&format!("self.{field}.")) && text.contains("let ") {
+        return None;
+    }
+    let r: Expr = print::parse(&receiver)?;
+    let k = syn::Ident::new(&key, proc_macro2::Span::call_site());
+    let call = if by_ref {
+        print::stmts(quote::quote! { #r.remove(#k); })?
+    } else {
+        print::stmts(quote::quote! { #r.remove(&#k); })?
+    };
+    let unit = crate::fixes::text::indent_unit(src, 4);
+    let e = crate::fixes::edits::append_to_block(src, body, &[call], &unit)?;
+    // The method still parses with the statement in (the braces were found by counting).
+    let mut fixed = src[method.start..e.range.start].to_string();
+    fixed.push_str(&e.content);
+    fixed.push_str(&src[e.range.end..method.end]);
+    print::parse::<syn::ImplItemFn>(&fixed)?;
+    Some((item.sig.ident.to_string(), e))
+}
+
+/// The body `{ … }` of the `fn` item spanning `method`: its last `}` and the `{` it closes.
+fn fn_body(src: &str, method: &Range<usize>) -> Option<Range<usize>> {
+    let text = src.get(method.clone())?.trim_end();
+    if !text.ends_with('}') {
+        return None;
+    }
+    let close = method.start + text.len() - 1;
+    let mut depth = 0usize;
+    for (i, c) in src[method.start..=close].char_indices().rev() {
+        match c {
+            '}' => depth += 1,
+            '{' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(method.start + i..close + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The variable a key expression is built from: `id`, `id.clone()`, `id.to_string()`, `&id`.
+fn key_root(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+        Expr::Reference(r) => key_root(&r.expr),
+        Expr::MethodCall(m)
+            if m.args.is_empty()
+                && matches!(
+                    m.method.to_string().as_str(),
+                    "clone" | "to_string" | "to_owned" | "into"
+                ) =>
+        {
+            key_root(&m.receiver)
+        }
+        _ => None,
+    }
+}
+
+/// `let (tx, rx) = mpsc::unbounded_channel();` (the statement `stmt`, the call `call`) inside
+/// the function spanning `func`, whose sender and its clones only ever `send(..)` (and are
+/// cloned, dropped or asked `is_closed()`) and whose receiver only receives, all within that
+/// function: bound it at 1,024 messages and make every send a `try_send(..)`, which drops the
+/// message when the consumer is 1,024 behind (a send that works in sync closures too). `None`
+/// when a handle leaves the function or the file names the unbounded types. Unsafe: a slow
+/// consumer now loses messages instead of the process growing without bound. A send whose
+/// failure ends a loop (`.is_err()`) still ends it only when the channel is closed.
+pub fn bounded_channel_try_send(
+    src: &str,
+    stmt: &Range<usize>,
+    call: &Range<usize>,
+    func: &Range<usize>,
+) -> Option<Fix> {
+    if src.contains("UnboundedSender") || src.contains("UnboundedReceiver") {
+        return None;
+    }
+    let (_, mut path) = parse_call(src, call)?;
+    let last = path.segments.last_mut()?;
+    if last.ident != "unbounded_channel" {
+        return None;
+    }
+    last.ident = syn::Ident::new("channel", last.ident.span());
+    let syn::Stmt::Local(local) = print::parse::<syn::Stmt>(src.get(stmt.clone())?.trim())? else {
+        return None;
+    };
+    let syn::Pat::Tuple(t) = &local.pat else {
+        return None;
+    };
+    let ident = |p: &syn::Pat| match p {
+        syn::Pat::Ident(i) => Some(i.ident.to_string()),
+        _ => None,
+    };
+    let (tx, rx) = (ident(t.elems.first()?)?, ident(t.elems.iter().nth(1)?)?);
+    let body = src.get(stmt.end..func.end)?;
+    let at = stmt.end;
+    // The sender and its clones (`let t2 = tx.clone();`), to a fixpoint.
+    let mut senders = vec![tx];
+    loop {
+        let before = senders.len();
+        for s in senders.clone() {
+            for (i, _) in body.match_indices(&format!("{s}.clone()")) {
+                let head = body[..i].trim_end();
+                let Some(h) = head.strip_suffix('=') else {
+                    continue;
+                };
+                let line = &h[h.rfind('\n').map_or(0, |n| n + 1)..];
+                if let Some(name) = line.trim().strip_prefix("let ") {
+                    let name = name.trim().trim_start_matches("mut ").trim().to_string();
+                    if !name.is_empty()
+                        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                        && !senders.contains(&name)
+                    {
+                        senders.push(name);
+                    }
+                }
+            }
+        }
+        if senders.len() == before {
+            break;
+        }
+    }
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let bytes = src.as_bytes();
+    let mut edits = Vec::new();
+    let uses = |name: &str| {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(k) = body[from..].find(name) {
+            let i = at + from + k;
+            from += k + name.len();
+            let end = i + name.len();
+            if (i > 0 && is_word(bytes[i - 1])) || bytes.get(end).is_some_and(|&c| is_word(c)) {
+                continue;
+            }
+            out.push(i);
+        }
+        out
+    };
+    for s in &senders {
+        for i in uses(s) {
+            let after = &src[i + s.len()..];
+            let before = src[..i].trim_end();
+            if after.starts_with(".send(") {
+                let m = i + s.len() + 1;
+                edits.push(edit(m..m + 4, "try_send"));
+                // `if tx.send(..).is_err() { break }` ends on a closed channel, not a full one.
+                let end = crate::fixes::edits::call_end(src, m + 4)?;
+                if src[end..].starts_with(".is_err()") {
+                    edits.push(edit(
+                        end..end + ".is_err()".len(),
+                        ".is_err_and(|e| matches!(e, tokio::sync::mpsc::error::TrySendError::Closed(_)))",
+                    ));
+                }
+            } else if after.starts_with(".clone()")
+                || after.starts_with(".is_closed()")
+                || before.ends_with("drop(")
+                || before.ends_with("let")
+                || before.ends_with("let mut")
+            {
+            } else {
+                return None;
+            }
+        }
+    }
+    for i in uses(&rx) {
+        let after = &src[i + rx.len()..];
+        if !(after.starts_with(".recv()") || after.starts_with(".try_recv()")) {
+            return None;
+        }
+    }
+    let new: Expr = syn::parse_quote!(#path(1024));
+    let text = print::expr(&new)?;
+    edits.push(edit(call.clone(), text.clone()));
+    fix(
+        format!(
+            "bound the channel (`{text}`) and `try_send` into it: a consumer 1,024 messages \
+             behind loses messages instead of the process growing"
+        ),
+        Applicability::Unsafe,
+        edits,
     )
 }
 

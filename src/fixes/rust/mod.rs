@@ -3,7 +3,8 @@
 //! logger the code uses; the builders here write the code with `quote` and print it with
 //! `prettyplease` ([`print`]). Rules call [`event_fix`] (and [`log_error`] for swallowed errors).
 
-mod collections;
+pub mod clients;
+pub mod collections;
 mod errors;
 pub mod print;
 mod servers;
@@ -13,6 +14,7 @@ use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{Event, EventKind, FileFacts, FixSite};
 
 pub use errors::log_error;
+pub use tasks::abort_in_drop;
 
 /// The fix for `e` that its site allows, as a rule offers it: abort a deadline task on drop,
 /// select on a cancellation next to a tick, shut a server down gracefully, bound a channel or
@@ -20,13 +22,17 @@ pub use errors::log_error;
 /// TypeScript file) or whose code does not have the shape the fix needs.
 pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
     match (&e.kind, e.hint.as_deref()?) {
-        (EventKind::Timer { .. }, FixSite::Tick { stmt }) => tasks::cancellable_tick(src, stmt),
+        (EventKind::Timer { .. }, FixSite::Tick { stmt }) => {
+            tasks::cancellable_tick(facts, src, stmt)
+        }
         (EventKind::Timer { .. }, FixSite::Call { call }) => tasks::abort_on_drop(src, e, call),
         (EventKind::ServerStart { .. }, FixSite::Call { call }) => {
             servers::graceful_shutdown(facts, src, e, call)
         }
         (EventKind::UnboundedQueue { .. }, FixSite::Call { call }) => {
-            collections::bounded_channel(src, call)
+            let func = &facts.scopes[facts.named_owner(e.scope)].span;
+            collections::bounded_channel_try_send(src, &e.stmt, call, func)
+                .or_else(|| collections::bounded_channel(src, call))
         }
         (EventKind::CacheCtor { .. }, FixSite::Call { call }) => {
             collections::bounded_lru(src, call)
@@ -54,4 +60,49 @@ fn edit(range: std::ops::Range<usize>, content: impl Into<String>) -> Edit {
         range,
         content: content.into(),
     }
+}
+
+/// Where a new item goes: after the last top-level `use` item (the line after it), else the
+/// start of the file.
+pub fn item_insertion_point(src: &str) -> usize {
+    let mut offset = 0;
+    let mut after = 0;
+    let mut in_use = false;
+    for line in src.split_inclusive('\n') {
+        if in_use || line.starts_with("use ") || line.starts_with("pub use ") {
+            in_use = !line.trim_end().ends_with(';');
+            after = offset + line.len();
+        }
+        offset += line.len();
+    }
+    after
+}
+
+/// The name of a top-level `static NAME: <ty> = …` of `src` whose type reads `ty` (spaces
+/// ignored), as an earlier fix declared it.
+pub fn existing_static(src: &str, ty: &str) -> Option<String> {
+    let want: String = ty.split_whitespace().collect();
+    let mut lines = src.lines().peekable();
+    while let Some(l) = lines.next() {
+        let mut rest = l;
+        for vis in ["pub(crate) ", "pub "] {
+            rest = rest.strip_prefix(vis).unwrap_or(rest);
+        }
+        let Some(rest) = rest.strip_prefix("static ") else {
+            continue;
+        };
+        let Some((name, ty)) = rest.split_once(':') else {
+            continue;
+        };
+        // The type may run on to the next line (`=` there).
+        let mut ty = ty.to_string();
+        if !ty.contains('=') {
+            ty.push_str(lines.peek().copied().unwrap_or(""));
+        }
+        let ty: String = ty.split('=').next()?.split_whitespace().collect();
+        if ty == want {
+            return Some(name.trim().to_string());
+        }
+    }
+    None
 }

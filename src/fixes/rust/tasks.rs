@@ -6,8 +6,10 @@ use std::ops::Range;
 use syn::Expr;
 
 use super::{edit, fix, print};
+use super::{existing_static, item_insertion_point};
 use crate::diagnostic::{Applicability, Fix};
-use crate::facts::Event;
+use crate::facts::{Event, FileFacts};
+use crate::fixes::edits::unique_name;
 use crate::fixes::text::{line_indent, newline};
 
 /// A detached sleep-then-signal task (`e`, spawned by the call `call`): keep its handle in a
@@ -40,25 +42,189 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>) -> Option
     )
 }
 
-/// An endless ticking loop: select on a shutdown token next to the tick statement `tick`.
-/// Display-only: the token has to come from the caller (a parameter or the app state).
-pub(super) fn cancellable_tick(src: &str, tick: &Range<usize>) -> Option<Fix> {
+/// An endless ticking loop (`tick`: its first tick or sleep statement): give it a way out
+/// through a process-wide stop signal declared in the same module, which the shutdown path
+/// gives. An async loop selects on a `CancellationToken` next to the tick; a thread loop
+/// checks an `AtomicBool` before it sleeps. Unsafe: the loop now ends once the signal is given
+/// (and nothing changes until some shutdown path gives it).
+pub(super) fn cancellable_tick(facts: &FileFacts, src: &str, tick: &Range<usize>) -> Option<Fix> {
     let text = src.get(tick.clone())?.trim().trim_end_matches(';');
-    let tick_expr: Expr = print::parse(text.strip_suffix(".await")?)?;
-    let select = print::stmts(quote::quote! {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = #tick_expr => {}
+    let indent = line_indent(src, tick.start);
+    let nl = newline(src);
+    let awaited = text.strip_suffix(".await");
+    let tick_expr: Expr = print::parse(awaited.unwrap_or(text))?;
+    if awaited.is_none() && !matches!(tick_expr, Expr::Call(_) | Expr::MethodCall(_)) {
+        return None;
+    }
+    let (type_text, base) = if awaited.is_some() {
+        (
+            "std::sync::LazyLock<tokio_util::sync::CancellationToken>",
+            "SHUTDOWN",
+        )
+    } else {
+        ("std::sync::atomic::AtomicBool", "STOP")
+    };
+    // One signal per module: a fix made earlier (for another loop of this file) declared it.
+    let existing = existing_static(src, type_text);
+    let name = existing
+        .clone()
+        .unwrap_or_else(|| unique_name(base, |n| facts.has_word(src, n)));
+    let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
+    let mut edits = Vec::new();
+    if existing.is_none() {
+        let item = if awaited.is_some() {
+            print::items(quote::quote! {
+                /// Cancelled on shutdown: ends this module's background loops. Cancel it from
+                /// the shutdown path (the SIGTERM/Ctrl-C handler).
+                pub(crate) static #ident: std::sync::LazyLock<tokio_util::sync::CancellationToken> =
+                    std::sync::LazyLock::new(tokio_util::sync::CancellationToken::new);
+            })?
+        } else {
+            print::items(quote::quote! {
+                /// Set on shutdown: ends this module's background threads. Set it from the
+                /// shutdown path (the SIGTERM/Ctrl-C handler).
+                pub(crate) static #ident: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+            })?
+        };
+        let at = item_insertion_point(src);
+        edits.push(edit(
+            at..at,
+            format!("{nl}{}{nl}", item.trim_end().replace('\n', nl)),
+        ));
+    }
+    let (code, title) = if awaited.is_some() {
+        (
+            print::stmts(quote::quote! {
+                tokio::select! {
+                    _ = #ident.cancelled() => break,
+                    _ = #tick_expr => {}
+                }
+            })?,
+            format!(
+                "end the loop when `{name}` (a `CancellationToken` of this module) is \
+                 cancelled; cancel it on shutdown"
+            ),
+        )
+    } else {
+        (
+            print::stmts(quote::quote! {
+                if #ident.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                #tick_expr;
+            })?,
+            format!(
+                "end the loop once `{name}` (a stop flag of this module) is set; set it on \
+                 shutdown"
+            ),
+        )
+    };
+    edits.push(edit(tick.clone(), print::indent(&code, indent, nl)));
+    fix(title, Applicability::Unsafe, edits)
+}
+
+/// A task whose `JoinHandle` is kept in field `field` of `owner` (a type of this file without
+/// `Drop`): abort it when the owner is dropped, with an `impl Drop` after the type's
+/// declaration. Only for a field that holds the handle itself or an `Option` of it, and a
+/// type whose declaration re-parses; the impl repeats the type's generics and bounds (as a
+/// `Drop` impl must). Unsafe: the task now stops with its owner.
+pub fn abort_in_drop(src: &str, owner: &str, field: &str) -> Option<Fix> {
+    let (decl, item) = find_struct(src, owner)?;
+    let syn::Fields::Named(fields) = &item.fields else {
+        return None;
+    };
+    let f = fields
+        .named
+        .iter()
+        .find(|f| f.ident.as_ref().is_some_and(|i| i == field))?;
+    let field_ident = f.ident.clone()?;
+    let last = |ty: &syn::Type| match ty {
+        syn::Type::Path(p) => p.path.segments.last().cloned(),
+        _ => None,
+    };
+    let seg = last(&f.ty)?;
+    let body = if seg.ident == "JoinHandle" {
+        quote::quote! { self.#field_ident.abort(); }
+    } else if seg.ident == "Option" {
+        let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+            return None;
+        };
+        let Some(syn::GenericArgument::Type(inner)) = args.args.first() else {
+            return None;
+        };
+        if last(inner)?.ident != "JoinHandle" {
+            return None;
+        }
+        quote::quote! {
+            if let Some(task) = &self.#field_ident {
+                task.abort();
+            }
+        }
+    } else {
+        return None;
+    };
+    let name = &item.ident;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let code = print::items(quote::quote! {
+        impl #impl_generics Drop for #name #ty_generics #where_clause {
+            /// Aborts the task when its owner goes: dropping it would detach the task.
+            fn drop(&mut self) {
+                #body
+            }
         }
     })?;
-    let indent = line_indent(src, tick.start);
+    let nl = newline(src);
     fix(
-        "end the loop when a shutdown `CancellationToken` is cancelled (pass the token \
-         `shutdown` in and cancel it on SIGTERM)",
-        Applicability::DisplayOnly,
+        format!("abort the task in `{field}` when a `{owner}` is dropped (`impl Drop`)"),
+        Applicability::Unsafe,
         vec![edit(
-            tick.clone(),
-            print::indent(&select, indent, newline(src)),
+            decl.end..decl.end,
+            format!("{nl}{nl}{}", code.trim_end().replace('\n', nl)),
         )],
     )
+}
+
+/// The declaration `struct {name} … { … }` of `src` (its span, from `struct` or the
+/// visibility before it) re-parsed.
+fn find_struct(src: &str, name: &str) -> Option<(Range<usize>, syn::ItemStruct)> {
+    let mut from = 0;
+    while let Some(i) = src[from..].find("struct ") {
+        let at = from + i;
+        from = at + 7;
+        let rest = &src[from..];
+        let Some(after) = rest.strip_prefix(name) else {
+            continue;
+        };
+        if !after.starts_with(|c: char| c == '<' || c == '{' || c.is_whitespace()) {
+            continue;
+        }
+        // Only a declaration at the start of its line (after a visibility).
+        let start = crate::fixes::text::line_start(src, at);
+        let head = src[start..at].trim();
+        if !(head.is_empty() || head.starts_with("pub")) {
+            continue;
+        }
+        let open = from + rest.find('{')?;
+        let mut depth = 0usize;
+        let mut end = None;
+        for (j, c) in src[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(open + j + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let end = end?;
+        let decl_start = start + (src[start..at].len() - src[start..at].trim_start().len());
+        let item = print::parse::<syn::ItemStruct>(&src[decl_start..end])?;
+        return Some((decl_start..end, item));
+    }
+    None
 }
