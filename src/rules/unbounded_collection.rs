@@ -509,7 +509,8 @@ fn check_rust(
                      `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
                      bounded cache with a TTL (moka)",
                 );
-                d.fixes.extend(rust_collection_fix(file, &place, *kind, &growth));
+                d.fixes
+                    .extend(rust_collection_fix(file, &place, *kind, &growth));
                 for (f, g) in growth.into_iter().take(MAX_LABELS) {
                     let label = format!("grows here ({})", describe_scope(&f.facts, g.scope));
                     if std::ptr::eq(f, file) {
