@@ -79,7 +79,7 @@ pub fn insert_after_statement(
 
 /// `block` spans `{ … }` in `src`: tree-sitter's error recovery can give a body without its
 /// closing brace (ending on any character), and no edit is placed inside such a body.
-fn is_braced(src: &str, block: &Range<usize>) -> bool {
+pub(crate) fn is_braced(src: &str, block: &Range<usize>) -> bool {
     src.get(block.clone())
         .is_some_and(|b| b.len() >= 2 && b.starts_with('{') && b.ends_with('}'))
 }

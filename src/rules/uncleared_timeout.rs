@@ -575,6 +575,23 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
             "cleared only when the awaited work succeeds; a rejection skips this".to_string(),
         );
     }
+    // The fix: everything after the timer in its function goes in a `try` whose `finally`
+    // clears it (the straight-line clear stays; clearing twice is harmless).
+    if let Some(body) = facts.scopes[e.scope].body.as_ref()
+        && let Some(edit) = super::fixes::wrap_rest_in_finally(
+            ctx.source,
+            &e.stmt,
+            body,
+            &[format!("clearTimeout({name});")],
+            &super::fixes::indent_unit(ctx.source, 2),
+        )
+    {
+        diag.fixes.push(super::fixes::fix(
+            format!("clear `{name}` in a `finally` around the rest of the function"),
+            Applicability::Unsafe,
+            vec![edit],
+        ));
+    }
     Some(diag)
 }
 
