@@ -21,7 +21,7 @@ pub fn wrap_rest_in_finally(
     cleanup: &[String],
     unit: &str,
 ) -> Option<Edit> {
-    if !is_braced(src, block) || !(block.start < stmt.start && stmt.end < block.end) {
+    if !(is_braced(src, block) && block.start < stmt.start && stmt.end < block.end) {
         return None;
     }
     if depth(src.get(block.start + 1..stmt.start)?)? != 0 {
