@@ -31,7 +31,7 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// identity in the key: a different binary never reads another's entries).
 /// 2: events carry a `FixSite` (where a fix goes) instead of a rendered fix.
 /// 3: facts without their derived indices, which are rebuilt after the facts are checked.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";

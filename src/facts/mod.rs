@@ -605,6 +605,11 @@ pub struct Deadline {
     /// (`command.reject(new Error('timed out'))`, TypeScript): a deadline on that work.
     #[serde(default)]
     pub rejects_work: bool,
+    /// The `new Promise(executor)` expression the timer is created in, and the statement
+    /// holding it, when that statement is in the function evaluating the expression: where a
+    /// fix hoists the handle and chains the clear.
+    #[serde(default)]
+    pub executor: Option<(Range<usize>, Range<usize>)>,
 }
 
 /// How a listener's handler is identified, which decides whether a removal can match it.

@@ -86,9 +86,10 @@ impl Limits {
                     && callback.is_none_or(|s| self.scope(s))
                     && deadline.as_ref().is_none_or(|d| {
                         d.promise.as_ref().is_none_or(p)
-                            && d.race_call
-                                .as_ref()
-                                .is_none_or(|(a, b)| self.range(a) && self.range(b))
+                            && [&d.race_call, &d.executor].iter().all(|r| {
+                                r.as_ref()
+                                    .is_none_or(|(a, b)| self.range(a) && self.range(b))
+                            })
                     })
             }
             EventKind::StuckTask { handle, .. } | EventKind::NeverEndingTask { handle, .. } => {

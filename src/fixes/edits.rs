@@ -48,7 +48,8 @@ pub fn insert_before_statement(src: &str, stmt_start: usize, code: &[String]) ->
 }
 
 /// Inserts the lines of `code` after the statement ending at `stmt_end`, on new lines at the
-/// indentation of the line where that statement starts (`stmt_start`).
+/// indentation of the line where that statement starts (`stmt_start`) — after a `//` comment
+/// that ends the statement's line, which stays with the statement.
 pub fn insert_after_statement(
     src: &str,
     stmt_start: usize,
@@ -65,12 +66,20 @@ pub fn insert_after_statement(
         }
         text.push_str(line);
     }
-    insert(stmt_end, text)
+    let rest = src.get(stmt_end..).unwrap_or("");
+    let eol = rest.find('\n').unwrap_or(rest.len());
+    let tail = rest[..eol].trim_end_matches('\r');
+    let at = if tail.trim_start().starts_with("//") {
+        stmt_end + tail.len()
+    } else {
+        stmt_end
+    };
+    insert(at, text)
 }
 
 /// `block` spans `{ … }` in `src`: tree-sitter's error recovery can give a body without its
 /// closing brace (ending on any character), and no edit is placed inside such a body.
-fn is_braced(src: &str, block: &Range<usize>) -> bool {
+pub(crate) fn is_braced(src: &str, block: &Range<usize>) -> bool {
     src.get(block.clone())
         .is_some_and(|b| b.len() >= 2 && b.starts_with('{') && b.ends_with('}'))
 }

@@ -6,3 +6,4 @@
 pub mod edits;
 pub mod rust;
 pub mod text;
+pub mod wrap;

@@ -153,22 +153,11 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         .iter()
         .filter(|s| s.kind == kind && !s.file.facts.is_rust && !s.file.is_test)
         .collect();
-    let export = if kind.ends_with("Client") {
-        let mut c = kind.chars();
-        let f = c.next()?;
-        format!("{}{}", f.to_lowercase(), c.as_str())
-    } else {
-        format!("{}Client", kind.to_lowercase())
-    };
-    // An earlier fix made it already: a project file exporting `export` built from `kind`.
-    let file_name = format!("{}-client", kind.to_lowercase());
+    let (export, file_name) = shared_names(kind)?;
+    // An earlier fix made it already: a project file exporting `export`.
     for f in ctx.files {
         let stem = f.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if stem == file_name
-            && f.source
-                .text
-                .contains(&format!("export const {export} = new {kind}("))
-        {
+        if stem == file_name && f.source.text.contains(&format!("export const {export} = ")) {
             return Some(SharedModule {
                 path: f.path.clone(),
                 export,
@@ -179,23 +168,28 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
     let config = ts.iter().find_map(|s| {
         let src = &s.file.source.text;
         let head = &src[s.event.span.clone()];
-        if head != format!("new {kind}") {
-            return None;
-        }
         let end = call_end(src, s.event.span.end)?;
         let args = &src[s.event.span.end..end];
-        portable_args(args).then_some((s, args.trim().to_string()))
+        portable_args(args).then_some((s, head.to_string(), without_comments(args.trim())))
     })?;
-    let (site, args) = config;
+    let (site, callee, args) = config;
+    // The name the import must bind: the callee's first segment (`Pool`, `pg`, `createClient`).
+    let root = callee
+        .strip_prefix("new ")
+        .unwrap_or(&callee)
+        .split('.')
+        .next()?
+        .trim()
+        .to_string();
     let facts = &site.file.facts;
-    let b = facts.lookup(kind, site.event.scope)?;
+    let b = facts.lookup(&root, site.event.scope)?;
     let import = match &facts.bindings[b].kind {
         crate::facts::BindingKind::Import { source, imported } if !source.starts_with('.') => {
             match imported.as_str() {
-                "default" => format!("import {kind} from '{source}';"),
-                "*" => format!("import * as {kind} from '{source}';"),
-                i if i == kind => format!("import {{ {kind} }} from '{source}';"),
-                i => format!("import {{ {i} as {kind} }} from '{source}';"),
+                "default" => format!("import {root} from '{source}';"),
+                "*" => format!("import * as {root} from '{source}';"),
+                i if i == root => format!("import {{ {root} }} from '{source}';"),
+                i => format!("import {{ {i} as {root} }} from '{source}';"),
             }
         }
         _ => return None,
@@ -237,7 +231,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         "// and retry state, so every module imports it instead of constructing its own.".into(),
         import,
         String::new(),
-        format!("export const {export} = new {kind}{args};"),
+        format!("export const {export} = {callee}{args};"),
         String::new(),
     ]
     .join(nl);
@@ -248,6 +242,89 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
     })
 }
 
+/// The export and file stem of the shared module for client kind `kind` (`OpenAI` →
+/// `openaiClient` in `openai-client`; `pg.Pool` → `pgPool` in `pg-pool`;
+/// `redis.createClient` → `redisClient` in `redis-client`).
+fn shared_names(kind: &str) -> Option<(String, String)> {
+    let mut segs = kind.split('.');
+    let first = segs.next()?;
+    let last = segs.next_back();
+    let lower_first = |w: &str| {
+        let mut c = w.chars();
+        c.next()
+            .map(|f| format!("{}{}", f.to_lowercase(), c.as_str()))
+            .unwrap_or_default()
+    };
+    let ident = |w: &str| {
+        w.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    let (export, file) = match last {
+        // A factory: name it after its package.
+        Some(l) if l.starts_with("create") => (
+            format!("{}Client", lower_first(first)),
+            format!("{}-client", first.to_lowercase()),
+        ),
+        Some(l) => (
+            format!("{}{l}", lower_first(first)),
+            format!("{}-{}", first.to_lowercase(), l.to_lowercase()),
+        ),
+        None if kind.ends_with("Client") => {
+            (lower_first(kind), format!("{}-client", kind.to_lowercase()))
+        }
+        None => (
+            format!("{}Client", kind.to_lowercase()),
+            format!("{}-client", kind.to_lowercase()),
+        ),
+    };
+    (ident(&export) && ident(&file.replace('-', "_"))).then_some((export, file))
+}
+
+/// `args` without its `//` and `/* */` comments (a marker or a note about the site does not
+/// belong in the shared module); string literals are kept whole.
+fn without_comments(args: &str) -> String {
+    let mut out = String::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let rest = &args[i..];
+        if rest.starts_with("//") {
+            i += rest.find('\n').unwrap_or(rest.len());
+            // Drop the spaces the comment followed.
+            out.truncate(out.trim_end_matches([' ', '\t']).len());
+            continue;
+        }
+        if rest.starts_with("/*") {
+            i += rest.find("*/").map_or(rest.len(), |e| e + 2);
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if matches!(c, '\'' | '"' | '`') {
+            let len = rest[1..].find(c).map_or(rest.len(), |e| e + 2);
+            out.push_str(&rest[..len]);
+            i += len;
+            continue;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The variable statement `stmt` declares (`const client = …`), if it is one.
+fn declared_name<'s>(src: &'s str, stmt: &std::ops::Range<usize>) -> Option<&'s str> {
+    let text = src.get(stmt.clone())?;
+    let rest = ["const ", "let ", "var "]
+        .iter()
+        .find_map(|k| text.strip_prefix(k))?;
+    let (name, _) = rest.split_once('=')?;
+    let name = name.split(':').next()?.trim();
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$'))
+    .then_some(name)
+}
+
 /// Constructor arguments that mean the same in any module: literals, object keys and
 /// `process.env`, nothing local.
 fn portable_args(args: &str) -> bool {
@@ -256,6 +333,18 @@ fn portable_args(args: &str) -> bool {
     let mut chars = rest.char_indices().peekable();
     let mut ok = true;
     while let Some((i, c)) = chars.next() {
+        // Comments name nothing: skip to their end.
+        let comment_end = match rest[i..].get(..2) {
+            Some("//") => Some(rest[i..].find('\n').map_or(rest.len(), |e| i + e)),
+            Some("/*") => Some(rest[i..].find("*/").map_or(rest.len(), |e| i + e + 2)),
+            _ => None,
+        };
+        if let Some(end) = comment_end {
+            while chars.peek().is_some_and(|(j, _)| *j < end) {
+                chars.next();
+            }
+            continue;
+        }
         if matches!(c, '\'' | '"' | '`') {
             // Skip the literal (a template's `${…}` could name locals: refuse those).
             let body = &rest[i + 1..];
@@ -312,8 +401,20 @@ fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
         return None;
     }
     let end = call_end(src, site.event.span.end)?;
+    // A client this site connects itself (`await client.connect()`) cannot be swapped for a
+    // shared, already connected one: the second `connect()` throws.
+    if let Some(local) = declared_name(src, &site.event.stmt) {
+        let owner = &facts.scopes[facts.named_owner(site.event.scope)];
+        let body = owner.body.clone().unwrap_or(owner.span.clone());
+        if src
+            .get(site.event.stmt.end..body.end.max(site.event.stmt.end))
+            .is_some_and(|rest| rest.contains(&format!("{local}.connect(")))
+        {
+            return None;
+        }
+    }
     let local = if name_in_use(facts, src, &m.export) {
-        let mut c = site.kind.chars();
+        let mut c = m.export.chars();
         let f = c.next()?;
         unique_name(&format!("shared{}{}", f.to_uppercase(), c.as_str()), |n| {
             name_in_use(facts, src, n)
@@ -343,11 +444,13 @@ fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
     ));
     edits.push(replace(site.event.span.start..end, local.clone()));
     let own_args = src[site.event.span.end..end].trim();
-    let same = m
-        .create
-        .as_deref()
-        .is_some_and(|c| c.contains(&format!("new {}{own_args};", site.kind)))
-        || own_args == "()";
+    let same = m.create.as_deref().is_some_and(|c| {
+        c.contains(&format!(
+            "{}{};",
+            src[site.event.span.clone()].trim(),
+            without_comments(own_args)
+        ))
+    }) || own_args == "()";
     // Named by the import specifier, relative to this file: the same in the CLI and the
     // language server, wherever either runs from.
     let whence = match &m.create {
@@ -783,5 +886,26 @@ fn returned_from(site: &Site) -> Option<ScopeId> {
             ..
         } => Some(*s),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{portable_args, without_comments};
+
+    #[test]
+    fn comments_in_constructor_arguments_name_nothing() {
+        let args = "(process.env.KEY ?? '', { // the live key\n  apiVersion: '2024-06-20', /* pinned */\n})";
+        assert!(portable_args(args));
+        assert_eq!(
+            without_comments(args),
+            "(process.env.KEY ?? '', {\n  apiVersion: '2024-06-20', \n})"
+        );
+        // A URL is a string, not a comment; a local is still a local after a comment.
+        assert_eq!(
+            without_comments("({ url: 'https://x.example' })"),
+            "({ url: 'https://x.example' })"
+        );
+        assert!(!portable_args("({ // key\n apiKey: userKey })"));
     }
 }

@@ -3,6 +3,7 @@
 //! rules.
 
 pub use crate::fixes::edits::*;
+pub use crate::fixes::wrap::wrap_rest_in_finally;
 
 use std::ops::Range;
 

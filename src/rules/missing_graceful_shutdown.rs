@@ -54,48 +54,82 @@ fn ts_fix(
     use super::fixes::*;
     let src = f.source.text.as_str();
     let facts = &f.facts;
-    let server = api.strip_suffix(".listen")?;
-    if server.is_empty()
-        || !server
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-    {
-        return None;
-    }
+    let stmt = src.get(e.stmt.clone())?;
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    // The server object to close: the variable the start is stored in (`const server =
+    // app.listen(…)`, `const wss = new WebSocketServer(…)`); the receiver of `server.listen(…)`
+    // when it is a server; else the value `.listen(…)` returns, stored in a new `server`
+    // (`http.createServer(h).listen(port)`, and an express/Koa app, which has no `close`).
+    let mut edits = Vec::new();
+    let declared = ["const ", "let ", "var "]
+        .iter()
+        .find_map(|k| stmt.strip_prefix(k))
+        .and_then(|r| r.split_once('='))
+        .map(|(n, _)| n.trim())
+        .filter(|n| ident(n));
+    let server = if let Some(n) = declared {
+        n.to_string()
+    } else {
+        let recv = api.strip_suffix(".listen")?;
+        let app = ident(recv)
+            && facts.lookup(recv, e.scope).is_some_and(|b| {
+                let at = facts.bindings[b].span.start;
+                let line = &src[line_start(src, at)..];
+                let line = line.lines().next().unwrap_or("");
+                line.contains("express(") || line.contains("Koa(")
+            });
+        if ident(recv) && !app && stmt.starts_with(recv) {
+            recv.to_string()
+        } else {
+            let name = unique_name("server", |n| name_in_use(facts, src, n));
+            edits.push(insert(e.stmt.start, format!("const {name} = ")));
+            name
+        }
+    };
+    let ws = api.contains("WebSocketServer");
     let unit = indent_unit(src, 2);
+    let intervals: Vec<String> = facts
+        .events
+        .iter()
+        .filter_map(|t| match &t.kind {
+            EventKind::Timer {
+                repeat: true,
+                handle,
+                ..
+            } if facts.is_module_scope(t.scope) => match facts.resolve(handle) {
+                Place::Binding(b) if facts.is_module_binding(b) => {
+                    Some(format!("clearInterval({});", facts.bindings[b].name))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    // A WebSocket server's `close()` stops accepting but leaves its clients open.
+    let clients = ws.then(|| format!("for (const client of {server}.clients) client.terminate();"));
     if let Some((hf, h)) = handlers.first() {
+        // A handler in another file would have to import the server.
         if !std::ptr::eq(*hf, f) {
             return None;
         }
         let body = facts.scopes[*h].body.clone()?;
+        let mut lines = intervals.clone();
+        lines.extend(clients.clone());
+        lines.push(format!("{server}.close();"));
+        edits.push(prepend_to_block(src, &body, &lines, &unit)?);
         return Some(fix(
             format!("close `{server}` in the SIGTERM handler"),
             crate::diagnostic::Applicability::Unsafe,
-            vec![prepend_to_block(
-                src,
-                &body,
-                &[format!("{server}.close();")],
-                &unit,
-            )?],
+            edits,
         ));
     }
-    if !src[e.stmt.clone()].starts_with(server) {
-        return None;
-    }
     let mut lines = vec![String::new(), "process.once('SIGTERM', () => {".to_string()];
-    for t in &facts.events {
-        if let EventKind::Timer {
-            repeat: true,
-            handle,
-            ..
-        } = &t.kind
-            && facts.is_module_scope(t.scope)
-            && let Place::Binding(b) = facts.resolve(handle)
-            && facts.is_module_binding(b)
-        {
-            lines.push(format!("{unit}clearInterval({});", facts.bindings[b].name));
-        }
-    }
+    lines.extend(intervals.iter().map(|l| format!("{unit}{l}")));
+    lines.extend(clients.iter().map(|l| format!("{unit}{l}")));
     lines.push(format!("{unit}{server}.close(() => process.exit(0));"));
     lines.push(format!(
         "{unit}// Connections that outlive the drain are cut after 10 s."
@@ -104,15 +138,16 @@ fn ts_fix(
         "{unit}setTimeout(() => process.exit(1), 10_000).unref();"
     ));
     lines.push("});".into());
+    edits.push(insert_after_statement(
+        src,
+        e.stmt.start,
+        e.stmt.end,
+        &lines,
+    ));
     Some(fix(
         format!("on SIGTERM, stop the intervals and close `{server}`, then exit"),
         crate::diagnostic::Applicability::Unsafe,
-        vec![insert_after_statement(
-            src,
-            e.stmt.start,
-            e.stmt.end,
-            &lines,
-        )],
+        edits,
     ))
 }
 

@@ -16,6 +16,7 @@ pub mod duplicate_adapter;
 pub mod duplicate_client;
 pub mod fixes;
 mod handed_back;
+pub mod listener_fixes;
 pub mod missing_graceful_shutdown;
 mod once_listeners;
 pub mod orphaned_interval;

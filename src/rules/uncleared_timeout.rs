@@ -180,9 +180,12 @@ fn report(
     }
 }
 
-/// Keeps the handle (declaring `let timer` before the race when it was discarded) and chains
-/// `.finally(() => clearTimeout(timer))` onto the `Promise.race(…)`, which clears it however
-/// the race settles. Unsafe: the deadline no longer fires after the race.
+/// Keeps the handle and chains `.finally(() => clearTimeout(timer))` onto what settles when the
+/// deadline is no longer needed: the `Promise.race(…)` the timer's promise takes part in, or —
+/// for a hand-written race inside a `new Promise` executor — that `new Promise(…)` itself,
+/// which settles however the race ends. A handle the executor declares (or a discarded one)
+/// is hoisted to a `let` before the statement holding the race. Unsafe: the deadline no longer
+/// fires after the race settles.
 fn ts_fix(ctx: &FileCtx, e: &Event, place: &Place, d: &Deadline) -> Option<Fix> {
     use super::fixes::*;
     let facts = ctx.facts;
@@ -193,54 +196,162 @@ fn ts_fix(ctx: &FileCtx, e: &Event, place: &Place, d: &Deadline) -> Option<Fix> 
             _ => None,
         })
     };
-    let (call, mut edits, name) = match place {
+    // What the clear is chained onto, and the statement a hoisted handle is declared before.
+    // `can_hoist`: `stmt` is a statement a declaration can go before.
+    let (target, stmt, can_hoist) = if let Some((call, stmt)) = &d.race_call {
+        (call.clone(), stmt.clone(), true)
+    } else if let Some((call, race_scope)) =
+        d.promise.as_ref().and_then(|p| race_of(&facts.resolve(p)))
+    {
+        // The promise is raced through a variable: declare the handle before the
+        // `new Promise`, which must be in reach of the race.
+        match &d.executor {
+            Some((_, stmt))
+                if facts.is_within(race_scope, scope_holding(facts, e.scope, stmt)?) =>
+            {
+                (call, stmt.clone(), true)
+            }
+            _ if matches!(place, Place::Binding(_) | Place::Field { .. }) => {
+                let at = call.clone();
+                (call, at, false)
+            }
+            _ => return None,
+        }
+    } else if d.manual_race || d.timeout_helper {
+        let (call, stmt) = d.executor.clone()?;
+        (call, stmt, true)
+    } else {
+        return None;
+    };
+    let outer = scope_holding(facts, e.scope, &stmt);
+    let typed = is_typescript(ctx.path);
+    let decl = |kw: &str, name: &str| {
+        if typed {
+            format!("{kw} {name}: ReturnType<typeof setTimeout> | undefined;")
+        } else {
+            format!("{kw} {name};")
+        }
+    };
+    let mut edits = Vec::new();
+    let name = match place {
         Place::Discarded => {
-            let (call, race_stmt) = d.race_call.clone()?;
-            if e.stmt.start != e.span.start {
+            if !starts_expression(src, e) {
                 return None;
             }
-            let owner = named_owner(facts, e.scope);
+            let owner = named_owner(facts, outer.unwrap_or(e.scope));
             let name = unique_name("timer", |n| name_taken_near(facts, owner, n));
-            let decl = if is_typescript(ctx.path) {
-                format!("let {name}: ReturnType<typeof setTimeout> | undefined;")
-            } else {
-                format!("let {name};")
-            };
-            let edits = vec![
-                insert_before_statement(src, race_stmt.start, &[decl]),
-                insert(e.span.start, format!("{name} = ")),
-            ];
-            (call, edits, name)
+            edits.push(insert_before_statement(
+                src,
+                stmt.start,
+                &[decl("let", &name)],
+            ));
+            edits.push(insert(e.span.start, format!("{name} = ")));
+            name
         }
-        Place::Binding(_) | Place::Field { .. } => {
-            let name = place_text(facts, place);
-            let call = match &d.race_call {
-                Some((call, _)) => call.clone(),
-                None => {
-                    let promise = facts.resolve(d.promise.as_ref()?);
-                    let (call, scope) = race_of(&promise)?;
-                    // The handle must be in reach where the race is.
-                    if let Place::Binding(b) = place
-                        && !facts.is_within(scope, facts.bindings[*b].scope)
-                    {
-                        return None;
-                    }
-                    call
+        Place::Binding(b) => {
+            let binding = &facts.bindings[*b];
+            let name = binding.name.clone();
+            let visible = outer.is_some_and(|o| facts.is_within(o, binding.scope));
+            if !visible {
+                // Declared inside the executor: hoist the declaration.
+                let outer = outer.filter(|_| can_hoist)?;
+                let clash = facts.lookup(&name, outer).is_some()
+                    || facts
+                        .bindings
+                        .iter()
+                        .any(|x| x.name == name && x.scope == outer);
+                if clash {
+                    return None;
                 }
-            };
-            (call, Vec::new(), name)
+                edits.push(unhoisted_declaration(src, e, &binding.span, &name)?);
+                // Keep the code's own style: a `var` stays a `var`.
+                let line = &src[line_start(src, binding.span.start)..binding.span.start];
+                let kw = if line.trim_start().starts_with("var ") {
+                    "var"
+                } else {
+                    "let"
+                };
+                edits.push(insert_before_statement(src, stmt.start, &[decl(kw, &name)]));
+            }
+            name
+        }
+        Place::Field { .. } if d.race_call.is_some() || d.executor.is_none() => {
+            place_text(facts, place)
         }
         _ => return None,
     };
     edits.push(insert(
-        call.end,
+        target.end,
         format!(".finally(() => clearTimeout({name}))"),
     ));
+    let on_executor = d.executor.as_ref().is_some_and(|(x, _)| *x == target);
+    let what = if on_executor {
+        "the promise"
+    } else {
+        "the race"
+    };
     Some(fix(
-        format!("clear `{name}` when the race settles (`.finally`)"),
+        format!("clear `{name}` when {what} settles (`.finally`)"),
         Applicability::Unsafe,
         edits,
     ))
+}
+
+/// The innermost scope around the timer's scope that holds statement `stmt` whole.
+fn scope_holding(facts: &FileFacts, from: ScopeId, stmt: &Range<usize>) -> Option<ScopeId> {
+    facts.ancestors(from).find(|&s| {
+        let span = &facts.scopes[s].span;
+        span.start <= stmt.start && stmt.end <= span.end && *span != *stmt
+    })
+}
+
+/// The timer call can take an assignment in front of it: it starts its statement, or it is
+/// the expression body of an arrow (`(_, reject) => setTimeout(reject, ms)`).
+fn starts_expression(src: &str, e: &Event) -> bool {
+    e.stmt.start == e.span.start || src[..e.span.start].trim_end().ends_with("=>")
+}
+
+/// The edit that turns the executor's own declaration of handle `name` into an assignment to
+/// the hoisted one: `const t = setTimeout(…)` → `t = setTimeout(…)`, or a bare `let t;` line
+/// removed. `None` for any other declaration form.
+fn unhoisted_declaration(
+    src: &str,
+    e: &Event,
+    decl: &Range<usize>,
+    name: &str,
+) -> Option<crate::diagnostic::Edit> {
+    use super::fixes::*;
+    let head = &src[e.stmt.start..e.span.start];
+    if e.stmt.start <= decl.start && decl.end <= e.span.start {
+        let rest = head
+            .strip_prefix("const ")
+            .or_else(|| head.strip_prefix("let "))
+            .or_else(|| head.strip_prefix("var "))?
+            .trim_start();
+        let after = rest.strip_prefix(name)?.trim_start();
+        let after = match after.strip_prefix(':') {
+            Some(ty) => &ty[ty.find('=')?..],
+            None => after,
+        };
+        if after.trim_end() != "=" {
+            return None;
+        }
+        return Some(replace(e.stmt.start..e.span.start, format!("{name} = ")));
+    }
+    // A bare `let t;` (or `let t: T;`) on a line of its own.
+    let from = line_start(src, decl.start);
+    let to = src[decl.start..]
+        .find('\n')
+        .map_or(src.len(), |i| decl.start + i + 1);
+    let line = src[from..to].trim();
+    let bare = line
+        .strip_prefix("let ")
+        .or_else(|| line.strip_prefix("var "))
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix(name))
+        .and_then(|r| r.strip_suffix(';'))
+        .is_some_and(|r| r.trim().is_empty() || r.trim_start().starts_with(':'));
+    bare.then(|| replace(from..to, ""))
 }
 
 /// The timer's promise takes part in a race: lexically inside `Promise.race`, a manual race,
@@ -463,6 +574,23 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
             c.span.clone(),
             "cleared only when the awaited work succeeds; a rejection skips this".to_string(),
         );
+    }
+    // The fix: everything after the timer in its function goes in a `try` whose `finally`
+    // clears it (the straight-line clear stays; clearing twice is harmless).
+    if let Some(body) = facts.scopes[e.scope].body.as_ref()
+        && let Some(edit) = super::fixes::wrap_rest_in_finally(
+            ctx.source,
+            &e.stmt,
+            body,
+            &[format!("clearTimeout({name});")],
+            &super::fixes::indent_unit(ctx.source, 2),
+        )
+    {
+        diag.fixes.push(super::fixes::fix(
+            format!("clear `{name}` in a `finally` around the rest of the function"),
+            Applicability::Unsafe,
+            vec![edit],
+        ));
     }
     Some(diag)
 }

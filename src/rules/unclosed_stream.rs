@@ -92,7 +92,10 @@ impl Rule for UnclosedStream {
                                  destroys every stream on error or early close), or close it in a \
                                  `finally` (`await handle.close()`, `stream.destroy()`)",
                             )
-                            .with_fixes(destroy_on_close_fix(ctx, e, handle)),
+                            .with_fixes(
+                                destroy_on_close_fix(ctx, e, handle)
+                                    .or_else(|| close_in_finally_fix(ctx, e, handle, *file_handle)),
+                            ),
                         );
                     }
                 }
@@ -297,6 +300,78 @@ fn judge(facts: &FileFacts, e: &Event, handle: &PlaceRef, file_handle: bool) -> 
         // Stored in a field or module binding, returned, passed on: its owner closes it.
         _ => None,
     }
+}
+
+/// A stream or FileHandle in a local that an early exit or an error can skip closing: the rest
+/// of its function goes in a `try` whose `finally` closes it — `await h.close()` for a
+/// FileHandle, else the release the code already uses (`end()`, `close()`, `destroy()`),
+/// `end()` when there is none. Unsafe: the stream is now closed on every way out, also when
+/// the code meant to hand it on after an error (it should not).
+fn close_in_finally_fix(
+    ctx: &FileCtx,
+    e: &Event,
+    handle: &PlaceRef,
+    file_handle: bool,
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let facts = ctx.facts;
+    let place = facts.resolve(handle);
+    let src = ctx.source;
+    if place == Place::Discarded {
+        // `fs.createWriteStream(p);` on its own: end it right there (the file is created and
+        // closed), or destroy a read stream nobody reads.
+        let stmt = src.get(e.stmt.clone())?;
+        let method = if stmt.contains("createWriteStream(") {
+            "end"
+        } else if stmt.contains("createReadStream(") {
+            "destroy"
+        } else {
+            return None;
+        };
+        let semi = stmt.trim_end().strip_suffix(';')?;
+        if e.stmt.start != e.span.start || !semi.ends_with(')') {
+            return None;
+        }
+        return Some(fix(
+            format!("{method} the stream right away (`.{method}()`)"),
+            crate::diagnostic::Applicability::Unsafe,
+            vec![insert(e.stmt.start + semi.len(), format!(".{method}()"))],
+        ));
+    }
+    let Place::Binding(b) = place else {
+        return None;
+    };
+    let name = facts.bindings[b].name.clone();
+    let release = facts.events_on(&place).find_map(|r| match &r.kind {
+        EventKind::Release { method, .. }
+            if matches!(method.as_str(), "end" | "close" | "destroy") =>
+        {
+            Some(method.clone())
+        }
+        _ => None,
+    });
+    let line = if file_handle {
+        // The handle was awaited where it was opened, so the function can await its close.
+        if !ctx.source.get(e.stmt.clone())?.contains("await ") {
+            return None;
+        }
+        format!("await {name}.close();")
+    } else {
+        format!("{name}.{}();", release.as_deref().unwrap_or("end"))
+    };
+    let body = facts.scopes[e.scope].body.as_ref()?;
+    let edit = wrap_rest_in_finally(
+        ctx.source,
+        &e.stmt,
+        body,
+        &[line],
+        &indent_unit(ctx.source, 2),
+    )?;
+    Some(fix(
+        format!("close `{name}` in a `finally` around the rest of the function"),
+        crate::diagnostic::Applicability::Unsafe,
+        vec![edit],
+    ))
 }
 
 /// Inside a handler of a close-like event (`res.on('close', …)`).

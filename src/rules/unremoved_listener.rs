@@ -352,6 +352,13 @@ fn check_ts(
                     d.fixes
                         .extend(ts_class_fix(ctx, e, c, &t, method, ev, handler, hs));
                 }
+            } else if let Owner::Scope(s) = owner
+                && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span)
+                && !facts.is_rust
+            {
+                d.fixes.extend(super::listener_fixes::ts_scope_fix(
+                    ctx, e, s, &t, method, ev, handler, hs,
+                ));
             }
             out.push(d);
         }
@@ -382,9 +389,6 @@ fn ts_class_fix(
     use super::fixes::*;
     let facts = ctx.facts;
     let src = ctx.source;
-    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
-        return None;
-    }
     // `target.on('event', handler);` as a statement of its own, in a method of the class.
     // `get`, not indexing: tree-sitter's error recovery can end a node inside a character.
     if !src.get(e.stmt.clone())?.starts_with(target)
@@ -393,11 +397,31 @@ fn ts_class_fix(
     {
         return None;
     }
-    let remove = match method {
-        "addEventListener" => "removeEventListener",
-        "on" | "addListener" | "prependListener" => "off",
-        _ => return None,
-    };
+    let remove = super::listener_fixes::removal_method(method)?;
+    // A handler the teardown already reaches (a field, a module-level function): remove it as is.
+    if let Handler::Named(_) = handler {
+        let h = src.get(handler_span.clone())?;
+        let field = h
+            .strip_prefix("this.")
+            .is_some_and(super::listener_fixes::is_identifier);
+        let module = super::listener_fixes::is_identifier(h)
+            && facts
+                .lookup(h, e.scope)
+                .is_some_and(|b| facts.is_module_binding(b));
+        if !(field || module) {
+            return None;
+        }
+        let cleanup =
+            cleanup_in_class(ctx, class, &[format!("{target}.{remove}('{event}', {h});")])?;
+        return Some(fix(
+            format!("remove the '{event}' listener `{h}` {}", cleanup.where_),
+            crate::diagnostic::Applicability::Unsafe,
+            cleanup.edits,
+        ));
+    }
+    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
+        return None;
+    }
     let field = unique_name(&camel(&["on", event]), |n| {
         facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
     });

@@ -25,7 +25,29 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         (EventKind::Timer { .. }, FixSite::Tick { stmt }) => {
             tasks::cancellable_tick(facts, src, stmt)
         }
-        (EventKind::Timer { .. }, FixSite::Call { call }) => tasks::abort_on_drop(src, e, call),
+        (EventKind::Timer { .. }, FixSite::Call { call }) => {
+            // Guards earlier in the same function get their own type names: two fixes applied
+            // in one pass must not declare the same struct twice in one block.
+            let earlier = facts
+                .events
+                .iter()
+                .filter(|x| x.scope == e.scope && x.span.start < e.span.start)
+                .filter(|x| {
+                    matches!(x.kind, EventKind::Timer { .. })
+                        && matches!(x.hint.as_deref(), Some(FixSite::Call { .. }))
+                })
+                .count();
+            // The guard aborts the task when the function returns: right only when the
+            // function goes on to wait for the work the deadline guards. A function that
+            // spawns and returns (arming a watchdog for its caller) would abort it at once.
+            let owner = &facts.scopes[facts.named_owner(e.scope)];
+            let body = owner.body.clone().unwrap_or(owner.span.clone());
+            let rest = src.get(e.stmt.end..body.end.max(e.stmt.end))?;
+            if !owner.is_async || !(rest.contains(".await") || rest.contains("select!")) {
+                return None;
+            }
+            tasks::abort_on_drop(src, e, call, earlier)
+        }
         (EventKind::ServerStart { .. }, FixSite::Call { call }) => {
             servers::graceful_shutdown(facts, src, e, call)
         }

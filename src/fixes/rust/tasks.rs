@@ -14,16 +14,28 @@ use crate::fixes::text::{line_indent, newline};
 
 /// A detached sleep-then-signal task (`e`, spawned by the call `call`): keep its handle in a
 /// guard that aborts it when the function returns, however it returns (the `finally` of Rust).
-pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>) -> Option<Fix> {
+/// `nth`: how many such guards come earlier in the same function (their type is numbered).
+pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usize) -> Option<Fix> {
     let end = call.end;
     // Only `spawn(…);` as a statement of its own.
     if e.stmt.start != e.span.start || !src.get(end..e.stmt.end)?.trim().starts_with(';') {
         return None;
     }
+    // A thread cannot be aborted: `std::thread::JoinHandle` has no `abort`.
+    let callee = src.get(call.clone())?;
+    if callee.starts_with("std::thread::") || callee.starts_with("thread::") {
+        return None;
+    }
+    let ty = if nth == 0 {
+        "AbortOnDrop".to_string()
+    } else {
+        format!("AbortOnDrop{}", nth + 1)
+    };
+    let ident = syn::Ident::new(&ty, proc_macro2::Span::call_site());
     let guard = print::stmts(quote::quote! {
         /// Aborts the deadline task when this function returns, however it returns.
-        struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-        impl<T> Drop for AbortOnDrop<T> {
+        struct #ident<T>(tokio::task::JoinHandle<T>);
+        impl<T> Drop for #ident<T> {
             fn drop(&mut self) {
                 self.0.abort();
             }
@@ -34,7 +46,14 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>) -> Option
     let mut head = print::indent(&guard, indent, nl);
     head.push_str(nl);
     head.push_str(indent);
-    head.push_str("let _deadline = AbortOnDrop(");
+    head.push_str(&format!(
+        "let _deadline{} = {ty}(",
+        if nth == 0 {
+            String::new()
+        } else {
+            (nth + 1).to_string()
+        }
+    ));
     fix(
         "abort the deadline task when the function returns (a drop guard)",
         Applicability::Unsafe,

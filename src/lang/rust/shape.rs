@@ -37,6 +37,7 @@ impl Walker {
                 manual_race: false,
                 timeout_helper: false,
                 race_call: None,
+                executor: None,
                 rejects_work: false,
             });
             // Where a drop guard that aborts the task would wrap the spawn.

@@ -24,6 +24,8 @@ pub(in crate::lang::ts) struct Executor {
     pub(super) promise: PlaceRef,
     pub(super) in_race: bool,
     pub(super) race_call: Option<(Range<usize>, Range<usize>)>,
+    /// The `new Promise(…)` expression and its statement (see `Deadline::executor`).
+    pub(super) call: Option<(Range<usize>, Range<usize>)>,
 }
 
 impl<'a> Walker<'a> {
@@ -100,7 +102,10 @@ impl<'a> Walker<'a> {
             }
             self.push(args);
             self.push(exec);
-            self.executor(exec, handle);
+            let span = n.byte_range();
+            let stmt = self.statement_around(&span);
+            let call = (stmt != span).then_some((span, stmt));
+            self.executor(exec, handle, call);
             self.pop();
             self.pop();
             return true;
@@ -108,7 +113,12 @@ impl<'a> Walker<'a> {
         false
     }
 
-    fn executor(&mut self, exec: Node<'a>, promise: PlaceRef) {
+    fn executor(
+        &mut self,
+        exec: Node<'a>,
+        promise: PlaceRef,
+        call: Option<(Range<usize>, Range<usize>)>,
+    ) {
         let mut settle = [None, None];
         if let Some(params) = exec.field("parameters") {
             let mut c = params.walk();
@@ -139,6 +149,7 @@ impl<'a> Walker<'a> {
             promise: promise.clone(),
             in_race: self.race > 0,
             race_call: self.races.last().cloned(),
+            call,
         });
         let class = if exec.kind() == "arrow_function" {
             self.class
@@ -168,6 +179,7 @@ impl<'a> Walker<'a> {
                     timeout_helper: helper,
                     race_call: ex.race_call.clone(),
                     rejects_work: false,
+                    executor: ex.call.clone(),
                 });
             }
         }

@@ -96,6 +96,7 @@ impl<'a> Walker<'a> {
                     manual_race: false,
                     timeout_helper: false,
                     race_call: None,
+                    executor: None,
                     rejects_work: true,
                 }),
                 callback: None,
