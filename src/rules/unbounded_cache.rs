@@ -96,12 +96,23 @@ fn bound_fix(src: &str, api: &str, at: usize) -> Option<crate::diagnostic::Fix> 
             ));
         }
         "moka::Cache::builder" => {
+            // With a weigher, the capacity is in the weigher's unit (bytes, usually).
+            let weighed = src[..at]
+                .rfind("builder()")
+                .is_some_and(|b| src[b..at].contains(".weigher("));
+            let (cap, what) = if weighed {
+                ("64 * 1024 * 1024", "64 MiB of weight")
+            } else {
+                ("10_000", "10,000 entries")
+            };
             let edit = insert(
                 at,
-                ".max_capacity(10_000).time_to_live(std::time::Duration::from_secs(600))",
+                format!(".max_capacity({cap}).time_to_live(std::time::Duration::from_secs(600))"),
             );
             return Some(fix(
-                "keep at most 10,000 entries for at most 10 minutes (`max_capacity`, `time_to_live`)",
+                format!(
+                    "keep at most {what} for at most 10 minutes (`max_capacity`, `time_to_live`)"
+                ),
                 crate::diagnostic::Applicability::Unsafe,
                 vec![edit],
             ));
