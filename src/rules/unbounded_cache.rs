@@ -63,13 +63,56 @@ fn bound_fix(src: &str, api: &str, at: usize) -> Option<crate::diagnostic::Fix> 
             "max: 10_000, ttl: 600_000",
             "keep at most 10,000 entries for at most 10 minutes (`max`, `ttl`)",
         ),
+        "memoizee" | "moize" => {
+            let keys = if api == "moize" {
+                "maxSize: 10_000, maxAge: 600_000"
+            } else {
+                "max: 10_000, maxAge: 600_000"
+            };
+            let title = format!(
+                "keep at most 10,000 results for at most 10 minutes (`{}`, `maxAge`)",
+                if api == "moize" { "maxSize" } else { "max" }
+            );
+            // After the function (no options yet), or first in the options object.
+            let edit = if src.get(at..)?.trim_start().starts_with(')') {
+                insert(at, format!(", {{ {keys} }}"))
+            } else if src[..at].ends_with('{') {
+                let empty = src[at..].trim_start().starts_with('}');
+                insert(
+                    at,
+                    if empty {
+                        format!(" {keys} ")
+                    } else {
+                        format!(" {keys},")
+                    },
+                )
+            } else {
+                return None;
+            };
+            return Some(fix(
+                title,
+                crate::diagnostic::Applicability::Unsafe,
+                vec![edit],
+            ));
+        }
         "moka::Cache::builder" => {
+            // With a weigher, the capacity is in the weigher's unit (bytes, usually).
+            let weighed = src[..at]
+                .rfind("builder()")
+                .is_some_and(|b| src[b..at].contains(".weigher("));
+            let (cap, what) = if weighed {
+                ("64 * 1024 * 1024", "64 MiB of weight")
+            } else {
+                ("10_000", "10,000 entries")
+            };
             let edit = insert(
                 at,
-                ".max_capacity(10_000).time_to_live(std::time::Duration::from_secs(600))",
+                format!(".max_capacity({cap}).time_to_live(std::time::Duration::from_secs(600))"),
             );
             return Some(fix(
-                "keep at most 10,000 entries for at most 10 minutes (`max_capacity`, `time_to_live`)",
+                format!(
+                    "keep at most {what} for at most 10 minutes (`max_capacity`, `time_to_live`)"
+                ),
                 crate::diagnostic::Applicability::Unsafe,
                 vec![edit],
             ));

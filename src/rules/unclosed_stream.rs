@@ -49,6 +49,7 @@ impl Rule for UnclosedStream {
                             ),
                         )
                         .with_label(exit.clone(), "returns here with the descriptor still open")
+                        .with_fixes(own_raw_fd_fix(ctx, e))
                         .with_help(
                             "wrap the descriptor in its owner right after creating it \
                              (`OwnedFd::from_raw_fd(fd)`, `UnixListener::from_raw_fd(fd)`) so every \
@@ -300,6 +301,65 @@ fn judge(facts: &FileFacts, e: &Event, handle: &PlaceRef, file_handle: bool) -> 
         // Stored in a field or module binding, returned, passed on: its owner closes it.
         _ => None,
     }
+}
+
+/// A raw descriptor `let fd = make()?;` handed to its owner later (`X::from_raw_fd(fd)`, once):
+/// own it in an `OwnedFd` guard right after creating it, so every early `?` closes it, and
+/// hand the guard's descriptor over at the end (`from_raw_fd(IntoRawFd::into_raw_fd(guard))`,
+/// the same number). Safe: nothing else changes — the success path hands over the same fd.
+fn own_raw_fd_fix(ctx: &FileCtx, e: &Event) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let src = ctx.source;
+    let facts = ctx.facts;
+    // The acquisition is the whole `let` statement, or the expression it initialises.
+    let line = line_start(src, e.span.start);
+    let begin = if src.get(e.span.clone())?.starts_with("let ") {
+        e.span.start
+    } else {
+        let rest = src.get(line..)?;
+        line + (rest.len() - rest.trim_start().len())
+    };
+    let text = src.get(begin..)?;
+    let decl = text.strip_prefix("let ")?.trim_start();
+    let decl = decl.strip_prefix("mut ").unwrap_or(decl);
+    let (name, _) = decl.split_once('=')?;
+    let name = name.trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let semi = e.span.start.max(begin) + src.get(e.span.start.max(begin)..)?.find(';')?;
+    if src[begin..semi].contains('{') {
+        return None;
+    }
+    let owner = &facts.scopes[facts.named_owner(e.scope)];
+    let body_end = owner.body.as_ref().map_or(owner.span.end, |b| b.end);
+    let rest = src.get(semi..body_end)?;
+    let handoff = format!("from_raw_fd({name})");
+    let mut hits = rest.match_indices(&handoff);
+    let (at, _) = hits.next()?;
+    if hits.next().is_some() {
+        return None;
+    }
+    let guard = unique_name(&format!("{name}_guard"), |n| name_in_use(facts, src, n));
+    let arg = semi + at + "from_raw_fd(".len();
+    Some(fix(
+        format!("own `{name}` in an `OwnedFd` until it is handed over, so every `?` closes it"),
+        crate::diagnostic::Applicability::Safe,
+        vec![
+            insert_after_statement(
+                src,
+                begin,
+                semi + 1,
+                &[format!(
+                    "let {guard} = unsafe {{ <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd({name}) }};"
+                )],
+            ),
+            replace(
+                arg..arg + name.len(),
+                format!("std::os::fd::IntoRawFd::into_raw_fd({guard})"),
+            ),
+        ],
+    ))
 }
 
 /// A stream or FileHandle in a local that an early exit or an error can skip closing: the rest

@@ -116,11 +116,18 @@ impl<'a> Walker<'a> {
             let source = self
                 .import_source(callee_text.split('.').next().unwrap_or(""))
                 .unwrap_or_else(|| callee_text.to_string());
+            // Where a bound would go: inside the options object, or after the function when
+            // there is none (`memoizee(f)` → `memoizee(f, { … })`).
+            let at = match (s.list.first(), s.list.get(1)) {
+                (_, Some(o)) if o.kind() == "object" => Some(o.start_byte() + 1),
+                (Some(f), None) => Some(f.end_byte()),
+                _ => None,
+            };
             self.event(
                 EventKind::CacheCtor {
                     api: source,
                     options,
-                    at: None,
+                    at,
                 },
                 head_span(s.n),
             );
