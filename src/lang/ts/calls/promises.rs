@@ -278,8 +278,10 @@ impl<'a> Walker<'a> {
                     .is_some_and(|st| swallows::commented_above(st.start_byte(), self.src))
                 || swallows::secondary_failure(n, self.src)
                 || statement_of(n).is_some_and(|st| swallows::error_reported_next(st, self.src))
-                || s.obj
-                    .is_some_and(|o| swallows::forked_promise(n, o, self.src))
+                || s.obj.is_some_and(|o| {
+                    swallows::forked_promise(n, o, self.src)
+                        || (method == "catch" && swallows::awaits_pending(n, o, self.src))
+                })
         };
         if let Some(handler) = swallowed.filter(|h| !already_handled && !excused(h)) {
             // Point at `.catch` itself: in a long chain the call starts lines earlier.

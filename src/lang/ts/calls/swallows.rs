@@ -324,6 +324,39 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
     false
 }
 
+/// `await this.p.catch(noop)`: waiting for an operation that the object started elsewhere
+/// (a pending connect kept in a field) to settle, either way, before going on (a close that
+/// must not race the connect). Its rejection went to whoever started it and holds its
+/// promise; the field is not assigned in the waiting function, so this is not a fresh
+/// operation of its own.
+pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
+    let obj = strip(obj);
+    let field = obj.kind() == "member_expression"
+        && obj.field("object").is_some_and(|o| o.kind() == "this");
+    let awaited = call
+        .parent()
+        .is_some_and(|p| p.kind() == "await_expression");
+    if !(field && awaited) {
+        return false;
+    }
+    let name = src.get(obj.byte_range()).unwrap_or("");
+    let Some(home) = enclosing_function(call) else {
+        return false;
+    };
+    let mut stack = vec![home];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "assignment_expression"
+            && n.field("left")
+                .is_some_and(|l| src.get(l.byte_range()) == Some(name))
+        {
+            return false;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    true
+}
+
 /// The call's value is dropped: it is an expression statement, or a link of a
 /// `.then`/`.catch`/`.finally` chain that is one.
 fn statement_chain(call: Node) -> bool {
