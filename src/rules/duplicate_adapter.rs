@@ -107,7 +107,20 @@ impl Rule for DuplicateAdapter {
             }) || facts.scopes[owner]
                 .early_return_guards
                 .iter()
-                .any(|g| crate::facts::mentions(g, &place_text(facts, &place)));
+                .any(|g| crate::facts::mentions(g, &place_text(facts, &place)))
+                // A state guard in the method or in a callback of it around the assignment
+                // (`connect() { return new Promise((resolve) => { if (this.isConnected())
+                // return resolve(true); … }) }`).
+                || facts
+                    .ancestors(e.scope)
+                    .take_while(|&s| s != owner)
+                    .chain([owner])
+                    .any(|s| {
+                        facts.scopes[s]
+                            .early_return_guards
+                            .iter()
+                            .any(|g| already_open_guard(g))
+                    });
             if disposed {
                 continue;
             }
@@ -141,6 +154,39 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// An early return when the object says it is already open, connected or connecting
+/// (`if (~this._readyState.indexOf('open')) return this;`, `if (this._connectLock || …) return;`,
+/// `if (this.isConnected()) return;`): the method replaces the slot only when the previous
+/// occupant was closed by the object's own state machine. Only an operand that reads the
+/// object's own state (`this.`, `_this.`, `self.`) without negating it counts:
+/// `if (!this.isOpen) return;` guards the opposite, and `if (this.reconnects >= MAX) return;`
+/// is a retry budget, not a state.
+fn already_open_guard(guard: &str) -> bool {
+    guard.split("||").any(|operand| {
+        let operand = operand.trim().trim_start_matches('(').trim_start();
+        let own = ["this.", "_this.", "self."]
+            .iter()
+            .any(|o| operand.contains(o));
+        own && !operand.starts_with('!')
+            && !operand.contains("!=")
+            && operand
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .flat_map(crate::facts::words)
+                .any(|w| {
+                    matches!(
+                        w.as_str(),
+                        "ready"
+                            | "connected"
+                            | "connecting"
+                            | "opening"
+                            | "open"
+                            | "lock"
+                            | "locked"
+                    )
+                })
+    })
 }
 
 /// The type a construction names (`SpeechSession::new` → `SpeechSession`; `this.createSocket`

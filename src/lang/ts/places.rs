@@ -334,6 +334,10 @@ impl<'a> Walker<'a> {
             if op != Some("+=") {
                 return false;
             }
+            // A number accumulated (`offset += len`, `info.size += maxChunk`): no copying.
+            if self.adds_numbers(l, r) {
+                return false;
+            }
             let string_var = self.strings.iter().any(|s| s == lt)
                 || (l.kind() == "member_expression"
                     && self.class.is_some_and(|c| {
@@ -374,6 +378,63 @@ impl<'a> Walker<'a> {
             }
             "array" => r.named_child(0).is_some_and(|e| {
                 e.kind() == "spread_element" && e.named_child(0).is_some_and(|x| self.text(x) == lt)
+            }),
+            _ => false,
+        }
+    }
+
+    /// `x += y` adds numbers: `x` was declared with a numeric value (`let psrc = 0`) or is
+    /// named like a count or a position (`offset`, `inOff`, `info.size`), or `y` is a number
+    /// (`featureAckDataLen`, `buf.length`, `end - start`, a name declared with one). A string
+    /// never counts (`let s = ''`).
+    fn adds_numbers(&self, l: Node<'a>, r: Node<'a>) -> bool {
+        let lt = self.text(l);
+        if self.strings.iter().any(|s| s == lt) {
+            return false;
+        }
+        let last = lt.rsplit('.').next().unwrap_or(lt);
+        self.numbers.iter().any(|s| s == lt)
+            || words(last).last().is_some_and(|w| is_number_word(&w))
+            || self.is_number(r)
+    }
+
+    /// An expression that evaluates to a number by its shape: a numeric literal, `.length` /
+    /// `.byteLength`, arithmetic other than `+` (or `+` with a numeric side), `Math.*(..)`,
+    /// `Number(..)`, `parseInt(..)`, a ternary with a numeric branch, or a name declared with
+    /// a number or named like one (`dataLen`, `chunkSize`).
+    pub(super) fn is_number(&self, n: Node<'a>) -> bool {
+        let n = strip(n);
+        match n.kind() {
+            "number" => true,
+            "identifier" => {
+                let t = self.text(n);
+                !self.strings.iter().any(|s| s == t)
+                    && (self.numbers.iter().any(|s| s == t)
+                        || words(t).last().is_some_and(|w| is_number_word(&w)))
+            }
+            "member_expression" => n
+                .field("property")
+                .is_some_and(|p| matches!(self.text(p), "length" | "byteLength")),
+            "unary_expression" => n
+                .field("operator")
+                .is_some_and(|o| matches!(self.text(o), "-" | "+" | "~")),
+            "update_expression" => true,
+            "binary_expression" => match n.field("operator").map(|o| self.text(o)) {
+                Some("+") => {
+                    n.field("left").is_some_and(|x| self.is_number(x))
+                        && n.field("right").is_some_and(|x| self.is_number(x))
+                }
+                Some("-" | "*" | "/" | "%" | "**" | "|" | "&" | "^" | "<<" | ">>" | ">>>") => true,
+                _ => false,
+            },
+            "ternary_expression" => {
+                n.field("consequence").is_some_and(|x| self.is_number(x))
+                    || n.field("alternative").is_some_and(|x| self.is_number(x))
+            }
+            "call_expression" => n.field("function").is_some_and(|f| {
+                let f = self.text(f);
+                f.starts_with("Math.")
+                    || matches!(f, "Number" | "parseInt" | "parseFloat" | "Number.parseInt")
             }),
             _ => false,
         }
@@ -493,4 +554,24 @@ impl<'a> Walker<'a> {
             }
         }
     }
+}
+
+/// The last word of a name that holds a count, a size or a position.
+fn is_number_word(w: &str) -> bool {
+    matches!(
+        w,
+        "offset"
+            | "off"
+            | "size"
+            | "len"
+            | "length"
+            | "count"
+            | "total"
+            | "pos"
+            | "position"
+            | "idx"
+            | "index"
+            | "seq"
+            | "sum"
+    )
 }

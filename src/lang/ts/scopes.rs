@@ -94,6 +94,8 @@ impl<'a> Walker<'a> {
                 let text = self.text(name).to_string();
                 if matches!(v.kind(), "string" | "template_string") {
                     self.strings.push(text.clone());
+                } else if name.kind() == "identifier" && self.is_number(v) {
+                    self.numbers.push(text.clone());
                 }
                 self.remember_server(text, v);
             }

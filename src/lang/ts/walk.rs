@@ -67,6 +67,8 @@ pub(super) struct Walker<'a> {
     pub(super) timed_out: bool,
     /// Names initialised with a string literal (for `s += chunk`).
     pub(super) strings: Vec<String>,
+    /// Names declared with a number (`let offset = 0`, `const chunk = end - start`).
+    pub(super) numbers: Vec<String>,
     /// Names holding a server (`const app = express()`, `http.createServer(..)`).
     pub(super) servers: Vec<String>,
     /// Places (as written) assigned a promise whose chain ends in a rejection handler that does
@@ -112,6 +114,7 @@ impl<'a> Walker<'a> {
             ticks: 0,
             timed_out: false,
             strings: Vec::new(),
+            numbers: Vec::new(),
             servers: Vec::new(),
             handled_promises: Vec::new(),
             cursors: Vec::new(),

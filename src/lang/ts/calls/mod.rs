@@ -10,6 +10,7 @@ mod listeners;
 mod promises;
 mod servers;
 mod streams;
+mod swallows;
 mod timers;
 
 use tree_sitter::Node;

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 use super::super::NodeExt;
 use super::super::text::{head_span, is_empty_block, string_value, strip};
 use super::super::walk::Walker;
-use super::CallSite;
+use super::{CallSite, swallows};
 use crate::facts::*;
 
 /// A `new Promise(executor)` being walked.
@@ -209,6 +209,19 @@ impl<'a> Walker<'a> {
         let Some(body) = h.field("body").filter(|b| is_empty_block(*b)) else {
             return;
         };
+        // Intentional (a comment says why), a synchronous release that failed because the
+        // handle was already gone, or a second failure while the first error is reported.
+        let block = h.parent().and_then(|t| t.field("body"));
+        if swallows::explained(Some(body))
+            || block.is_some_and(|b| {
+                swallows::releases_only(b, self.src) || swallows::configures_only(b, self.src)
+            })
+            || swallows::secondary_failure(h, self.src)
+            || h.parent()
+                .is_some_and(|t| swallows::error_reported_next(t, self.src))
+        {
+            return;
+        }
         // A probe — an optional module (`require('bufferutil')`) or a parse-or-default
         // (`JSON.parse(input)`) — expects to fail: the empty catch is the fallback, nothing is
         // left behind by the failure.
@@ -267,7 +280,22 @@ impl<'a> Walker<'a> {
         let already_handled = method == "catch"
             && s.obj
                 .is_some_and(|o| self.handled_promises.iter().any(|h| h == self.text(o)));
-        if let Some(handler) = swallowed.filter(|_| !already_handled) {
+        // Explained by a comment (in the handler, after it, or above the statement), a second
+        // failure while the first error is reported, or a branch forked off a promise that is
+        // handed on and rejects for its holder.
+        let excused = |h: &Node<'a>| {
+            let body = strip(*h).field("body");
+            swallows::explained(body)
+                || statement_of(n)
+                    .is_some_and(|st| swallows::commented_above(st.start_byte(), self.src))
+                || swallows::secondary_failure(n, self.src)
+                || statement_of(n).is_some_and(|st| swallows::error_reported_next(st, self.src))
+                || s.obj.is_some_and(|o| {
+                    swallows::forked_promise(n, o, self.src)
+                        || (method == "catch" && swallows::awaits_pending(n, o, self.src))
+                })
+        };
+        if let Some(handler) = swallowed.filter(|h| !already_handled && !excused(h)) {
             // Point at `.catch` itself: in a long chain the call starts lines earlier.
             let span = s
                 .callee
@@ -344,6 +372,27 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The statement a call is part of (through the chain and `await` around it).
+fn statement_of(n: Node) -> Option<Node> {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        match p.kind() {
+            "expression_statement"
+            | "return_statement"
+            | "lexical_declaration"
+            | "variable_declaration" => return Some(p),
+            "statement_block"
+            | "program"
+            | "arrow_function"
+            | "function_expression"
+            | "function"
+            | "class_body" => return None,
+            _ => cur = p,
+        }
+    }
+    None
+}
+
 /// A function that does nothing with what it is given: `() => {}`, `() => undefined`,
 /// `() => null`, `noop`.
 fn is_noop_fn(n: Node, src: &str) -> bool {
@@ -406,15 +455,38 @@ fn is_probe_block(block: Node, src: &str) -> bool {
         ["require(", "import(", "JSON.parse("]
             .iter()
             .any(|probe| text.contains(probe))
+            || constructs_host_object(*s, src)
     };
     let uses_it = |s: &Node| {
         is_probe(s)
             || matches!(s.kind(), "if_statement" | "return_statement")
             || (s.kind() == "expression_statement"
                 && s.named_child(0)
-                    .is_some_and(|x| x.kind() == "assignment_expression"))
+                    .is_some_and(|x| strip(x).kind() == "assignment_expression"))
     };
     statements.first().is_some_and(is_probe) && statements.iter().all(uses_it)
+}
+
+/// `n` constructs a host object that may be missing or disabled — `new XMLHttpRequest()`,
+/// `new ActiveXObject(..)`, `new XDomainRequest()`, or a constructor looked up by name
+/// (`new globalThis[name](..)`): a capability probe.
+fn constructs_host_object(n: Node, src: &str) -> bool {
+    let mut stack = vec![n];
+    while let Some(x) = stack.pop() {
+        if x.kind() == "new_expression"
+            && let Some(c) = x.field("constructor")
+            && (c.kind() == "subscript_expression"
+                || matches!(
+                    src.get(c.byte_range()).unwrap_or(""),
+                    "XMLHttpRequest" | "ActiveXObject" | "XDomainRequest"
+                ))
+        {
+            return true;
+        }
+        let mut c = x.walk();
+        stack.extend(x.named_children(&mut c));
+    }
+    false
 }
 
 /// `try { return expr; }` as the last statement of a function body.

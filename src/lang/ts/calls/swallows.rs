@@ -1,0 +1,485 @@
+//! Swallowed errors that hide nothing: which empty `catch` blocks and no-op rejection handlers
+//! are deliberate, best-effort or redundant, by the shape of the code around them. Pure tree
+//! and text helpers; `promises.rs` records the swallows that are left.
+
+use tree_sitter::Node;
+
+use super::super::NodeExt;
+use super::super::text::strip;
+
+/// The author said why, the way linters read it (ESLint `no-empty`, `no-empty-function`: a
+/// comment marks an empty block as intentional): a comment inside the handler's `body`.
+pub(super) fn explained(body: Option<Node>) -> bool {
+    body.is_some_and(|b| {
+        let mut c = b.walk();
+        let children: Vec<Node> = b.children(&mut c).collect();
+        // Between the braces: a comment after the closing `}` is not inside, though the
+        // TypeScript grammar can hang one at the end of the block.
+        let close = children
+            .iter()
+            .rev()
+            .find(|x| x.kind() == "}")
+            .map_or(b.end_byte(), |x| x.start_byte());
+        children
+            .iter()
+            .any(|x| x.kind() == "comment" && x.end_byte() <= close)
+    })
+}
+
+/// A comment ends on the line right above the statement that starts at `start` (for a
+/// `.catch(noop)`, which has no block to hold one:
+/// `// observed so a late failure is not unhandled` / `p.catch(() => {});`).
+pub(super) fn commented_above(start: usize, src: &str) -> bool {
+    let Some(head) = src.get(..start) else {
+        return false;
+    };
+    // The start of the statement's line, then the line before it.
+    let line_start = head.rfind('\n').map_or(0, |i| i + 1);
+    if !head[line_start..].trim().is_empty() {
+        return false; // something else precedes the statement on its line
+    }
+    let Some(before) = head.get(..line_start.saturating_sub(1)) else {
+        return false;
+    };
+    let prev = before[before.rfind('\n').map_or(0, |i| i + 1)..].trim();
+    prev.starts_with("//") || prev.ends_with("*/")
+}
+
+/// Method calls that release an in-process handle by themselves: called synchronously, the
+/// call is the release; when it throws, the handle was already destroyed or closed.
+const RELEASES: &[&str] = &[
+    "destroy",
+    "end",
+    "abort",
+    "close",
+    "terminate",
+    "removeAllListeners",
+    "removeListener",
+    "off",
+    "unref",
+];
+
+/// A `try` block that only releases handles synchronously (`try { sock.destroy(); } catch {}`,
+/// `try { if (isWritable(sock)) sock.end(); } catch {}`): nothing is awaited, nothing is
+/// acquired; the failure means the handle is already gone, and there is nothing left to do.
+pub(super) fn releases_only(block: Node, src: &str) -> bool {
+    let mut c = block.walk();
+    let statements: Vec<Node> = block
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    !statements.is_empty() && statements.iter().all(|s| is_release(*s, src))
+}
+
+fn is_release(s: Node, src: &str) -> bool {
+    match s.kind() {
+        "expression_statement" => s.named_child(0).is_some_and(|e| {
+            e.kind() == "call_expression"
+                && e.field("function")
+                    .filter(|f| f.kind() == "member_expression")
+                    .and_then(|f| f.field("property"))
+                    .and_then(|p| src.get(p.byte_range()))
+                    .is_some_and(|m| RELEASES.contains(&m))
+        }),
+        "statement_block" => releases_only(s, src),
+        "if_statement" => {
+            s.field("alternative").is_none()
+                && s.field("consequence").is_some_and(|b| is_release(b, src))
+        }
+        _ => false,
+    }
+}
+
+/// A `try` block that only configures an object it holds through setters
+/// (`try { xhr.setRequestHeader('Accept', '*/*'); } catch {}`, also in `if`s and loops over the
+/// options): a setter that throws leaves an option unset on an object the code goes on using;
+/// nothing is acquired, released or left behind.
+pub(super) fn configures_only(block: Node, src: &str) -> bool {
+    let mut c = block.walk();
+    let statements: Vec<Node> = block
+        .named_children(&mut c)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    !statements.is_empty() && statements.iter().all(|s| configures(*s, src))
+}
+
+fn configures(s: Node, src: &str) -> bool {
+    match s.kind() {
+        "expression_statement" => s.named_child(0).is_some_and(|e| is_setter_call(e, src)),
+        "statement_block" => configures_only(s, src),
+        "if_statement" => {
+            s.field("consequence").is_some_and(|b| configures(b, src))
+                && s.field("alternative")
+                    .and_then(|a| a.named_child(0))
+                    .is_none_or(|b| configures(b, src))
+        }
+        "for_in_statement" | "for_statement" => s.field("body").is_some_and(|b| configures(b, src)),
+        _ => false,
+    }
+}
+
+/// `obj.setRequestHeader(..)`, or one guarded by a feature test (`x.setY && x.setY(true)`).
+fn is_setter_call(e: Node, src: &str) -> bool {
+    let e = strip(e);
+    if e.kind() == "binary_expression" {
+        return e.field("right").is_some_and(|r| is_setter_call(r, src));
+    }
+    e.kind() == "call_expression"
+        && e.field("function")
+            .filter(|f| f.kind() == "member_expression")
+            .and_then(|f| f.field("property"))
+            .and_then(|p| src.get(p.byte_range()))
+            .is_some_and(|m| {
+                m.strip_prefix("set")
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+                    && !matches!(m, "setTimeout" | "setInterval" | "setImmediate")
+            })
+}
+
+/// A swallow at `n` inside the handling of another error that is reported anyway: in a
+/// `catch (err)` or a rejection/error callback `(err) => …` whose body rethrows `err` or passes
+/// it on (`throw err`, `cb(err)`, `this.emit('error', err)`, `reject(err)`). What is swallowed
+/// is a second failure of the clean-up; the first one — the one that explains the state — still
+/// surfaces.
+pub(super) fn secondary_failure(n: Node, src: &str) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        match p.kind() {
+            "catch_clause" => {
+                let name = p
+                    .field("parameter")
+                    .filter(|x| x.kind() == "identifier")
+                    .and_then(|x| src.get(x.byte_range()));
+                return match (name, p.field("body")) {
+                    (Some(name), Some(body)) => reports(body, name, src),
+                    _ => false,
+                };
+            }
+            "arrow_function"
+            | "function_expression"
+            | "function"
+            | "function_declaration"
+            | "method_definition" => {
+                let Some(name) = first_param(p, src) else {
+                    return false;
+                };
+                let error_name = matches!(name, "err" | "error" | "e" | "ex" | "er" | "reason");
+                return (error_name || is_rejection_handler(p, src))
+                    && p.field("body").is_some_and(|b| reports(b, name, src));
+            }
+            _ => cur = p,
+        }
+    }
+    false
+}
+
+/// The statement after `stmt` reports an error: `throw err`, or a call handing one on
+/// (`cb(err)`, `cb(new Error('…'))`, `reject(error)`, `this.emit('error', err)`) — the failure
+/// being cleaned up after is about to surface, and a failure of the clean-up would only hide it.
+pub(super) fn error_reported_next(stmt: Node, src: &str) -> bool {
+    let mut next = stmt.next_named_sibling();
+    while let Some(n) = next.filter(|n| n.kind() == "comment") {
+        next = n.next_named_sibling();
+    }
+    let Some(next) = next else {
+        return false;
+    };
+    let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
+    let is_error = |a: Node| {
+        let a = strip(a);
+        match a.kind() {
+            "identifier" => matches!(text(a), "err" | "error" | "e" | "ex" | "er" | "reason"),
+            "new_expression" => a
+                .field("constructor")
+                .is_some_and(|c| text(c).ends_with("Error")),
+            _ => false,
+        }
+    };
+    let call = match next.kind() {
+        "throw_statement" => return true,
+        "expression_statement" | "return_statement" => next.named_child(0).map(strip),
+        _ => None,
+    };
+    call.filter(|c| c.kind() == "call_expression")
+        .and_then(|c| c.field("arguments"))
+        .is_some_and(|args| {
+            let mut c = args.walk();
+            args.named_children(&mut c).any(is_error)
+        })
+}
+
+fn first_param<'s>(f: Node, src: &'s str) -> Option<&'s str> {
+    if let Some(p) = f.field("parameter") {
+        return src.get(p.byte_range());
+    }
+    let params = f.field("parameters")?;
+    let mut c = params.walk();
+    let first = params
+        .named_children(&mut c)
+        .find(|p| p.kind() != "comment")?;
+    let pat = match first.kind() {
+        "required_parameter" | "optional_parameter" => first.field("pattern")?,
+        _ => first,
+    };
+    (pat.kind() == "identifier")
+        .then(|| src.get(pat.byte_range()))
+        .flatten()
+}
+
+/// `f` is the handler of `.catch(f)` or the second argument of `.then(ok, f)`.
+fn is_rejection_handler(f: Node, src: &str) -> bool {
+    let Some(args) = f.parent().filter(|a| a.kind() == "arguments") else {
+        return false;
+    };
+    let Some(call) = args.parent() else {
+        return false;
+    };
+    let method = call
+        .field("function")
+        .filter(|x| x.kind() == "member_expression")
+        .and_then(|x| x.field("property"))
+        .and_then(|p| src.get(p.byte_range()));
+    let mut c = args.walk();
+    let index = args
+        .named_children(&mut c)
+        .filter(|a| a.kind() != "comment")
+        .position(|a| a.id() == f.id());
+    matches!(
+        (method, index),
+        (Some("catch"), Some(0)) | (Some("then"), Some(1))
+    )
+}
+
+/// `body` throws `name` or passes it to a call.
+fn reports(body: Node, name: &str, src: &str) -> bool {
+    let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "throw_statement" if n.named_child(0).is_some_and(|x| text(strip(x)) == name) => {
+                return true;
+            }
+            "arguments" => {
+                let mut c = n.walk();
+                if n.named_children(&mut c).any(|a| text(strip(a)) == name) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+/// `p.catch(noop);` / `p.then(ok, noop);` as a statement of its own, where the promise `p` (a
+/// local name) is also handed on in the function that declares it — awaited, returned, yielded,
+/// passed to a call (`Promise.all([p, …])`, `withTimeout(p, ms)`), stored in an array or an
+/// object: the handler only forks a branch so the promise does not count as unhandled while it
+/// waits; its rejection still reaches whoever holds `p`.
+pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
+    // The promise the chain starts from: `p` in `p.then(noop).catch(noop)`.
+    let mut obj = strip(obj);
+    while obj.kind() == "call_expression"
+        && let Some(f) = obj
+            .field("function")
+            .filter(|f| f.kind() == "member_expression")
+        && f.field("property")
+            .is_some_and(|p| matches!(src.get(p.byte_range()), Some("then" | "catch" | "finally")))
+        && let Some(o) = f.field("object")
+    {
+        obj = strip(o);
+    }
+    let field = obj.kind() == "member_expression"
+        && obj.field("object").is_some_and(|o| o.kind() == "this");
+    if obj.kind() != "identifier" && !field {
+        return false;
+    }
+    let name = src.get(obj.byte_range()).unwrap_or("");
+    if !statement_chain(call) {
+        return false;
+    }
+    // A field is followed in the method around it; a name in the function that declares it.
+    let home = if field {
+        enclosing_function(call)
+    } else {
+        declaring_function(call, name, src)
+    };
+    let Some(home) = home else {
+        return false;
+    };
+    let mut stack = vec![home];
+    while let Some(n) = stack.pop() {
+        if n.kind() == obj.kind()
+            && n.id() != obj.id()
+            && src.get(n.byte_range()) == Some(name)
+            && handed_on(n)
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+/// `await this.p.catch(noop)`: waiting for an operation that the object started elsewhere
+/// (a pending connect kept in a field) to settle, either way, before going on (a close that
+/// must not race the connect). Its rejection went to whoever started it and holds its
+/// promise; the field is not assigned in the waiting function, so this is not a fresh
+/// operation of its own.
+pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
+    let obj = strip(obj);
+    let field = obj.kind() == "member_expression"
+        && obj.field("object").is_some_and(|o| o.kind() == "this");
+    let awaited = call
+        .parent()
+        .is_some_and(|p| p.kind() == "await_expression");
+    if !(field && awaited) {
+        return false;
+    }
+    let name = src.get(obj.byte_range()).unwrap_or("");
+    let Some(home) = enclosing_function(call) else {
+        return false;
+    };
+    let mut stack = vec![home];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "assignment_expression"
+            && n.field("left")
+                .is_some_and(|l| src.get(l.byte_range()) == Some(name))
+        {
+            return false;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    true
+}
+
+/// The call's value is dropped: it is an expression statement, or a link of a
+/// `.then`/`.catch`/`.finally` chain that is one.
+fn statement_chain(call: Node) -> bool {
+    let mut cur = call;
+    while let Some(p) = cur.parent() {
+        match p.kind() {
+            "expression_statement" => return true,
+            "member_expression" | "call_expression" => cur = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn enclosing_function(n: Node) -> Option<Node> {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if matches!(
+            p.kind(),
+            "arrow_function"
+                | "function_expression"
+                | "function"
+                | "function_declaration"
+                | "method_definition"
+        ) {
+            return Some(p);
+        }
+        cur = p;
+    }
+    None
+}
+
+/// The innermost function (or the program) around `n` that declares `name` (a `const`/`let`/
+/// `var` or a parameter).
+fn declaring_function<'t>(n: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        let is_function = matches!(
+            p.kind(),
+            "arrow_function"
+                | "function_expression"
+                | "function"
+                | "function_declaration"
+                | "method_definition"
+                | "generator_function_declaration"
+                | "generator_function"
+        );
+        if (is_function || p.kind() == "program") && declares(p, name, src) {
+            return Some(p);
+        }
+        cur = p;
+    }
+    None
+}
+
+/// `f` has a parameter or a declaration (outside nested functions) named `name`.
+fn declares(f: Node, name: &str, src: &str) -> bool {
+    let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
+    if f.field("parameter").is_some_and(|p| text(p) == name) {
+        return true; // `p => …`
+    }
+    let mut stack = Vec::new();
+    for field in ["parameters", "body"] {
+        if let Some(x) = f.field(field) {
+            stack.push(x);
+        }
+    }
+    if f.kind() == "program" {
+        stack.push(f);
+    }
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "identifier" if text(n) == name => {
+                let is = |x: Option<Node>| x.is_some_and(|x| x.id() == n.id());
+                let decl = n.parent().is_some_and(|p| match p.kind() {
+                    "variable_declarator" => is(p.field("name")),
+                    "required_parameter" | "optional_parameter" => is(p.field("pattern")),
+                    "pair_pattern" => is(p.field("value")),
+                    "formal_parameters" | "object_pattern" | "array_pattern" => true,
+                    _ => false,
+                });
+                if decl {
+                    return true;
+                }
+            }
+            "shorthand_property_identifier_pattern" if text(n) == name => return true,
+            "arrow_function"
+            | "function_expression"
+            | "function"
+            | "function_declaration"
+            | "method_definition"
+            | "class_body" => continue,
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+/// The identifier's value goes somewhere that sees a rejection: awaited, returned, yielded,
+/// passed as an argument, put in an array, an object or another variable.
+fn handed_on(n: Node) -> bool {
+    let mut cur = n;
+    // Through wrappers: `(p as Promise<void>)`.
+    while let Some(p) = cur.parent().filter(|p| {
+        matches!(
+            p.kind(),
+            "parenthesized_expression" | "as_expression" | "non_null_expression"
+        )
+    }) {
+        cur = p;
+    }
+    let Some(p) = cur.parent() else {
+        return false;
+    };
+    match p.kind() {
+        "await_expression" | "return_statement" | "yield_expression" | "arguments" | "array"
+        | "spread_element" => true,
+        "pair" => p.field("value").is_some_and(|v| v.id() == cur.id()),
+        "variable_declarator" => p.field("value").is_some_and(|v| v.id() == cur.id()),
+        "assignment_expression" => p.field("right").is_some_and(|v| v.id() == cur.id()),
+        "arrow_function" => p.field("body").is_some_and(|v| v.id() == cur.id()),
+        _ => false,
+    }
+}
