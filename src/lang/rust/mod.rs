@@ -150,6 +150,9 @@ struct Walker {
     /// Shapes of finished scopes.
     done_shapes: HashMap<ScopeId, Shape>,
     pending: Vec<PendingSpawn>,
+    /// `let fut = async { … };`: (the enclosing scope, the local) → the async block's scope,
+    /// so `spawn(fut)` is judged by that block's shape.
+    async_locals: HashMap<(ScopeId, String), ScopeId>,
     /// Inside a `LazyLock`/`OnceLock`/`OnceCell` initialiser.
     lazy_init: u32,
     /// Inside `unsafe` code (an `unsafe fn` or block).
