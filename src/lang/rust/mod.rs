@@ -23,6 +23,7 @@ mod endless;
 mod errors;
 mod guard;
 mod kept;
+mod piles;
 mod queues;
 mod rawfd;
 mod shape;
@@ -91,6 +92,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         endless::mark(&file, text, &mut w.facts);
         rawfd::mark(&file, text, &mut w.facts);
         kept::mark(&file, &mut w.facts);
+        piles::mark(&file, text, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)

@@ -26,7 +26,7 @@ pub(super) struct Func<'a> {
     sender_params: Vec<usize>,
     /// `fn drop` of an `impl Drop`.
     is_drop: bool,
-    block: &'a syn::Block,
+    pub(super) block: &'a syn::Block,
 }
 
 /// A receiver or sender, as the code names it: a local or parameter of one function, or a
