@@ -357,8 +357,9 @@ fn takes_permit(b: &syn::Block) -> bool {
 }
 
 /// The `//` comment lines right above the statement at `at` say why the channel cannot grow
-/// without limit: they speak of its bound ("unbounded", "bounded by") and give a reason
-/// ("because", "at most", "one per", …), and are not a to-do.
+/// without limit: they speak of it being unbounded and name what bounds it anyway ("bounded
+/// by", "at most", "one per", …), and are not a to-do. A reason without a bound ("unbounded
+/// because producers must not block") is a choice, not a bound.
 fn documents_bound(text: &str, at: usize) -> bool {
     let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let mut comment = String::new();
@@ -370,12 +371,12 @@ fn documents_bound(text: &str, at: usize) -> bool {
     let c = comment.to_lowercase();
     c.contains("bounded")
         && [
-            "because",
             "bounded by",
             "at most",
             "one per",
             "only ever",
-            "since ",
+            "never more than",
+            "limited by",
         ]
         .iter()
         .any(|w| c.contains(w))
