@@ -256,7 +256,9 @@ impl<'a> Visit<'a> for Walker {
         let first_new_scope = self.facts.scopes.len();
         self.value(&init.expr, place);
         if let Some(name) = Walker::pat_name(&l.pat) {
-            // `let fut = async { … };`: remember the block's scope for a later `spawn(fut)`.
+            // `let fut = async { … };`: remember the block's scope for a later `spawn(fut)`
+            // (and forget it when the name is bound to something else).
+            self.async_locals.remove(&(self.scope, name.clone()));
             if let Expr::Async(ab) = &*init.expr {
                 let span = ab.range();
                 if let Some(sid) = (first_new_scope..self.facts.scopes.len())
