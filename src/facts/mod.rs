@@ -15,6 +15,8 @@ mod indices;
 /// The derived indices' maps: keyed by names and places of one file, looked up once per event
 /// and use; a fast non-cryptographic hash (SipHash was 2% of a big file's profile).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+mod pacing;
+pub use pacing::QueuePacing;
 mod teardowns;
 pub use teardowns::ends_a_life;
 mod validate;
@@ -421,6 +423,10 @@ pub enum EventKind {
         #[serde(default)]
         paced: Option<QueuePacing>,
     },
+    /// A connection loop pushes a spawned task's handle into the local `collection` every turn
+    /// and never polls or drains it inside the loop (Rust): the handles pile up until the loop
+    /// ends.
+    PiledTasks { collection: String },
     /// `place.close()`, `.end()`, `.destroy()`, `.dispose()`, `.disconnect()`, `.terminate()`,
     /// `.abort()`, `.shutdown()`, `.stop()`, `.removeAllListeners()`, `.cancel()`.
     Release { place: PlaceRef, method: String },
@@ -538,6 +544,7 @@ impl EventKind {
             | EventKind::Await
             | EventKind::KeptTask { .. }
             | EventKind::UnboundedQueue { .. }
+            | EventKind::PiledTasks { .. }
             | EventKind::Exit { .. }
             | EventKind::Forget { .. }
             | EventKind::RawFdLeak { .. }
@@ -1211,18 +1218,4 @@ pub struct CallArg {
     pub owner: String,
     pub func: String,
     pub index: usize,
-}
-
-/// Why an unbounded channel cannot pile up, shown by how its file uses the two ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum QueuePacing {
-    /// The receiver is drained by the owner's own loop, which waits for nothing else per
-    /// message (it hands each one off): the queue empties as fast as it fills.
-    DrainedWithoutWaiting,
-    /// Every send hands over a fresh one-shot reply sender and the sender awaits the reply:
-    /// at most one message per waiting caller.
-    AwaitsReply,
-    /// One send, outside any loop or closure, on a sender never cloned or handed on: a
-    /// hand-made oneshot.
-    OneMessage,
 }

@@ -419,6 +419,24 @@ fn check_rust(
                 .with_fixes(rust_fixes::event_fix(facts, &file.source.text, e)),
                 );
             }
+            EventKind::PiledTasks { collection } if !caches => {
+                out.push(
+                    meta.report(
+                        file.path.clone(),
+                        e.span.clone(),
+                        format!(
+                            "every turn of this loop adds a spawned task's handle to `{collection}`, \
+                             but nothing in the loop polls or drains it: the handles (and the \
+                             finished tasks' outputs) pile up for as long as the loop runs"
+                        ),
+                    )
+                    .with_help(
+                        "poll the collection in the loop (`select!` on `next()`/`join_next()`), \
+                         detach tasks you do not wait for, or track in-flight work with a counter \
+                         or a channel instead of keeping every handle",
+                    ),
+                );
+            }
             EventKind::Collection { kind, place } => {
                 let place = facts.resolve(place);
                 // The struct whose field this is (None for a static).

@@ -23,6 +23,7 @@ mod endless;
 mod errors;
 mod guard;
 mod kept;
+mod piles;
 mod queues;
 mod rawfd;
 mod shape;
@@ -91,6 +92,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         endless::mark(&file, text, &mut w.facts);
         rawfd::mark(&file, text, &mut w.facts);
         kept::mark(&file, &mut w.facts);
+        piles::mark(&file, text, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
         Ok(facts)
@@ -150,6 +152,9 @@ struct Walker {
     /// Shapes of finished scopes.
     done_shapes: HashMap<ScopeId, Shape>,
     pending: Vec<PendingSpawn>,
+    /// `let fut = async { … };`: (the enclosing scope, the local) → the async block's scope,
+    /// so `spawn(fut)` is judged by that block's shape.
+    async_locals: HashMap<(ScopeId, String), ScopeId>,
     /// Inside a `LazyLock`/`OnceLock`/`OnceCell` initialiser.
     lazy_init: u32,
     /// Inside `unsafe` code (an `unsafe fn` or block).

@@ -1,8 +1,10 @@
 //! How an unbounded channel's two ends are used in its file, after the main pass: whether its
-//! receiver is drained by the owner's own loop that never waits per message, whether every
-//! send waits for a one-shot reply, or whether the sender sends exactly once. Each is a reason
-//! the queue cannot pile up; the front end records which one holds ([`QueuePacing`]) and the
-//! rule decides. Also whether the file is a test-support module (`#![cfg(test)]`, or a module
+//! receiver is drained by the owner's own loop that never waits per message or read once by
+//! the function that made it, whether every send waits for a one-shot reply, follows a permit
+//! or is a drop notice, whether the sender sends exactly once, whether the function wraps the
+//! channel API for its caller, or whether a comment gives the bound. Each is a reason the queue
+//! cannot pile up; the front end records which one holds ([`QueuePacing`]) and the rule
+//! decides. Also whether the file is a test-support module (`#![cfg(test)]`, or a module
 //! documented as test utilities).
 
 use std::ops::Range;
@@ -22,7 +24,9 @@ pub(super) struct Func<'a> {
     pub(super) params: Vec<String>,
     /// Indices (into `params`) of the parameters typed as an unbounded sender.
     sender_params: Vec<usize>,
-    block: &'a syn::Block,
+    /// `fn drop` of an `impl Drop`.
+    is_drop: bool,
+    pub(super) block: &'a syn::Block,
 }
 
 /// A receiver or sender, as the code names it: a local or parameter of one function, or a
@@ -58,6 +62,8 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
             selves: vec!["self".into()],
             out: &mut uses,
             replies: oneshot_replies(f.block),
+            in_drop: f.is_drop,
+            permit: takes_permit(f.block),
             loops: Vec::new(),
             closures: 0,
             aliases: Default::default(),
@@ -75,7 +81,11 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         else {
             continue;
         };
-        *paced = pacing(ch, &fns, &uses);
+        *paced = if documents_bound(text, ch.init.start) {
+            Some(QueuePacing::DocumentedBound)
+        } else {
+            pacing(ch, &fns, &uses)
+        };
         // Unpaced here: where the sender went, for the project to pair with its sends there.
         if paced.is_none() {
             for (func, local, to) in &uses.moves {
@@ -143,28 +153,19 @@ fn end_matches(end: &End, key: &End) -> bool {
 }
 
 fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
-    // Where each end went: the local itself, a field of the struct it was put into, a
-    // parameter of a function of this file it was handed to.
-    let ends = |name: &str| -> Vec<End> {
-        let mut out = vec![End::Local(ch.func, name.to_string())];
-        for (func, local, to) in &uses.moves {
-            if *func == ch.func && local == name {
-                match to {
-                    MovedTo::Field(owner, f) => out.push(End::Field(owner.clone(), f.clone())),
-                    MovedTo::Arg(_, callee, i) => {
-                        for (j, g) in fns.iter().enumerate() {
-                            if g.name == *callee
-                                && let Some(p) = g.params.get(*i)
-                            {
-                                out.push(End::Local(j, p.clone()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        out
-    };
+    let fun = &fns[ch.func];
+    // A wrapper of the channel API that hands both ends back: the caller chose.
+    let returned = returned_names(fun.block);
+    if fun
+        .name
+        .split('_')
+        .any(|w| matches!(w, "channel" | "unbounded"))
+        && returned.contains(&ch.tx)
+        && returned.contains(&ch.rx)
+    {
+        return Some(QueuePacing::Constructor);
+    }
+    let ends = |name: &str| ends_of(ch.func, name, fns, uses);
     let matches = end_matches;
     // Drained by the owner's own loop that does not wait for anything else per message.
     let rx = ends(&ch.rx);
@@ -175,6 +176,13 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
         .collect();
     if !drains.is_empty() && drains.iter().all(|d| !d.waits) {
         return Some(QueuePacing::DrainedWithoutWaiting);
+    }
+    // Read once by the function that made it, and going nowhere else.
+    let rx_local = End::Local(ch.func, ch.rx.clone());
+    let reads: Vec<&Recv> = uses.recvs.iter().filter(|r| r.on == rx_local).collect();
+    if rx.len() == 1 && reads.len() == 1 && reads[0].once && count_mentions(fun.block, &ch.rx) == 2
+    {
+        return Some(QueuePacing::ReceivedOnce);
     }
     let tx = ends(&ch.tx);
     let sends: Vec<&Send> = uses
@@ -189,6 +197,14 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
     if sends.iter().all(|s| s.awaits_reply) {
         return Some(QueuePacing::AwaitsReply);
     }
+    // Notices sent as values are dropped.
+    if sends.iter().all(|s| s.in_drop) {
+        return Some(QueuePacing::DropNotices);
+    }
+    // Each send follows a permit its function takes.
+    if sends.iter().all(|s| s.after_permit) {
+        return Some(QueuePacing::PermitPaced);
+    }
     // A hand-made oneshot: the sender stays a local, is never cloned or handed on, and is sent
     // on once, outside any loop or closure.
     if tx.len() == 1
@@ -202,6 +218,171 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
         return Some(QueuePacing::OneMessage);
     }
     None
+}
+
+/// Where a channel end made as local `name` of function `func` went, followed to a fixpoint:
+/// the local itself, a field of the struct it was put into, a parameter of a function of this
+/// file it was handed to (and on from there), and a local that reads such a field.
+fn ends_of(func: usize, name: &str, fns: &[Func], uses: &Uses) -> Vec<End> {
+    let mut out = vec![End::Local(func, name.to_string())];
+    let mut i = 0;
+    while i < out.len() && out.len() < 64 {
+        let next: Vec<End> = match &out[i] {
+            End::Local(f, n) => uses
+                .moves
+                .iter()
+                .filter(|(g, local, _)| g == f && local == n)
+                .flat_map(|(_, _, to)| match to {
+                    MovedTo::Field(owner, field) => {
+                        vec![End::Field(owner.clone(), field.clone())]
+                    }
+                    MovedTo::Arg(_, callee, k) => fns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, g)| g.name == *callee)
+                        .filter_map(|(j, g)| g.params.get(*k).map(|p| End::Local(j, p.clone())))
+                        .collect(),
+                })
+                .collect(),
+            field @ End::Field(..) => uses
+                .aliases
+                .iter()
+                .filter(|(_, _, e)| end_matches(field, e))
+                .map(|(g, local, _)| End::Local(*g, local.clone()))
+                .collect(),
+        };
+        for e in next {
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The names a function hands back: those in its tail expression and its `return`s.
+fn returned_names(b: &syn::Block) -> Vec<String> {
+    struct R(Vec<String>);
+    impl<'a> Visit<'a> for R {
+        fn visit_expr_return(&mut self, r: &'a syn::ExprReturn) {
+            if let Some(e) = &r.expr {
+                self.0.extend(names_in(e));
+            }
+            visit::visit_expr_return(self, r);
+        }
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+    }
+    let mut r = R(Vec::new());
+    r.visit_block(b);
+    if let Some(syn::Stmt::Expr(tail, None)) = b.stmts.last() {
+        r.0.extend(names_in(tail));
+    }
+    r.0
+}
+
+/// How many times `name` appears in the block (its binding included).
+fn count_mentions(b: &syn::Block, name: &str) -> usize {
+    struct C<'n>(&'n str, usize);
+    impl<'a> Visit<'a> for C<'_> {
+        fn visit_ident(&mut self, i: &'a proc_macro2::Ident) {
+            if i == self.0 {
+                self.1 += 1;
+            }
+        }
+    }
+    let mut c = C(name, 0);
+    c.visit_block(b);
+    c.1
+}
+
+/// Methods that take a permit to send: a connection counter's `inc()` (whose answer says
+/// whether there is room), a semaphore's `acquire*`, a `want` signal's `poll_want`.
+const PERMITS: &[&str] = &[
+    "inc",
+    "acquire",
+    "acquire_owned",
+    "acquire_many",
+    "try_acquire",
+    "try_acquire_owned",
+    "poll_acquire",
+    "poll_want",
+];
+
+/// The function takes a permit and keeps its answer: `let ok = self.counter.inc();`,
+/// `let _permit = sem.acquire().await?;`, `if !self.counter.inc() { … }`, `match
+/// self.giver.poll_want(cx) { … }`. A bare `self.metric.inc();` statement is not one.
+fn takes_permit(b: &syn::Block) -> bool {
+    fn permit_call(e: &Expr) -> bool {
+        struct P(bool);
+        impl<'a> Visit<'a> for P {
+            fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+                if PERMITS.contains(&m.method.to_string().as_str()) {
+                    self.0 = true;
+                }
+                visit::visit_expr_method_call(self, m);
+            }
+            fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        }
+        let mut p = P(false);
+        p.visit_expr(e);
+        p.0
+    }
+    struct T(bool);
+    impl<'a> Visit<'a> for T {
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            if let Some(init) = &l.init
+                && let Expr::MethodCall(m) = strip_await(&init.expr)
+                && PERMITS.contains(&m.method.to_string().as_str())
+            {
+                self.0 = true;
+            }
+            visit::visit_local(self, l);
+        }
+        fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {
+            self.0 |= permit_call(&i.cond);
+            visit::visit_expr_if(self, i);
+        }
+        fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
+            self.0 |= permit_call(&m.expr);
+            visit::visit_expr_match(self, m);
+        }
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+    }
+    let mut t = T(false);
+    t.visit_block(b);
+    t.0
+}
+
+/// The `//` comment lines right above the statement at `at` say why the channel cannot grow
+/// without limit: they speak of it being unbounded and name what bounds it anyway ("bounded
+/// by", "at most", "one per", …), and are not a to-do. A reason without a bound ("unbounded
+/// because producers must not block") is a choice, not a bound.
+fn documents_bound(text: &str, at: usize) -> bool {
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let mut comment = String::new();
+    for line in text[..line_start].lines().rev() {
+        let t = line.trim();
+        let Some(c) = t.strip_prefix("//") else { break };
+        comment.insert_str(0, &format!("{} ", c.trim_start_matches(['/', '!'])));
+    }
+    let c = comment.to_lowercase();
+    c.contains("bounded")
+        && [
+            "bounded by",
+            "at most",
+            "one per",
+            "only ever",
+            "never more than",
+            "limited by",
+        ]
+        .iter()
+        .any(|w| c.contains(w))
+        && !["todo", "fixme", "xxx", "leak"]
+            .iter()
+            .any(|w| c.contains(w))
 }
 
 /// `#![cfg(test)]`, `#![cfg(any(test, …))]`, or a module doc whose first line says it holds
@@ -246,7 +427,7 @@ pub(super) struct Funcs<'a>(pub(super) Vec<Func<'a>>);
 
 impl<'a> Visit<'a> for Funcs<'a> {
     fn visit_item_fn(&mut self, i: &'a syn::ItemFn) {
-        self.0.push(func(&i.sig, &i.block, None));
+        self.0.push(func(&i.sig, &i.block, None, false));
         visit::visit_item_fn(self, i);
     }
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
@@ -254,16 +435,27 @@ impl<'a> Visit<'a> for Funcs<'a> {
             syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
         };
+        let drop_impl = i
+            .trait_
+            .as_ref()
+            .and_then(|t| t.0.segments.last())
+            .is_some_and(|s| s.ident == "Drop");
         for item in &i.items {
             if let syn::ImplItem::Fn(f) = item {
-                self.0.push(func(&f.sig, &f.block, owner.clone()));
+                let is_drop = drop_impl && f.sig.ident == "drop";
+                self.0.push(func(&f.sig, &f.block, owner.clone(), is_drop));
             }
         }
         visit::visit_item_impl(self, i);
     }
 }
 
-fn func<'a>(sig: &syn::Signature, block: &'a syn::Block, owner: Option<String>) -> Func<'a> {
+fn func<'a>(
+    sig: &syn::Signature,
+    block: &'a syn::Block,
+    owner: Option<String>,
+    is_drop: bool,
+) -> Func<'a> {
     let params = sig
         .inputs
         .iter()
@@ -287,6 +479,7 @@ fn func<'a>(sig: &syn::Signature, block: &'a syn::Block, owner: Option<String>) 
         owner,
         params,
         sender_params,
+        is_drop,
         block,
     }
 }
@@ -341,6 +534,33 @@ struct Send {
     awaits_reply: bool,
     /// Not inside a loop or a closure.
     once: bool,
+    /// In `Drop::drop`.
+    in_drop: bool,
+    /// The sending function takes a permit ([`takes_permit`]).
+    after_permit: bool,
+}
+
+/// `rx.recv()` (or another receiving call).
+struct Recv {
+    on: End,
+    /// Not inside a loop or a closure.
+    once: bool,
+}
+
+/// What a loop's body waits for: anything other than receiving (`other`), and the
+/// receivers (as written) it awaits a receive on.
+#[derive(Default)]
+struct Waits {
+    other: bool,
+    recvs: Vec<String>,
+}
+
+/// Method names that receive from a channel.
+fn is_recv(method: &str) -> bool {
+    matches!(
+        method,
+        "recv" | "recv_async" | "try_recv" | "blocking_recv" | "recv_timeout" | "next"
+    )
 }
 
 #[derive(Default)]
@@ -351,6 +571,9 @@ struct Uses {
     sends: Vec<Send>,
     /// Locals cloned or used other than as the receiver of a method call.
     escapes: Vec<(usize, String)>,
+    recvs: Vec<Recv>,
+    /// Locals of a function that stand for a field (`let tx = &self.tx;`).
+    aliases: Vec<(usize, String, End)>,
 }
 
 struct FnUses<'u> {
@@ -361,7 +584,12 @@ struct FnUses<'u> {
     out: &'u mut Uses,
     /// One-shot reply senders made in this function whose receivers it awaits.
     replies: Vec<String>,
-    loops: Vec<()>,
+    /// This function is `Drop::drop`.
+    in_drop: bool,
+    /// This function takes a permit ([`takes_permit`]).
+    permit: bool,
+    /// What each enclosing loop's body waits for, innermost last.
+    loops: Vec<Waits>,
     closures: usize,
     /// Locals cloned from a field (`let rx = self.receiver.clone();`): the same channel end.
     aliases: std::collections::HashMap<String, End>,
@@ -415,19 +643,27 @@ fn strip_await(e: &Expr) -> &Expr {
     }
 }
 
-/// The body waits per message: an `.await` (outside nested closures and async blocks, which
-/// run elsewhere), or a blocking sleep/join.
-fn body_waits(b: &syn::Block) -> bool {
-    struct W(bool);
+/// What a loop body waits for per turn: an `.await` (outside nested closures and async
+/// blocks, which run elsewhere) or a blocking sleep/join (`other`); an awaited receive is
+/// noted by its receiver, so the drain it is can tell its own receive from another wait.
+fn waits_in(b: &syn::Block) -> Waits {
+    struct W(Waits);
     impl<'a> Visit<'a> for W {
-        fn visit_expr_await(&mut self, _: &'a syn::ExprAwait) {
-            self.0 = true;
+        fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
+            match &*a.base {
+                Expr::MethodCall(m) if is_recv(&m.method.to_string()) => {
+                    use quote::ToTokens;
+                    self.0.recvs.push(m.receiver.to_token_stream().to_string());
+                }
+                _ => self.0.other = true,
+            }
+            visit::visit_expr_await(self, a);
         }
         fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
         fn visit_expr_async(&mut self, _: &'a syn::ExprAsync) {}
         fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
             if matches!(m.method.to_string().as_str(), "join" | "block_on" | "sleep") {
-                self.0 = true;
+                self.0.other = true;
             }
             visit::visit_expr_method_call(self, m);
         }
@@ -438,12 +674,12 @@ fn body_waits(b: &syn::Block) -> bool {
                     .last()
                     .is_some_and(|s| matches!(s.ident.to_string().as_str(), "sleep" | "block_on"))
             {
-                self.0 = true;
+                self.0.other = true;
             }
             visit::visit_expr_call(self, c);
         }
     }
-    let mut w = W(false);
+    let mut w = W(Waits::default());
     w.visit_block(b);
     w.0
 }
@@ -567,16 +803,18 @@ impl<'a> Visit<'a> for FnUses<'_> {
                     init: span_range(init.expr.span()),
                 });
             }
-            // `let rx = self.rx.clone();`: `rx` is the field's end.
+            // `let rx = self.rx.clone();` (or `self.rx`, `&self.rx`): `rx` is the field's end.
             if let Some(name) = ident_of(&l.pat) {
-                match &*init.expr {
-                    Expr::MethodCall(m)
-                        if m.method == "clone"
-                            && matches!(self.end_of(&m.receiver), Some(End::Field(..))) =>
-                    {
-                        if let Some(end) = self.end_of(&m.receiver) {
-                            self.aliases.insert(name, end);
-                        }
+                let read = match &*init.expr {
+                    Expr::MethodCall(m) if m.method == "clone" => &*m.receiver,
+                    e => e,
+                };
+                match self.end_of(read) {
+                    Some(end @ End::Field(..)) if !matches!(read, Expr::Path(_)) => {
+                        self.out
+                            .aliases
+                            .push((self.func, name.clone(), end.clone()));
+                        self.aliases.insert(name, end);
                     }
                     _ => {
                         self.aliases.remove(&name);
@@ -602,8 +840,13 @@ impl<'a> Visit<'a> for FnUses<'_> {
             name
         };
         for f in &s.fields {
+            // `Tracker { tx }`, `Tracker { tx: tx.clone() }`.
+            let value = match &f.expr {
+                Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => &*m.receiver,
+                e => e,
+            };
             if let syn::Member::Named(field) = &f.member
-                && let Some(local) = local_name(&f.expr)
+                && let Some(local) = local_name(value)
             {
                 self.out.moves.push((
                     self.func,
@@ -650,6 +893,25 @@ impl<'a> Visit<'a> for FnUses<'_> {
                 on,
                 awaits_reply,
                 once: self.loops.is_empty() && self.closures == 0,
+                in_drop: self.in_drop,
+                after_permit: self.permit,
+            });
+        } else if is_recv(&method)
+            && let Some(on) = self.end_of(&m.receiver)
+        {
+            // Read in a loop: a drain, which waits when the loop's body awaits anything but
+            // this receive.
+            if let Some(w) = self.loops.last() {
+                use quote::ToTokens;
+                let me = m.receiver.to_token_stream().to_string();
+                self.out.drains.push(Drain {
+                    on: on.clone(),
+                    waits: w.other || w.recvs.iter().any(|r| *r != me),
+                });
+            }
+            self.out.recvs.push(Recv {
+                on,
+                once: self.loops.is_empty() && self.closures == 0,
             });
         } else if let Some(local) = local_name(&m.receiver)
             && method == "clone"
@@ -665,32 +927,19 @@ impl<'a> Visit<'a> for FnUses<'_> {
     }
 
     fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
-        if let Expr::Let(l) = &*w.cond
-            && let Expr::MethodCall(m) = strip_await(&l.expr)
-            && matches!(
-                m.method.to_string().as_str(),
-                "recv" | "recv_async" | "try_recv" | "blocking_recv" | "next"
-            )
-            && let Some(on) = self.end_of(&m.receiver)
-        {
-            self.out.drains.push(Drain {
-                on,
-                waits: body_waits(&w.body),
-            });
-        }
-        self.loops.push(());
+        self.loops.push(waits_in(&w.body));
         visit::visit_expr_while(self, w);
         self.loops.pop();
     }
 
     fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
-        self.loops.push(());
+        self.loops.push(waits_in(&l.body));
         visit::visit_expr_loop(self, l);
         self.loops.pop();
     }
 
     fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
-        self.loops.push(());
+        self.loops.push(waits_in(&l.body));
         visit::visit_expr_for_loop(self, l);
         self.loops.pop();
     }

@@ -253,8 +253,20 @@ impl<'a> Visit<'a> for Walker {
                 None => PlaceRef::Unknown,
             },
         };
+        let first_new_scope = self.facts.scopes.len();
         self.value(&init.expr, place);
         if let Some(name) = Walker::pat_name(&l.pat) {
+            // `let fut = async { … };`: remember the block's scope for a later `spawn(fut)`
+            // (and forget it when the name is bound to something else).
+            self.async_locals.remove(&(self.scope, name.clone()));
+            if let Expr::Async(ab) = &*init.expr {
+                let span = ab.range();
+                if let Some(sid) = (first_new_scope..self.facts.scopes.len())
+                    .find(|&s| self.facts.scopes[s].span == span)
+                {
+                    self.async_locals.insert((self.scope, name.clone()), sid);
+                }
+            }
             self.bind_guard(&name, &init.expr);
         }
         if let Some((_, diverge)) = &init.diverge {

@@ -53,6 +53,7 @@ impl Walker {
             shapes: vec![(0, Shape::default())],
             done_shapes: HashMap::new(),
             pending: Vec::new(),
+            async_locals: HashMap::new(),
             lazy_init: 0,
             unsafe_depth: 0,
             deadline: None,

@@ -144,6 +144,18 @@ impl Walker {
                 self.class,
                 |w| w.visit_expr(&cl.body),
             )),
+            // `let fut = async { … }; spawn(fut)`: the block bound to that local.
+            Expr::Path(p)
+                if p.path.segments.len() == 1
+                    && self
+                        .async_locals
+                        .contains_key(&(self.scope, path_text(&p.path))) =>
+            {
+                self.visit_expr(body);
+                self.async_locals
+                    .get(&(self.scope, path_text(&p.path)))
+                    .copied()
+            }
             other => {
                 // `tokio::spawn(run(state))`: the body is a named async fn, judged after the walk.
                 let mut inner = other;
