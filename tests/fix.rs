@@ -10,9 +10,9 @@ fn unleak() -> Command {
     Command::cargo_bin("unleak").unwrap()
 }
 
-const SWALLOWING: &str = "export async function a(p) {\r\n  try { risky(); } catch {}\r\n  try { more(); } catch (err) {\r\n    // ignore\r\n  }\r\n  p.catch(() => {});\r\n}\r\n";
+const SWALLOWING: &str = "export async function a(p) {\r\n  try { risky(); } catch {}\r\n  try { more(); } catch (err) {\r\n  }\r\n  p.catch(() => {});\r\n}\r\n";
 
-const LOGGING: &str = "export async function a(p) {\r\n  try { risky(); } catch (error) { console.error(error);}\r\n  try { more(); } catch (err) { console.error(err);\r\n    // ignore\r\n  }\r\n  p.catch((error) => console.error(error));\r\n}\r\n";
+const LOGGING: &str = "export async function a(p) {\r\n  try { risky(); } catch (error) { console.error(error);}\r\n  try { more(); } catch (err) { console.error(err);\r\n  }\r\n  p.catch((error) => console.error(error));\r\n}\r\n";
 
 #[test]
 fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
