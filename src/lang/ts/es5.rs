@@ -59,11 +59,13 @@ impl<'a> Walker<'a> {
                     Some(a) if matches!(f, "Object.assign" | "Object.defineProperty") => {
                         let owner = prototype_owner(self.text(a));
                         // `Object.assign(X.prototype, methods)`: `methods` holds X's methods.
-                        if let Some(owner) = owner.filter(|_| self.text(a).ends_with(".prototype")) {
+                        if let Some(owner) = owner.filter(|_| self.text(a).ends_with(".prototype"))
+                        {
                             let mut c = n.walk();
-                            let args = n.field("arguments").into_iter().flat_map(|x| {
-                                x.named_children(&mut c).skip(1).collect::<Vec<_>>()
-                            });
+                            let args = n
+                                .field("arguments")
+                                .into_iter()
+                                .flat_map(|x| x.named_children(&mut c).skip(1).collect::<Vec<_>>());
                             for m in args.filter(|m| m.kind() == "identifier") {
                                 self.es5_mixins
                                     .push((self.text(m).to_string(), owner.to_string()));
@@ -124,7 +126,9 @@ impl<'a> Walker<'a> {
         while body.kind() == "statement_block" {
             body = body.named_child(0)?;
         }
-        let assign = body.named_child(0).filter(|a| a.kind() == "assignment_expression")?;
+        let assign = body
+            .named_child(0)
+            .filter(|a| a.kind() == "assignment_expression")?;
         let left = self.text(assign.field("left")?);
         let right = self.text(assign.field("right")?);
         let owner = prototype_owner(left)?;
