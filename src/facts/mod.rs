@@ -897,10 +897,15 @@ impl FileFacts {
                 }
             }
             ScopeKind::Callback(r) => match r.kind {
-                CallbackKind::EventHandler
-                | CallbackKind::Route
-                | CallbackKind::Interval
-                | CallbackKind::Iteration => Lifetime::Repeated,
+                CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval => {
+                    Lifetime::Repeated
+                }
+                // Like a loop: `.forEach` over a table in code that runs once is a finite
+                // start-up loop (filling a lookup table at module load).
+                CallbackKind::Iteration => match parent(memo, visiting) {
+                    Lifetime::Once => Lifetime::Once,
+                    _ => Lifetime::Repeated,
+                },
                 CallbackKind::OnceHandler
                 | CallbackKind::Deferred
                 | CallbackKind::PromiseExecutor

@@ -27,6 +27,7 @@ impl Rule for SilentError {
         if ctx.is_test {
             return Vec::new();
         }
+        let minified = std::cell::OnceCell::new();
         facts
             .events
             .iter()
@@ -34,6 +35,11 @@ impl Rule for SilentError {
                 let EventKind::SwallowedError { what, fix } = &e.kind else {
                     return None;
                 };
+                // Minified or generated code (a wasm loader's glue, a bundle): nobody reviews
+                // or fixes it there; its source is elsewhere.
+                if !facts.is_rust && *minified.get_or_init(|| is_minified(ctx.source)) {
+                    return None;
+                }
                 // A best-effort step of a teardown: `.catch(noop)` in the middle of a chain that
                 // goes on (`.catch(() => {}).finally(() => this.clearTimers())`), so a failed
                 // pause or quit does not stop the rest of the shutdown.
@@ -117,4 +123,12 @@ fn skip_comments(mut r: &str) -> &str {
             return t;
         }
     }
+}
+
+/// Longest line a person writes; past it the file is minified or generated.
+const MINIFIED_LINE: usize = 1000;
+
+/// Some line of the file is longer than [`MINIFIED_LINE`] bytes.
+fn is_minified(src: &str) -> bool {
+    src.lines().any(|l| l.len() > MINIFIED_LINE)
 }

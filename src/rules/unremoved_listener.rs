@@ -560,6 +560,16 @@ fn judge_target(
         ) {
             return None;
         }
+        // Handed in, but closed by the class's own teardown (`close() { this.client.close() }`):
+        // the class took ownership, and the object's listeners go when it does. Only a
+        // registration that repeats within the instance's life (per event, per tick, in a
+        // loop) still piles up on it.
+        if let Place::Field { class: c, .. } = root
+            && lifetime != Lifetime::Repeated
+            && released_by_teardown(ctx, *c, root)
+        {
+            return None;
+        }
         let kind = match root {
             Place::Global(_) => "a global object".to_string(),
             // Handed in through the constructor; shared when some construction site says so.
@@ -619,7 +629,10 @@ fn judge_target(
             );
         ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
     };
-    if !outside || fresh_in_run(facts, e, *b, boundary, in_loop) {
+    if !outside
+        || fresh_in_run(facts, e, *b, boundary, in_loop)
+        || released_on_every_path(facts, *b)
+    {
         return None;
     }
     let owner = match class {
@@ -747,4 +760,35 @@ fn same_handler(facts: &FileFacts, added: &Handler, removed: &Handler) -> bool {
         (Handler::Other, _) => true,
         (Handler::Named(_), _) => false,
     }
+}
+
+/// A teardown of `class` releases the field `place` (`close() { this.client.close() }`,
+/// `this._socket.destroy()` in a close handler): the instance owns what the field holds.
+fn released_by_teardown(ctx: &FileCtx, class: crate::facts::ClassId, place: &Place) -> bool {
+    let facts = ctx.facts;
+    facts.events_on(place).any(|r| {
+        matches!(&r.kind, EventKind::Release { method, .. } if method != "removeAllListeners")
+            && in_class_teardown(facts, r.scope, class, ctx.options)
+    })
+}
+
+/// The function that holds the local `b` releases it in a `finally` (a `try … finally` block or
+/// a `.finally(() => watcher.cancel())`): however the run ends, the object — and every listener
+/// on it — goes. A release on one branch, or after an `await` that may throw, does not count.
+fn released_on_every_path(facts: &FileFacts, b: crate::facts::BindingId) -> bool {
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
+        return false;
+    }
+    let home = binding.scope;
+    facts.events_on(&Place::Binding(b)).any(|r| {
+        matches!(&r.kind, EventKind::Release { method, .. } if method != "removeAllListeners")
+            && !r.conditional
+            && facts.is_within(r.scope, home)
+            && (r.path == crate::facts::PathKind::Finally
+                || facts
+                    .ancestors(r.scope)
+                    .take_while(|&s| s != home)
+                    .any(|s| facts.scopes[s].path == crate::facts::PathKind::Finally))
+    })
 }

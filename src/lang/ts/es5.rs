@@ -57,11 +57,27 @@ impl<'a> Walker<'a> {
                         Some(self.text(a))
                     }
                     Some(a) if matches!(f, "Object.assign" | "Object.defineProperty") => {
-                        prototype_owner(self.text(a))
+                        let owner = prototype_owner(self.text(a));
+                        // `Object.assign(X.prototype, methods)`: `methods` holds X's methods.
+                        if let Some(owner) = owner.filter(|_| self.text(a).ends_with(".prototype"))
+                        {
+                            let mut c = n.walk();
+                            let args = n
+                                .field("arguments")
+                                .into_iter()
+                                .flat_map(|x| x.named_children(&mut c).skip(1).collect::<Vec<_>>());
+                            for m in args.filter(|m| m.kind() == "identifier") {
+                                self.es5_mixins
+                                    .push((self.text(m).to_string(), owner.to_string()));
+                            }
+                        }
+                        owner
                     }
                     _ => None,
                 }
             }
+            // `for (var k in methods) X.prototype[k] = methods[k];`
+            "for_in_statement" => self.mixin_loop(n),
             _ => None,
         };
         if let Some(name) = name
@@ -96,6 +112,32 @@ impl<'a> Walker<'a> {
         });
         self.es5_classes.push((name.to_string(), id));
         Some(id)
+    }
+
+    /// `for (var k in methods) X.prototype[k] = methods[k];`: `methods` is a mixin of `X`, and
+    /// `X` is a class.
+    fn mixin_loop(&mut self, n: Node<'a>) -> Option<&'a str> {
+        let key = self.text(n.field("left")?);
+        let source = n.field("right")?;
+        if source.kind() != "identifier" {
+            return None;
+        }
+        let mut body = n.field("body")?;
+        while body.kind() == "statement_block" {
+            body = body.named_child(0)?;
+        }
+        let assign = body
+            .named_child(0)
+            .filter(|a| a.kind() == "assignment_expression")?;
+        let left = self.text(assign.field("left")?);
+        let right = self.text(assign.field("right")?);
+        let owner = prototype_owner(left)?;
+        let from = self.text(source);
+        if left != format!("{owner}.prototype[{key}]") || right != format!("{from}[{key}]") {
+            return None;
+        }
+        self.es5_mixins.push((from.to_string(), owner.to_string()));
+        Some(owner)
     }
 
     /// `function X(…) {…}` or `var X = function (…) {…}` of an ES5 class: walked as its
@@ -164,6 +206,12 @@ impl<'a> Walker<'a> {
                 let target = match holder.kind() {
                     "assignment_expression" => holder.field("left")?,
                     "arguments" => strip(holder.named_child(0)?),
+                    // `var methods = { m: ƒ }` copied onto a prototype.
+                    "variable_declarator" => {
+                        let name = self.text(holder.field("name")?);
+                        let (_, owner) = self.es5_mixins.iter().find(|(o, _)| o == name)?;
+                        return is_ident(key).then(|| (owner.clone(), key.to_string()));
+                    }
                     _ => return None,
                 };
                 let target = self.text(target);

@@ -80,6 +80,9 @@ pub(super) struct Walker<'a> {
     /// Names of the file's ES5 constructor functions (see `es5.rs`), and their classes once
     /// made.
     pub(super) es5_names: Vec<String>,
+    /// Objects of methods copied onto an ES5 class's prototype (`for (k in o) X.prototype[k] =
+    /// o[k]`, `Object.assign(X.prototype, o)`): (object name, class name).
+    pub(super) es5_mixins: Vec<(String, String)>,
     pub(super) es5_classes: Vec<(String, ClassId)>,
     /// `var self = this` in a method: the alias, the scope it is declared in, the class.
     pub(super) this_aliases: Vec<(String, ScopeId, ClassId)>,
@@ -119,6 +122,7 @@ impl<'a> Walker<'a> {
             handled_promises: Vec::new(),
             cursors: Vec::new(),
             es5_names: Vec::new(),
+            es5_mixins: Vec::new(),
             es5_classes: Vec::new(),
             this_aliases: Vec::new(),
             private_methods: Vec::new(),

@@ -213,6 +213,7 @@ impl<'a> Walker<'a> {
         // handle was already gone, or a second failure while the first error is reported.
         let block = h.parent().and_then(|t| t.field("body"));
         if swallows::explained(Some(body))
+            || swallows::explained_before(block)
             || block.is_some_and(|b| {
                 swallows::releases_only(b, self.src) || swallows::configures_only(b, self.src)
             })
@@ -277,7 +278,7 @@ impl<'a> Walker<'a> {
         // `p.catch(noop)` on a promise whose own chain already reports its rejection (and
         // rethrows it to whoever awaits `p`): it only keeps the kept promise from counting as
         // unhandled; the error is not lost.
-        let already_handled = method == "catch"
+        let already_handled = swallowed.is_some()
             && s.obj
                 .is_some_and(|o| self.handled_promises.iter().any(|h| h == self.text(o)));
         // Explained by a comment (in the handler, after it, or above the statement), a second
@@ -291,10 +292,24 @@ impl<'a> Walker<'a> {
                 || swallows::secondary_failure(n, self.src)
                 || statement_of(n).is_some_and(|st| swallows::error_reported_next(st, self.src))
                 || s.obj.is_some_and(|o| {
-                    swallows::forked_promise(n, o, self.src)
+                    swallows::releases_handle(o, self.src)
+                        || swallows::never_rejects(o, self.src)
+                        || swallows::stored_promise(o)
+                        || swallows::forked_promise(n, o, self.src)
                         || (method == "catch" && swallows::awaits_pending(n, o, self.src))
                 })
         };
+        // `p.catch(reject)` / `p.catch((e) => …)` as a statement: `p`'s rejection is handled
+        // here, so a later no-op branch off the same `p` drops nothing.
+        if method == "catch"
+            && swallowed.is_none()
+            && let (Some(o), Some(h)) = (s.obj, args.first())
+            && matches!(strip(o).kind(), "identifier" | "member_expression")
+            && statement_of(n).is_some_and(|st| st.kind() == "expression_statement")
+            && !is_noop_fn(*h, self.src)
+        {
+            self.handled_promises.push(self.text(o).to_string());
+        }
         if let Some(handler) = swallowed.filter(|h| !already_handled && !excused(h)) {
             // Point at `.catch` itself: in a long chain the call starts lines earlier.
             let span = s

@@ -293,6 +293,14 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
     }
     let field = obj.kind() == "member_expression"
         && obj.field("object").is_some_and(|o| o.kind() == "this");
+    // A promise kept on a local object (`dfd.promise`): follow the object, which is handed on
+    // (`return dfd`) with its promise.
+    if !field
+        && obj.kind() == "member_expression"
+        && let Some(o) = obj.field("object").filter(|o| o.kind() == "identifier")
+    {
+        obj = o;
+    }
     if obj.kind() != "identifier" && !field {
         return false;
     }
@@ -314,8 +322,12 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
         if n.kind() == obj.kind()
             && n.id() != obj.id()
             && src.get(n.byte_range()) == Some(name)
-            && handed_on(n)
+            && handed_on(n, src)
         {
+            return true;
+        }
+        // Stored in an object under its own name: `return { kind, closed }`.
+        if n.kind() == "shorthand_property_identifier" && src.get(n.byte_range()) == Some(name) {
             return true;
         }
         let mut c = n.walk();
@@ -336,13 +348,16 @@ pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
     let awaited = call
         .parent()
         .is_some_and(|p| p.kind() == "await_expression");
-    if !(field && awaited) {
-        return false;
-    }
     let name = src.get(obj.byte_range()).unwrap_or("");
     let Some(home) = enclosing_function(call) else {
         return false;
     };
+    // Or a variable of an outer function (a queue of pending work the closure shares).
+    let outer = obj.kind() == "identifier"
+        && declaring_function(call, name, src).is_some_and(|d| d.id() != home.id());
+    if !((field || outer) && awaited) {
+        return false;
+    }
     let mut stack = vec![home];
     while let Some(n) = stack.pop() {
         if n.kind() == "assignment_expression"
@@ -459,8 +474,23 @@ fn declares(f: Node, name: &str, src: &str) -> bool {
 
 /// The identifier's value goes somewhere that sees a rejection: awaited, returned, yielded,
 /// passed as an argument, put in an array, an object or another variable.
-fn handed_on(n: Node) -> bool {
+fn handed_on(n: Node, src: &str) -> bool {
     let mut cur = n;
+    // Through a chain that passes the rejection on: `await p.finally(unlisten)`, `p.then(f)`.
+    while let Some(call) = cur
+        .parent()
+        .filter(|m| m.kind() == "member_expression")
+        .filter(|m| m.field("object").is_some_and(|o| o.id() == cur.id()))
+        .filter(|m| {
+            m.field("property")
+                .and_then(|p| src.get(p.byte_range()))
+                .is_some_and(|p| matches!(p, "then" | "finally"))
+        })
+        .and_then(|m| m.parent())
+        .filter(|c| c.kind() == "call_expression")
+    {
+        cur = call;
+    }
     // Through wrappers: `(p as Promise<void>)`.
     while let Some(p) = cur.parent().filter(|p| {
         matches!(
@@ -482,4 +512,82 @@ fn handed_on(n: Node) -> bool {
         "arrow_function" => p.field("body").is_some_and(|v| v.id() == cur.id()),
         _ => false,
     }
+}
+
+/// Verbs of a method that gives a handle up (`writer.close()`, `sub.drain()`, `this.cancel()`,
+/// `lock.release()`).
+const GIVE_UP: &[&str] = &[
+    "close",
+    "end",
+    "destroy",
+    "cancel",
+    "abort",
+    "terminate",
+    "drain",
+    "release",
+    "dispose",
+    "disconnect",
+    "quit",
+    "unsubscribe",
+];
+
+/// The promise is a handle's own release: a method call on a receiver whose name starts with a
+/// give-up verb (`writer.close()`, `c.cancel(q)`, `subject.cancelCallback()`, `sub.drain()`).
+/// The code is done with the handle: when its close fails, the handle is already broken or
+/// closed, and there is nothing to retry — a best-effort step. A free function
+/// (`closeUpstream()`, `hangup(sid)`) is an operation on something elsewhere, and its failure
+/// may strand it.
+pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
+    let obj = strip(obj);
+    obj.kind() == "call_expression"
+        && obj
+            .field("function")
+            .filter(|f| f.kind() == "member_expression")
+            .and_then(|f| f.field("property"))
+            .and_then(|p| src.get(p.byte_range()))
+            .and_then(|m| crate::facts::words(m).next())
+            .is_some_and(|w| GIVE_UP.contains(&w.as_str()))
+}
+
+/// `Promise.allSettled(..)` never rejects: a rejection handler on it drops nothing.
+pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
+    let obj = strip(obj);
+    obj.kind() == "call_expression"
+        && obj
+            .field("function")
+            .and_then(|f| src.get(f.byte_range()))
+            .is_some_and(|f| f == "Promise.allSettled")
+}
+
+/// `(item.last = op()).catch(noop)`: the promise is stored where its holder reads it (and sees
+/// its rejection); the handler only keeps it from counting as unhandled in between.
+pub(super) fn stored_promise(obj: Node) -> bool {
+    let mut obj = obj;
+    while obj.kind() == "parenthesized_expression"
+        && let Some(inner) = obj.named_child(0)
+    {
+        obj = inner;
+    }
+    obj.kind() == "assignment_expression"
+        && obj
+            .field("left")
+            .is_some_and(|l| matches!(l.kind(), "member_expression" | "subscript_expression"))
+}
+
+/// A comment closes the `try` block right before an empty `catch`
+/// (`try { await send(ack); // a failed ack means the connection is gone } catch {}`): the
+/// author said why, at the end of what may fail.
+pub(super) fn explained_before(try_block: Option<Node>) -> bool {
+    try_block.is_some_and(|b| {
+        let mut c = b.walk();
+        let children: Vec<Node> = b.named_children(&mut c).collect();
+        // On a line of its own: a comment trailing the last statement is about that statement.
+        match children.as_slice() {
+            [.., prev, last] if last.kind() == "comment" => {
+                last.start_position().row > prev.end_position().row
+            }
+            [last] => last.kind() == "comment",
+            _ => false,
+        }
+    })
 }
