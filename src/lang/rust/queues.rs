@@ -177,10 +177,14 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
     if !drains.is_empty() && drains.iter().all(|d| !d.waits) {
         return Some(QueuePacing::DrainedWithoutWaiting);
     }
-    // Read once by the function that made it, and going nowhere else.
+    // Read a fixed number of times by the function that made it (a per-call responder: the
+    // reply and its content frames), outside any loop, and going nowhere else.
     let rx_local = End::Local(ch.func, ch.rx.clone());
     let reads: Vec<&Recv> = uses.recvs.iter().filter(|r| r.on == rx_local).collect();
-    if rx.len() == 1 && reads.len() == 1 && reads[0].once && count_mentions(fun.block, &ch.rx) == 2
+    if rx.len() == 1
+        && !reads.is_empty()
+        && reads.iter().all(|r| r.once)
+        && count_mentions(fun.block, &ch.rx) == 1 + reads.len()
     {
         return Some(QueuePacing::ReceivedOnce);
     }
