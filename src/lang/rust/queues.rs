@@ -482,8 +482,7 @@ impl<'a> Visit<'a> for Funcs<'a> {
             if let syn::ImplItem::Fn(f) = item {
                 let is_drop = drop_impl && f.sig.ident == "drop";
                 // A trait method is called through the trait, from anywhere.
-                let is_pub =
-                    i.trait_.is_some() || !matches!(f.vis, syn::Visibility::Inherited);
+                let is_pub = i.trait_.is_some() || !matches!(f.vis, syn::Visibility::Inherited);
                 self.0
                     .push(func(&f.sig, &f.block, owner.clone(), is_drop, is_pub));
             }
