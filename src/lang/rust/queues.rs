@@ -72,6 +72,8 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         };
         u.visit_block(f.block);
     }
+    // Which functions only a drop reaches: computed once, read by every channel's pacing.
+    let dropped = drop_reached(&fns, &uses);
     for e in facts.events.iter_mut() {
         let EventKind::UnboundedQueue { paced, .. } = &mut e.kind else {
             continue;
@@ -86,7 +88,7 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         *paced = if documents_bound(text, ch.init.start) {
             Some(QueuePacing::DocumentedBound)
         } else {
-            pacing(ch, &fns, &uses)
+            pacing(ch, &fns, &uses, &dropped)
         };
         // Unpaced here: where the sender went, for the project to pair with its sends there.
         if paced.is_none() {
@@ -154,7 +156,7 @@ fn end_matches(end: &End, key: &End) -> bool {
     }
 }
 
-fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
+fn pacing(ch: &Channel, fns: &[Func], uses: &Uses, dropped: &[bool]) -> Option<QueuePacing> {
     let fun = &fns[ch.func];
     // A wrapper of the channel API that hands both ends back: the caller chose.
     let returned = returned_names(fun.block);
@@ -205,7 +207,6 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
     }
     // Notices sent as values are dropped (from `drop` itself, or from private helpers that
     // only `drop` reaches).
-    let dropped = drop_reached(fns, uses);
     if sends.iter().all(|s| s.in_drop || dropped[s.func]) {
         return Some(QueuePacing::DropNotices);
     }
@@ -239,14 +240,21 @@ fn drop_reached(fns: &[Func], uses: &Uses) -> Vec<bool> {
     if !reached.iter().any(|&r| r) {
         return reached;
     }
+    // Callers by callee name, once (the fixpoint below reads them many times).
+    let mut callers: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (caller, name) in &uses.calls {
+        callers.entry(name.as_str()).or_default().push(*caller);
+    }
     loop {
         let mut changed = false;
         for (j, f) in fns.iter().enumerate() {
             if reached[j] || f.is_pub {
                 continue;
             }
-            let mut sites = uses.calls.iter().filter(|(_, n)| *n == f.name).peekable();
-            if sites.peek().is_some() && sites.all(|(caller, _)| reached[*caller] && *caller != j) {
+            let Some(sites) = callers.get(f.name.as_str()) else {
+                continue;
+            };
+            if sites.iter().all(|&caller| reached[caller] && caller != j) {
                 reached[j] = true;
                 changed = true;
             }
