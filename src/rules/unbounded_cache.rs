@@ -29,7 +29,8 @@ fn bounded(api: &str, options: &[String]) -> (bool, &'static str) {
         ),
         "memoizee" => (has(&["max", "maxAge"]), "`max` and/or `maxAge`"),
         "moize" => (has(&["maxSize", "maxAge"]), "`maxSize` and/or `maxAge`"),
-        "LruCache::unbounded" => (false, "a capacity (`LruCache::new(cap)`)"),
+        // `len-checked`: the code compares the cache's `len()` (and evicts) itself.
+        "LruCache::unbounded" => (has(&["len-checked"]), "a capacity (`LruCache::new(cap)`)"),
         "moka::Cache::builder" => (
             has(&[
                 "max_capacity",

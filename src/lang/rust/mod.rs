@@ -87,6 +87,7 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
             });
         }
         w.finish();
+        w.mark_checked_caches();
         queues::pace(&file, text, &mut w.facts);
         stuck::mark(&file, &mut w.facts);
         endless::mark(&file, text, &mut w.facts);
@@ -170,6 +171,9 @@ struct Walker {
     /// Locals holding a collection's size (`let n = g.len() + 1;`): name → the collection's
     /// place and the scope of the `let`. Comparing them is a size check of the place.
     len_locals: HashMap<String, (PlaceRef, ScopeId)>,
+    /// `cache: LruCache::unbounded()`: the cache event and the place it is stored in, for
+    /// [`Walker::mark_checked_caches`].
+    cache_places: Vec<(usize, PlaceRef)>,
     /// The `spawn(…)` call about to be recorded.
     next_spawn_call: Option<Range<usize>>,
     /// When lowering must stop (the per-file time budget); checked every few hundred nodes.

@@ -26,6 +26,8 @@ pub(super) struct Func<'a> {
     sender_params: Vec<usize>,
     /// `fn drop` of an `impl Drop`.
     is_drop: bool,
+    /// Declared with any `pub` (its callers may be in other files).
+    is_pub: bool,
     pub(super) block: &'a syn::Block,
 }
 
@@ -70,6 +72,8 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         };
         u.visit_block(f.block);
     }
+    // Which functions only a drop reaches: computed once, read by every channel's pacing.
+    let dropped = drop_reached(&fns, &uses);
     for e in facts.events.iter_mut() {
         let EventKind::UnboundedQueue { paced, .. } = &mut e.kind else {
             continue;
@@ -84,7 +88,7 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         *paced = if documents_bound(text, ch.init.start) {
             Some(QueuePacing::DocumentedBound)
         } else {
-            pacing(ch, &fns, &uses)
+            pacing(ch, &fns, &uses, &dropped)
         };
         // Unpaced here: where the sender went, for the project to pair with its sends there.
         if paced.is_none() {
@@ -152,7 +156,7 @@ fn end_matches(end: &End, key: &End) -> bool {
     }
 }
 
-fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
+fn pacing(ch: &Channel, fns: &[Func], uses: &Uses, dropped: &[bool]) -> Option<QueuePacing> {
     let fun = &fns[ch.func];
     // A wrapper of the channel API that hands both ends back: the caller chose.
     let returned = returned_names(fun.block);
@@ -177,10 +181,14 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
     if !drains.is_empty() && drains.iter().all(|d| !d.waits) {
         return Some(QueuePacing::DrainedWithoutWaiting);
     }
-    // Read once by the function that made it, and going nowhere else.
+    // Read a fixed number of times by the function that made it (a per-call responder: the
+    // reply and its content frames), outside any loop, and going nowhere else.
     let rx_local = End::Local(ch.func, ch.rx.clone());
     let reads: Vec<&Recv> = uses.recvs.iter().filter(|r| r.on == rx_local).collect();
-    if rx.len() == 1 && reads.len() == 1 && reads[0].once && count_mentions(fun.block, &ch.rx) == 2
+    if rx.len() == 1
+        && !reads.is_empty()
+        && reads.iter().all(|r| r.once)
+        && count_mentions(fun.block, &ch.rx) == 1 + reads.len()
     {
         return Some(QueuePacing::ReceivedOnce);
     }
@@ -197,8 +205,9 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
     if sends.iter().all(|s| s.awaits_reply) {
         return Some(QueuePacing::AwaitsReply);
     }
-    // Notices sent as values are dropped.
-    if sends.iter().all(|s| s.in_drop) {
+    // Notices sent as values are dropped (from `drop` itself, or from private helpers that
+    // only `drop` reaches).
+    if sends.iter().all(|s| s.in_drop || dropped[s.func]) {
         return Some(QueuePacing::DropNotices);
     }
     // Each send follows a permit its function takes.
@@ -218,6 +227,42 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses) -> Option<QueuePacing> {
         return Some(QueuePacing::OneMessage);
     }
     None
+}
+
+/// Per function of the file: it runs only when a value is dropped. `Drop::drop` itself, and a
+/// private function (no `pub`: its callers are in this module) with at least one call site
+/// here, every one of them in such a function (`fn drop` → `pool.return_conn(conn)` →
+/// `self.send_to_recycler(conn)`). Calls are matched by name, so a name that is also called
+/// elsewhere (another type's method of that name) only adds call sites: it never makes a
+/// function look drop-only.
+fn drop_reached(fns: &[Func], uses: &Uses) -> Vec<bool> {
+    let mut reached: Vec<bool> = fns.iter().map(|f| f.is_drop).collect();
+    if !reached.iter().any(|&r| r) {
+        return reached;
+    }
+    // Callers by callee name, once (the fixpoint below reads them many times).
+    let mut callers: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (caller, name) in &uses.calls {
+        callers.entry(name.as_str()).or_default().push(*caller);
+    }
+    loop {
+        let mut changed = false;
+        for (j, f) in fns.iter().enumerate() {
+            if reached[j] || f.is_pub {
+                continue;
+            }
+            let Some(sites) = callers.get(f.name.as_str()) else {
+                continue;
+            };
+            if sites.iter().all(|&caller| reached[caller] && caller != j) {
+                reached[j] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return reached;
+        }
+    }
 }
 
 /// Where a channel end made as local `name` of function `func` went, followed to a fixpoint:
@@ -427,7 +472,8 @@ pub(super) struct Funcs<'a>(pub(super) Vec<Func<'a>>);
 
 impl<'a> Visit<'a> for Funcs<'a> {
     fn visit_item_fn(&mut self, i: &'a syn::ItemFn) {
-        self.0.push(func(&i.sig, &i.block, None, false));
+        let is_pub = !matches!(i.vis, syn::Visibility::Inherited);
+        self.0.push(func(&i.sig, &i.block, None, false, is_pub));
         visit::visit_item_fn(self, i);
     }
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
@@ -443,7 +489,10 @@ impl<'a> Visit<'a> for Funcs<'a> {
         for item in &i.items {
             if let syn::ImplItem::Fn(f) = item {
                 let is_drop = drop_impl && f.sig.ident == "drop";
-                self.0.push(func(&f.sig, &f.block, owner.clone(), is_drop));
+                // A trait method is called through the trait, from anywhere.
+                let is_pub = i.trait_.is_some() || !matches!(f.vis, syn::Visibility::Inherited);
+                self.0
+                    .push(func(&f.sig, &f.block, owner.clone(), is_drop, is_pub));
             }
         }
         visit::visit_item_impl(self, i);
@@ -455,6 +504,7 @@ fn func<'a>(
     block: &'a syn::Block,
     owner: Option<String>,
     is_drop: bool,
+    is_pub: bool,
 ) -> Func<'a> {
     let params = sig
         .inputs
@@ -480,6 +530,7 @@ fn func<'a>(
         params,
         sender_params,
         is_drop,
+        is_pub,
         block,
     }
 }
@@ -530,6 +581,8 @@ struct Drain {
 /// `tx.send(…)`.
 struct Send {
     on: End,
+    /// The sending function (an index into the file's functions).
+    func: usize,
     /// The message carries a fresh one-shot sender whose receiver the function awaits.
     awaits_reply: bool,
     /// Not inside a loop or a closure.
@@ -574,6 +627,8 @@ struct Uses {
     recvs: Vec<Recv>,
     /// Locals of a function that stand for a field (`let tx = &self.tx;`).
     aliases: Vec<(usize, String, End)>,
+    /// Calls by name (a method's, or a path's last segment), with the calling function.
+    calls: Vec<(usize, String)>,
 }
 
 struct FnUses<'u> {
@@ -862,6 +917,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
         if let Expr::Path(p) = &*c.func
             && let Some(callee) = p.path.segments.last()
         {
+            self.out.calls.push((self.func, callee.ident.to_string()));
             let segs = &p.path.segments;
             let owner = (segs.len() >= 2).then(|| segs[segs.len() - 2].ident.to_string());
             for (i, a) in c.args.iter().enumerate() {
@@ -880,6 +936,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
 
     fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
         let method = m.method.to_string();
+        self.out.calls.push((self.func, method.clone()));
         if matches!(
             method.as_str(),
             "send" | "unbounded_send" | "send_async" | "try_send"
@@ -891,6 +948,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
                 .any(|a| self.replies.iter().any(|r| mentions(a, r)));
             self.out.sends.push(Send {
                 on,
+                func: self.func,
                 awaits_reply,
                 once: self.loops.is_empty() && self.closures == 0,
                 in_drop: self.in_drop,

@@ -41,6 +41,7 @@ impl Walker {
             spawn_calls: HashMap::new(),
             guards: HashMap::new(),
             len_locals: HashMap::new(),
+            cache_places: Vec::new(),
             next_spawn_call: None,
             facts,
             scope: 0,

@@ -50,7 +50,13 @@ impl Walker {
     }
 
     /// `LruCache::unbounded()`: a cache without a bound.
-    pub(super) fn cache_call(&mut self, c: &syn::ExprCall, full: &str, span: &Range<usize>) {
+    pub(super) fn cache_call(
+        &mut self,
+        c: &syn::ExprCall,
+        full: &str,
+        span: &Range<usize>,
+        place: &PlaceRef,
+    ) {
         if full.ends_with("LruCache::unbounded")
             || full.ends_with("LruCache::unbounded_with_hasher")
         {
@@ -66,6 +72,27 @@ impl Walker {
             self.facts.events[idx].hint = Some(Box::new(FixSite::Call {
                 call: span_range(c.span()),
             }));
+            if matches!(place, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+                self.cache_places.push((idx, place.clone()));
+            }
+        }
+    }
+
+    /// An unbounded `LruCache` used as storage under a bound of the code's own: its size is
+    /// compared somewhere in the file (`if self.cache.len() > self.cap { self.cache.pop_lru() }`),
+    /// like a collection with a size check. Marks the constructor's options `len-checked`.
+    pub(in crate::lang::rust) fn mark_checked_caches(&mut self) {
+        for (idx, place) in std::mem::take(&mut self.cache_places) {
+            let checked = self
+                .facts
+                .events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::SizeCheck { place: p } if *p == place));
+            if checked
+                && let EventKind::CacheCtor { options, .. } = &mut self.facts.events[idx].kind
+            {
+                options.push("len-checked".into());
+            }
         }
     }
 

@@ -39,7 +39,7 @@ impl Walker {
         }
         self.forget_call(c, &full, &span, &place);
         self.server_call(c, &full, &span);
-        self.cache_call(c, &full, &span);
+        self.cache_call(c, &full, &span, &place);
         self.adapter_call(&full, &span, &place);
         self.channel_call(c, &full, &span);
         self.client_call(&full, &span, &place);
