@@ -3,11 +3,13 @@
 //! logger the code uses; the builders here write the code with `quote` and print it with
 //! `prettyplease` ([`print`]). Rules call [`event_fix`] (and [`log_error`] for swallowed errors).
 
+mod channels;
 pub mod clients;
 pub mod collections;
 mod errors;
 pub mod print;
 mod servers;
+pub mod syntax;
 mod tasks;
 
 use crate::diagnostic::{Applicability, Edit, Fix};
@@ -54,6 +56,7 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         (EventKind::UnboundedQueue { .. }, FixSite::Call { call }) => {
             let func = &facts.scopes[facts.named_owner(e.scope)].span;
             collections::bounded_channel_try_send(src, &e.stmt, call, func)
+                .or_else(|| channels::bound_everywhere(src, &e.stmt, call))
                 .or_else(|| collections::bounded_channel(src, call))
         }
         (EventKind::CacheCtor { .. }, FixSite::Call { call }) => {
