@@ -3,6 +3,7 @@
 //! logger the code uses; the builders here write the code with `quote` and print it with
 //! `prettyplease` ([`print`]). Rules call [`event_fix`] (and [`log_error`] for swallowed errors).
 
+pub mod caps;
 mod channels;
 pub mod clients;
 pub mod collections;
@@ -15,7 +16,7 @@ mod tasks;
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{Event, EventKind, FileFacts, FixSite};
 
-pub use errors::log_error;
+pub use errors::{log_error, log_if_let};
 pub use tasks::abort_in_drop;
 
 /// The fix for `e` that its site allows, as a rule offers it: abort a deadline task on drop,
