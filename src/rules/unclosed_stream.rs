@@ -122,9 +122,13 @@ fn drop_instead_of_forget(src: &str, e: &crate::facts::Event) -> Option<crate::d
         // `ManuallyDrop<T>` derefs to `T`: the value itself works where the wrapper did,
         // unless the code reaches into the wrapper or names its type.
         let stmt = src.get(e.stmt.clone()).unwrap_or("");
-        if ["ManuallyDrop::into_inner", "ManuallyDrop::drop", "ManuallyDrop::take"]
-            .iter()
-            .any(|m| src.contains(m))
+        if [
+            "ManuallyDrop::into_inner",
+            "ManuallyDrop::drop",
+            "ManuallyDrop::take",
+        ]
+        .iter()
+        .any(|m| src.contains(m))
             || stmt.contains("ManuallyDrop<")
         {
             return None;

@@ -27,10 +27,12 @@ impl Shape {
     /// The shape of a declared type (`Mutex<HashMap<..>>`, `LazyLock<Mutex<Vec<..>>>`).
     pub fn of(ty: &str) -> Option<Shape> {
         let ty: String = ty.split_whitespace().collect();
-        let first = ["HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Vec"]
-            .iter()
-            .filter_map(|n| ty.find(&format!("{n}<")).map(|i| (i, *n)))
-            .min()?;
+        let first = [
+            "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Vec",
+        ]
+        .iter()
+        .filter_map(|n| ty.find(&format!("{n}<")).map(|i| (i, *n)))
+        .min()?;
         if ty.contains("DashMap") || ty.contains("DashSet") {
             return None;
         }
@@ -164,7 +166,11 @@ pub fn cap_before_growth(
 /// tasks that finished are dropped instead of kept for after the loop.
 pub fn reap_piled(src: &str, collection: &str, stmt: &Range<usize>) -> Option<Fix> {
     let text = src.get(stmt.clone())?;
-    if !text.trim_start().starts_with(&format!("{collection}.push(")) || !is_name(collection) {
+    if !text
+        .trim_start()
+        .starts_with(&format!("{collection}.push("))
+        || !is_name(collection)
+    {
         return None;
     }
     let start = stmt.start;

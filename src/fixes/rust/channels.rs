@@ -223,9 +223,21 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
 /// cannot be followed.
 fn moves_followed(body: &str, name: &str) -> bool {
     const API: &[&str] = &[
-        ".send(", ".try_send(", ".clone()", ".is_closed()", ".recv(", ".try_recv(", ".iter()",
-        ".try_iter()", ".recv_timeout(", ".blocking_recv(", ".close()", ".into_iter()",
-        ".unbounded_send(", ".len()", ".is_empty()",
+        ".send(",
+        ".try_send(",
+        ".clone()",
+        ".is_closed()",
+        ".recv(",
+        ".try_recv(",
+        ".iter()",
+        ".try_iter()",
+        ".recv_timeout(",
+        ".blocking_recv(",
+        ".close()",
+        ".into_iter()",
+        ".unbounded_send(",
+        ".len()",
+        ".is_empty()",
     ];
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     for (i, _) in body.match_indices(name) {
@@ -238,10 +250,13 @@ fn moves_followed(body: &str, name: &str) -> bool {
         }
         let head = body[..i].trim_end();
         // The `let (tx, rx)` pattern, or a clone's binding.
-        if head.ends_with("let") || head.ends_with("let mut") || head.ends_with("(") && {
-            let h = head[..head.len() - 1].trim_end();
-            h.ends_with("let") || h.ends_with("let mut")
-        } {
+        if head.ends_with("let")
+            || head.ends_with("let mut")
+            || head.ends_with("(") && {
+                let h = head[..head.len() - 1].trim_end();
+                h.ends_with("let") || h.ends_with("let mut")
+            }
+        {
             continue;
         }
         if head.ends_with('=') || head.ends_with('[') || head.ends_with('&') {
@@ -355,11 +370,13 @@ fn constructions(
             ("Self", Some(t)) => t.to_string(),
             _ => name.to_string(),
         };
-        let end_of = |e: &Expr| match e {
-            Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
-            _ => None,
-        }
-        .filter(|n| ends.contains(n));
+        let end_of = |e: &Expr| {
+            match e {
+                Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+                _ => None,
+            }
+            .filter(|n| ends.contains(n))
+        };
         match expr {
             Expr::Struct(s) => {
                 for f in &s.fields {

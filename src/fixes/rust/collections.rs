@@ -125,10 +125,12 @@ pub(super) fn append_in_place(src: &str, assign: &Range<usize>) -> Option<Fix> {
                 )
                 .ok()?;
             // Only inline arguments (`{x}`): positional ones would shift.
-            let [Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(lit),
-                ..
-            })] = args.iter().collect::<Vec<_>>()[..]
+            let [
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }),
+            ] = args.iter().collect::<Vec<_>>()[..]
             else {
                 return None;
             };

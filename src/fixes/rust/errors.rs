@@ -79,9 +79,8 @@ pub fn log_if_let(facts: &FileFacts, src: &str, e: &Event) -> Option<Edit> {
         .clone()
         .unwrap_or_else(|| "operation".into());
     let msg = format!("{context} failed: {{error}}");
-    let uses = |name: &str| {
-        src.contains(&format!("{name}::")) || src.contains(&format!("use {name}"))
-    };
+    let uses =
+        |name: &str| src.contains(&format!("{name}::")) || src.contains(&format!("use {name}"));
     let log: syn::Expr = if uses("tracing") {
         syn::parse_quote!(tracing::warn!(#msg))
     } else if uses("log") {

@@ -17,7 +17,7 @@ use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{Event, EventKind, FileFacts, FixSite};
 
 pub use errors::{log_error, log_if_let};
-pub use tasks::abort_in_drop;
+pub use tasks::{abort_in_drop, deadline_suggestion};
 
 /// The fix for `e` that its site allows, as a rule offers it: abort a deadline task on drop,
 /// select on a cancellation next to a tick, shut a server down gracefully, bound a channel or
@@ -46,7 +46,10 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
             let owner = &facts.scopes[facts.named_owner(e.scope)];
             let body = owner.body.clone().unwrap_or(owner.span.clone());
             let rest = src.get(e.stmt.end..body.end.max(e.stmt.end))?;
-            if !owner.is_async || !(rest.contains(".await") || rest.contains("select!")) {
+            // (Or reads the flag the deadline sets: `if gave_up.load(..)`.)
+            if !owner.is_async
+                || !(rest.contains(".await") || rest.contains("select!") || rest.contains(".load("))
+            {
                 return None;
             }
             tasks::abort_on_drop(src, e, call, earlier)

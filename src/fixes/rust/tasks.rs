@@ -17,8 +17,12 @@ use crate::fixes::text::{line_indent, newline};
 /// `nth`: how many such guards come earlier in the same function (their type is numbered).
 pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usize) -> Option<Fix> {
     let end = call.end;
-    // Only `spawn(…);` as a statement of its own.
-    if e.stmt.start != e.span.start || !src.get(end..e.stmt.end)?.trim().starts_with(';') {
+    // Only `spawn(…);` (or `let _ = spawn(…);`) as a statement of its own.
+    let head_text = src.get(e.stmt.start..e.span.start)?;
+    let discarded = head_text.split_whitespace().collect::<String>() == "let_=";
+    if !(e.stmt.start == e.span.start || discarded)
+        || !src.get(end..e.stmt.end)?.trim().starts_with(';')
+    {
         return None;
     }
     // A thread cannot be aborted: `std::thread::JoinHandle` has no `abort`.
@@ -57,7 +61,61 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usiz
     fix(
         "abort the deadline task when the function returns (a drop guard)",
         Applicability::Unsafe,
-        vec![edit(e.stmt.start..e.stmt.start, head), edit(end..end, ")")],
+        vec![edit(e.stmt.start..e.span.start, head), edit(end..end, ")")],
+    )
+}
+
+/// A detached deadline or watchdog task that no drop guard fits (the function returns at once,
+/// arming it for its caller; a thread; one per item of a loop): a suggestion that keeps the
+/// handle where the work that the deadline guards can cancel it. Display-only: who cancels it,
+/// and when, is the caller's choice.
+pub fn deadline_suggestion(src: &str, e: &Event) -> Option<Fix> {
+    let stmt = src.get(e.stmt.clone())?;
+    if e.stmt.start != e.span.start || !stmt.trim_end().ends_with(';') {
+        return None;
+    }
+    let callee = src.get(e.span.clone())?;
+    let thread = callee.starts_with("std::thread::") || callee.starts_with("thread::");
+    let nl = newline(src);
+    let indent = line_indent(src, e.stmt.start);
+    if thread {
+        // A thread cannot be aborted: it must wait on something the work can signal.
+        let body = stmt;
+        let sleep = body.find("thread::sleep(")?;
+        let sleep_start = body[..sleep].rfind(|c: char| c.is_whitespace() || c == '{')? + 1;
+        let close = crate::fixes::edits::call_end(body, sleep + "thread::sleep".len())?;
+        let dur = body.get(sleep + "thread::sleep(".len()..close - 1)?;
+        let at = e.stmt.start + sleep_start;
+        let end = e.stmt.start + close + usize::from(body[close..].starts_with(';'));
+        return fix(
+            "let the work cancel the watchdog: wait on a channel with `recv_timeout` instead of              sleeping, and send (or drop the sender) when the work is done",
+            Applicability::DisplayOnly,
+            vec![
+                edit(
+                    e.stmt.start..e.stmt.start,
+                    format!(
+                        "let (cancel, cancelled) = std::sync::mpsc::channel::<()>();{nl}{indent}"
+                    ),
+                ),
+                edit(
+                    at..end,
+                    format!(
+                        "if cancelled.recv_timeout({dur}) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {{ return; }}"
+                    ),
+                ),
+            ],
+        );
+    }
+    fix(
+        "keep the deadline task's handle and `abort()` it once the work it guards is done",
+        Applicability::DisplayOnly,
+        vec![
+            edit(e.stmt.start..e.stmt.start, "let deadline = "),
+            edit(
+                e.stmt.end..e.stmt.end,
+                format!("{nl}{indent}// Call `deadline.abort()` where the guarded work ends."),
+            ),
+        ],
     )
 }
 
