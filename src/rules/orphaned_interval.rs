@@ -177,7 +177,8 @@ fn stuck_task(
         .with_help(
             "spawn the task only when there is something to wait for (the path with a real \
              signal), or keep the `JoinHandle` and abort it when its owner ends",
-        );
+        )
+        .with_fixes(rust_fixes::abort_on_return(ctx.facts, ctx.source, e));
     for (r, m) in labels {
         d = d.with_label(r, m);
     }

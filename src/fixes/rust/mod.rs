@@ -52,7 +52,7 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
             {
                 return None;
             }
-            tasks::abort_on_drop(src, e, call, earlier)
+            tasks::abort_on_drop(src, e, call, earlier, "deadline task")
         }
         (EventKind::ServerStart { .. }, FixSite::Call { call }) => {
             servers::graceful_shutdown(facts, src, e, call)
@@ -71,6 +71,28 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         }
         _ => None,
     }
+}
+
+/// A task spawned (`e`) in an async function that goes on to await something: abort it when the
+/// function returns (a drop guard), as [`event_fix`] does for a deadline task. For a task that
+/// may never end on its own (it awaits a signal that can be `pending()`). Unsafe: the task now
+/// ends with the function.
+pub fn abort_on_return(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
+    let text = src.get(e.span.clone())?;
+    let call = if text.trim_end().ends_with(')') {
+        e.span.clone()
+    } else {
+        e.span.start..crate::fixes::edits::call_end(src, e.span.end)?
+    };
+    let owner = &facts.scopes[facts.named_owner(e.scope)];
+    let body = owner.body.clone().unwrap_or(owner.span.clone());
+    let rest = src.get(e.stmt.end..body.end.max(e.stmt.end))?;
+    if !owner.is_async || !(rest.contains(".await") || rest.contains("select!")) {
+        return None;
+    }
+    let before = src.get(body.start..e.stmt.start)?;
+    let earlier = before.matches("struct AbortOnDrop").count();
+    tasks::abort_on_drop(src, e, &call, earlier, "task")
 }
 
 /// A fix of edits in the event's own file.
