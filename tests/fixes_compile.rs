@@ -322,9 +322,11 @@ fn findings_in(dir: &Path, path: &str) -> Vec<(String, String, bool)> {
         .unwrap()
         .iter()
         .map(|d| {
-            let fixed = d["fixes"].as_array().unwrap().iter().any(|f| {
-                matches!(f["applicability"].as_str(), Some("safe" | "unsafe"))
-            });
+            let fixed = d["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| matches!(f["applicability"].as_str(), Some("safe" | "unsafe")));
             (
                 d["path"].as_str().unwrap().to_string(),
                 d["rule"].as_str().unwrap().to_string(),
@@ -352,7 +354,10 @@ fn fix_rust_case(dir: &Path, path: &str) -> usize {
         changed += 1;
         let text = String::from_utf8(text.clone()).unwrap();
         if let Err(e) = syn::parse_file(&text) {
-            panic!("{}: the fixed file does not parse: {e}\n{text}", p.display());
+            panic!(
+                "{}: the fixed file does not parse: {e}\n{text}",
+                p.display()
+            );
         }
     }
     let after_findings = findings_in(dir, path);
