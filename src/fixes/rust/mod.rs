@@ -17,6 +17,7 @@ use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{Event, EventKind, FileFacts, FixSite};
 
 pub use errors::{log_error, log_if_let};
+pub use servers::sigterm_with_ctrl_c;
 pub use tasks::{abort_in_drop, deadline_suggestion};
 
 /// The fix for `e` that its site allows, as a rule offers it: abort a deadline task on drop,
