@@ -880,6 +880,19 @@ impl Rule for DuplicateClient {
                             l,
                         )
                     });
+                // Built by a factory this file calls in a loop: once, before that loop.
+                let hoisted = hoisted.or_else(|| {
+                    if !per_use || site.event.in_loop {
+                        return None;
+                    }
+                    let owner = &facts.scopes[named_owner(facts, site.event.scope)];
+                    crate::fixes::rust::clients::hoist_factory_call(
+                        src,
+                        kind,
+                        owner.name.as_deref()?,
+                        &owner.span,
+                    )
+                });
                 d.fixes.extend(hoisted);
                 d.fixes.extend(rust_fix(
                     ctx,

@@ -373,6 +373,40 @@ pub fn hoist_out_of_loop(
     )
 }
 
+/// A client built by a factory function of this file (`func`, spanning `factory`) that a loop
+/// calls with arguments the loop does not bind (`let s3 = s3_for(&config);`): build it once,
+/// before that loop, as [`hoist_out_of_loop`] does. `None` when no such call site exists.
+pub fn hoist_factory_call(
+    src: &str,
+    kind: &str,
+    func: &str,
+    factory: &Range<usize>,
+) -> Option<crate::diagnostic::Fix> {
+    let outline = super::syntax::Outline::of(src)?;
+    outline.fn_calls.iter().find_map(|(path, call)| {
+        if path != func || factory.contains(&call.start) {
+            return None;
+        }
+        let l = outline
+            .loops
+            .iter()
+            .filter(|l| l.contains(&call.start))
+            .min_by_key(|l| l.len())?;
+        // The statement `let x = func(..);` around the call, on lines of its own.
+        let start = crate::fixes::text::line_start(src, call.start);
+        let first = src[start..].trim_start();
+        if !first.starts_with("let ") {
+            return None;
+        }
+        let stmt_start = start + (src[start..].len() - first.len());
+        let stmt_end = call.end + src[call.end..].find(';')? + 1;
+        if !src[call.end..stmt_end - 1].trim().is_empty() {
+            return None;
+        }
+        hoist_out_of_loop(src, kind, &(stmt_start..stmt_end), call, l)
+    })
+}
+
 #[cfg(test)]
 mod hoist_tests {
     #[test]

@@ -51,6 +51,10 @@ pub struct Outline {
     /// `impl [Trait for] Type { … }`: the type's name and the block's range.
     pub impls: Vec<(String, Range<usize>)>,
     pub calls: Vec<MethodCall>,
+    /// `for`, `while` and `loop` expressions.
+    pub loops: Vec<Range<usize>>,
+    /// Calls of a plain path (`s3_for(&config)`): the path's text and the whole call.
+    pub fn_calls: Vec<(String, Range<usize>)>,
 }
 
 impl Outline {
@@ -249,6 +253,34 @@ impl<'ast> Visit<'ast> for Collect<'_> {
         let r = self.range(a.span());
         self.out.closures.push((r, true));
         syn::visit::visit_expr_async(self, a);
+    }
+
+    fn visit_expr_for_loop(&mut self, l: &'ast syn::ExprForLoop) {
+        let r = self.range(l.span());
+        self.out.loops.push(r);
+        syn::visit::visit_expr_for_loop(self, l);
+    }
+
+    fn visit_expr_while(&mut self, l: &'ast syn::ExprWhile) {
+        let r = self.range(l.span());
+        self.out.loops.push(r);
+        syn::visit::visit_expr_while(self, l);
+    }
+
+    fn visit_expr_loop(&mut self, l: &'ast syn::ExprLoop) {
+        let r = self.range(l.span());
+        self.out.loops.push(r);
+        syn::visit::visit_expr_loop(self, l);
+    }
+
+    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*c.func {
+            let r = self.range(p.span());
+            let path = self.src.get(r).unwrap_or("").to_string();
+            let call = self.range(c.span());
+            self.out.fn_calls.push((path, call));
+        }
+        syn::visit::visit_expr_call(self, c);
     }
 
     fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
