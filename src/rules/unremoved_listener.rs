@@ -182,7 +182,10 @@ fn clear_on_teardown_fix(
     let src = file.source.text.as_str();
     let stmt = src.get(e.stmt.clone())?.trim_end();
     let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
-    let receiver = receiver[..receiver.rfind(".push(").or_else(|| receiver.rfind(".insert("))?].trim();
+    let receiver = receiver[..receiver
+        .rfind(".push(")
+        .or_else(|| receiver.rfind(".insert("))?]
+        .trim();
     if !receiver.starts_with(&format!("self.{field}")) {
         return None;
     }
@@ -192,9 +195,8 @@ fn clear_on_teardown_fix(
     let teardown = facts.scopes.iter().find(|sc| {
         sc.class == Some(*class)
             && sc.name.as_deref().is_some_and(|n| {
-                crate::facts::words(n).any(|w| {
-                    crate::facts::TEARDOWN_WORDS.contains(&w.as_str()) || w == "end"
-                })
+                crate::facts::words(n)
+                    .any(|w| crate::facts::TEARDOWN_WORDS.contains(&w.as_str()) || w == "end")
             })
     });
     if let Some(t) = teardown {

@@ -130,7 +130,9 @@ pub fn shared_static_from(
     let plain = format!("{kind}::new()");
     let compact: String = construction.split_whitespace().collect();
     if compact == plain || !kind.starts_with("reqwest::") {
-        return (compact == plain).then(|| shared_static(kind, name)).flatten();
+        return (compact == plain)
+            .then(|| shared_static(kind, name))
+            .flatten();
     }
     let text = construction.trim_end();
     let text = match text.strip_suffix('?') {

@@ -104,7 +104,10 @@ pub fn sigterm_with_ctrl_c(src: &str, body: &Range<usize>) -> Option<Fix> {
     fix(
         "wait for SIGTERM (what orchestrators send) as well as Ctrl-C in `main`",
         Applicability::Unsafe,
-        vec![edit(start..start + wait.len(), print::indent(&code, indent, nl))],
+        vec![edit(
+            start..start + wait.len(),
+            print::indent(&code, indent, nl),
+        )],
     )
 }
 
