@@ -92,7 +92,8 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
 
     let mut edits = vec![edit(call.clone(), new_call.clone())];
     // Type ranges to retype, and the places sends go through (`self.tx`, a parameter).
-    let mut types: Vec<Range<usize>> = vec![stmt.start..call.start];
+    let mut types: Vec<Range<usize>> = Vec::new();
+    types.push(stmt.start..call.start);
     let mut sends: Vec<(Range<usize>, String)> = senders
         .iter()
         .map(|s| (func.span.clone(), s.clone()))

@@ -288,8 +288,10 @@ pub fn hoist_out_of_loop(
     let syn::Pat::Ident(name) = &local.pat else {
         return None;
     };
-    if !(text.trim_end().ends_with(';') && stmt.start < extent.start && extent.end <= stmt.end)
-        || !loop_span.contains(&stmt.start)
+    if !(text.trim_end().ends_with(';')
+        && stmt.start < extent.start
+        && extent.end <= stmt.end
+        && loop_span.contains(&stmt.start))
     {
         return None;
     }
