@@ -311,3 +311,129 @@ fn the_fixed_rust_service_passes_cargo_check() {
     assert!(fixed >= 5, "only {fixed} files were fixed");
     check().unwrap_or_else(|e| panic!("the fixed service does not compile:\n{e}"));
 }
+
+/// The findings of `unleak check --format json path` in `dir`: (path, rule, has a
+/// machine-applicable fix).
+fn findings_in(dir: &Path, path: &str) -> Vec<(String, String, bool)> {
+    let o = unleak(dir, &["check", "--no-cache", "--format", "json", path]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let fixed = d["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| matches!(f["applicability"].as_str(), Some("safe" | "unsafe")));
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["rule"].as_str().unwrap().to_string(),
+                fixed,
+            )
+        })
+        .collect()
+}
+
+/// One Rust case (a file linted alone in its rule's folder, or a folder as one project), as
+/// `scripts/fix-coverage.py` runs it: every fix applied; each changed file still parses (syn);
+/// no finding that carried a fix is left (per file and rule, at most the findings that had
+/// none); a second `--fix` changes nothing. Returns how many files changed.
+fn fix_rust_case(dir: &Path, path: &str) -> usize {
+    let before_findings = findings_in(dir, path);
+    let before = files(dir, &["rs"]);
+    let fix = |d: &Path| unleak(d, &["check", "--no-cache", "--fix", "--unsafe-fixes", path]);
+    assert!(matches!(fix(dir).status.code(), Some(0 | 1)));
+    let after = files(dir, &["rs"]);
+    let mut changed = 0;
+    for (p, text) in &after {
+        if before.get(p) == Some(text) {
+            continue;
+        }
+        changed += 1;
+        let text = String::from_utf8(text.clone()).unwrap();
+        if let Err(e) = syn::parse_file(&text) {
+            panic!(
+                "{}: the fixed file does not parse: {e}\n{text}",
+                p.display()
+            );
+        }
+    }
+    let after_findings = findings_in(dir, path);
+    let mut left: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for (p, rule, fixed) in &before_findings {
+        let row = left.entry((p.clone(), rule.clone())).or_default();
+        if !fixed {
+            row.0 += 1;
+        }
+    }
+    for (p, rule, _) in &after_findings {
+        left.entry((p.clone(), rule.clone())).or_default().1 += 1;
+    }
+    for ((p, rule), (unfixed, now)) in &left {
+        assert!(
+            now <= unfixed,
+            "{}/{p}: {now} `{rule}` finding(s) after the fixes, but only {unfixed} had no fix",
+            dir.display()
+        );
+    }
+    assert!(matches!(fix(dir).status.code(), Some(0 | 1)));
+    assert_eq!(
+        files(dir, &["rs"]),
+        after,
+        "{}: a second --fix changed files: not a fixpoint",
+        dir.display()
+    );
+    changed
+}
+
+#[test]
+fn fixed_rust_cases_and_doc_examples_parse_lose_their_findings_and_are_a_fixpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = tmp.path().join("cases");
+    copy_tree(&root().join("fixtures/cases"), &cases);
+    let mut changed = 0;
+    let mut rule_dirs: Vec<PathBuf> = fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    rule_dirs.sort();
+    for rule_dir in rule_dirs {
+        let mut entries: Vec<PathBuf> = fs::read_dir(&rule_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+            if entry.is_dir() && !files(&entry, &["rs"]).is_empty() {
+                changed += fix_rust_case(&entry, ".");
+            } else if name.ends_with(".rs") {
+                changed += fix_rust_case(&rule_dir, &name);
+            }
+        }
+    }
+    // The rule docs' bad Rust examples, each a file of its own in a folder of its own.
+    for entry in fs::read_dir(root().join("rules")).unwrap() {
+        let doc = entry.unwrap().path();
+        let id = doc.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(&doc).unwrap();
+        for (i, ex) in examples(&text).into_iter().enumerate() {
+            let Some(name) = file_name(&ex.lang).filter(|n| n.ends_with(".rs")) else {
+                continue;
+            };
+            if ex.bad {
+                let folder = tmp.path().join("docs").join(&id).join(i.to_string());
+                fs::create_dir_all(&folder).unwrap();
+                fs::write(folder.join(name), &ex.code).unwrap();
+                changed += fix_rust_case(&folder, name);
+            }
+        }
+    }
+    assert!(
+        changed >= 40,
+        "only {changed} Rust files were fixed: the check would prove little"
+    );
+}

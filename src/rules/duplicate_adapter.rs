@@ -213,10 +213,10 @@ pub(crate) fn disposable(class: &str, factory: bool) -> Option<&str> {
 fn rust_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> Option<Fix> {
     use super::fixes::*;
     let src = ctx.source;
-    if ty != "JoinHandle" {
-        return None;
-    }
     let name = place_text(ctx.facts, place);
+    if ty != "JoinHandle" {
+        return close_previous_suggestion(ctx, e, &name, ty);
+    }
     let stmt = &src[e.stmt.clone()];
     let rest = stmt.strip_prefix(&name)?.trim_start().strip_prefix('=')?;
     if !rest.trim_start().starts_with("Some(") {
@@ -233,6 +233,41 @@ fn rust_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> 
     Some(fix(
         format!("abort the task `{name}` held before replacing it"),
         Applicability::Unsafe,
+        vec![insert_before_statement(src, e.stmt.start, &[text])],
+    ))
+}
+
+/// Rust, a connection or session replaced in a field: close the previous one first. The close
+/// method of a type from another module is not known here: a suggestion with `close()`.
+fn close_previous_suggestion(
+    ctx: &FileCtx,
+    e: &crate::facts::Event,
+    name: &str,
+    ty: &str,
+) -> Option<Fix> {
+    use super::fixes::*;
+    let src = ctx.source;
+    let stmt = &src[e.stmt.clone()];
+    let rest = stmt.strip_prefix(name)?.trim_start().strip_prefix('=')?;
+    let field: syn::Expr = syn::parse_str(name).ok()?;
+    let close = if rest.trim_start().starts_with("Some(") {
+        quote::quote! {
+            if let Some(previous) = #field.take() {
+                previous.close();
+            }
+        }
+    } else {
+        quote::quote! { #field.close(); }
+    };
+    let code = crate::fixes::rust::print::stmts(close)?;
+    let indent = line_indent(src, e.stmt.start);
+    let text = crate::fixes::rust::print::indent(&code, indent, newline(src));
+    Some(fix(
+        format!(
+            "close the previous `{ty}` in `{name}` before replacing it (with the method that \
+             closes a `{ty}`; `.await` it if it is async)"
+        ),
+        Applicability::DisplayOnly,
         vec![insert_before_statement(src, e.stmt.start, &[text])],
     ))
 }

@@ -597,7 +597,17 @@ fn rust_fix(
                 _ => "HTTP_CLIENT",
             };
             let name = unique_name(base, |n| root_file.facts.has_word(root_text, n));
-            let item = clients::shared_static(kind, &name)?;
+            let construction = site.file.source.text.get(extent(site)?)?;
+            // A path the construction names must resolve where the static goes.
+            let same_file = root_file.path == site.file.path;
+            let visible = |first: &str| {
+                same_file
+                    || matches!(first, "std" | "core" | "alloc" | "crate" | "reqwest")
+                    || root_text
+                        .lines()
+                        .any(|l| l.trim_start().starts_with("use ") && l.contains(first))
+            };
+            let item = clients::shared_static_from(kind, &name, construction, visible)?;
             let nl = newline(root_text);
             let at = crate::fixes::rust::item_insertion_point(root_text);
             edits.push(Edit {
@@ -852,6 +862,38 @@ impl Rule for DuplicateClient {
                 );
             }
             if facts.is_rust {
+                // Built in a loop from nothing the loop binds: once, before the loop.
+                let src = &site.file.source.text;
+                let hoisted = (per_use && lifetime == Lifetime::Repeated)
+                    .then_some(site.event.loop_span.as_ref())
+                    .flatten()
+                    .and_then(|l| {
+                        let extent = crate::fixes::rust::clients::construction_extent(
+                            src,
+                            &site.event.span,
+                        )?;
+                        crate::fixes::rust::clients::hoist_out_of_loop(
+                            src,
+                            kind,
+                            &site.event.stmt,
+                            &extent,
+                            l,
+                        )
+                    });
+                // Built by a factory this file calls in a loop: once, before that loop.
+                let hoisted = hoisted.or_else(|| {
+                    if !per_use || site.event.in_loop {
+                        return None;
+                    }
+                    let owner = &facts.scopes[named_owner(facts, site.event.scope)];
+                    crate::fixes::rust::clients::hoist_factory_call(
+                        src,
+                        kind,
+                        owner.name.as_deref()?,
+                        &owner.span,
+                    )
+                });
+                d.fixes.extend(hoisted);
                 d.fixes.extend(rust_fix(
                     ctx,
                     &sites,

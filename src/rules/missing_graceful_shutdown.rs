@@ -396,7 +396,11 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
                     }
                 ),
             )
-            .with_help(help),
+            .with_help(help)
+            .with_fixes({
+                let s = &f.facts.scopes[*scope];
+                rust_fixes::sigterm_with_ctrl_c(&f.source.text, s.body.as_ref().unwrap_or(&s.span))
+            }),
         );
     }
 }

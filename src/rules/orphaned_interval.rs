@@ -177,11 +177,44 @@ fn stuck_task(
         .with_help(
             "spawn the task only when there is something to wait for (the path with a real \
              signal), or keep the `JoinHandle` and abort it when its owner ends",
-        );
+        )
+        .with_fixes(rust_fixes::abort_on_return(ctx.facts, ctx.source, e));
     for (r, m) in labels {
         d = d.with_label(r, m);
     }
     d
+}
+
+/// A future whose `poll` never answers `Ready`, holding its owner's state in an `Rc`/`Arc`
+/// field: a suggestion that answers `Ready` once that handle is the last one (the owner is
+/// gone). Display-only: the task is only polled again when something wakes it, so the owner's
+/// `Drop` must wake it too, and spawning once per owner is the caller's change.
+fn finish_when_owner_gone(src: &str, future: &str) -> Option<Fix> {
+    use super::fixes::*;
+    let imp = src.find(&format!("impl Future for {future} "))?;
+    let poll = imp + src[imp..].find("fn poll(")?;
+    let open = poll + src[poll..].find('{')?;
+    let decl = src.find(&format!("struct {future} {{"))?;
+    let fields = &src[decl..decl + src[decl..].find('}')?];
+    let (field, kind) = fields.lines().find_map(|l| {
+        let (name, ty) = l.trim().split_once(':')?;
+        let ty = ty.trim();
+        let kind = ["Rc<", "Arc<"]
+            .into_iter()
+            .find(|k| ty.starts_with(k) || ty.contains(&format!("::{k}")))?;
+        Some((name.trim().to_string(), kind.trim_end_matches('<')))
+    })?;
+    let nl = newline(src);
+    let indent = format!("{}{}", line_indent(src, poll), indent_unit(src, 4));
+    let code = format!(
+        "{nl}{indent}// The owner is gone once this is the last handle (its Drop must wake the task).\
+         {nl}{indent}if {kind}::strong_count(&self.{field}) == 1 {{{nl}{indent}    return Poll::Ready(());{nl}{indent}}}"
+    );
+    Some(fix(
+        format!("let `{future}` finish once its owner is gone (the last `{kind}` of `{field}`)"),
+        crate::diagnostic::Applicability::DisplayOnly,
+        vec![insert(open + 1, code)],
+    ))
 }
 
 fn never_ending_task(
@@ -213,7 +246,8 @@ fn never_ending_task(
             "let `{future}` finish when its owner goes (hold the owner through a `Weak` and return \
              `Poll::Ready(())` once `upgrade()` fails, or select on a shutdown signal), and spawn it \
              once per owner, not per call"
-        ));
+        ))
+        .with_fixes(finish_when_owner_gone(ctx.source, future));
     for (r, m) in labels {
         d = d.with_label(r, m);
     }

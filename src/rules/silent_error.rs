@@ -79,7 +79,8 @@ impl Rule for SilentError {
                         range: f.range.clone(),
                         content: f.text.clone(),
                     }),
-                    None => rust_fixes::log_error(facts, ctx.source, e),
+                    None => rust_fixes::log_error(facts, ctx.source, e)
+                        .or_else(|| rust_fixes::log_if_let(facts, ctx.source, e)),
                 };
                 // Logging changes what the program does (output, volume): an unsafe fix.
                 if let (Some(d), Some(edit)) = (d.as_mut(), edit) {

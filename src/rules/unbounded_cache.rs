@@ -53,6 +53,23 @@ fn bounded(api: &str, options: &[String]) -> (bool, &'static str) {
     }
 }
 
+/// A bare `#[cached]` (the event spans the attribute): `#[cached(size = 10_000)]`, the
+/// `cached` crate's bounded (least recently used) store. Unsafe: entries are now evicted.
+fn cached_size_fix(src: &str, e: &crate::facts::Event) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let text = src.get(e.span.clone())?;
+    let attr: String = text.split_whitespace().collect();
+    if attr != "#[cached]" && attr != "#[cached::proc_macro::cached]" {
+        return None;
+    }
+    let path = &attr[2..attr.len() - 1];
+    Some(fix(
+        "keep at most 10,000 results, least recently used evicted (`#[cached(size = 10_000)]`)",
+        crate::diagnostic::Applicability::Unsafe,
+        vec![replace(e.span.clone(), format!("#[{path}(size = 10_000)]"))],
+    ))
+}
+
 /// Adds a size limit and an expiry where the constructor takes its options. Unsafe: entries
 /// are now evicted; the figures (10,000 entries, 10 minutes) are a starting point to tune.
 fn bound_fix(src: &str, api: &str, at: usize) -> Option<crate::diagnostic::Fix> {
@@ -193,7 +210,8 @@ impl Rule for UnboundedCache {
                          is an unbounded map"
                     ))
                     .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
-                    .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e)),
+                    .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e))
+                    .with_fixes(cached_size_fix(&file.source.text, e)),
                 );
             }
         }

@@ -434,7 +434,12 @@ fn check_rust(
                         "poll the collection in the loop (`select!` on `next()`/`join_next()`), \
                          detach tasks you do not wait for, or track in-flight work with a counter \
                          or a channel instead of keeping every handle",
-                    ),
+                    )
+                    .with_fixes(crate::fixes::rust::caps::reap_piled(
+                        &file.source.text,
+                        collection,
+                        &e.stmt,
+                    )),
                 );
             }
             EventKind::Collection { kind, place } => {
@@ -546,29 +551,38 @@ fn check_rust(
 }
 
 /// Rust: a map entry removed in the method of its struct that ends it (`end(&self, id)`), or a
-/// list capped after each growth (`drain` of the oldest beyond 10,000); growth in this file only.
+/// list capped after each growth (`drain` of the oldest beyond 10,000); else a cap of 10,000
+/// checked before each growth (statics too). Growth in this file only.
 fn rust_collection_fix(
     file: &ProjectFile,
     place: &Place,
     kind: CollectionKind,
     growth: &[(&ProjectFile, &Event)],
 ) -> Option<crate::diagnostic::Fix> {
-    use crate::fixes::rust::collections;
+    use crate::fixes::rust::{caps, collections};
     let facts = &file.facts;
     let src = file.source.text.as_str();
-    let Place::Field { class, name } = place else {
-        return None;
-    };
     if growth.iter().any(|(f, _)| !std::ptr::eq(*f, file)) {
         return None;
     }
-    let ty = facts.classes[*class]
-        .fields
+    let sites: Vec<_> = growth
         .iter()
-        .find(|f| f.name == *name)
-        .and_then(|f| f.ty.clone())?;
-    match kind {
-        CollectionKind::Map => {
+        .map(|(_, g)| (g.span.clone(), g.stmt.clone()))
+        .collect();
+    let (name, ty) = match place {
+        Place::Field { class, name } => (
+            name,
+            facts.classes[*class]
+                .fields
+                .iter()
+                .find(|f| f.name == *name)
+                .and_then(|f| f.ty.clone())?,
+        ),
+        Place::Binding(b) => (&facts.bindings[*b].name, facts.bindings[*b].ty.clone()?),
+        _ => return None,
+    };
+    let specific = match (kind, place) {
+        (CollectionKind::Map, Place::Field { class, .. }) => {
             let (_, g) = growth.first()?;
             facts.scopes.iter().find_map(|sc| {
                 let method = sc.name.as_deref()?;
@@ -587,15 +601,10 @@ fn rust_collection_fix(
                 ))
             })
         }
-        _ if ty.contains("Vec") => {
-            let sites: Vec<_> = growth
-                .iter()
-                .map(|(_, g)| (g.span.clone(), g.stmt.clone()))
-                .collect();
-            collections::cap_list(src, name, &sites)
-        }
+        (_, Place::Field { .. }) if ty.contains("Vec") => collections::cap_list(src, name, &sites),
         _ => None,
-    }
+    };
+    specific.or_else(|| caps::cap_before_growth(src, name, caps::Shape::of(&ty)?, &sites))
 }
 
 /// Growth that happens more than once per owner: not at start-up, not while a constructor

@@ -172,6 +172,10 @@ fn report(
             if facts.is_rust {
                 diag.fixes
                     .extend(rust_fixes::event_fix(facts, ctx.source, e));
+                if diag.fixes.is_empty() {
+                    diag.fixes
+                        .extend(rust_fixes::deadline_suggestion(ctx.source, e));
+                }
             } else if let Some(f) = ts_fix(ctx, e, place, d) {
                 diag.fixes.push(f);
             }

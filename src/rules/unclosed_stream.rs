@@ -113,7 +113,48 @@ fn drop_instead_of_forget(src: &str, e: &crate::facts::Event) -> Option<crate::d
     use super::fixes::*;
     let path = src.get(e.span.clone())?;
     let last = path.rsplit("::").next()?.trim();
-    if last != "forget" || !src[e.span.end..].starts_with('(') {
+    if !src[e.span.end..].starts_with('(') {
+        return None;
+    }
+    let end = call_end(src, e.span.end)?;
+    let inner = src.get(e.span.end + 1..end - 1)?.trim();
+    if path.ends_with("ManuallyDrop::new") {
+        // `ManuallyDrop<T>` derefs to `T`: the value itself works where the wrapper did,
+        // unless the code reaches into the wrapper or names its type.
+        let stmt = src.get(e.stmt.clone()).unwrap_or("");
+        if [
+            "ManuallyDrop::into_inner",
+            "ManuallyDrop::drop",
+            "ManuallyDrop::take",
+        ]
+        .iter()
+        .any(|m| src.contains(m))
+            || stmt.contains("ManuallyDrop<")
+        {
+            return None;
+        }
+        return Some(fix(
+            format!("let the value drop (and close) at the end of its scope: `{inner}`"),
+            crate::diagnostic::Applicability::Unsafe,
+            vec![replace(e.span.start..end, inner)],
+        ));
+    }
+    if last == "leak" {
+        // `Box::leak(x.into_boxed_str())` for a `&'static str`: an owned value changes the
+        // type the caller sees, so a reviewer applies it by hand.
+        let owned = inner
+            .strip_suffix(".into_boxed_str()")
+            .or_else(|| inner.strip_suffix(".into_boxed_slice()"))
+            .unwrap_or(inner);
+        return Some(fix(
+            format!(
+                "keep an owned value (`{owned}`, or an `Arc<str>` to share it) instead of leaking                  one per call, and change the `&'static` type that needed the leak"
+            ),
+            crate::diagnostic::Applicability::DisplayOnly,
+            vec![replace(e.span.start..end, owned)],
+        ));
+    }
+    if last != "forget" {
         return None;
     }
     Some(fix(

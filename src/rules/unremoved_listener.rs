@@ -154,10 +154,79 @@ fn check_rust_registries(
                  with `retain`), or prune closed senders (`retain(|tx| !tx.is_closed())`) when \
                  publishing",
             )
-            .with_fixes(prune_closed_senders_fix(&file.source.text, e, &ty)),
+            .with_fixes(
+                prune_closed_senders_fix(&file.source.text, e, &ty)
+                    .or_else(|| clear_on_teardown_fix(file, e, &place, &name, mname)),
+            ),
         );
     }
     out
+}
+
+/// A registry of callbacks on a struct: drop them all in the struct's own teardown method
+/// (`close`, `end`, `shutdown`, … — the owner's life is over, so are its subscriptions), or,
+/// when it has none, a suggested `clear_<field>()` next to the subscribe method for the code
+/// that ends the owner to call. Unsafe: subscribers are no longer called after the teardown.
+fn clear_on_teardown_fix(
+    file: &ProjectFile,
+    e: &Event,
+    place: &Place,
+    field: &str,
+    subscribe: &str,
+) -> Option<crate::diagnostic::Fix> {
+    use super::fixes::*;
+    let Place::Field { class, .. } = place else {
+        return None;
+    };
+    let facts = &file.facts;
+    let src = file.source.text.as_str();
+    let stmt = src.get(e.stmt.clone())?.trim_end();
+    let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
+    let receiver = receiver[..receiver
+        .rfind(".push(")
+        .or_else(|| receiver.rfind(".insert("))?]
+        .trim();
+    if !receiver.starts_with(&format!("self.{field}")) {
+        return None;
+    }
+    let registry: syn::Expr = syn::parse_str(receiver).ok()?;
+    let clear = crate::fixes::rust::print::stmts(quote::quote! { #registry.clear(); })?;
+    let unit = indent_unit(src, 4);
+    let teardown = facts.scopes.iter().find(|sc| {
+        sc.class == Some(*class)
+            && sc.name.as_deref().is_some_and(|n| {
+                crate::facts::words(n)
+                    .any(|w| crate::facts::TEARDOWN_WORDS.contains(&w.as_str()) || w == "end")
+            })
+    });
+    if let Some(t) = teardown {
+        let body = t.body.clone().or_else(|| {
+            let text = src.get(t.span.clone())?;
+            let open = text.find('{')?;
+            Some(t.span.start + open..t.span.end)
+        })?;
+        let name = t.name.clone()?;
+        return Some(fix(
+            format!("drop the subscribers of `{field}` in `{name}()`, which ends their owner"),
+            crate::diagnostic::Applicability::Unsafe,
+            vec![append_to_block(src, &body, &[clear], &unit)?],
+        ));
+    }
+    let method = &facts.scopes[named_owner(facts, e.scope)];
+    let indent = line_indent(src, method.span.start);
+    let nl = newline(src);
+    let name = format!("clear_{}", field.trim_start_matches('_'));
+    let code = format!(
+        "{nl}{nl}{indent}/// Drops every subscriber added with `{subscribe}()`: call it when this \
+         ends.{nl}{indent}pub fn {name}(&self) {{{nl}{indent}{unit}{clear}{nl}{indent}}}"
+    );
+    Some(fix(
+        format!(
+            "add `{name}()` that drops the subscribers, and call it where the owner's life ends"
+        ),
+        crate::diagnostic::Applicability::DisplayOnly,
+        vec![insert(method.span.end, code)],
+    ))
 }
 
 /// A registry of channel senders: drop the closed ones (their receivers are gone) before

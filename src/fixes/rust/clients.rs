@@ -114,6 +114,77 @@ pub fn shared_static(kind: &str, name: &str) -> Option<String> {
     print::items(tokens)
 }
 
+/// Like [`shared_static`], but built the way the site builds it (`construction`: the whole
+/// construction, a builder chain with its settings): a plain `Client::new()` gives the plain
+/// static; a configured one keeps its configuration in the initialiser (a trailing `?`
+/// becomes an `.expect(..)`: a static cannot return an error). `None` when the construction
+/// reads a local (a parameter, a binding: it differs per call) or `self`, or names a path whose
+/// first segment `visible` says the file of the static does not see (`Duration` imported only
+/// where the client was built).
+pub fn shared_static_from(
+    kind: &str,
+    name: &str,
+    construction: &str,
+    visible: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let plain = format!("{kind}::new()");
+    let compact: String = construction.split_whitespace().collect();
+    if compact == plain || !kind.starts_with("reqwest::") {
+        return (compact == plain)
+            .then(|| shared_static(kind, name))
+            .flatten();
+    }
+    let text = construction.trim_end();
+    let text = match text.strip_suffix('?') {
+        Some(t) => format!("{t}.expect(\"the shared client's settings are valid\")"),
+        None => text.to_string(),
+    };
+    let expr: syn::Expr = print::parse(&text)?;
+    struct Locals<F>(bool, F);
+    impl<'a, F: Fn(&str) -> bool> syn::visit::Visit<'a> for Locals<F> {
+        fn visit_path(&mut self, p: &'a syn::Path) {
+            if p.leading_colon.is_none()
+                && p.segments.len() > 1
+                && !(self.1)(&p.segments[0].ident.to_string())
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_path(self, p);
+        }
+        fn visit_expr_path(&mut self, p: &'a syn::ExprPath) {
+            syn::visit::visit_expr_path(self, p);
+            if p.path.leading_colon.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0]
+                    .ident
+                    .to_string()
+                    .starts_with(|c: char| c.is_lowercase() || c == '_')
+            {
+                self.0 = true;
+            }
+        }
+        fn visit_macro(&mut self, _: &'a syn::Macro) {
+            // Arguments of a macro (`format!("{x}")`) may name locals too.
+            self.0 = true;
+        }
+    }
+    let mut v = Locals(false, visible);
+    syn::visit::Visit::visit_expr(&mut v, &expr);
+    if v.0 {
+        return None;
+    }
+    let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
+    let ty: syn::Path = syn::parse_str(kind).ok()?;
+    print::items(quote::quote! {
+        /// One client for the whole process, with the settings it was built with: it pools
+        /// connections, and clones share the pool.
+        pub(crate) static #ident: std::sync::LazyLock<#ty> =
+            std::sync::LazyLock::new(|| { #expr });
+    })
+    // prettyplease breaks before a closure's block; rustfmt keeps `|| {` together.
+    .map(|t| t.replace("(||\n{", "(|| {"))
+}
+
 /// The whole construction expression whose path spans `path` (`reqwest::Client::new`): its
 /// arguments, then a builder's chain through `.build()`, the client's own `.with_…(…)`
 /// settings, and an `.expect(…)`/`.unwrap()`/`?` of the result.
@@ -123,7 +194,11 @@ pub fn construction_extent(src: &str, path: &Range<usize>) -> Option<Range<usize
     let mut built = !builder;
     loop {
         let rest = &src[end..];
-        let trimmed = rest.trim_start();
+        // Line comments between the links of a chain (`builder() // why`) are skipped.
+        let mut trimmed = rest.trim_start();
+        while let Some(comment) = trimmed.strip_prefix("//") {
+            trimmed = comment.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        }
         let ws = rest.len() - trimmed.len();
         if let Some(after) = trimmed.strip_prefix('?') {
             let _ = after;
@@ -142,7 +217,7 @@ pub fn construction_extent(src: &str, path: &Range<usize>) -> Option<Range<usize
         } else {
             method.starts_with("with_") || matches!(method, "expect" | "unwrap")
         };
-        if !takes || method.is_empty() {
+        if !takes || method.is_empty() || rest[..ws].contains("/*") {
             break;
         }
         let Some(next) = crate::fixes::edits::call_end(src, end + ws + 1 + name_len) else {
@@ -188,6 +263,178 @@ mod tests {
         assert_eq!(
             &src[construction_extent(src, &p).unwrap()],
             "reqwest::Client::new()"
+        );
+    }
+}
+
+/// `let http = reqwest::Client::builder()…build()…;` (the statement `stmt`, the construction
+/// `extent`) inside the loop spanning `loop_span`, built from nothing the loop binds: build it
+/// once, before the loop (its line moves up, configuration and all). `None` when the
+/// construction names a binding of the loop (its pattern, an earlier `let` in its body) or the
+/// result does not parse. Unsafe: the client (and a failure to build it) now comes before the
+/// first iteration, and every iteration shares its pool.
+pub fn hoist_out_of_loop(
+    src: &str,
+    kind: &str,
+    stmt: &Range<usize>,
+    extent: &Range<usize>,
+    loop_span: &Range<usize>,
+) -> Option<crate::diagnostic::Fix> {
+    use crate::fixes::text::{line_indent, line_start, newline};
+    let text = src.get(stmt.clone())?;
+    let syn::Stmt::Local(local) = print::parse::<syn::Stmt>(text.trim())? else {
+        return None;
+    };
+    let syn::Pat::Ident(name) = &local.pat else {
+        return None;
+    };
+    if !(text.trim_end().ends_with(';')
+        && stmt.start < extent.start
+        && extent.end <= stmt.end
+        && loop_span.contains(&stmt.start))
+    {
+        return None;
+    }
+    // Names the loop binds before the statement: its pattern and earlier `let`s.
+    let head = src.get(loop_span.start..stmt.start)?;
+    let mut bound = Vec::new();
+    for kw in ["for ", "let "] {
+        for (i, _) in head.match_indices(kw) {
+            let rest = &head[i + kw.len()..];
+            let end = rest.find([' ', '=', ':']).map_or(rest.len(), |e| e);
+            let pat = if kw == "for " {
+                rest.split(" in ").next().unwrap_or("")
+            } else {
+                rest.split('=').next().unwrap_or(&rest[..end])
+            };
+            bound.extend(
+                pat.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty() && w.starts_with(|c: char| c.is_lowercase()))
+                    .map(str::to_string),
+            );
+        }
+    }
+    let construction = src.get(extent.clone())?;
+    // Words outside string literals.
+    let mut code = String::new();
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in construction.chars() {
+        match (in_str, escaped, c) {
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_str = false,
+            (true, _, _) => escaped = false,
+            (false, _, '"') => in_str = true,
+            _ => code.push(c),
+        }
+    }
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .collect();
+    if bound.iter().any(|b| words.contains(&b.as_str())) || construction.contains("self") {
+        return None;
+    }
+    let nl = newline(src);
+    let from = line_start(src, stmt.start);
+    if !src[from..stmt.start].trim().is_empty() {
+        return None;
+    }
+    let to = src[stmt.end..]
+        .find('\n')
+        .map_or(src.len(), |k| stmt.end + k + 1);
+    if !src[stmt.end..to].trim().is_empty() && !src[stmt.end..to].trim().starts_with("//") {
+        return None;
+    }
+    let loop_line = line_start(src, loop_span.start);
+    let indent = line_indent(src, loop_span.start);
+    // Re-indent the statement's lines from the loop body to the loop's own level.
+    let old_indent = line_indent(src, stmt.start);
+    let moved: Vec<String> = src[stmt.start..to]
+        .trim_end()
+        .lines()
+        .map(|l| {
+            l.strip_prefix(old_indent)
+                .unwrap_or(l)
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    let code = print::indent(&moved.join("\n"), indent, nl);
+    let edits = vec![
+        super::edit(loop_line..loop_line, format!("{indent}{code}{nl}")),
+        super::edit(from..to, ""),
+    ];
+    if !super::syntax::parses(&super::syntax::apply(src, &edits)?) {
+        return None;
+    }
+    super::fix(
+        format!(
+            "build the `{kind}` once, before the loop (`{}` is shared by every iteration)",
+            name.ident
+        ),
+        crate::diagnostic::Applicability::Unsafe,
+        edits,
+    )
+}
+
+/// A client built by a factory function of this file (`func`, spanning `factory`) that a loop
+/// calls with arguments the loop does not bind (`let s3 = s3_for(&config);`): build it once,
+/// before that loop, as [`hoist_out_of_loop`] does. `None` when no such call site exists.
+pub fn hoist_factory_call(
+    src: &str,
+    kind: &str,
+    func: &str,
+    factory: &Range<usize>,
+) -> Option<crate::diagnostic::Fix> {
+    let outline = super::syntax::Outline::of(src)?;
+    outline.fn_calls.iter().find_map(|(path, call)| {
+        if path != func || factory.contains(&call.start) {
+            return None;
+        }
+        let l = outline
+            .loops
+            .iter()
+            .filter(|l| l.contains(&call.start))
+            .min_by_key(|l| l.len())?;
+        // The statement `let x = func(..);` around the call, on lines of its own.
+        let start = crate::fixes::text::line_start(src, call.start);
+        let first = src[start..].trim_start();
+        if !first.starts_with("let ") {
+            return None;
+        }
+        let stmt_start = start + (src[start..].len() - first.len());
+        let stmt_end = call.end + src[call.end..].find(';')? + 1;
+        if !src[call.end..stmt_end - 1].trim().is_empty() {
+            return None;
+        }
+        hoist_out_of_loop(src, kind, &(stmt_start..stmt_end), call, l)
+    })
+}
+
+#[cfg(test)]
+mod hoist_tests {
+    #[test]
+    fn a_client_built_in_a_loop_moves_before_it() {
+        let src = "fn f(feeds: Vec<String>) {\n    for feed in feeds {\n        let http = reqwest::Client::builder() // note\n            .user_agent(\"feed-poller\")\n            .build()\n            .expect(\"client\");\n        go(&http, &feed);\n    }\n}\n";
+        let stmt_start = src.find("let http").unwrap();
+        let stmt_end = src.find("\");\n        go").unwrap() + 3;
+        let path = src.find("reqwest").unwrap();
+        let extent =
+            super::construction_extent(src, &(path..path + "reqwest::Client::builder".len()))
+                .unwrap();
+        let l = src.find("for feed").unwrap();
+        let f = super::hoist_out_of_loop(
+            src,
+            "reqwest::Client",
+            &(stmt_start..stmt_end),
+            &extent,
+            &(l..src.len() - 2),
+        )
+        .unwrap();
+        let fixed = super::super::syntax::apply(src, &f.edits).unwrap();
+        assert_eq!(
+            fixed,
+            "fn f(feeds: Vec<String>) {\n    let http = reqwest::Client::builder() // note\n        .user_agent(\"feed-poller\")\n        .build()\n        .expect(\"client\");\n    for feed in feeds {\n        go(&http, &feed);\n    }\n}\n"
         );
     }
 }

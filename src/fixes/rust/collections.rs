@@ -79,17 +79,68 @@ pub(super) fn append_in_place(src: &str, assign: &Range<usize>) -> Option<Fix> {
                 return None;
             };
             let mut elems = arr.elems.iter();
-            let method = match elems.next()? {
-                Expr::MethodCall(first) if first.method == "as_slice" => "extend_from_slice",
-                Expr::MethodCall(first) if first.method == "as_str" => "push_str",
-                _ => return None,
-            };
+            let first = elems.next()?;
             let rest: Vec<&Expr> = elems.collect();
             let [one] = rest.as_slice() else {
                 return None;
             };
+            let (method, one): (&str, Expr) = match first {
+                Expr::MethodCall(first) if first.method == "as_slice" => {
+                    ("extend_from_slice", (*one).clone())
+                }
+                Expr::MethodCall(first) if first.method == "as_str" => ("push_str", (*one).clone()),
+                // `[v, x].concat()` of owned values: append a borrow of `x` (without the copy
+                // a `.clone()` made), by the type the buffer is declared with.
+                first if print::expr(first)? == print::expr(left)? => {
+                    let name = print::expr(left)?;
+                    let decl = src[..assign.start].rfind(&format!("let mut {name}"))?;
+                    let line = src[decl..].lines().next()?;
+                    let method = if line.contains("String") {
+                        "push_str"
+                    } else if line.contains("Vec") || line.contains("vec!") {
+                        "extend_from_slice"
+                    } else {
+                        return None;
+                    };
+                    let inner = match one {
+                        Expr::MethodCall(c) if c.method == "clone" && c.args.is_empty() => {
+                            (*c.receiver).clone()
+                        }
+                        other => (*other).clone(),
+                    };
+                    (method, syn::parse_quote!(&#inner))
+                }
+                _ => return None,
+            };
             let method = syn::Ident::new(method, proc_macro2::Span::call_site());
             syn::parse_quote!(#left.#method(#one))
+        }
+        // `s = format!("{s}…", ..)`: push the rest of the text instead of copying `s` into it.
+        Expr::Macro(m) if m.mac.path.is_ident("format") => {
+            let name = print::expr(left)?;
+            let args = m
+                .mac
+                .parse_body_with(
+                    syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
+                )
+                .ok()?;
+            // Only inline arguments (`{x}`): positional ones would shift.
+            let [
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }),
+            ] = args.iter().collect::<Vec<_>>()[..]
+            else {
+                return None;
+            };
+            let value = lit.value();
+            let rest = value.strip_prefix(&format!("{{{name}}}"))?;
+            if rest.contains(&format!("{{{name}")) || rest.contains("{}") {
+                return None;
+            }
+            let lit = syn::LitStr::new(rest, lit.span());
+            syn::parse_quote!(#left.push_str(&format!(#lit)))
         }
         Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => {
             let right = &b.right;

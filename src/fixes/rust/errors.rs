@@ -55,3 +55,47 @@ pub fn log_error(facts: &FileFacts, src: &str, e: &Event) -> Option<Edit> {
     }
     Some(edit(start..body.end, format!("{pat} => {{ {log}; }}")))
 }
+
+/// `if let Err(_) = op() {}` (the event spans the whole `if`): name the error and log it, as
+/// [`log_error`] does for an arm; the logger is the one the file names (`tracing`, `log`),
+/// else standard error.
+pub fn log_if_let(facts: &FileFacts, src: &str, e: &Event) -> Option<Edit> {
+    let syn::Expr::If(i) = print::parse::<syn::Expr>(src.get(e.span.clone())?)? else {
+        return None;
+    };
+    let syn::Expr::Let(l) = &*i.cond else {
+        return None;
+    };
+    if !i.then_branch.stmts.is_empty() || i.else_branch.is_some() {
+        return None;
+    }
+    let syn::Pat::TupleStruct(t) = &*l.pat else {
+        return None;
+    };
+    let path = &t.path;
+    let scrutinee = &l.expr;
+    let context = facts.scopes[facts.named_owner(e.scope)]
+        .name
+        .clone()
+        .unwrap_or_else(|| "operation".into());
+    let msg = format!("{context} failed: {{error}}");
+    let uses =
+        |name: &str| src.contains(&format!("{name}::")) || src.contains(&format!("use {name}"));
+    let log: syn::Expr = if uses("tracing") {
+        syn::parse_quote!(tracing::warn!(#msg))
+    } else if uses("log") {
+        syn::parse_quote!(log::warn!(#msg))
+    } else {
+        syn::parse_quote!(eprintln!(#msg))
+    };
+    let code = print::stmts(quote::quote! {
+        if let #path(error) = #scrutinee {
+            #log;
+        }
+    })?;
+    let indent = line_indent(src, e.span.start);
+    Some(edit(
+        e.span.clone(),
+        print::indent(&code, indent, newline(src)),
+    ))
+}

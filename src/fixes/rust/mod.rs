@@ -3,18 +3,22 @@
 //! logger the code uses; the builders here write the code with `quote` and print it with
 //! `prettyplease` ([`print`]). Rules call [`event_fix`] (and [`log_error`] for swallowed errors).
 
+pub mod caps;
+mod channels;
 pub mod clients;
 pub mod collections;
 mod errors;
 pub mod print;
 mod servers;
+pub mod syntax;
 mod tasks;
 
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{Event, EventKind, FileFacts, FixSite};
 
-pub use errors::log_error;
-pub use tasks::abort_in_drop;
+pub use errors::{log_error, log_if_let};
+pub use servers::sigterm_with_ctrl_c;
+pub use tasks::{abort_in_drop, deadline_suggestion};
 
 /// The fix for `e` that its site allows, as a rule offers it: abort a deadline task on drop,
 /// select on a cancellation next to a tick, shut a server down gracefully, bound a channel or
@@ -43,10 +47,13 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
             let owner = &facts.scopes[facts.named_owner(e.scope)];
             let body = owner.body.clone().unwrap_or(owner.span.clone());
             let rest = src.get(e.stmt.end..body.end.max(e.stmt.end))?;
-            if !owner.is_async || !(rest.contains(".await") || rest.contains("select!")) {
+            // (Or reads the flag the deadline sets: `if gave_up.load(..)`.)
+            if !owner.is_async
+                || !(rest.contains(".await") || rest.contains("select!") || rest.contains(".load("))
+            {
                 return None;
             }
-            tasks::abort_on_drop(src, e, call, earlier)
+            tasks::abort_on_drop(src, e, call, earlier, "deadline task")
         }
         (EventKind::ServerStart { .. }, FixSite::Call { call }) => {
             servers::graceful_shutdown(facts, src, e, call)
@@ -54,6 +61,7 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         (EventKind::UnboundedQueue { .. }, FixSite::Call { call }) => {
             let func = &facts.scopes[facts.named_owner(e.scope)].span;
             collections::bounded_channel_try_send(src, &e.stmt, call, func)
+                .or_else(|| channels::bound_everywhere(src, &e.stmt, call))
                 .or_else(|| collections::bounded_channel(src, call))
         }
         (EventKind::CacheCtor { .. }, FixSite::Call { call }) => {
@@ -64,6 +72,28 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         }
         _ => None,
     }
+}
+
+/// A task spawned (`e`) in an async function that goes on to await something: abort it when the
+/// function returns (a drop guard), as [`event_fix`] does for a deadline task. For a task that
+/// may never end on its own (it awaits a signal that can be `pending()`). Unsafe: the task now
+/// ends with the function.
+pub fn abort_on_return(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
+    let text = src.get(e.span.clone())?;
+    let call = if text.trim_end().ends_with(')') {
+        e.span.clone()
+    } else {
+        e.span.start..crate::fixes::edits::call_end(src, e.span.end)?
+    };
+    let owner = &facts.scopes[facts.named_owner(e.scope)];
+    let body = owner.body.clone().unwrap_or(owner.span.clone());
+    let rest = src.get(e.stmt.end..body.end.max(e.stmt.end))?;
+    if !owner.is_async || !(rest.contains(".await") || rest.contains("select!")) {
+        return None;
+    }
+    let before = src.get(body.start..e.stmt.start)?;
+    let earlier = before.matches("struct AbortOnDrop").count();
+    tasks::abort_on_drop(src, e, &call, earlier, "task")
 }
 
 /// A fix of edits in the event's own file.

@@ -70,3 +70,57 @@ pub(super) fn graceful_shutdown(
         edits,
     )
 }
+
+/// `main` waits for `tokio::signal::ctrl_c().await` (SIGINT) only: wait for SIGTERM too, the
+/// signal orchestrators send, where it waits for Ctrl-C (`body`: `main`'s block). The
+/// expression keeps its type (`io::Result<()>`), so the `?`/`.expect(..)` after it stays.
+/// `body`: the function (or its block). Unix only (`tokio::signal::unix`). Unsafe: SIGTERM now runs the graceful path instead of
+/// killing the process.
+pub fn sigterm_with_ctrl_c(src: &str, body: &Range<usize>) -> Option<Fix> {
+    let text = src.get(body.clone())?;
+    let wait = "tokio::signal::ctrl_c().await";
+    let at = text.find(wait)?;
+    if text[at + 1..].contains(wait) || text.contains("SignalKind::terminate") {
+        return None;
+    }
+    // Constant code, written as rustfmt lays it out (prettyplease would put the `select!` arms
+    // on one line); checked to parse as an expression.
+    let code = [
+        "async {",
+        "    let mut terminate =",
+        "        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;",
+        "    tokio::select! {",
+        "        r = tokio::signal::ctrl_c() => r,",
+        "        _ = terminate.recv() => std::io::Result::Ok(()),",
+        "    }",
+        "}",
+        ".await",
+    ]
+    .join("\n");
+    print::parse::<syn::Expr>(&code)?;
+    let start = body.start + at;
+    let indent = crate::fixes::text::line_indent(src, start);
+    let nl = crate::fixes::text::newline(src);
+    fix(
+        "wait for SIGTERM (what orchestrators send) as well as Ctrl-C in `main`",
+        Applicability::Unsafe,
+        vec![edit(
+            start..start + wait.len(),
+            print::indent(&code, indent, nl),
+        )],
+    )
+}
+
+#[cfg(test)]
+mod sigterm_tests {
+    #[test]
+    fn ctrl_c_waits_for_sigterm_too() {
+        let src = "async fn main() -> anyhow::Result<()> {\n    run();\n    tokio::signal::ctrl_c().await?;\n    Ok(())\n}\n";
+        let body = src.find('{').unwrap()..src.len() - 1;
+        let f = super::sigterm_with_ctrl_c(src, &body).unwrap();
+        let fixed = super::super::syntax::apply(src, &f.edits).unwrap();
+        assert!(fixed.contains("SignalKind::terminate()"), "{fixed}");
+        assert!(fixed.contains("    }\n    .await?;\n"), "{fixed}");
+        assert!(super::super::syntax::parses(&fixed));
+    }
+}

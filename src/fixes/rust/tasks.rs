@@ -15,10 +15,20 @@ use crate::fixes::text::{line_indent, newline};
 /// A detached sleep-then-signal task (`e`, spawned by the call `call`): keep its handle in a
 /// guard that aborts it when the function returns, however it returns (the `finally` of Rust).
 /// `nth`: how many such guards come earlier in the same function (their type is numbered).
-pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usize) -> Option<Fix> {
+pub(super) fn abort_on_drop(
+    src: &str,
+    e: &Event,
+    call: &Range<usize>,
+    nth: usize,
+    what: &str,
+) -> Option<Fix> {
     let end = call.end;
-    // Only `spawn(…);` as a statement of its own.
-    if e.stmt.start != e.span.start || !src.get(end..e.stmt.end)?.trim().starts_with(';') {
+    // Only `spawn(…);` (or `let _ = spawn(…);`) as a statement of its own.
+    let head_text = src.get(e.stmt.start..e.span.start)?;
+    let discarded = head_text.split_whitespace().collect::<String>() == "let_=";
+    if !(e.stmt.start == e.span.start || discarded)
+        || !src.get(end..e.stmt.end)?.trim().starts_with(';')
+    {
         return None;
     }
     // A thread cannot be aborted: `std::thread::JoinHandle` has no `abort`.
@@ -33,7 +43,7 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usiz
     };
     let ident = syn::Ident::new(&ty, proc_macro2::Span::call_site());
     let guard = print::stmts(quote::quote! {
-        /// Aborts the deadline task when this function returns, however it returns.
+        /// Aborts the task when this function returns, however it returns.
         struct #ident<T>(tokio::task::JoinHandle<T>);
         impl<T> Drop for #ident<T> {
             fn drop(&mut self) {
@@ -46,8 +56,13 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usiz
     let mut head = print::indent(&guard, indent, nl);
     head.push_str(nl);
     head.push_str(indent);
+    let base = if what.starts_with("deadline") {
+        "_deadline"
+    } else {
+        "_task"
+    };
     head.push_str(&format!(
-        "let _deadline{} = {ty}(",
+        "let {base}{} = {ty}(",
         if nth == 0 {
             String::new()
         } else {
@@ -55,9 +70,63 @@ pub(super) fn abort_on_drop(src: &str, e: &Event, call: &Range<usize>, nth: usiz
         }
     ));
     fix(
-        "abort the deadline task when the function returns (a drop guard)",
+        format!("abort the {what} when the function returns (a drop guard)"),
         Applicability::Unsafe,
-        vec![edit(e.stmt.start..e.stmt.start, head), edit(end..end, ")")],
+        vec![edit(e.stmt.start..e.span.start, head), edit(end..end, ")")],
+    )
+}
+
+/// A detached deadline or watchdog task that no drop guard fits (the function returns at once,
+/// arming it for its caller; a thread; one per item of a loop): a suggestion that keeps the
+/// handle where the work that the deadline guards can cancel it. Display-only: who cancels it,
+/// and when, is the caller's choice.
+pub fn deadline_suggestion(src: &str, e: &Event) -> Option<Fix> {
+    let stmt = src.get(e.stmt.clone())?;
+    if e.stmt.start != e.span.start || !stmt.trim_end().ends_with(';') {
+        return None;
+    }
+    let callee = src.get(e.span.clone())?;
+    let thread = callee.starts_with("std::thread::") || callee.starts_with("thread::");
+    let nl = newline(src);
+    let indent = line_indent(src, e.stmt.start);
+    if thread {
+        // A thread cannot be aborted: it must wait on something the work can signal.
+        let body = stmt;
+        let sleep = body.find("thread::sleep(")?;
+        let sleep_start = body[..sleep].rfind(|c: char| c.is_whitespace() || c == '{')? + 1;
+        let close = crate::fixes::edits::call_end(body, sleep + "thread::sleep".len())?;
+        let dur = body.get(sleep + "thread::sleep(".len()..close - 1)?;
+        let at = e.stmt.start + sleep_start;
+        let end = e.stmt.start + close + usize::from(body[close..].starts_with(';'));
+        return fix(
+            "let the work cancel the watchdog: wait on a channel with `recv_timeout` instead of              sleeping, and send (or drop the sender) when the work is done",
+            Applicability::DisplayOnly,
+            vec![
+                edit(
+                    e.stmt.start..e.stmt.start,
+                    format!(
+                        "let (cancel, cancelled) = std::sync::mpsc::channel::<()>();{nl}{indent}"
+                    ),
+                ),
+                edit(
+                    at..end,
+                    format!(
+                        "if cancelled.recv_timeout({dur}) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {{ return; }}"
+                    ),
+                ),
+            ],
+        );
+    }
+    fix(
+        "keep the deadline task's handle and `abort()` it once the work it guards is done",
+        Applicability::DisplayOnly,
+        vec![
+            edit(e.stmt.start..e.stmt.start, "let deadline = "),
+            edit(
+                e.stmt.end..e.stmt.end,
+                format!("{nl}{indent}// Call `deadline.abort()` where the guarded work ends."),
+            ),
+        ],
     )
 }
 
@@ -180,6 +249,21 @@ pub fn abort_in_drop(src: &str, owner: &str, field: &str) -> Option<Fix> {
                 task.abort();
             }
         }
+    } else if let Some(arms) = enum_handles(src, &seg.ident.to_string()) {
+        // An enum of this file with variants holding the handle (`Inner::Future(JoinHandle)`).
+        let e = &seg.ident;
+        let pats: Vec<_> = arms
+            .iter()
+            .map(|v| {
+                let v = syn::Ident::new(v, proc_macro2::Span::call_site());
+                quote::quote! { #e::#v(task) }
+            })
+            .collect();
+        quote::quote! {
+            if let #(#pats)|* = &self.#field_ident {
+                task.abort();
+            }
+        }
     } else {
         return None;
     };
@@ -202,6 +286,30 @@ pub fn abort_in_drop(src: &str, owner: &str, field: &str) -> Option<Fix> {
             format!("{nl}{nl}{}", code.trim_end().replace('\n', nl)),
         )],
     )
+}
+
+/// The variants of the enum `name` declared in `src` that hold one `JoinHandle` (a tuple
+/// variant of one field), or `None` when there is no such enum or no such variant.
+fn enum_handles(src: &str, name: &str) -> Option<Vec<String>> {
+    let file = syn::parse_file(src).ok();
+    proc_macro2::extra::invalidate_current_thread_spans();
+    let e = file?.items.into_iter().find_map(|i| match i {
+        syn::Item::Enum(e) if e.ident == name => Some(e),
+        _ => None,
+    })?;
+    let out: Vec<String> = e
+        .variants
+        .iter()
+        .filter(|v| match &v.fields {
+            syn::Fields::Unnamed(f) if f.unnamed.len() == 1 => matches!(
+                &f.unnamed[0].ty,
+                syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "JoinHandle")
+            ),
+            _ => false,
+        })
+        .map(|v| v.ident.to_string())
+        .collect();
+    (!out.is_empty()).then_some(out)
 }
 
 /// The declaration `struct {name} … { … }` of `src` (its span, from `struct` or the
