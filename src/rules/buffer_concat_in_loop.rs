@@ -35,6 +35,19 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
     let name = &binding.name;
     let stmt = src[e.stmt.clone()].trim_end().trim_end_matches(';');
     let rest = stmt.strip_prefix(name.as_str())?.trim_start();
+    // Only an array (declared `= [...]` or typed as one): a string has `concat` too.
+    let decl_line = &src[binding.span.start..];
+    let decl_line = &decl_line[..decl_line.find(['\n', ';']).unwrap_or(decl_line.len())];
+    let array = decl_line
+        .split_once('=')
+        .is_some_and(|(ty, init)| init.trim_start().starts_with('[') || ty.contains("[]"));
+    if let Some(append) = array.then(|| append_in_place(name, rest)).flatten() {
+        return Some(fix(
+            format!("append to `{name}` in place: `{append}`"),
+            Applicability::Unsafe,
+            vec![replace(e.stmt.start..e.stmt.start + stmt.len(), append)],
+        ));
+    }
     let (chunk, buffer) = if let Some(r) = rest.strip_prefix("+=") {
         (r.trim().to_string(), false)
     } else {
@@ -107,6 +120,109 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
             push,
         ],
     ))
+}
+
+/// An array rebuilt from itself (`rest` is what follows the name in the statement):
+/// `= name.concat(x)` → `name.push(...[x].flat())` (`concat` spreads an array argument and keeps
+/// any other value whole; `[x].flat()` does the same), `= name.concat([a, b])` →
+/// `name.push(a, b)`, `= [...name, a, ...b]` → `name.push(a, ...b)`. Each chunk is then copied
+/// once. Unsafe: the array is changed in place, so a reference to it taken earlier now sees
+/// the new items, and a very large spread argument can exceed the engine's argument limit.
+fn append_in_place(name: &str, rest: &str) -> Option<String> {
+    let rhs = rest.strip_prefix('=')?.trim();
+    if rhs.starts_with('=') || rhs.starts_with('>') {
+        return None;
+    }
+    let items: Vec<String> = if let Some(args) = rhs
+        .strip_prefix(name)
+        .and_then(|r| r.trim_start().strip_prefix(".concat("))
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let args = split_top_level(args)?;
+        let mut items = Vec::new();
+        for a in args {
+            match a.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+                Some(inner) if split_top_level(inner).is_some() => {
+                    items.extend(split_top_level(inner)?);
+                }
+                _ if a.starts_with('\'') || a.starts_with('"') || a.starts_with('`') => {
+                    items.push(a)
+                }
+                _ => items.push(format!("...[{a}].flat()")),
+            }
+        }
+        items
+    } else {
+        let inner = rhs.strip_prefix('[')?.strip_suffix(']')?;
+        let mut items = split_top_level(inner)?;
+        if items.first()?.strip_prefix("...")?.trim() != name {
+            return None;
+        }
+        items.remove(0);
+        items
+    };
+    // The rebuilt array must not also be read on the right (`x = x.concat(x)`).
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mentions = |t: &str| {
+        t.match_indices(name).any(|(i, _)| {
+            !t[..i].ends_with(is_word) && !t[i + name.len()..].starts_with(is_word)
+        })
+    };
+    if items.is_empty() || items.iter().any(|i| mentions(i)) {
+        return None;
+    }
+    Some(format!("{name}.push({})", items.join(", ")))
+}
+
+/// `a, [b, c], f(d, e)` → its top-level items, trimmed; `None` when the brackets or quotes do
+/// not balance, an item is empty, or there is a comment (refuse rather than guess).
+fn split_top_level(text: &str) -> Option<Vec<String>> {
+    if text.contains("//") || text.contains("/*") {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            ',' if depth == 0 => {
+                items.push(text[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 || quote.is_some() {
+        return None;
+    }
+    let last = text[start..].trim();
+    if !last.is_empty() {
+        items.push(last.to_string());
+    }
+    if items.iter().any(|i| i.is_empty()) {
+        return None;
+    }
+    Some(items)
 }
 
 /// `let out = Buffer.alloc(0);` (`decl` spans the declared name, or the declarator) →
@@ -317,5 +433,43 @@ impl Rule for BufferConcatInLoop {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{append_in_place, split_top_level};
+
+    #[test]
+    fn arrays_rebuilt_from_themselves_become_pushes() {
+        let a = |rest| append_in_place("xs", rest);
+        assert_eq!(
+            a("= xs.concat(batch)").as_deref(),
+            Some("xs.push(...[batch].flat())")
+        );
+        assert_eq!(a("= xs.concat([a, f(b, c)])").as_deref(), Some("xs.push(a, f(b, c))"));
+        assert_eq!(a("= xs.concat('a,b')").as_deref(), Some("xs.push('a,b')"));
+        assert_eq!(a("= [...xs, a, ...more]").as_deref(), Some("xs.push(a, ...more)"));
+        // Not the same array, the array read again, an arrow, nothing added, unbalanced.
+        assert_eq!(a("= [...ys, a]"), None);
+        assert_eq!(a("= [a, ...xs]"), None);
+        assert_eq!(a("= xs.concat(xs)"), None);
+        assert_eq!(a("= [...xs, xs.length]"), None);
+        assert_eq!(a("=> xs.concat(a)"), None);
+        assert_eq!(a("= [...xs]"), None);
+        assert_eq!(a("= xs.concat(a)).x("), None);
+        assert_eq!(a("= xs.slice(1).concat(a)"), None);
+    }
+
+    #[test]
+    fn top_level_items_respect_brackets_and_quotes() {
+        assert_eq!(
+            split_top_level("a, [b, c], f(d, ')'), `x,${y}`").unwrap(),
+            ["a", "[b, c]", "f(d, ')')", "`x,${y}`"]
+        );
+        assert_eq!(split_top_level("a, (b"), None);
+        assert_eq!(split_top_level("a,, b"), None);
+        assert_eq!(split_top_level("a /* c */"), None);
+        assert_eq!(split_top_level("").unwrap(), Vec::<String>::new());
     }
 }

@@ -655,7 +655,8 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
             .with_help(format!(
                 "clear the pending timer before arming a new one: \
                  `if ({kw}.{name}) clearTimeout({kw}.{name});` (or return early when one is pending)"
-            )),
+            ))
+            .with_fixes(rearm_fix(ctx, e, &format!("{kw}.{name}"), m)),
         );
     }
     if class_teardowns(facts, *class, ctx.options).is_empty() {
@@ -677,6 +678,17 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
         .with_help(format!(
             "clear it in the teardown as well: `clearTimeout({kw}.{name})` in `close()`/`destroy()`"
         ));
+    // `this` in the class's own methods (an ES5 alias is for nested functions only).
+    if let Some(c) =
+        super::fixes::cleanup_in_class(ctx, *class, &[format!("clearTimeout(this.{name});")])
+    {
+        diag = diag.with_fixes(Some(super::fixes::fix(
+            format!("clear `this.{name}` {}", c.where_),
+            // Unsafe: a callback that used to run after the teardown no longer does.
+            Applicability::Unsafe,
+            c.edits,
+        )));
+    }
     for (r, m) in labels {
         diag = diag.with_label(r, m);
     }
@@ -785,4 +797,22 @@ fn once_guarded(ctx: &FileCtx, e: &Event, method: ScopeId) -> bool {
         let set = format!("{kw}.{field} = ");
         before.match_indices(&set).next().is_some()
     })
+}
+
+/// `clearTimeout(<field>);` before the statement that re-arms the timer in `method`. Unsafe: the
+/// earlier timer's callback no longer runs (the new one runs later instead).
+fn rearm_fix(ctx: &FileCtx, e: &Event, field: &str, method: &str) -> Option<Fix> {
+    use super::fixes::*;
+    if !ctx.source[e.stmt.clone()].trim_start().starts_with(field) {
+        return None;
+    }
+    Some(fix(
+        format!("clear the pending `{field}` before re-arming it in `{method}()`"),
+        Applicability::Unsafe,
+        vec![insert_before_statement(
+            ctx.source,
+            e.stmt.start,
+            &[format!("clearTimeout({field});")],
+        )],
+    ))
 }
