@@ -164,9 +164,8 @@ fn append_in_place(name: &str, rest: &str) -> Option<String> {
     // The rebuilt array must not also be read on the right (`x = x.concat(x)`).
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     let mentions = |t: &str| {
-        t.match_indices(name).any(|(i, _)| {
-            !t[..i].ends_with(is_word) && !t[i + name.len()..].starts_with(is_word)
-        })
+        t.match_indices(name)
+            .any(|(i, _)| !t[..i].ends_with(is_word) && !t[i + name.len()..].starts_with(is_word))
     };
     if items.is_empty() || items.iter().any(|i| mentions(i)) {
         return None;
@@ -447,9 +446,15 @@ mod tests {
             a("= xs.concat(batch)").as_deref(),
             Some("xs.push(...[batch].flat())")
         );
-        assert_eq!(a("= xs.concat([a, f(b, c)])").as_deref(), Some("xs.push(a, f(b, c))"));
+        assert_eq!(
+            a("= xs.concat([a, f(b, c)])").as_deref(),
+            Some("xs.push(a, f(b, c))")
+        );
         assert_eq!(a("= xs.concat('a,b')").as_deref(), Some("xs.push('a,b')"));
-        assert_eq!(a("= [...xs, a, ...more]").as_deref(), Some("xs.push(a, ...more)"));
+        assert_eq!(
+            a("= [...xs, a, ...more]").as_deref(),
+            Some("xs.push(a, ...more)")
+        );
         // Not the same array, the array read again, an arrow, nothing added, unbalanced.
         assert_eq!(a("= [...ys, a]"), None);
         assert_eq!(a("= [a, ...xs]"), None);
