@@ -30,6 +30,8 @@ Options:
   --context N             with the untriaged listing, print N lines of code around each
   --window N              leak fixes: how far from the row's line a finding still counts (3)
   --stale                 also list triage rows that match no finding any more
+  --list VERDICT          also list the triaged findings with that verdict (leak, defensible,
+                          false-positive), with their reasons: the classes left to work on
 """
 from __future__ import annotations
 
@@ -185,6 +187,7 @@ def score_lang(lang: str, args) -> int:
     totals = collections.Counter()
     per_rule: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     untriaged = []
+    listed = []
     used = set()
     taken_all = collections.Counter()
     total_lines = 0
@@ -217,6 +220,8 @@ def score_lang(lang: str, args) -> int:
                 untriaged.append((root, key, d))
             else:
                 used.add(key)
+                if verdict == args.list:
+                    listed.append((key, d, rows[taken[key] - 1][1]))
                 c[verdict] += 1
                 per_rule[d["rule"]][verdict] += 1
         totals.update(c)
@@ -236,6 +241,12 @@ def score_lang(lang: str, args) -> int:
         print(f"  {rule:28} {r['findings']:5} {r['leak']:5} {r['defensible']:5} {r['false-positive']:5} "
               f"{r['untriaged']:5} {pct(r['leak'] + r['defensible'], t):>9} "
               f"{1000.0 * r['false-positive'] / total_lines if total_lines else 0:8.3f}")
+    if listed:
+        print(f"  {args.list.upper()} ({len(listed)}):")
+        for key, d, reason in listed:
+            print(f"    {key[0]} {key[1]}:{d['line']} {key[2]}: {d['message']}")
+            print(f"      | {key[3]}")
+            print(f"      triage: {reason}")
     if untriaged:
         print(f"  UNTRIAGED ({len(untriaged)}): judge each by reading the code, add a row to {triage_path.name}")
         for root, key, d in untriaged:
@@ -318,6 +329,7 @@ def main() -> int:
     ap.add_argument("--context", type=int, default=0)
     ap.add_argument("--window", type=int, default=3)
     ap.add_argument("--stale", action="store_true")
+    ap.add_argument("--list", choices=VERDICTS)
     args = ap.parse_args()
     if not UNLEAK.exists():
         print(f"score: {UNLEAK} missing: build it with `cargo build --release --bin unleak` "
