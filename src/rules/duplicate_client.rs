@@ -617,9 +617,30 @@ fn rust_fix(
             });
             let path = reference(site, &name, &root_file.path);
             edits.push(replace(extent(site)?, format!("{path}.clone()")));
+            // The crate's other constructions of the same client share it too: a static
+            // beside them would only be one more site.
+            let mut others = 0;
+            for &j in group {
+                if j == i || !same_crate(j) {
+                    continue;
+                }
+                let other = &sites[j];
+                let Some(r) = extent(other) else { continue };
+                others += 1;
+                edits.push(Edit {
+                    file: (other.file.path != site.file.path).then(|| other.file.path.clone()),
+                    range: r,
+                    content: format!("{}.clone()", reference(other, &name, &root_file.path)),
+                });
+            }
             title = format!(
-                "share one `{kind}`: `{path}.clone()` (a new `static {name}` in {})",
-                rel(&root_file.path).replace('\\', "/")
+                "share one `{kind}`: `{path}.clone()` (a new `static {name}` in {}){}",
+                rel(&root_file.path).replace('\\', "/"),
+                match others {
+                    0 => String::new(),
+                    1 => ", also at the other construction site".to_string(),
+                    n => format!(", also at the other {n} construction sites"),
+                }
             );
         }
     }
@@ -864,7 +885,10 @@ impl Rule for DuplicateClient {
             if facts.is_rust {
                 // Built in a loop from nothing the loop binds: once, before the loop.
                 let src = &site.file.source.text;
-                let hoisted = (per_use && lifetime == Lifetime::Repeated)
+                // Not when the function itself runs per request: the hoisted client would
+                // still be built on every call (the shared static below is the fix then).
+                let per_request = rust_per_request_fn(facts, site.event.scope);
+                let hoisted = (per_use && lifetime == Lifetime::Repeated && !per_request)
                     .then_some(site.event.loop_span.as_ref())
                     .flatten()
                     .and_then(|l| {
@@ -882,7 +906,7 @@ impl Rule for DuplicateClient {
                     });
                 // Built by a factory this file calls in a loop: once, before that loop.
                 let hoisted = hoisted.or_else(|| {
-                    if !per_use || site.event.in_loop {
+                    if !per_use || site.event.in_loop || per_request {
                         return None;
                     }
                     let owner = &facts.scopes[named_owner(facts, site.event.scope)];
