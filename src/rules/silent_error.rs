@@ -129,7 +129,29 @@ fn skip_comments(mut r: &str) -> &str {
 /// Longest line a person writes; past it the file is minified or generated.
 const MINIFIED_LINE: usize = 1000;
 
-/// Some line of the file is longer than [`MINIFIED_LINE`] bytes.
+/// Lines longer than [`MINIFIED_LINE`] bytes hold most of the file: a bundle or generated
+/// code, where a reviewer reads nothing. One long data line (an inlined base64 blob, a table)
+/// in hand-written code does not silence the rest of the file.
 fn is_minified(src: &str) -> bool {
-    src.lines().any(|l| l.len() > MINIFIED_LINE)
+    let long: usize = src
+        .lines()
+        .map(str::len)
+        .filter(|&n| n > MINIFIED_LINE)
+        .sum();
+    long * 2 > src.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_minified;
+
+    #[test]
+    fn a_bundle_is_minified_but_one_data_line_is_not() {
+        let bundle = format!("{}\n//# sourceMappingURL=x.map\n", "a();".repeat(600));
+        assert!(is_minified(&bundle));
+        let code = "function f() {\n  try { g(); } catch (e) {}\n}\n".repeat(100);
+        let with_blob = format!("const LOGO = '{}';\n{code}", "A".repeat(1500));
+        assert!(!is_minified(&with_blob));
+        assert!(!is_minified(&code));
+    }
 }
