@@ -96,6 +96,9 @@ pub struct FileFacts {
 struct NameLookup {
     names: FastMap<Box<str>, u32>,
     bindings: FastMap<(u32, ScopeId), BindingId>,
+    /// Keys declared more than once in one scope where some declaration is block-scoped: all
+    /// their bindings, in declaration order.
+    shadowed: FastMap<(u32, ScopeId), Vec<BindingId>>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -217,6 +220,11 @@ pub struct Binding {
     pub span: Range<usize>,
     /// The declared type as written, without spaces (Rust statics).
     pub ty: Option<String>,
+    /// Where a block-scoped binding (`let`/`const` in a block or a `for` head, a `catch`
+    /// parameter) is visible, when that is narrower than its scope: two `const client` in
+    /// sibling loops of one function are two variables.
+    #[serde(default)]
+    pub block: Option<Range<usize>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,11 +274,36 @@ pub enum FieldOrigin {
     Other,
 }
 
+/// Where a name is written (a byte offset): a hint for resolving it among block-scoped
+/// bindings, not part of a place's identity — two mentions of one name from one scope are the
+/// same place wherever they stand, as they were before blocks were told apart.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct At(pub usize);
+
+impl PartialEq for At {
+    fn eq(&self, _: &At) -> bool {
+        true
+    }
+}
+
+impl Eq for At {}
+
+impl std::hash::Hash for At {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 /// A place as written at the event, resolved after the walk.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PlaceRef {
-    /// An identifier, looked up from `scope` outwards.
-    Name { name: String, scope: ScopeId },
+    /// An identifier, looked up from `scope` outwards; `at` is where it is written, to choose
+    /// among block-scoped bindings of the same name in one scope.
+    Name {
+        name: String,
+        scope: ScopeId,
+        #[serde(default)]
+        at: At,
+    },
     /// `this.name` inside a class.
     Field { class: ClassId, name: String },
     /// `this` itself.
@@ -681,6 +714,7 @@ impl FileFacts {
             kind,
             span,
             ty: None,
+            block: None,
         });
         self.bindings.len() - 1
     }
@@ -703,7 +737,21 @@ impl FileFacts {
         for (id, b) in self.bindings.iter().enumerate() {
             let next = lookup.names.len() as u32;
             let name = *lookup.names.entry(b.name.as_str().into()).or_insert(next);
-            lookup.bindings.entry((name, b.scope)).or_insert(id);
+            match lookup.bindings.entry((name, b.scope)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let first = *o.get();
+                    if b.block.is_some() || self.bindings[first].block.is_some() {
+                        lookup
+                            .shadowed
+                            .entry((name, b.scope))
+                            .or_insert_with(|| vec![first])
+                            .push(id);
+                    }
+                }
+            }
         }
         lookup.names.shrink_to_fit();
         lookup.bindings.shrink_to_fit();
@@ -733,9 +781,38 @@ impl FileFacts {
         }
     }
 
+    /// [`lookup`](Self::lookup) for a name written at byte `at`: where one scope declares the
+    /// name more than once and some of those are block-scoped, the innermost block holding
+    /// `at` wins, then a declaration of the whole scope (`var`, a parameter); a name outside
+    /// every block of its scope's declarations refers to an outer scope.
+    pub fn lookup_at(&self, name: &str, mut scope: ScopeId, at: usize) -> Option<BindingId> {
+        let name = *self.lookup.names.get(name)?;
+        loop {
+            if let Some(&b) = self.lookup.bindings.get(&(name, scope)) {
+                let Some(all) = self.lookup.shadowed.get(&(name, scope)) else {
+                    return Some(b);
+                };
+                let inner = all
+                    .iter()
+                    .filter_map(|&c| {
+                        let r = self.bindings[c].block.as_ref()?;
+                        r.contains(&at).then_some((r.len(), c))
+                    })
+                    .min();
+                if let Some((_, c)) = inner {
+                    return Some(c);
+                }
+                if let Some(&c) = all.iter().find(|&&c| self.bindings[c].block.is_none()) {
+                    return Some(c);
+                }
+            }
+            scope = self.scopes.get(scope)?.parent?;
+        }
+    }
+
     pub fn resolve(&self, place: &PlaceRef) -> Place {
         match place {
-            PlaceRef::Name { name, scope } => match self.lookup(name, *scope) {
+            PlaceRef::Name { name, scope, at } => match self.lookup_at(name, *scope, at.0) {
                 Some(b) => Place::Binding(b),
                 None => Place::Global(name.clone()),
             },

@@ -85,6 +85,7 @@ impl<'a> Visit<'a> for Walker {
                     place: PlaceRef::Name {
                         name: name.clone(),
                         scope: 0,
+                        at: At::default(),
                     },
                 },
                 span_range(i.span()),
@@ -251,6 +252,7 @@ impl<'a> Visit<'a> for Walker {
                 Some(name) => PlaceRef::Name {
                     name,
                     scope: self.scope,
+                    at: At::default(),
                 },
                 None => PlaceRef::Unknown,
             },
@@ -345,6 +347,7 @@ impl<'a> Visit<'a> for Walker {
             let to = PlaceRef::Name {
                 name,
                 scope: self.scope,
+                at: At::default(),
             };
             self.value(&l.expr, to);
         } else {
@@ -578,6 +581,7 @@ impl<'a> Visit<'a> for Walker {
                             place: PlaceRef::Name {
                                 name: s.ident.to_string(),
                                 scope: 0,
+                                at: At::default(),
                             },
                         },
                         span_range(s.ident.span()),

@@ -170,6 +170,7 @@ impl Walker {
                         _ => PlaceRef::Name {
                             name: t,
                             scope: self.scope,
+                            at: At::default(),
                         },
                     }
                 } else {

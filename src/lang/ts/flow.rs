@@ -93,7 +93,12 @@ impl<'a> Walker<'a> {
         if n.kind() == "for_in_statement"
             && let Some(left) = n.field("left")
         {
-            self.declare_pattern(left, &BindingKind::Var);
+            // `for (const x of …)` / `let`: visible in the loop only.
+            let lexical = n
+                .field("kind")
+                .is_some_and(|k| matches!(self.text(k), "const" | "let"));
+            let block = lexical.then(|| n.byte_range());
+            self.declare_block_scoped(left, &BindingKind::Var, block);
         }
         // `for (const s of ['SIGINT', 'SIGTERM'])`: a fixed count, not a repeating rhythm.
         let literal = n.kind() == "for_in_statement"
@@ -124,7 +129,7 @@ impl<'a> Walker<'a> {
                 self.path = PathKind::Rejected;
             }
             if let Some(p) = h.field("parameter") {
-                self.declare_pattern(p, &BindingKind::Var);
+                self.declare_block_scoped(p, &BindingKind::Var, Some(h.byte_range()));
             }
             self.visit(h);
             self.path = saved;

@@ -61,6 +61,7 @@ impl<'a> Walker<'a> {
                             PlaceRef::Name {
                                 name: self.text(n).to_string(),
                                 scope: self.scope,
+                                at: At(n.start_byte()),
                             },
                             unref,
                             false,
@@ -172,6 +173,7 @@ impl<'a> Walker<'a> {
             "identifier" | "shorthand_property_identifier" => PlaceRef::Name {
                 name: self.text(n).to_string(),
                 scope: self.scope,
+                at: At(n.start_byte()),
             },
             "this" => PlaceRef::This { class: self.class },
             "parenthesized_expression"

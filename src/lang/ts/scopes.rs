@@ -12,7 +12,44 @@ use crate::facts::*;
 
 impl<'a> Walker<'a> {
     pub(super) fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
-        self.facts.add_binding(name, self.scope, kind, span);
+        let id = self.facts.add_binding(name, self.scope, kind, span);
+        self.facts.bindings[id].block = self.block.clone();
+    }
+
+    /// Declares a pattern's names as visible in `block` only (`let`/`const` in a block, a
+    /// `catch` parameter); `None` for the whole scope.
+    pub(super) fn declare_block_scoped(
+        &mut self,
+        pat: Node<'a>,
+        kind: &BindingKind,
+        block: Option<Range<usize>>,
+    ) {
+        let saved = std::mem::replace(&mut self.block, block);
+        self.declare_pattern(pat, kind);
+        self.block = saved;
+    }
+
+    /// The block a `let`/`const` declarator on top of the walk's stack is visible in: the
+    /// nearest block, `for` head or `switch` body around its declaration. `None` for `var`
+    /// and at the top of the module.
+    pub(super) fn lexical_block(&self) -> Option<Range<usize>> {
+        let n = self.stack.len();
+        let decl = *self.stack.get(n.checked_sub(2)?)?;
+        if decl.kind() != "lexical_declaration" {
+            return None;
+        }
+        let block = self.stack[..n - 2].iter().rev().find(|a| {
+            matches!(
+                a.kind(),
+                "statement_block"
+                    | "for_statement"
+                    | "for_in_statement"
+                    | "switch_body"
+                    | "class_static_block"
+                    | "program"
+            )
+        })?;
+        (block.kind() != "program").then(|| block.byte_range())
     }
 
     /// Declares every identifier a binding pattern introduces.
@@ -86,7 +123,10 @@ impl<'a> Walker<'a> {
             match self.required_module(n.field("value")) {
                 // `const x = require('m')`, `const { a } = require('m')`: imports.
                 Some(source) => self.declare_required(name, &source),
-                None => self.declare_pattern(name, &BindingKind::Var),
+                None => {
+                    let block = self.lexical_block();
+                    self.declare_block_scoped(name, &BindingKind::Var, block);
+                }
             }
             if let Some(v) = n.field("value") {
                 self.remember_this_alias(name, v);

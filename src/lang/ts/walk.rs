@@ -89,6 +89,9 @@ pub(super) struct Walker<'a> {
     /// Functions a method runs with its own `this` (`f.call(this)`, `f.bind(this)`): ES5
     /// private methods of that class.
     pub(super) private_methods: Vec<(String, ClassId)>,
+    /// Where the names being declared are visible, when narrower than the scope (see
+    /// [`Binding::block`]).
+    pub(super) block: Option<Range<usize>>,
 }
 
 impl<'a> Walker<'a> {
@@ -126,6 +129,7 @@ impl<'a> Walker<'a> {
             es5_classes: Vec::new(),
             this_aliases: Vec::new(),
             private_methods: Vec::new(),
+            block: None,
         }
     }
 

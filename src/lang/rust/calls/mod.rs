@@ -64,6 +64,7 @@ impl Walker {
                     callee: PlaceRef::Name {
                         name: last.clone(),
                         scope: self.scope,
+                        at: At::default(),
                     },
                 },
                 span.clone(),
