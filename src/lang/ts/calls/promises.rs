@@ -233,6 +233,17 @@ impl<'a> Walker<'a> {
         {
             return;
         }
+        // Trying candidates in turn (`for (…) { try { return await connect(id); } catch {} }`),
+        // or a result the next statement tests (`let v; try { v = f(); } catch {} if (v) …`):
+        // the failure is an answer the code goes on to use.
+        if h.parent()
+            .filter(|t| t.kind() == "try_statement")
+            .is_some_and(|t| {
+                swallows::tries_next_candidate(t) || swallows::outcome_checked_next(t, self.src)
+            })
+        {
+            return;
+        }
         // Compute-or-nothing: `try { return f(); } catch {}` ending a function, which returns
         // `undefined` when `f` throws (a cron schedule with no next date). The exception is
         // the function's way of saying "no value", and the caller sees that.

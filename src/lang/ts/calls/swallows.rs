@@ -591,3 +591,97 @@ pub(super) fn explained_before(try_block: Option<Node>) -> bool {
         }
     })
 }
+
+/// `for (const id of ids) { try { return await connect(id); } catch {} }`: trying candidates
+/// in turn. The `try` is the last statement of a loop's body and its block leaves the loop when
+/// a candidate works (`return`, `break`), so the empty catch means "try the next one"; and the
+/// statement after the loop handles running out — it throws, or falls back to another
+/// operation (a call: `await this.connect()`). A loop that ends in `return null` turned every
+/// failure into nothing, and is still reported.
+pub(super) fn tries_next_candidate(t: Node) -> bool {
+    let Some(parent) = t.parent() else {
+        return false;
+    };
+    let (body, lp) = if parent.kind() == "statement_block" {
+        let mut c = parent.walk();
+        let last = parent
+            .named_children(&mut c)
+            .filter(|s| s.kind() != "comment")
+            .last();
+        if last.is_none_or(|l| l.id() != t.id()) {
+            return false;
+        }
+        (parent, parent.parent())
+    } else {
+        (t, Some(parent))
+    };
+    let in_loop = lp.is_some_and(|l| {
+        matches!(
+            l.kind(),
+            "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
+        ) && l.field("body").is_some_and(|b| b.id() == body.id())
+    });
+    let Some(block) = t.field("body").filter(|_| in_loop) else {
+        return false;
+    };
+    let mut c = block.walk();
+    let leaves = block
+        .named_children(&mut c)
+        .any(|s| matches!(s.kind(), "return_statement" | "break_statement"));
+    let mut after = lp.and_then(|l| l.next_named_sibling());
+    while let Some(n) = after.filter(|n| n.kind() == "comment") {
+        after = n.next_named_sibling();
+    }
+    leaves
+        && after.is_some_and(|a| {
+            a.kind() == "throw_statement" || {
+                let mut stack = vec![a];
+                let mut calls = false;
+                while let Some(n) = stack.pop() {
+                    if matches!(n.kind(), "call_expression" | "await_expression") {
+                        calls = true;
+                        break;
+                    }
+                    let mut c = n.walk();
+                    stack.extend(n.named_children(&mut c));
+                }
+                calls
+            }
+        })
+}
+
+/// `let sig; try { sig = sign(data); } catch {} return Buffer.isBuffer(sig) && …`: the `try`
+/// block assigns a variable declared before it, and the statement right after the `try` reads
+/// it. A failure leaves the variable unset (or at its default), which is what that statement
+/// tests: the exception is the "no value" answer, and it is looked at.
+pub(super) fn outcome_checked_next(t: Node, src: &str) -> bool {
+    let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
+    let Some(block) = t.field("body") else {
+        return false;
+    };
+    let mut c = block.walk();
+    let assigned: Vec<&str> = block
+        .named_children(&mut c)
+        .filter(|s| s.kind() == "expression_statement")
+        .filter_map(|s| s.named_child(0).map(strip))
+        .filter(|e| e.kind() == "assignment_expression")
+        .filter_map(|e| e.field("left").filter(|l| l.kind() == "identifier"))
+        .map(text)
+        .collect();
+    if assigned.is_empty() {
+        return false;
+    }
+    let mut next = t.next_named_sibling();
+    while let Some(n) = next.filter(|n| n.kind() == "comment") {
+        next = n.next_named_sibling();
+    }
+    let mut stack: Vec<Node> = next.into_iter().collect();
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" && assigned.contains(&text(n)) {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
