@@ -43,7 +43,7 @@ impl Rule for DuplicateAdapter {
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
         let facts = ctx.facts;
         let mut out = Vec::new();
-        for e in &facts.events {
+        for (i, e) in facts.events.iter().enumerate() {
             if ctx.out_of_time() {
                 break; // the engine reports the time-out
             }
@@ -121,7 +121,19 @@ impl Rule for DuplicateAdapter {
                             .iter()
                             .any(|g| already_open_guard(g))
                     });
-            if disposed {
+            // Wraps the previous occupant instead of replacing it
+            // (`this.stream = new Inflate(this.stream)`): the new object holds the old one and
+            // closes it with itself.
+            let wraps = facts.events[i + 1..]
+                .iter()
+                .take_while(|c| c.span == e.span)
+                .any(|c| match &c.kind {
+                    EventKind::Construct { args, .. } => {
+                        args.iter().any(|a| facts.resolve(a) == place)
+                    }
+                    _ => false,
+                });
+            if disposed || wraps {
                 continue;
             }
             let name = place_text(facts, &place);
