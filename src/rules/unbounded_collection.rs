@@ -192,6 +192,9 @@ fn judge(
     if declarations > 1 || growth.is_empty() {
         return None;
     }
+    if t.kind == CollectionKind::Set && growth.iter().all(|(file, g)| warns_once(file, g)) {
+        return None;
+    }
     let facts = &t.file.facts;
     let where_ = describe_place(facts, &t.place);
     let verbs = match t.kind {
@@ -233,6 +236,33 @@ fn judge(
         }
     }
     Some(d)
+}
+
+/// Words of a call that emits a warning for people to read (`process.emitWarning(msg)`,
+/// `console.warn(msg)`, `logger.warn(msg)`, `util.deprecate`).
+const WARNING_CALLS: &[&str] = &["emitWarning(", "console.warn(", ".warn(", "deprecate("];
+
+/// A warn-once set: the growth `seen.add(key)` sits in a function that tests `seen.has(..)`
+/// and emits a warning — deduplicating deprecation and misuse warnings by their message. The
+/// keys are the program's own warning texts, a fixed set, however long the process runs.
+fn warns_once(file: &ProjectFile, g: &Event) -> bool {
+    let src = file.source.text.as_str();
+    let Some(receiver) = src
+        .get(g.span.clone())
+        .and_then(|t| t.split_once(".add("))
+        .map(|(r, _)| r.trim())
+        .filter(|r| !r.is_empty())
+    else {
+        return false;
+    };
+    let Some(body) = file.facts.scopes[g.scope]
+        .body
+        .as_ref()
+        .and_then(|b| src.get(b.clone()))
+    else {
+        return false;
+    };
+    body.contains(&format!("{receiver}.has(")) && WARNING_CALLS.iter().any(|w| body.contains(w))
 }
 
 /// Entries of a class's map or set removed in its per-entry teardown (`end(id)` reads
