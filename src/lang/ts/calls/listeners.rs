@@ -4,7 +4,7 @@
 use tree_sitter::Node;
 
 use super::super::NodeExt;
-use super::super::text::{head_span, strip};
+use super::super::text::{head_span, is_function, strip};
 use super::super::walk::Walker;
 use super::CallSite;
 use crate::facts::*;
@@ -134,6 +134,13 @@ impl<'a> Walker<'a> {
             },
             head_span(n),
         );
+        if self.in_loop && self.event_per_key(arg_list.first().copied()) {
+            // `for (const k in handlers) target.on(k, handlers[k])`: each iteration registers
+            // a different event, so the loop does not repeat a registration.
+            let e = &mut self.facts.events[event_idx];
+            e.in_loop = false;
+            e.loop_span = None;
+        }
         if let Some(callee) = n.field("function") {
             self.visit(callee);
         }
@@ -148,6 +155,54 @@ impl<'a> Walker<'a> {
         if let EventKind::Listen { handler: h, .. } = &mut self.facts.events[event_idx].kind {
             *h = handler;
         }
+    }
+
+    /// The event argument is the variable of the only loop around the call in its function
+    /// (`for (const k in handlers)`, `for (const [k, f] of Object.entries(map))`): a different
+    /// event each iteration.
+    fn event_per_key(&self, ev: Option<Node<'a>>) -> bool {
+        let Some(ev) = ev.map(strip).filter(|e| e.kind() == "identifier") else {
+            return false;
+        };
+        let name = self.text(ev);
+        let mut loops = self.stack.iter().rev().take_while(|a| {
+            !is_function(**a)
+                && !matches!(
+                    a.kind(),
+                    "function_declaration" | "method_definition" | "generator_function_declaration"
+                )
+        });
+        let mut found = None;
+        for a in loops.by_ref() {
+            if matches!(
+                a.kind(),
+                "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
+            ) {
+                if found.is_some() {
+                    return false;
+                }
+                found = Some(*a);
+            }
+        }
+        let Some(left) = found
+            .filter(|l| l.kind() == "for_in_statement")
+            .and_then(|l| l.field("left"))
+        else {
+            return false;
+        };
+        let mut stack = vec![left];
+        while let Some(n) = stack.pop() {
+            if matches!(
+                n.kind(),
+                "identifier" | "shorthand_property_identifier_pattern"
+            ) && self.text(n) == name
+            {
+                return true;
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+        false
     }
 
     /// The options object of a listener call (`{ once: true, signal: ac.signal }`): whether it
