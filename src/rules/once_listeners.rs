@@ -20,6 +20,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::diagnostic::{Applicability, Fix};
 use crate::facts::{BindingKind, Event, Handler};
 
 /// Parameter names that denote an object handed in from a longer life: the connection a pool
@@ -53,7 +54,7 @@ fn end_of_life_event(ev: &str) -> bool {
 pub(super) fn check_once(
     ctx: &FileCtx,
     summaries: &crate::summaries::ProjectSummaries,
-) -> Vec<(Event, String, String)> {
+) -> Vec<(Event, String, String, Option<Fix>)> {
     let facts = ctx.facts;
     // Removals anywhere in the file, by event and handler identity (any target: `this.conn`
     // in another method is the same connection as `con` here, so a removal of the same
@@ -170,6 +171,13 @@ pub(super) fn check_once(
         // One finding per group of registrations: the first one left behind.
         reported_groups.insert((e.scope, target));
         let t = place_text(facts, target);
+        let fix = left_by.and_then(|_| {
+            let members: Vec<&Once> = groups[&(e.scope, target)]
+                .iter()
+                .map(|&i| &onces[i])
+                .collect();
+            pair_fix(ctx, &members, &t)
+        });
         let (message, help) = if let Some(first) = left_by {
             (
                 format!(
@@ -197,9 +205,106 @@ pub(super) fn check_once(
                 ),
             )
         };
-        out.push(((*e).clone(), message, help));
+        out.push(((*e).clone(), message, help, fix));
     }
     out
+}
+
+/// A `once` group whose handlers are all inline (`t.once('error', (err) => cb(err));
+/// t.once('connect', () => cb(null));`), each its own statement on `t`: name each handler
+/// (`const onError = …;` before the first registration) and have each remove the others when it
+/// fires, so whichever event comes, none is left behind. Unsafe: the other handlers no longer
+/// run for a later event of this call.
+fn pair_fix(ctx: &FileCtx, members: &[&Once], target: &str) -> Option<Fix> {
+    use super::fixes::*;
+    let (facts, src) = (ctx.facts, ctx.source);
+    if members.len() < 2 {
+        return None;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for m in members {
+        let Handler::Inline(_) = m.handler else {
+            return None;
+        };
+        let hs = m.handler_span.clone()?;
+        let stmt = src.get(m.e.stmt.clone())?;
+        if !(m.e.stmt.start <= hs.start && hs.end <= m.e.stmt.end) || !stmt.starts_with(target) {
+            return None;
+        }
+        // A `function` handler runs with the emitter as `this`: a removal through `this…`
+        // would name another object there.
+        let text = src.get(hs.clone())?.trim_start();
+        let text = text.strip_prefix("async").unwrap_or(text).trim_start();
+        if text.starts_with("function") && target.starts_with("this") {
+            return None;
+        }
+        let name = unique_name(&camel(&["on", m.ev]), |n| {
+            name_in_use(facts, src, n) || names.iter().any(|x| x == n)
+        });
+        names.push(name);
+    }
+    let unit = indent_unit(src, 2);
+    let mut consts = Vec::new();
+    let mut edits = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let Handler::Inline(scope) = m.handler else {
+            return None;
+        };
+        let hs = m.handler_span.clone()?;
+        let removals: Vec<String> = members
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (o, n))| format!("{target}.removeListener('{}', {n});", o.ev))
+            .collect();
+        let text = match facts.scopes[*scope].body.clone() {
+            Some(body) if hs.start <= body.start && body.end <= hs.end => {
+                let edit = prepend_to_block(src, &body, &removals, &unit)?;
+                format!(
+                    "{}{}{}",
+                    src.get(hs.start..edit.range.start)?,
+                    edit.content,
+                    src.get(edit.range.end..hs.end)?
+                )
+            }
+            // An expression body: `(err) => cb(err)` becomes a block that removes, then runs it.
+            _ => {
+                let whole = src.get(hs.clone())?;
+                let arrow = whole.find("=>")?;
+                let (head, expr) = (&whole[..arrow], whole[arrow + 2..].trim());
+                if head.contains('=') || expr.is_empty() {
+                    return None;
+                }
+                let expr = if ["function", "class", "{"]
+                    .iter()
+                    .any(|k| expr.starts_with(k))
+                {
+                    format!("({expr});")
+                } else {
+                    format!("{expr};")
+                };
+                format!("{head}=> {{ {} {expr} }}", removals.join(" "))
+            }
+        };
+        consts.push(if is_typescript(ctx.path) {
+            format!("const {}: (...args: any[]) => void = {text};", names[i])
+        } else {
+            format!("const {} = {text};", names[i])
+        });
+        edits.push(replace(hs, names[i].clone()));
+    }
+    let first = members.iter().map(|m| m.e.stmt.start).min()?;
+    edits.push(insert_before_statement(src, first, &consts));
+    let events: Vec<String> = members.iter().map(|m| format!("'{}'", m.ev)).collect();
+    Some(fix(
+        format!(
+            "name the `once` handlers ({}) and have each remove the others from `{target}`",
+            events.join(", ")
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
 }
 
 /// How the target is described and how often the registration runs, when the target outlives

@@ -431,10 +431,11 @@ fn check_ts(
             }
             out.push(d);
         }
-        for (e, message, help) in super::once_listeners::check_once(ctx, summaries) {
+        for (e, message, help, fix) in super::once_listeners::check_once(ctx, summaries) {
             out.push(
                 META.report(ctx.path.to_path_buf(), e.span.clone(), message)
-                    .with_help(help),
+                    .with_help(help)
+                    .with_fixes(fix),
             );
         }
         out
