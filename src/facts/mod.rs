@@ -412,6 +412,12 @@ pub enum EventKind {
         /// `{ signal }` in the options: the controller whose `abort()` removes the listener
         /// (`PlaceRef::Unknown` when the signal's origin is not followed).
         signal: Option<PlaceRef>,
+        /// The event is the item of the loop or `.forEach` around the registration
+        /// (`for (const ev in handlers) t.on(ev, handlers[ev])`, `events.forEach((ev) =>
+        /// t.on(ev, …))`): each iteration registers a different event, so that loop repeats
+        /// nothing. The event is then not in that loop (`in_loop` is false for a `for`).
+        #[serde(default)]
+        per_key: bool,
     },
     /// `off` / `removeListener` / `removeEventListener`.
     Unlisten {

@@ -280,6 +280,7 @@ fn check_ts(
                 handler_span,
                 once,
                 signal,
+                per_key,
             } = &e.kind
             else {
                 continue;
@@ -287,6 +288,24 @@ fn check_ts(
             if *once {
                 continue;
             }
+            // A different event per item of the `.forEach` it is in: that callback repeats
+            // nothing; the registration runs as often as the code around the `.forEach`.
+            let lifted;
+            let e = match facts.scopes[e.scope].parent {
+                Some(p)
+                    if *per_key
+                        && matches!(&facts.scopes[e.scope].kind,
+                            ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration) =>
+                {
+                    lifted = Event {
+                        scope: p,
+                        in_loop: facts.scopes[e.scope].in_loop,
+                        ..e.clone()
+                    };
+                    &lifted
+                }
+                _ => e,
+            };
             let target = facts.resolve(target);
             // The value a getter hands back, which may be the caller's own (shared) object.
             let handed = super::handed_back::handed_back(ctx, summaries, e, &target);

@@ -131,15 +131,23 @@ impl<'a> Walker<'a> {
                 handler_span: arg_list.get(1).map(|h| h.byte_range()),
                 once,
                 signal,
+                per_key: false,
             },
             head_span(n),
         );
-        if self.in_loop && self.event_per_key(arg_list.first().copied()) {
+        let first = arg_list.first().copied();
+        let per_loop = self.in_loop && self.event_per_key(first);
+        if per_loop {
             // `for (const k in handlers) target.on(k, handlers[k])`: each iteration registers
             // a different event, so the loop does not repeat a registration.
             let e = &mut self.facts.events[event_idx];
             e.in_loop = false;
             e.loop_span = None;
+        }
+        if per_loop || self.event_per_item(first) {
+            if let EventKind::Listen { per_key, .. } = &mut self.facts.events[event_idx].kind {
+                *per_key = true;
+            }
         }
         if let Some(callee) = n.field("function") {
             self.visit(callee);
@@ -203,6 +211,18 @@ impl<'a> Walker<'a> {
             stack.extend(n.named_children(&mut c));
         }
         false
+    }
+
+    /// The event argument is the item of the `.forEach`/`.map` callback the call is directly
+    /// in (`events.forEach((ev) => target.on(ev, …))`), outside any loop of that callback.
+    fn event_per_item(&self, ev: Option<Node<'a>>) -> bool {
+        let Some(ev) = ev.map(strip).filter(|e| e.kind() == "identifier") else {
+            return false;
+        };
+        let sc = &self.facts.scopes[self.scope];
+        !self.in_loop
+            && matches!(&sc.kind, ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration)
+            && sc.params.first().is_some_and(|p| p == self.text(ev))
     }
 
     /// The options object of a listener call (`{ once: true, signal: ac.signal }`): whether it
