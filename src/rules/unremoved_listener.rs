@@ -306,6 +306,15 @@ fn check_ts(
                 }
                 _ => e,
             };
+            // A registration API (`on(event, handler) { conn.on(event, handler) }`) that nothing
+            // in the project is seen calling: it forwards its caller's handler, and the caller
+            // owns the removal (such wrappers come with their `off`).
+            let forwarded = matches!(handler, Handler::Named(p)
+                if matches!(facts.resolve(p), Place::Binding(b)
+                    if facts.bindings[b].kind == crate::facts::BindingKind::Param));
+            if forwarded && event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Unknown {
+                continue;
+            }
             let target = facts.resolve(target);
             // The value a getter hands back, which may be the caller's own (shared) object.
             let handed = super::handed_back::handed_back(ctx, summaries, e, &target);
@@ -613,6 +622,10 @@ fn judge_target(
                 "on every call of {}",
                 describe_scope(facts, named_owner(facts, e.scope))
             ),
+            Lifetime::Unknown => format!(
+                "on every call of {}, which nothing shows runs only once",
+                describe_scope(facts, named_owner(facts, e.scope))
+            ),
             _ => "more than once".into(),
         }
     };
@@ -645,7 +658,7 @@ fn judge_target(
     if long_lived {
         if !matches!(
             lifetime,
-            Lifetime::Repeated | Lifetime::PerInstance | Lifetime::PerCall
+            Lifetime::Repeated | Lifetime::PerInstance | Lifetime::PerCall | Lifetime::Unknown
         ) {
             return None;
         }
