@@ -228,7 +228,8 @@ fn pair_fix(ctx: &FileCtx, members: &[&Once], target: &str) -> Option<Fix> {
         };
         let hs = m.handler_span.clone()?;
         let stmt = src.get(m.e.stmt.clone())?;
-        if !(m.e.stmt.start <= hs.start && hs.end <= m.e.stmt.end) || !stmt.starts_with(target) {
+        let own_statement = m.e.stmt.start <= hs.start && hs.end <= m.e.stmt.end;
+        if !(own_statement && stmt.starts_with(target)) {
             return None;
         }
         // A `function` handler runs with the emitter as `this`: a removal through `this…`
