@@ -45,6 +45,20 @@ const SHARED_PARAM_WORDS: &[&str] = &[
 /// generated file with thousands on one object must not make this quadratic).
 const MAX_SIBLINGS: usize = 8;
 
+/// Events a socket emits while it connects, once in its life: a pooled socket handed to a later
+/// request never emits them again.
+fn connection_phase(ev: &str) -> bool {
+    matches!(ev, "lookup" | "connect" | "secureConnect" | "ready")
+}
+
+/// `once` for a connection-phase event on the socket a request's `'socket'` event hands over,
+/// not only while that socket is connecting.
+fn phase_on_pooled(facts: &FileFacts, e: &Event, ev: &str, target: &Place) -> bool {
+    connection_phase(ev)
+        && super::unremoved_listener::pooled_socket(facts, super::constructions::root_place(target))
+            .is_some_and(|h| !super::unremoved_listener::pooled_guarded(facts, e, h))
+}
+
 /// An event a `once` listener on a long-lived object may wait for until that object ends.
 fn end_of_life_event(ev: &str) -> bool {
     ev == "error" || crate::facts::is_close_event(ev)
@@ -155,6 +169,9 @@ pub(super) fn check_once(
             None if !siblings.is_empty() => continue,
             // Alone, an end-of-life `once` on the instance itself is its own teardown hook
             // (`this.once('close', () => client.off(…))`), not a registration from outside.
+            // A connection-phase event on a socket a keep-alive agent may hand back already
+            // connected: it never comes for this request.
+            None if phase_on_pooled(facts, e, ev, target) && !removed(ev, handler) => {}
             None if !end_of_life_event(ev) || matches!(target, Place::This(_)) => continue,
             None if removed(ev, handler) => continue,
             None => {}
@@ -190,6 +207,20 @@ pub(super) fn check_once(
                 format!(
                     "keep both handlers in named functions and have each remove the other: \
                      `{t}.removeListener('{ev}', onEv)` in the '{first}' handler (and the reverse)"
+                ),
+            )
+        } else if phase_on_pooled(facts, e, ev, target) {
+            (
+                format!(
+                    "`once('{ev}')` is added to {desc}, the socket of the request's 'socket' event, \
+                     and never removed: '{ev}' comes only while a socket connects, and a keep-alive \
+                     agent hands the same socket, already connected, to later requests, so every \
+                     request leaves one more listener and its closure on it"
+                ),
+                format!(
+                    "register only while the socket connects (`if (socket.connecting)`), or keep \
+                     the handler in a named function and remove it once connected \
+                     (`{t}.removeListener('{ev}', onEv)`)"
                 ),
             )
         } else {
@@ -364,7 +395,11 @@ fn outlives_call(
             .fields
             .iter()
             .any(|f| f.name == *name && f.origin == crate::facts::FieldOrigin::Injected),
-        Place::Binding(b) => facts.is_module_binding(*b) || shared_param(facts, aliases, *b, owner),
+        Place::Binding(b) => {
+            facts.is_module_binding(*b)
+                || shared_param(facts, aliases, *b, owner)
+                || super::unremoved_listener::pooled_socket(facts, root).is_some()
+        }
         _ => false,
     };
     long_lived.then_some((desc, rhythm))

@@ -641,6 +641,29 @@ fn judge_target(
         _ => false,
     };
     let desc = describe_place(facts, target);
+    // The socket a client request's 'socket' event hands over: with a keep-alive agent it is a
+    // pooled socket that serves later requests too, so every request adds one more listener
+    // to it (timed-out, got, http-timer). Not when the registration happens only on some path
+    // (`if (socket.connecting) …`) or after a return on a socket that is not connecting: a
+    // socket still connecting is new, not one the pool handed back.
+    if let Some(handler) = pooled_socket(facts, root) {
+        let owner = outer_owner(facts, e.scope);
+        if pooled_guarded(facts, e, handler) || facts.lifetime(owner) == Lifetime::Once {
+            return None;
+        }
+        let req = match &facts.scopes[handler].kind {
+            ScopeKind::Callback(r) => trim_callee(&r.callee).to_string(),
+            _ => String::new(),
+        };
+        return Some((
+            Owner::Scope(owner),
+            format!("once per request, on its 'socket' event of `{req}`"),
+            format!(
+                "{desc}, a socket that a keep-alive agent hands on to later requests, \
+                 already connected"
+            ),
+        ));
+    }
     // Registered once per instance, in the constructor, on what the constructor was handed: the
     // object is the instance's own (one transport per socket, one wrapper per connection)
     // unless some construction site hands it something shared.
@@ -793,6 +816,45 @@ fn fresh_in_run(
         && facts
             .events_on(&Place::Binding(b))
             .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
+}
+
+/// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only on some path
+/// (`if (socket.connecting) …`) or after a return on a socket that is not connecting, between
+/// the `'socket'` handler and the registration: a socket still connecting is a new one.
+pub(super) fn pooled_guarded(facts: &FileFacts, e: &Event, handler: ScopeId) -> bool {
+    e.conditional
+        || facts
+            .ancestors(e.scope)
+            .take_while(|&s| Some(s) != facts.scopes[handler].parent)
+            .any(|s| {
+                facts.scopes[s]
+                    .early_return_guards
+                    .iter()
+                    .any(|g| g.contains("connecting"))
+            })
+}
+
+/// The handler scope when `root` is the socket a client request's `'socket'` event hands over
+/// (`req.on('socket', (socket) => …)`: the handler's first parameter).
+pub(super) fn pooled_socket(facts: &FileFacts, root: &Place) -> Option<ScopeId> {
+    let Place::Binding(b) = root else {
+        return None;
+    };
+    let binding = &facts.bindings[*b];
+    if binding.kind != crate::facts::BindingKind::Param {
+        return None;
+    }
+    let sc = &facts.scopes[binding.scope];
+    match &sc.kind {
+        ScopeKind::Callback(r)
+            if r.event.as_deref() == Some("socket")
+                && matches!(r.method.as_str(), "on" | "once" | "addListener")
+                && sc.params.first() == Some(&binding.name) =>
+        {
+            Some(binding.scope)
+        }
+        _ => None,
+    }
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
