@@ -1243,6 +1243,7 @@ pub const TEARDOWN_WORDS: &[&str] = &[
     "abort",
     "kill",
     "cancel",
+    "deactivate",
 ];
 
 /// A method or function named like a teardown: one of its words is a teardown word, or it

@@ -34,6 +34,7 @@ const LIFE_ENDING: &[&str] = &[
     "teardown",
     "unmount",
     "drop",
+    "deactivate",
 ];
 
 /// `name` is named for the end of a life (`close`, `disposeAll`, `on_shutdown`, `tearDown`).
