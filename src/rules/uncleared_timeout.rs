@@ -76,6 +76,16 @@ impl Rule for UnclearedTimeout {
                     if finally || (d.rejects_work && !clears.is_empty()) {
                         continue;
                     }
+                    // The handle is handed on — stored in the pending call's record
+                    // (`this.pending[id] = { timeout, resolve, reject }`), queued, passed or
+                    // returned: whoever settles the record holds it and clears it there.
+                    if holders.iter().any(|h| {
+                        facts
+                            .events_on(h)
+                            .any(|x| matches!(x.kind, EventKind::Escape { .. }))
+                    }) {
+                        continue;
+                    }
                     let name = place_text(facts, &place);
                     // A hand-written race: every other way the executor settles the promise
                     // must clear the timer first.
