@@ -24,8 +24,36 @@ impl<'a> Walker<'a> {
     /// and their synonyms); `removeAllListeners` and `abort` are recorded and left to the
     /// caller to walk.
     pub(super) fn listener_call(&mut self, s: &CallSite<'a>, o: Node<'a>) -> bool {
-        let (n, method) = (s.n, s.method);
         let target = self.listen_target(o);
+        self.listener_call_on(s, target, Some(o))
+    }
+
+    /// A bare `addEventListener(…)` / `removeEventListener(…)` (no object): in a browser script
+    /// it is the global object's, `window`'s (engine.io-client's `beforeunload` handler).
+    pub(super) fn global_listener_call(&mut self, s: &CallSite<'a>) -> bool {
+        if s.obj.is_some()
+            || s.callee.kind() != "identifier"
+            || !matches!(s.method, "addEventListener" | "removeEventListener")
+            // A function of the file's own by that name (declared before the call).
+            || self.facts.bindings.iter().any(|b| b.name == s.method)
+        {
+            return false;
+        }
+        let target = PlaceRef::Name {
+            name: "window".into(),
+            scope: self.scope,
+            at: At(s.callee.start_byte()),
+        };
+        self.listener_call_on(s, target, None)
+    }
+
+    fn listener_call_on(
+        &mut self,
+        s: &CallSite<'a>,
+        target: PlaceRef,
+        o: Option<Node<'a>>,
+    ) -> bool {
+        let (n, method) = (s.n, s.method);
         if LISTEN.contains(&method) && s.list.len() >= 2 {
             self.listen(s, target);
             return true;
@@ -55,7 +83,9 @@ impl<'a> Walker<'a> {
                 n.byte_range(),
             );
         }
-        if method == "abort" {
+        if method == "abort"
+            && let Some(o) = o
+        {
             let controller = self.place_of(o);
             self.event(EventKind::Abort { controller }, n.byte_range());
         }

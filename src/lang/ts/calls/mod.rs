@@ -109,6 +109,8 @@ impl<'a> Walker<'a> {
                 return;
             }
             self.grow_shrink_call(&site, o);
+        } else if self.global_listener_call(&site) {
+            return;
         }
         self.factory_call(&site);
         // A call of a named function: for call-graph lifetimes.
