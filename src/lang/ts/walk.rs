@@ -275,7 +275,12 @@ impl<'a> Walker<'a> {
             }
             "import_statement" => self.import(n),
             "export_statement" => self.export(n),
-            "shorthand_property_identifier" => self.stored_shorthand(n),
+            "shorthand_property_identifier" => {
+                // `{ resolve, reject }` stores the settle functions as `{ resolve: resolve }`
+                // does: the promise may settle through them elsewhere.
+                self.stored_shorthand(n);
+                self.settle_reference(n);
+            }
             "pair" | "array" => self.stored_values(n),
             "identifier" => self.settle_reference(n),
             "string" | "template_string" => {
