@@ -12,6 +12,11 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 mod indices;
+mod vocabulary;
+pub use vocabulary::*;
+mod names;
+pub use names::At;
+use names::NameLookup;
 /// The derived indices' maps: keyed by names and places of one file, looked up once per event
 /// and use; a fast non-cryptographic hash (SipHash was 2% of a big file's profile).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -87,18 +92,6 @@ pub struct FileFacts {
     /// The module's signal handlers (`process.on('SIGTERM', …)` at module level), on first use.
     #[serde(skip)]
     signal_handlers: std::sync::OnceLock<Vec<ScopeId>>,
-}
-
-/// Name → binding per scope, for [`FileFacts::lookup`]: each distinct name once, numbered, and
-/// one flat table keyed by (name number, scope). (A table per name cost a hash table for every
-/// distinct name of every file the project phase keeps.)
-#[derive(Debug, Default, Clone)]
-struct NameLookup {
-    names: FastMap<Box<str>, u32>,
-    bindings: FastMap<(u32, ScopeId), BindingId>,
-    /// Keys declared more than once in one scope where some declaration is block-scoped: all
-    /// their bindings, in declaration order.
-    shadowed: FastMap<(u32, ScopeId), Vec<BindingId>>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -272,25 +265,6 @@ pub enum FieldOrigin {
     /// Handed in through the constructor: shared, and outlives the instance.
     Injected,
     Other,
-}
-
-/// Where a name is written (a byte offset): a hint for resolving it among block-scoped
-/// bindings, not part of a place's identity — two mentions of one name from one scope are the
-/// same place wherever they stand, as they were before blocks were told apart.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct At(pub usize);
-
-impl PartialEq for At {
-    fn eq(&self, _: &At) -> bool {
-        true
-    }
-}
-
-impl Eq for At {}
-
-impl std::hash::Hash for At {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// A place as written at the event, resolved after the walk.
@@ -739,29 +713,7 @@ impl FileFacts {
         self.classes.shrink_to_fit();
         self.events.shrink_to_fit();
         self.exports.shrink_to_fit();
-        let mut lookup = NameLookup::default();
-        for (id, b) in self.bindings.iter().enumerate() {
-            let next = lookup.names.len() as u32;
-            let name = *lookup.names.entry(b.name.as_str().into()).or_insert(next);
-            match lookup.bindings.entry((name, b.scope)) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                }
-                std::collections::hash_map::Entry::Occupied(o) => {
-                    let first = *o.get();
-                    if b.block.is_some() || self.bindings[first].block.is_some() {
-                        lookup
-                            .shadowed
-                            .entry((name, b.scope))
-                            .or_insert_with(|| vec![first])
-                            .push(id);
-                    }
-                }
-            }
-        }
-        lookup.names.shrink_to_fit();
-        lookup.bindings.shrink_to_fit();
-        self.lookup = lookup;
+        self.lookup = NameLookup::build(&self.bindings);
         let mut by_place: FastMap<Place, Vec<usize>> = FastMap::default();
         for (i, e) in self.events.iter().enumerate() {
             if let Some(p) = e.kind.place() {
@@ -773,47 +725,6 @@ impl FileFacts {
         }
         self.by_place = by_place;
         self.compute_lifetimes();
-    }
-
-    /// The binding a name refers to from `scope`, searching outwards. The first declaration
-    /// in a scope wins (a redeclaration with `var` is the same variable).
-    pub fn lookup(&self, name: &str, mut scope: ScopeId) -> Option<BindingId> {
-        let name = *self.lookup.names.get(name)?;
-        loop {
-            if let Some(&b) = self.lookup.bindings.get(&(name, scope)) {
-                return Some(b);
-            }
-            scope = self.scopes.get(scope)?.parent?;
-        }
-    }
-
-    /// [`lookup`](Self::lookup) for a name written at byte `at`: where one scope declares the
-    /// name more than once and some of those are block-scoped, the innermost block holding
-    /// `at` wins, then a declaration of the whole scope (`var`, a parameter); a name outside
-    /// every block of its scope's declarations refers to an outer scope.
-    pub fn lookup_at(&self, name: &str, mut scope: ScopeId, at: usize) -> Option<BindingId> {
-        let name = *self.lookup.names.get(name)?;
-        loop {
-            if let Some(&b) = self.lookup.bindings.get(&(name, scope)) {
-                let Some(all) = self.lookup.shadowed.get(&(name, scope)) else {
-                    return Some(b);
-                };
-                let inner = all
-                    .iter()
-                    .filter_map(|&c| {
-                        let r = self.bindings[c].block.as_ref()?;
-                        r.contains(&at).then_some((r.len(), c))
-                    })
-                    .min();
-                if let Some((_, c)) = inner {
-                    return Some(c);
-                }
-                if let Some(&c) = all.iter().find(|&&c| self.bindings[c].block.is_none()) {
-                    return Some(c);
-                }
-            }
-            scope = self.scopes.get(scope)?.parent?;
-        }
     }
 
     pub fn resolve(&self, place: &PlaceRef) -> Place {
@@ -1096,168 +1007,6 @@ pub fn place_name(place: &Place, facts: &FileFacts) -> Option<String> {
         Place::Global(g) => Some(g.clone()),
         _ => None,
     }
-}
-
-/// `haystack` contains `needle` as a whole identifier path (not inside a longer name): a text
-/// predicate on source snippets (guards, callbacks), shared by the front ends and the rules.
-pub fn mentions(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return false;
-    }
-    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    let mut start = 0;
-    while let Some(i) = haystack[start..].find(needle) {
-        let at = start + i;
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + needle.len()..].chars().next();
-        let first = needle.chars().next().unwrap_or(' ');
-        let last = needle.chars().next_back().unwrap_or(' ');
-        let ok_before = before.is_none_or(|b| !(ident(b) || b == '.') || !ident(first));
-        let ok_after = after.is_none_or(|a| !ident(a) || !ident(last));
-        if ok_before && ok_after {
-            return true;
-        }
-        start = at + needle.len().max(1);
-    }
-    false
-}
-
-/// A Rust type that can change behind a shared reference (`Mutex`, `RwLock`, `RefCell`,
-/// `DashMap`, …). A struct shared through `Arc` or a `static` can only grow at run time through
-/// such a field; `&mut self` growth happened while it was still being built.
-pub fn is_interior_mutable(ty: &str) -> bool {
-    [
-        "Mutex<",
-        "RwLock<",
-        "RefCell<",
-        "Cell<",
-        "DashMap<",
-        "DashSet<",
-        "ArcSwap",
-        "OnceCell<",
-        "UnsafeCell<",
-        "scc::",
-        "papaya::",
-        "flurry::",
-        "SkipMap<",
-        "SkipSet<",
-        "SegQueue<",
-    ]
-    .iter()
-    .any(|w| ty.contains(w))
-}
-
-/// A Rust field or static type that is a registry of callbacks or subscribers:
-/// `Mutex<Vec<Box<dyn Fn(Event) + Send>>>`, `HashMap<u64, Sender<Msg>>`, `Vec<Listener>`.
-pub fn is_registry_type(ty: &str) -> bool {
-    let t: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-    let collection = [
-        "Vec<",
-        "VecDeque<",
-        "HashMap<",
-        "BTreeMap<",
-        "Slab<",
-        "DashMap<",
-        "IndexMap<",
-    ]
-    .iter()
-    .any(|c| t.contains(c));
-    if !collection {
-        return false;
-    }
-    t.contains("dynFn")
-        || t.contains("Sender<")
-        || t.contains("broadcast::Receiver<")
-        || ["Callback", "Listener", "Handler", "Subscriber", "Observer"]
-            .iter()
-            .any(|w| t.contains(&format!("{w}>")) || t.contains(&format!("{w},")))
-}
-
-/// Events that mean "this object (or process) is going away".
-pub fn is_close_event(event: &str) -> bool {
-    matches!(
-        event,
-        "close"
-            | "end"
-            | "exit"
-            | "beforeExit"
-            | "SIGTERM"
-            | "SIGINT"
-            | "SIGHUP"
-            | "disconnect"
-            | "disconnected"
-            | "finish"
-            | "destroy"
-            | "shutdown"
-            | "unload"
-            | "beforeunload"
-            | "pagehide"
-    )
-}
-
-/// Splits an identifier into lowercase words: `stopHeartbeat` → `stop`, `heartbeat`;
-/// `on_close` → `on`, `close`; `HTTPServer` → `httpserver` is kept whole where case gives no hint.
-pub fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '_' || c == '$' || c == '-' || c == '#' {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        let boundary = c.is_uppercase()
-            && i > 0
-            && (chars[i - 1].is_lowercase()
-                || chars[i - 1].is_ascii_digit()
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
-                    && chars[i - 1].is_uppercase());
-        if boundary && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        cur.extend(c.to_lowercase());
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
-}
-
-/// The default teardown words (configurable later).
-pub const TEARDOWN_WORDS: &[&str] = &[
-    "close",
-    "dispose",
-    "destroy",
-    "stop",
-    "shutdown",
-    "disconnect",
-    "end",
-    "cleanup",
-    "terminate",
-    "teardown",
-    "unmount",
-    "unsubscribe",
-    "release",
-    "abort",
-    "kill",
-    "cancel",
-    "deactivate",
-];
-
-/// A method or function named like a teardown: one of its words is a teardown word, or it
-/// is `cleanUp`/`tearDown` spelled as two words.
-pub fn is_teardown_name(name: &str) -> bool {
-    // `impl Drop for T { fn drop(&mut self) }`
-    if name == "drop" {
-        return true;
-    }
-    let ws: Vec<String> = words(name).collect();
-    ws.iter().any(|w| TEARDOWN_WORDS.contains(&w.as_str()))
-        || ws
-            .windows(2)
-            .any(|p| (p[0] == "clean" && p[1] == "up") || (p[0] == "tear" && p[1] == "down"))
 }
 
 #[cfg(test)]
