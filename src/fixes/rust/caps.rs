@@ -57,19 +57,7 @@ fn collection_of(src: &str, call: &Range<usize>) -> Option<String> {
     {
         recv = &*e.receiver;
     }
-    let growth = [
-        "push",
-        "push_back",
-        "push_front",
-        "insert",
-        "extend",
-        "or_insert",
-        "or_insert_with",
-        "or_default",
-        "or_insert_with_key",
-        "append",
-    ];
-    if !growth.contains(&m.method.to_string().as_str()) {
+    if !crate::facts::RUST_GROWTH_METHODS.contains(&m.method.to_string().as_str()) {
         return None;
     }
     let r = print::expr(recv)?;

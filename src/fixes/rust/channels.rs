@@ -71,18 +71,7 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
 
     let outline = Outline::of(src)?;
     let func = outline.fn_at(call.start)?.clone();
-    let syn::Stmt::Local(local) = print::parse::<syn::Stmt>(src.get(stmt.clone())?.trim())? else {
-        return None;
-    };
-    let syn::Pat::Tuple(t) = &local.pat else {
-        return None;
-    };
-    let ident = |p: &syn::Pat| match p {
-        syn::Pat::Ident(i) => Some(i.ident.to_string()),
-        _ => None,
-    };
-    let tx = ident(t.elems.first()?)?;
-    let rx = ident(t.elems.iter().nth(1)?)?;
+    let (tx, rx) = print::tuple_pair(src, stmt)?;
     let body = src.get(func.body.clone())?;
     let senders = clones_of(body, &tx);
     let ends: Vec<String> = senders.iter().cloned().chain([rx.clone()]).collect();

@@ -331,17 +331,7 @@ pub fn bounded_channel_try_send(
         return None;
     }
     last.ident = syn::Ident::new("channel", last.ident.span());
-    let syn::Stmt::Local(local) = print::parse::<syn::Stmt>(src.get(stmt.clone())?.trim())? else {
-        return None;
-    };
-    let syn::Pat::Tuple(t) = &local.pat else {
-        return None;
-    };
-    let ident = |p: &syn::Pat| match p {
-        syn::Pat::Ident(i) => Some(i.ident.to_string()),
-        _ => None,
-    };
-    let (tx, rx) = (ident(t.elems.first()?)?, ident(t.elems.iter().nth(1)?)?);
+    let (tx, rx) = print::tuple_pair(src, stmt)?;
     let body = src.get(stmt.end..func.end)?;
     let at = stmt.end;
     // The sender and its clones (`let t2 = tx.clone();`), to a fixpoint.

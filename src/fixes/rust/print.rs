@@ -86,6 +86,21 @@ pub fn indent(text: &str, indent: &str, newline: &str) -> String {
     out
 }
 
+/// The two names a `let (tx, rx) = …;` statement at `stmt` binds: a channel's ends.
+pub fn tuple_pair(src: &str, stmt: &std::ops::Range<usize>) -> Option<(String, String)> {
+    let syn::Stmt::Local(local) = parse::<syn::Stmt>(src.get(stmt.clone())?.trim())? else {
+        return None;
+    };
+    let syn::Pat::Tuple(t) = &local.pat else {
+        return None;
+    };
+    let ident = |p: &syn::Pat| match p {
+        syn::Pat::Ident(i) => Some(i.ident.to_string()),
+        _ => None,
+    };
+    Some((ident(t.elems.first()?)?, ident(t.elems.iter().nth(1)?)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

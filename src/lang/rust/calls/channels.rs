@@ -11,18 +11,6 @@ use super::super::spans::{Ranged, span_range};
 use super::super::syntax::builder_chain;
 use crate::facts::*;
 
-const GROW: &[&str] = &[
-    "push",
-    "push_back",
-    "push_front",
-    "insert",
-    "extend",
-    "or_insert",
-    "or_insert_with",
-    "or_default",
-    "or_insert_with_key",
-    "append",
-];
 const SHRINK: &[&str] = &[
     "remove",
     "retain",
@@ -127,7 +115,7 @@ impl Walker {
         known: bool,
         span: &Range<usize>,
     ) {
-        if known && GROW.contains(&method) {
+        if known && RUST_GROWTH_METHODS.contains(&method) {
             self.event(
                 EventKind::Grow {
                     place: recv.clone(),
