@@ -167,11 +167,11 @@ pub(super) fn check_once(
         match left_by {
             Some(_) => {}
             None if !siblings.is_empty() => continue,
-            // Alone, an end-of-life `once` on the instance itself is its own teardown hook
-            // (`this.once('close', () => client.off(…))`), not a registration from outside.
             // A connection-phase event on a socket a keep-alive agent may hand back already
             // connected: it never comes for this request.
             None if phase_on_pooled(facts, e, ev, target) && !removed(ev, handler) => {}
+            // Alone, an end-of-life `once` on the instance itself is its own teardown hook
+            // (`this.once('close', () => client.off(…))`), not a registration from outside.
             None if !end_of_life_event(ev) || matches!(target, Place::This(_)) => continue,
             None if removed(ev, handler) => continue,
             None => {}
@@ -195,50 +195,64 @@ pub(super) fn check_once(
                 .collect();
             pair_fix(ctx, &members, &t)
         });
-        let (message, help) = if let Some(first) = left_by {
-            (
-                format!(
-                    "`once('{ev}')` and `once('{first}')` are added to {desc} ({rhythm}); when \
-                     '{first}' fires, the '{ev}' listener stays on `{t}` (the '{first}' handler does not \
-                     remove it), so \
-                     every call leaves one more listener and its closure on an object that \
-                     outlives the call"
-                ),
-                format!(
-                    "keep both handlers in named functions and have each remove the other: \
-                     `{t}.removeListener('{ev}', onEv)` in the '{first}' handler (and the reverse)"
-                ),
-            )
-        } else if phase_on_pooled(facts, e, ev, target) {
-            (
-                format!(
-                    "`once('{ev}')` is added to {desc}, the socket of the request's 'socket' event, \
-                     and never removed: '{ev}' comes only while a socket connects, and a keep-alive \
-                     agent hands the same socket, already connected, to later requests, so every \
-                     request leaves one more listener and its closure on it"
-                ),
-                format!(
-                    "register only while the socket connects (`if (socket.connecting)`), or keep \
-                     the handler in a named function and remove it once connected \
-                     (`{t}.removeListener('{ev}', onEv)`)"
-                ),
-            )
-        } else {
-            (
-                format!(
-                    "`once('{ev}')` is added to {desc} ({rhythm}) and never removed: '{ev}' comes \
-                     at most once, at the end of `{t}`'s life, so until then every call leaves \
-                     one more listener and its closure"
-                ),
-                format!(
-                    "keep the handler in a named function and remove it when the call's work \
-                     ends (`{t}.removeListener('{ev}', onEv)` on success and on failure)"
-                ),
-            )
-        };
+        let pooled = phase_on_pooled(facts, e, ev, target);
+        let (message, help) = once_message(left_by, pooled, ev, &desc, &rhythm, &t);
         out.push(((*e).clone(), message, help, fix));
     }
     out
+}
+
+/// The message and help of a `once` finding: a pair where `left_by`'s handler leaves `ev`
+/// behind, a connection-phase `once` on a pooled socket, or an end-of-life `once` per call.
+fn once_message(
+    left_by: Option<&str>,
+    pooled: bool,
+    ev: &str,
+    desc: &str,
+    rhythm: &str,
+    t: &str,
+) -> (String, String) {
+    if let Some(first) = left_by {
+        (
+            format!(
+                "`once('{ev}')` and `once('{first}')` are added to {desc} ({rhythm}); when \
+                 '{first}' fires, the '{ev}' listener stays on `{t}` (the '{first}' handler does not \
+                 remove it), so \
+                 every call leaves one more listener and its closure on an object that \
+                 outlives the call"
+            ),
+            format!(
+                "keep both handlers in named functions and have each remove the other: \
+                 `{t}.removeListener('{ev}', onEv)` in the '{first}' handler (and the reverse)"
+            ),
+        )
+    } else if pooled {
+        (
+            format!(
+                "`once('{ev}')` is added to {desc}, the socket of the request's 'socket' event, \
+                 and never removed: '{ev}' comes only while a socket connects, and a keep-alive \
+                 agent hands the same socket, already connected, to later requests, so every \
+                 request leaves one more listener and its closure on it"
+            ),
+            format!(
+                "register only while the socket connects (`if (socket.connecting)`), or keep \
+                 the handler in a named function and remove it once connected \
+                 (`{t}.removeListener('{ev}', onEv)`)"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "`once('{ev}')` is added to {desc} ({rhythm}) and never removed: '{ev}' comes \
+                 at most once, at the end of `{t}`'s life, so until then every call leaves \
+                 one more listener and its closure"
+            ),
+            format!(
+                "keep the handler in a named function and remove it when the call's work \
+                 ends (`{t}.removeListener('{ev}', onEv)` on success and on failure)"
+            ),
+        )
+    }
 }
 
 /// A `once` group whose handlers are all inline (`t.once('error', (err) => cb(err));

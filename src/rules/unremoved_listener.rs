@@ -288,31 +288,11 @@ fn check_ts(
             if *once {
                 continue;
             }
-            // A different event per item of the `.forEach` it is in: that callback repeats
-            // nothing; the registration runs as often as the code around the `.forEach`.
-            let lifted;
-            let e = match facts.scopes[e.scope].parent {
-                Some(p)
-                    if *per_key
-                        && matches!(&facts.scopes[e.scope].kind,
-                            ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration) =>
-                {
-                    lifted = Event {
-                        scope: p,
-                        in_loop: facts.scopes[e.scope].in_loop,
-                        ..e.clone()
-                    };
-                    &lifted
-                }
-                _ => e,
-            };
-            // A registration API (`on(event, handler) { conn.on(event, handler) }`) that nothing
-            // in the project is seen calling: it forwards its caller's handler, and the caller
-            // owns the removal (such wrappers come with their `off`).
-            let forwarded = matches!(handler, Handler::Named(p)
-                if matches!(facts.resolve(p), Place::Binding(b)
-                    if facts.bindings[b].kind == crate::facts::BindingKind::Param));
-            if forwarded && event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Unknown {
+            let lifted = per_key.then(|| lift_per_key(facts, e)).flatten();
+            let e = lifted.as_ref().unwrap_or(e);
+            if forwards_own_handler(facts, handler)
+                && event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Unknown
+            {
                 continue;
             }
             let target = facts.resolve(target);
@@ -641,28 +621,8 @@ fn judge_target(
         _ => false,
     };
     let desc = describe_place(facts, target);
-    // The socket a client request's 'socket' event hands over: with a keep-alive agent it is a
-    // pooled socket that serves later requests too, so every request adds one more listener
-    // to it (timed-out, got, http-timer). Not when the registration happens only on some path
-    // (`if (socket.connecting) …`) or after a return on a socket that is not connecting: a
-    // socket still connecting is new, not one the pool handed back.
     if let Some(handler) = pooled_socket(facts, root) {
-        let owner = outer_owner(facts, e.scope);
-        if pooled_guarded(facts, e, handler) || facts.lifetime(owner) == Lifetime::Once {
-            return None;
-        }
-        let req = match &facts.scopes[handler].kind {
-            ScopeKind::Callback(r) => trim_callee(&r.callee).to_string(),
-            _ => String::new(),
-        };
-        return Some((
-            Owner::Scope(owner),
-            format!("once per request, on its 'socket' event of `{req}`"),
-            format!(
-                "{desc}, a socket that a keep-alive agent hands on to later requests, \
-                 already connected"
-            ),
-        ));
+        return judge_pooled_socket(facts, e, handler, &desc);
     }
     // Registered once per instance, in the constructor, on what the constructor was handed: the
     // object is the instance's own (one transport per socket, one wrapper per connection)
@@ -816,6 +776,61 @@ fn fresh_in_run(
         && facts
             .events_on(&Place::Binding(b))
             .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
+}
+
+/// The socket a client request's 'socket' event hands over: with a keep-alive agent it is a
+/// pooled socket that serves later requests too, so every request adds one more listener
+/// to it (timed-out, got, http-timer). Not when the registration happens only on some path
+/// (`if (socket.connecting) …`) or after a return on a socket that is not connecting: a
+/// socket still connecting is new, not one the pool handed back.
+fn judge_pooled_socket(
+    facts: &FileFacts,
+    e: &Event,
+    handler: ScopeId,
+    desc: &str,
+) -> Option<(Owner, String, String)> {
+    let owner = outer_owner(facts, e.scope);
+    if pooled_guarded(facts, e, handler) || facts.lifetime(owner) == Lifetime::Once {
+        return None;
+    }
+    let req = match &facts.scopes[handler].kind {
+        ScopeKind::Callback(r) => trim_callee(&r.callee).to_string(),
+        _ => String::new(),
+    };
+    Some((
+        Owner::Scope(owner),
+        format!("once per request, on its 'socket' event of `{req}`"),
+        format!(
+            "{desc}, a socket that a keep-alive agent hands on to later requests, \
+             already connected"
+        ),
+    ))
+}
+
+/// `per_key` registration `e` in a `.forEach` callback (a different event per item): the same
+/// event seen from the code around the `.forEach`, which is what repeats or not.
+fn lift_per_key(facts: &FileFacts, e: &Event) -> Option<Event> {
+    let sc = &facts.scopes[e.scope];
+    let ScopeKind::Callback(r) = &sc.kind else {
+        return None;
+    };
+    if r.kind != CallbackKind::Iteration {
+        return None;
+    }
+    Some(Event {
+        scope: sc.parent?,
+        in_loop: sc.in_loop,
+        ..e.clone()
+    })
+}
+
+/// The handler is a parameter of the registering function: a registration API
+/// (`on(event, handler) { conn.on(event, handler) }`) forwarding its caller's handler, whose
+/// removal is the caller's (such wrappers come with their `off`).
+fn forwards_own_handler(facts: &FileFacts, handler: &Handler) -> bool {
+    matches!(handler, Handler::Named(p)
+        if matches!(facts.resolve(p), Place::Binding(b)
+            if facts.bindings[b].kind == crate::facts::BindingKind::Param))
 }
 
 /// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only on some path
