@@ -339,24 +339,7 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EventKind {
     /// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`.
-    Timer {
-        /// What created it, for messages: `setInterval`, `setTimeout`, `tokio::spawn`.
-        api: String,
-        repeat: bool,
-        handle: PlaceRef,
-        /// `.unref()` was called on it.
-        unref: bool,
-        /// A `setTimeout` that re-schedules the function it is in (a timer loop).
-        reschedules: Option<ScopeId>,
-        /// Set when the timer serves as a deadline.
-        deadline: Option<Deadline>,
-        /// The callback scope, when inline or a function passed by name.
-        callback: Option<ScopeId>,
-        /// Armed only when the handle is not already set (`if (!this.t) this.t = …`,
-        /// `this.t ??= …`): it cannot replace a pending timer.
-        #[serde(default)]
-        guarded: bool,
-    },
+    Timer(Box<TimerFacts>),
     /// `clearInterval(h)` / `clearTimeout(h)`.
     ClearTimer { handle: PlaceRef },
     /// A spawned task (Rust) whose body starts by awaiting `awaits`, a future that a call in
@@ -375,30 +358,9 @@ pub enum EventKind {
         field: String,
     },
     /// A listener registration.
-    Listen {
-        target: PlaceRef,
-        method: String,
-        event: Option<String>,
-        handler: Handler,
-        /// The handler argument as written, where a fix moves it into a field.
-        handler_span: Option<Range<usize>>,
-        once: bool,
-        /// `{ signal }` in the options: the controller whose `abort()` removes the listener
-        /// (`PlaceRef::Unknown` when the signal's origin is not followed).
-        signal: Option<PlaceRef>,
-        /// The event is the item of the loop or `.forEach` around the registration
-        /// (`for (const ev in handlers) t.on(ev, handlers[ev])`, `events.forEach((ev) =>
-        /// t.on(ev, …))`): each iteration registers a different event, so that loop repeats
-        /// nothing. The event is then not in that loop (`in_loop` is false for a `for`).
-        #[serde(default)]
-        per_key: bool,
-    },
+    Listen(Box<ListenFacts>),
     /// `off` / `removeListener` / `removeEventListener`.
-    Unlisten {
-        target: PlaceRef,
-        event: Option<String>,
-        handler: Handler,
-    },
+    Unlisten(Box<UnlistenFacts>),
     /// `removeAllListeners(event?)`.
     UnlistenAll {
         target: PlaceRef,
@@ -510,34 +472,95 @@ pub enum EventKind {
     /// A function passed by name as a callback (`wss.on('connection', onConnection)`).
     PassedAsCallback {
         func: PlaceRef,
-        registrar: Registrar,
+        registrar: Box<Registrar>,
     },
     /// A spawned task (Rust) running `future`, a type of the file whose `Future::poll` never
     /// returns `Ready`: the task never ends. `func` is the function the spawn is in.
-    NeverEndingTask {
-        api: String,
-        handle: PlaceRef,
-        future: String,
-        func: String,
-    },
+    NeverEndingTask(Box<EndlessTask>),
     /// A raw file descriptor (Rust: `let fd = new_socket(..)?;`, made by the system call `api`)
     /// that an early return (the `?` at `exit`) leaves open: nothing owns or closes it yet.
     RawFdLeak { api: String, exit: Range<usize> },
 }
+
+/// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`. Boxed in
+/// [`EventKind::Timer`], which is rare: every event is as large as the largest variant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimerFacts {
+    /// What created it, for messages: `setInterval`, `setTimeout`, `tokio::spawn`.
+    pub api: String,
+    pub repeat: bool,
+    pub handle: PlaceRef,
+    /// `.unref()` was called on it.
+    pub unref: bool,
+    /// A `setTimeout` that re-schedules the function it is in (a timer loop).
+    pub reschedules: Option<ScopeId>,
+    /// Set when the timer serves as a deadline.
+    pub deadline: Option<Deadline>,
+    /// The callback scope, when inline or a function passed by name.
+    pub callback: Option<ScopeId>,
+    /// Armed only when the handle is not already set (`if (!this.t) this.t = …`,
+    /// `this.t ??= …`): it cannot replace a pending timer.
+    #[serde(default)]
+    pub guarded: bool,
+}
+
+/// A listener registration (boxed in [`EventKind::Listen`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListenFacts {
+    pub target: PlaceRef,
+    pub method: String,
+    pub event: Option<String>,
+    pub handler: Handler,
+    /// The handler argument as written, where a fix moves it into a field.
+    pub handler_span: Option<Range<usize>>,
+    pub once: bool,
+    /// `{ signal }` in the options: the controller whose `abort()` removes the listener
+    /// (`PlaceRef::Unknown` when the signal's origin is not followed).
+    pub signal: Option<PlaceRef>,
+    /// The event is the item of the loop or `.forEach` around the registration
+    /// (`for (const ev in handlers) t.on(ev, handlers[ev])`, `events.forEach((ev) =>
+    /// t.on(ev, …))`): each iteration registers a different event, so that loop repeats
+    /// nothing. The event is then not in that loop (`in_loop` is false for a `for`).
+    #[serde(default)]
+    pub per_key: bool,
+}
+
+/// `off` / `removeListener` / `removeEventListener` (boxed in [`EventKind::Unlisten`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnlistenFacts {
+    pub target: PlaceRef,
+    pub event: Option<String>,
+    pub handler: Handler,
+}
+
+/// A spawned task that never ends (boxed in [`EventKind::NeverEndingTask`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndlessTask {
+    pub api: String,
+    pub handle: PlaceRef,
+    pub future: String,
+    pub func: String,
+}
+
+// Every event is as large as the largest kind, and a project keeps every file's events (139k
+// on the benchmark's TS corpus): rare kinds with many fields are boxed so the common ones
+// (escapes, calls, callbacks) stay small. Grow a kind past this and box it instead.
+const _: () = assert!(std::mem::size_of::<EventKind>() <= 96);
+const _: () = assert!(std::mem::size_of::<Event>() <= 176);
 
 impl EventKind {
     /// The place an event is about: the handle, target, collection or callee. Rules find
     /// the events on a place through [`FileFacts::events_on`] instead of scanning all events.
     pub fn place(&self) -> Option<&PlaceRef> {
         Some(match self {
-            EventKind::Timer { handle, .. }
-            | EventKind::StuckTask { handle, .. }
-            | EventKind::NeverEndingTask { handle, .. }
+            EventKind::Timer(t) => &t.handle,
+            EventKind::NeverEndingTask(t) => &t.handle,
+            EventKind::StuckTask { handle, .. }
             | EventKind::ClearTimer { handle }
             | EventKind::New { handle, .. } => handle,
-            EventKind::Listen { target, .. }
-            | EventKind::Unlisten { target, .. }
-            | EventKind::UnlistenAll { target, .. } => target,
+            EventKind::Listen(l) => &l.target,
+            EventKind::Unlisten(u) => &u.target,
+            EventKind::UnlistenAll { target, .. } => target,
             EventKind::Abort { controller } => controller,
             EventKind::Collection { place, .. }
             | EventKind::Grow { place }

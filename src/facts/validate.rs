@@ -74,13 +74,14 @@ impl Limits {
     fn kind(&self, k: &EventKind) -> bool {
         let p = |p: &PlaceRef| self.place_ref(p, 0);
         match k {
-            EventKind::Timer {
-                handle,
-                reschedules,
-                deadline,
-                callback,
-                ..
-            } => {
+            EventKind::Timer(t) => {
+                let TimerFacts {
+                    handle,
+                    reschedules,
+                    deadline,
+                    callback,
+                    ..
+                } = &**t;
                 p(handle)
                     && reschedules.is_none_or(|s| self.scope(s))
                     && callback.is_none_or(|s| self.scope(s))
@@ -92,24 +93,22 @@ impl Limits {
                             })
                     })
             }
-            EventKind::StuckTask { handle, .. } | EventKind::NeverEndingTask { handle, .. } => {
-                p(handle)
-            }
-            EventKind::Listen {
-                target,
-                handler,
-                handler_span,
-                signal,
-                ..
-            } => {
+            EventKind::StuckTask { handle, .. } => p(handle),
+            EventKind::NeverEndingTask(t) => p(&t.handle),
+            EventKind::Listen(l) => {
+                let ListenFacts {
+                    target,
+                    handler,
+                    handler_span,
+                    signal,
+                    ..
+                } = &**l;
                 p(target)
                     && self.handler(handler)
                     && handler_span.as_ref().is_none_or(|r| self.range(r))
                     && signal.as_ref().is_none_or(p)
             }
-            EventKind::Unlisten {
-                target, handler, ..
-            } => p(target) && self.handler(handler),
+            EventKind::Unlisten(u) => p(&u.target) && self.handler(&u.handler),
             EventKind::Flow { from, to } | EventKind::Pipe { from, to, .. } => p(from) && p(to),
             EventKind::CacheCtor { at, .. } => at.is_none_or(|a| a <= self.len),
             EventKind::SwallowedError { fix, .. } => {

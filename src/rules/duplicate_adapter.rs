@@ -312,7 +312,7 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place, ty: &str) -> Op
     // detach an EventEmitter's listeners first.
     let emitter = facts
         .events_on(place)
-        .any(|l| matches!(&l.kind, EventKind::Listen { method, .. } if method == "on" || method == "once"));
+        .any(|l| matches!(&l.kind, EventKind::Listen(l) if l.method == "on" || l.method == "once"));
     let mut lines = Vec::new();
     if emitter && method != "removeAllListeners" {
         lines.push(format!("{name}?.removeAllListeners();"));

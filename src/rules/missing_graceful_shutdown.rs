@@ -96,16 +96,14 @@ fn ts_fix(
         .events
         .iter()
         .filter_map(|t| match &t.kind {
-            EventKind::Timer {
-                repeat: true,
-                handle,
-                ..
-            } if facts.is_module_scope(t.scope) => match facts.resolve(handle) {
-                Place::Binding(b) if facts.is_module_binding(b) => {
-                    Some(format!("clearInterval({});", facts.bindings[b].name))
+            EventKind::Timer(timer) if timer.repeat && facts.is_module_scope(t.scope) => {
+                match facts.resolve(&timer.handle) {
+                    Place::Binding(b) if facts.is_module_binding(b) => {
+                        Some(format!("clearInterval({});", facts.bindings[b].name))
+                    }
+                    _ => None,
                 }
-                _ => None,
-            },
+            }
             _ => None,
         })
         .collect();
@@ -177,12 +175,15 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     let mut handlers: Vec<(&ProjectFile, ScopeId)> = Vec::new();
     for f in &ts {
         for e in &f.facts.events {
-            let EventKind::Listen {
+            let EventKind::Listen(l) = &e.kind else {
+                continue;
+            };
+            let ListenFacts {
                 target,
                 event: Some(ev),
                 handler,
                 ..
-            } = &e.kind
+            } = &**l
             else {
                 continue;
             };
@@ -234,8 +235,9 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     // Only Ctrl-C handled: the classic dev-machine shutdown that containers never send.
     let sigint_only = ts.iter().any(|f| {
         f.facts.events.iter().any(|e| {
-            matches!(&e.kind, EventKind::Listen { target, event: Some(ev), .. }
-                if ev == "SIGINT" && f.facts.resolve(target) == Place::Global("process".into()))
+            matches!(&e.kind, EventKind::Listen(l)
+                if l.event.as_deref() == Some("SIGINT")
+                    && f.facts.resolve(&l.target) == Place::Global("process".into()))
         })
     });
     for (f, e, api) in starts {
@@ -266,14 +268,10 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
         // Label the module-level intervals nothing stops.
         for g in &ts {
             for t in &g.facts.events {
-                if let EventKind::Timer {
-                    repeat: true,
-                    handle,
-                    ..
-                } = &t.kind
+                if let EventKind::Timer(timer) = &t.kind
+                    && timer.repeat
                     && g.facts.is_module_scope(t.scope)
                 {
-                    let _ = handle;
                     let label = "this interval is not stopped on shutdown";
                     if std::ptr::eq(*g, f) {
                         d = d.with_label(t.span.clone(), label);

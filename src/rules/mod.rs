@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::facts::{
-    BindingKind, ClassId, EventKind, FileFacts, Lifetime, Place, PlaceRef, ScopeId, ScopeKind,
-    is_teardown_name,
+    BindingKind, ClassId, EventKind, FileFacts, Lifetime, ListenFacts, Place, PlaceRef, ScopeId,
+    ScopeKind, TimerFacts, is_teardown_name,
 };
 use crate::fixes::rust as rust_fixes;
 

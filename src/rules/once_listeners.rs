@@ -77,7 +77,7 @@ pub(super) fn check_once(
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Unlisten { event, handler, .. } => Some((event, Some(handler))),
+            EventKind::Unlisten(u) => Some((&u.event, Some(&u.handler))),
             EventKind::UnlistenAll { event, .. } => Some((event, None)),
             _ => None,
         })
@@ -99,21 +99,24 @@ pub(super) fn check_once(
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Listen {
-                target,
-                event: Some(ev),
-                handler,
-                handler_span,
-                once: true,
-                signal: None,
-                ..
-            } => Some(Once {
-                e,
-                ev: ev.as_str(),
-                handler,
-                handler_span: handler_span.clone(),
-                target: facts.resolve(target),
-            }),
+            EventKind::Listen(l) => match &**l {
+                ListenFacts {
+                    target,
+                    event: Some(ev),
+                    handler,
+                    handler_span,
+                    once: true,
+                    signal: None,
+                    ..
+                } => Some(Once {
+                    e,
+                    ev: ev.as_str(),
+                    handler,
+                    handler_span: handler_span.clone(),
+                    target: facts.resolve(target),
+                }),
+                _ => None,
+            },
             _ => None,
         })
         .collect();
@@ -491,9 +494,8 @@ fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
     }
     Some(bodies.iter().any(|&b| {
         facts.events_within(b).any(|i| match &facts.events[i].kind {
-            EventKind::Unlisten { event, .. } | EventKind::UnlistenAll { event, .. } => {
-                event.as_deref().is_none_or(|x| x == ev)
-            }
+            EventKind::Unlisten(u) => u.event.as_deref().is_none_or(|x| x == ev),
+            EventKind::UnlistenAll { event, .. } => event.as_deref().is_none_or(|x| x == ev),
             _ => false,
         })
     }))

@@ -51,13 +51,13 @@ impl Rule for OrphanedInterval {
                 }
                 continue;
             }
-            if let EventKind::NeverEndingTask {
-                api,
-                handle,
-                future,
-                func,
-            } = &e.kind
-            {
+            if let EventKind::NeverEndingTask(t) = &e.kind {
+                let crate::facts::EndlessTask {
+                    api,
+                    handle,
+                    future,
+                    func,
+                } = &**t;
                 if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
                     out.push(never_ending_task(ctx, e, api, future, func, &why, labels));
                 }
@@ -83,17 +83,17 @@ impl Rule for OrphanedInterval {
                 );
                 continue;
             }
-            let EventKind::Timer {
+            let EventKind::Timer(timer) = &e.kind else {
+                continue;
+            };
+            let TimerFacts {
                 api,
                 repeat,
                 handle,
                 unref,
                 reschedules,
                 ..
-            } = &e.kind
-            else {
-                continue;
-            };
+            } = &**timer;
             let rust = facts.is_rust;
             let what = if rust {
                 if !*repeat {
@@ -338,9 +338,8 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
 /// `start`, else the file's name.
 fn handle_base_name(ctx: &FileCtx, e: &Event) -> String {
     let facts = ctx.facts;
-    if let EventKind::Timer {
-        callback: Some(cb), ..
-    } = &e.kind
+    if let EventKind::Timer(t) = &e.kind
+        && let Some(cb) = &t.callback
     {
         // The first call made inside the callback, in source order.
         let first = facts

@@ -32,12 +32,15 @@ impl Rule for UnclearedTimeout {
             if ctx.out_of_time() {
                 break; // the engine reports the time-out
             }
-            let EventKind::Timer {
+            let EventKind::Timer(timer) = &e.kind else {
+                continue;
+            };
+            let TimerFacts {
                 repeat: false,
                 handle,
                 deadline,
                 ..
-            } = &e.kind
+            } = &**timer
             else {
                 continue;
             };
@@ -418,7 +421,7 @@ fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Rang
         timer,
         clears,
         callback: match &timer.kind {
-            EventKind::Timer { callback, .. } => *callback,
+            EventKind::Timer(t) => t.callback,
             _ => None,
         },
         // Functions whose body clears the handle (`const done = () => { clearTimeout(t); … }`).
@@ -616,12 +619,15 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
 /// timer that fires on it.
 fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
     let facts = ctx.facts;
-    let EventKind::Timer {
+    let EventKind::Timer(timer) = &e.kind else {
+        return None;
+    };
+    let TimerFacts {
         handle,
         reschedules: None,
         guarded: false,
         ..
-    } = &e.kind
+    } = &**timer
     else {
         return None;
     };
@@ -731,9 +737,7 @@ fn rearmed(
     };
     // Re-armed from the callback of a timer on the same field: that one has fired.
     let in_own_callback = facts.events_on(place).any(|t| match &t.kind {
-        EventKind::Timer {
-            callback: Some(cb), ..
-        } => facts.is_within(e.scope, *cb),
+        EventKind::Timer(t) => t.callback.is_some_and(|cb| facts.is_within(e.scope, cb)),
         _ => false,
     });
     if in_own_callback {

@@ -272,7 +272,10 @@ fn check_ts(
             if ctx.out_of_time() {
                 break; // the engine reports the time-out
             }
-            let EventKind::Listen {
+            let EventKind::Listen(listen) = &e.kind else {
+                continue;
+            };
+            let ListenFacts {
                 target,
                 method,
                 event,
@@ -281,10 +284,7 @@ fn check_ts(
                 once,
                 signal,
                 per_key,
-            } = &e.kind
-            else {
-                continue;
-            };
+            } = &**listen;
             if *once {
                 continue;
             }
@@ -324,15 +324,12 @@ fn check_ts(
             let elsewhere = facts.events.iter().filter(|r| {
                 handed.is_some()
                     && matches!(handler, Handler::Named(_))
-                    && matches!(&r.kind, EventKind::Unlisten { handler: h, .. } if same_handler(facts, handler, h))
+                    && matches!(&r.kind, EventKind::Unlisten(u) if same_handler(facts, handler, &u.handler))
             });
             for r in facts.events_on(&target).chain(elsewhere) {
                 let matches = match &r.kind {
-                    EventKind::Unlisten {
-                        event: ev,
-                        handler: h,
-                        ..
-                    } => {
+                    EventKind::Unlisten(u) => {
+                        let (ev, h) = (&u.event, &u.handler);
                         if !same_event(event, ev) {
                             continue;
                         }

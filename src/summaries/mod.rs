@@ -201,23 +201,25 @@ impl FileSummary {
             let ev = i as u32;
             let summary = &mut out.functions[f];
             match &e.kind {
-                EventKind::Listen {
-                    target,
-                    event,
-                    handler,
-                    once,
-                    ..
-                } => summary.acquires.push(Effect {
+                EventKind::Listen(l) => summary.acquires.push(Effect {
                     resource: Resource::Listener {
-                        event: event.as_deref().map(Box::from),
-                        once: *once,
-                        closure: !matches!(handler, Handler::Named(_)),
+                        event: l.event.as_deref().map(Box::from),
+                        once: l.once,
+                        closure: !matches!(l.handler, Handler::Named(_)),
                     },
-                    slot: slot(target),
+                    slot: slot(&l.target),
                     event: ev,
                 }),
-                EventKind::Unlisten { target, event, .. }
-                | EventKind::UnlistenAll { target, event } => summary.releases.push(Effect {
+                EventKind::Unlisten(u) => summary.releases.push(Effect {
+                    resource: Resource::Listener {
+                        event: u.event.as_deref().map(Box::from),
+                        once: false,
+                        closure: false,
+                    },
+                    slot: slot(&u.target),
+                    event: ev,
+                }),
+                EventKind::UnlistenAll { target, event } => summary.releases.push(Effect {
                     resource: Resource::Listener {
                         event: event.as_deref().map(Box::from),
                         once: false,
@@ -226,9 +228,9 @@ impl FileSummary {
                     slot: slot(target),
                     event: ev,
                 }),
-                EventKind::Timer { handle, .. } => summary.acquires.push(Effect {
+                EventKind::Timer(t) => summary.acquires.push(Effect {
                     resource: Resource::Timer,
-                    slot: slot(handle),
+                    slot: slot(&t.handle),
                     event: ev,
                 }),
                 EventKind::ClearTimer { handle } => summary.releases.push(Effect {

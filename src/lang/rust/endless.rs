@@ -39,12 +39,12 @@ pub(super) fn mark(file: &syn::File, text: &str, facts: &mut FileFacts) {
             if e.span.start == start
                 && let EventKind::Escape { place } = &e.kind
             {
-                e.kind = EventKind::NeverEndingTask {
+                e.kind = EventKind::NeverEndingTask(Box::new(EndlessTask {
                     api: api.clone(),
                     handle: place.clone(),
                     future: future.clone(),
                     func: func.clone(),
-                };
+                }));
             }
         }
     }

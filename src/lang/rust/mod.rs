@@ -191,12 +191,7 @@ mod tests {
         f.events
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::Timer {
-                    repeat,
-                    deadline,
-                    handle,
-                    ..
-                } => Some((*repeat, deadline.is_some(), f.resolve(handle))),
+                EventKind::Timer(t) => Some((t.repeat, t.deadline.is_some(), f.resolve(&t.handle))),
                 _ => None,
             })
             .collect()

@@ -13,15 +13,15 @@ impl Walker {
     /// Sets what a spawn event means from its body's shape; a body that neither loops forever
     /// nor fires a detached timer is no timer at all.
     pub(super) fn apply_shape(&mut self, idx: usize, shape: &Shape, scope: Option<ScopeId>) {
-        let EventKind::Timer {
+        let EventKind::Timer(timer) = &mut self.facts.events[idx].kind else {
+            return;
+        };
+        let TimerFacts {
             repeat,
             deadline,
             callback,
             ..
-        } = &mut self.facts.events[idx].kind
-        else {
-            return;
-        };
+        } = &mut **timer;
         *callback = scope;
         if shape.endless_tick_loop {
             *repeat = true;
@@ -52,8 +52,8 @@ impl Walker {
 
     /// A spawned task that is neither: keep it as a plain escape of nothing (no timer).
     pub(super) fn neutralise(&mut self, idx: usize) {
-        if let EventKind::Timer { handle, .. } = &self.facts.events[idx].kind {
-            let handle = handle.clone();
+        if let EventKind::Timer(t) = &self.facts.events[idx].kind {
+            let handle = t.handle.clone();
             self.facts.events[idx].kind = EventKind::Escape { place: handle };
         }
     }
@@ -87,7 +87,7 @@ impl Walker {
                 continue;
             };
             let handle = place.clone();
-            self.facts.events[p.event].kind = EventKind::Timer {
+            self.facts.events[p.event].kind = EventKind::Timer(Box::new(TimerFacts {
                 api: "tokio::spawn".into(),
                 repeat: false,
                 handle,
@@ -96,7 +96,7 @@ impl Walker {
                 deadline: None,
                 callback: None,
                 guarded: false,
-            };
+            }));
             self.apply_shape(p.event, &shape, Some(scope));
         }
     }

@@ -380,7 +380,7 @@ mod tests {
             .events
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::Timer { handle, unref, .. } => Some((f.resolve(handle), *unref)),
+                EventKind::Timer(t) => Some((f.resolve(&t.handle), t.unref)),
                 _ => None,
             })
             .collect();
@@ -398,7 +398,7 @@ mod tests {
             .events
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::Timer { deadline, .. } => Some(deadline.clone()),
+                EventKind::Timer(t) => Some(t.deadline.clone()),
                 _ => None,
             })
             .collect();
@@ -414,7 +414,7 @@ mod tests {
         assert!(
             f.events
                 .iter()
-                .any(|e| matches!(e.kind, EventKind::Timer { .. }))
+                .any(|e| matches!(e.kind, EventKind::Timer(_)))
         );
     }
 

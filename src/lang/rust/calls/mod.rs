@@ -223,7 +223,7 @@ impl Walker {
                     self.event(
                         EventKind::PassedAsCallback {
                             func: func.clone(),
-                            registrar: registrar(),
+                            registrar: Box::new(registrar()),
                         },
                         a.range(),
                     );

@@ -103,7 +103,7 @@ impl Walker {
             );
         }
         let idx = self.event(
-            EventKind::Timer {
+            EventKind::Timer(Box::new(TimerFacts {
                 api: api.to_string(),
                 repeat: false,
                 handle,
@@ -112,7 +112,7 @@ impl Walker {
                 deadline: None,
                 callback: None,
                 guarded: false,
-            },
+            })),
             span,
         );
         if let Some(call) = self.next_spawn_call.take() {

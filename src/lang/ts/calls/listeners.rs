@@ -64,11 +64,11 @@ impl<'a> Walker<'a> {
                 .get(1)
                 .map_or(Handler::Other, |h| self.handler_of(*h, None));
             self.event(
-                EventKind::Unlisten {
+                EventKind::Unlisten(Box::new(UnlistenFacts {
                     target,
                     event: s.registrar.event.clone(),
                     handler,
-                },
+                })),
                 head_span(n),
             );
             self.visit_children(n);
@@ -153,7 +153,7 @@ impl<'a> Walker<'a> {
             ..s.registrar.clone()
         };
         let event_idx = self.event(
-            EventKind::Listen {
+            EventKind::Listen(Box::new(ListenFacts {
                 target,
                 method: method.to_string(),
                 event: s.registrar.event.clone(),
@@ -162,7 +162,7 @@ impl<'a> Walker<'a> {
                 once,
                 signal,
                 per_key: false,
-            },
+            })),
             head_span(n),
         );
         let first = arg_list.first().copied();
@@ -175,8 +175,8 @@ impl<'a> Walker<'a> {
             e.loop_span = None;
         }
         if per_loop || self.event_per_item(first) {
-            if let EventKind::Listen { per_key, .. } = &mut self.facts.events[event_idx].kind {
-                *per_key = true;
+            if let EventKind::Listen(l) = &mut self.facts.events[event_idx].kind {
+                l.per_key = true;
             }
         }
         if let Some(callee) = n.field("function") {
@@ -190,8 +190,8 @@ impl<'a> Walker<'a> {
         let handler = arg_list
             .get(1)
             .map_or(Handler::Other, |h| self.handler_of(*h, inline));
-        if let EventKind::Listen { handler: h, .. } = &mut self.facts.events[event_idx].kind {
-            *h = handler;
+        if let EventKind::Listen(l) = &mut self.facts.events[event_idx].kind {
+            l.handler = handler;
         }
     }
 

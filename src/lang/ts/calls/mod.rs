@@ -273,7 +273,7 @@ impl<'a> Walker<'a> {
                         self.event(
                             EventKind::PassedAsCallback {
                                 func: func.clone(),
-                                registrar: r,
+                                registrar: Box::new(r),
                             },
                             a.byte_range(),
                         );

@@ -169,8 +169,8 @@ impl<'a> Walker<'a> {
             _ => false,
         };
         for (t, rejects) in ex.timers {
-            if let EventKind::Timer { deadline, .. } = &mut self.facts.events[t].kind {
-                *deadline = Some(Deadline {
+            if let EventKind::Timer(timer) = &mut self.facts.events[t].kind {
+                timer.deadline = Some(Deadline {
                     in_race: ex.in_race,
                     promise: Some(ex.promise.clone()),
                     // A timer that resolves while another path rejects is a cancellable

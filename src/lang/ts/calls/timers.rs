@@ -84,7 +84,7 @@ impl<'a> Walker<'a> {
                     .is_some_and(|cb| self.checks_not_done_first(*cb))
                     && self.returns_after(n.start_byte())));
         let idx = self.event(
-            EventKind::Timer {
+            EventKind::Timer(Box::new(TimerFacts {
                 api: if repeat { "setInterval" } else { "setTimeout" }.to_string(),
                 repeat,
                 handle,
@@ -101,7 +101,7 @@ impl<'a> Walker<'a> {
                 }),
                 callback: None,
                 guarded,
-            },
+            })),
             head_span(n),
         );
         if settles && let Some(ex) = self.executors.last_mut() {
@@ -125,8 +125,8 @@ impl<'a> Walker<'a> {
         if settles && let Some(ex) = self.executors.last_mut() {
             ex.in_timer -= 1;
         }
-        if let EventKind::Timer { callback, .. } = &mut self.facts.events[idx].kind {
-            *callback = created.first().copied().flatten().or(named_cb);
+        if let EventKind::Timer(t) = &mut self.facts.events[idx].kind {
+            t.callback = created.first().copied().flatten().or(named_cb);
         }
     }
 
