@@ -159,7 +159,8 @@ fn quotable(report: &Report, file: &std::path::Path, range: &std::ops::Range<usi
 
 /// Writes every diagnostic and a summary to `out`.
 pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> {
-    let mut files = SimpleFiles::new();
+    // The sources are borrowed, not copied: a report over a big project holds many files.
+    let mut files: SimpleFiles<String, std::borrow::Cow<str>> = SimpleFiles::new();
     let mut ids: HashMap<PathBuf, usize> = HashMap::new();
     let mut paths: Vec<&PathBuf> = report.sources.keys().collect();
     paths.sort();
@@ -169,7 +170,7 @@ pub fn render(report: &Report, out: &mut dyn WriteColor) -> std::io::Result<()> 
             p.clone(),
             files.add(
                 super::visible(&p.display().to_string()).into_owned(),
-                super::visible_same_width(&src.text).into_owned(),
+                super::visible_same_width(&src.text),
             ),
         );
     }
