@@ -150,7 +150,7 @@ pub enum ScopeKind {
         is_static: bool,
     },
     /// A function passed as an argument to a call: it runs when the callee decides.
-    Callback(Registrar),
+    Callback(Box<Registrar>),
 }
 
 /// What a callback was handed to.
@@ -547,6 +547,8 @@ pub struct EndlessTask {
 // (escapes, calls, callbacks) stay small. Grow a kind past this and box it instead.
 const _: () = assert!(std::mem::size_of::<EventKind>() <= 96);
 const _: () = assert!(std::mem::size_of::<Event>() <= 176);
+// A callback scope's registrar is boxed for the same reason: most scopes are not callbacks.
+const _: () = assert!(std::mem::size_of::<Scope>() <= 168);
 
 impl EventKind {
     /// The place an event is about: the handle, target, collection or callee. Rules find

@@ -194,7 +194,7 @@ impl Walker {
             Expr::Closure(cl) => {
                 let is_async = cl.asyncness.is_some();
                 self.scoped(
-                    ScopeKind::Callback(registrar()),
+                    ScopeKind::Callback(Box::new(registrar())),
                     None,
                     cl.range(),
                     is_async,
@@ -209,7 +209,7 @@ impl Walker {
             }
             Expr::Async(ab) => {
                 self.scoped(
-                    ScopeKind::Callback(registrar()),
+                    ScopeKind::Callback(Box::new(registrar())),
                     None,
                     ab.range(),
                     true,

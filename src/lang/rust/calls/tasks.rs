@@ -129,7 +129,7 @@ impl Walker {
         };
         let scope = match body {
             Expr::Async(ab) => Some(self.scoped(
-                ScopeKind::Callback(registrar),
+                ScopeKind::Callback(Box::new(registrar)),
                 None,
                 ab.range(),
                 true,
@@ -137,7 +137,7 @@ impl Walker {
                 |w| w.visit_block(&ab.block),
             )),
             Expr::Closure(cl) => Some(self.scoped(
-                ScopeKind::Callback(registrar),
+                ScopeKind::Callback(Box::new(registrar)),
                 None,
                 cl.range(),
                 cl.asyncness.is_some(),

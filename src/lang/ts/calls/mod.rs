@@ -263,7 +263,8 @@ impl<'a> Walker<'a> {
                     };
                     let name = a.field("name").map(|x| self.text(x).to_string());
                     self.push(a);
-                    let id = self.function_with(a, ScopeKind::Callback(r), name, class, false);
+                    let id =
+                        self.function_with(a, ScopeKind::Callback(Box::new(r)), name, class, false);
                     self.pop();
                     created.push(Some(id));
                 }

@@ -156,7 +156,13 @@ impl<'a> Walker<'a> {
         } else {
             None
         };
-        self.function_with(exec, ScopeKind::Callback(registrar), None, class, false);
+        self.function_with(
+            exec,
+            ScopeKind::Callback(Box::new(registrar)),
+            None,
+            class,
+            false,
+        );
         let Some(ex) = self.executors.pop() else {
             return;
         };
