@@ -1051,6 +1051,7 @@ mod tests {
             "shutdownAll",
             "end",
             "Dispose",
+            "drain",
         ] {
             assert!(is_teardown_name(yes), "{yes}");
         }
@@ -1062,6 +1063,8 @@ mod tests {
             "closest",
             "endpoint",
             "render",
+            "onDrain",
+            "drainQueue",
         ] {
             assert!(!is_teardown_name(no), "{no}");
         }

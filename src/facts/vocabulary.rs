@@ -153,8 +153,10 @@ pub const TEARDOWN_WORDS: &[&str] = &[
 /// A method or function named like a teardown: one of its words is a teardown word, or it
 /// is `cleanUp`/`tearDown` spelled as two words.
 pub fn is_teardown_name(name: &str) -> bool {
-    // `impl Drop for T { fn drop(&mut self) }`
-    if name == "drop" {
+    // `impl Drop for T { fn drop(&mut self) }`; a pool's `drain()`, its documented shutdown
+    // (generic-pool, tarn: stop handing out resources, then `clear()` them). Only as the whole
+    // name: `onDrain`, `drainQueue` handle a stream's 'drain' event or flush a queue.
+    if name == "drop" || name == "drain" {
         return true;
     }
     let ws: Vec<String> = words(name).collect();
