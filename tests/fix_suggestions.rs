@@ -175,3 +175,37 @@ fn every_finding_of_the_cases_and_rule_docs_has_a_fix_or_a_suggestion() {
         bare.join("\n")
     );
 }
+
+#[test]
+fn a_function_that_returns_nothing_returns_an_unsubscribe() {
+    let src = "const bus = require('./bus');\nexports.watchPrices = function watchPrices(render) {\n  bus.on('price', (p) => render(p));\n};\n";
+    assert_eq!(
+        fixed("prices.js", src),
+        "const bus = require('./bus');\nexports.watchPrices = function watchPrices(render) {\n  const onPrice = (p) => render(p);\n  bus.on('price', onPrice);\n  return () => bus.off('price', onPrice);\n};\n"
+    );
+}
+
+#[test]
+fn a_function_that_already_returns_gets_only_a_suggestion() {
+    // Its callers use what it returns: an unsubscribe cannot take its place.
+    let src = "const bus = require('./bus');\nexports.watchPrices = function watchPrices(render) {\n  bus.on('price', (p) => render(p));\n  return bus;\n};\n";
+    let (f, _) = only_fix("prices.js", src, "unremoved-listener");
+    assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
+}
+
+#[test]
+fn a_registration_per_message_replaces_the_previous_and_the_close_removes_the_last() {
+    let src = "const announcements = new EventEmitter();\nwss.on('connection', (ws) => {\n  ws.on('message', (raw) => {\n    announcements.on('typing', (who) => ws.send(who));\n  });\n});\n";
+    assert_eq!(
+        fixed("room.js", src),
+        "const announcements = new EventEmitter();\nwss.on('connection', (ws) => {\n  let onTyping;\n  ws.on('message', (raw) => {\n    if (onTyping) announcements.off('typing', onTyping);\n    onTyping = (who) => ws.send(who);\n    announcements.on('typing', onTyping);\n  });\n  ws.on('close', () => { if (onTyping) announcements.off('typing', onTyping); });\n});\n"
+    );
+}
+
+#[test]
+fn a_registration_per_message_in_a_loop_gets_only_a_suggestion() {
+    // Replacing the previous listener would drop the other items' listeners.
+    let src = "const announcements = new EventEmitter();\nwss.on('connection', (ws) => {\n  ws.on('message', (raw) => {\n    for (const who of raw) {\n      announcements.on('typing', () => ws.send(who));\n    }\n  });\n});\n";
+    let (f, _) = only_fix("room.js", src, "unremoved-listener");
+    assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
+}

@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::FileCtx;
 use super::constructions::root_place;
 use super::fixes::*;
-use crate::diagnostic::{Applicability, Fix};
+use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{
     BindingKind, ClassId, Event, Handler, Place, ScopeId, ScopeKind, is_close_event,
 };
@@ -31,12 +31,26 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
-/// A listener `e` (`target.method('event', handler)`) added directly in scope `owner` — a
-/// callback run per connection or per request — and removed nowhere in it: remove it in the
-/// connection's close handler inside `owner` (`ws.on('close', () => { … })`), or in a new one
-/// on the callback's first parameter when `owner` is a `connection` handler. An inline handler
-/// is named first (`const onTyping = …;`) so the removal matches it. Unsafe: the listener now
-/// goes away with the connection.
+/// What every scope fix needs to know about the registration `target.method('event', handler)`.
+pub struct Registration<'a> {
+    pub target: &'a str,
+    pub method: &'a str,
+    pub event: &'a str,
+    pub handler: &'a Handler,
+    pub handler_span: &'a Range<usize>,
+}
+
+/// A listener `e` added in scope `owner` — a callback run per connection or per request, or a
+/// function that may run any number of times — and removed nowhere in it:
+/// - added directly in `owner`: removed in the connection's close handler inside `owner`
+///   (`ws.on('close', () => { … })`), or in a new one on the callback's first parameter when
+///   `owner` is a `connection` handler; failing that, in a plain function that returns nothing,
+///   by an unsubscribe it now returns;
+/// - added in a handler nested in `owner` (once per message of the connection): the previous
+///   listener is replaced, and the last one removed where the owner's life ends.
+///
+/// An inline handler is named first (`const onTyping = …;`) so the removal matches it. Unsafe:
+/// the listener now goes away with the connection (or when the caller unsubscribes).
 #[allow(clippy::too_many_arguments)]
 pub fn ts_scope_fix(
     ctx: &FileCtx,
@@ -48,32 +62,43 @@ pub fn ts_scope_fix(
     handler: &Handler,
     handler_span: &Range<usize>,
 ) -> Option<Fix> {
-    let facts = ctx.facts;
     let src = ctx.source;
-    let remove = removal_method(method)?;
-    // `target.on('event', handler);` as a statement of its own, directly in the owner (a
-    // handler named there is in reach of a close handler inside it), on a target the close
-    // handler sees as it is (no `this`, which a `function` handler would rebind).
-    if e.scope != owner
-        || !src.get(e.stmt.clone())?.starts_with(target)
+    let r = Registration {
+        target,
+        method,
+        event,
+        handler,
+        handler_span,
+    };
+    // `target.on('event', handler);` as a statement of its own, on a target the close handler
+    // sees as it is (no `this`, which a `function` handler would rebind).
+    if !src.get(e.stmt.clone())?.starts_with(&format!("{target}."))
         || target.starts_with("this")
         || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
     {
         return None;
     }
-    let mut edits = Vec::new();
-    let name = match handler {
+    if e.scope != owner {
+        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r);
+    }
+    direct_fix(ctx, e, owner, &r)
+        .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
+}
+
+/// The handler's name, and the edits that name an inline one with a `const` before the
+/// registration statement.
+pub fn named_handler(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<(String, Vec<Edit>)> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    match r.handler {
         Handler::Named(_) => {
-            let h = src.get(handler_span.clone())?;
-            if !is_identifier(h) {
-                return None;
-            }
-            h.to_string()
+            let h = src.get(r.handler_span.clone())?;
+            is_identifier(h).then(|| (h.to_string(), Vec::new()))
         }
         Handler::Inline(_) | Handler::Bound => {
-            let name = unique_name(&camel(&["on", event]), |n| name_in_use(facts, src, n));
-            let text = src.get(handler_span.clone())?;
-            edits.push(insert_before_statement(
+            let name = unique_name(&camel(&["on", r.event]), |n| name_in_use(facts, src, n));
+            let text = src.get(r.handler_span.clone())?;
+            let named = insert_before_statement(
                 src,
                 e.stmt.start,
                 // The handler's parameters were typed by the registration's overload; as a
@@ -83,13 +108,36 @@ pub fn ts_scope_fix(
                 } else {
                     format!("const {name} = {text};")
                 }],
-            ));
-            edits.push(replace(handler_span.clone(), name.clone()));
-            name
+            );
+            Some((
+                name.clone(),
+                vec![named, replace(r.handler_span.clone(), name)],
+            ))
         }
-        Handler::Other => return None,
-    };
-    let line = format!("{target}.{remove}('{event}', {name});");
+        Handler::Other => None,
+    }
+}
+
+/// Added directly in `owner`: removed where `owner`'s connection ends.
+fn direct_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registration) -> Option<Fix> {
+    let remove = removal_method(r.method)?;
+    let (name, mut edits) = named_handler(ctx, e, r)?;
+    let line = format!("{}.{remove}('{}', {name});", r.target, r.event);
+    let (edit, where_) = at_owner_end(ctx, owner, &line)?;
+    edits.push(edit);
+    Some(fix(
+        format!("remove the '{}' listener `{name}` {where_}", r.event),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// An edit that runs `line` where the life of `owner` — a per-connection callback — ends: in
+/// the connection's close handler registered directly in it, or in a new one on its first
+/// parameter when it is a `connection` handler; and where that is, for the title.
+pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, String)> {
+    let facts = ctx.facts;
+    let src = ctx.source;
     let unit = indent_unit(src, 2);
     // A close handler of the connection, registered directly in the owner, with a block body.
     let close = facts.scopes.iter().enumerate().find(|(_, s)| {
@@ -100,46 +148,48 @@ pub fn ts_scope_fix(
                     && r.event.as_deref().is_some_and(is_close_event)
                     && !matches!(r.event.as_deref(), Some("SIGTERM" | "SIGINT" | "SIGHUP" | "exit" | "beforeExit")))
     });
-    let where_ = if let Some((_, s)) = close {
+    if let Some((_, s)) = close {
         let body = s.body.clone()?;
-        edits.push(append_to_block(src, &body, &[line], &unit)?);
         let ev = match &s.kind {
             ScopeKind::Callback(r) => r.event.clone().unwrap_or_default(),
             _ => String::new(),
         };
-        format!("in the '{ev}' handler")
+        return Some((
+            append_to_block(src, &body, &[line.to_string()], &unit)?,
+            format!("in the '{ev}' handler"),
+        ));
+    }
+    // A `connection` handler: the connection is its first parameter.
+    let o = &facts.scopes[owner];
+    let ScopeKind::Callback(r) = &o.kind else {
+        return None;
+    };
+    if r.event.as_deref() != Some("connection") {
+        return None;
+    }
+    let conn = o.params.first().filter(|p| is_identifier(p))?;
+    let body = o.body.clone()?;
+    // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
+    let ev = if src.contains("socket.io") {
+        "disconnect"
     } else {
-        // A `connection` handler: the connection is its first parameter.
-        let o = &facts.scopes[owner];
-        let ScopeKind::Callback(r) = &o.kind else {
-            return None;
-        };
-        if r.event.as_deref() != Some("connection") {
-            return None;
-        }
-        let conn = o.params.first().filter(|p| is_identifier(p))?;
-        let body = o.body.clone()?;
-        // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
-        let ev = if src.contains("socket.io") {
-            "disconnect"
-        } else {
-            "close"
-        };
-        edits.push(append_to_block(
+        "close"
+    };
+    let call = line.trim_end_matches(';');
+    // An `if` needs a block body; a call is the arrow's expression.
+    let handler = if call.starts_with("if ") {
+        format!("{{ {call}; }}")
+    } else {
+        call.to_string()
+    };
+    Some((
+        append_to_block(
             src,
             &body,
-            &[format!(
-                "{conn}.on('{ev}', () => {line_trim});",
-                line_trim = line.trim_end_matches(';')
-            )],
+            &[format!("{conn}.on('{ev}', () => {handler});")],
             &unit,
-        )?);
-        format!("when `{conn}` emits '{ev}'")
-    };
-    Some(fix(
-        format!("remove the '{event}' listener `{name}` {where_}"),
-        Applicability::Unsafe,
-        edits,
+        )?,
+        format!("when `{conn}` emits '{ev}'"),
     ))
 }
 
