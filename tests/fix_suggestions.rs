@@ -209,3 +209,13 @@ fn a_registration_per_message_in_a_loop_gets_only_a_suggestion() {
     let (f, _) = only_fix("room.js", src, "unremoved-listener");
     assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
 }
+
+#[test]
+fn a_constructor_registration_is_not_preceded_by_a_removal() {
+    // Once per instance: the field is empty when the constructor fills it.
+    let src = "import { bus } from './bus';\nexport class View {\n  constructor() {\n    bus.on('tick', (n) => this.render(n));\n  }\n  destroy() {\n  }\n  render(n) {}\n}\nexport function open() {\n  return new View();\n}\n";
+    assert_eq!(
+        fixed("view.js", src),
+        "import { bus } from './bus';\nexport class View {\n  constructor() {\n    this.onTick = (n) => this.render(n);\n    bus.on('tick', this.onTick);\n  }\n  destroy() {\n    if (this.onTick) bus.off('tick', this.onTick);\n  }\n  render(n) {}\n}\nexport function open() {\n  return new View();\n}\n"
+    );
+}

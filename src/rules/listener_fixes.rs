@@ -281,11 +281,21 @@ pub fn ts_class_fix(
             removal(&format!("this.{field}"))?
         )],
     )?;
-    let mut named = insert_before_statement(
-        src,
-        e.stmt.start,
-        &[format!("this.{field} = {handler_text};")],
-    );
+    // Registered more than once in the instance's life (per call of a method, per event): the
+    // field holds one handler, so the previous one is removed before it is replaced — or the
+    // teardown would remove only the last.
+    let mut lines = Vec::new();
+    if !matches!(
+        super::event_lifetime(facts, e.scope, e.in_loop),
+        crate::facts::Lifetime::PerInstance | crate::facts::Lifetime::Once
+    ) {
+        lines.push(format!(
+            "if (this.{field}) {};",
+            removal(&format!("this.{field}"))?
+        ));
+    }
+    lines.push(format!("this.{field} = {handler_text};"));
+    let mut named = insert_before_statement(src, e.stmt.start, &lines);
     // One edit where the statement starts: the new line, then the field it registers through.
     if let Some(t) = through.pop() {
         named.content.push_str(&t.content);
