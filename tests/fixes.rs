@@ -308,10 +308,12 @@ fn raced_deadline_is_cleared_when_the_race_settles() {
 
 #[test]
 fn inline_listener_on_a_shared_emitter_moves_to_a_field_removed_in_teardown() {
+    // `mount()` may run more than once per instance: the field's previous handler is removed
+    // before it is replaced, or `destroy()` would remove only the last.
     let src = "import { bus } from './bus';\nexport class View {\n  mount() {\n    bus.on('tick', (n) => this.render(n));\n  }\n  destroy() {\n  }\n  render(n) {}\n}\n";
     assert_eq!(
         fixed("view.js", src),
-        "import { bus } from './bus';\nexport class View {\n  mount() {\n    this.onTick = (n) => this.render(n);\n    bus.on('tick', this.onTick);\n  }\n  destroy() {\n    if (this.onTick) bus.off('tick', this.onTick);\n  }\n  render(n) {}\n}\n"
+        "import { bus } from './bus';\nexport class View {\n  mount() {\n    if (this.onTick) bus.off('tick', this.onTick);\n    this.onTick = (n) => this.render(n);\n    bus.on('tick', this.onTick);\n  }\n  destroy() {\n    if (this.onTick) bus.off('tick', this.onTick);\n  }\n  render(n) {}\n}\n"
     );
 }
 
@@ -444,14 +446,22 @@ fn rust_replaced_task_is_aborted_first() {
 #[test]
 fn no_fix_removes_a_listener_from_what_the_teardown_cannot_reach() {
     // `cluster` is a constructor parameter, handed a module-level emitter by `join()`:
-    // `close()` cannot name it, so no fix is offered (the finding stays, with its help).
+    // `close()` cannot name it, so no fix `--fix` would apply is offered — only a suggestion
+    // that says where the removal belongs (the finding stays, with its help).
     let src = "const shared = new EventEmitter();\nexport class Group {\n  constructor(cluster) {\n    cluster.on('refresh', () => this.sync());\n  }\n  close() {}\n  sync() {}\n}\nexport function join() {\n  return new Group(shared);\n}\n";
     let diags = lint_one("group.js", src);
     let d = diags
         .iter()
         .find(|d| d.rule == "unremoved-listener")
         .expect("the registration is reported");
-    assert!(d.fixes.is_empty(), "{:?}", d.fixes);
+    assert_eq!(d.fixes.len(), 1, "{:?}", d.fixes);
+    let f = &d.fixes[0];
+    assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
+    assert_eq!(
+        f.title,
+        "name the 'refresh' handler `onRefresh` and remove it with `cluster.off('refresh', onRefresh)` \
+         in `close()` (the registration must keep the handler where it can reach it)"
+    );
 }
 
 #[test]

@@ -734,133 +734,139 @@ impl Rule for DuplicateClient {
     }
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        let mut sites: Vec<Site> = Vec::new();
-        for file in ctx.files {
-            for e in &file.facts.events {
-                // Configured extra constructors (`[options] client-constructors`).
-                let extra = || match &e.kind {
-                    EventKind::New { class, .. } => {
-                        let last = class.rsplit(['.', ':']).next().unwrap_or(class);
-                        ctx.options
-                            .extra_clients
-                            .iter()
-                            .any(|c| c == last || c == class)
-                            .then(|| last.to_string())
-                    }
-                    _ => None,
-                };
-                if let Some(kind) = client_kind(&file.facts, e).or_else(extra) {
-                    // The client library itself: `new Redis()` inside the file that defines
-                    // `class Redis` is a factory, not a use.
-                    if file
-                        .facts
-                        .classes
+        // Every finding says at least what to do, where: a suggestion when no fix could be built.
+        super::fixes::with_suggestions_in_project(ctx, findings(ctx))
+    }
+}
+
+fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
+    let mut sites: Vec<Site> = Vec::new();
+    for file in ctx.files {
+        for e in &file.facts.events {
+            // Configured extra constructors (`[options] client-constructors`).
+            let extra = || match &e.kind {
+                EventKind::New { class, .. } => {
+                    let last = class.rsplit(['.', ':']).next().unwrap_or(class);
+                    ctx.options
+                        .extra_clients
                         .iter()
-                        .any(|c| c.name.as_deref() == Some(kind.as_str()))
-                    {
-                        continue;
-                    }
-                    let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
-                    sites.push(Site {
-                        file,
-                        event: e,
-                        kind,
-                        lazy,
-                    });
+                        .any(|c| c == last || c == class)
+                        .then(|| last.to_string())
                 }
-            }
-        }
-        // The non-test sites of each kind, grouped once (not searched per site).
-        let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, site) in sites.iter().enumerate() {
-            if !site.file.is_test {
-                by_kind.entry(site.kind.as_str()).or_default().push(i);
-            }
-        }
-        let mut out = Vec::new();
-        let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
-            std::collections::HashMap::new();
-        for (i, site) in sites.iter().enumerate() {
-            let facts = &site.file.facts;
-            let test = site.file.is_test;
-            // How many other sites there are, and the first few of them as labels.
-            // The returns of one factory (`if (blocking) return new Redis({...config, …});
-            // return new Redis(config);`) are one construction site: each call makes one.
-            let same_factory = |j: usize| match (returned_from(site), returned_from(&sites[j])) {
-                (Some(a), Some(b)) => a == b && std::ptr::eq(site.file, sites[j].file),
-                _ => false,
+                _ => None,
             };
-            let (other_count, others): (usize, Vec<&Site>) = if test {
-                (0, Vec::new())
-            } else {
-                let group = &by_kind[site.kind.as_str()];
-                let others: Vec<usize> = group
+            if let Some(kind) = client_kind(&file.facts, e).or_else(extra) {
+                // The client library itself: `new Redis()` inside the file that defines
+                // `class Redis` is a factory, not a use.
+                if file
+                    .facts
+                    .classes
                     .iter()
-                    .copied()
-                    .filter(|&j| j != i && !same_factory(j))
-                    .collect();
-                let mut distinct: Vec<(usize, Option<ScopeId>)> = Vec::new();
-                for &j in &others {
-                    let key = (sites[j].file as *const _ as usize, returned_from(&sites[j]));
-                    if key.1.is_none() || !distinct.contains(&key) {
-                        distinct.push(key);
-                    }
+                    .any(|c| c.name.as_deref() == Some(kind.as_str()))
+                {
+                    continue;
                 }
-                (
-                    distinct.len(),
-                    others.iter().take(MAX_LABELS).map(|&j| &sites[j]).collect(),
-                )
-            };
-            let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
-            // A factory that returns the client hands it to its caller, who decides how often.
-            let returned = matches!(
-                site.event.kind,
-                EventKind::New {
-                    handle: PlaceRef::Returned(_),
-                    ..
-                }
-            );
-            // Returned from a method whose callers are unknown: the caller decides. A factory
-            // that this file calls per request or per iteration is still per use.
-            let per_use = !site.lazy
-                && (lifetime == Lifetime::Repeated
-                    || (!returned && lifetime == Lifetime::PerCall)
-                    || (!returned
-                        && facts.is_rust
-                        && lifetime == Lifetime::Unknown
-                        && rust_per_request_fn(facts, site.event.scope)));
-            if other_count == 0 && !per_use {
-                continue;
+                let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
+                sites.push(Site {
+                    file,
+                    event: e,
+                    kind,
+                    lazy,
+                });
             }
-            let kind = &site.kind;
-            let message = if per_use {
-                let when = match lifetime {
-                    Lifetime::Repeated => format!(
-                        "in code that runs repeatedly ({})",
-                        describe_scope(facts, site.event.scope)
-                    ),
-                    _ => format!(
-                        "on every call of {}",
-                        describe_scope(facts, named_owner(facts, site.event.scope))
-                    ),
-                };
-                let also = match other_count {
-                    0 => String::new(),
-                    1 => " (and 1 other construction site exists)".to_string(),
-                    n => format!(" (and {n} other construction sites exist)"),
-                };
-                format!(
-                    "a new `{kind}` client is constructed {when}: each one opens its own \
-                     connection pool that nothing closes{also}"
-                )
-            } else {
-                format!(
-                    "`{kind}` client constructed at {} sites in the project: each holds its own \
-                     connection pool, sockets and retry state for the life of the process",
-                    other_count + 1
-                )
+        }
+    }
+    // The non-test sites of each kind, grouped once (not searched per site).
+    let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, site) in sites.iter().enumerate() {
+        if !site.file.is_test {
+            by_kind.entry(site.kind.as_str()).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
+        std::collections::HashMap::new();
+    for (i, site) in sites.iter().enumerate() {
+        let facts = &site.file.facts;
+        let test = site.file.is_test;
+        // How many other sites there are, and the first few of them as labels.
+        // The returns of one factory (`if (blocking) return new Redis({...config, …});
+        // return new Redis(config);`) are one construction site: each call makes one.
+        let same_factory = |j: usize| match (returned_from(site), returned_from(&sites[j])) {
+            (Some(a), Some(b)) => a == b && std::ptr::eq(site.file, sites[j].file),
+            _ => false,
+        };
+        let (other_count, others): (usize, Vec<&Site>) = if test {
+            (0, Vec::new())
+        } else {
+            let group = &by_kind[site.kind.as_str()];
+            let others: Vec<usize> = group
+                .iter()
+                .copied()
+                .filter(|&j| j != i && !same_factory(j))
+                .collect();
+            let mut distinct: Vec<(usize, Option<ScopeId>)> = Vec::new();
+            for &j in &others {
+                let key = (sites[j].file as *const _ as usize, returned_from(&sites[j]));
+                if key.1.is_none() || !distinct.contains(&key) {
+                    distinct.push(key);
+                }
+            }
+            (
+                distinct.len(),
+                others.iter().take(MAX_LABELS).map(|&j| &sites[j]).collect(),
+            )
+        };
+        let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
+        // A factory that returns the client hands it to its caller, who decides how often.
+        let returned = matches!(
+            site.event.kind,
+            EventKind::New {
+                handle: PlaceRef::Returned(_),
+                ..
+            }
+        );
+        // Returned from a method whose callers are unknown: the caller decides. A factory
+        // that this file calls per request or per iteration is still per use.
+        let per_use = !site.lazy
+            && (lifetime == Lifetime::Repeated
+                || (!returned && lifetime == Lifetime::PerCall)
+                || (!returned
+                    && facts.is_rust
+                    && lifetime == Lifetime::Unknown
+                    && rust_per_request_fn(facts, site.event.scope)));
+        if other_count == 0 && !per_use {
+            continue;
+        }
+        let kind = &site.kind;
+        let message = if per_use {
+            let when = match lifetime {
+                Lifetime::Repeated => format!(
+                    "in code that runs repeatedly ({})",
+                    describe_scope(facts, site.event.scope)
+                ),
+                _ => format!(
+                    "on every call of {}",
+                    describe_scope(facts, named_owner(facts, site.event.scope))
+                ),
             };
-            let mut d = META.report(site.file.path.clone(),
+            let also = match other_count {
+                0 => String::new(),
+                1 => " (and 1 other construction site exists)".to_string(),
+                n => format!(" (and {n} other construction sites exist)"),
+            };
+            format!(
+                "a new `{kind}` client is constructed {when}: each one opens its own \
+                     connection pool that nothing closes{also}"
+            )
+        } else {
+            format!(
+                "`{kind}` client constructed at {} sites in the project: each holds its own \
+                     connection pool, sockets and retry state for the life of the process",
+                other_count + 1
+            )
+        };
+        let mut d = META.report(site.file.path.clone(),
                 site.event.span.clone(),
                 message,
             )
@@ -875,73 +881,70 @@ impl Rule for DuplicateClient {
                      lazily: `client ??= new …`), export it, and import it everywhere"
                 )
             });
-            for o in &others {
-                d = d.with_label_in(
-                    o.file.path.clone(),
-                    o.event.span.clone(),
-                    format!("another `{kind}` client is constructed here"),
-                );
-            }
-            if facts.is_rust {
-                // Built in a loop from nothing the loop binds: once, before the loop.
-                let src = &site.file.source.text;
-                // Not when the function itself runs per request: the hoisted client would
-                // still be built on every call (the shared static below is the fix then).
-                let per_request = rust_per_request_fn(facts, site.event.scope);
-                let hoisted = (per_use && lifetime == Lifetime::Repeated && !per_request)
-                    .then_some(site.event.loop_span.as_ref())
-                    .flatten()
-                    .and_then(|l| {
-                        let extent = crate::fixes::rust::clients::construction_extent(
-                            src,
-                            &site.event.span,
-                        )?;
-                        crate::fixes::rust::clients::hoist_out_of_loop(
-                            src,
-                            kind,
-                            &site.event.stmt,
-                            &extent,
-                            l,
-                        )
-                    });
-                // Built by a factory this file calls in a loop: once, before that loop.
-                let hoisted = hoisted.or_else(|| {
-                    if !per_use || site.event.in_loop || per_request {
-                        return None;
-                    }
-                    let owner = &facts.scopes[named_owner(facts, site.event.scope)];
-                    crate::fixes::rust::clients::hoist_factory_call(
-                        src,
-                        kind,
-                        owner.name.as_deref()?,
-                        &owner.span,
-                    )
-                });
-                d.fixes.extend(hoisted);
-                d.fixes.extend(rust_fix(
-                    ctx,
-                    &sites,
-                    i,
-                    by_kind.get(site.kind.as_str()).map_or(&[], Vec::as_slice),
-                ));
-            } else if !test {
-                let module = shared
-                    .entry(kind.clone())
-                    .or_insert_with(|| shared_module(ctx, &sites, kind));
-                if let Some(m) = module {
-                    d.fixes.extend(ts_fix(site, m));
-                }
-            }
-            out.push(d);
-        }
-        for (file, e, message, help) in super::overwritten_client::check(ctx, ctx.summaries()) {
-            out.push(
-                META.report(file.path.clone(), e.span.clone(), message)
-                    .with_help(help),
+        for o in &others {
+            d = d.with_label_in(
+                o.file.path.clone(),
+                o.event.span.clone(),
+                format!("another `{kind}` client is constructed here"),
             );
         }
-        out
+        if facts.is_rust {
+            // Built in a loop from nothing the loop binds: once, before the loop.
+            let src = &site.file.source.text;
+            // Not when the function itself runs per request: the hoisted client would
+            // still be built on every call (the shared static below is the fix then).
+            let per_request = rust_per_request_fn(facts, site.event.scope);
+            let hoisted = (per_use && lifetime == Lifetime::Repeated && !per_request)
+                .then_some(site.event.loop_span.as_ref())
+                .flatten()
+                .and_then(|l| {
+                    let extent =
+                        crate::fixes::rust::clients::construction_extent(src, &site.event.span)?;
+                    crate::fixes::rust::clients::hoist_out_of_loop(
+                        src,
+                        kind,
+                        &site.event.stmt,
+                        &extent,
+                        l,
+                    )
+                });
+            // Built by a factory this file calls in a loop: once, before that loop.
+            let hoisted = hoisted.or_else(|| {
+                if !per_use || site.event.in_loop || per_request {
+                    return None;
+                }
+                let owner = &facts.scopes[named_owner(facts, site.event.scope)];
+                crate::fixes::rust::clients::hoist_factory_call(
+                    src,
+                    kind,
+                    owner.name.as_deref()?,
+                    &owner.span,
+                )
+            });
+            d.fixes.extend(hoisted);
+            d.fixes.extend(rust_fix(
+                ctx,
+                &sites,
+                i,
+                by_kind.get(site.kind.as_str()).map_or(&[], Vec::as_slice),
+            ));
+        } else if !test {
+            let module = shared
+                .entry(kind.clone())
+                .or_insert_with(|| shared_module(ctx, &sites, kind));
+            if let Some(m) = module {
+                d.fixes.extend(ts_fix(site, m));
+            }
+        }
+        out.push(d);
     }
+    for (file, e, message, help) in super::overwritten_client::check(ctx, ctx.summaries()) {
+        out.push(
+            META.report(file.path.clone(), e.span.clone(), message)
+                .with_help(help),
+        );
+    }
+    out
 }
 
 /// The function a construction is returned from (`return new Redis(config)`), if it is.

@@ -105,3 +105,66 @@ pub fn cleanup_in_module(
         edits: vec![insert_after_statement(src, after.start, after.end, &code)],
     })
 }
+
+/// The suggestion for a finding no builder could fix safely: a display-only fix whose title
+/// is the finding's help — what to do — and names the flagged code and its line, and whose
+/// edit puts the same advice in a comment above that line (never applied by `--fix`).
+pub fn help_suggestion(
+    src: &str,
+    d: &crate::diagnostic::Diagnostic,
+) -> Option<crate::diagnostic::Fix> {
+    let help = d
+        .help
+        .as_deref()?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let at = d.range.start.min(src.len());
+    let line = src.get(..at)?.matches('\n').count() + 1;
+    let flagged: String = src
+        .get(d.range.clone())?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(40)
+        .collect();
+    let title = if flagged.is_empty() {
+        format!("on line {line}: {help}")
+    } else {
+        format!("for `{flagged}` on line {line}: {help}")
+    };
+    let indent = line_indent(src, at);
+    let comment = format!("{indent}// unleak({}): {help}{}", d.rule, newline(src));
+    Some(fix(
+        title,
+        crate::diagnostic::Applicability::DisplayOnly,
+        vec![insert(line_start(src, at), comment)],
+    ))
+}
+
+/// [`help_suggestion`] for each finding of a file rule that has no fix.
+pub fn with_suggestions(
+    ctx: &super::FileCtx,
+    mut out: Vec<crate::diagnostic::Diagnostic>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    for d in out.iter_mut().filter(|d| d.fixes.is_empty()) {
+        d.fixes.extend(help_suggestion(ctx.source, d));
+    }
+    out
+}
+
+/// [`help_suggestion`] for each finding of a project rule that has no fix, in its own file.
+pub fn with_suggestions_in_project(
+    ctx: &super::ProjectCtx,
+    mut out: Vec<crate::diagnostic::Diagnostic>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    for d in out.iter_mut().filter(|d| d.fixes.is_empty()) {
+        let Some(file) = ctx.files.iter().find(|f| f.path == d.file) else {
+            continue;
+        };
+        d.fixes.extend(help_suggestion(&file.source.text, d));
+    }
+    out
+}

@@ -1,13 +1,17 @@
-//! Fixes for listeners a per-connection (per-request, per-call) scope adds to something that
-//! outlives it: remove the listener where that scope's life ends — its connection's `close`
-//! handler — naming an inline handler first so the removal can match it.
+//! Fixes for listeners added to something that outlives the code that adds them: a class's
+//! registration is removed in the class's teardown (through a field, naming an inline handler
+//! first), a per-connection (per-request, per-call) scope's where that scope's life ends — its
+//! connection's `close` handler.
 
 use std::ops::Range;
 
 use super::FileCtx;
+use super::constructions::root_place;
 use super::fixes::*;
-use crate::diagnostic::{Applicability, Fix};
-use crate::facts::{Event, Handler, ScopeId, ScopeKind, is_close_event};
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::facts::{
+    BindingKind, ClassId, Event, Handler, Place, ScopeId, ScopeKind, is_close_event,
+};
 
 /// The removal method that matches registration method `method`.
 pub fn removal_method(method: &str) -> Option<&'static str> {
@@ -27,12 +31,26 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
-/// A listener `e` (`target.method('event', handler)`) added directly in scope `owner` — a
-/// callback run per connection or per request — and removed nowhere in it: remove it in the
-/// connection's close handler inside `owner` (`ws.on('close', () => { … })`), or in a new one
-/// on the callback's first parameter when `owner` is a `connection` handler. An inline handler
-/// is named first (`const onTyping = …;`) so the removal matches it. Unsafe: the listener now
-/// goes away with the connection.
+/// What every scope fix needs to know about the registration `target.method('event', handler)`.
+pub struct Registration<'a> {
+    pub target: &'a str,
+    pub method: &'a str,
+    pub event: &'a str,
+    pub handler: &'a Handler,
+    pub handler_span: &'a Range<usize>,
+}
+
+/// A listener `e` added in scope `owner` — a callback run per connection or per request, or a
+/// function that may run any number of times — and removed nowhere in it:
+/// - added directly in `owner`: removed in the connection's close handler inside `owner`
+///   (`ws.on('close', () => { … })`), or in a new one on the callback's first parameter when
+///   `owner` is a `connection` handler; failing that, in a plain function that returns nothing,
+///   by an unsubscribe it now returns;
+/// - added in a handler nested in `owner` (once per message of the connection): the previous
+///   listener is replaced, and the last one removed where the owner's life ends.
+///
+/// An inline handler is named first (`const onTyping = …;`) so the removal matches it. Unsafe:
+/// the listener now goes away with the connection (or when the caller unsubscribes).
 #[allow(clippy::too_many_arguments)]
 pub fn ts_scope_fix(
     ctx: &FileCtx,
@@ -44,32 +62,43 @@ pub fn ts_scope_fix(
     handler: &Handler,
     handler_span: &Range<usize>,
 ) -> Option<Fix> {
-    let facts = ctx.facts;
     let src = ctx.source;
-    let remove = removal_method(method)?;
-    // `target.on('event', handler);` as a statement of its own, directly in the owner (a
-    // handler named there is in reach of a close handler inside it), on a target the close
-    // handler sees as it is (no `this`, which a `function` handler would rebind).
-    if e.scope != owner
-        || !src.get(e.stmt.clone())?.starts_with(target)
+    let r = Registration {
+        target,
+        method,
+        event,
+        handler,
+        handler_span,
+    };
+    // `target.on('event', handler);` as a statement of its own, on a target the close handler
+    // sees as it is (no `this`, which a `function` handler would rebind).
+    if !src.get(e.stmt.clone())?.starts_with(&format!("{target}."))
         || target.starts_with("this")
         || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
     {
         return None;
     }
-    let mut edits = Vec::new();
-    let name = match handler {
+    if e.scope != owner {
+        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r);
+    }
+    direct_fix(ctx, e, owner, &r)
+        .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
+}
+
+/// The handler's name, and the edits that name an inline one with a `const` before the
+/// registration statement.
+pub fn named_handler(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<(String, Vec<Edit>)> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    match r.handler {
         Handler::Named(_) => {
-            let h = src.get(handler_span.clone())?;
-            if !is_identifier(h) {
-                return None;
-            }
-            h.to_string()
+            let h = src.get(r.handler_span.clone())?;
+            is_identifier(h).then(|| (h.to_string(), Vec::new()))
         }
         Handler::Inline(_) | Handler::Bound => {
-            let name = unique_name(&camel(&["on", event]), |n| name_in_use(facts, src, n));
-            let text = src.get(handler_span.clone())?;
-            edits.push(insert_before_statement(
+            let name = unique_name(&camel(&["on", r.event]), |n| name_in_use(facts, src, n));
+            let text = src.get(r.handler_span.clone())?;
+            let named = insert_before_statement(
                 src,
                 e.stmt.start,
                 // The handler's parameters were typed by the registration's overload; as a
@@ -79,13 +108,36 @@ pub fn ts_scope_fix(
                 } else {
                     format!("const {name} = {text};")
                 }],
-            ));
-            edits.push(replace(handler_span.clone(), name.clone()));
-            name
+            );
+            Some((
+                name.clone(),
+                vec![named, replace(r.handler_span.clone(), name)],
+            ))
         }
-        Handler::Other => return None,
-    };
-    let line = format!("{target}.{remove}('{event}', {name});");
+        Handler::Other => None,
+    }
+}
+
+/// Added directly in `owner`: removed where `owner`'s connection ends.
+fn direct_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registration) -> Option<Fix> {
+    let remove = removal_method(r.method)?;
+    let (name, mut edits) = named_handler(ctx, e, r)?;
+    let line = format!("{}.{remove}('{}', {name});", r.target, r.event);
+    let (edit, where_) = at_owner_end(ctx, owner, &line)?;
+    edits.push(edit);
+    Some(fix(
+        format!("remove the '{}' listener `{name}` {where_}", r.event),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// An edit that runs `line` where the life of `owner` — a per-connection callback — ends: in
+/// the connection's close handler registered directly in it, or in a new one on its first
+/// parameter when it is a `connection` handler; and where that is, for the title.
+pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, String)> {
+    let facts = ctx.facts;
+    let src = ctx.source;
     let unit = indent_unit(src, 2);
     // A close handler of the connection, registered directly in the owner, with a block body.
     let close = facts.scopes.iter().enumerate().find(|(_, s)| {
@@ -96,45 +148,294 @@ pub fn ts_scope_fix(
                     && r.event.as_deref().is_some_and(is_close_event)
                     && !matches!(r.event.as_deref(), Some("SIGTERM" | "SIGINT" | "SIGHUP" | "exit" | "beforeExit")))
     });
-    let where_ = if let Some((_, s)) = close {
+    if let Some((_, s)) = close {
         let body = s.body.clone()?;
-        edits.push(append_to_block(src, &body, &[line], &unit)?);
         let ev = match &s.kind {
             ScopeKind::Callback(r) => r.event.clone().unwrap_or_default(),
             _ => String::new(),
         };
-        format!("in the '{ev}' handler")
+        return Some((
+            append_to_block(src, &body, &[line.to_string()], &unit)?,
+            format!("in the '{ev}' handler"),
+        ));
+    }
+    // A `connection` handler: the connection is its first parameter.
+    let o = &facts.scopes[owner];
+    let ScopeKind::Callback(r) = &o.kind else {
+        return None;
+    };
+    if r.event.as_deref() != Some("connection") {
+        return None;
+    }
+    let conn = o.params.first().filter(|p| is_identifier(p))?;
+    let body = o.body.clone()?;
+    // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
+    let ev = if src.contains("socket.io") {
+        "disconnect"
     } else {
-        // A `connection` handler: the connection is its first parameter.
-        let o = &facts.scopes[owner];
-        let ScopeKind::Callback(r) = &o.kind else {
-            return None;
-        };
-        if r.event.as_deref() != Some("connection") {
-            return None;
-        }
-        let conn = o.params.first().filter(|p| is_identifier(p))?;
-        let body = o.body.clone()?;
-        // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
-        let ev = if src.contains("socket.io") {
-            "disconnect"
-        } else {
-            "close"
-        };
-        edits.push(append_to_block(
+        "close"
+    };
+    let call = line.trim_end_matches(';');
+    // An `if` needs a block body; a call is the arrow's expression.
+    let handler = if call.starts_with("if ") {
+        format!("{{ {call}; }}")
+    } else {
+        call.to_string()
+    };
+    Some((
+        append_to_block(
             src,
             &body,
-            &[format!(
-                "{conn}.on('{ev}', () => {line_trim});",
-                line_trim = line.trim_end_matches(';')
-            )],
+            &[format!("{conn}.on('{ev}', () => {handler});")],
+            &unit,
+        )?,
+        format!("when `{conn}` emits '{ev}'"),
+    ))
+}
+
+/// A listener registered by a class on something that outlives it: keep the handler in a
+/// field (`this.onAudio = …`), register the field, and remove it in the class's teardown
+/// (`close()`, or a new `dispose()`) — chosen by [`cleanup_in_class`], which only takes a
+/// method that ends the instance's life. Unsafe: the listener now goes away with the instance.
+#[allow(clippy::too_many_arguments)]
+pub fn ts_class_fix(
+    ctx: &FileCtx,
+    e: &Event,
+    class: ClassId,
+    target: &Place,
+    method: &str,
+    event: &str,
+    handler: &Handler,
+    handler_span: &Range<usize>,
+) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let stmt = src.get(e.stmt.clone())?;
+    // How the registration names the target, and how the teardown reaches it.
+    let (registered, torn_down) = teardown_target(ctx, e, class, target)?;
+    // `target.on('event', handler);` as a statement of its own, in a method of the class (a
+    // browser script's bare `addEventListener(…)` is the window's: removed the same way).
+    // `get`, not indexing: tree-sitter's error recovery can end a node inside a character.
+    let bare = registered.is_empty();
+    let starts = if bare {
+        stmt.starts_with(&format!("{method}("))
+    } else {
+        stmt.starts_with(&format!("{registered}."))
+    };
+    if !starts
+        || facts.enclosing_method(e.scope).is_none()
+        || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
+    {
+        return None;
+    }
+    let remove = removal_method(method)?;
+    // `parent.on(…)` kept in `this.parent`: register through the field, as the teardown removes.
+    let mut through = Vec::new();
+    if !bare && registered != torn_down {
+        let root = torn_down.strip_suffix(
+            super::place_text(facts, target)
+                .strip_prefix(registered.as_str())
+                .unwrap_or_default(),
+        )?;
+        through.push(replace(
+            e.stmt.start..e.stmt.start + registered.len(),
+            root.to_string(),
+        ));
+    }
+    let removal = |h: &str| -> Option<String> {
+        let options = trailing_options(src, &e.stmt, handler_span, method)?;
+        let dot = if bare { "" } else { "." };
+        Some(format!("{torn_down}{dot}{remove}('{event}', {h}{options})"))
+    };
+    // A handler the teardown already reaches (a field, a module-level function): remove it as is.
+    if let Handler::Named(_) = handler {
+        let h = src.get(handler_span.clone())?;
+        let field = h.strip_prefix("this.").is_some_and(is_identifier);
+        let module = is_identifier(h)
+            && facts
+                .lookup(h, e.scope)
+                .is_some_and(|b| facts.is_module_binding(b));
+        if !(field || module) {
+            return None;
+        }
+        let cleanup = cleanup_in_class(ctx, class, &[format!("{};", removal(h)?)])?;
+        through.extend(cleanup.edits);
+        return Some(fix(
+            format!("remove the '{event}' listener `{h}` {}", cleanup.where_),
+            Applicability::Unsafe,
+            through,
+        ));
+    }
+    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
+        return None;
+    }
+    let field = unique_name(&camel(&["on", event]), |n| {
+        facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
+    });
+    let handler_text = src.get(handler_span.clone())?;
+    let cleanup = cleanup_in_class(
+        ctx,
+        class,
+        &[format!(
+            "if (this.{field}) {};",
+            removal(&format!("this.{field}"))?
+        )],
+    )?;
+    // Registered more than once in the instance's life (per call of a method, per event): the
+    // field holds one handler, so the previous one is removed before it is replaced — or the
+    // teardown would remove only the last.
+    let mut lines = Vec::new();
+    if !matches!(
+        super::event_lifetime(facts, e.scope, e.in_loop),
+        crate::facts::Lifetime::PerInstance | crate::facts::Lifetime::Once
+    ) {
+        lines.push(format!(
+            "if (this.{field}) {};",
+            removal(&format!("this.{field}"))?
+        ));
+    }
+    lines.push(format!("this.{field} = {handler_text};"));
+    let mut named = insert_before_statement(src, e.stmt.start, &lines);
+    // One edit where the statement starts: the new line, then the field it registers through.
+    if let Some(t) = through.pop() {
+        named.content.push_str(&t.content);
+        named.range = t.range;
+    }
+    let mut edits = vec![
+        named,
+        replace(handler_span.clone(), format!("this.{field}")),
+    ];
+    let body = facts.classes[class].body.clone();
+    if is_typescript(ctx.path) && !body.is_empty() {
+        let unit = indent_unit(src, 2);
+        edits.push(prepend_to_block(
+            src,
+            &body,
+            // The handler's own parameter types stay on the arrow; the field takes any listener.
+            &[format!("private {field}?: (...args: any[]) => void;")],
             &unit,
         )?);
-        format!("when `{conn}` emits '{ev}'")
-    };
+    }
+    edits.extend(cleanup.edits);
     Some(fix(
-        format!("remove the '{event}' listener `{name}` {where_}"),
+        format!(
+            "keep the '{event}' handler in `this.{field}` and remove it {}",
+            cleanup.where_
+        ),
         Applicability::Unsafe,
         edits,
     ))
+}
+
+/// How the registration names `target` and how a teardown method of `class` reaches it: as it
+/// is when it is a field, `this`, a global or module-level (`("", "")` for a browser script's
+/// bare `addEventListener`, the window's); `parent` → `this.parent` when the constructor that
+/// registers on its parameter also keeps it in a field (`this.parent = parent`). `None` when
+/// no teardown can reach it (a local, a callback's parameter).
+fn teardown_target(
+    ctx: &FileCtx,
+    e: &Event,
+    class: ClassId,
+    target: &Place,
+) -> Option<(String, String)> {
+    let facts = ctx.facts;
+    let t = super::place_text(facts, target);
+    let stmt = src_stmt(ctx, e)?;
+    match root_place(target) {
+        Place::Global(_) if !stmt.starts_with(&format!("{t}.")) => {
+            Some((String::new(), String::new()))
+        }
+        Place::Field { .. } | Place::This(_) | Place::Global(_) => Some((t.clone(), t)),
+        Place::Binding(b) if facts.is_module_binding(*b) => Some((t.clone(), t)),
+        Place::Binding(b) => {
+            // A parameter of the constructor that registers, kept in a field of the instance.
+            let binding = &facts.bindings[*b];
+            let ctor = &facts.scopes[binding.scope];
+            if binding.kind != BindingKind::Param
+                || ctor.class != Some(class)
+                || !matches!(
+                    ctor.kind,
+                    ScopeKind::Method {
+                        constructor: true,
+                        ..
+                    }
+                )
+                || facts.enclosing_method(e.scope) != Some(binding.scope)
+            {
+                return None;
+            }
+            let field = kept_in_field(facts, class, binding.scope, *b, e.stmt.start)?;
+            let rest = t.strip_prefix(binding.name.as_str())?;
+            Some((binding.name.clone(), format!("this.{field}{rest}")))
+        }
+        _ => None,
+    }
+}
+
+/// The field of `class` that constructor `ctor` sets to its parameter `param` itself
+/// (`this.parent = parent`, not `= parent.bus`), before offset `before`, and that nothing else
+/// assigns: the registration can go through it, and in a teardown it still holds the object
+/// the constructor registered on.
+fn kept_in_field(
+    facts: &crate::facts::FileFacts,
+    class: ClassId,
+    ctor: ScopeId,
+    param: crate::facts::BindingId,
+    before: usize,
+) -> Option<String> {
+    let assignments = |name: &str| {
+        let field = Place::Field {
+            class,
+            name: name.to_string(),
+        };
+        facts
+            .events
+            .iter()
+            .filter(move |f| matches!(&f.kind, crate::facts::EventKind::Flow { to, .. } if facts.resolve(to) == field))
+    };
+    facts.classes[class]
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|name| is_identifier(name))
+        .find(|name| {
+            assignments(name).any(|f| f.span.end <= before)
+                && assignments(name).all(|f| {
+                    matches!(&f.kind, crate::facts::EventKind::Flow { from, .. }
+                        if facts.resolve(from) == Place::Binding(param))
+                        && facts.enclosing_method(f.scope) == Some(ctor)
+                })
+        })
+        .map(str::to_string)
+}
+
+fn src_stmt<'a>(ctx: &FileCtx<'a>, e: &Event) -> Option<&'a str> {
+    ctx.source.get(e.stmt.clone())
+}
+
+/// The arguments after the handler that a removal must repeat: `addEventListener`'s capture
+/// flag or options (`, true`, `, { capture: true }`; a plain `false` is the default and is
+/// dropped). Empty for emitters. `None` when they cannot be read (a comment among them).
+fn trailing_options(
+    src: &str,
+    stmt: &Range<usize>,
+    handler_span: &Range<usize>,
+    method: &str,
+) -> Option<String> {
+    if method != "addEventListener" {
+        return Some(String::new());
+    }
+    let text = src.get(stmt.clone())?.trim_end();
+    let text = text.strip_suffix(';').unwrap_or(text).trim_end();
+    let close = stmt.start + text.strip_suffix(')')?.len();
+    let rest = src.get(handler_span.end..close)?;
+    if rest.contains("//") || rest.contains("/*") {
+        return None;
+    }
+    let rest = rest.trim().trim_matches(',').trim();
+    Some(if rest.is_empty() || rest == "false" {
+        String::new()
+    } else {
+        format!(", {rest}")
+    })
 }

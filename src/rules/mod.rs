@@ -17,6 +17,8 @@ pub mod duplicate_client;
 pub mod fixes;
 mod handed_back;
 pub mod listener_fixes;
+pub mod listener_scopes;
+pub mod listener_suggest;
 pub mod missing_graceful_shutdown;
 mod once_listeners;
 pub mod orphaned_interval;

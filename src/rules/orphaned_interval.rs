@@ -34,37 +34,43 @@ impl Rule for OrphanedInterval {
     }
 
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
-        let facts = ctx.facts;
-        let mut out = Vec::new();
-        for e in &facts.events {
-            if ctx.out_of_time() {
-                break; // the engine reports the time-out
+        // Every finding says at least what to do, where: a suggestion when no fix could be built.
+        super::fixes::with_suggestions(ctx, findings(ctx))
+    }
+}
+
+fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
+    let facts = ctx.facts;
+    let mut out = Vec::new();
+    for e in &facts.events {
+        if ctx.out_of_time() {
+            break; // the engine reports the time-out
+        }
+        if let EventKind::StuckTask {
+            api,
+            handle,
+            awaits,
+        } = &e.kind
+        {
+            if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
+                out.push(stuck_task(ctx, e, api, awaits, &why, labels));
             }
-            if let EventKind::StuckTask {
+            continue;
+        }
+        if let EventKind::NeverEndingTask(t) = &e.kind {
+            let crate::facts::EndlessTask {
                 api,
                 handle,
-                awaits,
-            } = &e.kind
-            {
-                if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
-                    out.push(stuck_task(ctx, e, api, awaits, &why, labels));
-                }
-                continue;
+                future,
+                func,
+            } = &**t;
+            if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
+                out.push(never_ending_task(ctx, e, api, future, func, &why, labels));
             }
-            if let EventKind::NeverEndingTask(t) = &e.kind {
-                let crate::facts::EndlessTask {
-                    api,
-                    handle,
-                    future,
-                    func,
-                } = &**t;
-                if let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) {
-                    out.push(never_ending_task(ctx, e, api, future, func, &why, labels));
-                }
-                continue;
-            }
-            if let EventKind::KeptTask { api, owner, field } = &e.kind {
-                out.push(
+            continue;
+        }
+        if let EventKind::KeptTask { api, owner, field } = &e.kind {
+            out.push(
                     META.report(
                         ctx.path.to_path_buf(),
                         e.span.clone(),
@@ -81,78 +87,77 @@ impl Rule for OrphanedInterval {
                     ))
                     .with_fixes(rust_fixes::abort_in_drop(ctx.source, owner, field)),
                 );
+            continue;
+        }
+        let EventKind::Timer(timer) = &e.kind else {
+            continue;
+        };
+        let TimerFacts {
+            api,
+            repeat,
+            handle,
+            unref,
+            reschedules,
+            ..
+        } = &**timer;
+        let rust = facts.is_rust;
+        let what = if rust {
+            if !*repeat {
                 continue;
             }
-            let EventKind::Timer(timer) = &e.kind else {
-                continue;
-            };
-            let TimerFacts {
-                api,
-                repeat,
-                handle,
-                unref,
-                reschedules,
-                ..
-            } = &**timer;
-            let rust = facts.is_rust;
-            let what = if rust {
-                if !*repeat {
-                    continue;
-                }
-                format!(
-                    "task spawned with `{api}` loops forever on a timer with no cancellation path: \
+            format!(
+                "task spawned with `{api}` loops forever on a timer with no cancellation path: \
                      no `select!` on a `CancellationToken` or shutdown receiver, no `break`, and"
-                )
-            } else if *repeat {
-                "`setInterval` timer".to_string()
-            } else {
-                let Some(s) = reschedules else { continue };
-                // A loop with a stop condition (an early return, a conditional reschedule) can end.
-                if facts.scopes[*s].has_guarded_return || e.conditional {
-                    continue;
-                }
-                let name = facts.scopes[*s].name.as_deref().unwrap_or("it");
-                format!("`setTimeout` loop (it re-schedules `{name}`)")
-            };
-            let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) else {
+            )
+        } else if *repeat {
+            "`setInterval` timer".to_string()
+        } else {
+            let Some(s) = reschedules else { continue };
+            // A loop with a stop condition (an early return, a conditional reschedule) can end.
+            if facts.scopes[*s].has_guarded_return || e.conditional {
                 continue;
-            };
-            let unref_note = if *unref {
-                " `.unref()` only lets the process exit while it is pending; the timer still fires."
-            } else {
-                ""
-            };
-            let (message, help) = if rust {
-                (
-                    format!("{what} {}.", why.replace("clear", "abort")),
-                    "give the loop a way out: `tokio::select!` on `token.cancelled()` (a \
+            }
+            let name = facts.scopes[*s].name.as_deref().unwrap_or("it");
+            format!("`setTimeout` loop (it re-schedules `{name}`)")
+        };
+        let Verdict::Leaked { why, labels } = judge_timer(ctx, e, handle) else {
+            continue;
+        };
+        let unref_note = if *unref {
+            " `.unref()` only lets the process exit while it is pending; the timer still fires."
+        } else {
+            ""
+        };
+        let (message, help) = if rust {
+            (
+                format!("{what} {}.", why.replace("clear", "abort")),
+                "give the loop a way out: `tokio::select!` on `token.cancelled()` (a \
                      `tokio_util::sync::CancellationToken` cancelled at shutdown) next to the tick, \
                      and keep the `JoinHandle` (or spawn on a `TaskTracker`/`JoinSet`) so shutdown \
                      can await or abort it",
-                )
-            } else {
-                (
-                    format!("{what} is never stopped: {why}.{unref_note}"),
-                    "keep the handle where its owner can reach it and call `clearInterval(handle)` \
+            )
+        } else {
+            (
+                format!("{what} is never stopped: {why}.{unref_note}"),
+                "keep the handle where its owner can reach it and call `clearInterval(handle)` \
                      (or `clearTimeout`) in the owner's teardown: `close()`/`dispose()` for a class, an \
                      exported `stop()` wired to the SIGTERM handler for a module",
-                )
-            };
-            let mut d = META
-                .report(ctx.path.to_path_buf(), e.span.clone(), message)
-                .with_help(help);
-            for (r, m) in labels {
-                d = d.with_label(r, m);
-            }
-            if rust {
-                d.fixes.extend(rust_fixes::event_fix(facts, ctx.source, e));
-            } else if let Some(f) = ts_fix(ctx, e, handle, *repeat) {
-                d.fixes.push(f);
-            }
-            out.push(d);
+            )
+        };
+        let mut d = META
+            .report(ctx.path.to_path_buf(), e.span.clone(), message)
+            .with_help(help);
+        for (r, m) in labels {
+            d = d.with_label(r, m);
         }
-        out
+        if rust {
+            d.fixes.extend(rust_fixes::event_fix(facts, ctx.source, e));
+        } else if let Some(f) = ts_fix(ctx, e, handle, *repeat) {
+            d.fixes.push(f);
+        }
+        out.push(d);
     }
+    out
 }
 
 /// A detached task that starts by awaiting a future some caller passes as `pending()`.

@@ -169,55 +169,56 @@ impl Rule for UnboundedCache {
     }
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        for file in ctx.files {
-            for e in &file.facts.events {
-                let EventKind::CacheCtor { api, options, at } = &e.kind else {
-                    continue;
-                };
-                // `memoize` counts only from lodash-like packages (or `_.memoize`).
-                let api_norm = match api.as_str() {
-                    "lodash" | "lodash.memoize" | "lodash-es" | "_.memoize" => "memoize",
-                    other => other,
-                };
-                if matches!(api_norm, "memoize" | "memoizee" | "moize")
-                    && !matches!(
-                        api.as_str(),
-                        "lodash"
-                            | "lodash.memoize"
-                            | "lodash-es"
-                            | "_.memoize"
-                            | "memoizee"
-                            | "moize"
-                    )
-                {
-                    continue;
-                }
-                let (ok, what) = bounded(api_norm, options);
-                if ok {
-                    continue;
-                }
-                out.push(
-                    META.report(file.path.clone(),
-                        e.span.clone(),
-                        format!(
-                            "cache built with `{api}` has no size limit and no expiry: every distinct \
-                             key stays in memory for the life of the process"
-                        ),
-                    )
-                    .with_help(format!(
-                        "bound it with {what}, sized for the working set; a cache without eviction \
-                         is an unbounded map"
-                    ))
-                    .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
-                    .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e))
-                    .with_fixes(cached_size_fix(&file.source.text, e)),
-                );
-            }
-        }
-        out.extend(super::unbounded_collection::long_lived_collections(
-            ctx, &META, true,
-        ));
-        out
+        // Every finding says at least what to do, where: a suggestion when no fix could be built.
+        super::fixes::with_suggestions_in_project(ctx, findings(ctx))
     }
+}
+
+fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for file in ctx.files {
+        for e in &file.facts.events {
+            let EventKind::CacheCtor { api, options, at } = &e.kind else {
+                continue;
+            };
+            // `memoize` counts only from lodash-like packages (or `_.memoize`).
+            let api_norm = match api.as_str() {
+                "lodash" | "lodash.memoize" | "lodash-es" | "_.memoize" => "memoize",
+                other => other,
+            };
+            if matches!(api_norm, "memoize" | "memoizee" | "moize")
+                && !matches!(
+                    api.as_str(),
+                    "lodash" | "lodash.memoize" | "lodash-es" | "_.memoize" | "memoizee" | "moize"
+                )
+            {
+                continue;
+            }
+            let (ok, what) = bounded(api_norm, options);
+            if ok {
+                continue;
+            }
+            out.push(
+                META.report(
+                    file.path.clone(),
+                    e.span.clone(),
+                    format!(
+                        "cache built with `{api}` has no size limit and no expiry: every distinct \
+                             key stays in memory for the life of the process"
+                    ),
+                )
+                .with_help(format!(
+                    "bound it with {what}, sized for the working set; a cache without eviction \
+                         is an unbounded map"
+                ))
+                .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
+                .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e))
+                .with_fixes(cached_size_fix(&file.source.text, e)),
+            );
+        }
+    }
+    out.extend(super::unbounded_collection::long_lived_collections(
+        ctx, &META, true,
+    ));
+    out
 }

@@ -34,8 +34,13 @@ impl Rule for UnboundedCollection {
     }
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        long_lived_collections(ctx, &META, false)
+        // Every finding says at least what to do, where: a suggestion when no fix could be built.
+        super::fixes::with_suggestions_in_project(ctx, findings(ctx))
     }
+}
+
+fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
+    long_lived_collections(ctx, &META, false)
 }
 
 /// A collection whose name says it is a cache or memo table (`menuCache`, `memo`): reported by

@@ -26,116 +26,121 @@ impl Rule for UnclearedTimeout {
     }
 
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
-        let facts = ctx.facts;
-        let mut out = Vec::new();
-        for e in &facts.events {
-            if ctx.out_of_time() {
-                break; // the engine reports the time-out
-            }
-            let EventKind::Timer(timer) = &e.kind else {
-                continue;
-            };
-            let TimerFacts {
-                repeat: false,
-                handle,
-                deadline,
-                ..
-            } = &**timer
-            else {
-                continue;
-            };
-            let Some(d) = deadline else {
-                if !facts.is_rust
-                    && let Some(diag) = watchdog(ctx, e, handle).or_else(|| field_timer(ctx, e))
-                {
-                    out.push(diag);
-                }
-                continue;
-            };
-            if !is_raced(facts, d) {
-                continue;
-            }
-            let place = facts.resolve(handle);
-            let (why, labels) = match &place {
-                Place::Discarded => (
-                    "its handle is discarded, so it can never be cleared".to_string(),
-                    Vec::new(),
-                ),
-                Place::Binding(_) | Place::Field { .. } | Place::Global(_) => {
-                    // Follow the handle where it is copied or moved (`old = self.t.take()`).
-                    let holders = flow_closure(facts, &place);
-                    let clears: Vec<&Event> = holders
-                        .iter()
-                        .flat_map(|h| facts.events_on(h))
-                        .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
-                        .collect();
-                    let finally = clears.iter().any(|c| c.path == PathKind::Finally);
-                    let rejected = clears.iter().any(|c| c.path == PathKind::Rejected);
-                    let fulfilled = clears
-                        .iter()
-                        .any(|c| matches!(c.path, PathKind::Fulfilled | PathKind::Normal));
-                    // Work rejected from another method settles there too: any clear is
-                    // taken as the release (which method runs on which path is not known).
-                    if finally || (d.rejects_work && !clears.is_empty()) {
-                        continue;
-                    }
-                    // The handle is handed on — stored in the pending call's record
-                    // (`this.pending[id] = { timeout, resolve, reject }`), queued, passed or
-                    // returned: whoever settles the record holds it and clears it there.
-                    if holders.iter().any(|h| {
-                        facts
-                            .events_on(h)
-                            .any(|x| matches!(x.kind, EventKind::Escape { .. }))
-                    }) {
-                        continue;
-                    }
-                    let name = place_text(facts, &place);
-                    // A hand-written race: every other way the executor settles the promise
-                    // must clear the timer first.
-                    if d.manual_race && !clears.is_empty() {
-                        let open = open_settles(facts, e, &clears);
-                        if open.is_empty() {
-                            continue;
-                        }
-                        let label = format!(
-                            "settles the promise without clearing `{name}` first: the deadline stays armed"
-                        );
-                        out.push(report(
-                            ctx,
-                            e,
-                            &place,
-                            d,
-                            format!("`{name}` is not cleared on every path"),
-                            open.into_iter().map(|r| (r, label.clone())).collect(),
-                        ));
-                        continue;
-                    }
-                    if rejected && fulfilled {
-                        continue;
-                    }
-                    if clears.is_empty() {
-                        (format!("`{name}` is never cleared"), Vec::new())
-                    } else {
-                        let only = if fulfilled {
-                            "cleared only when the work succeeds; a rejection skips this"
-                        } else {
-                            "cleared only when the work fails; success skips this"
-                        };
-                        (
-                            format!("`{name}` is not cleared on every path"),
-                            clears
-                                .iter()
-                                .map(|c| (c.span.clone(), only.to_string()))
-                                .collect(),
-                        )
-                    }
-                }
-                _ => continue,
-            };
-            out.push(report(ctx, e, &place, d, why, labels));
-        }
-        out
+        // Every finding says at least what to do, where: a suggestion when no fix could be built.
+        super::fixes::with_suggestions(ctx, findings(ctx))
     }
+}
+
+fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
+    let facts = ctx.facts;
+    let mut out = Vec::new();
+    for e in &facts.events {
+        if ctx.out_of_time() {
+            break; // the engine reports the time-out
+        }
+        let EventKind::Timer(timer) = &e.kind else {
+            continue;
+        };
+        let TimerFacts {
+            repeat: false,
+            handle,
+            deadline,
+            ..
+        } = &**timer
+        else {
+            continue;
+        };
+        let Some(d) = deadline else {
+            if !facts.is_rust
+                && let Some(diag) = watchdog(ctx, e, handle).or_else(|| field_timer(ctx, e))
+            {
+                out.push(diag);
+            }
+            continue;
+        };
+        if !is_raced(facts, d) {
+            continue;
+        }
+        let place = facts.resolve(handle);
+        let (why, labels) = match &place {
+            Place::Discarded => (
+                "its handle is discarded, so it can never be cleared".to_string(),
+                Vec::new(),
+            ),
+            Place::Binding(_) | Place::Field { .. } | Place::Global(_) => {
+                // Follow the handle where it is copied or moved (`old = self.t.take()`).
+                let holders = flow_closure(facts, &place);
+                let clears: Vec<&Event> = holders
+                    .iter()
+                    .flat_map(|h| facts.events_on(h))
+                    .filter(|c| matches!(c.kind, EventKind::ClearTimer { .. }))
+                    .collect();
+                let finally = clears.iter().any(|c| c.path == PathKind::Finally);
+                let rejected = clears.iter().any(|c| c.path == PathKind::Rejected);
+                let fulfilled = clears
+                    .iter()
+                    .any(|c| matches!(c.path, PathKind::Fulfilled | PathKind::Normal));
+                // Work rejected from another method settles there too: any clear is
+                // taken as the release (which method runs on which path is not known).
+                if finally || (d.rejects_work && !clears.is_empty()) {
+                    continue;
+                }
+                // The handle is handed on — stored in the pending call's record
+                // (`this.pending[id] = { timeout, resolve, reject }`), queued, passed or
+                // returned: whoever settles the record holds it and clears it there.
+                if holders.iter().any(|h| {
+                    facts
+                        .events_on(h)
+                        .any(|x| matches!(x.kind, EventKind::Escape { .. }))
+                }) {
+                    continue;
+                }
+                let name = place_text(facts, &place);
+                // A hand-written race: every other way the executor settles the promise
+                // must clear the timer first.
+                if d.manual_race && !clears.is_empty() {
+                    let open = open_settles(facts, e, &clears);
+                    if open.is_empty() {
+                        continue;
+                    }
+                    let label = format!(
+                        "settles the promise without clearing `{name}` first: the deadline stays armed"
+                    );
+                    out.push(report(
+                        ctx,
+                        e,
+                        &place,
+                        d,
+                        format!("`{name}` is not cleared on every path"),
+                        open.into_iter().map(|r| (r, label.clone())).collect(),
+                    ));
+                    continue;
+                }
+                if rejected && fulfilled {
+                    continue;
+                }
+                if clears.is_empty() {
+                    (format!("`{name}` is never cleared"), Vec::new())
+                } else {
+                    let only = if fulfilled {
+                        "cleared only when the work succeeds; a rejection skips this"
+                    } else {
+                        "cleared only when the work fails; success skips this"
+                    };
+                    (
+                        format!("`{name}` is not cleared on every path"),
+                        clears
+                            .iter()
+                            .map(|c| (c.span.clone(), only.to_string()))
+                            .collect(),
+                    )
+                }
+            }
+            _ => continue,
+        };
+        out.push(report(ctx, e, &place, d, why, labels));
+    }
+    out
 }
 
 /// The finding for deadline timer `e` with handle `place`: `why` it is not cleared, `labels`

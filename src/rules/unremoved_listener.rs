@@ -416,15 +416,10 @@ fn check_ts(
                         format!("{} does not remove it", describe_scope(facts, t)),
                     );
                 }
-                // The teardown must reach the target: a field, or something module-level.
-                let reachable = match root_place(&target) {
-                    Place::Field { .. } | Place::This(_) | Place::Global(_) => true,
-                    Place::Binding(b) => facts.is_module_binding(*b),
-                    _ => false,
-                };
-                if reachable && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
-                    d.fixes
-                        .extend(ts_class_fix(ctx, e, c, &t, method, ev, handler, hs));
+                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+                    d.fixes.extend(super::listener_fixes::ts_class_fix(
+                        ctx, e, c, &target, method, ev, handler, hs,
+                    ));
                 }
             } else if let Owner::Scope(s) = owner
                 && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span)
@@ -434,9 +429,54 @@ fn check_ts(
                     ctx, e, s, &t, method, ev, handler, hs,
                 ));
             }
+            if d.fixes.is_empty() {
+                let (class, scope) = match owner {
+                    Owner::Class(c) => (Some(c), None),
+                    Owner::Scope(s) => (None, Some(s)),
+                };
+                d.fixes.extend(super::listener_suggest::suggestion(
+                    ctx,
+                    e,
+                    &super::listener_suggest::Removal {
+                        class,
+                        scope,
+                        target: &t,
+                        method,
+                        event: event.as_deref(),
+                        handler,
+                        handler_span: handler_span.as_ref(),
+                    },
+                ));
+            }
             out.push(d);
         }
-        for (e, message, help, fix) in super::once_listeners::check_once(ctx, summaries) {
+        for (e, message, help, mut fix) in super::once_listeners::check_once(ctx, summaries) {
+            if fix.is_none()
+                && let EventKind::Listen(listen) = &e.kind
+            {
+                let ListenFacts {
+                    target,
+                    method,
+                    event,
+                    handler,
+                    handler_span,
+                    ..
+                } = &**listen;
+                // Removed when the registering function is done with the target.
+                fix = super::listener_suggest::suggestion(
+                    ctx,
+                    &e,
+                    &super::listener_suggest::Removal {
+                        class: None,
+                        scope: Some(named_owner(facts, e.scope)),
+                        target: &place_text(facts, &facts.resolve(target)),
+                        method,
+                        event: event.as_deref(),
+                        handler,
+                        handler_span: handler_span.as_ref(),
+                    },
+                );
+            }
             out.push(
                 META.report(ctx.path.to_path_buf(), e.span.clone(), message)
                     .with_help(help)
@@ -445,97 +485,6 @@ fn check_ts(
         }
         out
     }
-}
-
-/// A listener registered by a class on something that outlives it: keep the handler in a
-/// field (`this.onAudio = …`), register the field, and remove it in the class's teardown
-/// (`close()`, or a new `dispose()`). Unsafe: the listener now goes away with the instance.
-#[allow(clippy::too_many_arguments)]
-fn ts_class_fix(
-    ctx: &FileCtx,
-    e: &Event,
-    class: crate::facts::ClassId,
-    target: &str,
-    method: &str,
-    event: &str,
-    handler: &Handler,
-    handler_span: &std::ops::Range<usize>,
-) -> Option<crate::diagnostic::Fix> {
-    use super::fixes::*;
-    let facts = ctx.facts;
-    let src = ctx.source;
-    // `target.on('event', handler);` as a statement of its own, in a method of the class.
-    // `get`, not indexing: tree-sitter's error recovery can end a node inside a character.
-    if !src.get(e.stmt.clone())?.starts_with(target)
-        || facts.enclosing_method(e.scope).is_none()
-        || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
-    {
-        return None;
-    }
-    let remove = super::listener_fixes::removal_method(method)?;
-    // A handler the teardown already reaches (a field, a module-level function): remove it as is.
-    if let Handler::Named(_) = handler {
-        let h = src.get(handler_span.clone())?;
-        let field = h
-            .strip_prefix("this.")
-            .is_some_and(super::listener_fixes::is_identifier);
-        let module = super::listener_fixes::is_identifier(h)
-            && facts
-                .lookup(h, e.scope)
-                .is_some_and(|b| facts.is_module_binding(b));
-        if !(field || module) {
-            return None;
-        }
-        let cleanup =
-            cleanup_in_class(ctx, class, &[format!("{target}.{remove}('{event}', {h});")])?;
-        return Some(fix(
-            format!("remove the '{event}' listener `{h}` {}", cleanup.where_),
-            crate::diagnostic::Applicability::Unsafe,
-            cleanup.edits,
-        ));
-    }
-    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
-        return None;
-    }
-    let field = unique_name(&camel(&["on", event]), |n| {
-        facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
-    });
-    let handler_text = src.get(handler_span.clone())?;
-    let cleanup = cleanup_in_class(
-        ctx,
-        class,
-        &[format!(
-            "if (this.{field}) {target}.{remove}('{event}', this.{field});"
-        )],
-    )?;
-    let mut edits = vec![
-        insert_before_statement(
-            src,
-            e.stmt.start,
-            &[format!("this.{field} = {handler_text};")],
-        ),
-        replace(handler_span.clone(), format!("this.{field}")),
-    ];
-    let body = facts.classes[class].body.clone();
-    if is_typescript(ctx.path) && !body.is_empty() {
-        let unit = indent_unit(src, 2);
-        edits.push(prepend_to_block(
-            src,
-            &body,
-            // The handler's own parameter types stay on the arrow; the field takes any listener.
-            &[format!("private {field}?: (...args: any[]) => void;")],
-            &unit,
-        )?);
-    }
-    edits.extend(cleanup.edits);
-    Some(fix(
-        format!(
-            "keep the '{event}' handler in `this.{field}` and remove it {}",
-            cleanup.where_
-        ),
-        crate::diagnostic::Applicability::Unsafe,
-        edits,
-    ))
 }
 
 /// A target that `call` may hand back as it is (`arg`, which the registering code did not

@@ -1,0 +1,152 @@
+//! Two more listener fixes for a scope that owns a registration (see
+//! [`super::listener_fixes::ts_scope_fix`]): a plain function that registers and returns nothing
+//! returns an unsubscribe; a handler nested in a per-connection callback (one registration per
+//! message) replaces its previous listener, and the connection's end removes the last.
+
+use super::FileCtx;
+use super::fixes::*;
+use super::listener_fixes::{Registration, at_owner_end, named_handler, removal_method};
+use crate::diagnostic::{Applicability, Fix};
+use crate::facts::{CallbackKind, Event, Handler, ScopeId, ScopeKind};
+
+/// `function watchPrices(render) { bus.on('price', (p) => render(p)); }` — registered directly in
+/// the body of a function or method that returns nothing (no `return` anywhere in it, no
+/// declared return type, not a generator): it now returns `() => bus.off('price', onPrice)`, the
+/// unsubscribe its callers keep and call when done. Unsafe: the function now returns a value.
+pub fn unsubscribe_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registration) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let sc = &facts.scopes[owner];
+    let plain = match &sc.kind {
+        ScopeKind::Function => true,
+        ScopeKind::Method { constructor, .. } => !constructor,
+        _ => false,
+    };
+    if !plain || e.conditional || e.in_loop {
+        return None;
+    }
+    let body = sc.body.clone()?;
+    let head = src.get(sc.span.start..body.start)?;
+    let inner = src.get(body.clone())?;
+    // The parameter list's `)` is the head's last: after it, a return type (`: void`) or a
+    // generator's `*` before it would not take a returned function.
+    let after_params = &head[head.rfind(')')? + 1..];
+    if after_params.contains(':')
+        || head.contains('*')
+        || has_word(inner, "return")
+        || has_word(inner, "yield")
+        || has_word(head, "get")
+        || has_word(head, "set")
+    {
+        return None;
+    }
+    // Directly in the body block, not in an inner block (the named handler must be in reach of
+    // the `return` at the end).
+    let before = src.get(body.start..e.stmt.start)?;
+    let depth = before.matches('{').count() as i64 - before.matches('}').count() as i64;
+    if depth != 1 {
+        return None;
+    }
+    let remove = removal_method(r.method)?;
+    let (name, mut edits) = named_handler(ctx, e, r)?;
+    let unit = indent_unit(src, 2);
+    edits.push(append_to_block(
+        src,
+        &body,
+        &[format!(
+            "return () => {}.{remove}('{}', {name});",
+            r.target, r.event
+        )],
+        &unit,
+    )?);
+    let fname = sc.name.as_deref().unwrap_or("the function");
+    Some(fix(
+        format!(
+            "return an unsubscribe from `{fname}()` that removes the '{}' listener `{name}` \
+             (its callers call it when they are done)",
+            r.event
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `ws.on('message', () => { bus.on('typing', (who) => …); })` inside the connection's callback
+/// `owner`: one more listener per message. The handler goes in a `let` of `owner`; each message
+/// removes the previous one before adding its own, and the connection's close handler removes
+/// the last. Only for an inline handler, in per-event handlers (no loop between), on a target
+/// `owner` itself reaches. Unsafe: one listener per connection remains, the latest.
+pub fn nested_handler_fix(
+    ctx: &FileCtx,
+    e: &Event,
+    owner: ScopeId,
+    r: &Registration,
+) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    if !matches!(r.handler, Handler::Inline(_) | Handler::Bound) || e.in_loop {
+        return None;
+    }
+    // Every scope between the registration and the owner is a per-event handler.
+    let between: Vec<ScopeId> = facts
+        .ancestors(e.scope)
+        .take_while(|&s| s != owner)
+        .collect();
+    if facts.scopes[e.scope].parent.is_none()
+        || !facts.is_within(e.scope, owner)
+        || between.iter().any(|&s| {
+            let sc = &facts.scopes[s];
+            sc.in_loop
+                || !matches!(&sc.kind, ScopeKind::Callback(c) if c.kind == CallbackKind::EventHandler)
+        })
+    {
+        return None;
+    }
+    // The target as the owner sees it: global, module-level, or declared in the owner or
+    // around it (not in a handler between).
+    let root = r.target.split('.').next()?;
+    let reachable = match facts.lookup(root, e.scope) {
+        Some(b) => facts.is_module_binding(b) || facts.is_within(owner, facts.bindings[b].scope),
+        None => matches!(root, "process" | "window" | "document" | "globalThis"),
+    };
+    if !reachable {
+        return None;
+    }
+    let remove = removal_method(r.method)?;
+    let body = facts.scopes[owner].body.clone()?;
+    let name = unique_name(&camel(&["on", r.event]), |n| name_in_use(facts, src, n));
+    let off = format!("if ({name}) {}.{remove}('{}', {name});", r.target, r.event);
+    let (end, where_) = at_owner_end(ctx, owner, &off)?;
+    let unit = indent_unit(src, 2);
+    let decl = if is_typescript(ctx.path) {
+        format!("let {name}: ((...args: any[]) => void) | undefined;")
+    } else {
+        format!("let {name};")
+    };
+    let text = src.get(r.handler_span.clone())?;
+    let edits = vec![
+        prepend_to_block(src, &body, &[decl], &unit)?,
+        insert_before_statement(src, e.stmt.start, &[off, format!("{name} = {text};")]),
+        replace(r.handler_span.clone(), name.clone()),
+        end,
+    ];
+    Some(fix(
+        format!(
+            "keep one '{}' listener at a time in {}: each registration replaces the previous \
+             one (`{name}`), and the last is removed {where_}",
+            r.event,
+            super::describe_scope(facts, owner)
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `word` occurs in `text` as a whole identifier.
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+        !text[..i].chars().next_back().is_some_and(ident)
+            && !text[i + word.len()..].chars().next().is_some_and(ident)
+    })
+}
