@@ -511,7 +511,9 @@ fn finish<'a>(
         summaries: std::sync::OnceLock::new(),
     };
     for rule in RULES.iter().filter(|r| r.meta().is_project()) {
-        match catch_unwind(AssertUnwindSafe(|| rule.check_project(&ctx))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            crate::rules::fixes::with_suggestions_in_project(&ctx, rule.check_project(&ctx))
+        })) {
             Ok(d) => diagnostics.extend(d),
             Err(panic) => diagnostics.push(Diagnostic::new(
                 INTERNAL_ERROR,
@@ -788,7 +790,9 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
     for rule in RULES.iter().filter(|r| !r.meta().is_project()) {
         let checked = catch_unwind(AssertUnwindSafe(|| {
             fault_injection(&path, Some(rule.meta().id));
-            rule.check_file(&ctx)
+            // Every finding says at least what to do, where: its help as a suggestion when no
+            // fix could be built.
+            crate::rules::fixes::with_suggestions(&ctx, rule.check_file(&ctx))
         }));
         // Out of time (a rule stops part-way when it sees it): what it found stays, the
         // rest of this file is not analysed, and the time-out says so. Never cached.

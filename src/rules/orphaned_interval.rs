@@ -34,8 +34,7 @@ impl Rule for OrphanedInterval {
     }
 
     fn check_file(&self, ctx: &FileCtx) -> Vec<Diagnostic> {
-        // Every finding says at least what to do, where: a suggestion when no fix could be built.
-        super::fixes::with_suggestions(ctx, findings(ctx))
+        findings(ctx)
     }
 }
 

@@ -169,8 +169,7 @@ impl Rule for UnboundedCache {
     }
 
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        // Every finding says at least what to do, where: a suggestion when no fix could be built.
-        super::fixes::with_suggestions_in_project(ctx, findings(ctx))
+        findings(ctx)
     }
 }
 
