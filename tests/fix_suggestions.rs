@@ -132,28 +132,7 @@ fn a_finding_without_a_fix_carries_its_help_as_a_suggestion() {
 #[test]
 fn every_finding_of_the_cases_and_rule_docs_has_a_fix_or_a_suggestion() {
     let mut bare = Vec::new();
-    let mut stack = vec![root().join("fixtures/cases")];
-    let mut inputs = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if unleak::source::Language::from_path(&p).is_some() {
-                inputs.push((p.display().to_string(), fs::read_to_string(&p).unwrap()));
-            }
-        }
-    }
-    for entry in fs::read_dir(root().join("rules")).unwrap() {
-        let p = entry.unwrap().path();
-        let doc = fs::read_to_string(&p).unwrap();
-        for ex in examples(&doc).into_iter().filter(|e| e.bad) {
-            if let Some(file) = file_name(&ex.lang) {
-                let stem = p.file_stem().unwrap().to_str().unwrap();
-                inputs.push((format!("docs/{stem}/{}/{file}", ex.doc_line), ex.code));
-            }
-        }
-    }
+    let inputs = case_and_doc_inputs(&root());
     assert!(inputs.len() > 100, "{} inputs", inputs.len());
     for (path, text) in &inputs {
         for d in lint_one(path, text) {

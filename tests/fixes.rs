@@ -31,41 +31,11 @@ fn count(diags: &[Diagnostic], rule: &str) -> usize {
     diags.iter().filter(|d| d.rule == rule).count()
 }
 
-/// Every (path, text) the fix check runs on: the case files and the rule-doc examples.
-fn inputs() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root().join("fixtures/cases")];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if unleak::source::Language::from_path(&p).is_some() {
-                let name = p.strip_prefix(root()).unwrap().display().to_string();
-                out.push((name, fs::read_to_string(&p).unwrap()));
-            }
-        }
-    }
-    for entry in fs::read_dir(root().join("rules")).unwrap() {
-        let p = entry.unwrap().path();
-        let doc = fs::read_to_string(&p).unwrap();
-        for ex in examples(&doc).into_iter().filter(|e| e.bad) {
-            if let Some(file) = file_name(&ex.lang) {
-                // Keep the doc's name in the path so messages say where the example is.
-                let stem = p.file_stem().unwrap().to_str().unwrap();
-                out.push((format!("docs/{stem}/{}/{file}", ex.doc_line), ex.code));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn every_fix_parses_and_removes_its_finding() {
     let mut offered: BTreeMap<(&'static str, Applicability), usize> = BTreeMap::new();
     let mut failures = Vec::new();
-    for (path, text) in inputs() {
+    for (path, text) in case_and_doc_inputs(&root()) {
         let before = lint_one(&path, &text);
         for d in &before {
             for f in &d.fixes {

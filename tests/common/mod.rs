@@ -129,3 +129,34 @@ pub fn tool_available(present: bool, what: &str, install: &str) -> bool {
     eprintln!("\n*** SKIPPED: {message} ***\n");
     false
 }
+
+/// Every (path, text) the fix checks run on: the case files (named relative to `root`) and the
+/// bad examples of the rule docs (named `docs/<rule>/<doc line>/<file>`).
+pub fn case_and_doc_inputs(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.join("fixtures/cases")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if unleak::source::Language::from_path(&p).is_some() {
+                let name = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((name, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
+        let p = entry.unwrap().path();
+        let doc = std::fs::read_to_string(&p).unwrap();
+        for ex in examples(&doc).into_iter().filter(|e| e.bad) {
+            if let Some(file) = file_name(&ex.lang) {
+                // Keep the doc's name in the path so messages say where the example is.
+                let stem = p.file_stem().unwrap().to_str().unwrap();
+                out.push((format!("docs/{stem}/{}/{file}", ex.doc_line), ex.code));
+            }
+        }
+    }
+    out.sort();
+    out
+}
