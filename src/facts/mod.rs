@@ -62,6 +62,13 @@ pub struct FileFacts {
     /// whose receiver is awaited or handed back: the queue is paced by its callers' replies.
     #[serde(default)]
     pub paced_sender_params: Vec<CallArg>,
+    /// Code that runs once per state transition of its object (TypeScript): the body of an
+    /// `if` on one of the object's own fields (or what follows an early exit on one), in a
+    /// function that itself sets that field (`if (!this.ended) { …; this.ended = true }`,
+    /// `if (this.readyState < CLOSING) { … } this.readyState = CLOSING`). A second call finds
+    /// the state moved on and skips it. See [`FileFacts::latched`].
+    #[serde(default)]
+    pub latches: Vec<Latch>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
@@ -92,6 +99,16 @@ pub struct FileFacts {
     /// The module's signal handlers (`process.on('SIGTERM', …)` at module level), on first use.
     #[serde(skip)]
     signal_handlers: std::sync::OnceLock<Vec<ScopeId>>,
+}
+
+/// A region of a function guarded by a state flag the function itself moves (see
+/// [`FileFacts::latches`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latch {
+    /// The function (or method) that tests and sets the flag.
+    pub scope: ScopeId,
+    /// The guarded code: the `if`'s consequence, or from an early exit to the function's end.
+    pub region: Range<usize>,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -1015,6 +1032,36 @@ impl FileFacts {
     pub fn enclosing_method(&self, scope: ScopeId) -> Option<ScopeId> {
         self.ancestors(scope)
             .find(|&s| matches!(self.scopes[s].kind, ScopeKind::Method { .. }))
+    }
+
+    /// Event `e` runs once per state transition of its object: it lies in a [`Latch`] region,
+    /// not in a loop, and between the latch's function and `e` there are only callbacks that
+    /// run once with it (a promise executor, a continuation, a deferred or once handler) — a
+    /// per-event handler registered under the latch still runs per event.
+    pub fn latched(&self, e: &Event) -> bool {
+        self.latches.iter().any(|l| {
+            l.region.start <= e.span.start
+                && e.span.end <= l.region.end
+                && !(e.in_loop
+                    && e.loop_span
+                        .as_ref()
+                        .is_some_and(|s| l.region.start <= s.start))
+                && self
+                    .ancestors(e.scope)
+                    .take_while(|&s| s != l.scope)
+                    .all(|s| {
+                        let sc = &self.scopes[s];
+                        !sc.in_loop
+                            && matches!(&sc.kind, ScopeKind::Callback(r) if matches!(
+                                r.kind,
+                                CallbackKind::PromiseExecutor
+                                    | CallbackKind::Continuation
+                                    | CallbackKind::Deferred
+                                    | CallbackKind::OnceHandler
+                            ))
+                    })
+                && self.is_within(e.scope, l.scope)
+        })
     }
 }
 

@@ -104,7 +104,8 @@ impl Rule for DuplicateAdapter {
                     )
                     // A plain reassignment is recorded as a shrink too; only real disposal counts.
                     && !(matches!(r.kind, EventKind::Shrink { .. }) && r.span.end >= e.span.end)
-            }) || facts.scopes[owner]
+            }) || facts.latched(e)
+                || facts.scopes[owner]
                 .early_return_guards
                 .iter()
                 .any(|g| crate::facts::mentions(g, &place_text(facts, &place)))

@@ -657,7 +657,7 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
     let kw = self_kw(facts);
     let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
     if !ctor
-        && !once_guarded(ctx, e, method)
+        && !facts.latched(e)
         && let Some(why) = rearmed(facts, e, method, &place, &clears)
     {
         let m = facts.scopes[method].name.as_deref().unwrap_or("the method");
@@ -784,37 +784,6 @@ fn rearmed(
         .iter()
         .any(|g| crate::facts::mentions(g, &format!("{}.{name}", self_kw(facts))));
     (!calls_clearing && !checked).then_some(why)
-}
-
-/// The method runs its body once per instance: it returns early on a flag of the instance
-/// (`if (this._closing) return;`) and sets that flag before arming the timer
-/// (`this._closing = true;`), so a second call stops at the guard.
-fn once_guarded(ctx: &FileCtx, e: &Event, method: ScopeId) -> bool {
-    let facts = ctx.facts;
-    let kw = self_kw(facts);
-    let scope = &facts.scopes[method];
-    let Some(before) = ctx.source.get(scope.span.start..e.span.start) else {
-        return false;
-    };
-    scope.early_return_guards.iter().any(|g| {
-        let g = g
-            .trim()
-            .trim_start_matches('(')
-            .trim_end_matches(')')
-            .trim();
-        let Some(field) = g.strip_prefix(&format!("{kw}.")) else {
-            return false;
-        };
-        if field.is_empty()
-            || !field
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-        {
-            return false;
-        }
-        let set = format!("{kw}.{field} = ");
-        before.match_indices(&set).next().is_some()
-    })
 }
 
 /// `clearTimeout(<field>);` before the statement that re-arms the timer in `method`. Unsafe: the

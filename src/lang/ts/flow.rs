@@ -29,11 +29,13 @@ impl<'a> Walker<'a> {
                 }
                 _ => false,
             };
-            if exits && n.field("alternative").is_none() {
+            let early_exit = exits && n.field("alternative").is_none();
+            if early_exit {
                 self.facts.scopes[self.scope]
                     .early_return_guards
                     .push(cond_text.clone());
             }
+            self.note_state_if(n, &cond_text, early_exit);
             self.conditional += 1;
             self.guards.push(cond_text);
             self.visit(cons);

@@ -15,6 +15,7 @@
 mod calls;
 mod es5;
 mod flow;
+mod latches;
 mod modules;
 mod places;
 mod scopes;

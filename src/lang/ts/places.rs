@@ -243,7 +243,12 @@ impl<'a> Walker<'a> {
                         self.event(EventKind::Grow { place }, left.byte_range());
                     }
                 }
-                "member_expression" => self.member_assignment(n, left, right),
+                "member_expression" => {
+                    self.member_assignment(n, left, right);
+                    if let Some(r) = right {
+                        self.note_state_set(n, left, r);
+                    }
+                }
                 _ => {}
             }
             // A reassignment replaces the old value: for a collection, that is a shrink.

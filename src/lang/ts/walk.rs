@@ -92,6 +92,8 @@ pub(super) struct Walker<'a> {
     /// Where the names being declared are visible, when narrower than the scope (see
     /// [`Binding::block`]).
     pub(super) block: Option<Range<usize>>,
+    /// Per function, its `if`s on the object's own state so far (see `latches.rs`).
+    pub(super) state_ifs: std::collections::HashMap<ScopeId, Vec<super::latches::StateIf>>,
 }
 
 impl<'a> Walker<'a> {
@@ -130,6 +132,7 @@ impl<'a> Walker<'a> {
             this_aliases: Vec::new(),
             private_methods: Vec::new(),
             block: None,
+            state_ifs: std::collections::HashMap::new(),
         }
     }
 

@@ -1,0 +1,86 @@
+//! State latches: an `if` on one of the object's own fields whose function also sets that
+//! field (`if (!this.ended) { …; this.ended = true }`, `if (this._connectCalled) throw …;
+//! this._connectCalled = true;`). The guarded code runs once per transition of the flag, so a
+//! second call of the function skips it (recorded as [`Latch`]es for the rules).
+
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::NodeExt;
+use super::walk::Walker;
+use crate::facts::{Latch, ScopeKind, mentions};
+
+/// An `if` whose condition reads the object's own state, in the function being walked.
+pub(super) struct StateIf {
+    /// Where the `if` starts: only a later assignment moves the state it tested.
+    start: usize,
+    cond: String,
+    /// What it guards (see [`Latch::region`]).
+    region: Range<usize>,
+}
+
+impl<'a> Walker<'a> {
+    /// Remembers `if (cond)` at `n` when `cond` reads a field of `this` (or of a `self` alias)
+    /// in a function: its consequence is the guarded region, or, for an early exit
+    /// (`if (this.x) return;`), everything after it up to the function's end.
+    pub(super) fn note_state_if(&mut self, n: Node<'a>, cond: &str, exits: bool) {
+        let scope = &self.facts.scopes[self.scope];
+        if matches!(scope.kind, ScopeKind::Module) || !self.reads_own_state(cond) {
+            return;
+        }
+        let region = if exits {
+            n.end_byte()..scope.span.end
+        } else {
+            match n.field("consequence") {
+                Some(c) => c.byte_range(),
+                None => return,
+            }
+        };
+        self.state_ifs.entry(self.scope).or_default().push(StateIf {
+            start: n.start_byte(),
+            cond: cond.to_string(),
+            region,
+        });
+    }
+
+    /// `this.flag = value` (a plain `=`, not a counter: the value does not read the flag):
+    /// every earlier `if` of the same function on that flag becomes a latch.
+    pub(super) fn note_state_set(&mut self, n: Node<'a>, left: Node<'a>, right: Node<'a>) {
+        if n.kind() != "assignment_expression" || left.kind() != "member_expression" {
+            return;
+        }
+        let own = left.field("object").is_some_and(|o| {
+            o.kind() == "this"
+                || (o.kind() == "identifier" && self.this_alias(self.text(o)).is_some())
+        });
+        let flag = self.text(left);
+        if !own || mentions(self.text(right), flag) {
+            return;
+        }
+        let at = n.start_byte();
+        let Some(ifs) = self.state_ifs.get(&self.scope) else {
+            return;
+        };
+        for s in ifs
+            .iter()
+            .filter(|s| s.start < at && mentions(&s.cond, flag))
+        {
+            let latch = Latch {
+                scope: self.scope,
+                region: s.region.clone(),
+            };
+            if !self.facts.latches.contains(&latch) {
+                self.facts.latches.push(latch);
+            }
+        }
+    }
+
+    /// `cond` mentions `this.x` or `alias.x` for a `self`-style alias of `this`.
+    fn reads_own_state(&self, cond: &str) -> bool {
+        cond.contains("this.")
+            || self.this_aliases.iter().any(|(a, s, _)| {
+                self.facts.is_within(self.scope, *s) && cond.contains(&format!("{a}."))
+            })
+    }
+}
