@@ -540,6 +540,11 @@ pub struct ListenFacts {
     /// nothing. The event is then not in that loop (`in_loop` is false for a `for`).
     #[serde(default)]
     pub per_key: bool,
+    /// Inside an `if` on the target's connection state (`if (socket.connecting)`,
+    /// `.pending`, `.readyState`): registered only while the socket is still being set up
+    /// (TypeScript).
+    #[serde(default)]
+    pub while_connecting: bool,
 }
 
 /// `off` / `removeListener` / `removeEventListener` (boxed in [`EventKind::Unlisten`]).

@@ -55,7 +55,13 @@ fn connection_phase(ev: &str) -> bool {
 /// not only while that socket is connecting.
 fn phase_on_pooled(facts: &FileFacts, e: &Event, ev: &str, target: &Place) -> bool {
     connection_phase(ev)
-        && super::unremoved_listener::pooled_socket(facts, super::constructions::root_place(target))
+        && super::unremoved_listener::pooled_socket(facts, target)
+            .or_else(|| {
+                super::unremoved_listener::pooled_socket(
+                    facts,
+                    super::constructions::root_place(target),
+                )
+            })
             .is_some_and(|h| !super::unremoved_listener::pooled_guarded(facts, e, h))
 }
 
@@ -232,7 +238,7 @@ fn once_message(
     } else if pooled {
         (
             format!(
-                "`once('{ev}')` is added to {desc}, the socket of the request's 'socket' event, \
+                "`once('{ev}')` is added to {desc}, the socket a request was given, \
                  and never removed: '{ev}' comes only while a socket connects, and a keep-alive \
                  agent hands the same socket, already connected, to later requests, so every \
                  request leaves one more listener and its closure on it"
@@ -415,7 +421,9 @@ fn outlives_call(
         Place::Binding(b) => {
             facts.is_module_binding(*b)
                 || shared_param(facts, aliases, *b, owner)
-                || super::unremoved_listener::pooled_socket(facts, root).is_some()
+                || super::unremoved_listener::pooled_socket(facts, target)
+                    .or_else(|| super::unremoved_listener::pooled_socket(facts, root))
+                    .is_some()
         }
         _ => false,
     };

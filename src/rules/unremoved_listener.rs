@@ -284,6 +284,7 @@ fn check_ts(
                 once,
                 signal,
                 per_key,
+                ..
             } = &**listen;
             if *once {
                 continue;
@@ -567,7 +568,7 @@ fn judge_target(
         _ => false,
     };
     let desc = describe_place(facts, target);
-    if let Some(handler) = pooled_socket(facts, root) {
+    if let Some(handler) = pooled_socket(facts, target).or_else(|| pooled_socket(facts, root)) {
         return judge_pooled_socket(facts, e, handler, &desc);
     }
     // Registered once per instance, in the constructor, on what the constructor was handed: the
@@ -739,18 +740,31 @@ fn judge_pooled_socket(
     if pooled_guarded(facts, e, handler) || facts.lifetime(owner) == Lifetime::Once {
         return None;
     }
-    let req = match &facts.scopes[handler].kind {
-        ScopeKind::Callback(r) => trim_callee(&r.callee).to_string(),
-        _ => String::new(),
+    let ScopeKind::Callback(r) = &facts.scopes[handler].kind else {
+        return None;
     };
-    Some((
-        Owner::Scope(owner),
-        format!("once per request, on its 'socket' event of `{req}`"),
-        format!(
-            "{desc}, a socket that a keep-alive agent hands on to later requests, \
-             already connected"
+    let (rhythm, what) = match (r.kind, r.event.as_deref()) {
+        (_, Some("socket")) => (
+            format!(
+                "once per request, on its 'socket' event of `{}`",
+                trim_callee(&r.callee)
+            ),
+            "a socket that a keep-alive agent hands on to later requests, already connected",
         ),
-    ))
+        (CallbackKind::Route, _) => (
+            format!("once per request to `{}`", r.callee),
+            "the socket of the request's connection, which keep-alive reuses for later requests",
+        ),
+        (_, ev) => (
+            format!(
+                "once per '{}' event of `{}`",
+                ev.unwrap_or("request"),
+                trim_callee(&r.callee)
+            ),
+            "the socket of the request's connection, which keep-alive reuses for later requests",
+        ),
+    };
+    Some((Owner::Scope(owner), rhythm, format!("{desc}, {what}")))
 }
 
 /// `per_key` registration `e` in a `.forEach` callback (a different event per item): the same
@@ -779,11 +793,12 @@ fn forwards_own_handler(facts: &FileFacts, handler: &Handler) -> bool {
             if facts.bindings[b].kind == crate::facts::BindingKind::Param))
 }
 
-/// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only on some path
-/// (`if (socket.connecting) …`) or after a return on a socket that is not connecting, between
-/// the `'socket'` handler and the registration: a socket still connecting is a new one.
+/// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only while the
+/// socket is connecting (`if (socket.connecting) …`) or after a return on a socket that is not
+/// connecting, between the `'socket'` handler and the registration: a socket still connecting
+/// is a new one. A null check (`if (req.socket) …`) says nothing about which socket it is.
 pub(super) fn pooled_guarded(facts: &FileFacts, e: &Event, handler: ScopeId) -> bool {
-    e.conditional
+    matches!(&e.kind, EventKind::Listen(l) if l.while_connecting)
         || facts
             .ancestors(e.scope)
             .take_while(|&s| Some(s) != facts.scopes[handler].parent)
@@ -795,12 +810,37 @@ pub(super) fn pooled_guarded(facts: &FileFacts, e: &Event, handler: ScopeId) -> 
             })
 }
 
-/// The handler scope when `root` is the socket a client request's `'socket'` event hands over
-/// (`req.on('socket', (socket) => …)`: the handler's first parameter).
-pub(super) fn pooled_socket(facts: &FileFacts, root: &Place) -> Option<ScopeId> {
-    let Place::Binding(b) = root else {
+/// The handler scope when `target` is a socket that a keep-alive connection shares between
+/// requests: the socket a client request's `'socket'` event hands over (`req.on('socket',
+/// (socket) => …)`: the handler's first parameter), or the `.socket` / `.connection` of a
+/// request or response a handler is given (a route handler's `req`/`res`, a `'request'` or
+/// `'response'` event's argument) — one socket serves many requests, so per-request
+/// listeners on it pile up.
+pub(super) fn pooled_socket(facts: &FileFacts, target: &Place) -> Option<ScopeId> {
+    if let Some(h) = request_socket(facts, target) {
+        return Some(h);
+    }
+    let Place::Binding(b) = target else {
         return None;
     };
+    // `const socket = req.connection`: a local that only ever holds a request's socket.
+    let binding = &facts.bindings[*b];
+    if binding.kind == crate::facts::BindingKind::Var {
+        let mut sources =
+            facts
+                .events_within(binding.scope)
+                .filter_map(|i| match &facts.events[i].kind {
+                    EventKind::Flow { from, to } if facts.resolve(to) == *target => {
+                        Some(request_socket(facts, &facts.resolve(from)))
+                    }
+                    _ => None,
+                });
+        if let Some(Some(h)) = sources.next()
+            && sources.all(|s| s.is_some())
+        {
+            return Some(h);
+        }
+    }
     let binding = &facts.bindings[*b];
     if binding.kind != crate::facts::BindingKind::Param {
         return None;
@@ -816,6 +856,40 @@ pub(super) fn pooled_socket(facts: &FileFacts, root: &Place) -> Option<ScopeId> 
         }
         _ => None,
     }
+}
+
+/// `req.socket` / `req.connection` of a request or response handed to a handler (see
+/// [`request_param`]): the handler's scope.
+fn request_socket(facts: &FileFacts, place: &Place) -> Option<ScopeId> {
+    match place {
+        Place::Member { base, name } if matches!(name.as_str(), "socket" | "connection") => {
+            match &**base {
+                Place::Binding(b) => request_param(facts, *b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The handler scope when binding `b` is a request or response handed to a handler: a
+/// parameter of a route handler, or of a `'request'`/`'response'` event handler.
+fn request_param(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeId> {
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Param {
+        return None;
+    }
+    let ScopeKind::Callback(r) = &facts.scopes[binding.scope].kind else {
+        return None;
+    };
+    let request = match r.kind {
+        CallbackKind::Route => true,
+        CallbackKind::EventHandler | CallbackKind::OnceHandler => {
+            matches!(r.event.as_deref(), Some("request" | "response"))
+        }
+        _ => false,
+    };
+    request.then_some(binding.scope)
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".

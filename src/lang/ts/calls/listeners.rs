@@ -162,6 +162,10 @@ impl<'a> Walker<'a> {
                 once,
                 signal,
                 per_key: false,
+                while_connecting: self.guards.iter().any(|g| {
+                    let g = g.to_ascii_lowercase();
+                    g.contains("connecting") || g.contains(".pending") || g.contains("readystate")
+                }),
             })),
             head_span(n),
         );
