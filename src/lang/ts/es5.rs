@@ -47,13 +47,13 @@ impl<'a> Walker<'a> {
 
     /// `X.prototype… = …`, `Object.assign(X.prototype, …)`, `inherits(X, Y)`: X is a class.
     fn es5_evidence(&mut self, n: Node<'a>) {
-        let name = match n.kind() {
+        let name = match n.kind_name() {
             "assignment_expression" => n.field("left").and_then(|l| prototype_owner(self.text(l))),
             "call_expression" => {
                 let f = n.field("function").map(|f| self.text(f)).unwrap_or("");
                 let first = n.field("arguments").and_then(|a| a.named_child(0));
                 match first {
-                    Some(a) if f.ends_with("inherits") && a.kind() == "identifier" => {
+                    Some(a) if f.ends_with("inherits") && a.kind_name() == "identifier" => {
                         Some(self.text(a))
                     }
                     Some(a) if matches!(f, "Object.assign" | "Object.defineProperty") => {
@@ -66,7 +66,7 @@ impl<'a> Walker<'a> {
                                 .field("arguments")
                                 .into_iter()
                                 .flat_map(|x| x.named_children(&mut c).skip(1).collect::<Vec<_>>());
-                            for m in args.filter(|m| m.kind() == "identifier") {
+                            for m in args.filter(|m| m.kind_name() == "identifier") {
                                 self.es5_mixins
                                     .push((self.text(m).to_string(), owner.to_string()));
                             }
@@ -119,16 +119,16 @@ impl<'a> Walker<'a> {
     fn mixin_loop(&mut self, n: Node<'a>) -> Option<&'a str> {
         let key = self.text(n.field("left")?);
         let source = n.field("right")?;
-        if source.kind() != "identifier" {
+        if source.kind_name() != "identifier" {
             return None;
         }
         let mut body = n.field("body")?;
-        while body.kind() == "statement_block" {
+        while body.kind_name() == "statement_block" {
             body = body.named_child(0)?;
         }
         let assign = body
             .named_child(0)
-            .filter(|a| a.kind() == "assignment_expression")?;
+            .filter(|a| a.kind_name() == "assignment_expression")?;
         let left = self.text(assign.field("left")?);
         let right = self.text(assign.field("right")?);
         let owner = prototype_owner(left)?;
@@ -188,7 +188,7 @@ impl<'a> Walker<'a> {
     fn prototype_slot(&self) -> Option<(String, String)> {
         let len = self.stack.len();
         let parent = *self.stack.get(len.checked_sub(2)?)?;
-        match parent.kind() {
+        match parent.kind_name() {
             "assignment_expression" => {
                 let left = self.text(parent.field("left")?);
                 let (owner, method) = left.split_once(".prototype.")?;
@@ -199,11 +199,11 @@ impl<'a> Walker<'a> {
             "pair" => {
                 let key = self.text(parent.field("key")?).trim_matches(['\'', '"']);
                 let object = *self.stack.get(len.checked_sub(3)?)?;
-                if object.kind() != "object" {
+                if object.kind_name() != "object" {
                     return None;
                 }
                 let holder = *self.stack.get(len.checked_sub(4)?)?;
-                let target = match holder.kind() {
+                let target = match holder.kind_name() {
                     "assignment_expression" => holder.field("left")?,
                     "arguments" => strip(holder.named_child(0)?),
                     // `var methods = { m: ƒ }` copied onto a prototype.
@@ -246,8 +246,8 @@ impl<'a> Walker<'a> {
     /// `var self = this` in a method: `self.x` is the field `x` below.
     pub(super) fn remember_this_alias(&mut self, name: Node<'a>, value: Node<'a>) {
         if let Some(class) = self.class
-            && name.kind() == "identifier"
-            && strip(value).kind() == "this"
+            && name.kind_name() == "identifier"
+            && strip(value).kind_name() == "this"
         {
             let alias = self.text(name).to_string();
             self.this_aliases.push((alias, self.scope, class));

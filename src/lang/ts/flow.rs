@@ -18,14 +18,16 @@ impl<'a> Walker<'a> {
         let cond_text = cond.map(|c| self.text(c).to_string()).unwrap_or_default();
         if let Some(cons) = n.field("consequence") {
             // `if (…) return;`, `if (…) { log(..); return; }`: an early exit guarding what follows.
-            let exits = match cons.kind() {
+            let exits = match cons.kind_name() {
                 "return_statement" | "throw_statement" => true,
                 "statement_block" => {
                     let mut c = cons.walk();
                     cons.named_children(&mut c)
-                        .filter(|s| s.kind() != "comment")
+                        .filter(|s| s.kind_name() != "comment")
                         .last()
-                        .is_some_and(|s| matches!(s.kind(), "return_statement" | "throw_statement"))
+                        .is_some_and(|s| {
+                            matches!(s.kind_name(), "return_statement" | "throw_statement")
+                        })
                 }
                 _ => false,
             };
@@ -92,7 +94,7 @@ impl<'a> Walker<'a> {
 
     /// `for`, `for … in/of`, `while`, `do`: what runs inside runs repeatedly.
     pub(super) fn loop_statement(&mut self, n: Node<'a>) {
-        if n.kind() == "for_in_statement"
+        if n.kind_name() == "for_in_statement"
             && let Some(left) = n.field("left")
         {
             // `for (const x of …)` / `let`: visible in the loop only.
@@ -103,8 +105,9 @@ impl<'a> Walker<'a> {
             self.declare_block_scoped(left, &BindingKind::Var, block);
         }
         // `for (const s of ['SIGINT', 'SIGTERM'])`: a fixed count, not a repeating rhythm.
-        let literal = n.kind() == "for_in_statement"
-            && n.field("right").is_some_and(|r| strip(r).kind() == "array");
+        let literal = n.kind_name() == "for_in_statement"
+            && n.field("right")
+                .is_some_and(|r| strip(r).kind_name() == "array");
         let saved = (self.in_loop, self.loop_span.take());
         if !literal {
             self.in_loop = true;

@@ -47,12 +47,12 @@ impl<'a> Walker<'a> {
     /// `this.flag = value` (a plain `=`, not a counter: the value does not read the flag):
     /// every earlier `if` of the same function on that flag becomes a latch.
     pub(super) fn note_state_set(&mut self, n: Node<'a>, left: Node<'a>, right: Node<'a>) {
-        if n.kind() != "assignment_expression" || left.kind() != "member_expression" {
+        if n.kind_name() != "assignment_expression" || left.kind_name() != "member_expression" {
             return;
         }
         let own = left.field("object").is_some_and(|o| {
-            o.kind() == "this"
-                || (o.kind() == "identifier" && self.this_alias(self.text(o)).is_some())
+            o.kind_name() == "this"
+                || (o.kind_name() == "identifier" && self.this_alias(self.text(o)).is_some())
         });
         let flag = self.text(left);
         if !own || mentions(self.text(right), flag) {

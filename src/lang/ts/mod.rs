@@ -102,20 +102,59 @@ fn field_index(name: &str) -> Option<usize> {
         .position(|f| f.len() == name.len() && *f == name)
 }
 
+/// Each grammar's node kind names by kind id, made once per process: `Node::kind` measures the
+/// grammar's C string and checks it is UTF-8 on every call, and the walk asks for kinds
+/// millions of times (5 % of a run's time before this table).
+fn kind_names(language: Language, lang: &tree_sitter::Language) -> &'static [&'static str] {
+    static LANGS: [std::sync::OnceLock<tree_sitter::Language>; 3] =
+        [const { std::sync::OnceLock::new() }; 3];
+    static TABLES: [std::sync::OnceLock<Box<[&'static str]>>; 3] =
+        [const { std::sync::OnceLock::new() }; 3];
+    let slot = match language {
+        Language::TypeScript => 0,
+        Language::Tsx => 1,
+        _ => 2,
+    };
+    let lang: &'static tree_sitter::Language = LANGS[slot].get_or_init(|| lang.clone());
+    TABLES[slot].get_or_init(|| {
+        (0..lang.node_kind_count())
+            .map(|id| {
+                u16::try_from(id)
+                    .ok()
+                    .and_then(|id| lang.node_kind_for_id(id))
+                    .unwrap_or("")
+            })
+            .collect()
+    })
+}
+
 thread_local! {
     /// The field ids of the grammar being walked on this thread (set by [`lower`]).
     static FIELDS: std::cell::Cell<FieldIds> = const { std::cell::Cell::new([0; FIELD_NAMES.len()]) };
+    /// The node kind names of the grammar being walked on this thread (set by [`lower`]).
+    static KINDS: std::cell::Cell<&'static [&'static str]> = const { std::cell::Cell::new(&[]) };
     /// One parser per grammar per worker thread, reused from file to file.
-    static PARSERS: std::cell::RefCell<Vec<(Language, Parser, FieldIds)>> =
+    static PARSERS: std::cell::RefCell<Vec<(Language, Parser, FieldIds, &'static [&'static str])>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `child_by_field_name` through the current grammar's field ids.
 trait NodeExt<'t> {
     fn field(&self, name: &str) -> Option<Node<'t>>;
+    /// The node's kind, as `Node::kind`, from the grammar's table (see [`kind_names`]).
+    fn kind_name(&self) -> &'t str;
 }
 
 impl<'t> NodeExt<'t> for Node<'t> {
+    #[inline]
+    fn kind_name(&self) -> &'t str {
+        let id = usize::from(self.kind_id());
+        KINDS
+            .with(|k| k.get().get(id).copied())
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| Node::kind(self))
+    }
+
     #[inline]
     fn field(&self, name: &str) -> Option<Node<'t>> {
         let id = field_index(name).map_or(0, |i| FIELDS.with(|f| f.get()[i]));
@@ -295,12 +334,14 @@ pub fn lower(text: &str, language: Language, budget: Duration) -> Result<FileFac
                 parser
                     .set_language(&lang)
                     .map_err(|_| LowerError::Grammar(language))?;
-                parsers.push((language, parser, field_ids(&lang)));
+                let kinds = kind_names(language, &lang);
+                parsers.push((language, parser, field_ids(&lang), kinds));
                 parsers.len() - 1
             }
         };
-        let (_, parser, ids) = &mut parsers[at];
+        let (_, parser, ids, kinds) = &mut parsers[at];
         FIELDS.with(|f| f.set(*ids));
+        KINDS.with(|k| k.set(kinds));
         lower_with(parser, text, language, budget)
     })
 }

@@ -16,12 +16,12 @@ impl<'a> Walker<'a> {
             .unwrap_or_default();
         let mut c = n.walk();
         for child in n.named_children(&mut c) {
-            if child.kind() != "import_clause" {
+            if child.kind_name() != "import_clause" {
                 continue;
             }
             let mut cc = child.walk();
             for part in child.named_children(&mut cc) {
-                match part.kind() {
+                match part.kind_name() {
                     "identifier" => self.declare(
                         self.text(part),
                         BindingKind::Import {
@@ -67,7 +67,7 @@ impl<'a> Walker<'a> {
 
     pub(super) fn export(&mut self, n: Node<'a>) {
         if let Some(decl) = n.field("declaration") {
-            match decl.kind() {
+            match decl.kind_name() {
                 "lexical_declaration" | "variable_declaration" => {
                     let mut c = decl.walk();
                     for d in decl.named_children(&mut c) {
@@ -84,13 +84,13 @@ impl<'a> Walker<'a> {
             }
         }
         if let Some(v) = n.field("value")
-            && v.kind() == "identifier"
+            && v.kind_name() == "identifier"
         {
             self.facts.exports.push(self.text(v).to_string());
         }
         let mut c = n.walk();
         for child in n.named_children(&mut c) {
-            if child.kind() == "export_clause" {
+            if child.kind_name() == "export_clause" {
                 let mut cc = child.walk();
                 for spec in child.named_children(&mut cc) {
                     if let Some(name) = spec.field("name") {
@@ -105,7 +105,7 @@ impl<'a> Walker<'a> {
     /// `require('m')` → `m`.
     pub(super) fn required_module(&self, v: Option<Node<'a>>) -> Option<String> {
         let v = strip(v?);
-        if v.kind() != "call_expression" {
+        if v.kind_name() != "call_expression" {
             return None;
         }
         let f = v.field("function")?;
@@ -113,11 +113,11 @@ impl<'a> Walker<'a> {
             return None;
         }
         let arg = v.field("arguments")?.named_child(0)?;
-        string_value(self.text(arg), arg.kind())
+        string_value(self.text(arg), arg.kind_name())
     }
 
     pub(super) fn declare_required(&mut self, pat: Node<'a>, source: &str) {
-        match pat.kind() {
+        match pat.kind_name() {
             "identifier" => self.declare(
                 self.text(pat),
                 BindingKind::Import {
@@ -130,10 +130,12 @@ impl<'a> Walker<'a> {
                 let mut c = pat.walk();
                 let parts: Vec<Node<'a>> = pat.named_children(&mut c).collect();
                 for p in parts {
-                    let (imported, local) = match p.kind() {
+                    let (imported, local) = match p.kind_name() {
                         "shorthand_property_identifier_pattern" => (self.text(p), p),
                         "pair_pattern" => match (p.field("key"), p.field("value")) {
-                            (Some(k), Some(v)) if v.kind() == "identifier" => (self.text(k), v),
+                            (Some(k), Some(v)) if v.kind_name() == "identifier" => {
+                                (self.text(k), v)
+                            }
                             _ => continue,
                         },
                         _ => continue,
@@ -155,18 +157,18 @@ impl<'a> Walker<'a> {
     pub(super) fn cjs_exports(&mut self, left: &str, prop: Option<&str>, right: Option<Node<'a>>) {
         if left == "module.exports" {
             let Some(r) = right.map(strip) else { return };
-            match r.kind() {
+            match r.kind_name() {
                 "identifier" => self.facts.exports.push(self.text(r).to_string()),
                 "object" => {
                     let mut c = r.walk();
                     for p in r.named_children(&mut c) {
-                        match p.kind() {
+                        match p.kind_name() {
                             "shorthand_property_identifier" => {
                                 self.facts.exports.push(self.text(p).to_string())
                             }
                             "pair" => {
                                 if let Some(v) = p.field("value")
-                                    && v.kind() == "identifier"
+                                    && v.kind_name() == "identifier"
                                 {
                                     self.facts.exports.push(self.text(v).to_string());
                                 }
@@ -185,7 +187,7 @@ impl<'a> Walker<'a> {
                 self.facts.exports.push(p.to_string());
             }
             if let Some(r) = right.map(strip)
-                && r.kind() == "identifier"
+                && r.kind_name() == "identifier"
             {
                 self.facts.exports.push(self.text(r).to_string());
             }

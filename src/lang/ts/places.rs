@@ -26,7 +26,7 @@ impl<'a> Walker<'a> {
         while i > 0 {
             let parent = self.stack[i - 1];
             i -= 1;
-            match parent.kind() {
+            match parent.kind_name() {
                 "parenthesized_expression"
                 | "as_expression"
                 | "non_null_expression"
@@ -36,7 +36,7 @@ impl<'a> Walker<'a> {
                 | "ternary_expression" => {}
                 "member_expression" => {
                     let prop = parent.field("property").map(|p| self.text(p)).unwrap_or("");
-                    let is_call = i > 0 && self.stack[i - 1].kind() == "call_expression";
+                    let is_call = i > 0 && self.stack[i - 1].kind_name() == "call_expression";
                     if matches!(prop, "unref" | "ref") && is_call {
                         unref |= prop == "unref";
                         i -= 1;
@@ -57,7 +57,7 @@ impl<'a> Walker<'a> {
                 "variable_declarator" => {
                     let name = parent.field("name");
                     return match name {
-                        Some(n) if n.kind() == "identifier" => (
+                        Some(n) if n.kind_name() == "identifier" => (
                             PlaceRef::Name {
                                 name: self.text(n).to_string(),
                                 scope: self.scope,
@@ -76,13 +76,13 @@ impl<'a> Walker<'a> {
                     let exported =
                         left.starts_with("module.exports.") || left.starts_with("exports.");
                     let mut j = i;
-                    while j > 0 && self.stack[j - 1].kind() == "parenthesized_expression" {
+                    while j > 0 && self.stack[j - 1].kind_name() == "parenthesized_expression" {
                         j -= 1;
                     }
                     if exported
-                        && parent.kind() == "assignment_expression"
+                        && parent.kind_name() == "assignment_expression"
                         && j > 0
-                        && self.stack[j - 1].kind() == "variable_declarator"
+                        && self.stack[j - 1].kind_name() == "variable_declarator"
                     {
                         cur = parent;
                         continue;
@@ -155,10 +155,10 @@ impl<'a> Walker<'a> {
         // `return x ?? (x = new X())`
         if i > 0 {
             let mut j = i;
-            while j > 0 && self.stack[j - 1].kind() == "parenthesized_expression" {
+            while j > 0 && self.stack[j - 1].kind_name() == "parenthesized_expression" {
                 j -= 1;
             }
-            if j > 0 && self.stack[j - 1].kind() == "binary_expression" {
+            if j > 0 && self.stack[j - 1].kind_name() == "binary_expression" {
                 let b = self.stack[j - 1];
                 let l = b.field("left").map(|l| self.text(l));
                 lazy |= l == Some(left_text);
@@ -169,7 +169,7 @@ impl<'a> Walker<'a> {
 
     /// The place an expression denotes.
     pub(super) fn place_of(&self, n: Node<'a>) -> PlaceRef {
-        match n.kind() {
+        match n.kind_name() {
             "identifier" | "shorthand_property_identifier" => PlaceRef::Name {
                 name: self.text(n).to_string(),
                 scope: self.scope,
@@ -188,12 +188,12 @@ impl<'a> Walker<'a> {
                     return PlaceRef::Unknown;
                 };
                 let name = self.text(prop).trim_start_matches('#').to_string();
-                if obj.kind() == "this" {
+                if obj.kind_name() == "this" {
                     match self.class {
                         Some(class) => PlaceRef::Field { class, name },
                         None => PlaceRef::Unknown,
                     }
-                } else if obj.kind() == "identifier"
+                } else if obj.kind_name() == "identifier"
                     && let Some(class) = self.this_alias(self.text(obj))
                 {
                     PlaceRef::Field { class, name }
@@ -214,7 +214,7 @@ impl<'a> Walker<'a> {
     /// `to = from` where `from` is a place: record the flow so a handle stored twice is followed.
     pub(super) fn flow_into(&mut self, v: Node<'a>) {
         let v = strip(v);
-        if !matches!(v.kind(), "identifier" | "member_expression") {
+        if !matches!(v.kind_name(), "identifier" | "member_expression") {
             return;
         }
         let from = self.place_of(v);
@@ -236,7 +236,7 @@ impl<'a> Walker<'a> {
         let left = n.field("left");
         let right = n.field("right");
         if let Some(left) = left {
-            match left.kind() {
+            match left.kind_name() {
                 "subscript_expression" => {
                     if let Some(obj) = left.field("object") {
                         let place = self.place_of(obj);
@@ -252,7 +252,7 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
             // A reassignment replaces the old value: for a collection, that is a shrink.
-            if n.kind() == "assignment_expression" {
+            if n.kind_name() == "assignment_expression" {
                 let place = self.place_of(left);
                 if matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
                     self.event(EventKind::Shrink { place }, n.byte_range());
@@ -295,7 +295,7 @@ impl<'a> Walker<'a> {
         }
         // `this.x = param` in a constructor: an injected field.
         if let (Some(obj), Some(prop), Some(class)) = (obj, prop, self.class)
-            && obj.kind() == "this"
+            && obj.kind_name() == "this"
             && let Some(r) = right
         {
             self.field_assignment(n, class, prop, r);
@@ -306,14 +306,15 @@ impl<'a> Walker<'a> {
     /// parameter) or other.
     fn field_assignment(&mut self, n: Node<'a>, class: ClassId, prop: &str, r: Node<'a>) {
         let r = strip(r);
-        let origin =
-            if matches!(r.kind(), "new_expression" | "call_expression") && !self.is_param_root(r) {
-                FieldOrigin::Owned
-            } else if self.is_param_root(r) {
-                FieldOrigin::Injected
-            } else {
-                FieldOrigin::Other
-            };
+        let origin = if matches!(r.kind_name(), "new_expression" | "call_expression")
+            && !self.is_param_root(r)
+        {
+            FieldOrigin::Owned
+        } else if self.is_param_root(r) {
+            FieldOrigin::Injected
+        } else {
+            FieldOrigin::Other
+        };
         let in_ctor = self.ctor_params.iter().any(|p| !p.is_empty())
             || matches!(
                 self.facts.scopes[self.scope].kind,
@@ -337,7 +338,7 @@ impl<'a> Walker<'a> {
         let lt = self.text(l);
         let r = strip(r);
         let op = n.field("operator").map(|o| self.text(o));
-        if n.kind() == "augmented_assignment_expression" {
+        if n.kind_name() == "augmented_assignment_expression" {
             if op != Some("+=") {
                 return false;
             }
@@ -346,7 +347,7 @@ impl<'a> Walker<'a> {
                 return false;
             }
             let string_var = self.strings.iter().any(|s| s == lt)
-                || (l.kind() == "member_expression"
+                || (l.kind_name() == "member_expression"
                     && self.class.is_some_and(|c| {
                         self.facts.classes[c].fields.iter().any(|f| {
                             lt.ends_with(&format!(".{}", f.name))
@@ -368,7 +369,7 @@ impl<'a> Walker<'a> {
             );
             return chunk_like || (string_var && in_handler);
         }
-        match r.kind() {
+        match r.kind_name() {
             "call_expression" => {
                 let f = r.field("function").map(|f| self.text(f));
                 let first_arg = r
@@ -377,14 +378,16 @@ impl<'a> Walker<'a> {
                     .map(strip);
                 match f {
                     Some("Buffer.concat") => first_arg.is_some_and(|a| {
-                        a.kind() == "array" && a.named_child(0).is_some_and(|e| self.text(e) == lt)
+                        a.kind_name() == "array"
+                            && a.named_child(0).is_some_and(|e| self.text(e) == lt)
                     }),
                     Some(f) => f == format!("{lt}.concat"),
                     None => false,
                 }
             }
             "array" => r.named_child(0).is_some_and(|e| {
-                e.kind() == "spread_element" && e.named_child(0).is_some_and(|x| self.text(x) == lt)
+                e.kind_name() == "spread_element"
+                    && e.named_child(0).is_some_and(|x| self.text(x) == lt)
             }),
             _ => false,
         }
@@ -411,7 +414,7 @@ impl<'a> Walker<'a> {
     /// a number or named like one (`dataLen`, `chunkSize`).
     pub(super) fn is_number(&self, n: Node<'a>) -> bool {
         let n = strip(n);
-        match n.kind() {
+        match n.kind_name() {
             "number" => true,
             "identifier" => {
                 let t = self.text(n);
@@ -454,7 +457,7 @@ impl<'a> Walker<'a> {
     fn bounded_array_rebuild(&self, l: Node<'a>, r: Node<'a>) -> bool {
         let r = strip(r);
         let lt = self.text(l);
-        let array = match r.kind() {
+        let array = match r.kind_name() {
             "call_expression" => {
                 r.field("function").map(|f| self.text(f)) == Some(&format!("{lt}.concat"))
                     && !self.strings.iter().any(|s| s == lt)
@@ -462,7 +465,7 @@ impl<'a> Walker<'a> {
             "array" => true,
             _ => false,
         };
-        if !array || l.kind() != "identifier" {
+        if !array || l.kind_name() != "identifier" {
             return false;
         }
         // The scope the accumulator must be declared in: this one for a loop, the one that
@@ -470,13 +473,14 @@ impl<'a> Walker<'a> {
         let home = if self.in_loop {
             let innermost = self.stack.iter().rev().find(|x| {
                 matches!(
-                    x.kind(),
+                    x.kind_name(),
                     "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
                 )
             });
             let over_collection = innermost.is_some_and(|x| {
                 let mut c = x.walk();
-                x.kind() == "for_in_statement" && !x.children(&mut c).any(|k| k.kind() == "await")
+                x.kind_name() == "for_in_statement"
+                    && !x.children(&mut c).any(|k| k.kind_name() == "await")
             });
             if !over_collection {
                 return false;
@@ -503,7 +507,7 @@ impl<'a> Walker<'a> {
     /// The value is (a member of) a constructor parameter.
     fn is_param_root(&self, mut n: Node<'a>) -> bool {
         loop {
-            match n.kind() {
+            match n.kind_name() {
                 "identifier" => return self.ctor_params.iter().any(|p| p == self.text(n)),
                 "member_expression" | "subscript_expression" => match n.field("object") {
                     Some(o) => n = o,
@@ -528,7 +532,7 @@ impl<'a> Walker<'a> {
 
     /// `{ stream: s }`, `[a, b]`: stored in a structure.
     pub(super) fn stored_values(&mut self, n: Node<'a>) {
-        let values: Vec<Node<'a>> = if n.kind() == "pair" {
+        let values: Vec<Node<'a>> = if n.kind_name() == "pair" {
             n.field("value").into_iter().collect()
         } else {
             let mut c = n.walk();
@@ -536,7 +540,7 @@ impl<'a> Walker<'a> {
         };
         for v in values {
             let v = strip(v);
-            if matches!(v.kind(), "identifier" | "member_expression") {
+            if matches!(v.kind_name(), "identifier" | "member_expression") {
                 let place = self.place_of(v);
                 if !matches!(place, PlaceRef::Unknown) {
                     self.event(EventKind::Escape { place }, v.byte_range());
@@ -550,7 +554,7 @@ impl<'a> Walker<'a> {
     pub(super) fn escaping_arguments(&mut self, method: &str, args: &[Node<'a>]) {
         for arg in args {
             let arg = strip(*arg);
-            if matches!(arg.kind(), "identifier" | "member_expression")
+            if matches!(arg.kind_name(), "identifier" | "member_expression")
                 && !is_function(arg)
                 && !matches!(method, "log" | "debug" | "info" | "warn" | "error")
             {

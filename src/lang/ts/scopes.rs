@@ -35,12 +35,12 @@ impl<'a> Walker<'a> {
     pub(super) fn lexical_block(&self) -> Option<Range<usize>> {
         let n = self.stack.len();
         let decl = *self.stack.get(n.checked_sub(2)?)?;
-        if decl.kind() != "lexical_declaration" {
+        if decl.kind_name() != "lexical_declaration" {
             return None;
         }
         let block = self.stack[..n - 2].iter().rev().find(|a| {
             matches!(
-                a.kind(),
+                a.kind_name(),
                 "statement_block"
                     | "for_statement"
                     | "for_in_statement"
@@ -49,12 +49,12 @@ impl<'a> Walker<'a> {
                     | "program"
             )
         })?;
-        (block.kind() != "program").then(|| block.byte_range())
+        (block.kind_name() != "program").then(|| block.byte_range())
     }
 
     /// Declares every identifier a binding pattern introduces.
     pub(super) fn declare_pattern(&mut self, pat: Node<'a>, kind: &BindingKind) {
-        match pat.kind() {
+        match pat.kind_name() {
             "identifier" | "shorthand_property_identifier_pattern" => {
                 let name = self.text(pat);
                 self.declare(name, kind.clone(), pat.byte_range());
@@ -98,16 +98,16 @@ impl<'a> Walker<'a> {
         };
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
-            if p.kind() == "comment" {
+            if p.kind_name() == "comment" {
                 continue; // not a parameter: positions must match the call's arguments
             }
-            let pat = match p.kind() {
+            let pat = match p.kind_name() {
                 "required_parameter" | "optional_parameter" => p.field("pattern"),
                 "assignment_pattern" => p.field("left"),
                 _ => Some(p),
             };
             let name = pat
-                .filter(|n| n.kind() == "identifier")
+                .filter(|n| n.kind_name() == "identifier")
                 .map(|n| self.text(n).to_string())
                 .unwrap_or_default();
             names.push(name);
@@ -132,9 +132,9 @@ impl<'a> Walker<'a> {
                 self.remember_this_alias(name, v);
                 let v = strip(v);
                 let text = self.text(name).to_string();
-                if matches!(v.kind(), "string" | "template_string") {
+                if matches!(v.kind_name(), "string" | "template_string") {
                     self.strings.push(text.clone());
-                } else if name.kind() == "identifier" && self.is_number(v) {
+                } else if name.kind_name() == "identifier" && self.is_number(v) {
                     self.numbers.push(text.clone());
                 }
                 self.remember_server(text, v);
@@ -161,9 +161,9 @@ impl<'a> Walker<'a> {
 
     pub(super) fn function_expression(&mut self, n: Node<'a>) {
         let name = self.name_from_context(n);
-        let arrow = n.kind() == "arrow_function";
+        let arrow = n.kind_name() == "arrow_function";
         if !arrow && !self.es5_names.is_empty() {
-            let declared = self.stack.iter().rev().nth(1).map(|p| p.kind());
+            let declared = self.stack.iter().rev().nth(1).map(|p| p.kind_name());
             if declared == Some("variable_declarator") && self.es5_constructor(n, name.as_deref()) {
                 return;
             }
@@ -177,7 +177,7 @@ impl<'a> Walker<'a> {
     /// A name for an anonymous function from where it is stored (`const f = () => …`).
     pub(super) fn name_from_context(&self, n: Node<'a>) -> Option<String> {
         let parent = self.stack.iter().rev().nth(1)?;
-        let name = match parent.kind() {
+        let name = match parent.kind_name() {
             "variable_declarator" => parent.field("name"),
             "assignment_expression" => parent
                 .field("left")
@@ -225,7 +225,7 @@ impl<'a> Walker<'a> {
             path,
             body: n
                 .child_by_field_name("body")
-                .filter(|b| b.kind() == "statement_block")
+                .filter(|b| b.kind_name() == "statement_block")
                 .map(|b| b.byte_range()),
             ..Scope::new(kind, Some(self.scope), n.byte_range())
         });
@@ -283,7 +283,7 @@ impl<'a> Walker<'a> {
             fields: Vec::new(),
             singleton: false,
         });
-        if n.kind() != "class"
+        if n.kind_name() != "class"
             && let Some(name) = &name
         {
             self.declare(name, BindingKind::Class(id), n.byte_range());
@@ -292,7 +292,7 @@ impl<'a> Walker<'a> {
         self.class = Some(id);
         if let Some(h) = n
             .named_children(&mut n.walk())
-            .find(|c| c.kind() == "class_heritage")
+            .find(|c| c.kind_name() == "class_heritage")
         {
             self.visit(h);
         }
@@ -314,11 +314,11 @@ impl<'a> Walker<'a> {
 
     fn is_static(&self, m: Node<'a>) -> bool {
         let mut c = m.walk();
-        m.children(&mut c).any(|x| x.kind() == "static")
+        m.children(&mut c).any(|x| x.kind_name() == "static")
     }
 
     fn class_member(&mut self, class: ClassId, m: Node<'a>) {
-        match m.kind() {
+        match m.kind_name() {
             "method_definition" => {
                 let name = m
                     .field("name")
@@ -351,12 +351,12 @@ impl<'a> Walker<'a> {
                 let Some(value) = m.field("value") else {
                     return;
                 };
-                let origin = if matches!(value.kind(), "new_expression" | "call_expression") {
+                let origin = if matches!(value.kind_name(), "new_expression" | "call_expression") {
                     FieldOrigin::Owned
                 } else {
                     FieldOrigin::Other
                 };
-                let ty = matches!(strip(value).kind(), "string" | "template_string")
+                let ty = matches!(strip(value).kind_name(), "string" | "template_string")
                     .then(|| "string".to_string());
                 self.facts.classes[class].fields.push(Field {
                     name,
@@ -403,7 +403,7 @@ impl<'a> Walker<'a> {
             let mut cc = p.walk();
             let is_prop = p
                 .children(&mut cc)
-                .any(|x| matches!(x.kind(), "accessibility_modifier" | "readonly"));
+                .any(|x| matches!(x.kind_name(), "accessibility_modifier" | "readonly"));
             if is_prop && let Some(pat) = p.field("pattern") {
                 let name = self.text(pat).to_string();
                 self.facts.classes[class].fields.push(Field {

@@ -20,7 +20,7 @@ pub(super) fn head_span(n: Node) -> Range<usize> {
 /// Strips parentheses and TS-only wrappers around an expression.
 pub(super) fn strip(mut n: Node) -> Node {
     while matches!(
-        n.kind(),
+        n.kind_name(),
         "parenthesized_expression"
             | "non_null_expression"
             | "as_expression"
@@ -37,16 +37,16 @@ pub(super) fn strip(mut n: Node) -> Node {
 
 pub(super) fn is_function(n: Node) -> bool {
     matches!(
-        n.kind(),
+        n.kind_name(),
         "arrow_function" | "function_expression" | "function"
     )
 }
 
 /// A block with no statements (comments only count as nothing).
 pub(super) fn is_empty_block(b: Node) -> bool {
-    b.kind() == "statement_block" && {
+    b.kind_name() == "statement_block" && {
         let mut c = b.walk();
-        b.named_children(&mut c).all(|s| s.kind() == "comment")
+        b.named_children(&mut c).all(|s| s.kind_name() == "comment")
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use tree_sitter::Node;
 
-use super::MAX_DEPTH;
 use super::calls::Executor;
+use super::{MAX_DEPTH, NodeExt};
 use crate::facts::*;
 
 /// Statements a fix can be placed before or after ([`Walker::statement_around`]).
@@ -165,14 +165,14 @@ impl<'a> Walker<'a> {
             if r.start > span.start || r.end < span.end {
                 continue;
             }
-            if is_statement(n.kind()) {
-                if i > 0 && self.stack[i - 1].kind() == "export_statement" {
+            if is_statement(n.kind_name()) {
+                if i > 0 && self.stack[i - 1].kind_name() == "export_statement" {
                     return self.stack[i - 1].byte_range();
                 }
                 return r;
             }
             if matches!(
-                n.kind(),
+                n.kind_name(),
                 "statement_block" | "class_body" | "program" | "arrow_function"
             ) {
                 break;
@@ -230,7 +230,7 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn push(&mut self, n: Node<'a>) {
-        if is_anchor(n.kind()) {
+        if is_anchor(n.kind_name()) {
             self.anchors.push(self.stack.len());
         }
         self.stack.push(n);
@@ -246,7 +246,7 @@ impl<'a> Walker<'a> {
     /// One node: dispatch on its kind to the concern that lowers it. Kinds with nothing to
     /// record are walked through.
     fn visit_node(&mut self, n: Node<'a>) {
-        match n.kind() {
+        match n.kind_name() {
             "function_declaration" | "generator_function_declaration" => {
                 self.function_declaration(n);
             }

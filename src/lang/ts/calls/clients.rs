@@ -112,7 +112,7 @@ impl<'a> Walker<'a> {
             let mut c = a.walk();
             let args = a
                 .named_children(&mut c)
-                .filter(|x| x.kind() != "comment")
+                .filter(|x| x.kind_name() != "comment")
                 .map(|x| self.place_of(x))
                 .collect();
             self.event(

@@ -17,7 +17,7 @@ impl<'a> Walker<'a> {
     /// `[]`, `{}`, `new Map()` … stored somewhere: a collection declaration.
     pub(in crate::lang::ts) fn collection_literal(&mut self, v: Node<'a>) {
         let v = strip(v);
-        let kind = match v.kind() {
+        let kind = match v.kind_name() {
             "array" if v.named_child_count() == 0 => CollectionKind::Array,
             "object" if v.named_child_count() == 0 => CollectionKind::Object,
             "new_expression" => {
@@ -68,7 +68,7 @@ impl<'a> Walker<'a> {
     pub(in crate::lang::ts) fn size_checks(&mut self, n: Node<'a>) {
         for side in ["left", "right"] {
             if let Some(s) = n.field(side)
-                && s.kind() == "member_expression"
+                && s.kind_name() == "member_expression"
                 && let Some(p) = s.field("property")
                 && matches!(self.text(p), "size" | "length")
                 && let Some(obj) = s.field("object")
@@ -84,7 +84,7 @@ impl<'a> Walker<'a> {
         if matches!(last, "NodeCache" | "LRUCache" | "LRU") {
             let args = n.child_by_field_name("arguments");
             let at = match args.map(|a| (a, a.named_child(0))) {
-                Some((_, Some(o))) if o.kind() == "object" => Some(o.start_byte() + 1),
+                Some((_, Some(o))) if o.kind_name() == "object" => Some(o.start_byte() + 1),
                 Some((a, None)) if self.text(a).starts_with('(') => Some(a.start_byte() + 1),
                 None => Some(n.end_byte()),
                 _ => None,
@@ -119,7 +119,7 @@ impl<'a> Walker<'a> {
             // Where a bound would go: inside the options object, or after the function when
             // there is none (`memoizee(f)` → `memoizee(f, { … })`).
             let at = match (s.list.first(), s.list.get(1)) {
-                (_, Some(o)) if o.kind() == "object" => Some(o.start_byte() + 1),
+                (_, Some(o)) if o.kind_name() == "object" => Some(o.start_byte() + 1),
                 (Some(f), None) => Some(f.end_byte()),
                 _ => None,
             };

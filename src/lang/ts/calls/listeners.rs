@@ -32,7 +32,7 @@ impl<'a> Walker<'a> {
     /// it is the global object's, `window`'s (engine.io-client's `beforeunload` handler).
     pub(super) fn global_listener_call(&mut self, s: &CallSite<'a>) -> bool {
         if s.obj.is_some()
-            || s.callee.kind() != "identifier"
+            || s.callee.kind_name() != "identifier"
             || !matches!(s.method, "addEventListener" | "removeEventListener")
             // A function of the file's own by that name (declared before the call).
             || self.facts.bindings.iter().any(|b| b.name == s.method)
@@ -96,9 +96,9 @@ impl<'a> Walker<'a> {
     fn listen_target(&self, mut o: Node<'a>) -> PlaceRef {
         loop {
             let s = strip(o);
-            if s.kind() == "call_expression"
+            if s.kind_name() == "call_expression"
                 && let Some(f) = s.field("function")
-                && f.kind() == "member_expression"
+                && f.kind_name() == "member_expression"
                 && let Some(p) = f.field("property")
                 && LISTEN.contains(&self.text(p))
                 && let Some(inner) = f.field("object")
@@ -112,7 +112,7 @@ impl<'a> Walker<'a> {
 
     fn handler_of(&self, h: Node<'a>, inline_scope: Option<ScopeId>) -> Handler {
         let h = strip(h);
-        match h.kind() {
+        match h.kind_name() {
             "identifier" | "member_expression" => {
                 let p = self.place_of(h);
                 if matches!(p, PlaceRef::Unknown) {
@@ -203,21 +203,21 @@ impl<'a> Walker<'a> {
     /// (`for (const k in handlers)`, `for (const [k, f] of Object.entries(map))`): a different
     /// event each iteration.
     fn event_per_key(&self, ev: Option<Node<'a>>) -> bool {
-        let Some(ev) = ev.map(strip).filter(|e| e.kind() == "identifier") else {
+        let Some(ev) = ev.map(strip).filter(|e| e.kind_name() == "identifier") else {
             return false;
         };
         let name = self.text(ev);
         let mut loops = self.stack.iter().rev().take_while(|a| {
             !is_function(**a)
                 && !matches!(
-                    a.kind(),
+                    a.kind_name(),
                     "function_declaration" | "method_definition" | "generator_function_declaration"
                 )
         });
         let mut found = None;
         for a in loops.by_ref() {
             if matches!(
-                a.kind(),
+                a.kind_name(),
                 "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
             ) {
                 if found.is_some() {
@@ -227,7 +227,7 @@ impl<'a> Walker<'a> {
             }
         }
         let Some(left) = found
-            .filter(|l| l.kind() == "for_in_statement")
+            .filter(|l| l.kind_name() == "for_in_statement")
             .and_then(|l| l.field("left"))
         else {
             return false;
@@ -235,7 +235,7 @@ impl<'a> Walker<'a> {
         let mut stack = vec![left];
         while let Some(n) = stack.pop() {
             if matches!(
-                n.kind(),
+                n.kind_name(),
                 "identifier" | "shorthand_property_identifier_pattern"
             ) && self.text(n) == name
             {
@@ -250,7 +250,7 @@ impl<'a> Walker<'a> {
     /// The event argument is the item of the `.forEach`/`.map` callback the call is directly
     /// in (`events.forEach((ev) => target.on(ev, …))`), outside any loop of that callback.
     fn event_per_item(&self, ev: Option<Node<'a>>) -> bool {
-        let Some(ev) = ev.map(strip).filter(|e| e.kind() == "identifier") else {
+        let Some(ev) = ev.map(strip).filter(|e| e.kind_name() == "identifier") else {
             return false;
         };
         let sc = &self.facts.scopes[self.scope];
@@ -264,12 +264,12 @@ impl<'a> Walker<'a> {
     fn listen_options(&self, opts: Option<Node<'a>>) -> (bool, Option<PlaceRef>) {
         let mut once = false;
         let mut signal = None;
-        let Some(opts) = opts.map(strip).filter(|o| o.kind() == "object") else {
+        let Some(opts) = opts.map(strip).filter(|o| o.kind_name() == "object") else {
             return (once, signal);
         };
         let mut c = opts.walk();
         for p in opts.named_children(&mut c) {
-            match p.kind() {
+            match p.kind_name() {
                 "pair" => {
                     let key = p.field("key").map(|k| self.text(k));
                     let val = p.field("value");
@@ -278,7 +278,7 @@ impl<'a> Walker<'a> {
                         Some("signal") => {
                             signal = Some(
                                 val.map(strip)
-                                    .filter(|v| v.kind() == "member_expression")
+                                    .filter(|v| v.kind_name() == "member_expression")
                                     .and_then(|v| v.field("object"))
                                     .map_or(PlaceRef::Unknown, |o| self.place_of(o)),
                             );

@@ -77,8 +77,8 @@ impl<'a> Walker<'a> {
             return;
         };
         if !matches!(s.method, "call" | "apply" | "bind")
-            || obj.kind() != "identifier"
-            || s.list.first().is_none_or(|a| a.kind() != "this")
+            || obj.kind_name() != "identifier"
+            || s.list.first().is_none_or(|a| a.kind_name() != "this")
         {
             return;
         }
@@ -114,9 +114,9 @@ impl<'a> Walker<'a> {
         }
         self.factory_call(&site);
         // A call of a named function: for call-graph lifetimes.
-        let callee_place = match site.callee.kind() {
+        let callee_place = match site.callee.kind_name() {
             "identifier" => Some(self.place_of(site.callee)),
-            "member_expression" if site.obj.is_some_and(|o| o.kind() == "this") => {
+            "member_expression" if site.obj.is_some_and(|o| o.kind_name() == "this") => {
                 Some(self.place_of(site.callee))
             }
             _ => None,
@@ -137,8 +137,10 @@ impl<'a> Walker<'a> {
     /// The parts of a call, or `None` without a callee.
     fn call_site(&self, n: Node<'a>) -> Option<CallSite<'a>> {
         let callee = strip(n.field("function")?);
-        let args = n.field("arguments").filter(|a| a.kind() == "arguments");
-        let (obj, method): (Option<Node<'a>>, &str) = match callee.kind() {
+        let args = n
+            .field("arguments")
+            .filter(|a| a.kind_name() == "arguments");
+        let (obj, method): (Option<Node<'a>>, &str) = match callee.kind_name() {
             "member_expression" => (
                 callee.field("object"),
                 callee.field("property").map(|p| self.text(p)).unwrap_or(""),
@@ -151,7 +153,7 @@ impl<'a> Walker<'a> {
             .map(|a| {
                 let mut c = a.walk();
                 a.named_children(&mut c)
-                    .filter(|x| x.kind() != "comment")
+                    .filter(|x| x.kind_name() != "comment")
                     .collect()
             })
             .unwrap_or_default();
@@ -160,7 +162,7 @@ impl<'a> Walker<'a> {
             method: method.to_string(),
             event: list
                 .first()
-                .and_then(|a| string_value(self.text(*a), a.kind())),
+                .and_then(|a| string_value(self.text(*a), a.kind_name())),
             target: obj.map(|o| self.place_of(o)),
             arg_index: 0,
             kind: CallbackKind::Other,
@@ -198,11 +200,13 @@ impl<'a> Walker<'a> {
             && (s
                 .list
                 .first()
-                .is_some_and(|a| matches!(a.kind(), "string" | "template_string"))
+                .is_some_and(|a| matches!(a.kind_name(), "string" | "template_string"))
                 || s.method == "use");
         if route {
             CallbackKind::Route
-        } else if ITERATE.contains(&s.method) && s.obj.is_some_and(|o| strip(o).kind() != "array") {
+        } else if ITERATE.contains(&s.method)
+            && s.obj.is_some_and(|o| strip(o).kind_name() != "array")
+        {
             // Over an array literal the count is fixed in the code: not a repeating rhythm.
             CallbackKind::Iteration
         } else if matches!(s.method, "then" | "catch" | "finally") && s.obj.is_some() {
@@ -220,12 +224,12 @@ impl<'a> Walker<'a> {
     /// The keys of an object literal (`{ stdTTL: 60, max }` → `stdTTL`, `max`).
     fn object_keys(&self, o: Node<'a>) -> Vec<String> {
         let o = strip(o);
-        if o.kind() != "object" {
+        if o.kind_name() != "object" {
             return Vec::new();
         }
         let mut c = o.walk();
         o.named_children(&mut c)
-            .filter_map(|p| match p.kind() {
+            .filter_map(|p| match p.kind_name() {
                 "pair" => p.field("key").map(|k| unquote(self.text(k))),
                 "shorthand_property_identifier" => Some(self.text(p).to_string()),
                 _ => None,
@@ -245,7 +249,7 @@ impl<'a> Walker<'a> {
         let mut c = args.walk();
         let list: Vec<Node<'a>> = args.named_children(&mut c).collect();
         for (i, a) in list.into_iter().enumerate() {
-            if a.kind() == "comment" {
+            if a.kind_name() == "comment" {
                 continue;
             }
             let kind = kind_of(i);
@@ -254,9 +258,9 @@ impl<'a> Walker<'a> {
                 kind,
                 ..registrar.clone()
             };
-            match a.kind() {
+            match a.kind_name() {
                 "arrow_function" | "function_expression" | "function" => {
-                    let class = if a.kind() == "arrow_function" {
+                    let class = if a.kind_name() == "arrow_function" {
                         self.class
                     } else {
                         None

@@ -37,7 +37,7 @@ impl<'a> Walker<'a> {
         }
         let n = s.n;
         if let Some(arr) = s.list.first()
-            && arr.kind() == "array"
+            && arr.kind_name() == "array"
         {
             let mut c = arr.walk();
             for el in arr.named_children(&mut c) {
@@ -55,7 +55,7 @@ impl<'a> Walker<'a> {
 
     /// One element `el` of the array raced by `call`: a place, or a call of a named function.
     fn raced(&mut self, call: Node<'a>, el: Node<'a>) {
-        match el.kind() {
+        match el.kind_name() {
             "identifier" | "member_expression" => {
                 let place = self.place_of(el);
                 let call = call.byte_range();
@@ -63,7 +63,7 @@ impl<'a> Walker<'a> {
             }
             "call_expression" => {
                 if let Some(f) = el.field("function") {
-                    let name = match f.kind() {
+                    let name = match f.kind_name() {
                         "member_expression" => f.field("property").map(|p| self.text(p)),
                         "identifier" => Some(self.text(f)),
                         _ => None,
@@ -93,7 +93,7 @@ impl<'a> Walker<'a> {
         if let Some(args) = n.field("arguments")
             && let Some(exec) = args.named_child(0)
             && matches!(
-                exec.kind(),
+                exec.kind_name(),
                 "arrow_function" | "function_expression" | "function"
             )
         {
@@ -124,7 +124,7 @@ impl<'a> Walker<'a> {
             let mut c = params.walk();
             for (i, p) in params.named_children(&mut c).take(2).enumerate() {
                 let pat = p.field("pattern").unwrap_or(p);
-                if pat.kind() == "identifier" {
+                if pat.kind_name() == "identifier" {
                     settle[i] = Some(self.text(pat).to_string());
                 }
             }
@@ -151,7 +151,7 @@ impl<'a> Walker<'a> {
             race_call: self.races.last().cloned(),
             call,
         });
-        let class = if exec.kind() == "arrow_function" {
+        let class = if exec.kind_name() == "arrow_function" {
             self.class
         } else {
             None
@@ -233,7 +233,7 @@ impl<'a> Walker<'a> {
         // (`JSON.parse(input)`) — expects to fail: the empty catch is the fallback, nothing is
         // left behind by the failure.
         if h.parent()
-            .filter(|t| t.kind() == "try_statement")
+            .filter(|t| t.kind_name() == "try_statement")
             .and_then(|t| t.field("body"))
             .is_some_and(|block| is_probe_block(block, self.src))
         {
@@ -243,7 +243,7 @@ impl<'a> Walker<'a> {
         // or a result the next statement tests (`let v; try { v = f(); } catch {} if (v) …`):
         // the failure is an answer the code goes on to use.
         if h.parent()
-            .filter(|t| t.kind() == "try_statement")
+            .filter(|t| t.kind_name() == "try_statement")
             .is_some_and(|t| {
                 swallows::tries_next_candidate(t) || swallows::outcome_checked_next(t, self.src)
             })
@@ -254,7 +254,7 @@ impl<'a> Walker<'a> {
         // `undefined` when `f` throws (a cron schedule with no next date). The exception is
         // the function's way of saying "no value", and the caller sees that.
         if h.parent()
-            .filter(|t| t.kind() == "try_statement")
+            .filter(|t| t.kind_name() == "try_statement")
             .is_some_and(|t| returns_or_nothing(t))
         {
             return;
@@ -262,7 +262,7 @@ impl<'a> Walker<'a> {
         let start = h.start_byte();
         let open = body.start_byte() + 1;
         let fix = match h.field("parameter") {
-            Some(p) if p.kind() == "identifier" => Some(FixHint {
+            Some(p) if p.kind_name() == "identifier" => Some(FixHint {
                 range: open..open,
                 text: format!(" console.error({});", self.text(p)),
             }),
@@ -321,8 +321,8 @@ impl<'a> Walker<'a> {
         if method == "catch"
             && swallowed.is_none()
             && let (Some(o), Some(h)) = (s.obj, args.first())
-            && matches!(strip(o).kind(), "identifier" | "member_expression")
-            && statement_of(n).is_some_and(|st| st.kind() == "expression_statement")
+            && matches!(strip(o).kind_name(), "identifier" | "member_expression")
+            && statement_of(n).is_some_and(|st| st.kind_name() == "expression_statement")
             && !is_noop_fn(*h, self.src)
         {
             self.handled_promises.push(self.text(o).to_string());
@@ -349,7 +349,7 @@ impl<'a> Walker<'a> {
             "process.on" | "process.once" | "process.addListener"
         ) && args.first().is_some_and(|e| {
             matches!(
-                string_value(self.text(*e), e.kind()).as_deref(),
+                string_value(self.text(*e), e.kind_name()).as_deref(),
                 Some("unhandledRejection" | "uncaughtException")
             )
         }) && args.get(1).is_some_and(|h| is_noop_fn(*h, self.src))
@@ -374,12 +374,12 @@ impl<'a> Walker<'a> {
     /// something with the error (not a no-op).
     pub(in crate::lang::ts) fn handles_rejection(&self, r: Node<'a>) -> bool {
         let r = strip(r);
-        if r.kind() != "call_expression" {
+        if r.kind_name() != "call_expression" {
             return false;
         }
         let method = r
             .field("function")
-            .filter(|f| f.kind() == "member_expression")
+            .filter(|f| f.kind_name() == "member_expression")
             .and_then(|f| f.field("property"))
             .map(|p| self.text(p));
         let Some(args) = r.field("arguments") else {
@@ -388,7 +388,7 @@ impl<'a> Walker<'a> {
         let mut c = args.walk();
         let list: Vec<Node> = args
             .named_children(&mut c)
-            .filter(|a| a.kind() != "comment")
+            .filter(|a| a.kind_name() != "comment")
             .collect();
         let handler = match method {
             Some("then") => list.get(1),
@@ -397,7 +397,7 @@ impl<'a> Walker<'a> {
         };
         handler.is_some_and(|h| {
             matches!(
-                strip(*h).kind(),
+                strip(*h).kind_name(),
                 "arrow_function" | "function_expression" | "function"
             ) && !is_noop_fn(*h, self.src)
         })
@@ -408,7 +408,7 @@ impl<'a> Walker<'a> {
 fn statement_of(n: Node) -> Option<Node> {
     let mut cur = n;
     while let Some(p) = cur.parent() {
-        match p.kind() {
+        match p.kind_name() {
             "expression_statement"
             | "return_statement"
             | "lexical_declaration"
@@ -430,9 +430,9 @@ fn statement_of(n: Node) -> Option<Node> {
 fn is_noop_fn(n: Node, src: &str) -> bool {
     let n = strip(n);
     let text = src.get(n.byte_range()).unwrap_or("");
-    match n.kind() {
+    match n.kind_name() {
         "arrow_function" | "function_expression" | "function" => match n.field("body") {
-            Some(b) if b.kind() == "statement_block" => is_empty_block(b),
+            Some(b) if b.kind_name() == "statement_block" => is_empty_block(b),
             Some(b) => matches!(
                 src.get(b.byte_range()).unwrap_or(""),
                 "undefined" | "null" | "void 0"
@@ -480,7 +480,7 @@ fn is_probe_block(block: Node, src: &str) -> bool {
     let mut cursor = block.walk();
     let statements: Vec<Node> = block
         .named_children(&mut cursor)
-        .filter(|s| s.kind() != "comment")
+        .filter(|s| s.kind_name() != "comment")
         .collect();
     let is_probe = |s: &Node| {
         let text = src.get(s.byte_range()).unwrap_or("");
@@ -491,10 +491,10 @@ fn is_probe_block(block: Node, src: &str) -> bool {
     };
     let uses_it = |s: &Node| {
         is_probe(s)
-            || matches!(s.kind(), "if_statement" | "return_statement")
-            || (s.kind() == "expression_statement"
+            || matches!(s.kind_name(), "if_statement" | "return_statement")
+            || (s.kind_name() == "expression_statement"
                 && s.named_child(0)
-                    .is_some_and(|x| strip(x).kind() == "assignment_expression"))
+                    .is_some_and(|x| strip(x).kind_name() == "assignment_expression"))
     };
     statements.first().is_some_and(is_probe) && statements.iter().all(uses_it)
 }
@@ -505,9 +505,9 @@ fn is_probe_block(block: Node, src: &str) -> bool {
 fn constructs_host_object(n: Node, src: &str) -> bool {
     let mut stack = vec![n];
     while let Some(x) = stack.pop() {
-        if x.kind() == "new_expression"
+        if x.kind_name() == "new_expression"
             && let Some(c) = x.field("constructor")
-            && (c.kind() == "subscript_expression"
+            && (c.kind_name() == "subscript_expression"
                 || matches!(
                     src.get(c.byte_range()).unwrap_or(""),
                     "XMLHttpRequest" | "ActiveXObject" | "XDomainRequest"
@@ -529,20 +529,20 @@ fn returns_or_nothing(t: Node) -> bool {
     let mut c = body.walk();
     let statements: Vec<Node> = body
         .named_children(&mut c)
-        .filter(|s| s.kind() != "comment")
+        .filter(|s| s.kind_name() != "comment")
         .collect();
     let [only] = statements.as_slice() else {
         return false;
     };
-    if only.kind() != "return_statement" || only.named_child_count() == 0 {
+    if only.kind_name() != "return_statement" || only.named_child_count() == 0 {
         return false;
     }
-    let Some(block) = t.parent().filter(|b| b.kind() == "statement_block") else {
+    let Some(block) = t.parent().filter(|b| b.kind_name() == "statement_block") else {
         return false;
     };
     let is_function = block.parent().is_some_and(|f| {
         matches!(
-            f.kind(),
+            f.kind_name(),
             "function_declaration"
                 | "function_expression"
                 | "function"
@@ -554,7 +554,7 @@ fn returns_or_nothing(t: Node) -> bool {
     let mut c = block.walk();
     let last = block
         .named_children(&mut c)
-        .filter(|s| s.kind() != "comment")
+        .filter(|s| s.kind_name() != "comment")
         .last();
     is_function && last.is_some_and(|l| l.id() == t.id())
 }

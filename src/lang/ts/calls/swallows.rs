@@ -18,11 +18,11 @@ pub(super) fn explained(body: Option<Node>) -> bool {
         let close = children
             .iter()
             .rev()
-            .find(|x| x.kind() == "}")
+            .find(|x| x.kind_name() == "}")
             .map_or(b.end_byte(), |x| x.start_byte());
         children
             .iter()
-            .any(|x| x.kind() == "comment" && x.end_byte() <= close)
+            .any(|x| x.kind_name() == "comment" && x.end_byte() <= close)
     })
 }
 
@@ -66,17 +66,17 @@ pub(super) fn releases_only(block: Node, src: &str) -> bool {
     let mut c = block.walk();
     let statements: Vec<Node> = block
         .named_children(&mut c)
-        .filter(|s| s.kind() != "comment")
+        .filter(|s| s.kind_name() != "comment")
         .collect();
     !statements.is_empty() && statements.iter().all(|s| is_release(*s, src))
 }
 
 fn is_release(s: Node, src: &str) -> bool {
-    match s.kind() {
+    match s.kind_name() {
         "expression_statement" => s.named_child(0).is_some_and(|e| {
-            e.kind() == "call_expression"
+            e.kind_name() == "call_expression"
                 && e.field("function")
-                    .filter(|f| f.kind() == "member_expression")
+                    .filter(|f| f.kind_name() == "member_expression")
                     .and_then(|f| f.field("property"))
                     .and_then(|p| src.get(p.byte_range()))
                     .is_some_and(|m| RELEASES.contains(&m))
@@ -98,13 +98,13 @@ pub(super) fn configures_only(block: Node, src: &str) -> bool {
     let mut c = block.walk();
     let statements: Vec<Node> = block
         .named_children(&mut c)
-        .filter(|s| s.kind() != "comment")
+        .filter(|s| s.kind_name() != "comment")
         .collect();
     !statements.is_empty() && statements.iter().all(|s| configures(*s, src))
 }
 
 fn configures(s: Node, src: &str) -> bool {
-    match s.kind() {
+    match s.kind_name() {
         "expression_statement" => s.named_child(0).is_some_and(|e| is_setter_call(e, src)),
         "statement_block" => configures_only(s, src),
         "if_statement" => {
@@ -121,12 +121,12 @@ fn configures(s: Node, src: &str) -> bool {
 /// `obj.setRequestHeader(..)`, or one guarded by a feature test (`x.setY && x.setY(true)`).
 fn is_setter_call(e: Node, src: &str) -> bool {
     let e = strip(e);
-    if e.kind() == "binary_expression" {
+    if e.kind_name() == "binary_expression" {
         return e.field("right").is_some_and(|r| is_setter_call(r, src));
     }
-    e.kind() == "call_expression"
+    e.kind_name() == "call_expression"
         && e.field("function")
-            .filter(|f| f.kind() == "member_expression")
+            .filter(|f| f.kind_name() == "member_expression")
             .and_then(|f| f.field("property"))
             .and_then(|p| src.get(p.byte_range()))
             .is_some_and(|m| {
@@ -144,11 +144,11 @@ fn is_setter_call(e: Node, src: &str) -> bool {
 pub(super) fn secondary_failure(n: Node, src: &str) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
-        match p.kind() {
+        match p.kind_name() {
             "catch_clause" => {
                 let name = p
                     .field("parameter")
-                    .filter(|x| x.kind() == "identifier")
+                    .filter(|x| x.kind_name() == "identifier")
                     .and_then(|x| src.get(x.byte_range()));
                 return match (name, p.field("body")) {
                     (Some(name), Some(body)) => reports(body, name, src),
@@ -178,7 +178,7 @@ pub(super) fn secondary_failure(n: Node, src: &str) -> bool {
 /// being cleaned up after is about to surface, and a failure of the clean-up would only hide it.
 pub(super) fn error_reported_next(stmt: Node, src: &str) -> bool {
     let mut next = stmt.next_named_sibling();
-    while let Some(n) = next.filter(|n| n.kind() == "comment") {
+    while let Some(n) = next.filter(|n| n.kind_name() == "comment") {
         next = n.next_named_sibling();
     }
     let Some(next) = next else {
@@ -187,7 +187,7 @@ pub(super) fn error_reported_next(stmt: Node, src: &str) -> bool {
     let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
     let is_error = |a: Node| {
         let a = strip(a);
-        match a.kind() {
+        match a.kind_name() {
             "identifier" => matches!(text(a), "err" | "error" | "e" | "ex" | "er" | "reason"),
             "new_expression" => a
                 .field("constructor")
@@ -195,12 +195,12 @@ pub(super) fn error_reported_next(stmt: Node, src: &str) -> bool {
             _ => false,
         }
     };
-    let call = match next.kind() {
+    let call = match next.kind_name() {
         "throw_statement" => return true,
         "expression_statement" | "return_statement" => next.named_child(0).map(strip),
         _ => None,
     };
-    call.filter(|c| c.kind() == "call_expression")
+    call.filter(|c| c.kind_name() == "call_expression")
         .and_then(|c| c.field("arguments"))
         .is_some_and(|args| {
             let mut c = args.walk();
@@ -216,19 +216,19 @@ fn first_param<'s>(f: Node, src: &'s str) -> Option<&'s str> {
     let mut c = params.walk();
     let first = params
         .named_children(&mut c)
-        .find(|p| p.kind() != "comment")?;
-    let pat = match first.kind() {
+        .find(|p| p.kind_name() != "comment")?;
+    let pat = match first.kind_name() {
         "required_parameter" | "optional_parameter" => first.field("pattern")?,
         _ => first,
     };
-    (pat.kind() == "identifier")
+    (pat.kind_name() == "identifier")
         .then(|| src.get(pat.byte_range()))
         .flatten()
 }
 
 /// `f` is the handler of `.catch(f)` or the second argument of `.then(ok, f)`.
 fn is_rejection_handler(f: Node, src: &str) -> bool {
-    let Some(args) = f.parent().filter(|a| a.kind() == "arguments") else {
+    let Some(args) = f.parent().filter(|a| a.kind_name() == "arguments") else {
         return false;
     };
     let Some(call) = args.parent() else {
@@ -236,13 +236,13 @@ fn is_rejection_handler(f: Node, src: &str) -> bool {
     };
     let method = call
         .field("function")
-        .filter(|x| x.kind() == "member_expression")
+        .filter(|x| x.kind_name() == "member_expression")
         .and_then(|x| x.field("property"))
         .and_then(|p| src.get(p.byte_range()));
     let mut c = args.walk();
     let index = args
         .named_children(&mut c)
-        .filter(|a| a.kind() != "comment")
+        .filter(|a| a.kind_name() != "comment")
         .position(|a| a.id() == f.id());
     matches!(
         (method, index),
@@ -255,7 +255,7 @@ fn reports(body: Node, name: &str, src: &str) -> bool {
     let text = |n: Node| src.get(n.byte_range()).unwrap_or("");
     let mut stack = vec![body];
     while let Some(n) = stack.pop() {
-        match n.kind() {
+        match n.kind_name() {
             "throw_statement" if n.named_child(0).is_some_and(|x| text(strip(x)) == name) => {
                 return true;
             }
@@ -281,27 +281,29 @@ fn reports(body: Node, name: &str, src: &str) -> bool {
 pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
     // The promise the chain starts from: `p` in `p.then(noop).catch(noop)`.
     let mut obj = strip(obj);
-    while obj.kind() == "call_expression"
+    while obj.kind_name() == "call_expression"
         && let Some(f) = obj
             .field("function")
-            .filter(|f| f.kind() == "member_expression")
+            .filter(|f| f.kind_name() == "member_expression")
         && f.field("property")
             .is_some_and(|p| matches!(src.get(p.byte_range()), Some("then" | "catch" | "finally")))
         && let Some(o) = f.field("object")
     {
         obj = strip(o);
     }
-    let field = obj.kind() == "member_expression"
-        && obj.field("object").is_some_and(|o| o.kind() == "this");
+    let field = obj.kind_name() == "member_expression"
+        && obj.field("object").is_some_and(|o| o.kind_name() == "this");
     // A promise kept on a local object (`dfd.promise`): follow the object, which is handed on
     // (`return dfd`) with its promise.
     if !field
-        && obj.kind() == "member_expression"
-        && let Some(o) = obj.field("object").filter(|o| o.kind() == "identifier")
+        && obj.kind_name() == "member_expression"
+        && let Some(o) = obj
+            .field("object")
+            .filter(|o| o.kind_name() == "identifier")
     {
         obj = o;
     }
-    if obj.kind() != "identifier" && !field {
+    if obj.kind_name() != "identifier" && !field {
         return false;
     }
     let name = src.get(obj.byte_range()).unwrap_or("");
@@ -319,7 +321,7 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
     };
     let mut stack = vec![home];
     while let Some(n) = stack.pop() {
-        if n.kind() == obj.kind()
+        if n.kind_name() == obj.kind_name()
             && n.id() != obj.id()
             && src.get(n.byte_range()) == Some(name)
             && handed_on(n, src)
@@ -327,7 +329,8 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
             return true;
         }
         // Stored in an object under its own name: `return { kind, closed }`.
-        if n.kind() == "shorthand_property_identifier" && src.get(n.byte_range()) == Some(name) {
+        if n.kind_name() == "shorthand_property_identifier" && src.get(n.byte_range()) == Some(name)
+        {
             return true;
         }
         let mut c = n.walk();
@@ -343,24 +346,24 @@ pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
 /// operation of its own.
 pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
     let obj = strip(obj);
-    let field = obj.kind() == "member_expression"
-        && obj.field("object").is_some_and(|o| o.kind() == "this");
+    let field = obj.kind_name() == "member_expression"
+        && obj.field("object").is_some_and(|o| o.kind_name() == "this");
     let awaited = call
         .parent()
-        .is_some_and(|p| p.kind() == "await_expression");
+        .is_some_and(|p| p.kind_name() == "await_expression");
     let name = src.get(obj.byte_range()).unwrap_or("");
     let Some(home) = enclosing_function(call) else {
         return false;
     };
     // Or a variable of an outer function (a queue of pending work the closure shares).
-    let outer = obj.kind() == "identifier"
+    let outer = obj.kind_name() == "identifier"
         && declaring_function(call, name, src).is_some_and(|d| d.id() != home.id());
     if !((field || outer) && awaited) {
         return false;
     }
     let mut stack = vec![home];
     while let Some(n) = stack.pop() {
-        if n.kind() == "assignment_expression"
+        if n.kind_name() == "assignment_expression"
             && n.field("left")
                 .is_some_and(|l| src.get(l.byte_range()) == Some(name))
         {
@@ -377,7 +380,7 @@ pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
 fn statement_chain(call: Node) -> bool {
     let mut cur = call;
     while let Some(p) = cur.parent() {
-        match p.kind() {
+        match p.kind_name() {
             "expression_statement" => return true,
             "member_expression" | "call_expression" => cur = p,
             _ => return false,
@@ -390,7 +393,7 @@ fn enclosing_function(n: Node) -> Option<Node> {
     let mut cur = n;
     while let Some(p) = cur.parent() {
         if matches!(
-            p.kind(),
+            p.kind_name(),
             "arrow_function"
                 | "function_expression"
                 | "function"
@@ -410,7 +413,7 @@ fn declaring_function<'t>(n: Node<'t>, name: &str, src: &str) -> Option<Node<'t>
     let mut cur = n;
     while let Some(p) = cur.parent() {
         let is_function = matches!(
-            p.kind(),
+            p.kind_name(),
             "arrow_function"
                 | "function_expression"
                 | "function"
@@ -419,7 +422,7 @@ fn declaring_function<'t>(n: Node<'t>, name: &str, src: &str) -> Option<Node<'t>
                 | "generator_function_declaration"
                 | "generator_function"
         );
-        if (is_function || p.kind() == "program") && declares(p, name, src) {
+        if (is_function || p.kind_name() == "program") && declares(p, name, src) {
             return Some(p);
         }
         cur = p;
@@ -439,14 +442,14 @@ fn declares(f: Node, name: &str, src: &str) -> bool {
             stack.push(x);
         }
     }
-    if f.kind() == "program" {
+    if f.kind_name() == "program" {
         stack.push(f);
     }
     while let Some(n) = stack.pop() {
-        match n.kind() {
+        match n.kind_name() {
             "identifier" if text(n) == name => {
                 let is = |x: Option<Node>| x.is_some_and(|x| x.id() == n.id());
-                let decl = n.parent().is_some_and(|p| match p.kind() {
+                let decl = n.parent().is_some_and(|p| match p.kind_name() {
                     "variable_declarator" => is(p.field("name")),
                     "required_parameter" | "optional_parameter" => is(p.field("pattern")),
                     "pair_pattern" => is(p.field("value")),
@@ -479,7 +482,7 @@ fn handed_on(n: Node, src: &str) -> bool {
     // Through a chain that passes the rejection on: `await p.finally(unlisten)`, `p.then(f)`.
     while let Some(call) = cur
         .parent()
-        .filter(|m| m.kind() == "member_expression")
+        .filter(|m| m.kind_name() == "member_expression")
         .filter(|m| m.field("object").is_some_and(|o| o.id() == cur.id()))
         .filter(|m| {
             m.field("property")
@@ -487,14 +490,14 @@ fn handed_on(n: Node, src: &str) -> bool {
                 .is_some_and(|p| matches!(p, "then" | "finally"))
         })
         .and_then(|m| m.parent())
-        .filter(|c| c.kind() == "call_expression")
+        .filter(|c| c.kind_name() == "call_expression")
     {
         cur = call;
     }
     // Through wrappers: `(p as Promise<void>)`.
     while let Some(p) = cur.parent().filter(|p| {
         matches!(
-            p.kind(),
+            p.kind_name(),
             "parenthesized_expression" | "as_expression" | "non_null_expression"
         )
     }) {
@@ -503,7 +506,7 @@ fn handed_on(n: Node, src: &str) -> bool {
     let Some(p) = cur.parent() else {
         return false;
     };
-    match p.kind() {
+    match p.kind_name() {
         "await_expression" | "return_statement" | "yield_expression" | "arguments" | "array"
         | "spread_element" => true,
         "pair" => p.field("value").is_some_and(|v| v.id() == cur.id()),
@@ -539,10 +542,10 @@ const GIVE_UP: &[&str] = &[
 /// may strand it.
 pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
     let obj = strip(obj);
-    obj.kind() == "call_expression"
+    obj.kind_name() == "call_expression"
         && obj
             .field("function")
-            .filter(|f| f.kind() == "member_expression")
+            .filter(|f| f.kind_name() == "member_expression")
             .and_then(|f| f.field("property"))
             .and_then(|p| src.get(p.byte_range()))
             .and_then(|m| crate::facts::words(m).next())
@@ -552,7 +555,7 @@ pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
 /// `Promise.allSettled(..)` never rejects: a rejection handler on it drops nothing.
 pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
     let obj = strip(obj);
-    obj.kind() == "call_expression"
+    obj.kind_name() == "call_expression"
         && obj
             .field("function")
             .and_then(|f| src.get(f.byte_range()))
@@ -563,15 +566,15 @@ pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
 /// its rejection); the handler only keeps it from counting as unhandled in between.
 pub(super) fn stored_promise(obj: Node) -> bool {
     let mut obj = obj;
-    while obj.kind() == "parenthesized_expression"
+    while obj.kind_name() == "parenthesized_expression"
         && let Some(inner) = obj.named_child(0)
     {
         obj = inner;
     }
-    obj.kind() == "assignment_expression"
+    obj.kind_name() == "assignment_expression"
         && obj
             .field("left")
-            .is_some_and(|l| matches!(l.kind(), "member_expression" | "subscript_expression"))
+            .is_some_and(|l| matches!(l.kind_name(), "member_expression" | "subscript_expression"))
 }
 
 /// A comment closes the `try` block right before an empty `catch`
@@ -583,10 +586,10 @@ pub(super) fn explained_before(try_block: Option<Node>) -> bool {
         let children: Vec<Node> = b.named_children(&mut c).collect();
         // On a line of its own: a comment trailing the last statement is about that statement.
         match children.as_slice() {
-            [.., prev, last] if last.kind() == "comment" => {
+            [.., prev, last] if last.kind_name() == "comment" => {
                 last.start_position().row > prev.end_position().row
             }
-            [last] => last.kind() == "comment",
+            [last] => last.kind_name() == "comment",
             _ => false,
         }
     })
@@ -602,11 +605,11 @@ pub(super) fn tries_next_candidate(t: Node) -> bool {
     let Some(parent) = t.parent() else {
         return false;
     };
-    let (body, lp) = if parent.kind() == "statement_block" {
+    let (body, lp) = if parent.kind_name() == "statement_block" {
         let mut c = parent.walk();
         let last = parent
             .named_children(&mut c)
-            .filter(|s| s.kind() != "comment")
+            .filter(|s| s.kind_name() != "comment")
             .last();
         if last.is_none_or(|l| l.id() != t.id()) {
             return false;
@@ -617,7 +620,7 @@ pub(super) fn tries_next_candidate(t: Node) -> bool {
     };
     let in_loop = lp.is_some_and(|l| {
         matches!(
-            l.kind(),
+            l.kind_name(),
             "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
         ) && l.field("body").is_some_and(|b| b.id() == body.id())
     });
@@ -627,18 +630,18 @@ pub(super) fn tries_next_candidate(t: Node) -> bool {
     let mut c = block.walk();
     let leaves = block
         .named_children(&mut c)
-        .any(|s| matches!(s.kind(), "return_statement" | "break_statement"));
+        .any(|s| matches!(s.kind_name(), "return_statement" | "break_statement"));
     let mut after = lp.and_then(|l| l.next_named_sibling());
-    while let Some(n) = after.filter(|n| n.kind() == "comment") {
+    while let Some(n) = after.filter(|n| n.kind_name() == "comment") {
         after = n.next_named_sibling();
     }
     leaves
         && after.is_some_and(|a| {
-            a.kind() == "throw_statement" || {
+            a.kind_name() == "throw_statement" || {
                 let mut stack = vec![a];
                 let mut calls = false;
                 while let Some(n) = stack.pop() {
-                    if matches!(n.kind(), "call_expression" | "await_expression") {
+                    if matches!(n.kind_name(), "call_expression" | "await_expression") {
                         calls = true;
                         break;
                     }
@@ -662,22 +665,22 @@ pub(super) fn outcome_checked_next(t: Node, src: &str) -> bool {
     let mut c = block.walk();
     let assigned: Vec<&str> = block
         .named_children(&mut c)
-        .filter(|s| s.kind() == "expression_statement")
+        .filter(|s| s.kind_name() == "expression_statement")
         .filter_map(|s| s.named_child(0).map(strip))
-        .filter(|e| e.kind() == "assignment_expression")
-        .filter_map(|e| e.field("left").filter(|l| l.kind() == "identifier"))
+        .filter(|e| e.kind_name() == "assignment_expression")
+        .filter_map(|e| e.field("left").filter(|l| l.kind_name() == "identifier"))
         .map(text)
         .collect();
     if assigned.is_empty() {
         return false;
     }
     let mut next = t.next_named_sibling();
-    while let Some(n) = next.filter(|n| n.kind() == "comment") {
+    while let Some(n) = next.filter(|n| n.kind_name() == "comment") {
         next = n.next_named_sibling();
     }
     let mut stack: Vec<Node> = next.into_iter().collect();
     while let Some(n) = stack.pop() {
-        if n.kind() == "identifier" && assigned.contains(&text(n)) {
+        if n.kind_name() == "identifier" && assigned.contains(&text(n)) {
             return true;
         }
         let mut c = n.walk();

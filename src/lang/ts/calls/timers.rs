@@ -53,7 +53,7 @@ impl<'a> Walker<'a> {
         let named_cb = arg_list
             .first()
             .map(|cb| strip(*cb))
-            .filter(|cb| cb.kind() == "identifier")
+            .filter(|cb| cb.kind_name() == "identifier")
             .and_then(|cb| self.function_named(self.text(cb)));
         let cb_text = match (named_cb, arg_list.first()) {
             (Some(f), _) => &self.src[self.facts.scopes[f].span.clone()],
@@ -135,19 +135,25 @@ impl<'a> Walker<'a> {
     fn checks_not_done_first(&self, cb: Node<'a>) -> bool {
         let cb = strip(cb);
         if !matches!(
-            cb.kind(),
+            cb.kind_name(),
             "arrow_function" | "function_expression" | "function"
         ) {
             return false;
         }
-        let Some(body) = cb.field("body").filter(|b| b.kind() == "statement_block") else {
+        let Some(body) = cb
+            .field("body")
+            .filter(|b| b.kind_name() == "statement_block")
+        else {
             return false;
         };
         let mut c = body.walk();
-        let Some(first) = body.named_children(&mut c).find(|x| x.kind() != "comment") else {
+        let Some(first) = body
+            .named_children(&mut c)
+            .find(|x| x.kind_name() != "comment")
+        else {
             return false;
         };
-        first.kind() == "if_statement"
+        first.kind_name() == "if_statement"
             && first.field("alternative").is_none()
             && first.field("condition").is_some_and(|k| {
                 self.text(k)
@@ -164,7 +170,7 @@ impl<'a> Walker<'a> {
     fn returns_after(&self, pos: usize) -> bool {
         let Some(f) = self.stack.iter().rev().find(|x| {
             matches!(
-                x.kind(),
+                x.kind_name(),
                 "function_declaration"
                     | "function_expression"
                     | "function"
@@ -174,12 +180,15 @@ impl<'a> Walker<'a> {
         }) else {
             return false;
         };
-        let Some(body) = f.field("body").filter(|b| b.kind() == "statement_block") else {
+        let Some(body) = f
+            .field("body")
+            .filter(|b| b.kind_name() == "statement_block")
+        else {
             return false;
         };
         let mut c = body.walk();
         body.named_children(&mut c).any(|x| {
-            x.start_byte() > pos && x.kind() == "return_statement" && x.named_child_count() > 0
+            x.start_byte() > pos && x.kind_name() == "return_statement" && x.named_child_count() > 0
         })
     }
 
@@ -208,7 +217,7 @@ impl<'a> Walker<'a> {
             let Some(name) = scope.name.as_deref() else {
                 continue;
             };
-            let direct = match cb.kind() {
+            let direct = match cb.kind_name() {
                 "identifier" => text == name,
                 "member_expression" => text == format!("this.{name}"),
                 "call_expression" => {
