@@ -41,6 +41,11 @@ const SHARED_PARAM_WORDS: &[&str] = &[
     "db",
 ];
 
+/// Functions followed from a handler when looking for the removal of a sibling (the handler,
+/// what it calls, what those call): a cleanup is usually one or two calls away, and a bound
+/// keeps a file of mutually calling functions linear.
+const MAX_CALLEES: usize = 16;
+
 /// Siblings of one registration examined (a `once` pair is two or three registrations; a
 /// generated file with thousands on one object must not make this quadratic).
 const MAX_SIBLINGS: usize = 8;
@@ -491,12 +496,19 @@ fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
     if scopes.is_empty() {
         return None;
     }
-    // The handler's body and the functions it calls directly (one level).
+    // The handler's body and the file's functions it calls, and those they call
+    // (`onupgrade` → `freeze()` → `cleanup()`), up to [`MAX_CALLEES`] functions.
     let mut bodies = scopes.clone();
-    for &s in &scopes {
+    let mut next = 0;
+    while next < bodies.len() && bodies.len() < MAX_CALLEES {
+        let s = bodies[next];
+        next += 1;
         for i in facts.events_within(s) {
-            if let EventKind::Call { callee } = &facts.events[i].kind {
-                bodies.extend(callee_scope(facts, &facts.resolve(callee)));
+            if let EventKind::Call { callee } = &facts.events[i].kind
+                && let Some(c) = callee_scope(facts, &facts.resolve(callee))
+                && !bodies.contains(&c)
+            {
+                bodies.push(c);
             }
         }
     }
