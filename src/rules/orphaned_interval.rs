@@ -485,7 +485,7 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
             if clears.iter().any(|c| {
                 in_class_teardown(facts, c.scope, *class, opts)
                     || (class_teardowns(facts, *class, opts).is_empty()
-                        && in_clearing_method(facts, c.scope, *class))
+                        && in_clearing_method(facts, c.scope, *class, opts))
             }) {
                 return Verdict::Released;
             }
@@ -528,10 +528,17 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
     }
 }
 
-/// `scope` is (inside) a method of `class` named for clearing — `clear()`, `clearTimers()`:
-/// for a class with no teardown-named method, the owner's way to stop its timers (a
-/// heartbeat's `clear()`, called when its connection closes), a teardown by another name.
-fn in_clearing_method(facts: &FileFacts, scope: ScopeId, class: ClassId) -> bool {
+/// `scope` is (inside) a method of `class` named for clearing — `clear()`, `clearTimers()` —
+/// or named like a teardown but called by the class itself per event, so not counted as one
+/// (a monitor's `cancel()`, which its own interval calls to stop itself when the peer is
+/// gone, and its owners call on stop): for a class with no teardown, the owner's way to stop
+/// its timers (a heartbeat's `clear()`, called when its connection closes).
+fn in_clearing_method(
+    facts: &FileFacts,
+    scope: ScopeId,
+    class: ClassId,
+    opts: &crate::rules::RuleOptions,
+) -> bool {
     facts.enclosing_method(scope).is_some_and(|m| {
         let s = &facts.scopes[m];
         s.class == Some(class)
@@ -542,8 +549,8 @@ fn in_clearing_method(facts: &FileFacts, scope: ScopeId, class: ClassId) -> bool
                     ..
                 }
             )
-            && s.name
-                .as_deref()
-                .is_some_and(|n| crate::facts::words(n).next().as_deref() == Some("clear"))
+            && s.name.as_deref().is_some_and(|n| {
+                crate::facts::words(n).next().as_deref() == Some("clear") || opts.is_teardown(n)
+            })
     })
 }
