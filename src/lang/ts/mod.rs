@@ -128,13 +128,16 @@ fn kind_names(language: Language, lang: &tree_sitter::Language) -> &'static [&'s
     })
 }
 
+/// A worker's parser for one grammar, with that grammar's field ids and kind names.
+type GrammarParser = (Language, Parser, FieldIds, &'static [&'static str]);
+
 thread_local! {
     /// The field ids of the grammar being walked on this thread (set by [`lower`]).
     static FIELDS: std::cell::Cell<FieldIds> = const { std::cell::Cell::new([0; FIELD_NAMES.len()]) };
     /// The node kind names of the grammar being walked on this thread (set by [`lower`]).
     static KINDS: std::cell::Cell<&'static [&'static str]> = const { std::cell::Cell::new(&[]) };
     /// One parser per grammar per worker thread, reused from file to file.
-    static PARSERS: std::cell::RefCell<Vec<(Language, Parser, FieldIds, &'static [&'static str])>> =
+    static PARSERS: std::cell::RefCell<Vec<GrammarParser>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
