@@ -81,6 +81,11 @@ pub fn ts_scope_fix(
     if e.scope != owner {
         return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r);
     }
+    // In a loop, a name given to the handler there is out of the close handler's reach, and
+    // one removal would not match the other iterations' listeners: `listener_loops` does it.
+    if e.in_loop {
+        return None;
+    }
     direct_fix(ctx, e, owner, &r)
         .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
 }

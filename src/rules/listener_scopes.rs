@@ -143,7 +143,7 @@ pub fn nested_handler_fix(
 }
 
 /// `word` occurs in `text` as a whole identifier.
-fn has_word(text: &str, word: &str) -> bool {
+pub(super) fn has_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {
         let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
         !text[..i].chars().next_back().is_some_and(ident)

@@ -17,6 +17,7 @@ pub mod duplicate_client;
 pub mod fixes;
 mod handed_back;
 pub mod listener_fixes;
+mod listener_loops;
 pub mod listener_scopes;
 pub mod listener_suggest;
 pub mod missing_graceful_shutdown;

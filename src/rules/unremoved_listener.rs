@@ -429,6 +429,12 @@ fn check_ts(
                     ctx, e, s, &t, method, ev, handler, hs,
                 ));
             }
+            if let (Owner::Scope(s), Some(hs), false) = (&owner, handler_span, facts.is_rust) {
+                d.fixes.extend(
+                    super::listener_loops::loop_fix(ctx, e, *s, &t, method, handler, hs)
+                        .filter(|_| d.fixes.is_empty()),
+                );
+            }
             if d.fixes.is_empty() {
                 let (class, scope) = match owner {
                     Owner::Class(c) => (Some(c), None),
