@@ -491,3 +491,43 @@ fn cleanup_prefers_life_ending_teardowns() {
         "{out}"
     );
 }
+
+#[test]
+fn per_connection_interval_is_cleared_when_the_connection_closes() {
+    // The handle goes in a `const` of the connection callback; the callback's own close
+    // handler clears it (a block body takes one more statement).
+    let src = "import { server } from './server';\nserver.on('connection', (ws) => {\n  setInterval(() => ws.ping(), 30_000);\n  ws.on('close', () => {\n    console.log('bye');\n  });\n});\n";
+    assert_eq!(
+        fixed("pings.ts", src),
+        "import { server } from './server';\nserver.on('connection', (ws) => {\n  const connectionInterval = setInterval(() => ws.ping(), 30_000);\n  ws.on('close', () => {\n    console.log('bye');\n    clearInterval(connectionInterval);\n  });\n});\n"
+    );
+}
+
+#[test]
+fn self_rescheduling_module_function_gets_a_stop_flag_and_an_exported_stop() {
+    let src = "import { sync } from './sync';\n\nasync function poll(): Promise<void> {\n  await sync();\n  setTimeout(poll, 5_000);\n}\n\nvoid poll();\n";
+    assert_eq!(
+        fixed("poll.ts", src),
+        "import { sync } from './sync';\n\nlet pollTimer: ReturnType<typeof setTimeout> | undefined;\nlet pollStopped = false;\n\nasync function poll(): Promise<void> {\n  if (pollStopped) return;\n  await sync();\n  pollTimer = setTimeout(poll, 5_000);\n}\n\n/** Stops what this module started; call it from the shutdown path (SIGTERM). */\nexport function stopPoll(): void {\n  pollStopped = true;\n  clearTimeout(pollTimer);\n}\n\nvoid poll();\n"
+    );
+}
+
+#[test]
+fn a_rescheduling_function_that_returns_a_value_gets_only_a_suggestion() {
+    // `if (stopped) return;` would change what it returns.
+    let src = "async function poll(): Promise<number> {\n  setTimeout(poll, 5_000);\n  return 1;\n}\nvoid poll();\n";
+    let diags = lint_one("poll.ts", src);
+    let found: Vec<_> = diags
+        .iter()
+        .filter(|d| d.rule == "orphaned-interval")
+        .collect();
+    assert_eq!(found.len(), 1, "{diags:?}");
+    assert!(
+        found[0]
+            .fixes
+            .iter()
+            .all(|f| f.applicability == Applicability::DisplayOnly),
+        "{:?}",
+        found[0].fixes
+    );
+}

@@ -16,6 +16,7 @@ pub mod duplicate_adapter;
 pub mod duplicate_client;
 pub mod fixes;
 mod handed_back;
+mod interval_fixes;
 pub mod listener_fixes;
 mod listener_loops;
 pub mod listener_scopes;
