@@ -531,3 +531,12 @@ fn a_rescheduling_function_that_returns_a_value_gets_only_a_suggestion() {
         found[0].fixes
     );
 }
+
+#[test]
+fn dictionary_object_is_capped_before_a_new_key() {
+    let src = "const seen: Record<string, number> = {};\nexport function hit(ip: string): void {\n  seen[ip] = Date.now();\n}\n";
+    assert_eq!(
+        fixed("seen.ts", src),
+        "const seen: Record<string, number> = {};\nexport function hit(ip: string): void {\n  if (!(ip in seen) && Object.keys(seen).length >= 10_000) delete seen[Object.keys(seen)[0]!];\n  seen[ip] = Date.now();\n}\n"
+    );
+}
