@@ -230,3 +230,12 @@ fn a_registration_in_an_unbraced_loop_or_on_a_reassigned_target_gets_only_a_sugg
         assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
     }
 }
+
+#[test]
+fn a_listener_on_a_pooled_socket_is_removed_when_the_request_closes() {
+    let src = "const http = require('node:http');\nconst agent = new http.Agent({ keepAlive: true });\nfunction timed(req) {\n  const t = {};\n  req.once('socket', (socket) => {\n    socket.once('lookup', () => {\n      t.lookup = Date.now();\n    });\n  });\n  return t;\n}\nmodule.exports = { get: (url) => timed(http.get(url, { agent })) };\n";
+    assert_eq!(
+        fixed("timed.js", src),
+        "const http = require('node:http');\nconst agent = new http.Agent({ keepAlive: true });\nfunction timed(req) {\n  const t = {};\n  req.once('socket', (socket) => {\n    const onLookup = () => {\n      t.lookup = Date.now();\n    };\n    socket.once('lookup', onLookup);\n    req.once('close', () => socket.off('lookup', onLookup));\n  });\n  return t;\n}\nmodule.exports = { get: (url) => timed(http.get(url, { agent })) };\n"
+    );
+}

@@ -79,7 +79,8 @@ pub fn ts_scope_fix(
         return None;
     }
     if e.scope != owner {
-        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r);
+        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r)
+            .or_else(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r));
     }
     // In a loop, a name given to the handler there is out of the close handler's reach, and
     // one removal would not match the other iterations' listeners: `listener_loops` does it.

@@ -468,20 +468,33 @@ fn check_ts(
                     handler_span,
                     ..
                 } = &**listen;
-                // Removed when the registering function is done with the target.
-                fix = super::listener_suggest::suggestion(
-                    ctx,
-                    &e,
-                    &super::listener_suggest::Removal {
-                        class: None,
-                        scope: Some(named_owner(facts, e.scope)),
-                        target: &place_text(facts, &facts.resolve(target)),
+                let target = place_text(facts, &facts.resolve(target));
+                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+                    let r = super::listener_fixes::Registration {
+                        target: &target,
                         method,
-                        event: event.as_deref(),
+                        event: ev,
                         handler,
-                        handler_span: handler_span.as_ref(),
-                    },
-                );
+                        handler_span: hs,
+                    };
+                    fix = super::listener_scopes::pooled_socket_fix(ctx, &e, &r);
+                }
+                // Removed when the registering function is done with the target.
+                fix = fix.or_else(|| {
+                    super::listener_suggest::suggestion(
+                        ctx,
+                        &e,
+                        &super::listener_suggest::Removal {
+                            class: None,
+                            scope: Some(named_owner(facts, e.scope)),
+                            target: &target,
+                            method,
+                            event: event.as_deref(),
+                            handler,
+                            handler_span: handler_span.as_ref(),
+                        },
+                    )
+                });
             }
             out.push(
                 META.report(ctx.path.to_path_buf(), e.span.clone(), message)
