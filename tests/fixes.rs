@@ -208,9 +208,9 @@ fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
     // (a `SHUTDOWN` token per module) and the memory-logging thread (a `STOP` flag), and the
     // `mem::forget` (now `drop`), the socket's outgoing queue (bounded, `try_send`; a loop
     // that ends on a failed send still ends only when closed), the session map (entries removed
-    // in `end(id)`) and the orders list (capped). Left (checked by hand): the menu's channel,
-    // whose receiver type the public `subscribe()` returns (a suggestion), and the two closure
-    // registries.
+    // in `end(id)`) and the orders list (capped), and the two closure registries of
+    // `CallSession` (dropped by one new `close()`). Left (checked by hand): the menu's channel,
+    // whose receiver type the public `subscribe()` returns (a suggestion).
     let left = fix_fixture("legacy-rust");
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     for l in &left {
@@ -218,11 +218,10 @@ fn legacy_rust_fixed_to_a_fixpoint_keeps_only_findings_without_a_fix() {
             .entry(l.split(' ').nth(1).unwrap().into())
             .or_default() += 1;
     }
-    let expected: BTreeMap<String, usize> =
-        [("unbounded-collection", 1), ("unremoved-listener", 2)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+    let expected: BTreeMap<String, usize> = [("unbounded-collection", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     assert_eq!(tally, expected, "left after fixing: {left:#?}");
 }
 
@@ -538,5 +537,15 @@ fn dictionary_object_is_capped_before_a_new_key() {
     assert_eq!(
         fixed("seen.ts", src),
         "const seen: Record<string, number> = {};\nexport function hit(ip: string): void {\n  if (!(ip in seen) && Object.keys(seen).length >= 10_000) delete seen[Object.keys(seen)[0]!];\n  seen[ip] = Date.now();\n}\n"
+    );
+}
+
+#[test]
+fn rust_registry_without_a_teardown_gets_a_close_that_drops_its_subscribers() {
+    // Two registries of one struct: one `close()` (the second fix finds it on the next round).
+    let src = "use std::sync::{Arc, Mutex};\npub struct Session {\n    on_audio: Mutex<Vec<Box<dyn Fn(&[u8]) + Send + Sync>>>,\n    on_end: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,\n}\nimpl Session {\n    pub fn new() -> Arc<Self> {\n        Arc::new(Session { on_audio: Mutex::new(Vec::new()), on_end: Mutex::new(Vec::new()) })\n    }\n    pub fn subscribe_audio(&self, f: impl Fn(&[u8]) + Send + Sync + 'static) {\n        self.on_audio.lock().unwrap().push(Box::new(f));\n    }\n    pub fn subscribe_end(&self, f: impl Fn() + Send + Sync + 'static) {\n        self.on_end.lock().unwrap().push(Box::new(f));\n    }\n}\n";
+    assert_eq!(
+        fixed("session.rs", src),
+        "use std::sync::{Arc, Mutex};\npub struct Session {\n    on_audio: Mutex<Vec<Box<dyn Fn(&[u8]) + Send + Sync>>>,\n    on_end: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,\n}\nimpl Session {\n    pub fn new() -> Arc<Self> {\n        Arc::new(Session { on_audio: Mutex::new(Vec::new()), on_end: Mutex::new(Vec::new()) })\n    }\n    pub fn subscribe_audio(&self, f: impl Fn(&[u8]) + Send + Sync + 'static) {\n        self.on_audio.lock().unwrap().push(Box::new(f));\n    }\n    pub fn subscribe_end(&self, f: impl Fn() + Send + Sync + 'static) {\n        self.on_end.lock().unwrap().push(Box::new(f));\n    }\n\n    /// Drops every subscriber of this `Session`: call it where its owner is done with it.\n    pub fn close(&self) {\n        self.on_audio.lock().unwrap().clear();\n        self.on_end.lock().unwrap().clear();\n    }\n}\n"
     );
 }

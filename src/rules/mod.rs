@@ -19,6 +19,7 @@ mod handed_back;
 mod interval_fixes;
 pub mod listener_fixes;
 mod listener_loops;
+mod listener_registry;
 pub mod listener_scopes;
 pub mod listener_suggest;
 pub mod missing_graceful_shutdown;
