@@ -549,3 +549,12 @@ fn rust_registry_without_a_teardown_gets_a_close_that_drops_its_subscribers() {
         "use std::sync::{Arc, Mutex};\npub struct Session {\n    on_audio: Mutex<Vec<Box<dyn Fn(&[u8]) + Send + Sync>>>,\n    on_end: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,\n}\nimpl Session {\n    pub fn new() -> Arc<Self> {\n        Arc::new(Session { on_audio: Mutex::new(Vec::new()), on_end: Mutex::new(Vec::new()) })\n    }\n    pub fn subscribe_audio(&self, f: impl Fn(&[u8]) + Send + Sync + 'static) {\n        self.on_audio.lock().unwrap().push(Box::new(f));\n    }\n    pub fn subscribe_end(&self, f: impl Fn() + Send + Sync + 'static) {\n        self.on_end.lock().unwrap().push(Box::new(f));\n    }\n\n    /// Drops every subscriber of this `Session`: call it where its owner is done with it.\n    pub fn close(&self) {\n        self.on_audio.lock().unwrap().clear();\n        self.on_end.lock().unwrap().clear();\n    }\n}\n"
     );
 }
+
+#[test]
+fn rust_watchdogs_armed_for_the_caller_are_returned_to_it() {
+    let src = "use std::time::Duration;\npub fn arm(on_timeout: impl FnOnce() + Send + 'static) {\n    tokio::spawn(async move {\n        tokio::time::sleep(Duration::from_secs(30)).await;\n        on_timeout();\n    });\n}\npub fn arm_each(ids: Vec<u64>, tx: tokio::sync::mpsc::Sender<u64>) {\n    for id in ids {\n        let tx = tx.clone();\n        tokio::spawn(async move {\n            tokio::time::sleep(Duration::from_secs(30)).await;\n            let _ = tx.send(id).await;\n        });\n    }\n}\n";
+    assert_eq!(
+        fixed("arm.rs", src),
+        "use std::time::Duration;\npub fn arm(on_timeout: impl FnOnce() + Send + 'static) -> tokio::task::JoinHandle<()> {\n    let deadline = tokio::spawn(async move {\n        tokio::time::sleep(Duration::from_secs(30)).await;\n        on_timeout();\n    });\n    deadline\n}\npub fn arm_each(ids: Vec<u64>, tx: tokio::sync::mpsc::Sender<u64>) -> Vec<tokio::task::JoinHandle<()>> {\n    let mut deadlines = Vec::new();\n    for id in ids {\n        let tx = tx.clone();\n        deadlines.push(tokio::spawn(async move {\n            tokio::time::sleep(Duration::from_secs(30)).await;\n            let _ = tx.send(id).await;\n        }));\n    }\n    deadlines\n}\n"
+    );
+}
