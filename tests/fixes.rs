@@ -558,3 +558,12 @@ fn rust_watchdogs_armed_for_the_caller_are_returned_to_it() {
         "use std::time::Duration;\npub fn arm(on_timeout: impl FnOnce() + Send + 'static) -> tokio::task::JoinHandle<()> {\n    let deadline = tokio::spawn(async move {\n        tokio::time::sleep(Duration::from_secs(30)).await;\n        on_timeout();\n    });\n    deadline\n}\npub fn arm_each(ids: Vec<u64>, tx: tokio::sync::mpsc::Sender<u64>) -> Vec<tokio::task::JoinHandle<()>> {\n    let mut deadlines = Vec::new();\n    for id in ids {\n        let tx = tx.clone();\n        deadlines.push(tokio::spawn(async move {\n            tokio::time::sleep(Duration::from_secs(30)).await;\n            let _ = tx.send(id).await;\n        }));\n    }\n    deadlines\n}\n"
     );
 }
+
+#[test]
+fn rust_registry_that_returns_a_key_gets_a_removal_by_that_key() {
+    let src = "use std::sync::Mutex;\nuse slab::Slab;\npub struct Hub {\n    listeners: Mutex<Slab<Box<dyn Fn(u64) + Send + Sync>>>,\n}\nimpl Hub {\n    pub fn on_order(&self, f: impl Fn(u64) + Send + Sync + 'static) -> usize {\n        self.listeners.lock().unwrap().insert(Box::new(f))\n    }\n}\npub static HUB: std::sync::LazyLock<Hub> = std::sync::LazyLock::new(|| Hub { listeners: Mutex::new(Slab::new()) });\n";
+    assert_eq!(
+        fixed("hub.rs", src),
+        "use std::sync::Mutex;\nuse slab::Slab;\npub struct Hub {\n    listeners: Mutex<Slab<Box<dyn Fn(u64) + Send + Sync>>>,\n}\nimpl Hub {\n    pub fn on_order(&self, f: impl Fn(u64) + Send + Sync + 'static) -> usize {\n        self.listeners.lock().unwrap().insert(Box::new(f))\n    }\n\n    /// Removes the subscriber `on_order()` returned `key` for: call it when it is done.\n    pub fn off_order(&self, key: usize) {\n        let mut subscribers = self.listeners.lock().unwrap();\n        if subscribers.contains(key) {\n            subscribers.remove(key);\n        }\n    }\n}\npub static HUB: std::sync::LazyLock<Hub> = std::sync::LazyLock::new(|| Hub { listeners: Mutex::new(Slab::new()) });\n"
+    );
+}

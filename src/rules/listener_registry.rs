@@ -27,9 +27,7 @@ pub fn new_close(
     };
     // A subscribe method that hands back a key (`-> usize`) already offers removal one by
     // one: its callers must keep the key and remove with it, which a `close()` does not do.
-    let sc = &facts.scopes[subscribe];
-    let head = src.get(sc.span.start..sc.body.as_ref().map_or(sc.span.end, |b| b.start))?;
-    if taken("close") || head.contains("->") {
+    if taken("close") || signature(facts, src, subscribe)?.contains("->") {
         return None;
     }
     let block = inherent_impl(src, facts.scopes[subscribe].span.start)?;
@@ -104,4 +102,88 @@ fn matching_brace(src: &str, open: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// A subscribe method that hands back the key of its entry (`-> usize` of a `Slab` or a map
+/// registry) with no way to give it back: a removal by that key next to it (`on_order` →
+/// `off_order(key)`, `subscribe_x` → `unsubscribe_x`), for the callers that keep the key to
+/// call when they are done. `receiver` is the registry as the subscribe method reaches it
+/// (`self.listeners.lock().unwrap()`). Not for a `Vec` (removing by index moves the others).
+pub fn new_remove_by_key(
+    facts: &FileFacts,
+    src: &str,
+    class: ClassId,
+    subscribe: ScopeId,
+    field: &str,
+    receiver: &str,
+) -> Option<Fix> {
+    let cname = facts.classes[class].name.as_deref()?;
+    let ty = facts.classes[class]
+        .fields
+        .iter()
+        .find(|f| f.name == field)?
+        .ty
+        .clone()?;
+    let sc = &facts.scopes[subscribe];
+    let sub = sc.name.as_deref()?;
+    let key_ty = signature(facts, src, subscribe)?
+        .rsplit_once("->")?
+        .1
+        .trim();
+    if !matches!(key_ty, "usize" | "u64" | "u32") {
+        return None;
+    }
+    let remove = if ty.contains("Slab<") {
+        format!(
+            "let mut subscribers = {receiver};{nl}if subscribers.contains(key) {{{nl}    subscribers.remove(key);{nl}}}",
+            nl = "\n"
+        )
+    } else if ty.contains("HashMap<") || ty.contains("BTreeMap<") {
+        format!("{receiver}.remove(&key);")
+    } else {
+        return None;
+    };
+    let name = match sub.split_once('_') {
+        Some(("on", rest)) => format!("off_{rest}"),
+        Some(("subscribe", rest)) => format!("unsubscribe_{rest}"),
+        Some(("register", rest)) => format!("unregister_{rest}"),
+        _ => format!("remove_{}", field.trim_start_matches('_')),
+    };
+    if facts
+        .scopes
+        .iter()
+        .any(|s| s.class == Some(class) && s.name.as_deref() == Some(name.as_str()))
+    {
+        return None;
+    }
+    let block = inherent_impl(src, sc.span.start)?;
+    let unit = indent_unit(src, 4);
+    let mut code = vec![
+        String::new(),
+        format!(
+            "/// Removes the subscriber `{sub}()` returned `key` for: call it when it is done."
+        ),
+        format!("pub fn {name}(&self, key: {key_ty}) {{"),
+    ];
+    code.extend(remove.lines().map(|l| format!("{unit}{l}")));
+    code.push("}".into());
+    Some(fix(
+        format!(
+            "add `{cname}::{name}(key)`, which removes the subscriber `{sub}()` returned the key \
+             of (its callers keep the key and call it when they are done)"
+        ),
+        Applicability::Unsafe,
+        vec![append_to_block(src, &block, &code, &unit)?],
+    ))
+}
+
+/// The text of method `m` up to its body's `{` (Rust method scopes may have no `body`).
+fn signature<'a>(facts: &FileFacts, src: &'a str, m: ScopeId) -> Option<&'a str> {
+    let sc = &facts.scopes[m];
+    let text = src.get(sc.span.clone())?;
+    let end = sc
+        .body
+        .as_ref()
+        .map_or_else(|| text.find('{'), |b| b.start.checked_sub(sc.span.start))?;
+    text.get(..end)
 }

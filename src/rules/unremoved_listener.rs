@@ -216,9 +216,12 @@ fn clear_on_teardown_fix(
         ));
     }
     let sub_scope = named_owner(facts, e.scope);
-    if let Some(f) =
-        super::listener_registry::new_close(facts, src, *class, sub_scope, field, &clear)
-    {
+    if let Some(f) = super::listener_registry::new_close(
+        facts, src, *class, sub_scope, field, &clear,
+    )
+    .or_else(|| {
+        super::listener_registry::new_remove_by_key(facts, src, *class, sub_scope, field, receiver)
+    }) {
         return Some(f);
     }
     let method = &facts.scopes[sub_scope];
