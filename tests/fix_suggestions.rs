@@ -239,3 +239,34 @@ fn a_listener_on_a_pooled_socket_is_removed_when_the_request_closes() {
         "const http = require('node:http');\nconst agent = new http.Agent({ keepAlive: true });\nfunction timed(req) {\n  const t = {};\n  req.once('socket', (socket) => {\n    const onLookup = () => {\n      t.lookup = Date.now();\n    };\n    socket.once('lookup', onLookup);\n    req.once('close', () => socket.off('lookup', onLookup));\n  });\n  return t;\n}\nmodule.exports = { get: (url) => timed(http.get(url, { agent })) };\n"
     );
 }
+
+#[test]
+fn a_listener_on_a_value_a_then_callback_keeps_in_a_field_is_removed_through_it() {
+    // `getClient` may hand back the caller's shared client (clients.js); the field is set
+    // after the registration, so the teardown checks it is there.
+    let dir = tempfile::tempdir().unwrap();
+    let case = root().join("fixtures/cases/unremoved-listener/handed-back-client");
+    for name in ["clients.js", "queue.js"] {
+        fs::copy(case.join(name), dir.path().join(name)).unwrap();
+    }
+    Command::cargo_bin("unleak")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", ".", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
+    let before = fs::read_to_string(case.join("queue.js")).unwrap();
+    let after = fs::read_to_string(dir.path().join("queue.js")).unwrap();
+    assert_eq!(
+        after,
+        before
+            .replace(
+                "      client.on('error', (err) => this.emit('error', err)); // expect: unremoved-listener\n",
+                "      this.onError2 = (err) => this.emit('error', err);\n      client.on('error', this.onError2); // expect: unremoved-listener\n",
+            )
+            .replace(
+                "    this.closed = true;\n",
+                "    this.closed = true;\n    if (this.onError2 && this.client) this.client.off('error', this.onError2);\n",
+            )
+    );
+}
