@@ -207,9 +207,8 @@ fn event_argument(
 ) -> Option<String> {
     let head = format!("{target}.{method}(");
     let stmt = src.get(e.stmt.clone())?;
-    if !stmt.starts_with(&head)
-        || !(e.stmt.start < handler_span.start && handler_span.end <= e.stmt.end)
-    {
+    let inside = e.stmt.start < handler_span.start && handler_span.end <= e.stmt.end;
+    if !(stmt.starts_with(&head) && inside) {
         return None;
     }
     let arg = src

@@ -170,11 +170,11 @@ pub fn pooled_socket_fix(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<F
     if e.scope != handler_scope || e.in_loop || !super::listener_fixes::is_identifier(req) {
         return None;
     }
-    if !src
+    let starts = src
         .get(e.stmt.clone())?
-        .starts_with(&format!("{}.", r.target))
-        || !(e.stmt.start <= r.handler_span.start && r.handler_span.end <= e.stmt.end)
-    {
+        .starts_with(&format!("{}.", r.target));
+    let inside = e.stmt.start <= r.handler_span.start && r.handler_span.end <= e.stmt.end;
+    if !(starts && inside) {
         return None;
     }
     let remove = match r.method {
