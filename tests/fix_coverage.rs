@@ -131,11 +131,12 @@ fn case_rows(
 
 #[test]
 fn typescript_case_fix_coverage_holds_its_floor() {
-    // 152 of 168 TypeScript/JavaScript findings (was 139): before that, hand-written races in
+    // 153 of 168 TypeScript/JavaScript findings (was 139): before that, hand-written races in
     // executors, per-connection listeners, servers stored or chained, pg pools, streams and
     // watchdogs closed in `finally`; then listeners registered per iteration (removals
-    // collected and returned or run on close), on pooled request sockets, per-connection
-    // timers, `setTimeout` loops with a stop flag, capped object dictionaries.
+    // collected and returned or run on close), on pooled request sockets and on what a `.then`
+    // callback keeps in a field, per-connection timers, `setTimeout` loops with a stop flag,
+    // capped object dictionaries.
     let rows = case_rows(
         |p| !p.ends_with(".rs"),
         &[".ts", ".tsx", ".js", ".mjs", ".cjs"],

@@ -229,8 +229,9 @@ fn event_argument(
     (literal('\'') || literal('"') || is_identifier(arg)).then(|| arg.to_string())
 }
 
-/// The list `const offs = …` declared in `body` whose removals `offs.forEach((off) => off())`
-/// runs: the one an earlier fix of a registration in the same owner added.
+/// The list `const offs = [];` declared in `body` whose removals `offs.forEach((off) => off())`
+/// runs: the one an earlier fix of a registration in the same owner added (or the same shape
+/// written by hand).
 fn existing_list(body: &str) -> Option<String> {
     const RUN: &str = ".forEach((off) => off())";
     body.match_indices(RUN).find_map(|(i, _)| {
@@ -239,7 +240,12 @@ fn existing_list(body: &str) -> Option<String> {
             .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
             .map_or(0, |p| p + 1);
         let name = &before[start..];
-        (is_identifier(name) && body.contains(&format!("const {name}"))).then(|| name.to_string())
+        let declared = [
+            format!("const {name}: Array<() => void> = [];"),
+            format!("const {name} = [];"),
+        ];
+        (is_identifier(name) && declared.iter().any(|d| body.contains(d.as_str())))
+            .then(|| name.to_string())
     })
 }
 
