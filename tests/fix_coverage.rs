@@ -91,10 +91,10 @@ fn every_legacy_typescript_finding_carries_a_fix() {
 
 #[test]
 fn legacy_rust_fix_coverage_holds_its_floor() {
-    // 28 of 31 (was 15): the menu's channel, whose sender is pushed into a list of
-    // subscribers, and the two closure registries of `CallSession` (no teardown of its own:
-    // `clear_…()` is suggested) are suggestions.
-    holds("legacy-rust", 90, &[]);
+    // 30 of 31 (was 28): the two closure registries of `CallSession` (no teardown of its own)
+    // now get a new `close()` that drops them; the menu's channel, whose sender is pushed into
+    // a list of subscribers, is a suggestion.
+    holds("legacy-rust", 95, &[]);
 }
 
 /// The findings of the cases whose file `keep` accepts, each case run as
@@ -131,9 +131,12 @@ fn case_rows(
 
 #[test]
 fn typescript_case_fix_coverage_holds_its_floor() {
-    // 106 of 140 TypeScript/JavaScript findings (was 77): hand-written races in executors,
-    // per-connection listeners, servers stored or chained, pg pools, streams and watchdogs
-    // closed in `finally`.
+    // 153 of 168 TypeScript/JavaScript findings (was 139): before that, hand-written races in
+    // executors, per-connection listeners, servers stored or chained, pg pools, streams and
+    // watchdogs closed in `finally`; then listeners registered per iteration (removals
+    // collected and returned or run on close), on pooled request sockets and on what a `.then`
+    // callback keeps in a field, per-connection timers, `setTimeout` loops with a stop flag,
+    // capped object dictionaries.
     let rows = case_rows(
         |p| !p.ends_with(".rs"),
         &[".ts", ".tsx", ".js", ".mjs", ".cjs"],
@@ -145,27 +148,30 @@ fn typescript_case_fix_coverage_holds_its_floor() {
         "only {total} TypeScript case findings: {rows:?}"
     );
     assert!(
-        fixed * 100 >= 75 * total,
+        fixed * 100 >= 90 * total,
         "{fixed} of {total} TypeScript case findings carry a machine-applicable fix, below the \
-         floor of 75%: {rows:?}"
+         floor of 90%: {rows:?}"
     );
 }
 
 #[test]
 fn rust_case_fix_coverage_holds_its_floor() {
-    // 71 of 83 Rust findings (was 34): channels bounded with their ends retyped, caps on
-    // growing maps, lists and statics, piled handles reaped, clients hoisted out of loops,
-    // tasks aborted on drop, SIGTERM next to Ctrl-C. Suggestions only where the choice is the
-    // author's (who cancels a watchdog, a replaced connection's close method); the redis
-    // clients built per URL in an iterator closure have nothing.
+    // 78 of 87 Rust findings (was 74; 34 before that): channels bounded with their ends
+    // retyped, caps on growing maps, lists and statics, piled handles reaped, clients hoisted
+    // out of loops, tasks aborted on drop, SIGTERM next to Ctrl-C, watchdogs armed for the
+    // caller returned to it, callback registries given a `close()` or a removal by key.
+    // Suggestions only where the choice is the author's (a thread watchdog, a replaced
+    // connection's close method, a channel whose ends leave the file, a future that never
+    // answers `Ready`, a `Box::leak` per call); the redis clients built per URL in an
+    // iterator closure are reported but cannot share one client.
     let rows = case_rows(|p| p.ends_with(".rs"), &[".rs"]);
     let total: usize = rows.values().map(|r| r.0).sum();
     let fixed: usize = rows.values().map(|r| r.1).sum();
     assert!(total >= 80, "only {total} Rust case findings: {rows:?}");
     assert!(
-        fixed * 100 >= 85 * total,
+        fixed * 100 >= 89 * total,
         "{fixed} of {total} Rust case findings carry a machine-applicable fix, below the floor \
-         of 85%: {rows:?}"
+         of 89%: {rows:?}"
     );
     let bare: usize = rows.values().map(|r| r.0 - r.1 - r.2).sum();
     assert!(

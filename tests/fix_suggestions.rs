@@ -77,7 +77,8 @@ fn bare_add_event_listener_is_removed_with_its_capture_flag() {
 
 #[test]
 fn a_registration_in_a_loop_gets_a_suggestion_that_names_its_handler() {
-    let src = "export function supervise(workers, supervisor) {\n  for (const worker of workers) {\n    supervisor.on('reload', () => worker.kill('SIGHUP'));\n  }\n}\n";
+    // The function already returns something: an unsubscribe cannot take its place.
+    let src = "export function supervise(workers, supervisor) {\n  for (const worker of workers) {\n    supervisor.on('reload', () => worker.kill('SIGHUP'));\n  }\n  return workers.length;\n}\n";
     let (f, after) = only_fix("supervise.js", src, "unremoved-listener");
     assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
     assert!(
@@ -91,7 +92,7 @@ fn a_registration_in_a_loop_gets_a_suggestion_that_names_its_handler() {
     assert_eq!(
         after,
         format!(
-            "export function supervise(workers, supervisor) {{\n  for (const worker of workers) {{\n    // unleak: remove this listener with `supervisor.off('reload', onReload)` {}\n    const onReload = () => worker.kill('SIGHUP');\n    supervisor.on('reload', onReload);\n  }}\n}}\n",
+            "export function supervise(workers, supervisor) {{\n  for (const worker of workers) {{\n    // unleak: remove this listener with `supervisor.off('reload', onReload)` {}\n    const onReload = () => worker.kill('SIGHUP');\n    supervisor.on('reload', onReload);\n  }}\n  return workers.length;\n}}\n",
             f.title
                 .split(" `supervisor.off('reload', onReload)` ")
                 .nth(1)
@@ -196,5 +197,76 @@ fn a_constructor_registration_is_not_preceded_by_a_removal() {
     assert_eq!(
         fixed("view.js", src),
         "import { bus } from './bus';\nexport class View {\n  constructor() {\n    this.onTick = (n) => this.render(n);\n    bus.on('tick', this.onTick);\n  }\n  destroy() {\n    if (this.onTick) bus.off('tick', this.onTick);\n  }\n  render(n) {}\n}\nexport function open() {\n  return new View();\n}\n"
+    );
+}
+
+#[test]
+fn registrations_in_loops_collect_their_removals_and_the_function_returns_them() {
+    // Two registrations per item (a loop and a `.forEach`) share one list; `: void` becomes
+    // the unsubscribe's type.
+    let src = "import type { EventEmitter } from 'node:events';\nexport function supervise(workers: Worker[], bus: EventEmitter): void {\n  for (const w of workers) {\n    bus.on('reload', () => w.restart());\n  }\n  workers.forEach((w) => {\n    process.on('exit', () => w.stop());\n  });\n}\n";
+    assert_eq!(
+        fixed("supervise.ts", src),
+        "import type { EventEmitter } from 'node:events';\nexport function supervise(workers: Worker[], bus: EventEmitter): () => void {\n  const offs: Array<() => void> = [];\n  for (const w of workers) {\n    const onReload: (...args: any[]) => void = () => w.restart();\n    bus.on('reload', onReload);\n    offs.push(() => bus.off('reload', onReload));\n  }\n  workers.forEach((w) => {\n    const onExit: (...args: any[]) => void = () => w.stop();\n    process.on('exit', onExit);\n    offs.push(() => process.off('exit', onExit));\n  });\n  return () => offs.forEach((off) => off());\n}\n"
+    );
+}
+
+#[test]
+fn registrations_in_a_loop_of_a_connection_are_removed_when_it_closes() {
+    let src = "const bus = require('./bus');\nwss.on('connection', (ws, req) => {\n  for (const room of req.rooms) {\n    bus.on('message', (m) => room.send(m, ws));\n  }\n});\n";
+    assert_eq!(
+        fixed("rooms.js", src),
+        "const bus = require('./bus');\nwss.on('connection', (ws, req) => {\n  const offs = [];\n  for (const room of req.rooms) {\n    const onMessage = (m) => room.send(m, ws);\n    bus.on('message', onMessage);\n    offs.push(() => bus.off('message', onMessage));\n  }\n  ws.on('close', () => offs.forEach((off) => off()));\n});\n"
+    );
+}
+
+#[test]
+fn a_registration_in_an_unbraced_loop_or_on_a_reassigned_target_gets_only_a_suggestion() {
+    for src in [
+        "const bus = require('./bus');\nexports.watch = function watch(items) {\n  for (const item of items)\n    bus.on('tick', () => item.step());\n};\n",
+        "exports.watch = function watch(items, bus) {\n  for (const item of items) {\n    bus.on('tick', () => item.step());\n  }\n  bus = null;\n};\n",
+    ] {
+        let (f, _) = only_fix("watch.js", src, "unremoved-listener");
+        assert_eq!(f.applicability, Applicability::DisplayOnly, "{f:?}");
+    }
+}
+
+#[test]
+fn a_listener_on_a_pooled_socket_is_removed_when_the_request_closes() {
+    let src = "const http = require('node:http');\nconst agent = new http.Agent({ keepAlive: true });\nfunction timed(req) {\n  const t = {};\n  req.once('socket', (socket) => {\n    socket.once('lookup', () => {\n      t.lookup = Date.now();\n    });\n  });\n  return t;\n}\nmodule.exports = { get: (url) => timed(http.get(url, { agent })) };\n";
+    assert_eq!(
+        fixed("timed.js", src),
+        "const http = require('node:http');\nconst agent = new http.Agent({ keepAlive: true });\nfunction timed(req) {\n  const t = {};\n  req.once('socket', (socket) => {\n    const onLookup = () => {\n      t.lookup = Date.now();\n    };\n    socket.once('lookup', onLookup);\n    req.once('close', () => socket.off('lookup', onLookup));\n  });\n  return t;\n}\nmodule.exports = { get: (url) => timed(http.get(url, { agent })) };\n"
+    );
+}
+
+#[test]
+fn a_listener_on_a_value_a_then_callback_keeps_in_a_field_is_removed_through_it() {
+    // `getClient` may hand back the caller's shared client (clients.js); the field is set
+    // after the registration, so the teardown checks it is there.
+    let dir = tempfile::tempdir().unwrap();
+    let case = root().join("fixtures/cases/unremoved-listener/handed-back-client");
+    for name in ["clients.js", "queue.js"] {
+        fs::copy(case.join(name), dir.path().join(name)).unwrap();
+    }
+    Command::cargo_bin("unleak")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", ".", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
+    let before = fs::read_to_string(case.join("queue.js")).unwrap();
+    let after = fs::read_to_string(dir.path().join("queue.js")).unwrap();
+    assert_eq!(
+        after,
+        before
+            .replace(
+                "      client.on('error', (err) => this.emit('error', err)); // expect: unremoved-listener\n",
+                "      this.onError2 = (err) => this.emit('error', err);\n      client.on('error', this.onError2); // expect: unremoved-listener\n",
+            )
+            .replace(
+                "    this.closed = true;\n",
+                "    this.closed = true;\n    if (this.onError2 && this.client) this.client.off('error', this.onError2);\n",
+            )
     );
 }

@@ -79,7 +79,13 @@ pub fn ts_scope_fix(
         return None;
     }
     if e.scope != owner {
-        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r);
+        return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r)
+            .or_else(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r));
+    }
+    // In a loop, a name given to the handler there is out of the close handler's reach, and
+    // one removal would not match the other iterations' listeners: `listener_loops` does it.
+    if e.in_loop {
+        return None;
     }
     direct_fix(ctx, e, owner, &r)
         .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
@@ -212,7 +218,18 @@ pub fn ts_class_fix(
     let src = ctx.source;
     let stmt = src.get(e.stmt.clone())?;
     // How the registration names the target, and how the teardown reaches it.
-    let (registered, torn_down) = teardown_target(ctx, e, class, target)?;
+    // Reached through a field set in the same `.then` callback, after the registration: the
+    // registration stays as it is, and the teardown checks the field is set.
+    let late = super::listener_then::then_field(ctx, e, class, target);
+    let (registered, torn_down) = match &late {
+        Some(f) => (super::place_text(facts, target), format!("this.{f}")),
+        None => teardown_target(ctx, e, class, target)?,
+    };
+    let guard = if late.is_some() {
+        format!(" && {torn_down}")
+    } else {
+        String::new()
+    };
     // `target.on('event', handler);` as a statement of its own, in a method of the class (a
     // browser script's bare `addEventListener(…)` is the window's: removed the same way).
     // `get`, not indexing: tree-sitter's error recovery can end a node inside a character.
@@ -231,7 +248,7 @@ pub fn ts_class_fix(
     let remove = removal_method(method)?;
     // `parent.on(…)` kept in `this.parent`: register through the field, as the teardown removes.
     let mut through = Vec::new();
-    if !bare && registered != torn_down {
+    if !bare && registered != torn_down && late.is_none() {
         let root = torn_down.strip_suffix(
             super::place_text(facts, target)
                 .strip_prefix(registered.as_str())
@@ -258,7 +275,12 @@ pub fn ts_class_fix(
         if !(field || module) {
             return None;
         }
-        let cleanup = cleanup_in_class(ctx, class, &[format!("{};", removal(h)?)])?;
+        let line = if late.is_some() {
+            format!("if ({torn_down}) {};", removal(h)?)
+        } else {
+            format!("{};", removal(h)?)
+        };
+        let cleanup = cleanup_in_class(ctx, class, &[line])?;
         through.extend(cleanup.edits);
         return Some(fix(
             format!("remove the '{event}' listener `{h}` {}", cleanup.where_),
@@ -277,7 +299,7 @@ pub fn ts_class_fix(
         ctx,
         class,
         &[format!(
-            "if (this.{field}) {};",
+            "if (this.{field}{guard}) {};",
             removal(&format!("this.{field}"))?
         )],
     )?;

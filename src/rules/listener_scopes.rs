@@ -143,10 +143,60 @@ pub fn nested_handler_fix(
 }
 
 /// `word` occurs in `text` as a whole identifier.
-fn has_word(text: &str, word: &str) -> bool {
+pub(super) fn has_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {
         let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
         !text[..i].chars().next_back().is_some_and(ident)
             && !text[i + word.len()..].chars().next().is_some_and(ident)
     })
+}
+
+/// `req.on('socket', (socket) => { socket.on('connect', () => …); })`: a keep-alive agent hands
+/// the same socket to later requests, so the listener is removed when this request is done —
+/// `req.once('close', () => socket.off('connect', onConnect))` right after the registration,
+/// the handler named first. `once` registrations too (a connection-phase event never fires on
+/// a reused socket). Only directly in the `'socket'` handler, on its parameter, for a request
+/// named by a plain identifier. Unsafe: the listener no longer outlives the request.
+pub fn pooled_socket_fix(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let b = facts.lookup(r.target, e.scope)?;
+    let handler_scope =
+        super::unremoved_listener::pooled_socket(facts, &crate::facts::Place::Binding(b))?;
+    let ScopeKind::Callback(reg) = &facts.scopes[handler_scope].kind else {
+        return None;
+    };
+    let req = reg.callee.rsplit_once('.')?.0;
+    if e.scope != handler_scope || e.in_loop || !super::listener_fixes::is_identifier(req) {
+        return None;
+    }
+    let starts = src
+        .get(e.stmt.clone())?
+        .starts_with(&format!("{}.", r.target));
+    let inside = e.stmt.start <= r.handler_span.start && r.handler_span.end <= e.stmt.end;
+    if !(starts && inside) {
+        return None;
+    }
+    let remove = match r.method {
+        "once" | "prependOnceListener" => "off",
+        m => removal_method(m)?,
+    };
+    let (name, mut edits) = named_handler(ctx, e, r)?;
+    edits.push(insert_after_statement(
+        src,
+        e.stmt.start,
+        e.stmt.end,
+        &[format!(
+            "{req}.once('close', () => {}.{remove}('{}', {name}));",
+            r.target, r.event
+        )],
+    ));
+    Some(fix(
+        format!(
+            "remove the '{}' listener `{name}` from the pooled `{}` when `{req}` closes",
+            r.event, r.target
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
 }

@@ -81,7 +81,8 @@ pub fn suggestion(ctx: &FileCtx, e: &Event, r: &Removal) -> Option<Fix> {
     let title = if edits.is_empty() {
         format!("remove the {ev} listener with {call} {where_}")
     } else {
-        format!("name the {ev} handler `{name}` and remove it with {call} {where_}")
+        let which = r.event.map_or(String::new(), |ev| format!("'{ev}' "));
+        format!("name the {which}handler `{name}` and remove it with {call} {where_}")
     };
     // The comment goes on a line of its own above the registration's line, at its indentation.
     let at = line_start(src, e.stmt.start);

@@ -151,7 +151,9 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         }
         if rust {
             d.fixes.extend(rust_fixes::event_fix(facts, ctx.source, e));
-        } else if let Some(f) = ts_fix(ctx, e, handle, *repeat) {
+        } else if let Some(f) = ts_fix(ctx, e, handle, *repeat)
+            .or_else(|| super::interval_fixes::ts_fix(ctx, e, handle, *repeat))
+        {
             d.fixes.push(f);
         }
         out.push(d);

@@ -322,6 +322,10 @@ fn ts_fix(
     let bang = if ts { "!" } else { "" };
     let mut edits = Vec::new();
     for (f, g) in growth {
+        if t.kind == CollectionKind::Object && std::ptr::eq(*f, file) {
+            edits.push(dictionary_cap(src, &x, &g.stmt, CAP, bang)?);
+            continue;
+        }
         if !std::ptr::eq(*f, file) || !src[g.stmt.clone()].starts_with(&format!("{x}.")) {
             return None;
         }
@@ -367,6 +371,37 @@ fn ts_fix(
         format!("cap `{x}` at {CAP} entries, dropping the oldest"),
         crate::diagnostic::Applicability::Unsafe,
         edits,
+    ))
+}
+
+/// `dict[key] = …;` capped: a new key first drops the oldest entry when `cap` are held
+/// (`Object.keys` only runs for a key not yet present). Only for a plain key (a name, a member
+/// path or a literal: it is read twice). `bang` asserts the oldest key is there (TypeScript).
+fn dictionary_cap(
+    src: &str,
+    x: &str,
+    stmt: &std::ops::Range<usize>,
+    cap: &str,
+    bang: &str,
+) -> Option<crate::diagnostic::Edit> {
+    let text = src.get(stmt.clone())?;
+    let rest = text.strip_prefix(x)?.strip_prefix('[')?;
+    let key = &rest[..rest.find(']')?];
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_$.'\"".contains(c))
+        && rest[key.len() + 1..].trim_start().starts_with('=')
+        && !rest[key.len() + 1..].trim_start().starts_with("==");
+    if !plain {
+        return None;
+    }
+    Some(super::fixes::insert_before_statement(
+        src,
+        stmt.start,
+        &[format!(
+            "if (!({key} in {x}) && Object.keys({x}).length >= {cap}) delete {x}[Object.keys({x})[0]{bang}];"
+        )],
     ))
 }
 

@@ -165,8 +165,9 @@ fn check_rust_registries(
 
 /// A registry of callbacks on a struct: drop them all in the struct's own teardown method
 /// (`close`, `end`, `shutdown`, … — the owner's life is over, so are its subscriptions), or,
-/// when it has none, a suggested `clear_<field>()` next to the subscribe method for the code
-/// that ends the owner to call. Unsafe: subscribers are no longer called after the teardown.
+/// when it has none, a new `close()` that does (see [`super::listener_registry::new_close`]);
+/// failing that (a subscribe method that returns a key), a suggested `clear_<field>()` next to
+/// the subscribe method for the code that ends the owner to call. Unsafe: subscribers are no longer called after the teardown.
 fn clear_on_teardown_fix(
     file: &ProjectFile,
     e: &Event,
@@ -192,11 +193,13 @@ fn clear_on_teardown_fix(
     let registry: syn::Expr = syn::parse_str(receiver).ok()?;
     let clear = crate::fixes::rust::print::stmts(quote::quote! { #registry.clear(); })?;
     let unit = indent_unit(src, 4);
+    // Not a subscribe method (`subscribe_end`, `on_close`): those add, they end nothing.
     let teardown = facts.scopes.iter().find(|sc| {
         sc.class == Some(*class)
             && sc.name.as_deref().is_some_and(|n| {
-                crate::facts::words(n)
-                    .any(|w| crate::facts::TEARDOWN_WORDS.contains(&w.as_str()) || w == "end")
+                !is_subscribe_name(n)
+                    && crate::facts::words(n)
+                        .any(|w| crate::facts::TEARDOWN_WORDS.contains(&w.as_str()) || w == "end")
             })
     });
     if let Some(t) = teardown {
@@ -212,7 +215,16 @@ fn clear_on_teardown_fix(
             vec![append_to_block(src, &body, &[clear], &unit)?],
         ));
     }
-    let method = &facts.scopes[named_owner(facts, e.scope)];
+    let sub_scope = named_owner(facts, e.scope);
+    if let Some(f) = super::listener_registry::new_close(
+        facts, src, *class, sub_scope, field, &clear,
+    )
+    .or_else(|| {
+        super::listener_registry::new_remove_by_key(facts, src, *class, sub_scope, field, receiver)
+    }) {
+        return Some(f);
+    }
+    let method = &facts.scopes[sub_scope];
     let indent = line_indent(src, method.span.start);
     let nl = newline(src);
     let name = format!("clear_{}", field.trim_start_matches('_'));
@@ -430,6 +442,12 @@ fn check_ts(
                     ctx, e, s, &t, method, ev, handler, hs,
                 ));
             }
+            if let (Owner::Scope(s), Some(hs), false) = (&owner, handler_span, facts.is_rust) {
+                d.fixes.extend(
+                    super::listener_loops::loop_fix(ctx, e, *s, &t, method, handler, hs)
+                        .filter(|_| d.fixes.is_empty()),
+                );
+            }
             if d.fixes.is_empty() {
                 let (class, scope) = match owner {
                     Owner::Class(c) => (Some(c), None),
@@ -463,20 +481,33 @@ fn check_ts(
                     handler_span,
                     ..
                 } = &**listen;
-                // Removed when the registering function is done with the target.
-                fix = super::listener_suggest::suggestion(
-                    ctx,
-                    &e,
-                    &super::listener_suggest::Removal {
-                        class: None,
-                        scope: Some(named_owner(facts, e.scope)),
-                        target: &place_text(facts, &facts.resolve(target)),
+                let target = place_text(facts, &facts.resolve(target));
+                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+                    let r = super::listener_fixes::Registration {
+                        target: &target,
                         method,
-                        event: event.as_deref(),
+                        event: ev,
                         handler,
-                        handler_span: handler_span.as_ref(),
-                    },
-                );
+                        handler_span: hs,
+                    };
+                    fix = super::listener_scopes::pooled_socket_fix(ctx, &e, &r);
+                }
+                // Removed when the registering function is done with the target.
+                fix = fix.or_else(|| {
+                    super::listener_suggest::suggestion(
+                        ctx,
+                        &e,
+                        &super::listener_suggest::Removal {
+                            class: None,
+                            scope: Some(named_owner(facts, e.scope)),
+                            target: &target,
+                            method,
+                            event: event.as_deref(),
+                            handler,
+                            handler_span: handler_span.as_ref(),
+                        },
+                    )
+                });
             }
             out.push(
                 META.report(ctx.path.to_path_buf(), e.span.clone(), message)

@@ -48,7 +48,9 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
         "unbounded" if c.args.is_empty() => {
             if path_text.contains("crossbeam") || path_text.contains("flume") {
                 Flavor::Blocking
-            } else if src.contains("futures::channel::mpsc") || src.contains("futures::sync::mpsc")
+            } else if src.contains("futures::channel::mpsc")
+                || src.contains("futures_channel::mpsc")
+                || src.contains("futures::sync::mpsc")
             {
                 Flavor::Futures
             } else if src.contains("crossbeam_channel") || src.contains("flume") {

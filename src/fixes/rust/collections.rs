@@ -27,8 +27,21 @@ fn parse_call(src: &str, call: &Range<usize>) -> Option<(syn::ExprCall, syn::Pat
 pub(super) fn bounded_channel(src: &str, call: &Range<usize>) -> Option<Fix> {
     let (_, mut path) = parse_call(src, call)?;
     let last = path.segments.last_mut()?;
+    // `futures::channel::mpsc::unbounded()`'s twin is `channel(N)`; crossbeam's and flume's
+    // is `bounded(N)`.
+    let path_text = src.get(call.clone())?;
+    let futures = !path_text.contains("crossbeam")
+        && !path_text.contains("flume")
+        && [
+            "futures::channel::mpsc",
+            "futures_channel::mpsc",
+            "futures::sync::mpsc",
+        ]
+        .iter()
+        .any(|m| src.contains(m));
     let bounded = match last.ident.to_string().as_str() {
         "unbounded_channel" => "channel",
+        "unbounded" if futures => "channel",
         "unbounded" => "bounded",
         _ => return None,
     };

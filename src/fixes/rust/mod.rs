@@ -8,6 +8,7 @@ mod channels;
 pub mod clients;
 pub mod collections;
 mod errors;
+mod handles;
 pub mod print;
 mod servers;
 pub mod syntax;

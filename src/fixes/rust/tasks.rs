@@ -77,10 +77,14 @@ pub(super) fn abort_on_drop(
 }
 
 /// A detached deadline or watchdog task that no drop guard fits (the function returns at once,
-/// arming it for its caller; a thread; one per item of a loop): a suggestion that keeps the
-/// handle where the work that the deadline guards can cancel it. Display-only: who cancels it,
-/// and when, is the caller's choice.
+/// arming it for its caller; a thread; one per item of a loop): the handle returned to the
+/// caller when the function returns nothing ([`super::handles::return_handle`]); otherwise a
+/// suggestion that keeps the handle where the work that the deadline guards can cancel it
+/// (display-only: who cancels it, and when, is the caller's choice).
 pub fn deadline_suggestion(src: &str, e: &Event) -> Option<Fix> {
+    if let Some(f) = super::handles::return_handle(src, e) {
+        return Some(f);
+    }
     let stmt = src.get(e.stmt.clone())?;
     if e.stmt.start != e.span.start || !stmt.trim_end().ends_with(';') {
         return None;

@@ -1,0 +1,144 @@
+//! orphaned-interval fixes for the TypeScript shapes the rule's own builder leaves (see
+//! `orphaned_interval::ts_fix`): a timer started per connection, cleared in that connection's
+//! close handler; a module function's `setTimeout` loop, given a stop flag and an exported stop.
+
+use super::FileCtx;
+use super::fixes::*;
+use super::listener_fixes::at_owner_end;
+use super::listener_scopes::has_word;
+use crate::diagnostic::{Applicability, Fix};
+use crate::facts::{Event, EventKind, Place, PlaceRef, ScopeKind};
+
+/// The fix for timer `e` (its handle at `handle`) that `orphaned_interval::ts_fix` has none for.
+pub fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<Fix> {
+    let EventKind::Timer(t) = &e.kind else {
+        return None;
+    };
+    match t.reschedules {
+        Some(f) if !repeat => loop_fix(ctx, e, handle, f),
+        _ => per_connection_fix(ctx, e, handle, repeat),
+    }
+}
+
+/// `setInterval(…)` run directly in a per-connection callback (`wss.on('connection', (ws) =>
+/// …)`), its handle thrown away or kept in a local: kept in a `const` (named after the
+/// callback's event) and cleared in the connection's close handler — the one the callback
+/// registers, or a new `ws.on('close', …)`. Not in a loop or a branch of the callback (the
+/// handle would be out of the close handler's reach). Unsafe: the timer now stops.
+fn per_connection_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let owner = e.scope;
+    let ScopeKind::Callback(r) = &facts.scopes[owner].kind else {
+        return None;
+    };
+    let body = facts.scopes[owner].body.clone()?;
+    if e.in_loop || e.conditional || !directly_in(src, &body, e.stmt.start) {
+        return None;
+    }
+    let clear = if repeat {
+        "clearInterval"
+    } else {
+        "clearTimeout"
+    };
+    let (name, mut edits) = match facts.resolve(handle) {
+        Place::Discarded => {
+            let stmt = src.get(e.stmt.clone())?.trim_end();
+            if e.stmt.start != e.span.start || !stmt.trim_end_matches(';').ends_with(')') {
+                return None;
+            }
+            let base = r.event.as_deref().unwrap_or("connection");
+            let kind = if repeat { "interval" } else { "timer" };
+            let name = unique_name(&camel(&[base, kind]), |n| name_in_use(facts, src, n));
+            let store = insert(e.span.start, format!("const {name} = "));
+            (name, vec![store])
+        }
+        Place::Binding(b) if facts.bindings[b].scope == owner && !facts.is_module_binding(b) => {
+            (facts.bindings[b].name.clone(), Vec::new())
+        }
+        _ => return None,
+    };
+    let (end, where_) = at_owner_end(ctx, owner, &format!("{clear}({name});"))?;
+    edits.push(end);
+    Some(fix(
+        format!("clear `{name}` {where_}"),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `async function poll() { …; setTimeout(poll, 5_000); }`, a module-level function declaration
+/// that reschedules itself with no way out: a module-level stop flag it checks first
+/// (`if (pollStopped) return;`), its timer kept in a module-level `let`, and both set by the
+/// module's shutdown handler or a new exported `stopPoll()`. Only when the function returns no
+/// value (no `return`, no return type but `void`/`Promise<void>`). Unsafe: the loop now ends
+/// when stopped.
+fn loop_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, f: crate::facts::ScopeId) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let sc = &facts.scopes[f];
+    if sc.kind != ScopeKind::Function || !sc.parent.is_some_and(|p| facts.is_module_scope(p)) {
+        return None;
+    }
+    let fname = sc.name.clone()?;
+    let body = sc.body.clone()?;
+    let decl_line = line_start(src, sc.span.start);
+    let lead = src.get(decl_line..sc.span.start)?.trim();
+    let head = src.get(sc.span.start..body.start)?;
+    let inner = src.get(body.clone())?;
+    let declaration = head.trim_start().starts_with("function")
+        || head.trim_start().starts_with("async function");
+    if !declaration || !matches!(lead, "" | "export" | "export default") {
+        return None;
+    }
+    let ret = head.get(head.rfind(')')? + 1..)?.trim();
+    if !matches!(ret, "" | ": void" | ": Promise<void>") || has_word(inner, "return") {
+        return None;
+    }
+    if facts.resolve(handle) != Place::Discarded || e.stmt.start != e.span.start {
+        return None;
+    }
+    let timer = unique_name(&camel(&[&fname, "timer"]), |n| name_in_use(facts, src, n));
+    let stopped = unique_name(&camel(&[&fname, "stopped"]), |n| name_in_use(facts, src, n));
+    let typed = if is_typescript(ctx.path) {
+        ": ReturnType<typeof setTimeout> | undefined"
+    } else {
+        ""
+    };
+    let cleanup = cleanup_in_module(
+        ctx,
+        &(decl_line..sc.span.end),
+        &[
+            format!("{stopped} = true;"),
+            format!("clearTimeout({timer});"),
+        ],
+        &fname,
+    )?;
+    let unit = indent_unit(src, 2);
+    let mut edits = vec![
+        insert(
+            decl_line,
+            format!(
+                "let {timer}{typed};{nl}let {stopped} = false;{nl}{nl}",
+                nl = newline(src)
+            ),
+        ),
+        prepend_to_block(src, &body, &[format!("if ({stopped}) return;")], &unit)?,
+        insert(e.span.start, format!("{timer} = ")),
+    ];
+    edits.extend(cleanup.edits);
+    Some(fix(
+        format!(
+            "give the `{fname}()` loop a stop flag `{stopped}` and clear `{timer}` {}",
+            cleanup.where_
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// The statement at `at` is directly in `body`, not in a nested block.
+fn directly_in(src: &str, body: &std::ops::Range<usize>, at: usize) -> bool {
+    src.get(body.start..at)
+        .is_some_and(|before| before.matches('{').count() == before.matches('}').count() + 1)
+}
