@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::FileCtx;
 use super::fixes::*;
 use super::listener_fixes::{Registration, at_owner_end, is_identifier, named_handler};
-use super::listener_scopes::has_word;
+use super::listener_scopes::{ReturnsNothing, returns_nothing};
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{CallbackKind, Event, Handler, ScopeId, ScopeKind};
 
@@ -253,41 +253,11 @@ fn existing_list(body: &str) -> Option<String> {
 /// no return type but `void`, not async, not a generator or accessor) — return
 /// `() => offs.forEach((off) => off())`; a `: void` return type becomes `: () => void`.
 fn returned_unsubscribe(ctx: &FileCtx, owner: ScopeId, offs: &str) -> Option<Vec<Edit>> {
-    let facts = ctx.facts;
     let src = ctx.source;
-    let sc = &facts.scopes[owner];
-    let plain = match &sc.kind {
-        ScopeKind::Function => true,
-        ScopeKind::Method { constructor, .. } => !constructor,
-        _ => false,
-    };
-    if !plain || sc.is_async {
-        return None;
-    }
-    let body = sc.body.clone()?;
-    let head = src.get(sc.span.start..body.start)?;
-    let inner = src.get(body.clone())?;
-    if head.contains('*')
-        || has_word(head, "async")
-        || has_word(head, "get")
-        || has_word(head, "set")
-        || has_word(inner, "return")
-        || has_word(inner, "yield")
-    {
-        return None;
-    }
-    let close = head.rfind(')')?;
-    let after = &head[close + 1..];
-    let ty = after.trim().trim_end_matches("=>").trim();
+    let ReturnsNothing { body, void_type } = returns_nothing(ctx, owner)?;
     let mut edits = Vec::new();
-    if let Some(t) = ty.strip_prefix(':') {
-        if t.trim() != "void" {
-            return None;
-        }
-        let at = sc.span.start + close + 1 + after.find("void")?;
+    if let Some(at) = void_type {
         edits.push(replace(at..at + 4, "() => void"));
-    } else if !ty.is_empty() {
-        return None;
     }
     let unit = indent_unit(src, 2);
     edits.push(append_to_block(

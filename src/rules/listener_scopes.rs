@@ -17,29 +17,17 @@ pub fn unsubscribe_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registratio
     let facts = ctx.facts;
     let src = ctx.source;
     let sc = &facts.scopes[owner];
-    let plain = match &sc.kind {
-        ScopeKind::Function => true,
-        ScopeKind::Method { constructor, .. } => !constructor,
-        _ => false,
+    if e.conditional || e.in_loop {
+        return None;
+    }
+    // A declared return type would have to change too: only untyped functions here.
+    let ReturnsNothing {
+        body,
+        void_type: None,
+    } = returns_nothing(ctx, owner)?
+    else {
+        return None;
     };
-    if !plain || e.conditional || e.in_loop {
-        return None;
-    }
-    let body = sc.body.clone()?;
-    let head = src.get(sc.span.start..body.start)?;
-    let inner = src.get(body.clone())?;
-    // The parameter list's `)` is the head's last: after it, a return type (`: void`) or a
-    // generator's `*` before it would not take a returned function.
-    let after_params = &head[head.rfind(')')? + 1..];
-    if after_params.contains(':')
-        || head.contains('*')
-        || has_word(inner, "return")
-        || has_word(inner, "yield")
-        || has_word(head, "get")
-        || has_word(head, "set")
-    {
-        return None;
-    }
     // Directly in the body block, not in an inner block (the named handler must be in reach of
     // the `return` at the end).
     let before = src.get(body.start..e.stmt.start)?;
@@ -143,6 +131,52 @@ pub fn nested_handler_fix(
 }
 
 /// `word` occurs in `text` as a whole identifier.
+/// A plain function or method (not a constructor, accessor, generator or `async`) with no
+/// `return` in its body and no return type but `void`: it can return an unsubscribe.
+pub(super) struct ReturnsNothing {
+    /// The body block, braces included.
+    pub body: std::ops::Range<usize>,
+    /// Where `void` stands in a `: void` return type, when there is one.
+    pub void_type: Option<usize>,
+}
+
+/// `owner` returns nothing (see [`ReturnsNothing`]).
+pub(super) fn returns_nothing(ctx: &FileCtx, owner: ScopeId) -> Option<ReturnsNothing> {
+    let src = ctx.source;
+    let sc = &ctx.facts.scopes[owner];
+    let plain = match &sc.kind {
+        ScopeKind::Function => true,
+        ScopeKind::Method { constructor, .. } => !constructor,
+        _ => false,
+    };
+    if !plain || sc.is_async {
+        return None;
+    }
+    let body = sc.body.clone()?;
+    let head = src.get(sc.span.start..body.start)?;
+    let inner = src.get(body.clone())?;
+    if head.contains('*')
+        || has_word(head, "async")
+        || has_word(head, "get")
+        || has_word(head, "set")
+        || has_word(inner, "return")
+        || has_word(inner, "yield")
+    {
+        return None;
+    }
+    // The parameter list's `)` is the head's last; after it, the return type if any.
+    let close = head.rfind(')')?;
+    let after = &head[close + 1..];
+    let ty = after.trim().trim_end_matches("=>").trim();
+    let void_type = match ty.strip_prefix(':') {
+        Some(t) if t.trim() == "void" => Some(sc.span.start + close + 1 + after.find("void")?),
+        Some(_) => return None,
+        None if ty.is_empty() => None,
+        None => return None,
+    };
+    Some(ReturnsNothing { body, void_type })
+}
+
 pub(super) fn has_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {
         let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
