@@ -311,6 +311,7 @@ impl<'a> Walker<'a> {
                 || s.obj.is_some_and(|o| {
                     swallows::releases_handle(o, self.src)
                         || swallows::never_rejects(o, self.src)
+                        || swallows::loads_module(o, self.src)
                         || swallows::stored_promise(o)
                         || swallows::forked_promise(n, o, self.src)
                         || (method == "catch" && swallows::awaits_pending(n, o, self.src))
@@ -488,6 +489,7 @@ fn is_probe_block(block: Node, src: &str) -> bool {
             .iter()
             .any(|probe| text.contains(probe))
             || constructs_host_object(*s, src)
+            || loads_module(*s, src)
     };
     let uses_it = |s: &Node| {
         is_probe(s)
@@ -497,6 +499,40 @@ fn is_probe_block(block: Node, src: &str) -> bool {
                     .is_some_and(|x| strip(x).kind_name() == "assignment_expression"))
     };
     statements.first().is_some_and(is_probe) && statements.iter().all(uses_it)
+}
+
+/// `n` loads a module by name through a loader of the code's own (`Primus.requires('ws')`,
+/// `optionalRequire('bufferutil')`, `tryRequire("x")`): a call whose name has the word
+/// `require`/`requires` and whose first argument is a string.
+fn loads_module(n: Node, src: &str) -> bool {
+    let mut stack = vec![n];
+    while let Some(x) = stack.pop() {
+        if x.kind_name() == "call_expression"
+            && let Some(f) = x.field("function")
+        {
+            let name = match f.kind_name() {
+                "identifier" => Some(f),
+                "member_expression" => f.field("property"),
+                _ => None,
+            }
+            .and_then(|n| src.get(n.byte_range()))
+            .unwrap_or("");
+            let first_is_string = x.field("arguments").is_some_and(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c)
+                    .next()
+                    .is_some_and(|s| matches!(s.kind_name(), "string" | "template_string"))
+            });
+            if first_is_string
+                && crate::facts::words(name).any(|w| matches!(w.as_str(), "require" | "requires"))
+            {
+                return true;
+            }
+        }
+        let mut c = x.walk();
+        stack.extend(x.named_children(&mut c));
+    }
+    false
 }
 
 /// `n` constructs a host object that may be missing or disabled — `new XMLHttpRequest()`,

@@ -562,6 +562,33 @@ pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
             .is_some_and(|f| f == "Promise.allSettled")
 }
 
+/// A promise of a module load — `import('x')`, `Promise.resolve().then(() => require('x'))`
+/// (what compilers emit for a dynamic import) — whose `.catch(noop)` makes the module
+/// optional: its absence is the expected failure, nothing is held.
+pub(super) fn loads_module(obj: Node, src: &str) -> bool {
+    let obj = strip(obj);
+    if obj.kind_name() != "call_expression" {
+        return false;
+    }
+    let Some(f) = obj.field("function") else {
+        return false;
+    };
+    let is_load = |n: Node| {
+        src.get(n.byte_range())
+            .is_some_and(|t| t.contains("require(") || t.contains("import("))
+    };
+    match f.kind_name() {
+        "import" => true,
+        "member_expression" => {
+            f.field("property")
+                .and_then(|p| src.get(p.byte_range()))
+                .is_some_and(|p| p == "then")
+                && obj.field("arguments").is_some_and(is_load)
+        }
+        _ => false,
+    }
+}
+
 /// `(item.last = op()).catch(noop)`: the promise is stored where its holder reads it (and sees
 /// its rejection); the handler only keeps it from counting as unhandled in between.
 pub(super) fn stored_promise(obj: Node) -> bool {
