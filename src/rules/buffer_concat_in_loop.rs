@@ -377,12 +377,20 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         };
         let place = facts.resolve(place);
         // The repeating code: the innermost loop, or a callback that fires repeatedly.
+        // A handler of an event a stream emits once ('end', 'close', 'finish') does not repeat.
         let repeated_scope = facts.ancestors(e.scope).find(|&s| {
                 facts.scopes[s].in_loop
                     || matches!(&facts.scopes[s].kind, crate::facts::ScopeKind::Callback(r)
-                        if matches!(r.kind, crate::facts::CallbackKind::EventHandler | crate::facts::CallbackKind::Interval | crate::facts::CallbackKind::Iteration))
+                        if matches!(r.kind, crate::facts::CallbackKind::EventHandler | crate::facts::CallbackKind::Interval | crate::facts::CallbackKind::Iteration)
+                            && !r.event.as_deref().is_some_and(crate::facts::is_close_event))
             });
         if !e.in_loop && repeated_scope.is_none() {
+            continue;
+        }
+        if !e.in_loop
+            && !facts.is_rust
+            && repeated_scope.is_some_and(|s| client_response_text(ctx, e, s))
+        {
             continue;
         }
         // The value must outlive one iteration: declared outside the loop / callback.
@@ -437,6 +445,48 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// `s += chunk` in the `'data'` handler of a response this code asked for: the first
+/// parameter of a `'response'` handler (`req.on('response', (res) => …)`) or of the callback of
+/// `http.get`/`https.request` and friends. A client reads the body of one reply from the server
+/// it chose, gone with the reply, and a string `+=` is an append (engines keep the pieces as a
+/// rope and flatten once), not a copy per chunk. A server reading its request body, or
+/// `Buffer.concat`/an array rebuilt per chunk, is still reported.
+fn client_response_text(ctx: &FileCtx, e: &crate::facts::Event, repeated: ScopeId) -> bool {
+    use crate::facts::{BindingKind, CallbackKind, ScopeKind};
+    let facts = ctx.facts;
+    let appends = ctx
+        .source
+        .get(e.span.clone())
+        .is_some_and(|t| t.contains("+=") && !t.contains("concat"));
+    let ScopeKind::Callback(r) = &facts.scopes[repeated].kind else {
+        return false;
+    };
+    if !appends || r.kind != CallbackKind::EventHandler || r.event.as_deref() != Some("data") {
+        return false;
+    }
+    let Some(Place::Binding(b)) = r.target.as_ref().map(|t| facts.resolve(t)) else {
+        return false;
+    };
+    let binding = &facts.bindings[b];
+    let home = &facts.scopes[binding.scope];
+    let ScopeKind::Callback(outer) = &home.kind else {
+        return false;
+    };
+    let first = binding.kind == BindingKind::Param && home.params.first() == Some(&binding.name);
+    let response_event = matches!(
+        outer.kind,
+        CallbackKind::EventHandler | CallbackKind::OnceHandler
+    ) && outer.event.as_deref() == Some("response");
+    let request_callback = matches!(outer.method.as_str(), "get" | "request")
+        && outer
+            .callee
+            .split_whitespace()
+            .collect::<String>()
+            .rsplit_once('.')
+            .is_some_and(|(base, _)| matches!(base, "http" | "https" | "http2"));
+    first && (response_event || request_callback)
 }
 
 #[cfg(test)]
