@@ -69,6 +69,12 @@ pub struct FileFacts {
     /// the state moved on and skips it. See [`FileFacts::latched`].
     #[serde(default)]
     pub latches: Vec<Latch>,
+    /// The two arms (`consequence`, `else` clause) of each `if … else` inside a promise
+    /// executor: code in one arm never runs in the same pass as code in the other (a settle in
+    /// the `else` of the branch that arms a deadline timer is not a way that timer is left
+    /// armed). TypeScript; see [`FileFacts::exclusive`].
+    #[serde(default)]
+    pub exclusive_arms: Vec<(Range<usize>, Range<usize>)>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are
@@ -534,9 +540,10 @@ pub struct ListenFacts {
     /// `{ signal }` in the options: the controller whose `abort()` removes the listener
     /// (`PlaceRef::Unknown` when the signal's origin is not followed).
     pub signal: Option<PlaceRef>,
-    /// The event is the item of the loop or `.forEach` around the registration
-    /// (`for (const ev in handlers) t.on(ev, handlers[ev])`, `events.forEach((ev) =>
-    /// t.on(ev, …))`): each iteration registers a different event, so that loop repeats
+    /// The event or the handler is the key or item of the loop or `.forEach` around the
+    /// registration (`for (const ev in handlers) t.on(ev, handlers[ev])`, `events.forEach((ev)
+    /// => t.on(ev, …))`, `listeners.forEach((fn) => t.on('x', fn))`): each iteration registers
+    /// a different event or function, so that loop repeats
     /// nothing. The event is then not in that loop (`in_loop` is false for a `for`).
     #[serde(default)]
     pub per_key: bool,
@@ -1043,6 +1050,60 @@ impl FileFacts {
     /// not in a loop, and between the latch's function and `e` there are only callbacks that
     /// run once with it (a promise executor, a continuation, a deferred or once handler) — a
     /// per-event handler registered under the latch still runs per event.
+    /// Code at `a` and code at `b` sit in the two arms of one `if … else` (recorded inside
+    /// promise executors only: [`FileFacts::exclusive_arms`]).
+    pub fn exclusive(&self, a: &Range<usize>, b: &Range<usize>) -> bool {
+        let within = |r: &Range<usize>, x: &Range<usize>| r.start <= x.start && x.end <= r.end;
+        self.exclusive_arms
+            .iter()
+            .any(|(c, e)| (within(c, a) && within(e, b)) || (within(e, a) && within(c, b)))
+    }
+
+    /// Every run of method `m` starts from a latched call: each `this.m()` of its class in
+    /// the file is [latched](FileFacts::latched) itself, or sits directly in a method whose
+    /// callers are (`connect() { if (this.pending) return this.pending; this.pending =
+    /// this.handleConnection(); }`). A method nobody in the file calls is not (it is the
+    /// class's API). A few levels deep at most.
+    pub fn latched_callers(&self, m: ScopeId) -> bool {
+        self.latched_callers_within(m, 0)
+    }
+
+    fn latched_callers_within(&self, m: ScopeId, depth: u32) -> bool {
+        let sc = &self.scopes[m];
+        let (
+            Some(class),
+            Some(name),
+            ScopeKind::Method {
+                constructor: false, ..
+            },
+        ) = (sc.class, sc.name.as_deref(), &sc.kind)
+        else {
+            return false;
+        };
+        if depth > 3 || self.latches.is_empty() {
+            return false;
+        }
+        let mut called = false;
+        for e in &self.events {
+            let EventKind::Call { callee } = &e.kind else {
+                continue;
+            };
+            if !matches!(self.resolve(callee), Place::Field { class: c, name: n } if c == class && n == name)
+            {
+                continue;
+            }
+            called = true;
+            let through_caller = !e.in_loop
+                && e.scope != m
+                && matches!(self.scopes[e.scope].kind, ScopeKind::Method { .. })
+                && self.latched_callers_within(e.scope, depth + 1);
+            if !self.latched(e) && !through_caller {
+                return false;
+            }
+        }
+        called
+    }
+
     pub fn latched(&self, e: &Event) -> bool {
         self.latches.iter().any(|l| {
             l.region.start <= e.span.start

@@ -105,6 +105,22 @@ impl Rule for DuplicateAdapter {
                     // A plain reassignment is recorded as a shrink too; only real disposal counts.
                     && !(matches!(r.kind, EventKind::Shrink { .. }) && r.span.end >= e.span.end)
             }) || facts.latched(e)
+                // Every call of the method comes from a latched region of the class's own
+                // entry point (`connect()` returns the pending connection when there is one):
+                // reached once per state change, like the latched code itself.
+                || (facts
+                    .ancestors(e.scope)
+                    .take_while(|&s| s != owner)
+                    .all(|s| {
+                        matches!(&facts.scopes[s].kind, ScopeKind::Callback(r) if matches!(
+                            r.kind,
+                            crate::facts::CallbackKind::PromiseExecutor
+                                | crate::facts::CallbackKind::Continuation
+                                | crate::facts::CallbackKind::OnceHandler
+                        ))
+                    })
+                    && !e.in_loop
+                    && facts.latched_callers(owner))
                 || facts.scopes[owner]
                 .early_return_guards
                 .iter()

@@ -461,9 +461,14 @@ impl Race<'_> {
     /// set (not earlier in the function that sets it, or in one enclosing it).
     fn counts(&self, x: &Event) -> bool {
         let f = self.facts;
+        let before_timer =
+            f.is_within(self.timer.scope, x.scope) && x.span.end <= self.timer.span.start;
+        // The other arm of the `if … else` that arms the timer: never in the same run.
+        if before_timer || f.exclusive(&self.timer.span, &x.span) {
+            return false;
+        }
         f.is_within(x.scope, self.executor)
             && !self.callback.is_some_and(|cb| f.is_within(x.scope, cb))
-            && !(f.is_within(self.timer.scope, x.scope) && x.span.end <= self.timer.span.start)
     }
 
     /// The function scopes from `s` up to (not including) the executor, or the executor itself.

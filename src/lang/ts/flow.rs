@@ -38,6 +38,13 @@ impl<'a> Walker<'a> {
                     .push(cond_text.clone());
             }
             self.note_state_if(n, &cond_text, early_exit);
+            if let Some(alt) = n.field("alternative")
+                && self.in_promise_executor()
+            {
+                self.facts
+                    .exclusive_arms
+                    .push((cons.byte_range(), alt.byte_range()));
+            }
             self.conditional += 1;
             self.guards.push(cond_text);
             self.visit(cons);
@@ -47,6 +54,14 @@ impl<'a> Walker<'a> {
             }
             self.conditional -= 1;
         }
+    }
+
+    /// The walk is inside a `new Promise(executor)` callback (at any depth).
+    fn in_promise_executor(&self) -> bool {
+        self.facts.ancestors(self.scope).any(|s| {
+            matches!(&self.facts.scopes[s].kind,
+                ScopeKind::Callback(r) if r.kind == CallbackKind::PromiseExecutor)
+        })
     }
 
     /// `a && b`, `a || b`, `a ?? b`: the right side runs conditionally. Comparisons of a
