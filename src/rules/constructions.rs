@@ -131,10 +131,16 @@ pub fn root_place(p: &Place) -> &Place {
     }
 }
 
-/// When `e` runs once per construction of a class (in its constructor, outside any handler)
-/// and `target` is what the constructor was handed (a parameter, or a field set from one):
-/// the class and the parameter's position.
-pub fn constructor_param(facts: &FileFacts, e: &Event, target: &Place) -> Option<(ClassId, usize)> {
+/// When `e` runs once per construction of a class (in its constructor, or in a method only
+/// the constructor reaches — `constructor() { this._init() }`, which `lifetime`, the event's
+/// project-wide rhythm, says —, outside any handler) and `target` is what the constructor was
+/// handed (a parameter, or a field set from one): the class and the parameter's position.
+pub fn constructor_param(
+    facts: &FileFacts,
+    e: &Event,
+    lifetime: Lifetime,
+    target: &Place,
+) -> Option<(ClassId, usize)> {
     let mut ctor = None;
     for s in facts.ancestors(e.scope) {
         match &facts.scopes[s].kind {
@@ -142,6 +148,27 @@ pub fn constructor_param(facts: &FileFacts, e: &Event, target: &Place) -> Option
                 constructor: true, ..
             } => {
                 ctor = Some(s);
+                break;
+            }
+            // A method whose every run is one construction's: its class's constructor stands
+            // for it. Only fields reach it (the constructor's parameters are not in scope).
+            ScopeKind::Method { .. }
+                if !e.in_loop
+                    && s == e.scope
+                    && lifetime == Lifetime::PerInstance
+                    && matches!(root_place(target), Place::Field { .. }) =>
+            {
+                let class = facts.scopes[s].class?;
+                ctor = facts.scopes.iter().position(|c| {
+                    c.class == Some(class)
+                        && matches!(
+                            c.kind,
+                            ScopeKind::Method {
+                                constructor: true,
+                                ..
+                            }
+                        )
+                });
                 break;
             }
             ScopeKind::Callback(r)

@@ -89,6 +89,7 @@ pub fn ts_scope_fix(
     }
     direct_fix(ctx, e, owner, &r)
         .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
+        .or_else(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r))
 }
 
 /// The handler's name, and the edits that name an inline one with a `const` before the
@@ -460,4 +461,55 @@ fn trailing_options(
     } else {
         format!(", {rest}")
     })
+}
+
+/// Replace, don't add: a named handler with the same identity on every run (a module-level or
+/// outer function, `this.onX`), registered again on each run of a repeating scope on a target
+/// that outlives it: removing it right before adding it keeps one listener however often the
+/// code runs (`shared.off('ping', onping); shared.on('ping', onping);`). Unsafe: a listener of
+/// that handler added elsewhere on purpose goes too. `None` for a handler made per run (a new
+/// closure each time, which no removal could match).
+pub fn replace_not_add(
+    ctx: &FileCtx,
+    e: &Event,
+    target: &str,
+    method: &str,
+    event: Option<&str>,
+    handler: &Handler,
+    handler_span: &Range<usize>,
+) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let remove = removal_method(method)?;
+    let event = event?;
+    let Handler::Named(p) = handler else {
+        return None;
+    };
+    let stable = match facts.resolve(p) {
+        Place::Binding(b) => {
+            let home = facts.bindings[b].scope;
+            home != e.scope && facts.is_within(e.scope, home)
+        }
+        Place::Field { .. } => true,
+        _ => false,
+    };
+    let h = src.get(handler_span.clone())?;
+    let named = is_identifier(h) || h.strip_prefix("this.").is_some_and(is_identifier);
+    if !stable || !named || target.is_empty() || e.in_loop {
+        return None;
+    }
+    let stmt = src.get(e.stmt.clone())?;
+    let standalone =
+        line_indent(src, e.stmt.start).len() + line_start(src, e.stmt.start) == e.stmt.start;
+    if !standalone || !stmt.starts_with(&format!("{target}.")) {
+        return None;
+    }
+    let line = format!("{target}.{remove}('{event}', {h});");
+    Some(fix(
+        format!(
+            "remove `{h}` from `{target}` before adding it again, so each run keeps one '{event}' listener"
+        ),
+        Applicability::Unsafe,
+        vec![insert_before_statement(src, e.stmt.start, &[line])],
+    ))
 }

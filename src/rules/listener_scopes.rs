@@ -7,7 +7,7 @@ use super::FileCtx;
 use super::fixes::*;
 use super::listener_fixes::{Registration, at_owner_end, named_handler, removal_method};
 use crate::diagnostic::{Applicability, Fix};
-use crate::facts::{CallbackKind, Event, Handler, ScopeId, ScopeKind};
+use crate::facts::{CallbackKind, Event, EventKind, Handler, ScopeId, ScopeKind};
 
 /// `function watchPrices(render) { bus.on('price', (p) => render(p)); }` — registered directly in
 /// the body of a function or method that returns nothing (no `return` anywhere in it, no
@@ -190,17 +190,38 @@ pub(super) fn has_word(text: &str, word: &str) -> bool {
 /// `req.once('close', () => socket.off('connect', onConnect))` right after the registration,
 /// the handler named first. `once` registrations too (a connection-phase event never fires on
 /// a reused socket). Only directly in the `'socket'` handler, on its parameter, for a request
-/// named by a plain identifier. Unsafe: the listener no longer outlives the request.
+/// named by a plain identifier. The same for `req.socket.on(…)` / `req.connection.on(…)`
+/// directly in a handler given the request: removed when the response closes (a route
+/// handler's or a server `'request'` handler's second parameter, `res.once('close', …)`: a
+/// server request's own `'close'` can come before the response is done), or, for a handler
+/// given only the request, when the request closes. Unsafe: the listener no longer outlives
+/// the request.
 pub fn pooled_socket_fix(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<Fix> {
     let facts = ctx.facts;
     let src = ctx.source;
-    let b = facts.lookup(r.target, e.scope)?;
-    let handler_scope =
-        super::unremoved_listener::pooled_socket(facts, &crate::facts::Place::Binding(b))?;
+    let EventKind::Listen(l) = &e.kind else {
+        return None;
+    };
+    let target = facts.resolve(&l.target);
+    let handler_scope = super::unremoved_listener::pooled_socket(facts, &target)?;
     let ScopeKind::Callback(reg) = &facts.scopes[handler_scope].kind else {
         return None;
     };
-    let req = reg.callee.rsplit_once('.')?.0;
+    // The request whose end removes the listener: the emitter of a `'socket'` handler; for a
+    // handler given the request (`req.socket`, or a local holding it), the response when the
+    // handler is given one — a server request's own `'close'` can come before the response is
+    // done — else the request.
+    let params = &facts.scopes[handler_scope].params;
+    let req = match params.as_slice() {
+        _ if reg.event.as_deref() == Some("socket") => reg.callee.rsplit_once('.')?.0,
+        [_, res, ..]
+            if reg.kind == CallbackKind::Route || reg.event.as_deref() == Some("request") =>
+        {
+            res.as_str()
+        }
+        [req] => req.as_str(),
+        _ => return None,
+    };
     if e.scope != handler_scope || e.in_loop || !super::listener_fixes::is_identifier(req) {
         return None;
     }

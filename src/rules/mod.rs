@@ -475,6 +475,26 @@ pub fn event_lifetime(facts: &FileFacts, scope: ScopeId, in_loop: bool) -> Lifet
     }
 }
 
+/// How often event `e` runs, project-wide: its file's answer ([`event_lifetime`]), except
+/// directly in a function's body, where the project's summaries know more — a method only
+/// the constructor calls runs once per instance, an exported function takes its importers'
+/// rhythm.
+pub fn project_lifetime(
+    ctx: &FileCtx,
+    summaries: &crate::summaries::ProjectSummaries,
+    e: &crate::facts::Event,
+) -> Lifetime {
+    let facts = ctx.facts;
+    let owner = named_owner(facts, e.scope);
+    if e.scope == owner
+        && !e.in_loop
+        && let Some(l) = summaries.frequency(ctx.path, owner)
+    {
+        return l;
+    }
+    event_lifetime(facts, e.scope, e.in_loop)
+}
+
 /// The event sits in a loop that repeats over the life of the process (not a start-up loop).
 pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
     e.in_loop && facts.lifetime(e.scope) != Lifetime::Once

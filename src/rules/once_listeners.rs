@@ -188,6 +188,7 @@ pub(super) fn check_once(
             // (`this.once('close', () => client.off(…))`), not a registration from outside.
             None if !end_of_life_event(ev) || matches!(target, Place::This(_)) => continue,
             None if removed(ev, handler) => continue,
+            None if untracks_on_end(ctx, o) => continue,
             None => {}
         }
         // On the instance itself, a method of its own (`this.onClose`,
@@ -378,16 +379,7 @@ fn outlives_call(
 ) -> Option<(String, String)> {
     let facts = ctx.facts;
     let owner = named_owner(facts, e.scope);
-    let mut lifetime = event_lifetime(facts, e.scope, e.in_loop);
-    // Directly in a function's body: how often the function runs, project-wide (a method
-    // called only from the constructor runs once per instance; an exported function takes
-    // its callers' rhythm from the files that import it).
-    if e.scope == owner
-        && !e.in_loop
-        && let Some(l) = summaries.frequency(ctx.path, owner)
-    {
-        lifetime = l;
-    }
+    let lifetime = project_lifetime(ctx, summaries, e);
     if matches!(lifetime, Lifetime::Once | Lifetime::PerInstance) {
         return None;
     }
@@ -492,13 +484,25 @@ fn handler_text<'s>(ctx: &FileCtx<'s>, o: &Once) -> &'s str {
 /// code is not found.
 fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
     let facts = ctx.facts;
-    let scopes = handler_scopes(ctx, sibling);
-    if scopes.is_empty() {
+    let bodies = handler_bodies(ctx, sibling)?;
+    Some(bodies.iter().any(|&b| {
+        facts.events_within(b).any(|i| match &facts.events[i].kind {
+            EventKind::Unlisten(u) => u.event.as_deref().is_none_or(|x| x == ev),
+            EventKind::UnlistenAll { event, .. } => event.as_deref().is_none_or(|x| x == ev),
+            _ => false,
+        })
+    }))
+}
+
+/// The scopes a handler's code runs in: its body and the file's functions it calls, and those
+/// they call (`onupgrade` → `freeze()` → `cleanup()`), up to [`MAX_CALLEES`] functions.
+/// `None` when the handler's code is not found.
+fn handler_bodies(ctx: &FileCtx, o: &Once) -> Option<Vec<ScopeId>> {
+    let facts = ctx.facts;
+    let mut bodies = handler_scopes(ctx, o);
+    if bodies.is_empty() {
         return None;
     }
-    // The handler's body and the file's functions it calls, and those they call
-    // (`onupgrade` → `freeze()` → `cleanup()`), up to [`MAX_CALLEES`] functions.
-    let mut bodies = scopes.clone();
     let mut next = 0;
     while next < bodies.len() && bodies.len() < MAX_CALLEES {
         let s = bodies[next];
@@ -512,13 +516,51 @@ fn handler_removes(ctx: &FileCtx, sibling: &Once, ev: &str) -> Option<bool> {
             }
         }
     }
-    Some(bodies.iter().any(|&b| {
+    Some(bodies)
+}
+
+/// The registry idiom: the function that registers the end-of-life `once` also adds the
+/// target to a collection of its owner (`this.connections.push(connection)`,
+/// `this.clients.add(ws)`), and the handler (or a function it calls) takes it out again
+/// (`splice`, `delete`). The listener is the registry's bookkeeping: one per tracked entry,
+/// gone with it. Registering the same object twice would track it twice, and the collection
+/// would show it.
+fn untracks_on_end(ctx: &FileCtx, o: &Once) -> bool {
+    let facts = ctx.facts;
+    let owner = named_owner(facts, o.e.scope);
+    let tracked: Vec<Place> = facts
+        .events_within(owner)
+        .filter_map(|i| {
+            let g = &facts.events[i];
+            match &g.kind {
+                EventKind::Grow { place } if named_owner(facts, g.scope) == owner => {
+                    let p = facts.resolve(place);
+                    matches!(p, Place::Field { .. } | Place::Binding(_)).then_some(p)
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    if tracked.is_empty() {
+        return false;
+    }
+    let Some(bodies) = handler_bodies(ctx, o) else {
+        return false;
+    };
+    bodies.iter().any(|&b| {
         facts.events_within(b).any(|i| match &facts.events[i].kind {
-            EventKind::Unlisten(u) => u.event.as_deref().is_none_or(|x| x == ev),
-            EventKind::UnlistenAll { event, .. } => event.as_deref().is_none_or(|x| x == ev),
+            EventKind::Shrink { place } => {
+                let p = facts.resolve(place);
+                tracked.contains(&p)
+                    // A plain reassignment is recorded as a shrink too; it untracks nothing.
+                    && !ctx
+                        .source
+                        .get(facts.events[i].span.clone())
+                        .is_some_and(|t| t.contains('='))
+            }
             _ => false,
         })
-    }))
+    })
 }
 
 /// The scopes a handler's code lives in: an inline function, a named function or method,

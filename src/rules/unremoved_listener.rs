@@ -313,7 +313,10 @@ fn check_ts(
             let handed = super::handed_back::handed_back(ctx, summaries, e, &target);
             let judged = match &handed {
                 Some((call, arg)) => judge_handed_back(facts, e, &target, call, arg),
-                None => judge_target(ctx, constructions, e, &target),
+                None => {
+                    let lifetime = project_lifetime(ctx, summaries, e);
+                    judge_target(ctx, constructions, e, lifetime, &target)
+                }
             };
             let Some((owner, rhythm, target_desc)) = judged else {
                 continue;
@@ -448,6 +451,19 @@ fn check_ts(
                         .filter(|_| d.fixes.is_empty()),
                 );
             }
+            if d.fixes.is_empty()
+                && let (Some(hs), false) = (handler_span, facts.is_rust)
+            {
+                d.fixes.extend(super::listener_fixes::replace_not_add(
+                    ctx,
+                    e,
+                    &t,
+                    method,
+                    event.as_deref(),
+                    handler,
+                    hs,
+                ));
+            }
             if d.fixes.is_empty() {
                 let (class, scope) = match owner {
                     Owner::Class(c) => (Some(c), None),
@@ -564,6 +580,7 @@ fn judge_target(
     ctx: &FileCtx,
     constructions: &Constructions,
     e: &Event,
+    lifetime: Lifetime,
     target: &Place,
 ) -> Option<(Owner, String, String)> {
     let facts = ctx.facts;
@@ -571,7 +588,6 @@ fn judge_target(
         .enclosing_method(e.scope)
         .and_then(|m| facts.scopes[m].class);
     let in_loop = in_repeating_loop(facts, e);
-    let lifetime = event_lifetime(facts, e.scope, e.in_loop);
     let rhythm = |l: Lifetime| -> String {
         match l {
             Lifetime::Repeated => repeated_rhythm(facts, e),
@@ -605,7 +621,7 @@ fn judge_target(
     // Registered once per instance, in the constructor, on what the constructor was handed: the
     // object is the instance's own (one transport per socket, one wrapper per connection)
     // unless some construction site hands it something shared.
-    if let Some((c, index)) = constructor_param(facts, e, target)
+    if let Some((c, index)) = constructor_param(facts, e, lifetime, target)
         && let Some(owner) = class
     {
         let name = facts.classes[c].name.as_deref()?;
@@ -972,8 +988,49 @@ fn removal_reaches(ctx: &FileCtx, owner: &Owner, e: &Event, r: &Event) -> bool {
     }
     match owner {
         Owner::Class(c) => in_class_teardown(ctx.facts, r.scope, *c, ctx.options),
-        Owner::Scope(s) => ctx.facts.is_within(r.scope, *s),
+        Owner::Scope(s) => {
+            ctx.facts.is_within(r.scope, *s) || closing_sibling(ctx.facts, *s, r.scope)
+        }
     }
+}
+
+/// The removal runs in the handler of a closing event (`'close'`, `'end'`, `'outgoing::end'`)
+/// that the same code registers on the same emitter as the registering handler: `primus.on
+/// ('outgoing::open', …)` adds, `primus.on('outgoing::end', …)` removes. The emitter's own
+/// end event is the teardown of what each open set up.
+fn closing_sibling(facts: &FileFacts, owner: ScopeId, removal: ScopeId) -> bool {
+    let handler = |s: ScopeId| match &facts.scopes[s].kind {
+        ScopeKind::Callback(r)
+            if matches!(
+                r.kind,
+                CallbackKind::EventHandler | CallbackKind::OnceHandler
+            ) =>
+        {
+            r.target
+                .as_ref()
+                .map(|t| (facts.resolve(t), r.event.as_deref()))
+        }
+        _ => None,
+    };
+    let Some((emitter, _)) = handler(owner) else {
+        return false;
+    };
+    if matches!(emitter, Place::Unknown | Place::Argument | Place::Discarded) {
+        return false;
+    }
+    let parent = facts.scopes[owner].parent;
+    facts
+        .ancestors(removal)
+        .take_while(|&s| Some(s) != parent)
+        .any(|s| {
+            facts.scopes[s].parent == parent
+                && handler(s).is_some_and(|(t, ev)| {
+                    t == emitter
+                        && ev.is_some_and(|ev| {
+                            crate::facts::is_close_event(ev.rsplit(':').next().unwrap_or(ev))
+                        })
+                })
+        })
 }
 
 fn same_event(a: &Option<String>, b: &Option<String>) -> bool {

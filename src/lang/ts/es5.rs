@@ -247,11 +247,41 @@ impl<'a> Walker<'a> {
     pub(super) fn remember_this_alias(&mut self, name: Node<'a>, value: Node<'a>) {
         if let Some(class) = self.class
             && name.kind_name() == "identifier"
-            && strip(value).kind_name() == "this"
+            && self.is_this_value(value)
         {
             let alias = self.text(name).to_string();
             self.this_aliases.push((alias, self.scope, class));
         }
+    }
+
+    /// `this`, or what compiled subclass constructors use for it: `_super.call(this, …) ||
+    /// this` (Babel, TypeScript's ES5 output), `Base.apply(this, arguments) || this`.
+    fn is_this_value(&self, value: Node<'a>) -> bool {
+        let v = strip(value);
+        if v.kind_name() == "this" {
+            return true;
+        }
+        if v.kind_name() != "binary_expression"
+            || v.field("operator").map(|o| self.text(o)) != Some("||")
+            || v.field("right")
+                .is_none_or(|r| strip(r).kind_name() != "this")
+        {
+            return false;
+        }
+        // The left side: `X.call(this, …)` / `X.apply(this, …)`.
+        v.field("left").map(strip).is_some_and(|call| {
+            call.kind_name() == "call_expression"
+                && call
+                    .field("function")
+                    .and_then(|f| f.field("property"))
+                    .is_some_and(|p| matches!(self.text(p), "call" | "apply"))
+                && call.field("arguments").is_some_and(|a| {
+                    let mut c = a.walk();
+                    a.named_children(&mut c)
+                        .next()
+                        .is_some_and(|first| strip(first).kind_name() == "this")
+                })
+        })
     }
 
     /// The class whose instance the identifier `name` aliases (`self` after `var self = this`).

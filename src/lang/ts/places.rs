@@ -260,6 +260,10 @@ impl<'a> Walker<'a> {
             }
         }
         if let Some(r) = right {
+            // `_this = _super.call(this, opts) || this` after a bare `var _this;` (Babel).
+            if let Some(l) = left.filter(|l| l.kind_name() == "identifier") {
+                self.remember_this_alias(l, r);
+            }
             self.collection_literal(r);
             self.flow_into(r);
             if let Some(l) = left

@@ -170,15 +170,19 @@ impl<'a> Walker<'a> {
             head_span(n),
         );
         let first = arg_list.first().copied();
-        let per_loop = self.in_loop && self.event_per_key(first);
+        let second = arg_list.get(1).copied();
+        // The event or the handler is the loop's key or item (`for (const k in handlers)
+        // target.on(k, handlers[k])`, `server.listeners('request').forEach((fn) =>
+        // other.on('request', fn))`): each iteration registers a different event or function.
+        let per_loop = self.in_loop && (self.event_per_key(first) || self.event_per_key(second));
         if per_loop {
-            // `for (const k in handlers) target.on(k, handlers[k])`: each iteration registers
-            // a different event, so the loop does not repeat a registration.
+            // Each iteration registers something different, so the loop does not repeat a
+            // registration.
             let e = &mut self.facts.events[event_idx];
             e.in_loop = false;
             e.loop_span = None;
         }
-        if per_loop || self.event_per_item(first) {
+        if per_loop || self.event_per_item(first) || self.event_per_item(second) {
             if let EventKind::Listen(l) = &mut self.facts.events[event_idx].kind {
                 l.per_key = true;
             }
@@ -203,10 +207,9 @@ impl<'a> Walker<'a> {
     /// (`for (const k in handlers)`, `for (const [k, f] of Object.entries(map))`): a different
     /// event each iteration.
     fn event_per_key(&self, ev: Option<Node<'a>>) -> bool {
-        let Some(ev) = ev.map(strip).filter(|e| e.kind_name() == "identifier") else {
+        let Some(name) = ev.and_then(|e| self.event_key(e)) else {
             return false;
         };
-        let name = self.text(ev);
         let mut loops = self.stack.iter().rev().take_while(|a| {
             !is_function(**a)
                 && !matches!(
@@ -226,37 +229,76 @@ impl<'a> Walker<'a> {
                 found = Some(*a);
             }
         }
-        let Some(left) = found
+        found
             .filter(|l| l.kind_name() == "for_in_statement")
             .and_then(|l| l.field("left"))
-        else {
+            .is_some_and(|left| self.binds_name(left, name))
+    }
+
+    /// The event argument is the item of the `.forEach`/`.map` callback the call is directly
+    /// in (`events.forEach((ev) => target.on(ev, …))`, `list.forEach(({ event, callback }) =>
+    /// target.on(event, …))`), outside any loop of that callback.
+    fn event_per_item(&self, ev: Option<Node<'a>>) -> bool {
+        let Some(name) = ev.and_then(|e| self.event_key(e)) else {
             return false;
         };
-        let mut stack = vec![left];
+        let sc = &self.facts.scopes[self.scope];
+        if self.in_loop
+            || !matches!(&sc.kind, ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration)
+        {
+            return false;
+        }
+        if sc.params.first().is_some_and(|p| p == name) {
+            return true;
+        }
+        // A destructured item: the name is bound by the callback's first parameter pattern.
+        let Some(func) = self.stack.iter().rev().copied().find(|a| is_function(*a)) else {
+            return false;
+        };
+        let first = func.field("parameter").or_else(|| {
+            let params = func.field("parameters")?;
+            let mut c = params.walk();
+            params
+                .named_children(&mut c)
+                .find(|p| p.kind_name() != "comment")
+        });
+        first.is_some_and(|p| self.binds_name(p, name))
+    }
+
+    /// The name an event argument is keyed by: the identifier itself (`on(ev, …)`) or the key
+    /// of a lookup (`on(Events[name], …)`: a table of distinct event names).
+    fn event_key(&self, ev: Node<'a>) -> Option<&'a str> {
+        let ev = strip(ev);
+        let key = match ev.kind_name() {
+            "identifier" => ev,
+            "subscript_expression" => strip(ev.field("index")?),
+            _ => return None,
+        };
+        (key.kind_name() == "identifier").then(|| self.text(key))
+    }
+
+    /// The pattern `p` (a parameter, a loop's left side) declares `name`.
+    fn binds_name(&self, p: Node<'a>, name: &str) -> bool {
+        let mut stack = vec![p];
         while let Some(n) = stack.pop() {
             if matches!(
                 n.kind_name(),
                 "identifier" | "shorthand_property_identifier_pattern"
             ) && self.text(n) == name
             {
-                return true;
+                // `{ event: other }` binds `other`, not `event`: a pair's key is not a binding.
+                let is_key = n.parent().is_some_and(|p| {
+                    p.kind_name() == "pair_pattern"
+                        && p.field("key").is_some_and(|k| k.id() == n.id())
+                });
+                if !is_key {
+                    return true;
+                }
             }
             let mut c = n.walk();
             stack.extend(n.named_children(&mut c));
         }
         false
-    }
-
-    /// The event argument is the item of the `.forEach`/`.map` callback the call is directly
-    /// in (`events.forEach((ev) => target.on(ev, …))`), outside any loop of that callback.
-    fn event_per_item(&self, ev: Option<Node<'a>>) -> bool {
-        let Some(ev) = ev.map(strip).filter(|e| e.kind_name() == "identifier") else {
-            return false;
-        };
-        let sc = &self.facts.scopes[self.scope];
-        !self.in_loop
-            && matches!(&sc.kind, ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration)
-            && sc.params.first().is_some_and(|p| p == self.text(ev))
     }
 
     /// The options object of a listener call (`{ once: true, signal: ac.signal }`): whether it

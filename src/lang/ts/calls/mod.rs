@@ -116,7 +116,14 @@ impl<'a> Walker<'a> {
         // A call of a named function: for call-graph lifetimes.
         let callee_place = match site.callee.kind_name() {
             "identifier" => Some(self.place_of(site.callee)),
-            "member_expression" if site.obj.is_some_and(|o| o.kind_name() == "this") => {
+            // `this.m()`, and `self.m()` through an alias of `this` (`var self = this`).
+            "member_expression"
+                if site.obj.is_some_and(|o| {
+                    o.kind_name() == "this"
+                        || (o.kind_name() == "identifier"
+                            && self.this_alias(self.text(o)).is_some())
+                }) =>
+            {
                 Some(self.place_of(site.callee))
             }
             _ => None,
