@@ -47,7 +47,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CACHE = Path(os.environ.get("UNLEAK_CORPUS_DIR", Path.home() / ".cache" / "unleak-corpus"))
-UNLEAK = Path(os.environ.get("UNLEAK", REPO / "target" / "release" / "unleak"))
+# A relative UNLEAK path means the caller's working directory: unleak runs from each package's.
+UNLEAK = Path(os.environ.get("UNLEAK", REPO / "target" / "release" / "unleak")).absolute()
 FAILURE_RULES = {"io-error", "parse-error", "timeout", "internal-error"}
 VERDICTS = ("leak", "defensible", "false-positive")
 # The two sets: the development set (corpus/) and the held-out set (corpus/heldout/), each with
