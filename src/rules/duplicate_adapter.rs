@@ -150,7 +150,7 @@ impl Rule for DuplicateAdapter {
                     }
                     _ => false,
                 });
-            if disposed || wraps {
+            if disposed || wraps || started_and_torn_down(facts, e, owner, &place) {
                 continue;
             }
             let name = place_text(facts, &place);
@@ -183,6 +183,45 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// A server's start method (`listen()`, `start()`, `serve()`, `bootstrap()`) filling a field
+/// that the class's own teardown (a method named for the end of a life: `close()`, `stop()`)
+/// releases: the object's lifecycle is start, close, start again, and the teardown disposes what
+/// the start made (a second `listen()` on a listening server is the caller's error, as Node's
+/// `server.listen()` twice is). Not when the class calls the start method from code that
+/// repeats (a reconnect handler, a loop), nor for `connect()`-like methods, which reconnect
+/// paths call again.
+fn started_and_torn_down(
+    facts: &crate::facts::FileFacts,
+    e: &crate::facts::Event,
+    owner: crate::facts::ScopeId,
+    place: &Place,
+) -> bool {
+    let sc = &facts.scopes[owner];
+    let (Some(class), Some(name), ScopeKind::Method { .. }) =
+        (sc.class, sc.name.as_deref(), &sc.kind)
+    else {
+        return false;
+    };
+    if !matches!(name, "listen" | "start" | "serve" | "bootstrap") || e.in_loop {
+        return false;
+    }
+    let released_in_teardown = facts.events_on(place).any(|r| {
+        matches!(r.kind, EventKind::Release { .. })
+            && facts.ancestors(r.scope).any(|s| {
+                let t = &facts.scopes[s];
+                t.class == Some(class)
+                    && matches!(t.kind, ScopeKind::Method { .. })
+                    && t.name.as_deref().is_some_and(crate::facts::ends_a_life)
+            })
+    });
+    let called_again = facts.events.iter().any(|c| {
+        matches!(&c.kind, EventKind::Call { callee }
+            if matches!(facts.resolve(callee), Place::Field { class: k, name: n } if k == class && n == name))
+            && event_lifetime(facts, c.scope, c.in_loop) == Lifetime::Repeated
+    });
+    released_in_teardown && !called_again
 }
 
 /// An early return when the object says it is already open, connected or connecting
