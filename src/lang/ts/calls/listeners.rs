@@ -174,7 +174,10 @@ impl<'a> Walker<'a> {
         // The event or the handler is the loop's key or item (`for (const k in handlers)
         // target.on(k, handlers[k])`, `server.listeners('request').forEach((fn) =>
         // other.on('request', fn))`): each iteration registers a different event or function.
-        let per_loop = self.in_loop && (self.event_per_key(first) || self.event_per_key(second));
+        let per_loop = self.in_loop
+            && (self.event_per_key(first)
+                || self.event_per_key(second)
+                || self.handler_per_item(second));
         if per_loop {
             // Each iteration registers something different, so the loop does not repeat a
             // registration.
@@ -233,6 +236,97 @@ impl<'a> Walker<'a> {
             .filter(|l| l.kind_name() == "for_in_statement")
             .and_then(|l| l.field("left"))
             .is_some_and(|left| self.binds_name(left, name))
+    }
+
+    /// The only loop around the call in its function, when it walks a collection
+    /// (`for (const x of xs)`, `for (const k in o)`) rather than retrying.
+    fn collection_loop(&self) -> Option<Node<'a>> {
+        let mut found = None;
+        for a in self.stack.iter().rev().take_while(|a| {
+            !is_function(**a)
+                && !matches!(
+                    a.kind_name(),
+                    "function_declaration" | "method_definition" | "generator_function_declaration"
+                )
+        }) {
+            if matches!(
+                a.kind_name(),
+                "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
+            ) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(*a);
+            }
+        }
+        found.filter(|l| l.kind_name() == "for_in_statement")
+    }
+
+    /// The handler is the teardown hook of something made for this iteration's item: a
+    /// function written in the body of a loop over a collection (inline, or a `const` of that
+    /// body) that ends an object the body itself created (`for (const adr of addresses) { const
+    /// secondary = listenOn(adr); const closeSecondary = () => secondary.close();
+    /// main.on('close', closeSecondary); }`). The listener ties the item's own object to the
+    /// target's life, one per item of the collection; the loop repeats only as often as the
+    /// code around it. A handler that only uses the loop variable (`() => worker.kill()`) is a
+    /// registration per iteration, as before.
+    fn handler_per_item(&self, handler: Option<Node<'a>>) -> bool {
+        let (Some(h), Some(lp)) = (handler.map(strip), self.collection_loop()) else {
+            return false;
+        };
+        let Some(body) = lp.field("body") else {
+            return false;
+        };
+        // The body's own `const`/`let` names (an `if` block's too; not in nested functions),
+        // and the function the handler names when it is one of them.
+        let mut made: Vec<&'a str> = Vec::new();
+        let mut func = None;
+        let mut stack = vec![body];
+        while let Some(n) = stack.pop() {
+            if n.id() != body.id() && is_function(n) {
+                continue;
+            }
+            if n.kind_name() == "variable_declarator"
+                && let Some(name) = n.field("name").filter(|x| x.kind_name() == "identifier")
+            {
+                let value = n.field("value").map(strip);
+                if h.kind_name() == "identifier"
+                    && self.text(h) == self.text(name)
+                    && value.is_some_and(is_function)
+                {
+                    func = value;
+                } else {
+                    made.push(self.text(name));
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+        if is_function(h) && body.start_byte() <= h.start_byte() && h.end_byte() <= body.end_byte()
+        {
+            func = Some(h);
+        }
+        let Some(f) = func.and_then(|f| f.field("body")) else {
+            return false;
+        };
+        // `secondary.close()`, `conn.destroy()` on a name the body made.
+        let mut stack = vec![f];
+        while let Some(n) = stack.pop() {
+            if n.kind_name() == "call_expression"
+                && let Some(m) = n
+                    .field("function")
+                    .filter(|m| m.kind_name() == "member_expression")
+                && let (Some(obj), Some(prop)) = (m.field("object"), m.field("property"))
+                && obj.kind_name() == "identifier"
+                && made.contains(&self.text(obj))
+                && crate::facts::ends_a_life(self.text(prop))
+            {
+                return true;
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+        false
     }
 
     /// The event argument is the item of the `.forEach`/`.map` callback the call is directly
