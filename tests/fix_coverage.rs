@@ -131,7 +131,7 @@ fn case_rows(
 
 #[test]
 fn typescript_case_fix_coverage_holds_its_floor() {
-    // 170 of 187 TypeScript/JavaScript findings (was 153 of 168): a named handler re-registered
+    // 178 of 197 TypeScript/JavaScript findings (was 153 of 168): a named handler re-registered
     // per run is removed before it is added again, a listener on a handler's `req.socket` is
     // removed when the response closes. Before that (139), hand-written races in
     // executors, per-connection listeners, servers stored or chained, pg pools, streams and
