@@ -213,27 +213,7 @@ impl<'a> Walker<'a> {
         let Some(name) = ev.and_then(|e| self.event_key(e)) else {
             return false;
         };
-        let mut loops = self.stack.iter().rev().take_while(|a| {
-            !is_function(**a)
-                && !matches!(
-                    a.kind_name(),
-                    "function_declaration" | "method_definition" | "generator_function_declaration"
-                )
-        });
-        let mut found = None;
-        for a in loops.by_ref() {
-            if matches!(
-                a.kind_name(),
-                "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
-            ) {
-                if found.is_some() {
-                    return false;
-                }
-                found = Some(*a);
-            }
-        }
-        found
-            .filter(|l| l.kind_name() == "for_in_statement")
+        self.collection_loop()
             .and_then(|l| l.field("left"))
             .is_some_and(|left| self.binds_name(left, name))
     }
