@@ -428,13 +428,7 @@ fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Rang
             EventKind::Timer(t) => t.callback,
             _ => None,
         },
-        // Functions whose body clears the handle (`const done = () => { clearTimeout(t); … }`).
-        clearing: clears
-            .iter()
-            .flat_map(|c| facts.ancestors(c.scope))
-            .filter(|&s| s != executor && facts.is_within(s, executor))
-            .filter_map(|s| facts.scopes[s].name.as_deref())
-            .collect(),
+        clearing: clearing_functions(facts, executor, clears),
     };
     facts
         .events
@@ -444,6 +438,55 @@ fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Rang
         .filter(|x| !race.covered(x, 0))
         .map(|x| x.span.clone())
         .collect()
+}
+
+/// The names of functions whose run clears the handle: a function in the executor whose
+/// body clears it (`const done = () => { clearTimeout(t); … }`), a method of the file that
+/// clears it in its own body (`_onConnect() { clearTimeout(this.connectTimer); … }`), and,
+/// to a fixpoint, those that call one of them (`finish = async (settle) => { await
+/// cleanup(); settle(); }`): a settle reached through such a call, or after it, is covered.
+fn clearing_functions<'a>(
+    facts: &'a FileFacts,
+    executor: ScopeId,
+    clears: &[&Event],
+) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    let add_from = |names: &mut Vec<&'a str>, scope: ScopeId| {
+        let method = matches!(facts.scopes[scope].kind, ScopeKind::Method { .. });
+        let inside = facts
+            .ancestors(scope)
+            .filter(|&s| s != executor && facts.is_within(s, executor));
+        let found = inside
+            .chain(method.then_some(scope))
+            .filter_map(|s| facts.scopes[s].name.as_deref());
+        let mut grew = false;
+        for n in found {
+            if !names.contains(&n) {
+                names.push(n);
+                grew = true;
+            }
+        }
+        grew
+    };
+    for c in clears {
+        add_from(&mut names, c.scope);
+    }
+    for _ in 0..4 {
+        let mut grew = false;
+        for y in &facts.events {
+            if let EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } = &y.kind
+                && names.contains(&name.as_str())
+            {
+                grew |= add_from(&mut names, y.scope);
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    names
 }
 
 /// A hand-written race around one deadline timer, for [`open_settles`].
