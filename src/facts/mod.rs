@@ -553,6 +553,11 @@ pub struct ListenFacts {
     /// (TypeScript).
     #[serde(default)]
     pub while_connecting: bool,
+    /// Inside an `if` that admits each target once: the target is not yet a member of a set
+    /// (`if (!seen.has(socket))`, `if (conns.has(req.socket) === false)`), which the guarded
+    /// code fills — one registration per target, however often the code runs (TypeScript).
+    #[serde(default)]
+    pub once_per_target: bool,
 }
 
 /// `off` / `removeListener` / `removeEventListener` (boxed in [`EventKind::Unlisten`]).

@@ -296,9 +296,11 @@ fn check_ts(
                 once,
                 signal,
                 per_key,
+                once_per_target,
                 ..
             } = &**listen;
-            if *once {
+            // Once per listener, or once per target (`if (!seen.has(t)) { seen.add(t); t.on(…) }`).
+            if *once || *once_per_target {
                 continue;
             }
             let lifted = per_key.then(|| lift_per_key(facts, e)).flatten();
@@ -615,6 +617,22 @@ fn judge_target(
         _ => false,
     };
     let desc = describe_place(facts, target);
+    // The server a request came through: registered per request, it piles up for the life
+    // of the process.
+    if let Some(handler) = request_server(facts, target) {
+        let owner = outer_owner(facts, e.scope);
+        if facts.lifetime(owner) == Lifetime::Once {
+            return None;
+        }
+        return Some((
+            Owner::Scope(owner),
+            format!(
+                "on every request {} handles",
+                describe_scope(facts, handler)
+            ),
+            format!("{desc}, the server that accepted the request, which outlives it"),
+        ));
+    }
     if let Some(handler) = pooled_socket(facts, target).or_else(|| pooled_socket(facts, root)) {
         return judge_pooled_socket(facts, e, handler, &desc);
     }
@@ -710,6 +728,7 @@ fn judge_target(
     };
     if !outside
         || fresh_in_run(facts, e, *b, boundary, in_loop)
+        || connection_phase_of_fresh_socket(facts, boundary, *b)
         || released_on_every_path(facts, *b)
     {
         return None;
@@ -772,6 +791,52 @@ fn fresh_in_run(
             .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
 }
 
+/// The boundary is the connection-phase handler (`'connect'`, `'secureConnect'`, `'ready'`,
+/// `'open'`) of raw socket `b`, which the run around it has just made (`const socket =
+/// net.connect(…)`, `new WebSocket(url)`, `this.connectSocket()`): a raw socket connects once,
+/// so the handler runs once per socket and what it registers on the socket goes with it.
+/// Not a reconnecting client (`io(url)`, `mqtt.connect(url)`, `ReconnectingWebSocket`), whose
+/// `'connect'` fires again on every reconnect on the same object.
+fn connection_phase_of_fresh_socket(
+    facts: &FileFacts,
+    boundary: ScopeId,
+    b: crate::facts::BindingId,
+) -> bool {
+    let ScopeKind::Callback(r) = &facts.scopes[boundary].kind else {
+        return false;
+    };
+    let phase = matches!(
+        r.event.as_deref(),
+        Some("connect" | "secureConnect" | "ready" | "open")
+    );
+    let on_b = r
+        .target
+        .as_ref()
+        .is_some_and(|t| facts.resolve(t) == Place::Binding(b));
+    if r.kind != CallbackKind::EventHandler || !phase || !on_b {
+        return false;
+    }
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
+        return false;
+    }
+    let mut made = facts
+        .events_on(&Place::Binding(b))
+        .filter(|n| matches!(n.kind, EventKind::New { .. }));
+    let raw = |class: &str| {
+        let (base, last) = class.rsplit_once('.').unwrap_or(("", class));
+        match last {
+            "Socket" | "TLSSocket" | "WebSocket" => true,
+            "connect" | "createConnection" => matches!(base, "net" | "tls"),
+            // A method of the class that opens its socket: `this.connectSocket()`.
+            m => base == "this" && m.contains("Socket"),
+        }
+    };
+    matches!((made.next(), made.next()), (Some(n), None)
+        if n.scope == binding.scope && !n.in_loop
+            && matches!(&n.kind, EventKind::New { class, .. } if raw(class)))
+}
+
 /// The socket a client request's 'socket' event hands over: with a keep-alive agent it is a
 /// pooled socket that serves later requests too, so every request adds one more listener
 /// to it (timed-out, got, http-timer). Not when the registration happens only on some path
@@ -788,7 +853,17 @@ fn judge_pooled_socket(
         return None;
     }
     let ScopeKind::Callback(r) = &facts.scopes[handler].kind else {
-        return None;
+        return Some((
+            Owner::Scope(owner),
+            format!(
+                "on every call of {}, which is handed a request",
+                describe_scope(facts, handler)
+            ),
+            format!(
+                "{desc}, the socket of the request's connection, which keep-alive reuses for \
+                 later requests"
+            ),
+        ));
     };
     let (rhythm, what) = match (r.kind, r.event.as_deref()) {
         (_, Some("socket")) => (
@@ -927,8 +1002,13 @@ fn request_param(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeI
         return None;
     }
     let ScopeKind::Callback(r) = &facts.scopes[binding.scope].kind else {
-        return None;
+        return request_by_name(facts, b);
     };
+    if r.kind == CallbackKind::Other
+        && let Some(h) = request_by_name(facts, b)
+    {
+        return Some(h);
+    }
     let request = match r.kind {
         CallbackKind::Route => true,
         CallbackKind::EventHandler | CallbackKind::OnceHandler => {
@@ -937,6 +1017,44 @@ fn request_param(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeI
         _ => false,
     };
     request.then_some(binding.scope)
+}
+
+/// Binding `b` is a function's request by Node's convention: its first parameter named `req`
+/// or `request`, or a `res`/`response` right after one (`function send(req, path, fn)`,
+/// Connect middleware `(req, res, next)`). The function's scope.
+fn request_by_name(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeId> {
+    let binding = &facts.bindings[b];
+    if binding.kind != crate::facts::BindingKind::Param {
+        return None;
+    }
+    let params = &facts.scopes[binding.scope].params;
+    let is_req = |p: &String| matches!(p.as_str(), "req" | "request");
+    let named = match params.iter().position(|p| *p == binding.name)? {
+        0 => is_req(&binding.name),
+        1 => is_req(&params[0]) && matches!(binding.name.as_str(), "res" | "response"),
+        _ => false,
+    };
+    named.then_some(binding.scope)
+}
+
+/// `req.socket.server` / `req.connection.server` of a request a function is given: the server
+/// that accepted the connection, which lives as long as the process serves.
+fn request_server(facts: &FileFacts, place: &Place) -> Option<ScopeId> {
+    let Place::Member { base, name } = place else {
+        return None;
+    };
+    if name != "server" {
+        return None;
+    }
+    match &**base {
+        Place::Member { base, name } if matches!(name.as_str(), "socket" | "connection") => {
+            match &**base {
+                Place::Binding(b) => request_param(facts, *b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".

@@ -166,6 +166,13 @@ impl<'a> Walker<'a> {
                     let g = g.to_ascii_lowercase();
                     g.contains("connecting") || g.contains(".pending") || g.contains("readystate")
                 }),
+                once_per_target: n
+                    .field("function")
+                    .and_then(|f| f.field("object"))
+                    .is_some_and(|o| {
+                        let t = self.text(o);
+                        self.guards.iter().any(|g| admits_once(g, t))
+                    }),
             })),
             head_span(n),
         );
@@ -409,5 +416,35 @@ impl<'a> Walker<'a> {
             }
         }
         (once, signal)
+    }
+}
+
+/// Guard text `g` admits target `t` only while it is not a member of a set: `!s.has(t)`,
+/// `s.has(t) === false` (the code it guards adds `t`, or it would never pass twice).
+fn admits_once(g: &str, t: &str) -> bool {
+    let probe = format!(".has({t})");
+    let Some(at) = g.find(&probe) else {
+        return false;
+    };
+    let rest = g[at + probe.len()..].trim_start();
+    if rest.starts_with("=== false") || rest.starts_with("== false") {
+        return true;
+    }
+    // The receiver before `.has`: `this.seen`, `conns`.
+    let head = g[..at].trim_end_matches(|c: char| c.is_alphanumeric() || "_$.".contains(c));
+    head.trim_end().ends_with('!')
+}
+
+#[cfg(test)]
+mod admits_once_tests {
+    use super::admits_once;
+
+    #[test]
+    fn a_negated_membership_test_on_the_target_admits_it_once() {
+        assert!(admits_once("!seen.has(socket)", "socket"));
+        assert!(admits_once("!this.conns.has(req.socket)", "req.socket"));
+        assert!(admits_once("conns.has(req.socket) === false", "req.socket"));
+        assert!(!admits_once("conns.has(req.socket)", "req.socket"));
+        assert!(!admits_once("!seen.has(other)", "socket"));
     }
 }
