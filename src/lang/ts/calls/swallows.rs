@@ -59,9 +59,11 @@ const RELEASES: &[&str] = &[
     "unref",
 ];
 
-/// A `try` block that only releases handles synchronously (`try { sock.destroy(); } catch {}`,
-/// `try { if (isWritable(sock)) sock.end(); } catch {}`): nothing is awaited, nothing is
-/// acquired; the failure means the handle is already gone, and there is nothing left to do.
+/// A `try` block that only releases handles (`try { sock.destroy(); } catch {}`,
+/// `try { if (isWritable(sock)) sock.end(); } catch {}`, `try { await consumer.cancel(); }
+/// catch {}`): nothing is acquired; the failure means the handle is already gone, and there is
+/// nothing left to do. An awaited release is the `try` form of `consumer.cancel().catch(noop)`
+/// ([`releases_handle`]): a method whose name starts with a give-up verb.
 pub(super) fn releases_only(block: Node, src: &str) -> bool {
     let mut c = block.walk();
     let statements: Vec<Node> = block
@@ -74,6 +76,9 @@ pub(super) fn releases_only(block: Node, src: &str) -> bool {
 fn is_release(s: Node, src: &str) -> bool {
     match s.kind_name() {
         "expression_statement" => s.named_child(0).is_some_and(|e| {
+            if e.kind_name() == "await_expression" {
+                return e.named_child(0).is_some_and(|a| releases_handle(a, src));
+            }
             e.kind_name() == "call_expression"
                 && e.field("function")
                     .filter(|f| f.kind_name() == "member_expression")
