@@ -332,8 +332,14 @@ pub fn in_class_teardown(
     options: &RuleOptions,
 ) -> bool {
     runs_during(facts, scope, 0, &|s| {
-        facts.scopes[s].class == Some(class)
-            && facts.is_teardown_scope(s, &|n| options.is_teardown(n))
+        // A close handler written as a `function` (ES5: `socket.once('close', function () {
+        // clearTimeout(self._t) })`) has a `this` of its own, but is registered by the class.
+        let of_class = facts.scopes[s].class == Some(class)
+            || (matches!(facts.scopes[s].kind, ScopeKind::Callback(_))
+                && facts
+                    .enclosing_method(s)
+                    .is_some_and(|m| facts.scopes[m].class == Some(class)));
+        of_class && facts.is_teardown_scope(s, &|n| options.is_teardown(n))
     })
 }
 
