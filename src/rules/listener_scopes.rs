@@ -204,23 +204,28 @@ pub fn pooled_socket_fix(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<F
     };
     let target = facts.resolve(&l.target);
     let handler_scope = super::unremoved_listener::pooled_socket(facts, &target)?;
-    let ScopeKind::Callback(reg) = &facts.scopes[handler_scope].kind else {
-        return None;
-    };
     // The request whose end removes the listener: the emitter of a `'socket'` handler; for a
     // handler given the request (`req.socket`, or a local holding it), the response when the
     // handler is given one — a server request's own `'close'` can come before the response is
-    // done — else the request.
+    // done — else the request. A function given the request by name (`send(req, path, fn)`,
+    // `(req, res, next)`): its `res`/`response`, else its `req`.
     let params = &facts.scopes[handler_scope].params;
-    let req = match params.as_slice() {
-        _ if reg.event.as_deref() == Some("socket") => reg.callee.rsplit_once('.')?.0,
-        [_, res, ..]
-            if reg.kind == CallbackKind::Route || reg.event.as_deref() == Some("request") =>
-        {
-            res.as_str()
-        }
-        [req] => req.as_str(),
-        _ => return None,
+    let req = match &facts.scopes[handler_scope].kind {
+        ScopeKind::Callback(reg) if reg.kind != CallbackKind::Other => match params.as_slice() {
+            _ if reg.event.as_deref() == Some("socket") => reg.callee.rsplit_once('.')?.0,
+            [_, res, ..]
+                if reg.kind == CallbackKind::Route || reg.event.as_deref() == Some("request") =>
+            {
+                res.as_str()
+            }
+            [req] => req.as_str(),
+            _ => return None,
+        },
+        _ => match params.as_slice() {
+            [_, res, ..] if matches!(res.as_str(), "res" | "response") => res.as_str(),
+            [req, ..] => req.as_str(),
+            _ => return None,
+        },
     };
     if e.scope != handler_scope || e.in_loop || !super::listener_fixes::is_identifier(req) {
         return None;
@@ -253,5 +258,88 @@ pub fn pooled_socket_fix(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<F
         ),
         Applicability::Unsafe,
         edits,
+    ))
+}
+
+/// `socket.on('connect', () => { socket.on('message', onMessage); })` on a client that fires
+/// `'connect'` again after every reconnect: the registration moves out of the handler, right
+/// after the statement that registers it, so it runs once for the emitter — when the moved
+/// statement uses nothing the handler declares (its parameters, its locals) and fits on one
+/// line. Unsafe: the listener is now in place before the first connect too.
+pub fn hoist_out_of_handler(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let ScopeKind::Callback(reg) = &facts.scopes[e.scope].kind else {
+        return None;
+    };
+    let EventKind::Listen(l) = &e.kind else {
+        return None;
+    };
+    let same_target = reg
+        .target
+        .as_ref()
+        .is_some_and(|t| facts.resolve(t) == facts.resolve(&l.target));
+    if reg.kind != CallbackKind::EventHandler || !same_target || e.in_loop || e.conditional {
+        return None;
+    }
+    // The statement that registers the handler.
+    let outer = facts.events.iter().find(
+        |o| matches!(&o.kind, EventKind::Listen(ol) if ol.handler == Handler::Inline(e.scope)),
+    )?;
+    let stmt = src.get(e.stmt.clone())?;
+    let start = line_start(src, e.stmt.start);
+    let standalone = line_indent(src, e.stmt.start).len() + start == e.stmt.start;
+    let line_end = src[e.stmt.end..]
+        .find('\n')
+        .map_or(src.len(), |i| e.stmt.end + i + 1);
+    let tail = src.get(e.stmt.end..line_end)?.trim();
+    if !standalone
+        || stmt.contains('\n')
+        || !(tail.is_empty() || tail.starts_with("//"))
+        || !stmt.starts_with(&format!("{}.", r.target))
+    {
+        return None;
+    }
+    // Nothing the handler declares: its parameters and locals would be out of reach.
+    let declared = facts
+        .bindings
+        .iter()
+        .filter(|b| b.scope == e.scope)
+        .map(|b| b.name.as_str())
+        .chain(facts.scopes[e.scope].params.iter().map(String::as_str));
+    let mut used = declared.filter(|n| {
+        stmt.match_indices(n).any(|(i, _)| {
+            let before = stmt[..i].chars().next_back();
+            let after = stmt[i + n.len()..].chars().next();
+            let word =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+            !word(before) && !word(after) && before != Some('.')
+        })
+    });
+    if used.next().is_some() {
+        return None;
+    }
+    Some(fix(
+        format!(
+            "register the '{}' listener once, outside the '{}' handler of `{}`",
+            r.event,
+            reg.event.as_deref().unwrap_or("event"),
+            r.target
+        ),
+        Applicability::Unsafe,
+        vec![
+            replace(start..line_end, ""),
+            // A comment at the end of the line goes with the statement.
+            insert_after_statement(
+                src,
+                outer.stmt.start,
+                outer.stmt.end,
+                &[if tail.is_empty() {
+                    stmt.to_string()
+                } else {
+                    format!("{stmt} {tail}")
+                }],
+            ),
+        ],
     ))
 }

@@ -454,6 +454,20 @@ fn check_ts(
                 );
             }
             if d.fixes.is_empty()
+                && let (Some(ev), Some(hs), false) = (event.as_deref(), handler_span, facts.is_rust)
+            {
+                let t = place_text(facts, &target);
+                let r = super::listener_fixes::Registration {
+                    target: &t,
+                    method,
+                    event: ev,
+                    handler,
+                    handler_span: hs,
+                };
+                d.fixes
+                    .extend(super::listener_scopes::hoist_out_of_handler(ctx, e, &r));
+            }
+            if d.fixes.is_empty()
                 && let (Some(hs), false) = (handler_span, facts.is_rust)
             {
                 d.fixes.extend(super::listener_fixes::replace_not_add(
@@ -630,7 +644,7 @@ fn judge_target(
                 "on every request {} handles",
                 describe_scope(facts, handler)
             ),
-            format!("{desc}, the server that accepted the request, which outlives it"),
+            format!("{desc}, the server that accepted the request"),
         ));
     }
     if let Some(handler) = pooled_socket(facts, target).or_else(|| pooled_socket(facts, root)) {
