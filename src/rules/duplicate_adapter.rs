@@ -104,7 +104,8 @@ impl Rule for DuplicateAdapter {
                     )
                     // A plain reassignment is recorded as a shrink too; only real disposal counts.
                     && !(matches!(r.kind, EventKind::Shrink { .. }) && r.span.end >= e.span.end)
-            }) || facts.latched(e)
+            }) || released_by_a_call_before(facts, e, owner, &place)
+                || facts.latched(e)
                 // Every call of the method comes from a latched region of the class's own
                 // entry point (`connect()` returns the pending connection when there is one):
                 // reached once per state change, like the latched code itself.
@@ -183,6 +184,55 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// The previous occupant of `place` is released by a call the method makes before it fills
+/// the slot: `this.disposeSocket()` or a local `closeExistingServer()` whose own body releases
+/// it (`this.socket.close()`, `this.dataSocket.destroy()`), directly or through the helpers it
+/// calls (a few calls deep). Re-creation after closing the old one is the object's lifecycle.
+fn released_by_a_call_before(
+    facts: &crate::facts::FileFacts,
+    e: &crate::facts::Event,
+    owner: crate::facts::ScopeId,
+    place: &Place,
+) -> bool {
+    // Functions whose own body (not a callback inside) releases the slot.
+    let mut releasing: Vec<&str> = facts
+        .events_on(place)
+        .filter(|r| {
+            matches!(
+                r.kind,
+                EventKind::Release { .. } | EventKind::UnlistenAll { .. }
+            )
+        })
+        .filter_map(|r| facts.scopes[r.scope].name.as_deref())
+        .collect();
+    fn callee_name(c: &crate::facts::Event) -> Option<&str> {
+        match &c.kind {
+            EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    for _ in 0..3 {
+        let more: Vec<&str> = facts
+            .events
+            .iter()
+            .filter(|c| callee_name(c).is_some_and(|n| releasing.contains(&n)))
+            .filter_map(|c| facts.scopes[c.scope].name.as_deref())
+            .filter(|n| !releasing.contains(n))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        releasing.extend(more);
+    }
+    facts.events.iter().any(|c| {
+        c.span.start < e.span.start
+            && named_owner(facts, c.scope) == owner
+            && callee_name(c).is_some_and(|n| releasing.contains(&n))
+    })
 }
 
 /// A server's start method (`listen()`, `start()`, `serve()`, `bootstrap()`) filling a field

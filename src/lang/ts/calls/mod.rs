@@ -228,6 +228,34 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A function argument whose parameters are `(resolve)` or `(resolve, reject)`.
+    fn executor_shaped(&self, a: Node<'a>) -> bool {
+        if !matches!(
+            a.kind_name(),
+            "arrow_function" | "function_expression" | "function"
+        ) {
+            return false;
+        }
+        let names: Vec<&str> = match a.field("parameters") {
+            Some(ps) => {
+                let mut c = ps.walk();
+                ps.named_children(&mut c)
+                    .filter(|p| p.kind_name() != "comment")
+                    .map(|p| {
+                        // `required_parameter` (TypeScript) wraps the name.
+                        let n = p.field("pattern").unwrap_or(p);
+                        self.text(n)
+                    })
+                    .collect()
+            }
+            None => a
+                .field("parameter")
+                .map(|p| vec![self.text(p)])
+                .unwrap_or_default(),
+        };
+        matches!(names.as_slice(), ["resolve"] | ["resolve", "reject"])
+    }
+
     /// The keys of an object literal (`{ stdTTL: 60, max }` → `stdTTL`, `max`).
     fn object_keys(&self, o: Node<'a>) -> Vec<String> {
         let o = strip(o);
@@ -259,7 +287,12 @@ impl<'a> Walker<'a> {
             if a.kind_name() == "comment" {
                 continue;
             }
-            let kind = kind_of(i);
+            let mut kind = kind_of(i);
+            // A promise helper's executor by its shape (`guardedPromise((resolve, reject) =>
+            // …)`, `pRetry`-style wrappers): it runs once, as `new Promise`'s does.
+            if kind == CallbackKind::Other && self.executor_shaped(a) {
+                kind = CallbackKind::PromiseExecutor;
+            }
             let r = Registrar {
                 arg_index: i,
                 kind,
