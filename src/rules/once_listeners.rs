@@ -75,6 +75,39 @@ fn end_of_life_event(ev: &str) -> bool {
     ev == "error" || crate::facts::is_close_event(ev)
 }
 
+/// An event that ends an operation the other way: a failure, a time-out, an abort or the
+/// emitter's end (`'error'`, `'timeout'`, `'connectFailed'`, `'close'`).
+fn ends_the_other_way(ev: &str) -> bool {
+    end_of_life_event(ev)
+        || crate::facts::words(ev).any(|w| {
+            matches!(
+                w.as_str(),
+                "error"
+                    | "fail"
+                    | "failed"
+                    | "failure"
+                    | "timeout"
+                    | "abort"
+                    | "aborted"
+                    | "cancel"
+                    | "cancelled"
+                    | "canceled"
+                    | "reject"
+                    | "rejected"
+            )
+        })
+}
+
+/// Two `once` registrations are alternatives — when one fires the other may never come —
+/// when one of them is how the operation ends the other way (`once('connect')` with
+/// `once('error')`), or when both wait, unconditionally, for the outcome of one operation
+/// (`once('noData')` with `once('rowDescription')`). Two progress events each registered
+/// under its own condition, while its own operation is in flight (`if (this.polling)
+/// this.once('pollComplete', …)`, `if (!this.writable) this.once('drain', …)`), each fire.
+fn alternatives(a: &Once, b: &Once) -> bool {
+    ends_the_other_way(a.ev) || ends_the_other_way(b.ev) || !(a.e.conditional && b.e.conditional)
+}
+
 /// The `once` findings of one file, each with its message and help.
 pub(super) fn check_once(
     ctx: &FileCtx,
@@ -171,6 +204,7 @@ pub(super) fn check_once(
         // calls) does not remove this event. A handler unleak cannot find is taken on trust.
         let left_by = siblings
             .iter()
+            .filter(|&&i| alternatives(o, &onces[i]))
             .find(|&&i| {
                 *removes
                     .entry((i, ev))
@@ -418,9 +452,10 @@ fn outlives_call(
         Place::Binding(b) => {
             facts.is_module_binding(*b)
                 || shared_param(facts, aliases, *b, owner)
+                // A pooled socket, unless registered only while it connects (a new one).
                 || super::unremoved_listener::pooled_socket(facts, target)
                     .or_else(|| super::unremoved_listener::pooled_socket(facts, root))
-                    .is_some()
+                    .is_some_and(|h| !super::unremoved_listener::pooled_guarded(facts, e, h))
         }
         _ => false,
     };

@@ -21,10 +21,13 @@ const BUILTINS: &[&str] = &[
 
 impl<'a> Walker<'a> {
     /// Finds the names of the file's ES5 classes (before the walk: a prototype method may be
-    /// written before or after its constructor). Files that never say `prototype` or
-    /// `inherits` cost one text search.
+    /// written before or after its constructor). Files that never say `prototype`,
+    /// `inherits` or `createClass` cost one text search.
     pub(super) fn find_es5_classes(&mut self, root: Node<'a>) {
-        if !self.src.contains("prototype") && !self.src.contains("nherits") {
+        if !self.src.contains("prototype")
+            && !self.src.contains("nherits")
+            && !self.src.contains("createClass")
+        {
             return;
         }
         let mut c = root.walk();
@@ -53,7 +56,10 @@ impl<'a> Walker<'a> {
                 let f = n.field("function").map(|f| self.text(f)).unwrap_or("");
                 let first = n.field("arguments").and_then(|a| a.named_child(0));
                 match first {
-                    Some(a) if f.ends_with("inherits") && a.kind_name() == "identifier" => {
+                    Some(a)
+                        if (f.ends_with("inherits") || is_create_class(f))
+                            && a.kind_name() == "identifier" =>
+                    {
                         Some(self.text(a))
                     }
                     Some(a) if matches!(f, "Object.assign" | "Object.defineProperty") => {
@@ -202,6 +208,11 @@ impl<'a> Walker<'a> {
                 if object.kind_name() != "object" {
                     return None;
                 }
+                if key == "value"
+                    && let Some(found) = self.create_class_slot(object)
+                {
+                    return Some(found);
+                }
                 let holder = *self.stack.get(len.checked_sub(4)?)?;
                 let target = match holder.kind_name() {
                     "assignment_expression" => holder.field("left")?,
@@ -255,10 +266,25 @@ impl<'a> Walker<'a> {
     }
 
     /// `this`, or what compiled subclass constructors use for it: `_super.call(this, …) ||
-    /// this` (Babel, TypeScript's ES5 output), `Base.apply(this, arguments) || this`.
+    /// this` (Babel, TypeScript's ES5 output), `Base.apply(this, arguments) || this`, and
+    /// Babel's `_super.call(this, …)` / `_callSuper(this, X, args)` on their own.
     fn is_this_value(&self, value: Node<'a>) -> bool {
         let v = strip(value);
         if v.kind_name() == "this" {
+            return true;
+        }
+        // Babel's helpers return the instance itself: `_super.call(this, …)` (with
+        // `_createSuper`) and `_callSuper(this, X, [...])`.
+        if v.kind_name() == "call_expression"
+            && let Some(f) = v.field("function")
+            && matches!(self.text(f), "_super.call" | "_super.apply" | "_callSuper")
+            && v.field("arguments").is_some_and(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c)
+                    .next()
+                    .is_some_and(|first| strip(first).kind_name() == "this")
+            })
+        {
             return true;
         }
         if v.kind_name() != "binary_expression"
@@ -291,6 +317,48 @@ impl<'a> Walker<'a> {
             .rev()
             .find(|(n, s, _)| n == name && self.facts.is_within(self.scope, *s))
             .map(|&(_, _, c)| c)
+    }
+}
+
+/// Babel's class helper: `_createClass`, `(0, _createClass2.default)`.
+fn is_create_class(callee: &str) -> bool {
+    callee.contains("createClass")
+}
+
+impl<'a> Walker<'a> {
+    /// `{ key: "m", value: ƒ }` in the instance-method list of Babel's `_createClass(X, [...])`
+    /// (its second argument; the third holds statics): X's method `m`.
+    fn create_class_slot(&self, object: Node<'a>) -> Option<(String, String)> {
+        let array = object.parent()?;
+        let args = array.parent()?;
+        let call = args.parent()?;
+        if array.kind_name() != "array"
+            || args.kind_name() != "arguments"
+            || call.kind_name() != "call_expression"
+            || !is_create_class(self.text(call.field("function")?))
+        {
+            return None;
+        }
+        let mut c = args.walk();
+        let list: Vec<Node<'a>> = args
+            .named_children(&mut c)
+            .filter(|x| x.kind_name() != "comment")
+            .collect();
+        let (owner, methods) = (list.first()?, list.get(1)?);
+        if methods.id() != array.id() || owner.kind_name() != "identifier" {
+            return None;
+        }
+        let mut c = object.walk();
+        let name = object.named_children(&mut c).find_map(|p| {
+            (p.kind_name() == "pair"
+                && p.field("key")
+                    .is_some_and(|k| self.text(k).trim_matches(['\'', '"']) == "key"))
+            .then(|| p.field("value"))
+            .flatten()
+            .filter(|v| v.kind_name() == "string")
+            .map(|v| self.text(v).trim_matches(['\'', '"']).to_string())
+        })?;
+        is_ident(&name).then(|| (self.text(*owner).to_string(), name))
     }
 }
 
