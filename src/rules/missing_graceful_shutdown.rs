@@ -149,13 +149,26 @@ fn ts_fix(
     ))
 }
 
+/// `return server.listen(…)` in a function: a library's convenience helper (Koa's
+/// `app.listen()`) that starts a server and hands it to its caller, who owns its shutdown. A
+/// service starts its server at the top level or in its entry point, and keeps it.
+fn handed_back(f: &ProjectFile, e: &crate::facts::Event) -> bool {
+    !f.facts.is_module_scope(e.scope)
+        && f.source
+            .text
+            .get(e.stmt.clone())
+            .is_some_and(|s| s.trim_start().starts_with("return"))
+}
+
 fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     let ts: Vec<&ProjectFile> = ctx.files.iter().filter(|f| !f.facts.is_rust).collect();
     let starts: Vec<(&ProjectFile, &crate::facts::Event, &String)> = ts
         .iter()
         .flat_map(|f| {
             f.facts.events.iter().filter_map(move |e| match &e.kind {
-                EventKind::ServerStart { api, .. } if !f.is_test => Some((*f, e, api)),
+                EventKind::ServerStart { api, .. } if !f.is_test && !handed_back(f, e) => {
+                    Some((*f, e, api))
+                }
                 _ => None,
             })
         })

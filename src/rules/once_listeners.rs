@@ -317,10 +317,21 @@ fn pair_fix(ctx: &FileCtx, members: &[&Once], target: &str) -> Option<Fix> {
     }
     let mut names: Vec<String> = Vec::new();
     for m in members {
-        let Handler::Inline(_) = m.handler else {
-            return None;
-        };
         let hs = m.handler_span.clone()?;
+        match m.handler {
+            Handler::Inline(_) => {}
+            // A named handler is wrapped: `(...args) => { …removals; h.apply(t, args); }`.
+            Handler::Named(_) => {
+                let h = src.get(hs.clone())?;
+                if !(super::listener_fixes::is_identifier(h)
+                    || h.strip_prefix("this.")
+                        .is_some_and(super::listener_fixes::is_identifier))
+                {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
         let stmt = src.get(m.e.stmt.clone())?;
         let own_statement = m.e.stmt.start <= hs.start && hs.end <= m.e.stmt.end;
         if !(own_statement && stmt.starts_with(target)) {
@@ -342,9 +353,6 @@ fn pair_fix(ctx: &FileCtx, members: &[&Once], target: &str) -> Option<Fix> {
     let mut consts = Vec::new();
     let mut edits = Vec::new();
     for (i, m) in members.iter().enumerate() {
-        let Handler::Inline(scope) = m.handler else {
-            return None;
-        };
         let hs = m.handler_span.clone()?;
         let removals: Vec<String> = members
             .iter()
@@ -353,7 +361,25 @@ fn pair_fix(ctx: &FileCtx, members: &[&Once], target: &str) -> Option<Fix> {
             .filter(|(j, _)| *j != i)
             .map(|(_, (o, n))| format!("{target}.removeListener('{}', {n});", o.ev))
             .collect();
-        let text = match facts.scopes[*scope].body.clone() {
+        let scope = match m.handler {
+            Handler::Inline(scope) => *scope,
+            _ => {
+                // Called as the emitter calls it: with the emitter as `this`.
+                let h = src.get(hs.clone())?;
+                let text = format!(
+                    "(...args) => {{ {} {h}.apply({target}, args); }}",
+                    removals.join(" ")
+                );
+                consts.push(if is_typescript(ctx.path) {
+                    format!("const {}: (...args: any[]) => void = {text};", names[i])
+                } else {
+                    format!("const {} = {text};", names[i])
+                });
+                edits.push(replace(hs, names[i].clone()));
+                continue;
+            }
+        };
+        let text = match facts.scopes[scope].body.clone() {
             Some(body) if hs.start <= body.start && body.end <= hs.end => {
                 let edit = prepend_to_block(src, &body, &removals, &unit)?;
                 format!(

@@ -196,6 +196,15 @@ fn judge(
     if declarations > 1 || growth.is_empty() {
         return None;
     }
+    // Filled only through a registration API (`registerOption(name, codec)`,
+    // `defineFormat(..)`): the program registers its entries while it sets up, so the
+    // collection is bounded by the program, not by traffic.
+    if growth
+        .iter()
+        .all(|(file, g)| registration_api(&file.facts, g.scope))
+    {
+        return None;
+    }
     if t.kind == CollectionKind::Set && growth.iter().all(|(file, g)| warns_once(file, g)) {
         return None;
     }
@@ -674,6 +683,22 @@ fn rust_collection_fix(
         _ => None,
     };
     specific.or_else(|| caps::cap_before_growth(src, name, caps::Shape::of(&ty)?, &sites))
+}
+
+/// `scope` is (inside) a function named for registering something — its first word is
+/// `register`, `define`, `declare` or `install` — outside any handler or loop of its own.
+fn registration_api(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
+    let owner = named_owner(facts, scope);
+    let direct = facts
+        .ancestors(scope)
+        .take_while(|&s| s != owner)
+        .all(|s| !matches!(facts.scopes[s].kind, crate::facts::ScopeKind::Callback(_)));
+    direct
+        && facts.scopes[owner].name.as_deref().is_some_and(|n| {
+            crate::facts::words(n).next().is_some_and(|w| {
+                matches!(w.as_str(), "register" | "define" | "declare" | "install")
+            })
+        })
 }
 
 /// Growth that happens more than once per owner: not at start-up, not while a constructor
