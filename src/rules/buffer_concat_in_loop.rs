@@ -393,6 +393,10 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         {
             continue;
         }
+        // Trimmed to its last K bytes in the same handler (`x = x.slice(-MAX)`): capped.
+        if !facts.is_rust && trimmed_to_a_cap(ctx, e, repeated_scope) {
+            continue;
+        }
         // The value must outlive one iteration: declared outside the loop / callback.
         let outlives = match &place {
             Place::Binding(b) => {
@@ -445,6 +449,47 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// The code that appends (`scope`, the repeating callback, or the function holding the loop)
+/// also cuts the buffer down to its last K elements — `x = x.slice(-MAX_BUFFER_LENGTH)`,
+/// `x = x.subarray(-256)` — so it never holds more than K: a capped buffer, whose copies are
+/// bounded by the cap.
+fn trimmed_to_a_cap(ctx: &FileCtx, e: &crate::facts::Event, scope: Option<ScopeId>) -> bool {
+    let facts = ctx.facts;
+    let Some(stmt) = ctx.source.get(e.stmt.clone()) else {
+        return false;
+    };
+    // The assigned name as written (`self._buffer`, `modbus._buffer`, `buf`).
+    let Some((lhs, _)) = stmt.split_once('=') else {
+        return false;
+    };
+    let lhs = lhs.trim();
+    if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
+        return false;
+    }
+    let scope = scope.unwrap_or(e.scope);
+    let Some(body) = facts.scopes[scope].body.clone() else {
+        return false;
+    };
+    let Some(text) = ctx.source.get(body) else {
+        return false;
+    };
+    ["slice", "subarray"].iter().any(|m| {
+        let probe = format!("{lhs} = {lhs}.{m}(-");
+        text.match_indices(&probe).any(|(i, _)| {
+            let rest = &text[i + probe.len()..];
+            let k: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rest[k.len()..].trim_start().starts_with(')')
+                && (k.chars().all(|c| c.is_ascii_digit())
+                    || k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
+                && !k.is_empty()
+        })
+    })
 }
 
 /// `s += chunk` in the `'data'` handler of a response this code asked for: the first
