@@ -188,6 +188,57 @@ impl<'a> Walker<'a> {
         true
     }
 
+    /// A function stored on the instance by its constructor (`this.shutdown = function (next)
+    /// { … }`, `self.close = () => …` with `self` aliasing `this`), directly in the
+    /// constructor's body: walked as a method of the class (`true`). Classes written this way
+    /// define their methods per instance; `shutdown()` is as much the class's teardown as a
+    /// prototype method would be.
+    pub(super) fn constructor_method(&mut self, n: Node<'a>) -> bool {
+        let Some(class) = self.class else {
+            return false;
+        };
+        if !matches!(
+            self.facts.scopes[self.scope].kind,
+            ScopeKind::Method {
+                constructor: true,
+                ..
+            }
+        ) {
+            return false;
+        }
+        let len = self.stack.len();
+        let Some(parent) = len.checked_sub(2).and_then(|i| self.stack.get(i)).copied() else {
+            return false;
+        };
+        if parent.kind_name() != "assignment_expression" {
+            return false;
+        }
+        let Some(left) = parent
+            .field("left")
+            .filter(|l| l.kind_name() == "member_expression")
+        else {
+            return false;
+        };
+        let (Some(obj), Some(prop)) = (left.field("object"), left.field("property")) else {
+            return false;
+        };
+        let own = match obj.kind_name() {
+            "this" => true,
+            "identifier" => self.this_alias(self.text(obj)) == Some(class),
+            _ => false,
+        };
+        let method = self.text(prop);
+        if !own || !is_ident(method) {
+            return false;
+        }
+        let kind = ScopeKind::Method {
+            constructor: false,
+            is_static: false,
+        };
+        self.function_with(n, kind, Some(method.to_string()), Some(class), false);
+        true
+    }
+
     /// Where the function expression being visited is stored: `X.prototype.m = ƒ`, a pair
     /// `m: ƒ` of `X.prototype = {…}` or of an object handed to a call with `X.prototype` first
     /// (`Object.assign(X.prototype, {…})`).

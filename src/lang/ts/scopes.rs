@@ -162,6 +162,9 @@ impl<'a> Walker<'a> {
     pub(super) fn function_expression(&mut self, n: Node<'a>) {
         let name = self.name_from_context(n);
         let arrow = n.kind_name() == "arrow_function";
+        if self.constructor_method(n) {
+            return;
+        }
         if !arrow && !self.es5_names.is_empty() {
             let declared = self.stack.iter().rev().nth(1).map(|p| p.kind_name());
             if declared == Some("variable_declarator") && self.es5_constructor(n, name.as_deref()) {
