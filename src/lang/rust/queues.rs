@@ -68,6 +68,7 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
             permit: takes_permit(f.block),
             loops: Vec::new(),
             closures: 0,
+            blocking: 0,
             aliases: Default::default(),
         };
         u.visit_block(f.block);
@@ -557,6 +558,14 @@ pub(super) fn ident_of(p: &Pat) -> Option<String> {
 }
 
 /// `let (tx, rx) = <call>`: the two ends and the range of the call.
+/// The pattern under a type ascription: `(tx, rx)` of `let (tx, rx): (Sender, Receiver) = …`.
+fn untyped(p: &Pat) -> &Pat {
+    match p {
+        Pat::Type(t) => untyped(&t.pat),
+        p => p,
+    }
+}
+
 struct Channel {
     func: usize,
     tx: String,
@@ -646,6 +655,9 @@ struct FnUses<'u> {
     /// What each enclosing loop's body waits for, innermost last.
     loops: Vec<Waits>,
     closures: usize,
+    /// Inside the closure handed to `spawn_blocking`: work that blocks by design, so a loop
+    /// there waits on every message it handles.
+    blocking: usize,
     /// Locals cloned from a field (`let rx = self.receiver.clone();`): the same channel end.
     aliases: std::collections::HashMap<String, End>,
 }
@@ -740,9 +752,10 @@ fn waits_in(b: &syn::Block) -> Waits {
 }
 
 /// The reply senders made in this block: the first name of `let (tx, rx) = oneshot::channel()`
-/// (or of a bounded `channel(n)`) whose `rx` the function awaits or hands back to its caller
-/// (in its tail expression or a `return`): every message that carries `tx` has a caller
-/// waiting on its answer.
+/// (or of a bounded `channel(n)`, `sync_channel(n)`, `bounded(n)`) whose `rx` the function
+/// awaits, blocks on (`rx.recv()`, `rx.recv_timeout(d)`) or hands back to its caller (in its
+/// tail expression or a `return`): every message that carries `tx` has a caller waiting on its
+/// answer.
 fn oneshot_replies(b: &syn::Block) -> Vec<String> {
     struct O {
         pairs: Vec<(String, String)>,
@@ -752,7 +765,7 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
     }
     impl<'a> Visit<'a> for O {
         fn visit_local(&mut self, l: &'a syn::Local) {
-            if let Pat::Tuple(t) = &l.pat
+            if let Pat::Tuple(t) = untyped(&l.pat)
                 && t.elems.len() == 2
                 && let (Some(a), Some(b)) = (ident_of(&t.elems[0]), ident_of(&t.elems[1]))
                 && let Some(init) = &l.init
@@ -766,7 +779,12 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
                     .map(|s| s.ident.to_string())
                     .collect();
                 let oneshot = segs.ends_with(&["oneshot".into(), "channel".into()]);
-                let bounded = segs.last().is_some_and(|s| s == "channel") && c.args.len() == 1;
+                // Bounded: tokio's `channel(n)`, std's `sync_channel(n)`, crossbeam's, flume's
+                // and async-channel's `bounded(n)`.
+                let bounded = segs
+                    .last()
+                    .is_some_and(|s| matches!(s.as_str(), "channel" | "sync_channel" | "bounded"))
+                    && c.args.len() == 1;
                 if oneshot || bounded {
                     self.pairs.push((a, b));
                 }
@@ -788,6 +806,18 @@ fn oneshot_replies(b: &syn::Block) -> Vec<String> {
                 self.waited.extend(names_in(e));
             }
             visit::visit_expr_return(self, r);
+        }
+        // A blocking wait for the reply (`rx.recv()`, `rx.recv_timeout(d)`): the sync client's
+        // form of `rx.await`.
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            if matches!(
+                m.method.to_string().as_str(),
+                "recv" | "recv_timeout" | "recv_deadline" | "blocking_recv"
+            ) && let Some(n) = local_name(&m.receiver)
+            {
+                self.waited.push(n);
+            }
+            visit::visit_expr_method_call(self, m);
         }
         fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
     }
@@ -846,7 +876,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
 impl<'a> Visit<'a> for FnUses<'_> {
     fn visit_local(&mut self, l: &'a syn::Local) {
         if let Some(init) = &l.init {
-            if let Pat::Tuple(t) = &l.pat
+            if let Pat::Tuple(t) = untyped(&l.pat)
                 && t.elems.len() == 2
                 && let (Some(tx), Some(rx)) = (ident_of(&t.elems[0]), ident_of(&t.elems[1]))
                 && matches!(&*init.expr, Expr::Call(_))
@@ -914,6 +944,10 @@ impl<'a> Visit<'a> for FnUses<'_> {
     }
 
     fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+        // `spawn_blocking(|| …)`: a loop in the closure blocks on every message it handles.
+        let blocking = matches!(&*c.func, Expr::Path(p)
+            if p.path.segments.last().is_some_and(|s| s.ident == "spawn_blocking"));
+        self.blocking += usize::from(blocking);
         if let Expr::Path(p) = &*c.func
             && let Some(callee) = p.path.segments.last()
         {
@@ -932,6 +966,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
             }
         }
         visit::visit_expr_call(self, c);
+        self.blocking -= usize::from(blocking);
     }
 
     fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
@@ -964,7 +999,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
                 let me = m.receiver.to_token_stream().to_string();
                 self.out.drains.push(Drain {
                     on: on.clone(),
-                    waits: w.other || w.recvs.iter().any(|r| *r != me),
+                    waits: w.other || w.recvs.iter().any(|r| *r != me) || self.blocking > 0,
                 });
             }
             self.out.recvs.push(Recv {
