@@ -365,7 +365,9 @@ fn check_ts(
                 if !matches {
                     continue;
                 }
-                if removal_reaches(ctx, &owner, e, r) {
+                if removal_reaches(ctx, &owner, e, r)
+                    || removed_through_helper(facts, e, handler, r)
+                {
                     removed = true;
                     break;
                 }
@@ -874,8 +876,8 @@ fn judge_pooled_socket(
                 describe_scope(facts, handler)
             ),
             format!(
-                "{desc}, the socket of the request's connection, which keep-alive reuses for \
-                 later requests"
+                "{desc}, the socket of the request's connection (keep-alive reuses it for \
+                 later requests)"
             ),
         ));
     };
@@ -889,7 +891,7 @@ fn judge_pooled_socket(
         ),
         (CallbackKind::Route, _) => (
             format!("once per request to `{}`", r.callee),
-            "the socket of the request's connection, which keep-alive reuses for later requests",
+            "the socket of the request's connection (keep-alive reuses it for later requests)",
         ),
         (_, ev) => (
             format!(
@@ -897,7 +899,7 @@ fn judge_pooled_socket(
                 ev.unwrap_or("request"),
                 trim_callee(&r.callee)
             ),
-            "the socket of the request's connection, which keep-alive reuses for later requests",
+            "the socket of the request's connection (keep-alive reuses it for later requests)",
         ),
     };
     Some((Owner::Scope(owner), rhythm, format!("{desc}, {what}")))
@@ -1124,6 +1126,29 @@ fn removal_reaches(ctx: &FileCtx, owner: &Owner, e: &Event, r: &Event) -> bool {
             ctx.facts.is_within(r.scope, *s) || closing_sibling(ctx.facts, *s, r.scope)
         }
     }
+}
+
+/// The removal sits in a helper (`cancelRefEvent() { this.channel.off(this.refEvent) }`) that
+/// the registering code calls right before it registers again — it replaces its listener,
+/// one at a time — or that the registered handler calls when it fires (it removes itself).
+fn removed_through_helper(facts: &FileFacts, e: &Event, handler: &Handler, r: &Event) -> bool {
+    let Some(helper) = facts.scopes[r.scope].name.as_deref() else {
+        return false;
+    };
+    if r.scope == e.scope {
+        return false;
+    }
+    facts.events.iter().any(|c| {
+        let EventKind::Call {
+            callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+        } = &c.kind
+        else {
+            return false;
+        };
+        name == helper
+            && ((c.scope == e.scope && c.span.end <= e.span.start && !c.in_loop)
+                || matches!(handler, Handler::Inline(h) if facts.is_within(c.scope, *h)))
+    })
 }
 
 /// The removal runs in the handler of a closing event (`'close'`, `'end'`, `'outgoing::end'`)

@@ -58,6 +58,19 @@ impl<'a> Walker<'a> {
             self.listen(s, target);
             return true;
         }
+        // `x.off(event)` without a listener: the emitter libraries that accept it (EventEmitter3,
+        // component-emitter, socket.io's and Phoenix's emitters) remove every listener of it.
+        if method == "off" && s.list.len() == 1 {
+            self.event(
+                EventKind::UnlistenAll {
+                    target,
+                    event: s.registrar.event.clone(),
+                },
+                head_span(n),
+            );
+            self.visit_children(n);
+            return true;
+        }
         if UNLISTEN.contains(&method) && !s.list.is_empty() {
             let handler = s
                 .list
