@@ -22,6 +22,7 @@ mod listener_loops;
 mod listener_registry;
 pub mod listener_scopes;
 pub mod listener_suggest;
+mod listener_targets;
 mod listener_then;
 pub mod missing_graceful_shutdown;
 mod once_listeners;

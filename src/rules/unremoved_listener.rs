@@ -19,6 +19,9 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
+use super::listener_targets::{connection_phase_of_fresh_socket, request_server};
+pub(super) use super::listener_targets::{pooled_guarded, pooled_socket};
+
 use super::constructions::{
     Constructions, GLOBALS, constructor_param, injected_field_param, root_place,
 };
@@ -807,52 +810,6 @@ fn fresh_in_run(
             .any(|n| matches!(n.kind, EventKind::New { .. }) && n.scope == home && !n.in_loop)
 }
 
-/// The boundary is the connection-phase handler (`'connect'`, `'secureConnect'`, `'ready'`,
-/// `'open'`) of raw socket `b`, which the run around it has just made (`const socket =
-/// net.connect(…)`, `new WebSocket(url)`, `this.connectSocket()`): a raw socket connects once,
-/// so the handler runs once per socket and what it registers on the socket goes with it.
-/// Not a reconnecting client (`io(url)`, `mqtt.connect(url)`, `ReconnectingWebSocket`), whose
-/// `'connect'` fires again on every reconnect on the same object.
-fn connection_phase_of_fresh_socket(
-    facts: &FileFacts,
-    boundary: ScopeId,
-    b: crate::facts::BindingId,
-) -> bool {
-    let ScopeKind::Callback(r) = &facts.scopes[boundary].kind else {
-        return false;
-    };
-    let phase = matches!(
-        r.event.as_deref(),
-        Some("connect" | "secureConnect" | "ready" | "open")
-    );
-    let on_b = r
-        .target
-        .as_ref()
-        .is_some_and(|t| facts.resolve(t) == Place::Binding(b));
-    if r.kind != CallbackKind::EventHandler || !phase || !on_b {
-        return false;
-    }
-    let binding = &facts.bindings[b];
-    if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
-        return false;
-    }
-    let mut made = facts
-        .events_on(&Place::Binding(b))
-        .filter(|n| matches!(n.kind, EventKind::New { .. }));
-    let raw = |class: &str| {
-        let (base, last) = class.rsplit_once('.').unwrap_or(("", class));
-        match last {
-            "Socket" | "TLSSocket" | "WebSocket" => true,
-            "connect" | "createConnection" => matches!(base, "net" | "tls"),
-            // A method of the class that opens its socket: `this.connectSocket()`.
-            m => base == "this" && m.contains("Socket"),
-        }
-    };
-    matches!((made.next(), made.next()), (Some(n), None)
-        if n.scope == binding.scope && !n.in_loop
-            && matches!(&n.kind, EventKind::New { class, .. } if raw(class)))
-}
-
 /// The socket a client request's 'socket' event hands over: with a keep-alive agent it is a
 /// pooled socket that serves later requests too, so every request adds one more listener
 /// to it (timed-out, got, http-timer). Not when the registration happens only on some path
@@ -929,148 +886,6 @@ fn forwards_own_handler(facts: &FileFacts, handler: &Handler) -> bool {
     matches!(handler, Handler::Named(p)
         if matches!(facts.resolve(p), Place::Binding(b)
             if facts.bindings[b].kind == crate::facts::BindingKind::Param))
-}
-
-/// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only while the
-/// socket is connecting (`if (socket.connecting) …`) or after a return on a socket that is not
-/// connecting, between the `'socket'` handler and the registration: a socket still connecting
-/// is a new one. A null check (`if (req.socket) …`) says nothing about which socket it is.
-pub(super) fn pooled_guarded(facts: &FileFacts, e: &Event, handler: ScopeId) -> bool {
-    matches!(&e.kind, EventKind::Listen(l) if l.while_connecting)
-        || facts
-            .ancestors(e.scope)
-            .take_while(|&s| Some(s) != facts.scopes[handler].parent)
-            .any(|s| {
-                facts.scopes[s]
-                    .early_return_guards
-                    .iter()
-                    .any(|g| g.contains("connecting"))
-            })
-}
-
-/// The handler scope when `target` is a socket that a keep-alive connection shares between
-/// requests: the socket a client request's `'socket'` event hands over (`req.on('socket',
-/// (socket) => …)`: the handler's first parameter), or the `.socket` / `.connection` of a
-/// request or response a handler is given (a route handler's `req`/`res`, a `'request'` or
-/// `'response'` event's argument) — one socket serves many requests, so per-request
-/// listeners on it pile up.
-pub(super) fn pooled_socket(facts: &FileFacts, target: &Place) -> Option<ScopeId> {
-    if let Some(h) = request_socket(facts, target) {
-        return Some(h);
-    }
-    let Place::Binding(b) = target else {
-        return None;
-    };
-    // `const socket = req.connection`: a local that only ever holds a request's socket.
-    let binding = &facts.bindings[*b];
-    if binding.kind == crate::facts::BindingKind::Var {
-        let mut sources =
-            facts
-                .events_within(binding.scope)
-                .filter_map(|i| match &facts.events[i].kind {
-                    EventKind::Flow { from, to } if facts.resolve(to) == *target => {
-                        Some(request_socket(facts, &facts.resolve(from)))
-                    }
-                    _ => None,
-                });
-        if let Some(Some(h)) = sources.next()
-            && sources.all(|s| s.is_some())
-        {
-            return Some(h);
-        }
-    }
-    let binding = &facts.bindings[*b];
-    if binding.kind != crate::facts::BindingKind::Param {
-        return None;
-    }
-    let sc = &facts.scopes[binding.scope];
-    match &sc.kind {
-        ScopeKind::Callback(r)
-            if r.event.as_deref() == Some("socket")
-                && matches!(r.method.as_str(), "on" | "once" | "addListener")
-                && sc.params.first() == Some(&binding.name) =>
-        {
-            Some(binding.scope)
-        }
-        _ => None,
-    }
-}
-
-/// `req.socket` / `req.connection` of a request or response handed to a handler (see
-/// [`request_param`]): the handler's scope.
-fn request_socket(facts: &FileFacts, place: &Place) -> Option<ScopeId> {
-    match place {
-        Place::Member { base, name } if matches!(name.as_str(), "socket" | "connection") => {
-            match &**base {
-                Place::Binding(b) => request_param(facts, *b),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// The handler scope when binding `b` is a request or response handed to a handler: a
-/// parameter of a route handler, or of a `'request'`/`'response'` event handler.
-fn request_param(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeId> {
-    let binding = &facts.bindings[b];
-    if binding.kind != crate::facts::BindingKind::Param {
-        return None;
-    }
-    let ScopeKind::Callback(r) = &facts.scopes[binding.scope].kind else {
-        return request_by_name(facts, b);
-    };
-    if r.kind == CallbackKind::Other
-        && let Some(h) = request_by_name(facts, b)
-    {
-        return Some(h);
-    }
-    let request = match r.kind {
-        CallbackKind::Route => true,
-        CallbackKind::EventHandler | CallbackKind::OnceHandler => {
-            matches!(r.event.as_deref(), Some("request" | "response"))
-        }
-        _ => false,
-    };
-    request.then_some(binding.scope)
-}
-
-/// Binding `b` is a function's request by Node's convention: its first parameter named `req`
-/// or `request`, or a `res`/`response` right after one (`function send(req, path, fn)`,
-/// Connect middleware `(req, res, next)`). The function's scope.
-fn request_by_name(facts: &FileFacts, b: crate::facts::BindingId) -> Option<ScopeId> {
-    let binding = &facts.bindings[b];
-    if binding.kind != crate::facts::BindingKind::Param {
-        return None;
-    }
-    let params = &facts.scopes[binding.scope].params;
-    let is_req = |p: &String| matches!(p.as_str(), "req" | "request");
-    let named = match params.iter().position(|p| *p == binding.name)? {
-        0 => is_req(&binding.name),
-        1 => is_req(&params[0]) && matches!(binding.name.as_str(), "res" | "response"),
-        _ => false,
-    };
-    named.then_some(binding.scope)
-}
-
-/// `req.socket.server` / `req.connection.server` of a request a function is given: the server
-/// that accepted the connection, which lives as long as the process serves.
-fn request_server(facts: &FileFacts, place: &Place) -> Option<ScopeId> {
-    let Place::Member { base, name } = place else {
-        return None;
-    };
-    if name != "server" {
-        return None;
-    }
-    match &**base {
-        Place::Member { base, name } if matches!(name.as_str(), "socket" | "connection") => {
-            match &**base {
-                Place::Binding(b) => request_param(facts, *b),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
