@@ -360,6 +360,19 @@ pub struct Event {
     pub path: PathKind,
 }
 
+impl Event {
+    /// The name a call names when it is a plain function or a method of `this`
+    /// (`cleanup()`, `this.disposeSocket()`): how helpers are matched to their definitions.
+    pub fn called_name(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::Call {
+                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
+            } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EventKind {
     /// `setInterval` / `setTimeout`: a timer whose handle goes to `handle`.

@@ -207,19 +207,11 @@ fn released_by_a_call_before(
         })
         .filter_map(|r| facts.scopes[r.scope].name.as_deref())
         .collect();
-    fn callee_name(c: &crate::facts::Event) -> Option<&str> {
-        match &c.kind {
-            EventKind::Call {
-                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-            } => Some(name.as_str()),
-            _ => None,
-        }
-    }
     for _ in 0..3 {
         let more: Vec<&str> = facts
             .events
             .iter()
-            .filter(|c| callee_name(c).is_some_and(|n| releasing.contains(&n)))
+            .filter(|c| c.called_name().is_some_and(|n| releasing.contains(&n)))
             .filter_map(|c| facts.scopes[c.scope].name.as_deref())
             .filter(|n| !releasing.contains(n))
             .collect();
@@ -231,7 +223,7 @@ fn released_by_a_call_before(
     facts.events.iter().any(|c| {
         c.span.start < e.span.start
             && named_owner(facts, c.scope) == owner
-            && callee_name(c).is_some_and(|n| releasing.contains(&n))
+            && c.called_name().is_some_and(|n| releasing.contains(&n))
     })
 }
 

@@ -474,11 +474,7 @@ fn clearing_functions<'a>(
     for _ in 0..4 {
         let mut grew = false;
         for y in &facts.events {
-            if let EventKind::Call {
-                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-            } = &y.kind
-                && names.contains(&name.as_str())
-            {
+            if y.called_name().is_some_and(|n| names.contains(&n)) {
                 grew |= add_from(&mut names, y.scope);
             }
         }

@@ -954,13 +954,7 @@ fn removed_through_helper(facts: &FileFacts, e: &Event, handler: &Handler, r: &E
         return false;
     }
     facts.events.iter().any(|c| {
-        let EventKind::Call {
-            callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-        } = &c.kind
-        else {
-            return false;
-        };
-        name == helper
+        c.called_name() == Some(helper)
             && ((c.scope == e.scope && c.span.end <= e.span.start && !c.in_loop)
                 || matches!(handler, Handler::Inline(h) if facts.is_within(c.scope, *h)))
     })

@@ -180,12 +180,7 @@ impl<'a> Walker<'a> {
         let Some(class) = self.es5_class(&class_name, n.byte_range()) else {
             return false;
         };
-        let kind = ScopeKind::Method {
-            constructor: false,
-            is_static: false,
-        };
-        self.function_with(n, kind, Some(method), Some(class), false);
-        true
+        self.walk_as_method(n, method, class)
     }
 
     /// A function stored on the instance by its constructor (`this.shutdown = function (next)
@@ -231,12 +226,7 @@ impl<'a> Walker<'a> {
         if !own || !is_ident(method) {
             return false;
         }
-        let kind = ScopeKind::Method {
-            constructor: false,
-            is_static: false,
-        };
-        self.function_with(n, kind, Some(method.to_string()), Some(class), false);
-        true
+        self.walk_as_method(n, method.to_string(), class)
     }
 
     /// Where the function expression being visited is stored: `X.prototype.m = ƒ`, a pair
@@ -297,11 +287,16 @@ impl<'a> Walker<'a> {
         let (Some(&(_, class)), None) = (classes.next(), classes.next()) else {
             return false;
         };
+        self.walk_as_method(n, name.to_string(), class)
+    }
+
+    /// Walks the function `n` as method `name` of `class` (not a constructor, not static).
+    fn walk_as_method(&mut self, n: Node<'a>, name: String, class: ClassId) -> bool {
         let kind = ScopeKind::Method {
             constructor: false,
             is_static: false,
         };
-        self.function_with(n, kind, Some(name.to_string()), Some(class), false);
+        self.function_with(n, kind, Some(name), Some(class), false);
         true
     }
 
