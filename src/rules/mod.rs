@@ -21,6 +21,7 @@ pub mod listener_fixes;
 mod listener_loops;
 mod listener_registry;
 pub mod listener_scopes;
+mod listener_settles;
 pub mod listener_suggest;
 mod listener_targets;
 mod listener_then;

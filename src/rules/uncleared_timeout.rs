@@ -411,7 +411,23 @@ fn is_raced(facts: &FileFacts, d: &Deadline) -> bool {
 /// the timer exists, do not count. When only the timer rejects (a lock waiter), the resolve
 /// that clears first covers the other path.
 fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Range<usize>> {
-    let Some(executor) = facts.ancestors(timer.scope).find(|&s| {
+    let callback = match &timer.kind {
+        EventKind::Timer(t) => t.callback,
+        _ => None,
+    };
+    open_settles_around(facts, timer, callback, clears)
+}
+
+/// [`open_settles`] for any acquisition `anchor` in a promise executor that `releases` undo
+/// (a timer's clears, a listener's removals), its own callback `callback` excluded: the
+/// settles of the executor that run after `anchor` with no release on their way.
+pub(super) fn open_settles_around(
+    facts: &FileFacts,
+    anchor: &Event,
+    callback: Option<ScopeId>,
+    releases: &[&Event],
+) -> Vec<Range<usize>> {
+    let Some(executor) = facts.ancestors(anchor.scope).find(|&s| {
         matches!(
             &facts.scopes[s].kind,
             ScopeKind::Callback(r) if r.kind == crate::facts::CallbackKind::PromiseExecutor
@@ -422,13 +438,10 @@ fn open_settles(facts: &FileFacts, timer: &Event, clears: &[&Event]) -> Vec<Rang
     let race = Race {
         facts,
         executor,
-        timer,
-        clears,
-        callback: match &timer.kind {
-            EventKind::Timer(t) => t.callback,
-            _ => None,
-        },
-        clearing: clearing_functions(facts, executor, clears),
+        timer: anchor,
+        clears: releases,
+        callback,
+        clearing: clearing_functions(facts, executor, releases),
     };
     facts
         .events
@@ -522,13 +535,8 @@ impl Race<'_> {
     }
 
     fn clears_here(&self, y: &Event) -> bool {
-        match &y.kind {
-            EventKind::ClearTimer { .. } => self.clears.iter().any(|c| std::ptr::eq(*c, y)),
-            EventKind::Call {
-                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-            } => self.clearing.contains(&name.as_str()),
-            _ => false,
-        }
+        self.clears.iter().any(|c| std::ptr::eq(*c, y))
+            || y.called_name().is_some_and(|n| self.clearing.contains(&n))
     }
 
     /// Whether the timer is cleared on the way through `x` (a settle, or a call of a helper
@@ -560,15 +568,19 @@ impl Race<'_> {
         let Some(name) = helper.name.as_deref() else {
             return false;
         };
+        // Its calls that run after the acquisition, outside the callback, must all be covered;
+        // a helper called only before it or from the callback settles nothing else.
         let calls: Vec<&Event> = f
             .events
             .iter()
             .filter(|c| {
                 matches!(&c.kind, EventKind::Call { callee: PlaceRef::Name { name: n, .. } } if n == name)
-                    && self.counts(c)
             })
             .collect();
-        !calls.is_empty() && calls.iter().all(|c| self.covered(c, depth + 1))
+        !calls.is_empty()
+            && calls
+                .iter()
+                .all(|c| !self.counts(c) || self.covered(c, depth + 1))
     }
 }
 

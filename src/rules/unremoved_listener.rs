@@ -324,6 +324,10 @@ fn check_ts(
                 }
             };
             let Some((owner, rhythm, target_desc)) = judged else {
+                // Not known to outlive the code — unless the code removes it, on some paths only.
+                out.extend(super::listener_settles::removed_on_some_settles(
+                    ctx, &META, e, listen, &target,
+                ));
                 continue;
             };
             // An AbortSignal whose origin is not followed, or whose controller is aborted.
@@ -999,14 +1003,14 @@ fn closing_sibling(facts: &FileFacts, owner: ScopeId, removal: ScopeId) -> bool 
         })
 }
 
-fn same_event(a: &Option<String>, b: &Option<String>) -> bool {
+pub(super) fn same_event(a: &Option<String>, b: &Option<String>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b,
         _ => true,
     }
 }
 
-fn same_handler(facts: &FileFacts, added: &Handler, removed: &Handler) -> bool {
+pub(super) fn same_handler(facts: &FileFacts, added: &Handler, removed: &Handler) -> bool {
     match (added, removed) {
         (Handler::Named(a), Handler::Named(b)) => facts.resolve(a) == facts.resolve(b),
         (Handler::Bound, _) | (Handler::Inline(_), _) => false,
