@@ -91,7 +91,12 @@ pub fn tuple_pair(src: &str, stmt: &std::ops::Range<usize>) -> Option<(String, S
     let syn::Stmt::Local(local) = parse::<syn::Stmt>(src.get(stmt.clone())?.trim())? else {
         return None;
     };
-    let syn::Pat::Tuple(t) = &local.pat else {
+    // Through a type ascription: `let (tx, rx): (Sender<T>, Receiver<T>) = …`.
+    let pat = match &local.pat {
+        syn::Pat::Type(t) => &*t.pat,
+        p => p,
+    };
+    let syn::Pat::Tuple(t) = pat else {
         return None;
     };
     let ident = |p: &syn::Pat| match p {
@@ -104,6 +109,20 @@ pub fn tuple_pair(src: &str, stmt: &std::ops::Range<usize>) -> Option<(String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channel_pair_is_read_through_a_type_ascription() {
+        let src = "let (tx, mut rx): (Sender<u8>, Receiver<u8>) = channel();";
+        assert_eq!(
+            tuple_pair(src, &(0..src.len())),
+            Some(("tx".to_string(), "rx".to_string()))
+        );
+        let plain = "let (a, b) = unbounded_channel();";
+        assert_eq!(
+            tuple_pair(plain, &(0..plain.len())),
+            Some(("a".to_string(), "b".to_string()))
+        );
+    }
 
     #[test]
     fn prints_expressions_statements_and_items() {
