@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+mod helpers;
 mod indices;
 mod latches;
 mod vocabulary;
@@ -358,19 +359,6 @@ pub struct Event {
     /// Inside an `if`/ternary/`&&` within `scope`.
     pub conditional: bool,
     pub path: PathKind,
-}
-
-impl Event {
-    /// The name a call names when it is a plain function or a method of `this`
-    /// (`cleanup()`, `this.disposeSocket()`): how helpers are matched to their definitions.
-    pub fn called_name(&self) -> Option<&str> {
-        match &self.kind {
-            EventKind::Call {
-                callee: PlaceRef::Name { name, .. } | PlaceRef::Field { name, .. },
-            } => Some(name.as_str()),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -196,8 +196,9 @@ fn released_by_a_call_before(
     owner: crate::facts::ScopeId,
     place: &Place,
 ) -> bool {
-    // Functions whose own body (not a callback inside) releases the slot.
-    let mut releasing: Vec<&str> = facts
+    // Functions whose own body (not a callback inside) releases the slot, and their callers.
+    let own_name = |s: crate::facts::ScopeId| facts.scopes[s].name.as_deref().into_iter().collect();
+    let seeds: Vec<&str> = facts
         .events_on(place)
         .filter(|r| {
             matches!(
@@ -207,19 +208,7 @@ fn released_by_a_call_before(
         })
         .filter_map(|r| facts.scopes[r.scope].name.as_deref())
         .collect();
-    for _ in 0..3 {
-        let more: Vec<&str> = facts
-            .events
-            .iter()
-            .filter(|c| c.called_name().is_some_and(|n| releasing.contains(&n)))
-            .filter_map(|c| facts.scopes[c.scope].name.as_deref())
-            .filter(|n| !releasing.contains(n))
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        releasing.extend(more);
-    }
+    let releasing = facts.helpers_reaching(seeds, own_name, 3);
     facts.events.iter().any(|c| {
         c.span.start < e.span.start
             && named_owner(facts, c.scope) == owner

@@ -463,39 +463,19 @@ fn clearing_functions<'a>(
     executor: ScopeId,
     clears: &[&Event],
 ) -> Vec<&'a str> {
-    let mut names: Vec<&str> = Vec::new();
-    let add_from = |names: &mut Vec<&'a str>, scope: ScopeId| {
+    // The named functions a scope runs in: those inside the executor around it, or the method
+    // whose own body it is.
+    let names_of = |scope: ScopeId| -> Vec<&'a str> {
         let method = matches!(facts.scopes[scope].kind, ScopeKind::Method { .. });
-        let inside = facts
+        facts
             .ancestors(scope)
-            .filter(|&s| s != executor && facts.is_within(s, executor));
-        let found = inside
+            .filter(|&s| s != executor && facts.is_within(s, executor))
             .chain(method.then_some(scope))
-            .filter_map(|s| facts.scopes[s].name.as_deref());
-        let mut grew = false;
-        for n in found {
-            if !names.contains(&n) {
-                names.push(n);
-                grew = true;
-            }
-        }
-        grew
+            .filter_map(|s| facts.scopes[s].name.as_deref())
+            .collect()
     };
-    for c in clears {
-        add_from(&mut names, c.scope);
-    }
-    for _ in 0..4 {
-        let mut grew = false;
-        for y in &facts.events {
-            if y.called_name().is_some_and(|n| names.contains(&n)) {
-                grew |= add_from(&mut names, y.scope);
-            }
-        }
-        if !grew {
-            break;
-        }
-    }
-    names
+    let seeds: Vec<&'a str> = clears.iter().flat_map(|c| names_of(c.scope)).collect();
+    facts.helpers_reaching(seeds, names_of, 4)
 }
 
 /// A hand-written race around one deadline timer, for [`open_settles`].

@@ -295,7 +295,6 @@ fn check_ts(
                 method,
                 event,
                 handler,
-                handler_span,
                 once,
                 signal,
                 per_key,
@@ -436,128 +435,161 @@ fn check_ts(
             for r in bound_removals {
                 d = d.with_label(r, "`.bind()` returns a new function: this removes nothing");
             }
-            if let Owner::Class(c) = owner {
-                for t in class_teardowns(facts, c, ctx.options) {
-                    d = d.with_label(
-                        scope_head(facts, t),
-                        format!("{} does not remove it", describe_scope(facts, t)),
-                    );
-                }
-                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
-                    d.fixes.extend(super::listener_fixes::ts_class_fix(
-                        ctx, e, c, &target, method, ev, handler, hs,
-                    ));
-                }
-            } else if let Owner::Scope(s) = owner
-                && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span)
-                && !facts.is_rust
-            {
-                d.fixes.extend(super::listener_fixes::ts_scope_fix(
-                    ctx, e, s, &t, method, ev, handler, hs,
-                ));
-            }
-            if let (Owner::Scope(s), Some(hs), false) = (&owner, handler_span, facts.is_rust) {
-                d.fixes.extend(
-                    super::listener_loops::loop_fix(ctx, e, *s, &t, method, handler, hs)
-                        .filter(|_| d.fixes.is_empty()),
-                );
-            }
-            if d.fixes.is_empty()
-                && let (Some(ev), Some(hs), false) = (event.as_deref(), handler_span, facts.is_rust)
-            {
-                let t = place_text(facts, &target);
+            d = with_removal_fixes(ctx, d, e, owner, &target, listen);
+            out.push(d);
+        }
+        out.extend(once_findings(ctx, summaries));
+        out
+    }
+}
+
+/// The `once` findings ([`super::once_listeners::check_once`]) with their fix: removal with
+/// the pooled request socket's close, else a suggestion to remove when the function is done.
+fn once_findings(ctx: &FileCtx, summaries: &crate::summaries::ProjectSummaries) -> Vec<Diagnostic> {
+    let facts = ctx.facts;
+    let mut out = Vec::new();
+    for (e, message, help, mut fix) in super::once_listeners::check_once(ctx, summaries) {
+        if fix.is_none()
+            && let EventKind::Listen(listen) = &e.kind
+        {
+            let ListenFacts {
+                target,
+                method,
+                event,
+                handler,
+                handler_span,
+                ..
+            } = &**listen;
+            let target = place_text(facts, &facts.resolve(target));
+            if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
                 let r = super::listener_fixes::Registration {
-                    target: &t,
+                    target: &target,
                     method,
                     event: ev,
                     handler,
                     handler_span: hs,
                 };
-                d.fixes
-                    .extend(super::listener_scopes::hoist_out_of_handler(ctx, e, &r));
+                fix = super::listener_scopes::pooled_socket_fix(ctx, &e, &r);
             }
-            if d.fixes.is_empty()
-                && let (Some(hs), false) = (handler_span, facts.is_rust)
-            {
-                d.fixes.extend(super::listener_fixes::replace_not_add(
+            // Removed when the registering function is done with the target.
+            fix = fix.or_else(|| {
+                super::listener_suggest::suggestion(
                     ctx,
-                    e,
-                    &t,
-                    method,
-                    event.as_deref(),
-                    handler,
-                    hs,
-                ));
-            }
-            if d.fixes.is_empty() {
-                let (class, scope) = match owner {
-                    Owner::Class(c) => (Some(c), None),
-                    Owner::Scope(s) => (None, Some(s)),
-                };
-                d.fixes.extend(super::listener_suggest::suggestion(
-                    ctx,
-                    e,
+                    &e,
                     &super::listener_suggest::Removal {
-                        class,
-                        scope,
-                        target: &t,
+                        class: None,
+                        scope: Some(named_owner(facts, e.scope)),
+                        target: &target,
                         method,
                         event: event.as_deref(),
                         handler,
                         handler_span: handler_span.as_ref(),
                     },
-                ));
-            }
-            out.push(d);
+                )
+            });
         }
-        for (e, message, help, mut fix) in super::once_listeners::check_once(ctx, summaries) {
-            if fix.is_none()
-                && let EventKind::Listen(listen) = &e.kind
-            {
-                let ListenFacts {
-                    target,
-                    method,
-                    event,
-                    handler,
-                    handler_span,
-                    ..
-                } = &**listen;
-                let target = place_text(facts, &facts.resolve(target));
-                if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
-                    let r = super::listener_fixes::Registration {
-                        target: &target,
-                        method,
-                        event: ev,
-                        handler,
-                        handler_span: hs,
-                    };
-                    fix = super::listener_scopes::pooled_socket_fix(ctx, &e, &r);
-                }
-                // Removed when the registering function is done with the target.
-                fix = fix.or_else(|| {
-                    super::listener_suggest::suggestion(
-                        ctx,
-                        &e,
-                        &super::listener_suggest::Removal {
-                            class: None,
-                            scope: Some(named_owner(facts, e.scope)),
-                            target: &target,
-                            method,
-                            event: event.as_deref(),
-                            handler,
-                            handler_span: handler_span.as_ref(),
-                        },
-                    )
-                });
-            }
-            out.push(
-                META.report(ctx.path.to_path_buf(), e.span.clone(), message)
-                    .with_help(help)
-                    .with_fixes(fix),
+        out.push(
+            META.report(ctx.path.to_path_buf(), e.span.clone(), message)
+                .with_help(help)
+                .with_fixes(fix),
+        );
+    }
+    out
+}
+
+/// The finding's labels on the class's teardowns, and its fixes, in order of preference:
+/// removal in the class's teardown or the owning scope, per-iteration removal, a registration
+/// hoisted out of a repeated handler of the same emitter, remove-before-add, and a suggestion
+/// last.
+fn with_removal_fixes(
+    ctx: &FileCtx,
+    mut d: Diagnostic,
+    e: &Event,
+    owner: Owner,
+    target: &Place,
+    listen: &ListenFacts,
+) -> Diagnostic {
+    let facts = ctx.facts;
+    let ListenFacts {
+        method,
+        event,
+        handler,
+        handler_span,
+        ..
+    } = listen;
+    let t = place_text(facts, target);
+    if let Owner::Class(c) = owner {
+        for t in class_teardowns(facts, c, ctx.options) {
+            d = d.with_label(
+                scope_head(facts, t),
+                format!("{} does not remove it", describe_scope(facts, t)),
             );
         }
-        out
+        if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+            d.fixes.extend(super::listener_fixes::ts_class_fix(
+                ctx, e, c, target, method, ev, handler, hs,
+            ));
+        }
+    } else if let Owner::Scope(s) = owner
+        && let (Some(ev), Some(hs)) = (event.as_deref(), handler_span)
+        && !facts.is_rust
+    {
+        d.fixes.extend(super::listener_fixes::ts_scope_fix(
+            ctx, e, s, &t, method, ev, handler, hs,
+        ));
     }
+    if let (Owner::Scope(s), Some(hs), false) = (&owner, handler_span, facts.is_rust) {
+        d.fixes.extend(
+            super::listener_loops::loop_fix(ctx, e, *s, &t, method, handler, hs)
+                .filter(|_| d.fixes.is_empty()),
+        );
+    }
+    if d.fixes.is_empty()
+        && let (Some(ev), Some(hs), false) = (event.as_deref(), handler_span, facts.is_rust)
+    {
+        let r = super::listener_fixes::Registration {
+            target: &t,
+            method,
+            event: ev,
+            handler,
+            handler_span: hs,
+        };
+        d.fixes
+            .extend(super::listener_scopes::hoist_out_of_handler(ctx, e, &r));
+    }
+    if d.fixes.is_empty()
+        && let (Some(hs), false) = (handler_span, facts.is_rust)
+    {
+        d.fixes.extend(super::listener_fixes::replace_not_add(
+            ctx,
+            e,
+            &t,
+            method,
+            event.as_deref(),
+            handler,
+            hs,
+        ));
+    }
+    if d.fixes.is_empty() {
+        let (class, scope) = match owner {
+            Owner::Class(c) => (Some(c), None),
+            Owner::Scope(s) => (None, Some(s)),
+        };
+        d.fixes.extend(super::listener_suggest::suggestion(
+            ctx,
+            e,
+            &super::listener_suggest::Removal {
+                class,
+                scope,
+                target: &t,
+                method,
+                event: event.as_deref(),
+                handler,
+                handler_span: handler_span.as_ref(),
+            },
+        ));
+    }
+    d
 }
 
 /// A target that `call` may hand back as it is (`arg`, which the registering code did not

@@ -1,0 +1,55 @@
+//! Helpers by name: which named functions run something, directly or through the named
+//! functions they call — `finish()` → `cleanup()` → `clearTimeout(t)`, `connect()` →
+//! `this.disposeSocket()` → `this.socket.close()`. Calls are matched by name
+//! ([`Event::called_name`]), as a file's own helpers are written.
+
+use super::{Event, FileFacts, ScopeId};
+
+impl Event {
+    /// The name a call names when it is a plain function or a method of `this`
+    /// (`cleanup()`, `this.disposeSocket()`): how helpers are matched to their definitions.
+    pub fn called_name(&self) -> Option<&str> {
+        match &self.kind {
+            super::EventKind::Call {
+                callee: super::PlaceRef::Name { name, .. } | super::PlaceRef::Field { name, .. },
+            } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl FileFacts {
+    /// `seeds`, and to a fixpoint (`rounds` calls deep) the names `names_of` gives for the
+    /// scope of every call of a name already found: the helpers through which something runs.
+    pub fn helpers_reaching<'a>(
+        &'a self,
+        seeds: impl IntoIterator<Item = &'a str>,
+        names_of: impl Fn(ScopeId) -> Vec<&'a str>,
+        rounds: usize,
+    ) -> Vec<&'a str> {
+        let mut names: Vec<&'a str> = Vec::new();
+        for n in seeds {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        for _ in 0..rounds {
+            let more: Vec<&'a str> = self
+                .events
+                .iter()
+                .filter(|c| c.called_name().is_some_and(|n| names.contains(&n)))
+                .flat_map(|c| names_of(c.scope))
+                .collect();
+            let before = names.len();
+            for n in more {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            if names.len() == before {
+                break;
+            }
+        }
+        names
+    }
+}
