@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, IO_ERROR, PARSE_ERROR, Severity, TIMEOUT};
 use crate::discover::{discover, display_path};
 use crate::facts::FileFacts;
+use crate::kept::{KeptFacts, KeptSource};
 use crate::registry::RULES;
+use crate::rules::inputs::ProjectInputs;
 use crate::rules::{FileCtx, ProjectCtx, ProjectFile, RuleOptions};
 use crate::source::{Language, SourceFile};
 
@@ -233,7 +235,9 @@ pub fn analyse_paths(
             .par_iter()
             .filter_map(|p| {
                 let shown = display_path(p);
-                keep(&shown).then(|| process_file(p, shown, options))
+                // Packed as soon as its file rules ran: what the project phase needs is in its
+                // inputs, the rest is unpacked on demand (see `crate::kept`).
+                keep(&shown).then(|| process_file(p, shown, options).packed())
             })
             .collect::<Vec<_>>()
     });
@@ -330,6 +334,10 @@ pub fn big_stack_pool(threads: usize) -> Option<rayon::ThreadPool> {
 
 /// Runs `work` in a pool of big-stack workers (`options.threads` of them; 0: one per core).
 pub(crate) fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> T + Send) -> T {
+    // Already on a worker of a big-stack pool (a front end's): its pool does the work.
+    if BIG_STACK.get() && rayon::current_thread_index().is_some() {
+        return work();
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(worker_threads(options.threads))
         .stack_size(WORKER_STACK)
@@ -401,8 +409,10 @@ pub fn lint_source(path: &Path, text: &str, options: &Options) -> Vec<Diagnostic
 /// suppression comments read — before the project rules: what [`link`] joins into a project.
 #[derive(Debug, Clone)]
 pub struct FileAnalysis {
-    source: Option<Arc<SourceFile>>,
-    facts: Option<Arc<FileFacts>>,
+    source: Option<KeptSource>,
+    facts: Option<KeptFacts>,
+    /// What the project rules read of this file: present when `facts` are.
+    inputs: Option<Arc<ProjectInputs>>,
     diagnostics: Vec<Diagnostic>,
     suppressions: Vec<crate::suppress::Suppression>,
     /// The result depends on the content and configuration alone (no time-out, no crash).
@@ -421,8 +431,9 @@ impl FileAnalysis {
     ) -> FileAnalysis {
         FileAnalysis {
             cacheable,
-            source,
+            source: source.map(KeptSource::live),
             facts: None,
+            inputs: None,
             suppressions: Vec::new(),
             diagnostics: vec![Diagnostic::new(rule, Severity::Error, path, range, message)],
         }
@@ -434,6 +445,7 @@ impl FileAnalysis {
         src: SourceFile,
         facts: Option<FileFacts>,
         diagnostics: Vec<Diagnostic>,
+        options: &Options,
     ) -> FileAnalysis {
         let suppressions = match &facts {
             Some(f) if src.text.contains("unleak-ignore") => {
@@ -441,10 +453,20 @@ impl FileAnalysis {
             }
             _ => Vec::new(),
         };
+        // Stored facts passed the consistency check; should summarising them still fail, the
+        // file sits out the project rules rather than ending the run.
+        let inputs = facts.as_ref().and_then(|f| {
+            catch_unwind(AssertUnwindSafe(|| {
+                ProjectInputs::build(f, &src.text, &options.rules)
+            }))
+            .ok()
+            .map(Arc::new)
+        });
         FileAnalysis {
             cacheable: true,
-            source: Some(Arc::new(src)),
-            facts: facts.map(Arc::new),
+            source: Some(KeptSource::live(Arc::new(src))),
+            facts: facts.map(|f| KeptFacts::live(Arc::new(f))),
+            inputs,
             diagnostics,
             suppressions,
         }
@@ -456,19 +478,35 @@ impl FileAnalysis {
             cacheable: false,
             source: None,
             facts: None,
+            inputs: None,
             diagnostics,
             suppressions: Vec::new(),
         }
     }
 
-    /// Its facts, when it was lowered.
-    pub(crate) fn facts(&self) -> Option<&FileFacts> {
-        self.facts.as_deref()
+    /// Its facts, when it was lowered (unpacked if need be).
+    pub(crate) fn facts(&self) -> Option<Arc<FileFacts>> {
+        self.facts.as_ref().map(KeptFacts::get)
     }
 
-    /// The file's source, when it could be read.
-    pub fn source(&self) -> Option<&Arc<SourceFile>> {
-        self.source.as_ref()
+    /// The file's source, when it could be read (unpacked if need be).
+    pub fn source(&self) -> Option<Arc<SourceFile>> {
+        self.source.as_ref().map(KeptSource::get)
+    }
+
+    /// The path the file's diagnostics name, when it could be read.
+    pub fn source_path(&self) -> Option<&Path> {
+        self.source.as_ref().map(KeptSource::path)
+    }
+
+    /// The same analysis with its facts and text packed (see [`crate::kept`]): what a batch run
+    /// holds until the project phase.
+    pub fn packed(self) -> FileAnalysis {
+        FileAnalysis {
+            source: self.source.as_ref().map(KeptSource::packed),
+            facts: self.facts.as_ref().map(KeptFacts::packed),
+            ..self
+        }
     }
 
     /// The file's own diagnostics (read and parse failures, file rules), before suppressions.
@@ -485,7 +523,7 @@ fn finish<'a>(
     options: &Options,
 ) -> Report {
     let diagnostics = &mut diagnostics;
-    let mut sources = HashMap::new();
+    let mut kept_sources = HashMap::new();
     let mut project = Vec::new();
     let mut suppressions = Vec::new();
     for o in outcomes {
@@ -494,23 +532,57 @@ fn finish<'a>(
             if !o.suppressions.is_empty() {
                 suppressions.push((src.clone(), o.suppressions.clone()));
             }
-            if let Some(facts) = &o.facts {
-                project.push(ProjectFile {
-                    path: src.path.clone(),
-                    source: src.clone(),
-                    facts: facts.clone(),
-                    is_test: is_test(&src.path, facts, options),
-                });
+            if let (Some(facts), Some(inputs)) = (&o.facts, &o.inputs) {
+                project.push(ProjectFile::new(
+                    src.clone(),
+                    facts.clone(),
+                    inputs.clone(),
+                    is_test(src.path(), inputs, options),
+                ));
             }
-            sources.insert(src.path.clone(), src.clone());
+            kept_sources.insert(src.path().to_path_buf(), src.clone());
         }
     }
-    let ctx = ProjectCtx {
-        files: &project,
-        options: &options.rules,
-        summaries: std::sync::OnceLock::new(),
-    };
-    for rule in RULES.iter().filter(|r| r.meta().is_project()) {
+    let ctx = ProjectCtx::new(&project, &options.rules);
+    let project_rules: Vec<_> = RULES.iter().filter(|r| r.meta().is_project()).collect();
+    // Every file once, in parallel: its facts and text unpacked for all the project rules
+    // together, and freed before the next (what keeps a batch run's memory flat).
+    let per_file: Vec<Vec<Diagnostic>> = in_worker_pool(options, || {
+        project
+            .par_iter()
+            .map(|file| {
+                let facts = file.facts();
+                let src = file.source();
+                let mut out = Vec::new();
+                for rule in &project_rules {
+                    match catch_unwind(AssertUnwindSafe(|| {
+                        crate::rules::fixes::with_suggestions_in(
+                            &src.text,
+                            rule.check_project_file(&ctx, file, &facts, &src),
+                        )
+                    })) {
+                        Ok(d) => out.extend(d),
+                        Err(panic) => out.push(Diagnostic::new(
+                            INTERNAL_ERROR,
+                            Severity::Error,
+                            file.path.clone(),
+                            0..0,
+                            format!(
+                                "rule `{}` crashed on `{}` in the project pass: {}; its findings \
+                                 for this file are missing, please report this",
+                                rule.meta().id,
+                                file.path.display(),
+                                panic_message(&*panic)
+                            ),
+                        )),
+                    }
+                }
+                out
+            })
+            .collect()
+    });
+    diagnostics.extend(per_file.into_iter().flatten());
+    for rule in &project_rules {
         match catch_unwind(AssertUnwindSafe(|| {
             crate::rules::fixes::with_suggestions_in_project(&ctx, rule.check_project(&ctx))
         })) {
@@ -529,7 +601,8 @@ fn finish<'a>(
         }
     }
     // Inline suppressions, after every rule (project rules report into files too).
-    for (src, sups) in &suppressions {
+    for (kept, sups) in &suppressions {
+        let src = kept.get();
         crate::suppress::apply(&src.path, &src.text, &src.lines, sups, diagnostics, &|id| {
             crate::registry::find(id).is_some()
         });
@@ -562,6 +635,21 @@ fn finish<'a>(
         ))
     });
     diagnostics.dedup();
+    // The sources of the files findings are in (unpacked: their text is read from here on).
+    let mut sources: HashMap<PathBuf, Arc<SourceFile>> = {
+        let named: HashSet<&Path> = diagnostics
+            .iter()
+            .flat_map(|d| {
+                std::iter::once(d.file.as_path())
+                    .chain(d.labels.iter().filter_map(|l| l.file.as_deref()))
+            })
+            .collect();
+        kept_sources
+            .iter()
+            .filter(|(p, _)| named.contains(p.as_path()))
+            .map(|(p, k)| (p.clone(), k.get()))
+            .collect()
+    };
     let unmatched_baseline = match &options.baseline {
         Some(filter) => filter.apply(diagnostics, &sources),
         None => Vec::new(),
@@ -654,7 +742,7 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let src = SourceFile::new(shown, language, text);
-                return FileAnalysis::restored(src, entry.facts, diagnostics);
+                return FileAnalysis::restored(src, entry.facts, diagnostics, options);
             }
             Err(e) => bytes = e.into_bytes(),
         }
@@ -678,7 +766,7 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         c.put(
             key,
             content,
-            analysis.facts.as_deref(),
+            analysis.facts().as_deref(),
             &analysis.diagnostics,
         );
     }
@@ -777,12 +865,33 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         &source,
         &facts.syntax_errors,
     ));
+    // What the project rules read of the file, made while its facts are live.
+    let inputs = match catch_unwind(AssertUnwindSafe(|| {
+        ProjectInputs::build(&facts, &source.text, &options.rules)
+    })) {
+        Ok(i) => Arc::new(i),
+        Err(panic) => {
+            return FileAnalysis::failed(
+                Some(Arc::new(source)),
+                false,
+                INTERNAL_ERROR,
+                path.clone(),
+                0..0,
+                format!(
+                    "unleak crashed while summarising `{}` for the project rules: {}; the file \
+                     was skipped, please report this",
+                    path.display(),
+                    panic_message(&*panic)
+                ),
+            );
+        }
+    };
     let ctx = FileCtx {
         path: &path,
         source: &source.text,
         facts: &facts,
         options: &options.rules,
-        is_test: is_test(&path, &facts, options),
+        is_test: is_test(&path, &inputs, options),
         deadline,
     };
     let mut cacheable = true;
@@ -839,21 +948,22 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
     FileAnalysis {
         cacheable,
-        source: Some(Arc::new(source)),
-        facts: Some(Arc::new(facts)),
+        source: Some(KeptSource::live(Arc::new(source))),
+        facts: Some(KeptFacts::live(Arc::new(facts))),
+        inputs: Some(inputs),
         diagnostics,
         suppressions,
     }
 }
 
 /// Whether `path` holds tests, by its configuration's `[files] tests` or the built-in set.
-fn is_test(path: &Path, facts: &FileFacts, options: &Options) -> bool {
+fn is_test(path: &Path, inputs: &ProjectInputs, options: &Options) -> bool {
     let configured = options
         .config
         .as_ref()
         .and_then(|c| c.for_file(path).ok())
         .and_then(|c| c.is_test(path));
-    crate::rules::is_test(path, facts, configured)
+    crate::rules::is_test(path, inputs, configured)
 }
 
 /// Test hook: `UNLEAK_FAULT_INJECT=<substring>` makes parsing any file whose path contains it

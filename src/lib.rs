@@ -20,6 +20,7 @@ pub mod facts;
 pub mod fix;
 pub mod fixes;
 pub mod fsio;
+pub mod kept;
 pub mod lang;
 pub mod lsp;
 pub mod project;

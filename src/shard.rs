@@ -128,8 +128,8 @@ impl Summaries {
         let mut files = Vec::with_capacity(analysed.files.len());
         for a in &analysed.files {
             let Some(path) = a
-                .source()
-                .map(|s| s.path.clone())
+                .source_path()
+                .map(Path::to_path_buf)
                 .or_else(|| a.diagnostics().first().map(|d| d.file.clone()))
             else {
                 continue;
@@ -139,7 +139,7 @@ impl Summaries {
                 source: a
                     .source()
                     .map(|s| (Cache::content_hash(s.text.as_bytes()), s.text.len() as u64)),
-                facts: a.facts().cloned(),
+                facts: a.facts().map(|f| (*f).clone()),
                 diagnostics: crate::cache::store(a.diagnostics()).ok_or_else(|| {
                     format!("a finding in `{}` names a non-UTF-8 path", path.display())
                 })?,
@@ -374,5 +374,8 @@ fn rebuild(f: StoredFile, options: &Options) -> (FileAnalysis, bool) {
         }
     }
     let src = SourceFile::new(shown, language, text);
-    (FileAnalysis::restored(src, facts, diagnostics), false)
+    (
+        FileAnalysis::restored(src, facts, diagnostics, options).packed(),
+        false,
+    )
 }

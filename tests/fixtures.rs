@@ -107,3 +107,32 @@ fn reference_runtime_is_clean() {
     let actual = findings_under(&root().join("runtime"));
     assert!(actual.is_empty(), "runtime/ must be clean: {actual:#?}");
 }
+
+/// A batch run packs every file's facts and text after its file rules and unpacks them for the
+/// project pass (`unleak::kept`); the editor and the fixer keep them live. Both must report the
+/// same findings, messages, labels and fixes, on both languages' fixtures and the cases.
+#[test]
+fn packed_and_live_project_passes_report_the_same() {
+    let options = Options::default();
+    for dir in [
+        "fixtures/legacy-ts",
+        "fixtures/legacy-rust",
+        "fixtures/cases",
+    ] {
+        // Relative (tests run in the manifest folder): both runs name files the same way.
+        let base = PathBuf::from(dir);
+        let packed = lint_paths(std::slice::from_ref(&base), &options);
+        let (files, _) = unleak::engine::find_files(std::slice::from_ref(&base), &options);
+        let analyses = unleak::engine::analyse_files(&files, &options);
+        let live = unleak::engine::link(&analyses, &options);
+        let show = |r: &unleak::Report| {
+            r.diagnostics
+                .iter()
+                .map(|d| format!("{d:?}"))
+                .collect::<Vec<_>>()
+        };
+        let (packed, live) = (show(&packed), show(&live));
+        assert!(packed.len() > 10, "{dir}: too few findings to compare");
+        assert_eq!(packed, live, "{dir}");
+    }
+}

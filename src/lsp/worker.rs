@@ -760,14 +760,14 @@ impl Worker {
             if let Some(d) = self.docs.get(p)
                 && let State::Analysed(a) = &d.state
             {
-                return a.source().cloned();
+                return a.source();
             }
             if let Some(s) = report.sources.get(p) {
                 return Some(s.clone());
             }
             self.projects
                 .iter()
-                .find_map(|pr| pr.disk.get(p).and_then(|a| a.source().cloned()))
+                .find_map(|pr| pr.disk.get(p).and_then(|a| a.source()))
         };
         let uri_of = |p: &Path| -> (String, Option<i32>) {
             match self.docs.get(p) {

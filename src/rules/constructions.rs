@@ -22,45 +22,54 @@ pub const GLOBALS: &[&str] = &[
 ];
 
 /// One `new C(…)` site: per argument, why it is shared (`None` when it is not).
-struct Site {
+#[derive(Debug, Clone)]
+pub struct Site {
     args: Vec<Option<String>>,
+}
+
+/// The construction sites of one file (TypeScript), by the class's name as written last: a
+/// file's part of [`Constructions`], made while its facts are live.
+pub fn file_sites(facts: &FileFacts, src: &str) -> Vec<(String, Site)> {
+    let mut out = Vec::new();
+    if facts.is_rust {
+        return out;
+    }
+    for e in &facts.events {
+        let EventKind::Construct { class, args } = &e.kind else {
+            continue;
+        };
+        let name = class.rsplit('.').next().unwrap_or(class);
+        let args = args
+            .iter()
+            .map(|a| {
+                shared_arg(facts, src, e, &facts.resolve(a)).map(|why| {
+                    format!(
+                        "`new {name}(…)` in {} hands it {why}",
+                        describe_scope(facts, named_owner(facts, e.scope))
+                    )
+                })
+            })
+            .collect();
+        out.push((name.to_string(), Site { args }));
+    }
+    out
 }
 
 /// The construction sites of the project, by the class's name as written last
 /// (`new ns.Session(…)` counts for `Session`).
-#[derive(Default)]
-pub struct Constructions {
-    by_class: HashMap<String, Vec<Site>>,
+pub struct Constructions<'a> {
+    by_class: HashMap<&'a str, Vec<&'a Site>>,
 }
 
-impl Constructions {
-    pub fn build(ctx: &ProjectCtx) -> Constructions {
-        let mut out = Constructions::default();
-        for f in ctx.files.iter().filter(|f| !f.facts.is_rust) {
-            let facts = &f.facts;
-            for e in &facts.events {
-                let EventKind::Construct { class, args } = &e.kind else {
-                    continue;
-                };
-                let name = class.rsplit('.').next().unwrap_or(class);
-                let args = args
-                    .iter()
-                    .map(|a| {
-                        shared_arg(facts, &f.source.text, e, &facts.resolve(a)).map(|why| {
-                            format!(
-                                "`new {name}(…)` in {} hands it {why}",
-                                describe_scope(facts, named_owner(facts, e.scope))
-                            )
-                        })
-                    })
-                    .collect();
-                out.by_class
-                    .entry(name.to_string())
-                    .or_default()
-                    .push(Site { args });
+impl<'a> Constructions<'a> {
+    pub fn build(ctx: &ProjectCtx<'a>) -> Constructions<'a> {
+        let mut by_class: HashMap<&str, Vec<&Site>> = HashMap::new();
+        for f in ctx.files {
+            for (name, site) in &f.inputs.constructions {
+                by_class.entry(name.as_str()).or_default().push(site);
             }
         }
-        out
+        Constructions { by_class }
     }
 
     /// Why the `index`-th constructor argument of `class` is shared, from the first site that

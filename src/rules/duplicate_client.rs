@@ -5,6 +5,7 @@
 
 use super::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::facts::Event;
 
@@ -151,13 +152,17 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
     use super::fixes::*;
     let ts: Vec<&Site> = sites
         .iter()
-        .filter(|s| s.kind == kind && !s.file.facts.is_rust && !s.file.is_test)
+        .filter(|s| s.kind == kind && !s.facts.is_rust && !s.file.is_test)
         .collect();
     let (export, file_name) = shared_names(kind)?;
     // An earlier fix made it already: a project file exporting `export`.
     for f in ctx.files {
         let stem = f.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if stem == file_name && f.source.text.contains(&format!("export const {export} = ")) {
+        if stem == file_name
+            && f.source()
+                .text
+                .contains(&format!("export const {export} = "))
+        {
             return Some(SharedModule {
                 path: f.path.clone(),
                 export,
@@ -166,7 +171,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         }
     }
     let config = ts.iter().find_map(|s| {
-        let src = &s.file.source.text;
+        let src = &s.src.text;
         let head = &src[s.event.span.clone()];
         let end = call_end(src, s.event.span.end)?;
         let args = &src[s.event.span.end..end];
@@ -181,7 +186,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         .next()?
         .trim()
         .to_string();
-    let facts = &site.file.facts;
+    let facts = &site.facts;
     let b = facts.lookup(&root, site.event.scope)?;
     let import = match &facts.bindings[b].kind {
         crate::facts::BindingKind::Import { source, imported } if !source.starts_with('.') => {
@@ -223,7 +228,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         path = dir.join(format!("{file_name}{n}.{ext}"));
         n += 1;
     }
-    let nl = newline(&site.file.source.text);
+    let nl = newline(&site.src.text);
     let content = [
         format!(
             "// One `{kind}` client for the whole service: it holds the connection pool, sockets"
@@ -395,8 +400,8 @@ fn portable_args(args: &str) -> bool {
 /// the first fix). Unsafe: every site now uses the shared client's configuration.
 fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
-    let src = &site.file.source.text;
-    let facts = &site.file.facts;
+    let src = &site.src.text;
+    let facts = &site.facts;
     if site.file.path == m.path {
         return None;
     }
@@ -504,7 +509,8 @@ fn rust_fix(
         let Some(module) = home.module_of(&f.path) else {
             continue;
         };
-        let text = &f.source.text;
+        let source = f.source();
+        let text = &source.text;
         for st in clients::statics(text) {
             let visible = module.is_empty() || st.public;
             if visible
@@ -526,7 +532,7 @@ fn rust_fix(
             }
         }
     }
-    let extent = |s: &Site| clients::construction_extent(&s.file.source.text, &s.event.span);
+    let extent = |s: &Site| clients::construction_extent(&s.src.text, &s.event.span);
     let reference = |s: &Site, name: &str, root: &std::path::Path| {
         if s.file.path == root {
             name.to_string()
@@ -591,13 +597,14 @@ fn rust_fix(
                 .iter()
                 .find(|f| f.path == home.root)
                 .unwrap_or(site.file);
-            let root_text = &root_file.source.text;
+            let root_source = root_file.source();
+            let root_text = &root_source.text;
             let base = match kind {
                 "async_openai::Client" => "OPENAI_CLIENT",
                 _ => "HTTP_CLIENT",
             };
-            let name = unique_name(base, |n| root_file.facts.has_word(root_text, n));
-            let construction = site.file.source.text.get(extent(site)?)?;
+            let name = unique_name(base, |n| root_file.facts().has_word(root_text, n));
+            let construction = site.src.text.get(extent(site)?)?;
             // A path the construction names must resolve where the static goes.
             let same_file = root_file.path == site.file.path;
             let visible = |first: &str| {
@@ -723,6 +730,8 @@ fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool 
 
 struct Site<'a> {
     file: &'a ProjectFile,
+    facts: &'a FileFacts,
+    src: &'a crate::source::SourceFile,
     event: &'a Event,
     kind: String,
     lazy: bool,
@@ -736,43 +745,77 @@ impl Rule for DuplicateClient {
     fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
         findings(ctx)
     }
+
+    fn check_project_file(
+        &self,
+        ctx: &ProjectCtx,
+        file: &ProjectFile,
+        facts: &FileFacts,
+        _src: &crate::source::SourceFile,
+    ) -> Vec<Diagnostic> {
+        super::overwritten_client::check(ctx, file, facts)
+            .into_iter()
+            .map(|(e, message, help)| {
+                META.report(file.path.clone(), e.span.clone(), message)
+                    .with_help(help)
+            })
+            .collect()
+    }
+}
+
+/// The client constructions of one file: event index and kind (see [`client_kind`]; configured
+/// extra constructors, `[options] client-constructors`, count too).
+pub(crate) fn file_sites(facts: &FileFacts, options: &RuleOptions) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for (i, e) in facts.events.iter().enumerate() {
+        let extra = || match &e.kind {
+            EventKind::New { class, .. } => {
+                let last = class.rsplit(['.', ':']).next().unwrap_or(class);
+                options
+                    .extra_clients
+                    .iter()
+                    .any(|c| c == last || c == class)
+                    .then(|| last.to_string())
+            }
+            _ => None,
+        };
+        if let Some(kind) = client_kind(facts, e).or_else(extra) {
+            // The client library itself: `new Redis()` inside the file that defines
+            // `class Redis` is a factory, not a use.
+            if facts
+                .classes
+                .iter()
+                .any(|c| c.name.as_deref() == Some(kind.as_str()))
+            {
+                continue;
+            }
+            out.push((i as u32, kind));
+        }
+    }
+    out
 }
 
 fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
+    // The files that construct clients, unpacked while this rule runs.
+    let held: Vec<(&ProjectFile, Arc<FileFacts>, Arc<crate::source::SourceFile>)> = ctx
+        .files
+        .iter()
+        .filter(|f| !f.inputs.client_sites.is_empty())
+        .map(|f| (f, f.facts(), f.source()))
+        .collect();
     let mut sites: Vec<Site> = Vec::new();
-    for file in ctx.files {
-        for e in &file.facts.events {
-            // Configured extra constructors (`[options] client-constructors`).
-            let extra = || match &e.kind {
-                EventKind::New { class, .. } => {
-                    let last = class.rsplit(['.', ':']).next().unwrap_or(class);
-                    ctx.options
-                        .extra_clients
-                        .iter()
-                        .any(|c| c == last || c == class)
-                        .then(|| last.to_string())
-                }
-                _ => None,
-            };
-            if let Some(kind) = client_kind(&file.facts, e).or_else(extra) {
-                // The client library itself: `new Redis()` inside the file that defines
-                // `class Redis` is a factory, not a use.
-                if file
-                    .facts
-                    .classes
-                    .iter()
-                    .any(|c| c.name.as_deref() == Some(kind.as_str()))
-                {
-                    continue;
-                }
-                let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
-                sites.push(Site {
-                    file,
-                    event: e,
-                    kind,
-                    lazy,
-                });
-            }
+    for (file, facts, src) in &held {
+        for (i, kind) in &file.inputs.client_sites {
+            let e = &facts.events[*i as usize];
+            let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
+            sites.push(Site {
+                file,
+                facts,
+                src,
+                event: e,
+                kind: kind.clone(),
+                lazy,
+            });
         }
     }
     // The non-test sites of each kind, grouped once (not searched per site).
@@ -786,7 +829,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
     let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
         std::collections::HashMap::new();
     for (i, site) in sites.iter().enumerate() {
-        let facts = &site.file.facts;
+        let facts = &site.facts;
         let test = site.file.is_test;
         // How many other sites there are, and the first few of them as labels.
         // The returns of one factory (`if (blocking) return new Redis({...config, …});
@@ -889,7 +932,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         }
         if facts.is_rust {
             // Built in a loop from nothing the loop binds: once, before the loop.
-            let src = &site.file.source.text;
+            let src = &site.src.text;
             // Not when the function itself runs per request: the hoisted client would
             // still be built on every call (the shared static below is the fix then).
             let per_request = rust_per_request_fn(facts, site.event.scope);
@@ -936,12 +979,6 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             }
         }
         out.push(d);
-    }
-    for (file, e, message, help) in super::overwritten_client::check(ctx, ctx.summaries()) {
-        out.push(
-            META.report(file.path.clone(), e.span.clone(), message)
-                .with_help(help),
-        );
     }
     out
 }

@@ -155,16 +155,27 @@ pub fn with_suggestions(
     out
 }
 
+/// [`help_suggestion`] for each finding in the file whose text is `src` that has no fix.
+pub fn with_suggestions_in(
+    src: &str,
+    mut out: Vec<crate::diagnostic::Diagnostic>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    for d in out.iter_mut().filter(|d| d.fixes.is_empty()) {
+        d.fixes.extend(help_suggestion(src, d));
+    }
+    out
+}
+
 /// [`help_suggestion`] for each finding of a project rule that has no fix, in its own file.
 pub fn with_suggestions_in_project(
     ctx: &super::ProjectCtx,
     mut out: Vec<crate::diagnostic::Diagnostic>,
 ) -> Vec<crate::diagnostic::Diagnostic> {
     for d in out.iter_mut().filter(|d| d.fixes.is_empty()) {
-        let Some(file) = ctx.files.iter().find(|f| f.path == d.file) else {
+        let Some(file) = ctx.file(&d.file) else {
             continue;
         };
-        d.fixes.extend(help_suggestion(&file.source.text, d));
+        d.fixes.extend(help_suggestion(&file.source().text, d));
     }
     out
 }

@@ -47,13 +47,14 @@ impl Rule for MissingGracefulShutdown {
 /// Unsafe: the process now exits on SIGTERM after draining.
 fn ts_fix(
     f: &ProjectFile,
+    facts: &FileFacts,
     e: &crate::facts::Event,
     api: &str,
     handlers: &[(&ProjectFile, ScopeId)],
 ) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
-    let src = f.source.text.as_str();
-    let facts = &f.facts;
+    let source = f.source();
+    let src = source.text.as_str();
     let stmt = src.get(e.stmt.clone())?;
     let ident = |s: &str| {
         !s.is_empty()
@@ -149,111 +150,173 @@ fn ts_fix(
     ))
 }
 
+/// What one file says about the service's shutdown, made while its facts are live.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// TypeScript: servers started (not handed back to a caller): event index, API.
+    ts_starts: Vec<(usize, String)>,
+    /// TypeScript: imports a package that installs graceful shutdown.
+    imports_helper: bool,
+    /// TypeScript: `process.on('SIGTERM', h)` handlers.
+    sigterm: Vec<Sigterm>,
+    /// TypeScript: a `process` SIGINT listener.
+    sigint: bool,
+    /// TypeScript: module-level intervals.
+    module_intervals: Vec<std::ops::Range<usize>>,
+    /// Rust: servers started: event index, API, with graceful shutdown.
+    rust_starts: Vec<(usize, String, bool)>,
+    /// Rust: signals listened for.
+    rust_sigterm: bool,
+    rust_sigint: bool,
+    /// Rust: long-lived background tasks.
+    long_task: bool,
+    /// Rust: module-level `fn main`s: scope and the binding's span.
+    mains: Vec<(ScopeId, std::ops::Range<usize>)>,
+}
+
+#[derive(Debug)]
+struct Sigterm {
+    /// The scope that runs on SIGTERM; `None` when unleak cannot see into it (imported, bound).
+    scope: Option<ScopeId>,
+    /// Something in it closes a server, clears a timer or calls imported code.
+    releases: bool,
+}
+
+impl Inputs {
+    pub fn build(facts: &FileFacts, src: &str) -> Inputs {
+        let mut out = Inputs::default();
+        let process = || Place::Global("process".into());
+        for (i, e) in facts.events.iter().enumerate() {
+            match &e.kind {
+                EventKind::ServerStart { api, graceful } if facts.is_rust => {
+                    out.rust_starts.push((i, api.clone(), *graceful));
+                }
+                EventKind::ServerStart { api, .. } if !handed_back(facts, src, e) => {
+                    out.ts_starts.push((i, api.clone()));
+                }
+                EventKind::SignalListen { signal } => {
+                    out.rust_sigterm |= signal == "SIGTERM";
+                    out.rust_sigint |= signal == "SIGINT";
+                }
+                EventKind::LongTask => out.long_task = true,
+                EventKind::Timer(timer) if timer.repeat && facts.is_module_scope(e.scope) => {
+                    out.module_intervals.push(e.span.clone());
+                }
+                EventKind::Listen(l) if facts.resolve(&l.target) == process() => {
+                    match l.event.as_deref() {
+                        Some("SIGINT") => out.sigint = true,
+                        Some("SIGTERM") => out.sigterm.push(sigterm(facts, &l.handler)),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.imports_helper = facts.bindings.iter().any(|b| {
+            matches!(&b.kind, crate::facts::BindingKind::Import { source, .. } if HELPERS.contains(&source.as_str()))
+        });
+        if facts.is_rust {
+            out.mains = facts
+                .bindings
+                .iter()
+                .filter_map(|b| match b.kind {
+                    crate::facts::BindingKind::Function(s)
+                        if b.name == "main" && facts.is_module_scope(b.scope) =>
+                    {
+                        Some((s, b.span.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+        }
+        out
+    }
+}
+
+/// A SIGTERM handler: the scope that runs, and whether it releases anything.
+fn sigterm(facts: &FileFacts, handler: &Handler) -> Sigterm {
+    let scope = match handler {
+        Handler::Inline(s) => Some(*s),
+        Handler::Named(p) => match facts.resolve(p) {
+            Place::Binding(b) => match facts.bindings[b].kind {
+                crate::facts::BindingKind::Function(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    // Does it close a server, or call into code unleak does not follow?
+    let releases = scope.is_some_and(|h| {
+        facts.events.iter().any(|e| {
+            runs_during(facts, e.scope, 0, &|s| s == h)
+                && match &e.kind {
+                    EventKind::Release { method, .. } => {
+                        matches!(method.as_str(), "close" | "terminate" | "stop" | "shutdown")
+                    }
+                    EventKind::ClearTimer { .. } => true,
+                    // A call of an imported function (e.g. `await shutdown()`).
+                    EventKind::Call { callee } => matches!(
+                        facts.resolve(callee),
+                        Place::Binding(b) if matches!(facts.bindings[b].kind, crate::facts::BindingKind::Import { .. })
+                    ),
+                    _ => false,
+                }
+        })
+    });
+    Sigterm { scope, releases }
+}
+
 /// `return server.listen(…)` in a function: a library's convenience helper (Koa's
 /// `app.listen()`) that starts a server and hands it to its caller, who owns its shutdown. A
 /// service starts its server at the top level or in its entry point, and keeps it.
-fn handed_back(f: &ProjectFile, e: &crate::facts::Event) -> bool {
-    !f.facts.is_module_scope(e.scope)
-        && f.source
-            .text
+fn handed_back(facts: &FileFacts, src: &str, e: &crate::facts::Event) -> bool {
+    !facts.is_module_scope(e.scope)
+        && src
             .get(e.stmt.clone())
             .is_some_and(|s| s.trim_start().starts_with("return"))
 }
 
 fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
-    let ts: Vec<&ProjectFile> = ctx.files.iter().filter(|f| !f.facts.is_rust).collect();
-    let starts: Vec<(&ProjectFile, &crate::facts::Event, &String)> = ts
+    let ts: Vec<&ProjectFile> = ctx.files.iter().filter(|f| !f.is_rust).collect();
+    let starts: Vec<(&ProjectFile, usize, &String)> = ts
         .iter()
+        .filter(|f| !f.is_test)
         .flat_map(|f| {
-            f.facts.events.iter().filter_map(move |e| match &e.kind {
-                EventKind::ServerStart { api, .. } if !f.is_test && !handed_back(f, e) => {
-                    Some((*f, e, api))
-                }
-                _ => None,
-            })
+            f.inputs
+                .shutdown
+                .ts_starts
+                .iter()
+                .map(move |(i, api)| (*f, *i, api))
         })
         .collect();
     if starts.is_empty() {
         return;
     }
-    let helper = ts.iter().any(|f| {
-        f.facts.bindings.iter().any(|b| {
-            matches!(&b.kind, crate::facts::BindingKind::Import { source, .. } if HELPERS.contains(&source.as_str()))
-        })
-    });
-    if helper {
+    if ts.iter().any(|f| f.inputs.shutdown.imports_helper) {
         return;
     }
     // SIGTERM handlers: (file, scope that runs on SIGTERM).
     let mut handlers: Vec<(&ProjectFile, ScopeId)> = Vec::new();
+    let mut releases = false;
     for f in &ts {
-        for e in &f.facts.events {
-            let EventKind::Listen(l) = &e.kind else {
-                continue;
-            };
-            let ListenFacts {
-                target,
-                event: Some(ev),
-                handler,
-                ..
-            } = &**l
-            else {
-                continue;
-            };
-            if ev != "SIGTERM" || f.facts.resolve(target) != Place::Global("process".into()) {
-                continue;
-            }
-            let scope = match handler {
-                Handler::Inline(s) => Some(*s),
-                Handler::Named(p) => match f.facts.resolve(p) {
-                    Place::Binding(b) => match f.facts.bindings[b].kind {
-                        crate::facts::BindingKind::Function(s) => Some(s),
-                        _ => None,
-                    },
-                    _ => None,
-                },
-                _ => None,
-            };
+        for h in &f.inputs.shutdown.sigterm {
             // A handler unleak cannot see into (imported, bound): assume it does the work.
-            let Some(scope) = scope else {
+            let Some(scope) = h.scope else {
                 return;
             };
             handlers.push((f, scope));
+            releases |= h.releases;
         }
     }
-    if !handlers.is_empty() {
-        // Does any SIGTERM path close a server, or call into code unleak does not follow?
-        let releases = handlers.iter().any(|(f, h)| {
-            f.facts.events.iter().any(|e| {
-                let inside = runs_during(&f.facts, e.scope, 0, &|s| s == *h);
-                inside
-                    && match &e.kind {
-                        EventKind::Release { method, .. } => {
-                            matches!(method.as_str(), "close" | "terminate" | "stop" | "shutdown")
-                        }
-                        EventKind::ClearTimer { .. } => true,
-                        // A call of an imported function (e.g. `await shutdown()`).
-                        EventKind::Call { callee } => matches!(
-                            f.facts.resolve(callee),
-                            Place::Binding(b) if matches!(f.facts.bindings[b].kind, crate::facts::BindingKind::Import { .. })
-                        ),
-                        _ => false,
-                    }
-            })
-        });
-        if releases {
-            return;
-        }
+    if releases {
+        return;
     }
     // Only Ctrl-C handled: the classic dev-machine shutdown that containers never send.
-    let sigint_only = ts.iter().any(|f| {
-        f.facts.events.iter().any(|e| {
-            matches!(&e.kind, EventKind::Listen(l)
-                if l.event.as_deref() == Some("SIGINT")
-                    && f.facts.resolve(&l.target) == Place::Global("process".into()))
-        })
-    });
-    for (f, e, api) in starts {
+    let sigint_only = ts.iter().any(|f| f.inputs.shutdown.sigint);
+    for (f, i, api) in starts {
+        let facts = f.facts();
+        let e = &facts.events[i];
         let msg = if handlers.is_empty() {
             format!(
                 "`{api}` starts a server, but nothing in the project handles SIGTERM{}: on every \
@@ -280,21 +343,16 @@ fn check_ts(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             );
         // Label the module-level intervals nothing stops.
         for g in &ts {
-            for t in &g.facts.events {
-                if let EventKind::Timer(timer) = &t.kind
-                    && timer.repeat
-                    && g.facts.is_module_scope(t.scope)
-                {
-                    let label = "this interval is not stopped on shutdown";
-                    if std::ptr::eq(*g, f) {
-                        d = d.with_label(t.span.clone(), label);
-                    } else {
-                        d = d.with_label_in(g.path.clone(), t.span.clone(), label);
-                    }
+            for span in &g.inputs.shutdown.module_intervals {
+                let label = "this interval is not stopped on shutdown";
+                if std::ptr::eq(*g, f) {
+                    d = d.with_label(span.clone(), label);
+                } else {
+                    d = d.with_label_in(g.path.clone(), span.clone(), label);
                 }
             }
         }
-        d.fixes.extend(ts_fix(f, e, api, &handlers));
+        d.fixes.extend(ts_fix(f, &facts, e, api, &handlers));
         out.push(d);
     }
 }
@@ -303,27 +361,16 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     let rs: Vec<&ProjectFile> = ctx
         .files
         .iter()
-        .filter(|f| f.facts.is_rust && !f.is_test)
+        .filter(|f| f.is_rust && !f.is_test)
         .collect();
-    let signal = |sig: &str| {
-        rs.iter().any(|f| {
-            f.facts
-                .events
-                .iter()
-                .any(|e| matches!(&e.kind, EventKind::SignalListen { signal } if signal == sig))
-        })
-    };
-    let sigterm = signal("SIGTERM");
-    let sigint = signal("SIGINT");
+    let sigterm = rs.iter().any(|f| f.inputs.shutdown.rust_sigterm);
+    let sigint = rs.iter().any(|f| f.inputs.shutdown.rust_sigint);
     let help = "wait for both signals — `tokio::signal::unix::signal(SignalKind::terminate())` and \
                 `tokio::signal::ctrl_c()` in a `select!` — then cancel a `CancellationToken` that \
                 stops the jobs, and pass that future to `axum::serve(..).with_graceful_shutdown(..)`";
     let mut reported = false;
     for f in &rs {
-        for e in &f.facts.events {
-            let EventKind::ServerStart { api, graceful } = &e.kind else {
-                continue;
-            };
+        for (i, api, graceful) in &f.inputs.shutdown.rust_starts {
             let msg = if !graceful {
                 format!(
                     "`{api}(..)` runs without `.with_graceful_shutdown(..)`: on SIGTERM in-flight \
@@ -343,13 +390,15 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
                 continue;
             };
             reported = true;
+            let facts = f.facts();
+            let e = &facts.events[*i];
             out.push(
                 META.report(f.path.clone(), e.span.clone(), msg)
                     .with_help(help)
                     .with_fixes(if *graceful {
                         None
                     } else {
-                        rust_fixes::event_fix(&f.facts, &f.source.text, e)
+                        rust_fixes::event_fix(&facts, &f.source().text, e)
                     }),
             );
         }
@@ -359,43 +408,26 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
     }
     // No server: a `main` that runs long-lived tasks and never hears SIGTERM. The tasks are
     // looked for in main's own file, or anywhere when the project has a single `main`.
-    let has_long = |f: &ProjectFile| {
-        f.facts
-            .events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::LongTask))
-    };
-    let mains: Vec<(&ProjectFile, usize)> = rs
+    let mains: Vec<(&ProjectFile, ScopeId, &std::ops::Range<usize>)> = rs
         .iter()
         .flat_map(|f| {
-            f.facts.bindings.iter().filter_map(move |b| match b.kind {
-                crate::facts::BindingKind::Function(s)
-                    if b.name == "main" && f.facts.is_module_scope(b.scope) =>
-                {
-                    Some((*f, s))
-                }
-                _ => None,
-            })
+            f.inputs
+                .shutdown
+                .mains
+                .iter()
+                .map(move |(s, span)| (*f, *s, span))
         })
         .collect();
-    let any_long = rs.iter().any(|f| has_long(f));
-    for (f, scope) in &mains {
-        let f = *f;
-        if !(has_long(f) || (mains.len() == 1 && any_long)) {
+    let any_long = rs.iter().any(|f| f.inputs.shutdown.long_task);
+    for (f, scope, span) in &mains {
+        if !(f.inputs.shutdown.long_task || (mains.len() == 1 && any_long)) {
             continue;
         }
-        let Some(b) = f
-            .facts
-            .bindings
-            .iter()
-            .find(|b| matches!(b.kind, crate::facts::BindingKind::Function(s) if s == *scope))
-        else {
-            continue;
-        };
+        let facts = f.facts();
         out.push(
             META.report(
                 f.path.clone(),
-                b.span.clone(),
+                (*span).clone(),
                 format!(
                     "`main` runs long-lived background tasks but never listens for SIGTERM{}: \
                      on shutdown the tasks are killed mid-work instead of being cancelled and \
@@ -409,8 +441,11 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
             )
             .with_help(help)
             .with_fixes({
-                let s = &f.facts.scopes[*scope];
-                rust_fixes::sigterm_with_ctrl_c(&f.source.text, s.body.as_ref().unwrap_or(&s.span))
+                let s = &facts.scopes[*scope];
+                rust_fixes::sigterm_with_ctrl_c(
+                    &f.source().text,
+                    s.body.as_ref().unwrap_or(&s.span),
+                )
             }),
         );
     }

@@ -16,6 +16,7 @@ pub mod duplicate_adapter;
 pub mod duplicate_client;
 pub mod fixes;
 mod handed_back;
+pub mod inputs;
 mod interval_fixes;
 pub mod listener_fixes;
 mod listener_loops;
@@ -188,31 +189,94 @@ impl FileCtx<'_> {
     }
 }
 
-/// The project index: every file's facts, for cross-file rules.
+/// The project: every file, with what each says for the project rules ([`inputs`]) and the
+/// joins built from those on first use, shared by the rules (and by the threads of the
+/// per-file pass).
 pub struct ProjectCtx<'a> {
     pub files: &'a [ProjectFile],
     pub options: &'a RuleOptions,
-    /// The function and class summaries of `files`, built on first use and shared by the
-    /// project rules.
-    pub summaries: std::sync::OnceLock<crate::summaries::ProjectSummaries>,
+    joins: inputs::Joins<'a>,
 }
 
-impl ProjectCtx<'_> {
+impl<'a> ProjectCtx<'a> {
+    pub fn new(files: &'a [ProjectFile], options: &'a RuleOptions) -> ProjectCtx<'a> {
+        ProjectCtx {
+            files,
+            options,
+            joins: inputs::Joins::default(),
+        }
+    }
+
     /// The project's summaries (built once, on the first rule that asks).
     pub fn summaries(&self) -> &crate::summaries::ProjectSummaries {
-        self.summaries
+        self.joins
+            .summaries
             .get_or_init(|| crate::summaries::ProjectSummaries::build(self))
+    }
+
+    /// The file at `path`, if it is one of the project's.
+    pub fn file(&self, path: &Path) -> Option<&'a ProjectFile> {
+        self.files.iter().find(|f| f.path == path)
     }
 }
 
 #[derive(Debug)]
 pub struct ProjectFile {
     pub path: PathBuf,
-    pub source: std::sync::Arc<crate::source::SourceFile>,
-    /// Shared with the file's analysis, which a long-running front end keeps between runs.
-    pub facts: std::sync::Arc<FileFacts>,
     /// The file holds tests (see [`is_test_file`]), which some rules skip.
     pub is_test: bool,
+    pub is_rust: bool,
+    /// What every project rule reads of every file (see [`inputs`]).
+    pub inputs: std::sync::Arc<inputs::ProjectInputs>,
+    /// Shared with the file's analysis, which a long-running front end keeps between runs
+    /// (live) and a batch run packs (see [`crate::kept`]).
+    facts: crate::kept::KeptFacts,
+    source: crate::kept::KeptSource,
+}
+
+impl ProjectFile {
+    pub fn new(
+        source: crate::kept::KeptSource,
+        facts: crate::kept::KeptFacts,
+        inputs: std::sync::Arc<inputs::ProjectInputs>,
+        is_test: bool,
+    ) -> ProjectFile {
+        ProjectFile {
+            path: source.path().to_path_buf(),
+            is_test,
+            is_rust: inputs.is_rust,
+            inputs,
+            facts,
+            source,
+        }
+    }
+
+    /// A live file from its source and facts (tests; front ends go through the engine).
+    pub fn from_parts(
+        source: crate::source::SourceFile,
+        facts: FileFacts,
+        options: &RuleOptions,
+    ) -> ProjectFile {
+        let inputs = inputs::ProjectInputs::build(&facts, &source.text, options);
+        let is_test = is_test(&source.path, &inputs, None);
+        ProjectFile::new(
+            crate::kept::KeptSource::live(std::sync::Arc::new(source)),
+            crate::kept::KeptFacts::live(std::sync::Arc::new(facts)),
+            std::sync::Arc::new(inputs),
+            is_test,
+        )
+    }
+
+    /// The file's facts, unpacked if need be: hold them while reporting in this file, not
+    /// across the project (a packed file's facts are freed when the last holder lets go).
+    pub fn facts(&self) -> std::sync::Arc<FileFacts> {
+        self.facts.get()
+    }
+
+    /// The file's source (text and line index), as [`ProjectFile::facts`].
+    pub fn source(&self) -> std::sync::Arc<crate::source::SourceFile> {
+        self.source.get()
+    }
 }
 
 /// Options rules read (configuration arrives in a later issue; defaults live here).
@@ -237,6 +301,20 @@ pub trait Rule: Sync {
     fn check_file(&self, _ctx: &FileCtx) -> Vec<Diagnostic> {
         Vec::new()
     }
+    /// Project rules: findings in one file of the project, given what the whole project says
+    /// (`ctx`: its inputs and the joins built from them). The engine runs this for every file
+    /// in parallel, with the file's facts and source unpacked once for all the rules.
+    fn check_project_file(
+        &self,
+        _ctx: &ProjectCtx,
+        _file: &ProjectFile,
+        _facts: &FileFacts,
+        _src: &crate::source::SourceFile,
+    ) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+    /// Project rules: findings that join several files (one server start and every file's
+    /// shutdown handler), read from the inputs; a file's facts are unpacked only to report in it.
     fn check_project(&self, _ctx: &ProjectCtx) -> Vec<Diagnostic> {
         Vec::new()
     }
@@ -508,36 +586,6 @@ pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
     e.in_loop && facts.lifetime(e.scope) != Lifetime::Once
 }
 
-/// Types (classes, structs) whose instances live for the whole process: instantiated at module
-/// level (TypeScript), singletons, held in a `static`, behind an `Arc`, or given to
-/// `.with_state(..)` (Rust) — anywhere in the project.
-pub fn long_lived_types(ctx: &ProjectCtx) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
-    for f in ctx.files {
-        out.extend(f.facts.long_lived_types.iter().cloned());
-        for c in &f.facts.classes {
-            if c.singleton
-                && let Some(n) = &c.name
-            {
-                out.insert(n.clone());
-            }
-        }
-        for e in &f.facts.events {
-            if let EventKind::New {
-                class,
-                factory: false,
-                ..
-            } = &e.kind
-                && !e.in_loop
-                && f.facts.is_module_scope(e.scope)
-            {
-                out.insert(class.rsplit('.').next().unwrap_or(class).to_string());
-            }
-        }
-    }
-    out
-}
-
 /// A file that holds tests by the built-in set: names with `.test.` or `.spec.`, files under a
 /// folder named `__tests__`, `__mocks__`, `test`, `tests`, `bench`, `benches` or
 /// `benchmarks`. Its timers and clients are not the service's. (`[files] tests` replaces the
@@ -571,16 +619,12 @@ fn in_folder(path: &Path, names: &[&str]) -> bool {
 /// Whether a file is treated as a test: by the configuration's `[files] tests` when it has
 /// one (`configured`), else by [`is_test_file`]; a file under `examples/` is a test unless it
 /// starts a server, in which case it shows a service and is linted like one.
-pub fn is_test(path: &Path, facts: &FileFacts, configured: Option<bool>) -> bool {
+pub fn is_test(path: &Path, inputs: &inputs::ProjectInputs, configured: Option<bool>) -> bool {
     if let Some(c) = configured {
         return c;
     }
-    if is_test_file(path) || facts.test_support {
+    if is_test_file(path) || inputs.test_support {
         return true;
     }
-    in_folder(path, &["examples"])
-        && !facts
-            .events
-            .iter()
-            .any(|e| matches!(e.kind, crate::facts::EventKind::ServerStart { .. }))
+    in_folder(path, &["examples"]) && !inputs.starts_server
 }

@@ -18,14 +18,18 @@ use super::*;
 use crate::facts::{BindingKind, Event};
 use crate::summaries::{ClassSummary, ProjectSummaries};
 
-/// `(file, event, message, help)` for each field overwritten with a new resource per run.
-pub(super) fn check<'a>(
-    ctx: &'a ProjectCtx,
-    summaries: &ProjectSummaries,
-) -> Vec<(&'a ProjectFile, &'a Event, String, String)> {
+/// `(event, message, help)` for each field of `file` overwritten with a new resource per run.
+pub(super) fn check<'f>(
+    ctx: &ProjectCtx,
+    file: &ProjectFile,
+    facts: &'f FileFacts,
+) -> Vec<(&'f Event, String, String)> {
     let mut out = Vec::new();
-    for file in ctx.files.iter().filter(|f| !f.facts.is_rust && !f.is_test) {
-        let facts = &file.facts;
+    if facts.is_rust || file.is_test {
+        return out;
+    }
+    let summaries = ctx.summaries();
+    {
         for e in &facts.events {
             let EventKind::New {
                 class,
@@ -61,7 +65,7 @@ pub(super) fn check<'a>(
             if e.scope != method || e.in_loop {
                 continue;
             }
-            let Some(resource) = resource_class(ctx, summaries, file, e, class) else {
+            let Some(resource) = resource_class(summaries, file, facts, e, class) else {
                 continue;
             };
             let rhythm = summaries
@@ -112,7 +116,7 @@ pub(super) fn check<'a>(
                 "call `{this_field}.{ender}()` (if set) before assigning the new one, or reuse \
                  the existing instance"
             );
-            out.push((file, e, message, help));
+            out.push((e, message, help));
         }
     }
     out
@@ -121,13 +125,12 @@ pub(super) fn check<'a>(
 /// The summary of the class `new <class>(…)` builds, when it is a project class whose
 /// instances must be let go (it has a life-ending method).
 fn resource_class<'s>(
-    _ctx: &ProjectCtx,
     summaries: &'s ProjectSummaries,
     file: &ProjectFile,
+    facts: &FileFacts,
     e: &Event,
     class: &str,
 ) -> Option<&'s ClassSummary> {
-    let facts = &file.facts;
     let (head, last) = match class.rsplit_once('.') {
         Some((h, l)) => (h, l),
         None => (class, class),

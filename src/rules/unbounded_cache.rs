@@ -168,15 +168,21 @@ impl Rule for UnboundedCache {
         &META
     }
 
-    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        findings(ctx)
+    fn check_project_file(
+        &self,
+        ctx: &ProjectCtx,
+        file: &ProjectFile,
+        facts: &FileFacts,
+        src: &crate::source::SourceFile,
+    ) -> Vec<Diagnostic> {
+        findings(ctx, file, facts, &src.text)
     }
 }
 
-fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
+fn findings(ctx: &ProjectCtx, file: &ProjectFile, facts: &FileFacts, src: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for file in ctx.files {
-        for e in &file.facts.events {
+    {
+        for e in &facts.events {
             let EventKind::CacheCtor { api, options, at } = &e.kind else {
                 continue;
             };
@@ -210,14 +216,14 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
                     "bound it with {what}, sized for the working set; a cache without eviction \
                          is an unbounded map"
                 ))
-                .with_fixes(at.and_then(|at| bound_fix(&file.source.text, api_norm, at)))
-                .with_fixes(rust_fixes::event_fix(&file.facts, &file.source.text, e))
-                .with_fixes(cached_size_fix(&file.source.text, e)),
+                .with_fixes(at.and_then(|at| bound_fix(src, api_norm, at)))
+                .with_fixes(rust_fixes::event_fix(facts, src, e))
+                .with_fixes(cached_size_fix(src, e)),
             );
         }
     }
     out.extend(super::unbounded_collection::long_lived_collections(
-        ctx, &META, true,
+        ctx, file, facts, src, &META, true,
     ));
     out
 }

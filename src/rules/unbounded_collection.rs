@@ -3,8 +3,11 @@
 //! that runs repeatedly, and never shrinks nor is bounded.
 
 use super::*;
-use crate::facts::{BindingKind, CollectionKind, Event};
+use crate::facts::{CollectionKind, Event};
 use crate::project::resolve_import;
+use std::sync::Arc;
+
+use super::inputs::{SizeEvent, SizeKind};
 
 pub struct UnboundedCollection;
 
@@ -21,6 +24,8 @@ static META: RuleMeta = RuleMeta {
 /// A collection declaration being judged, and how to recognise its uses in any file.
 struct Target<'a> {
     file: &'a ProjectFile,
+    facts: &'a FileFacts,
+    src: &'a str,
     decl: &'a Event,
     kind: CollectionKind,
     place: Place,
@@ -33,13 +38,15 @@ impl Rule for UnboundedCollection {
         &META
     }
 
-    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        findings(ctx)
+    fn check_project_file(
+        &self,
+        ctx: &ProjectCtx,
+        file: &ProjectFile,
+        facts: &FileFacts,
+        src: &crate::source::SourceFile,
+    ) -> Vec<Diagnostic> {
+        long_lived_collections(ctx, file, facts, &src.text, &META, false)
     }
-}
-
-fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
-    long_lived_collections(ctx, &META, false)
 }
 
 /// A collection whose name says it is a cache or memo table (`menuCache`, `memo`): reported by
@@ -54,88 +61,62 @@ pub(crate) fn is_cache_name(name: &str) -> bool {
     })
 }
 
-/// Long-lived collections that grow and never shrink, reported under `meta`: the ones named
-/// like caches when `caches` is set, the others otherwise.
+/// Long-lived collections of `file` that grow and never shrink, reported under `meta`: the
+/// ones named like caches when `caches` is set, the others otherwise.
 pub(crate) fn long_lived_collections(
     ctx: &ProjectCtx,
+    file: &ProjectFile,
+    facts: &FileFacts,
+    src: &str,
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
-    {
-        // Classes instantiated at module level (anywhere in the project) live for the process.
-        let mut module_instances: Vec<String> = Vec::new();
-        for f in ctx.files {
-            for e in &f.facts.events {
-                if let EventKind::New { class, .. } = &e.kind
-                    && !e.in_loop
-                    && f.facts.is_module_scope(e.scope)
-                {
-                    let last = class.rsplit('.').next().unwrap_or(class);
-                    module_instances.push(last.to_string());
-                }
-            }
-        }
-        let mut out = Vec::new();
-        let long_lived = long_lived_types(ctx);
-        let size_events = rust_size_events(ctx);
-        // Senders handed to another file's function whose sends there are reply-paced.
-        let paced_params: std::collections::HashSet<&crate::facts::CallArg> = ctx
-            .files
-            .iter()
-            .flat_map(|f| &f.facts.paced_sender_params)
-            .collect();
-        for file in ctx.files.iter().filter(|f| f.facts.is_rust) {
-            out.extend(check_rust(
-                file,
-                &long_lived,
-                &size_events,
-                &paced_params,
-                meta,
-                caches,
-            ));
-        }
-        for file in ctx.files.iter().filter(|f| !f.facts.is_rust) {
-            let facts = &file.facts;
-            for decl in &facts.events {
-                let EventKind::Collection { kind, place } = &decl.kind else {
-                    continue;
-                };
-                let place = facts.resolve(place);
-                let name = place_text(facts, &place);
-                if is_cache_name(&name) != caches {
-                    continue;
-                }
-                let export_name = match &place {
-                    Place::Binding(b) if facts.is_module_binding(*b) => {
-                        Some(facts.bindings[*b].name.clone())
-                    }
-                    Place::Field { class, .. } => {
-                        let c = &facts.classes[*class];
-                        let long_lived = c.singleton
-                            || c.name
-                                .as_ref()
-                                .is_some_and(|n| module_instances.contains(n));
-                        if !long_lived {
-                            continue;
-                        }
-                        None
-                    }
-                    _ => continue,
-                };
-                let target = Target {
-                    file,
-                    decl,
-                    kind: *kind,
-                    place,
-                    export_name,
-                };
-                if let Some(d) = judge(ctx, &target, meta, caches) {
-                    out.push(d);
-                }
-            }
-        }
-        out
+    if facts.is_rust {
+        return check_rust(ctx, file, facts, src, meta, caches);
     }
+    // Classes instantiated at module level (anywhere in the project) live for the process.
+    let module_instances = ctx.module_instances();
+    let mut out = Vec::new();
+    for decl in &facts.events {
+        let EventKind::Collection { kind, place } = &decl.kind else {
+            continue;
+        };
+        let place = facts.resolve(place);
+        let name = place_text(facts, &place);
+        if is_cache_name(&name) != caches {
+            continue;
+        }
+        let export_name = match &place {
+            Place::Binding(b) if facts.is_module_binding(*b) => {
+                Some(facts.bindings[*b].name.clone())
+            }
+            Place::Field { class, .. } => {
+                let c = &facts.classes[*class];
+                let long_lived = c.singleton
+                    || c.name
+                        .as_ref()
+                        .is_some_and(|n| module_instances.contains(n));
+                if !long_lived {
+                    continue;
+                }
+                None
+            }
+            _ => continue,
+        };
+        let target = Target {
+            file,
+            facts,
+            src,
+            decl,
+            kind: *kind,
+            place,
+            export_name,
+        };
+        if let Some(d) = judge(ctx, &target, meta, caches) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 fn judge(
@@ -144,42 +125,36 @@ fn judge(
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Option<Diagnostic> {
-    let mut growth: Vec<(&ProjectFile, &Event)> = Vec::new();
     let mut declarations = 0;
     // The places that denote the collection: its own place in its file, and, when the module
-    // exports it, every import of it in other files.
-    let mut places: Vec<(&ProjectFile, Place)> = vec![(t.file, t.place.clone())];
-    if let Some(name) = t
-        .export_name
-        .as_ref()
-        .filter(|n| t.file.facts.is_exported(n))
-    {
-        for file in ctx.files.iter().filter(|f| !std::ptr::eq(*f, t.file)) {
-            for (b, binding) in file.facts.bindings.iter().enumerate() {
-                if let BindingKind::Import { source, imported } = &binding.kind
-                    && imported == name
-                    && resolve_import(
-                        &file.path,
-                        source,
-                        ctx.files.iter().map(|f| f.path.as_path()),
-                    )
-                    .is_some_and(|p| p == t.file.path)
-                {
-                    places.push((file, Place::Binding(b)));
-                }
+    // exports it, every import of it in other files (whose facts are unpacked for this).
+    let mut importers: Vec<(&ProjectFile, Arc<FileFacts>, Place)> = Vec::new();
+    if let Some(name) = t.export_name.as_ref().filter(|n| t.facts.is_exported(n)) {
+        for (file, b, source) in ctx.importers(name) {
+            if !std::ptr::eq(file, t.file)
+                && resolve_import(
+                    &file.path,
+                    source,
+                    ctx.files.iter().map(|f| f.path.as_path()),
+                )
+                .is_some_and(|p| p == t.file.path)
+            {
+                importers.push((file, file.facts(), Place::Binding(b)));
             }
         }
     }
-    for (file, place) in &places {
-        let facts = &file.facts;
+    let places = std::iter::once((t.file, t.facts, &t.place))
+        .chain(importers.iter().map(|(f, facts, p)| (*f, &**facts, p)));
+    let mut growth: Vec<(&ProjectFile, &FileFacts, &Event)> = Vec::new();
+    for (file, facts, place) in places {
         for e in facts.events_on(place) {
             match &e.kind {
                 EventKind::Grow { .. } if grows_repeatedly(facts, e) => {
-                    growth.push((file, e));
+                    growth.push((file, facts, e));
                 }
                 EventKind::Shrink { .. } => {
                     // The declaring assignment itself (`this.m = new Map()`) is no shrink.
-                    let own = std::ptr::eq(*file, t.file)
+                    let own = std::ptr::eq(file, t.file)
                         && e.span.start <= t.decl.span.start
                         && t.decl.span.end <= e.span.end;
                     if !own {
@@ -201,14 +176,18 @@ fn judge(
     // collection is bounded by the program, not by traffic.
     if growth
         .iter()
-        .all(|(file, g)| registration_api(&file.facts, g.scope))
+        .all(|(_, facts, g)| registration_api(facts, g.scope))
     {
         return None;
     }
-    if t.kind == CollectionKind::Set && growth.iter().all(|(file, g)| warns_once(file, g)) {
+    if t.kind == CollectionKind::Set
+        && growth
+            .iter()
+            .all(|(file, facts, g)| warns_once(file, facts, g))
+    {
         return None;
     }
-    let facts = &t.file.facts;
+    let facts = t.facts;
     let where_ = describe_place(facts, &t.place);
     let verbs = match t.kind {
         CollectionKind::Map => "`delete`/`clear`",
@@ -240,8 +219,8 @@ fn judge(
     if !facts.is_rust {
         d.fixes.extend(ts_fix(ctx, t, &growth));
     }
-    for (file, g) in growth {
-        let label = format!("grows here ({})", describe_scope(&file.facts, g.scope));
+    for (file, facts, g) in growth {
+        let label = format!("grows here ({})", describe_scope(facts, g.scope));
         if std::ptr::eq(file, t.file) {
             d = d.with_label(g.span.clone(), label);
         } else {
@@ -258,8 +237,9 @@ const WARNING_CALLS: &[&str] = &["emitWarning(", "console.warn(", ".warn(", "dep
 /// A warn-once set: the growth `seen.add(key)` sits in a function that tests `seen.has(..)`
 /// and emits a warning — deduplicating deprecation and misuse warnings by their message. The
 /// keys are the program's own warning texts, a fixed set, however long the process runs.
-fn warns_once(file: &ProjectFile, g: &Event) -> bool {
-    let src = file.source.text.as_str();
+fn warns_once(file: &ProjectFile, facts: &FileFacts, g: &Event) -> bool {
+    let source = file.source();
+    let src = source.text.as_str();
     let Some(receiver) = src
         .get(g.span.clone())
         .and_then(|t| t.split_once(".add("))
@@ -268,7 +248,7 @@ fn warns_once(file: &ProjectFile, g: &Event) -> bool {
     else {
         return false;
     };
-    let Some(body) = file.facts.scopes[g.scope]
+    let Some(body) = facts.scopes[g.scope]
         .body
         .as_ref()
         .and_then(|b| src.get(b.clone()))
@@ -284,13 +264,13 @@ fn warns_once(file: &ProjectFile, g: &Event) -> bool {
 fn ts_fix(
     ctx: &ProjectCtx,
     t: &Target,
-    growth: &[(&ProjectFile, &Event)],
+    growth: &[(&ProjectFile, &FileFacts, &Event)],
 ) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
     const CAP: &str = "10_000";
     let file = t.file;
-    let src = file.source.text.as_str();
-    let facts = &file.facts;
+    let src = t.src;
+    let facts = t.facts;
     let x = place_text(facts, &t.place);
     let unit = indent_unit(src, 2);
     let map_like = matches!(t.kind, CollectionKind::Map | CollectionKind::Set);
@@ -330,7 +310,7 @@ fn ts_fix(
     let ts = is_typescript(&file.path);
     let bang = if ts { "!" } else { "" };
     let mut edits = Vec::new();
-    for (f, g) in growth {
+    for (f, _, g) in growth {
         if t.kind == CollectionKind::Object && std::ptr::eq(*f, file) {
             edits.push(dictionary_cap(src, &x, &g.stmt, CAP, bang)?);
             continue;
@@ -415,56 +395,19 @@ fn dictionary_cap(
 }
 
 /// Rust: unbounded channels (always), and collections in statics or fields of long-lived
-/// structs that grow and never shrink anywhere in the workspace (matched by field name).
-/// Field or static name → the growth, shrinkage and size checks of that name in the Rust files,
-/// in file and event order. Built once per run: looking them up by scanning every event of the
-/// project for every collection was quadratic.
-/// Each event comes with the type names its file deals with (the structs it defines and those
-/// it shows to be long-lived), for the "is this growth about that struct" check.
-type SizeEvents<'a> = std::collections::HashMap<
-    String,
-    Vec<(
-        &'a ProjectFile,
-        &'a Event,
-        std::rc::Rc<std::collections::HashSet<&'a str>>,
-    )>,
->;
-
-fn rust_size_events<'a>(ctx: &ProjectCtx<'a>) -> SizeEvents<'a> {
-    let mut index = SizeEvents::new();
-    for f in ctx.files.iter().filter(|f| f.facts.is_rust) {
-        let types: std::rc::Rc<std::collections::HashSet<&str>> = std::rc::Rc::new(
-            f.facts
-                .classes
-                .iter()
-                .filter_map(|c| c.name.as_deref())
-                .chain(f.facts.long_lived_types.iter().map(String::as_str))
-                .collect(),
-        );
-        for g in &f.facts.events {
-            let p = match &g.kind {
-                EventKind::Grow { place }
-                | EventKind::Shrink { place }
-                | EventKind::SizeCheck { place } => place,
-                _ => continue,
-            };
-            if let Some(name) = crate::facts::place_name(&f.facts.resolve(p), &f.facts) {
-                index.entry(name).or_default().push((f, g, types.clone()));
-            }
-        }
-    }
-    index
-}
-
+/// structs that grow and never shrink anywhere in the workspace (matched by field name, through
+/// [`ProjectCtx::size_events`]).
 fn check_rust(
+    ctx: &ProjectCtx,
     file: &ProjectFile,
-    long_lived: &std::collections::HashSet<String>,
-    size_events: &SizeEvents,
-    paced_params: &std::collections::HashSet<&crate::facts::CallArg>,
+    facts: &FileFacts,
+    src: &str,
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
-    let facts = &file.facts;
+    let long_lived = ctx.long_lived_types();
+    // Senders handed to another file's function whose sends there are reply-paced.
+    let paced_params = ctx.paced_sender_params();
     // The sender went to a function (in any file) whose every send waits for a reply.
     let paced_elsewhere = |start: usize| {
         facts
@@ -494,7 +437,7 @@ fn check_rust(
                      `crossbeam_channel::bounded(N)`) and decide what happens when it is full: wait \
                      (`send().await`), drop (`try_send`), or disconnect the slow consumer",
                 )
-                .with_fixes(rust_fixes::event_fix(facts, &file.source.text, e)),
+                .with_fixes(rust_fixes::event_fix(facts, src, e)),
                 );
             }
             EventKind::PiledTasks { collection } if !caches => {
@@ -514,7 +457,7 @@ fn check_rust(
                          or a channel instead of keeping every handle",
                     )
                     .with_fixes(crate::fixes::rust::caps::reap_piled(
-                        &file.source.text,
+                        src,
                         collection,
                         &e.stmt,
                     )),
@@ -574,15 +517,16 @@ fn check_rust(
                 }
                 let mut growth = Vec::new();
                 let mut bounded = false;
-                for (f, g, types) in size_events.get(&name).map_or(&[][..], Vec::as_slice) {
-                    let (f, g) = (*f, *g);
+                for (f, g) in ctx.size_events(&name) {
                     match g.kind {
-                        EventKind::Grow { .. } => {
+                        SizeKind::Grow => {
                             // Growth by field name counts in files that deal with the struct
                             // (its impl, or code holding it in an `Arc`); shrinking anywhere
                             // counts, to stay on the safe side.
-                            let relevant = struct_name.as_deref().is_none_or(|s| types.contains(s));
-                            if relevant && grows_repeatedly(&f.facts, g) {
+                            let relevant = struct_name
+                                .as_deref()
+                                .is_none_or(|s| f.inputs.rust_types.iter().any(|t| t == s));
+                            if relevant && g.repeated {
                                 growth.push((f, g));
                             }
                         }
@@ -610,10 +554,11 @@ fn check_rust(
                      `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
                      bounded cache with a TTL (moka)",
                 );
-                d.fixes
-                    .extend(rust_collection_fix(file, &place, *kind, &growth));
+                d.fixes.extend(rust_collection_fix(
+                    file, facts, src, &place, *kind, &growth,
+                ));
                 for (f, g) in growth.into_iter().take(MAX_LABELS) {
-                    let label = format!("grows here ({})", describe_scope(&f.facts, g.scope));
+                    let label = format!("grows here ({})", g.scope);
                     if std::ptr::eq(f, file) {
                         d = d.with_label(g.span.clone(), label);
                     } else {
@@ -633,13 +578,13 @@ fn check_rust(
 /// checked before each growth (statics too). Growth in this file only.
 fn rust_collection_fix(
     file: &ProjectFile,
+    facts: &FileFacts,
+    src: &str,
     place: &Place,
     kind: CollectionKind,
-    growth: &[(&ProjectFile, &Event)],
+    growth: &[(&ProjectFile, &SizeEvent)],
 ) -> Option<crate::diagnostic::Fix> {
     use crate::fixes::rust::{caps, collections};
-    let facts = &file.facts;
-    let src = file.source.text.as_str();
     if growth.iter().any(|(f, _)| !std::ptr::eq(*f, file)) {
         return None;
     }
@@ -703,7 +648,7 @@ fn registration_api(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
 
 /// Growth that happens more than once per owner: not at start-up, not while a constructor
 /// fills a fresh instance (a long-lived object is constructed once).
-fn grows_repeatedly(facts: &FileFacts, e: &Event) -> bool {
+pub(crate) fn grows_repeatedly(facts: &FileFacts, e: &Event) -> bool {
     !matches!(
         event_lifetime(facts, e.scope, e.in_loop),
         Lifetime::Once | Lifetime::PerInstance

@@ -39,30 +39,28 @@ impl Rule for UnremovedListener {
         &META
     }
 
-    fn check_project(&self, ctx: &ProjectCtx) -> Vec<Diagnostic> {
-        let long_lived = long_lived_types(ctx);
-        let constructions = Constructions::build(ctx);
-        let summaries = ctx.summaries();
-        let mut out = Vec::new();
-        for file in ctx.files {
-            if file.facts.is_rust {
-                out.extend(check_rust_registries(ctx, file, &long_lived));
-            } else {
-                out.extend(check_ts(
-                    &FileCtx {
-                        path: &file.path,
-                        source: &file.source.text,
-                        facts: &file.facts,
-                        options: ctx.options,
-                        is_test: file.is_test,
-                        deadline: None,
-                    },
-                    &constructions,
-                    summaries,
-                ));
-            }
+    fn check_project_file(
+        &self,
+        ctx: &ProjectCtx,
+        file: &ProjectFile,
+        facts: &FileFacts,
+        src: &crate::source::SourceFile,
+    ) -> Vec<Diagnostic> {
+        if facts.is_rust {
+            return check_rust_registries(ctx, file, facts, &src.text);
         }
-        out
+        check_ts(
+            &FileCtx {
+                path: &file.path,
+                source: &src.text,
+                facts,
+                options: ctx.options,
+                is_test: file.is_test,
+                deadline: None,
+            },
+            ctx.constructions(),
+            ctx.summaries(),
+        )
     }
 }
 
@@ -90,9 +88,10 @@ fn is_subscribe_name(name: &str) -> bool {
 fn check_rust_registries(
     ctx: &ProjectCtx,
     file: &ProjectFile,
-    long_lived: &std::collections::HashSet<String>,
+    facts: &FileFacts,
+    src: &str,
 ) -> Vec<Diagnostic> {
-    let facts = &file.facts;
+    let long_lived = ctx.long_lived_types();
     let mut out = Vec::new();
     for e in &facts.events {
         let EventKind::Grow { place } = &e.kind else {
@@ -158,8 +157,8 @@ fn check_rust_registries(
                  publishing",
             )
             .with_fixes(
-                prune_closed_senders_fix(&file.source.text, e, &ty)
-                    .or_else(|| clear_on_teardown_fix(file, e, &place, &name, mname)),
+                prune_closed_senders_fix(src, e, &ty)
+                    .or_else(|| clear_on_teardown_fix(facts, src, e, &place, &name, mname)),
             ),
         );
     }
@@ -172,7 +171,8 @@ fn check_rust_registries(
 /// failing that (a subscribe method that returns a key), a suggested `clear_<field>()` next to
 /// the subscribe method for the code that ends the owner to call. Unsafe: subscribers are no longer called after the teardown.
 fn clear_on_teardown_fix(
-    file: &ProjectFile,
+    facts: &FileFacts,
+    src: &str,
     e: &Event,
     place: &Place,
     field: &str,
@@ -182,8 +182,6 @@ fn clear_on_teardown_fix(
     let Place::Field { class, .. } = place else {
         return None;
     };
-    let facts = &file.facts;
-    let src = file.source.text.as_str();
     let stmt = src.get(e.stmt.clone())?.trim_end();
     let receiver = stmt.strip_suffix(';').unwrap_or(stmt);
     let receiver = receiver[..receiver
@@ -268,11 +266,8 @@ fn prune_closed_senders_fix(src: &str, e: &Event, ty: &str) -> Option<crate::dia
 
 /// Some Rust file shrinks a field or static of this name (matched by name: see [`crate::facts::place_name`]).
 pub(crate) fn rust_field_ever_shrinks(ctx: &ProjectCtx, name: &str) -> bool {
-    ctx.files.iter().filter(|f| f.facts.is_rust).any(|f| {
-        f.facts.events.iter().any(|e| {
-            matches!(&e.kind, EventKind::Shrink { place } if crate::facts::place_name(&f.facts.resolve(place), &f.facts).as_deref() == Some(name))
-        })
-    })
+    ctx.size_events(name)
+        .any(|(_, e)| e.kind == super::inputs::SizeKind::Shrink)
 }
 
 fn check_ts(

@@ -493,7 +493,7 @@ fn callee_of(facts: &FileFacts, callee: &PlaceRef) -> Option<Callee> {
 
 /// The project's summaries and the cross-file frequency of every function.
 pub struct ProjectSummaries {
-    files: Vec<(PathBuf, FileSummary)>,
+    files: Vec<(PathBuf, std::sync::Arc<FileSummary>)>,
     by_path: HashMap<PathBuf, usize>,
     /// Per file, per function (same order as `functions`): how often it runs, project-wide.
     frequency: Vec<Vec<Lifetime>>,
@@ -504,10 +504,10 @@ const MAX_ROUNDS: usize = 8;
 
 impl ProjectSummaries {
     pub fn build(ctx: &crate::rules::ProjectCtx) -> ProjectSummaries {
-        let files: Vec<(PathBuf, FileSummary)> = ctx
+        let files: Vec<(PathBuf, std::sync::Arc<FileSummary>)> = ctx
             .files
             .iter()
-            .map(|f| (f.path.clone(), FileSummary::build(&f.facts, &f.source.text)))
+            .map(|f| (f.path.clone(), f.inputs.summary.clone()))
             .collect();
         let by_path = files
             .iter()
@@ -669,7 +669,6 @@ impl ProjectSummaries {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
-    use std::sync::Arc;
 
     use super::*;
     use crate::rules::{ProjectCtx, ProjectFile, RuleOptions};
@@ -682,16 +681,11 @@ mod tests {
             std::time::Duration::from_secs(10),
         )
         .unwrap();
-        ProjectFile {
-            path: PathBuf::from(path),
-            source: Arc::new(SourceFile::new(
-                PathBuf::from(path),
-                Language::JavaScript,
-                src.to_string(),
-            )),
-            facts: Arc::new(facts),
-            is_test: false,
-        }
+        ProjectFile::from_parts(
+            SourceFile::new(PathBuf::from(path), Language::JavaScript, src.to_string()),
+            facts,
+            &RuleOptions::default(),
+        )
     }
 
     fn function<'a>(s: &'a FileSummary, name: &str) -> &'a FnSummary {
@@ -705,7 +699,7 @@ mod tests {
     fn a_function_that_may_hand_back_its_argument_says_so() {
         let src = "function get(settings, fresh) {\n  let c;\n  if (fresh) return make();\n  c = settings;\n  return Promise.resolve(c);\n}\nfunction make(x) { return new Client(x); }\nfunction id(a, b) { return b; }\n";
         let f = file("a.js", src);
-        let s = FileSummary::build(&f.facts, &f.source.text);
+        let s = FileSummary::build(&f.facts(), &f.source().text);
         assert_eq!(function(&s, "get").returns_params, [0]);
         assert!(function(&s, "make").returns_params.is_empty());
         assert_eq!(function(&s, "id").returns_params, [1]);
@@ -723,7 +717,7 @@ mod tests {
     fn method_rhythm_comes_from_its_callers_in_the_class() {
         let src = "class S {\n  constructor(pool) {\n    this.setup();\n    pool.on('-node', () => this.select());\n  }\n  setup() {}\n  select() { this.pick(); }\n  pick() {}\n  api() {}\n}\n";
         let f = file("s.js", src);
-        let s = FileSummary::build(&f.facts, &f.source.text);
+        let s = FileSummary::build(&f.facts(), &f.source().text);
         assert_eq!(function(&s, "setup").lifetime, Lifetime::PerInstance);
         assert_eq!(function(&s, "select").lifetime, Lifetime::Repeated);
         assert_eq!(
@@ -744,11 +738,7 @@ mod tests {
         let app = "const { handle, boot } = require('./lib');\nboot();\nconst wss = makeServer();\nwss.on('connection', (c) => handle(c));\n";
         let files = [file("src/lib.js", lib), file("src/app.js", app)];
         let options = RuleOptions::default();
-        let ctx = ProjectCtx {
-            files: &files,
-            options: &options,
-            summaries: std::sync::OnceLock::new(),
-        };
+        let ctx = ProjectCtx::new(&files, &options);
         let p = ctx.summaries();
         let s = p.file(&PathBuf::from("src/lib.js")).unwrap();
         let handle = function(s, "handle");
@@ -769,7 +759,7 @@ mod tests {
     fn classes_with_a_life_ending_method_are_resources() {
         let src = "class Conn { connect() {} disconnect() {} }\nclass Parser { feed() {} }\nexports.default = Conn;\n";
         let f = file("c.js", src);
-        let s = FileSummary::build(&f.facts, &f.source.text);
+        let s = FileSummary::build(&f.facts(), &f.source().text);
         let conn = s.classes.iter().find(|c| &*c.name == "Conn").unwrap();
         assert_eq!(conn.life_enders, [Box::from("disconnect")]);
         assert!(conn.exported);

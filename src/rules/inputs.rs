@@ -1,0 +1,248 @@
+//! What the project rules need from every file, computed while the file's facts are live
+//! (issue 21): a batch run then packs the facts away (see [`crate::kept`]), and the project
+//! phase joins files through these inputs — which classes live for the process, what
+//! constructions hand to whom, the function summaries, which collections grow where — and
+//! unpacks a file's facts only to report in it.
+//!
+//! Inputs are small and owned (names, indices into the file's events, spans), never borrowed
+//! facts. [`Joins`] are the project-wide tables built from them, once per run, on first use.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+use super::{ProjectCtx, RuleOptions};
+use crate::facts::{BindingId, BindingKind, CallArg, EventKind, FileFacts};
+use crate::summaries::FileSummary;
+
+#[derive(Debug, Default)]
+pub struct ProjectInputs {
+    pub is_rust: bool,
+    /// The facts say the file is test support (`#[cfg(test)]`-only module and the like).
+    pub test_support: bool,
+    /// The file starts a server (an example that does is linted like a service).
+    pub starts_server: bool,
+    /// Function and class summaries (TypeScript/JavaScript; empty for Rust).
+    pub summary: Arc<FileSummary>,
+    /// Type names the file shows live for the process: singletons, types it names long-lived,
+    /// classes it instantiates once at module level (`new C()` not from a factory).
+    pub long_lived: Vec<String>,
+    /// Classes instantiated at module level outside loops (factories too), by last name.
+    pub module_instances: Vec<String>,
+    /// `new C(…)` sites and what they hand the instance (TypeScript).
+    pub constructions: Vec<(String, super::constructions::Site)>,
+    /// Imports (TypeScript): the binding, the module, the name imported.
+    pub imports: Vec<(BindingId, Box<str>, Box<str>)>,
+    /// Rust: parameters through which a sender's sends are paced by replies.
+    pub paced_sender_params: Vec<CallArg>,
+    /// Rust: growth, shrinking and size checks of named fields and statics.
+    pub size_events: Vec<SizeEvent>,
+    /// Rust: the types the file deals with (structs it defines, types it shows long-lived).
+    pub rust_types: Vec<String>,
+    /// Client constructions duplicate-client counts: event index and the client's kind.
+    pub client_sites: Vec<(u32, String)>,
+    /// What the file says about the service's shutdown.
+    pub shutdown: super::missing_graceful_shutdown::Inputs,
+}
+
+/// A Rust collection's growth, shrinking or size check, by the collection's name.
+#[derive(Debug, Clone)]
+pub struct SizeEvent {
+    pub name: String,
+    pub kind: SizeKind,
+    /// Growth that happens more than once per owner (see `grows_repeatedly`).
+    pub repeated: bool,
+    pub span: Range<usize>,
+    pub stmt: Range<usize>,
+    /// Where it happens, for labels ("method `subscribe`").
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeKind {
+    Grow,
+    Shrink,
+    SizeCheck,
+}
+
+impl ProjectInputs {
+    pub fn build(facts: &FileFacts, src: &str, options: &RuleOptions) -> ProjectInputs {
+        let mut out = ProjectInputs {
+            is_rust: facts.is_rust,
+            test_support: facts.test_support,
+            starts_server: facts
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::ServerStart { .. })),
+            summary: Arc::new(FileSummary::build(facts, src)),
+            constructions: super::constructions::file_sites(facts, src),
+            paced_sender_params: facts.paced_sender_params.clone(),
+            client_sites: super::duplicate_client::file_sites(facts, options),
+            shutdown: super::missing_graceful_shutdown::Inputs::build(facts, src),
+            ..ProjectInputs::default()
+        };
+        out.long_lived
+            .extend(facts.long_lived_types.iter().cloned());
+        for c in &facts.classes {
+            if c.singleton
+                && let Some(n) = &c.name
+            {
+                out.long_lived.push(n.clone());
+            }
+        }
+        for e in &facts.events {
+            if let EventKind::New { class, factory, .. } = &e.kind
+                && !e.in_loop
+                && facts.is_module_scope(e.scope)
+            {
+                let last = class.rsplit('.').next().unwrap_or(class).to_string();
+                if !factory {
+                    out.long_lived.push(last.clone());
+                }
+                out.module_instances.push(last);
+            }
+        }
+        if facts.is_rust {
+            out.rust_types = facts
+                .classes
+                .iter()
+                .filter_map(|c| c.name.clone())
+                .chain(facts.long_lived_types.iter().cloned())
+                .collect();
+            for g in &facts.events {
+                let (p, kind) = match &g.kind {
+                    EventKind::Grow { place } => (place, SizeKind::Grow),
+                    EventKind::Shrink { place } => (place, SizeKind::Shrink),
+                    EventKind::SizeCheck { place } => (place, SizeKind::SizeCheck),
+                    _ => continue,
+                };
+                if let Some(name) = crate::facts::place_name(&facts.resolve(p), facts) {
+                    let grow = kind == SizeKind::Grow;
+                    out.size_events.push(SizeEvent {
+                        name,
+                        kind,
+                        repeated: grow && super::unbounded_collection::grows_repeatedly(facts, g),
+                        span: g.span.clone(),
+                        stmt: g.stmt.clone(),
+                        scope: if grow {
+                            super::describe_scope(facts, g.scope)
+                        } else {
+                            String::new()
+                        },
+                    });
+                }
+            }
+        } else {
+            for (b, binding) in facts.bindings.iter().enumerate() {
+                if let BindingKind::Import { source, imported } = &binding.kind {
+                    out.imports
+                        .push((b, source.as_str().into(), imported.as_str().into()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Positions in the project: (file index, index in one of the file's input lists), by name.
+type ByName<K> = HashMap<K, Vec<(usize, usize)>>;
+
+/// The project-wide tables the rules join files through, each built on first use.
+#[derive(Default)]
+pub struct Joins<'a> {
+    pub(super) summaries: OnceLock<crate::summaries::ProjectSummaries>,
+    long_lived: OnceLock<HashSet<String>>,
+    module_instances: OnceLock<HashSet<String>>,
+    constructions: OnceLock<super::constructions::Constructions<'a>>,
+    paced: OnceLock<HashSet<CallArg>>,
+    size_events: OnceLock<ByName<String>>,
+    importers: OnceLock<ByName<Box<str>>>,
+}
+
+impl<'a> ProjectCtx<'a> {
+    /// Type names whose values live for the process, project-wide.
+    pub fn long_lived_types(&self) -> &HashSet<String> {
+        self.joins.long_lived.get_or_init(|| {
+            self.files
+                .iter()
+                .flat_map(|f| f.inputs.long_lived.iter().cloned())
+                .collect()
+        })
+    }
+
+    /// Classes instantiated at module level somewhere in the project (they live for the
+    /// process).
+    pub fn module_instances(&self) -> &HashSet<String> {
+        self.joins.module_instances.get_or_init(|| {
+            self.files
+                .iter()
+                .flat_map(|f| f.inputs.module_instances.iter().cloned())
+                .collect()
+        })
+    }
+
+    /// Who hands what to constructors, project-wide.
+    pub fn constructions(&self) -> &super::constructions::Constructions<'a> {
+        self.joins
+            .constructions
+            .get_or_init(|| super::constructions::Constructions::build(self))
+    }
+
+    /// Rust: parameters (of any file's functions) through which sends are paced by replies.
+    pub fn paced_sender_params(&self) -> &HashSet<CallArg> {
+        self.joins.paced.get_or_init(|| {
+            self.files
+                .iter()
+                .flat_map(|f| f.inputs.paced_sender_params.iter().cloned())
+                .collect()
+        })
+    }
+
+    /// Rust: the size events of every file on collections named `name`, in file and event
+    /// order, with their file.
+    pub fn size_events(
+        &self,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a super::ProjectFile, &'a SizeEvent)> {
+        let index = self.joins.size_events.get_or_init(|| {
+            let mut index: ByName<String> = HashMap::new();
+            for (fi, f) in self.files.iter().enumerate() {
+                for (ei, e) in f.inputs.size_events.iter().enumerate() {
+                    index.entry(e.name.clone()).or_default().push((fi, ei));
+                }
+            }
+            index
+        });
+        let files = self.files;
+        index
+            .get(name)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(move |&(fi, ei)| (&files[fi], &files[fi].inputs.size_events[ei]))
+    }
+
+    /// Files that import `name` (TypeScript), with the importing binding and the module named.
+    pub fn importers(
+        &self,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a super::ProjectFile, BindingId, &'a str)> {
+        let index = self.joins.importers.get_or_init(|| {
+            let mut index: ByName<Box<str>> = HashMap::new();
+            for (fi, f) in self.files.iter().enumerate() {
+                for (ii, (_, _, imported)) in f.inputs.imports.iter().enumerate() {
+                    index.entry(imported.clone()).or_default().push((fi, ii));
+                }
+            }
+            index
+        });
+        let files = self.files;
+        index
+            .get(name)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(move |&(fi, ii)| {
+                let (b, source, _) = &files[fi].inputs.imports[ii];
+                (&files[fi], *b, &**source)
+            })
+    }
+}
