@@ -171,7 +171,8 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         }
     }
     let config = ts.iter().find_map(|s| {
-        let src = &s.src.text;
+        let source = s.file.source();
+        let src = &source.text;
         let head = &src[s.event.span.clone()];
         let end = call_end(src, s.event.span.end)?;
         let args = &src[s.event.span.end..end];
@@ -228,7 +229,7 @@ fn shared_module(ctx: &ProjectCtx, sites: &[Site], kind: &str) -> Option<SharedM
         path = dir.join(format!("{file_name}{n}.{ext}"));
         n += 1;
     }
-    let nl = newline(&site.src.text);
+    let nl = newline(&site.file.source().text);
     let content = [
         format!(
             "// One `{kind}` client for the whole service: it holds the connection pool, sockets"
@@ -400,7 +401,8 @@ fn portable_args(args: &str) -> bool {
 /// the first fix). Unsafe: every site now uses the shared client's configuration.
 fn ts_fix(site: &Site, m: &SharedModule) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
-    let src = &site.src.text;
+    let source = site.file.source();
+    let src = &source.text;
     let facts = &site.facts;
     if site.file.path == m.path {
         return None;
@@ -532,7 +534,7 @@ fn rust_fix(
             }
         }
     }
-    let extent = |s: &Site| clients::construction_extent(&s.src.text, &s.event.span);
+    let extent = |s: &Site| clients::construction_extent(&s.file.source().text, &s.event.span);
     let reference = |s: &Site, name: &str, root: &std::path::Path| {
         if s.file.path == root {
             name.to_string()
@@ -604,7 +606,8 @@ fn rust_fix(
                 _ => "HTTP_CLIENT",
             };
             let name = unique_name(base, |n| root_file.facts().has_word(root_text, n));
-            let construction = site.src.text.get(extent(site)?)?;
+            let site_source = site.file.source();
+            let construction = site_source.text.get(extent(site)?)?;
             // A path the construction names must resolve where the static goes.
             let same_file = root_file.path == site.file.path;
             let visible = |first: &str| {
@@ -731,7 +734,6 @@ fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool 
 struct Site<'a> {
     file: &'a ProjectFile,
     facts: &'a FileFacts,
-    src: &'a crate::source::SourceFile,
     event: &'a Event,
     kind: String,
     lazy: bool,
@@ -796,22 +798,22 @@ pub(crate) fn file_sites(facts: &FileFacts, options: &RuleOptions) -> Vec<(u32, 
 }
 
 fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
-    // The files that construct clients, unpacked while this rule runs.
-    let held: Vec<(&ProjectFile, Arc<FileFacts>, Arc<crate::source::SourceFile>)> = ctx
+    // The facts of the files that construct clients, unpacked while this rule runs (their
+    // text only where a fix is built).
+    let held: Vec<(&ProjectFile, Arc<FileFacts>)> = ctx
         .files
         .iter()
         .filter(|f| !f.inputs.client_sites.is_empty())
-        .map(|f| (f, f.facts(), f.source()))
+        .map(|f| (f, f.facts()))
         .collect();
     let mut sites: Vec<Site> = Vec::new();
-    for (file, facts, src) in &held {
+    for (file, facts) in &held {
         for (i, kind) in &file.inputs.client_sites {
             let e = &facts.events[*i as usize];
             let lazy = matches!(&e.kind, EventKind::New { lazy: true, .. });
             sites.push(Site {
                 file,
                 facts,
-                src,
                 event: e,
                 kind: kind.clone(),
                 lazy,
@@ -932,7 +934,8 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         }
         if facts.is_rust {
             // Built in a loop from nothing the loop binds: once, before the loop.
-            let src = &site.src.text;
+            let source = site.file.source();
+            let src = &source.text;
             // Not when the function itself runs per request: the hoisted client would
             // still be built on every call (the shared static below is the fix then).
             let per_request = rust_per_request_fn(facts, site.event.scope);

@@ -74,7 +74,7 @@ impl ProjectInputs {
                 .events
                 .iter()
                 .any(|e| matches!(e.kind, EventKind::ServerStart { .. })),
-            summary: Arc::new(FileSummary::build(facts, src)),
+            summary: Arc::new(kept_summary(facts, src)),
             constructions: super::constructions::file_sites(facts, src),
             paced_sender_params: facts.paced_sender_params.clone(),
             client_sites: super::duplicate_client::file_sites(facts, options),
@@ -146,6 +146,24 @@ impl ProjectInputs {
 
 /// Positions in the project: (file index, index in one of the file's input lists), by name.
 type ByName<K> = HashMap<K, Vec<(usize, usize)>>;
+
+/// The file's summary as the project keeps it: the call sites that cross files (imports) are
+/// all the propagation reads (the others did their work inside the file), and no list keeps
+/// the slack it grew with.
+fn kept_summary(facts: &FileFacts, src: &str) -> FileSummary {
+    let mut s = FileSummary::build(facts, src);
+    s.call_sites
+        .retain(|c| matches!(c.callee, crate::summaries::Callee::Imported { .. }));
+    s.call_sites.shrink_to_fit();
+    s.functions.shrink_to_fit();
+    for f in &mut s.functions {
+        f.acquires.shrink_to_fit();
+        f.releases.shrink_to_fit();
+        f.calls.shrink_to_fit();
+    }
+    s.classes.shrink_to_fit();
+    s
+}
 
 /// The project-wide tables the rules join files through, each built on first use.
 #[derive(Default)]
