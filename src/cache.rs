@@ -31,7 +31,10 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// identity in the key: a different binary never reads another's entries).
 /// 2: events carry a `FixSite` (where a fix goes) instead of a rendered fix.
 /// 3: facts without their derived indices, which are rebuilt after the facts are checked.
-const FORMAT: u32 = 5;
+/// 6: the payload is the facts' packing (postcard in an LZ4 block, as a batch run keeps them:
+///    a warm run neither re-encodes nor re-compresses them) after its length (`u64::MAX`: no
+///    facts), then the diagnostics in postcard.
+const FORMAT: u32 = 6;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";
@@ -70,11 +73,10 @@ pub struct Cache {
     written: AtomicUsize,
 }
 
-/// The per-file part of a lint, as stored.
-#[derive(Serialize, Deserialize)]
+/// An entry read back: the facts (checked, indexed) and their packing.
 pub struct Entry {
     pub facts: Option<FileFacts>,
-    diagnostics: Vec<StoredDiagnostic>,
+    pub packing: Option<Box<[u8]>>,
 }
 
 /// A label or an edit: its file (`None`: the diagnostic's), range and text.
@@ -209,13 +211,7 @@ impl Cache {
 
     /// Stores a file's facts and file-level findings. Failures are silent: the cache is an
     /// optimisation, never a reason for a run to fail.
-    pub fn put(
-        &self,
-        key: u128,
-        content: u128,
-        facts: Option<&FileFacts>,
-        diagnostics: &[Diagnostic],
-    ) {
+    pub fn put(&self, key: u128, content: u128, facts: Option<&[u8]>, diagnostics: &[Diagnostic]) {
         let Some(bytes) = encode(key, content, facts, diagnostics) else {
             return;
         };
@@ -256,17 +252,30 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     if u128_at(28) != content {
         return Decoded::Stale;
     }
-    let Ok(mut entry) = postcard::from_bytes::<Entry>(payload) else {
+    let Some((packing, rest)) = split_packing(payload) else {
         return Decoded::Corrupt;
     };
-    // The checksum proves nothing against a forged entry: check what the rules will index.
-    match &mut entry.facts {
-        Some(f) if !f.is_consistent(len) => return Decoded::Corrupt,
-        Some(f) => f.finish(),
-        None => {}
-    }
-    let mut diagnostics = Vec::with_capacity(entry.diagnostics.len());
-    for d in &entry.diagnostics {
+    let Ok(stored) = postcard::from_bytes::<Vec<StoredDiagnostic>>(rest) else {
+        return Decoded::Corrupt;
+    };
+    let facts = match packing {
+        Some(bytes) => match crate::kept::unpack_facts(bytes) {
+            // The checksum proves nothing against a forged entry: check what the rules will
+            // index.
+            Some(mut f) if f.is_consistent(len) => {
+                f.finish();
+                Some(f)
+            }
+            _ => return Decoded::Corrupt,
+        },
+        None => None,
+    };
+    let entry = Entry {
+        facts,
+        packing: packing.map(Box::from),
+    };
+    let mut diagnostics = Vec::with_capacity(stored.len());
+    for d in &stored {
         let Some(diag) = restore(d, shown).filter(|d| fits(d, len)) else {
             return Decoded::Corrupt;
         };
@@ -275,24 +284,28 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     Decoded::Ok(Box::new(entry), diagnostics)
 }
 
+/// A payload's facts packing (`None`: the file had no facts) and what follows it.
+fn split_packing(payload: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
+    let len = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
+    let rest = &payload[8..];
+    if len == u64::MAX {
+        return Some((None, rest));
+    }
+    let len = usize::try_from(len).ok().filter(|&l| l <= rest.len())?;
+    Some((Some(&rest[..len]), &rest[len..]))
+}
+
 fn encode(
     key: u128,
     content: u128,
-    facts: Option<&FileFacts>,
+    facts: Option<&[u8]>,
     diagnostics: &[Diagnostic],
 ) -> Option<Vec<u8>> {
-    let stored = store(diagnostics)?;
-    // Serialize a borrowed view: the facts are not cloned.
-    #[derive(Serialize)]
-    struct EntryRef<'a> {
-        facts: Option<&'a FileFacts>,
-        diagnostics: Vec<StoredDiagnostic>,
-    }
-    let payload = postcard::to_stdvec(&EntryRef {
-        facts,
-        diagnostics: stored,
-    })
-    .ok()?;
+    let stored = postcard::to_stdvec(&store(diagnostics)?).ok()?;
+    let mut payload = Vec::with_capacity(8 + facts.map_or(0, <[u8]>::len) + stored.len());
+    payload.extend_from_slice(&facts.map_or(u64::MAX, |f| f.len() as u64).to_le_bytes());
+    payload.extend_from_slice(facts.unwrap_or_default());
+    payload.extend_from_slice(&stored);
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
@@ -487,7 +500,7 @@ mod tests {
     #[test]
     fn round_trip_and_every_damage_is_rejected() {
         let (facts, diags) = sample();
-        let bytes = encode(7, 9, Some(&facts), &diags).unwrap();
+        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &diags).unwrap();
         let Decoded::Ok(e, d) = decode(&bytes, 7, 9, 1000, Path::new("a.ts")) else {
             panic!("sound entry rejected");
         };
@@ -533,19 +546,30 @@ mod tests {
         let len = 40;
         let mut forged = facts.clone();
         forged.events[0].scope = 1_000;
-        let bytes = encode(7, 9, Some(&forged), &diags).unwrap();
+        let bytes = encode(7, 9, crate::kept::pack_facts(&forged).as_deref(), &diags).unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         let mut far = diags.clone();
         far[0].range = 5..500;
-        let bytes = encode(7, 9, Some(&facts), &far).unwrap();
+        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &far).unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
-        let bytes = encode(7, 9, Some(&facts), &diags).unwrap();
+        // A packing that is not one (or claims a huge size), under a valid checksum.
+        let bytes = encode(7, 9, Some(b"\xff\xff\xff\x7fgarbage"), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let bytes = encode(7, 9, Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &diags).unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Ok(..)

@@ -444,12 +444,13 @@ impl FileAnalysis {
     pub(crate) fn restored(
         src: SourceFile,
         facts: Option<FileFacts>,
+        packing: Option<Box<[u8]>>,
         diagnostics: Vec<Diagnostic>,
         options: &Options,
     ) -> FileAnalysis {
         let suppressions = match &facts {
             Some(f) if src.text.contains("unleak-ignore") => {
-                crate::suppress::parse(&src.text, &src.lines, &f.suppression_lookalikes)
+                crate::suppress::parse(&src.text, src.lines(), &f.suppression_lookalikes)
             }
             _ => Vec::new(),
         };
@@ -465,7 +466,10 @@ impl FileAnalysis {
         FileAnalysis {
             cacheable: true,
             source: Some(KeptSource::live(Arc::new(src))),
-            facts: facts.map(|f| KeptFacts::live(Arc::new(f))),
+            facts: facts.map(|f| match packing {
+                Some(p) => KeptFacts::live_packed(Arc::new(f), p),
+                None => KeptFacts::live(Arc::new(f)),
+            }),
             inputs,
             diagnostics,
             suppressions,
@@ -603,9 +607,14 @@ fn finish<'a>(
     // Inline suppressions, after every rule (project rules report into files too).
     for (kept, sups) in &suppressions {
         let src = kept.get();
-        crate::suppress::apply(&src.path, &src.text, &src.lines, sups, diagnostics, &|id| {
-            crate::registry::find(id).is_some()
-        });
+        crate::suppress::apply(
+            &src.path,
+            &src.text,
+            src.lines(),
+            sups,
+            diagnostics,
+            &|id| crate::registry::find(id).is_some(),
+        );
     }
     // Configured levels: `off` drops a rule's findings, other levels replace the severity.
     if let Some(cfg) = &options.config {
@@ -742,7 +751,13 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let src = SourceFile::new(shown, language, text);
-                return FileAnalysis::restored(src, entry.facts, diagnostics, options);
+                return FileAnalysis::restored(
+                    src,
+                    entry.facts,
+                    entry.packing,
+                    diagnostics,
+                    options,
+                );
             }
             Err(e) => bytes = e.into_bytes(),
         }
@@ -759,16 +774,16 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
             );
         }
     };
-    let analysis = analyse(SourceFile::new(shown.clone(), language, text), options);
+    let mut analysis = analyse(SourceFile::new(shown.clone(), language, text), options);
     if let Some((c, key, content)) = cache
         && analysis.cacheable
     {
-        c.put(
-            key,
-            content,
-            analysis.facts().as_deref(),
-            &analysis.diagnostics,
-        );
+        // Packed once, for the entry and for the run (a batch run packs the facts anyway).
+        let packing = analysis.facts.as_ref().and_then(KeptFacts::packing);
+        c.put(key, content, packing.as_deref(), &analysis.diagnostics);
+        if let (Some(p), Some(f)) = (packing, analysis.facts()) {
+            analysis.facts = Some(KeptFacts::live_packed(f, p));
+        }
     }
     analysis
 }
@@ -945,7 +960,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         }
     }
     let suppressions =
-        crate::suppress::parse(&source.text, &source.lines, &facts.suppression_lookalikes);
+        crate::suppress::parse(&source.text, source.lines(), &facts.suppression_lookalikes);
     FileAnalysis {
         cacheable,
         source: Some(KeptSource::live(Arc::new(source))),

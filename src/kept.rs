@@ -23,7 +23,8 @@ use crate::source::{Language, SourceFile};
 /// A value held live, or packed and unpacked on demand.
 #[derive(Debug)]
 enum Held<T> {
-    Live(Arc<T>),
+    /// Unpacked; with its packing when one was made already (a cache entry's).
+    Live(Arc<T>, Option<Box<[u8]>>),
     Packed {
         bytes: Box<[u8]>,
         /// The unpacked copy while somebody holds it.
@@ -34,7 +35,7 @@ enum Held<T> {
 impl<T> Held<T> {
     fn get(&self, unpack: impl FnOnce(&[u8]) -> T) -> Arc<T> {
         match self {
-            Held::Live(v) => v.clone(),
+            Held::Live(v, _) => v.clone(),
             Held::Packed { bytes, live } => {
                 let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(v) = live.upgrade() {
@@ -56,19 +57,49 @@ impl<T> Held<T> {
 #[derive(Debug, Clone)]
 pub struct KeptFacts(Arc<Held<FileFacts>>);
 
+/// The packing of facts: postcard in an LZ4 block (what the cache stores too).
+pub fn pack_facts(facts: &FileFacts) -> Option<Box<[u8]>> {
+    let bytes = postcard::to_stdvec(facts).ok()?;
+    Some(lz4_flex::block::compress_prepend_size(&bytes).into_boxed_slice())
+}
+
+/// Facts from their packing, without their indices (call [`FileFacts::finish`] once they are
+/// known to be sound); `None` when the bytes are not a packing.
+pub fn unpack_facts(bytes: &[u8]) -> Option<FileFacts> {
+    // The size prefix is not trusted with an allocation: a packing is at most this much larger
+    // than its block (LZ4's best ratio is 255:1).
+    let claimed = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    if claimed > bytes.len().saturating_mul(255) {
+        return None;
+    }
+    let raw = lz4_flex::block::decompress_size_prepended(bytes).ok()?;
+    postcard::from_bytes(&raw).ok()
+}
+
 impl KeptFacts {
     pub fn live(facts: Arc<FileFacts>) -> KeptFacts {
-        KeptFacts(Arc::new(Held::Live(facts)))
+        KeptFacts(Arc::new(Held::Live(facts, None)))
+    }
+
+    /// Live facts whose packing is known (read from the cache): packing them costs nothing.
+    pub fn live_packed(facts: Arc<FileFacts>, packing: Box<[u8]>) -> KeptFacts {
+        KeptFacts(Arc::new(Held::Live(facts, Some(packing))))
+    }
+
+    /// The facts' packing, made now unless it is known.
+    pub fn packing(&self) -> Option<Box<[u8]>> {
+        match &*self.0 {
+            Held::Live(_, Some(b)) | Held::Packed { bytes: b, .. } => Some(b.clone()),
+            Held::Live(f, None) => pack_facts(f),
+        }
     }
 
     /// The facts, unpacked if need be. Hold the result only as long as it is needed: a packed
     /// file is unpacked again after every holder let go.
     pub fn get(&self) -> Arc<FileFacts> {
         self.0.get(|bytes| {
-            let mut facts: FileFacts = lz4_flex::block::decompress_size_prepended(bytes)
-                .ok()
-                .and_then(|b| postcard::from_bytes(&b).ok())
-                .expect("facts packed by this process decode (a bug otherwise)");
+            let mut facts = unpack_facts(bytes)
+                .expect("facts packed by this process (or checked on reading) unpack");
             facts.finish();
             facts
         })
@@ -80,13 +111,12 @@ impl KeptFacts {
         if self.0.is_packed() {
             return self.clone();
         }
-        let facts = self.get();
-        match postcard::to_stdvec(&*facts) {
-            Ok(bytes) => KeptFacts(Arc::new(Held::Packed {
-                bytes: lz4_flex::block::compress_prepend_size(&bytes).into_boxed_slice(),
+        match self.packing() {
+            Some(bytes) => KeptFacts(Arc::new(Held::Packed {
+                bytes,
                 live: Mutex::new(Weak::new()),
             })),
-            Err(_) => self.clone(),
+            None => self.clone(),
         }
     }
 }
@@ -106,7 +136,7 @@ impl KeptSource {
             path: source.path.clone(),
             language: source.language,
             len: source.text.len(),
-            held: Arc::new(Held::Live(source)),
+            held: Arc::new(Held::Live(source, None)),
         }
     }
 
@@ -173,7 +203,7 @@ mod tests {
         assert_eq!(kept.len(), text.len());
         let a = kept.get();
         assert_eq!(a.text, text);
-        assert_eq!(a.lines.line_count(), src.lines.line_count());
+        assert_eq!(a.lines().line_count(), src.lines().line_count());
         // Held twice at once: one copy; freed after, then unpacked afresh.
         assert!(Arc::ptr_eq(&a, &kept.get()));
         let weak = Arc::downgrade(&a);

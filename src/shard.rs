@@ -375,7 +375,7 @@ fn rebuild(f: StoredFile, options: &Options) -> (FileAnalysis, bool) {
     }
     let src = SourceFile::new(shown, language, text);
     (
-        FileAnalysis::restored(src, facts, diagnostics, options).packed(),
+        FileAnalysis::restored(src, facts, None, diagnostics, options).packed(),
         false,
     )
 }

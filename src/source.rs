@@ -46,18 +46,24 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub language: Language,
     pub text: String,
-    pub lines: LineIndex,
+    /// Built on first use: most files of a run never show a line (a scan of every byte was a
+    /// tenth of a warm run).
+    lines: std::sync::OnceLock<LineIndex>,
 }
 
 impl SourceFile {
     pub fn new(path: PathBuf, language: Language, text: String) -> SourceFile {
-        let lines = LineIndex::new(&text);
         SourceFile {
             path,
             language,
             text,
-            lines,
+            lines: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The byte ⇄ line/column index of the text.
+    pub fn lines(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.text))
     }
 }
 

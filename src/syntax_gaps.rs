@@ -146,7 +146,7 @@ pub fn diagnostic(source: &SourceFile, errors: &[Range<usize>]) -> Option<Diagno
     );
     let mut range = first;
     if let Some((at, what)) = gaps.hidden_acquisition(&source.text) {
-        let line = source.lines.line_col(&source.text, at).line;
+        let line = source.lines().line_col(&source.text, at).line;
         message = format!(
             "{message}; the skipped text holds `{what}` on line {line}, which was not checked"
         );

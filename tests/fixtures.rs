@@ -26,7 +26,7 @@ fn findings_under(base: &Path) -> BTreeSet<String> {
         .iter()
         .map(|d| {
             let src = &report.sources[&d.file];
-            let line = src.lines.line_col(&src.text, d.range.start).line;
+            let line = src.lines().line_col(&src.text, d.range.start).line;
             let abs = root().join(&d.file);
             let rel = abs
                 .strip_prefix(base)

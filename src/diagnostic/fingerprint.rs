@@ -69,12 +69,12 @@ pub fn of(
         .iter()
         .map(|d| {
             let src = sources.get(&d.file);
-            let line_no = src.map_or(usize::MAX, |src| src.lines.line_at(d.range.start));
+            let line_no = src.map_or(usize::MAX, |src| src.lines().line_at(d.range.start));
             let line_hash = hashed
                 .entry((d.rule, d.file.as_path(), line_no))
                 .or_insert_with(|| {
                     let line = src.map_or("", |src| {
-                        line_text(&src.text, &src.lines, d.range.start).trim()
+                        line_text(&src.text, src.lines(), d.range.start).trim()
                     });
                     format!(
                         "{:032x}",

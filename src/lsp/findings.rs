@@ -71,7 +71,7 @@ pub fn prepare(d: Diagnostic, text: Text<'_>, ctx: &Context<'_>) -> Finding {
                 None => ((ctx.uri_of)(&d.file).0, text.range(&l.range, enc)),
                 Some(p) => {
                     let src = (ctx.source_of)(p)?;
-                    let range = Text::new(&src.text, &src.lines).range(&l.range, enc);
+                    let range = Text::new(&src.text, src.lines()).range(&l.range, enc);
                     ((ctx.uri_of)(p).0, range)
                 }
             };
@@ -109,7 +109,7 @@ pub fn prepare(d: Diagnostic, text: Text<'_>, ctx: &Context<'_>) -> Finding {
                     text.range(&e.range, enc)
                 } else {
                     match (ctx.source_of)(&path) {
-                        Some(src) => Text::new(&src.text, &src.lines).range(&e.range, enc),
+                        Some(src) => Text::new(&src.text, src.lines()).range(&e.range, enc),
                         // A file that does not exist yet: the edits insert its content.
                         None if !path.exists() && e.range == (0..0) => lsp::Range::default(),
                         // A file whose text is unknown: the fix cannot be offered exactly.

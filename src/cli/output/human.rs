@@ -52,22 +52,22 @@ fn write_fixes(
         };
         let text = &src.text;
         let (lo, hi) = (lo.min(text.len()), hi.min(text.len()));
-        let first = src.lines.line_range(text, src.lines.line_at(lo));
-        let last = src.lines.line_range(text, src.lines.line_at(hi));
+        let first = src.lines().line_range(text, src.lines().line_at(lo));
+        let last = src.lines().line_range(text, src.lines().line_at(hi));
         // Whole lines, with the last one's line ending.
         let end = text[last.end..]
             .find('\n')
             .map_or(text.len(), |n| last.end + n + 1);
         // One line of context on each side.
         let start = if first.start > 0 {
-            src.lines
-                .line_range(text, src.lines.line_at(first.start - 1))
+            src.lines()
+                .line_range(text, src.lines().line_at(first.start - 1))
                 .start
         } else {
             first.start
         };
         let end = if end < text.len() {
-            let next = src.lines.line_range(text, src.lines.line_at(end));
+            let next = src.lines().line_range(text, src.lines().line_at(end));
             text[next.end..]
                 .find('\n')
                 .map_or(text.len(), |n| next.end + n + 1)
@@ -98,7 +98,7 @@ fn write_fixes(
         let diff = similar::TextDiff::from_lines(before, after.as_str());
         // The line numbers of the file as it is (an inserted line has none yet), one line of
         // context around each change, `┆` between changes apart.
-        let first_line = src.lines.line_at(region.start) + 1;
+        let first_line = src.lines().line_at(region.start) + 1;
         let width = (first_line + before.lines().count()).to_string().len();
         let mut shown = 0;
         for (g, group) in diff.grouped_ops(1).into_iter().enumerate() {
@@ -151,8 +151,8 @@ const LONGEST_QUOTED_LINE: usize = 1_000;
 fn quotable(report: &Report, file: &std::path::Path, range: &std::ops::Range<usize>) -> bool {
     report.sources.get(file).is_some_and(|src| {
         [range.start, range.end].iter().all(|&o| {
-            let line = src.lines.line_at(o);
-            src.lines.line_range(&src.text, line).len() <= LONGEST_QUOTED_LINE
+            let line = src.lines().line_at(o);
+            src.lines().line_range(&src.text, line).len() <= LONGEST_QUOTED_LINE
         })
     })
 }

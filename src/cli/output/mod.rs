@@ -20,8 +20,8 @@ pub fn span_positions(
 ) -> (LineCol, LineCol) {
     match report.sources.get(file) {
         Some(src) => (
-            src.lines.line_col(&src.text, range.start),
-            src.lines.line_col(&src.text, range.end),
+            src.lines().line_col(&src.text, range.start),
+            src.lines().line_col(&src.text, range.end),
         ),
         None => (
             LineCol { line: 1, column: 1 },
