@@ -1,6 +1,6 @@
-//! The content-hash cache: per file, its facts and file-level findings, so an unchanged file is
-//! read and hashed but not parsed again. Project-wide rules still run on every run, over the
-//! facts of all files (cached or fresh).
+//! The content-hash cache: per file, its facts (packed) and file-level findings, so an
+//! unchanged file is read and hashed but not parsed again; and its project-rule findings, so a
+//! warm run runs the project rules only where something they read changed.
 //!
 //! One entry per (file path, effective configuration, unleak build), named by a hash of those;
 //! the entry records the hash of the content it was made from, so an edited file misses and its
@@ -10,7 +10,14 @@
 //! re-analyses the file). Entries are written atomically (a temporary file renamed over the
 //! entry), so concurrent runs never read half an entry.
 //!
-//! Layout: `<dir>/CACHEDIR.TAG`, `<dir>/.gitignore` (`*`), `<dir>/v1/<2 hex>/<30 hex>`.
+//! Layout: `<dir>/CACHEDIR.TAG`, `<dir>/.gitignore` (`*`), `<dir>/v<format>/<2 hex>/<30 hex>`
+//! (file entries) and `<dir>/p<format>/<2 hex>/<30 hex>` (a file's project-rule findings).
+//!
+//! Project-rule findings of a file are kept too, keyed by the file's analysis and recorded
+//! with a hash of every file's project inputs ([`crate::rules::inputs`]) and the analyses of
+//! the other files the rules read while reporting in it: a warm run reuses them when neither
+//! changed, and runs the project rules only on the files that did (or on all of them, when an
+//! edit changed what the project joins).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,6 +63,8 @@ pub struct CacheStats {
     pub rejected: usize,
     /// Entries written.
     pub written: usize,
+    /// Files whose project-rule findings came from the cache.
+    pub project_hits: usize,
 }
 
 /// An open cache folder.
@@ -63,6 +72,8 @@ pub struct CacheStats {
 pub struct Cache {
     dir: PathBuf,
     entries: PathBuf,
+    /// Project-rule findings per file, apart from the entries (which the tests count).
+    projects: PathBuf,
     /// unleak's version, this build's identity, the rule options and the format.
     salt: u128,
     /// Per configuration seen, the hash of what it says (memoised: one per folder, not per file).
@@ -71,6 +82,7 @@ pub struct Cache {
     analysed: AtomicUsize,
     rejected: AtomicUsize,
     written: AtomicUsize,
+    project_hits: AtomicUsize,
 }
 
 /// An entry read back: the facts (checked, indexed) and their packing.
@@ -115,6 +127,7 @@ impl Cache {
         h.update(format!("{rules:?}").as_bytes());
         Ok(Cache {
             dir: dir.to_path_buf(),
+            projects: dir.join(format!("p{FORMAT}")),
             entries,
             salt: h.digest128(),
             configs: Mutex::new(Vec::new()),
@@ -122,6 +135,7 @@ impl Cache {
             analysed: AtomicUsize::new(0),
             rejected: AtomicUsize::new(0),
             written: AtomicUsize::new(0),
+            project_hits: AtomicUsize::new(0),
         })
     }
 
@@ -136,6 +150,7 @@ impl Cache {
             analysed: self.analysed.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             written: self.written.load(Ordering::Relaxed),
+            project_hits: self.project_hits.load(Ordering::Relaxed),
         }
     }
 
@@ -177,6 +192,75 @@ impl Cache {
     fn path_of(&self, key: u128) -> PathBuf {
         let hex = format!("{key:032x}");
         self.entries.join(&hex[..2]).join(&hex[2..])
+    }
+
+    fn project_path_of(&self, key: u128) -> PathBuf {
+        let hex = format!("{key:032x}");
+        self.projects.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// What identifies one file's analysis: its entry's key and the content it was made from.
+    pub fn analysis_key(key: u128, content: u128) -> u128 {
+        let mut h = Xxh3::new();
+        h.update(&key.to_le_bytes());
+        h.update(&content.to_le_bytes());
+        h.digest128()
+    }
+
+    /// The project-rule findings stored for the file whose analysis is `file` (see
+    /// [`Cache::analysis_key`]), when they were made over a project whose inputs hash to
+    /// `project` and every other file they read is still `live` as it was; `len` is the file's
+    /// length, which the findings must fit.
+    pub fn get_project(
+        &self,
+        file: u128,
+        project: u128,
+        len: usize,
+        shown: &Path,
+        live: &dyn Fn(u128) -> bool,
+    ) -> Option<Vec<Diagnostic>> {
+        let key = project_key(file);
+        let bytes = crate::fsio::read_regular(&self.project_path_of(key), MAX_ENTRY).ok()?;
+        let payload = match checked_payload(&bytes, key, project) {
+            Ok(p) => p,
+            Err(Decoded::Corrupt) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let (reads, stored): (Vec<u128>, Vec<StoredDiagnostic>) =
+            postcard::from_bytes(payload).ok()?;
+        if !reads.iter().all(|r| live(*r)) {
+            return None;
+        }
+        let found: Option<Vec<Diagnostic>> = stored
+            .iter()
+            .map(|d| restore(d, shown).filter(|d| fits(d, len)))
+            .collect();
+        if found.is_some() {
+            self.project_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Stores the project-rule findings of one file (see [`Cache::get_project`]): `reads` are
+    /// the analyses of the other files they read.
+    pub fn put_project(&self, file: u128, project: u128, reads: &[u128], found: &[Diagnostic]) {
+        let key = project_key(file);
+        let Some(stored) = store(found) else {
+            return;
+        };
+        let Ok(payload) = postcard::to_stdvec(&(reads, stored)) else {
+            return;
+        };
+        let bytes = framed(key, project, &payload);
+        let path = self.project_path_of(key);
+        let _ = write_atomically(&path, &bytes).is_ok()
+            || (path
+                .parent()
+                .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+                && write_atomically(&path, &bytes).is_ok());
     }
 
     /// The entry for `key` made from content hashing to `content`, if there is a sound one.
@@ -235,23 +319,40 @@ enum Decoded {
     Corrupt,
 }
 
-fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> Decoded {
+/// The key of a file's project-rule findings: its analysis key, in another namespace.
+fn project_key(file: u128) -> u128 {
+    let mut h = Xxh3::new();
+    h.update(b"project findings\0");
+    h.update(&file.to_le_bytes());
+    h.digest128()
+}
+
+/// An entry's payload, when its header is sound, names `key` and was made from `content`.
+fn checked_payload(bytes: &[u8], key: u128, content: u128) -> Result<&[u8], Decoded> {
     if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
-        return Decoded::Corrupt;
+        return Err(Decoded::Corrupt);
     }
     let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or_default());
     let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
     let u128_at = |i: usize| u128::from_le_bytes(bytes[i..i + 16].try_into().unwrap_or_default());
     if u32_at(8) != FORMAT || u128_at(12) != key {
-        return Decoded::Corrupt;
+        return Err(Decoded::Corrupt);
     }
     let payload = &bytes[HEADER_LEN..];
     if u64_at(44) != payload.len() as u64 || u64_at(52) != xxh3_64(payload) {
-        return Decoded::Corrupt;
+        return Err(Decoded::Corrupt);
     }
     if u128_at(28) != content {
-        return Decoded::Stale;
+        return Err(Decoded::Stale);
     }
+    Ok(payload)
+}
+
+fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> Decoded {
+    let payload = match checked_payload(bytes, key, content) {
+        Ok(p) => p,
+        Err(d) => return d,
+    };
     let Some((packing, rest)) = split_packing(payload) else {
         return Decoded::Corrupt;
     };
@@ -306,15 +407,20 @@ fn encode(
     payload.extend_from_slice(&facts.map_or(u64::MAX, |f| f.len() as u64).to_le_bytes());
     payload.extend_from_slice(facts.unwrap_or_default());
     payload.extend_from_slice(&stored);
+    Some(framed(key, content, &payload))
+}
+
+/// A payload under its header: magic, format, key, content hash, length, checksum.
+fn framed(key: u128, content: u128, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&key.to_le_bytes());
     out.extend_from_slice(&content.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    Some(out)
+    out.extend_from_slice(&xxh3_64(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
 }
 
 /// Diagnostics as stored, without their file (`None` when a path is not UTF-8).

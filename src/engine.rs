@@ -413,6 +413,8 @@ pub struct FileAnalysis {
     facts: Option<KeptFacts>,
     /// What the project rules read of this file: present when `facts` are.
     inputs: Option<Arc<ProjectInputs>>,
+    /// What identifies the analysis in the cache ([`crate::cache::Cache::analysis_key`]).
+    key: Option<u128>,
     diagnostics: Vec<Diagnostic>,
     suppressions: Vec<crate::suppress::Suppression>,
     /// The result depends on the content and configuration alone (no time-out, no crash).
@@ -434,6 +436,7 @@ impl FileAnalysis {
             source: source.map(KeptSource::live),
             facts: None,
             inputs: None,
+            key: None,
             suppressions: Vec::new(),
             diagnostics: vec![Diagnostic::new(rule, Severity::Error, path, range, message)],
         }
@@ -471,6 +474,7 @@ impl FileAnalysis {
                 None => KeptFacts::live(Arc::new(f)),
             }),
             inputs,
+            key: None,
             diagnostics,
             suppressions,
         }
@@ -483,6 +487,7 @@ impl FileAnalysis {
             source: None,
             facts: None,
             inputs: None,
+            key: None,
             diagnostics,
             suppressions: Vec::new(),
         }
@@ -542,6 +547,7 @@ fn finish<'a>(
                     facts.clone(),
                     inputs.clone(),
                     is_test(src.path(), inputs, options),
+                    o.key,
                 ));
             }
             kept_sources.insert(src.path().to_path_buf(), src.clone());
@@ -550,38 +556,42 @@ fn finish<'a>(
     let ctx = ProjectCtx::new(&project, &options.rules);
     let project_rules: Vec<_> = RULES.iter().filter(|r| r.meta().is_project()).collect();
     // Every file once, in parallel: its facts and text unpacked for all the project rules
-    // together, and freed before the next (what keeps a batch run's memory flat).
+    // together, and freed before the next (what keeps a batch run's memory flat). With a
+    // cache, a file's findings are reused when the project joins the same inputs and the files
+    // the rules read for it are unchanged (see `crate::cache`).
+    let reuse = options.cache.as_deref().map(|cache| {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for f in &project {
+            std::hash::Hash::hash(&f.path, &mut h);
+            std::hash::Hash::hash(&f.is_test, &mut h);
+            std::hash::Hash::hash(&*f.inputs, &mut h);
+        }
+        let live: HashSet<u128> = project.iter().filter_map(|f| f.key).collect();
+        (cache, h.digest128(), live)
+    });
     let per_file: Vec<Vec<Diagnostic>> = in_worker_pool(options, || {
         project
             .par_iter()
             .map(|file| {
-                let facts = file.facts();
-                let src = file.source();
-                let mut out = Vec::new();
-                for rule in &project_rules {
-                    match catch_unwind(AssertUnwindSafe(|| {
-                        crate::rules::fixes::with_suggestions_in(
-                            &src.text,
-                            rule.check_project_file(&ctx, file, &facts, &src),
-                        )
-                    })) {
-                        Ok(d) => out.extend(d),
-                        Err(panic) => out.push(Diagnostic::new(
-                            INTERNAL_ERROR,
-                            Severity::Error,
-                            file.path.clone(),
-                            0..0,
-                            format!(
-                                "rule `{}` crashed on `{}` in the project pass: {}; its findings \
-                                 for this file are missing, please report this",
-                                rule.meta().id,
-                                file.path.display(),
-                                panic_message(&*panic)
-                            ),
-                        )),
-                    }
+                let Some(((cache, digest, live), key)) = reuse.as_ref().zip(file.key) else {
+                    return project_findings(&ctx, &project_rules, file).0;
+                };
+                let live = |k: u128| live.contains(&k);
+                if let Some(found) = cache.get_project(key, *digest, file.len(), &file.path, &live)
+                {
+                    return found;
                 }
-                out
+                let ((found, sound), reads) =
+                    crate::rules::tracking_reads(|| project_findings(&ctx, &project_rules, file));
+                // Reusable when no rule crashed and every file read has an analysis key.
+                let others: Option<Vec<u128>> =
+                    reads.into_iter().filter(|r| *r != Some(key)).collect();
+                if let (Some(mut others), true) = (others, sound) {
+                    others.sort_unstable();
+                    others.dedup();
+                    cache.put_project(key, *digest, &others, &found);
+                }
+                found
             })
             .collect()
     });
@@ -689,6 +699,46 @@ fn finish<'a>(
     }
 }
 
+/// The project rules' findings in one file (its facts and text unpacked once for all of
+/// them), and whether every rule ran to the end (a crash is reported, never cached).
+fn project_findings(
+    ctx: &ProjectCtx,
+    rules: &[&&'static dyn crate::rules::Rule],
+    file: &ProjectFile,
+) -> (Vec<Diagnostic>, bool) {
+    let facts = file.facts();
+    let src = file.source();
+    let mut out = Vec::new();
+    let mut sound = true;
+    for rule in rules {
+        match catch_unwind(AssertUnwindSafe(|| {
+            crate::rules::fixes::with_suggestions_in(
+                &src.text,
+                rule.check_project_file(ctx, file, &facts, &src),
+            )
+        })) {
+            Ok(d) => out.extend(d),
+            Err(panic) => {
+                sound = false;
+                out.push(Diagnostic::new(
+                    INTERNAL_ERROR,
+                    Severity::Error,
+                    file.path.clone(),
+                    0..0,
+                    format!(
+                        "rule `{}` crashed on `{}` in the project pass: {}; its findings for \
+                         this file are missing, please report this",
+                        rule.meta().id,
+                        file.path.display(),
+                        panic_message(&*panic)
+                    ),
+                ))
+            }
+        }
+    }
+    (out, sound)
+}
+
 /// Reads, validates and analyses one file from disk; `shown` is the path its diagnostics name.
 fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis {
     let fail = |rule: &'static str, msg: String| {
@@ -751,13 +801,10 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let src = SourceFile::new(shown, language, text);
-                return FileAnalysis::restored(
-                    src,
-                    entry.facts,
-                    entry.packing,
-                    diagnostics,
-                    options,
-                );
+                let mut restored =
+                    FileAnalysis::restored(src, entry.facts, entry.packing, diagnostics, options);
+                restored.key = Some(crate::cache::Cache::analysis_key(key, content));
+                return restored;
             }
             Err(e) => bytes = e.into_bytes(),
         }
@@ -784,6 +831,7 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
         if let (Some(p), Some(f)) = (packing, analysis.facts()) {
             analysis.facts = Some(KeptFacts::live_packed(f, p));
         }
+        analysis.key = Some(crate::cache::Cache::analysis_key(key, content));
     }
     analysis
 }
@@ -966,6 +1014,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
         source: Some(KeptSource::live(Arc::new(source))),
         facts: Some(KeptFacts::live(Arc::new(facts))),
         inputs: Some(inputs),
+        key: None,
         diagnostics,
         suppressions,
     }

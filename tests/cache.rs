@@ -227,3 +227,58 @@ fn a_configuration_change_invalidates() {
     let (_, stats) = run(d, &["--format", "json"]);
     assert_eq!(counts(&stats), (0, files, 0, 0), "{stats}");
 }
+
+/// Project-rule findings come from the cache only while the files they were read from are
+/// unchanged: `store.ts`'s exported map is grown in `api.ts`; once `api.ts` caps it (an edit
+/// that leaves every file's project inputs as they were), the finding in `store.ts` goes,
+/// and only the unrelated file's findings are reused.
+#[test]
+fn project_findings_follow_an_edit_in_the_file_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(
+        d.join("store.ts"),
+        "export const seen = new Map<string, number>();\n",
+    )
+    .unwrap();
+    let api = d.join("api.ts");
+    fs::write(
+        &api,
+        "import { seen } from './store';\n\
+         export function track(id: string) {\n  seen.set(id, Date.now());\n}\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("other.ts"),
+        "export const t = setInterval(() => {}, 1000);\n",
+    )
+    .unwrap();
+    let project_hits = |stats: &str| -> usize {
+        let tail = stats.split("project findings of ").nth(1).expect(stats);
+        tail.split(' ').next().unwrap().parse().unwrap()
+    };
+    let (cold, stats) = run(d, &["--format", "json"]);
+    assert_eq!(project_hits(&stats), 0, "{stats}");
+    assert!(
+        cold.contains("unbounded-collection") && cold.contains("store.ts"),
+        "{cold}"
+    );
+    let (warm, stats) = run(d, &["--format", "json"]);
+    assert_eq!(project_hits(&stats), 3, "{stats}");
+    assert_eq!(warm, cold);
+    fs::write(
+        &api,
+        "import { seen } from './store';\n\
+         export function track(id: string) {\n  seen.set(id, Date.now());\n  if (seen.size > 1000) seen.clear();\n}\n",
+    )
+    .unwrap();
+    let (edited, stats) = run(d, &["--format", "json"]);
+    let (reference, _) = run(d, &["--no-cache", "--format", "json"]);
+    assert_eq!(edited, reference);
+    assert!(!edited.contains("unbounded-collection"), "{edited}");
+    assert_eq!(
+        project_hits(&stats),
+        1,
+        "only other.ts, which read nothing of api.ts: {stats}"
+    );
+}

@@ -602,13 +602,14 @@ fn print_statistics(report: &Report) {
     match report.cache {
         Some(c) => eprintln!(
             "unleak: {} file(s): {} analysed, {} from the cache ({} unusable cache entr{} \
-             ignored, {} written)",
+             ignored, {} written); project findings of {} from the cache",
             report.files,
             c.analysed,
             c.hits,
             c.rejected,
             if c.rejected == 1 { "y" } else { "ies" },
-            c.written
+            c.written,
+            c.project_hits
         ),
         None => eprintln!(
             "unleak: {} file(s): {} analysed, 0 from the cache (cache off)",

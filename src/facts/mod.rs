@@ -726,7 +726,7 @@ impl CollectionKind {
 }
 
 /// How often a scope's body runs over the life of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Lifetime {
     /// Once at start-up: module top level, `main()`.
     Once,

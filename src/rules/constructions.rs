@@ -22,7 +22,7 @@ pub const GLOBALS: &[&str] = &[
 ];
 
 /// One `new C(…)` site: per argument, why it is shared (`None` when it is not).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct Site {
     args: Vec<Option<String>>,
 }

@@ -15,7 +15,7 @@ use super::{ProjectCtx, RuleOptions};
 use crate::facts::{BindingId, BindingKind, CallArg, EventKind, FileFacts};
 use crate::summaries::FileSummary;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct ProjectInputs {
     pub is_rust: bool,
     /// The facts say the file is test support (`#[cfg(test)]`-only module and the like).
@@ -46,7 +46,7 @@ pub struct ProjectInputs {
 }
 
 /// A Rust collection's growth, shrinking or size check, by the collection's name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct SizeEvent {
     pub name: String,
     pub kind: SizeKind,
@@ -58,7 +58,7 @@ pub struct SizeEvent {
     pub scope: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SizeKind {
     Grow,
     Shrink,

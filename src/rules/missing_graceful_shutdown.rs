@@ -151,7 +151,7 @@ fn ts_fix(
 }
 
 /// What one file says about the service's shutdown, made while its facts are live.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct Inputs {
     /// TypeScript: servers started (not handed back to a caller): event index, API.
     ts_starts: Vec<(usize, String)>,
@@ -174,7 +174,7 @@ pub struct Inputs {
     mains: Vec<(ScopeId, std::ops::Range<usize>)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 struct Sigterm {
     /// The scope that runs on SIGTERM; `None` when unleak cannot see into it (imported, bound).
     scope: Option<ScopeId>,

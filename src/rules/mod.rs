@@ -232,6 +232,28 @@ pub struct ProjectFile {
     /// (live) and a batch run packs (see [`crate::kept`]).
     facts: crate::kept::KeptFacts,
     source: crate::kept::KeptSource,
+    /// What identifies the file's analysis in the cache (`None`: no cache, or not cacheable).
+    pub key: Option<u128>,
+}
+
+thread_local! {
+    /// While one file's project findings are made: the analyses of the files whose facts or
+    /// text the rules read (see [`tracking_reads`]).
+    static READS: std::cell::RefCell<Option<Vec<Option<u128>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` and says which files' facts or text it read (their analysis keys; `None` for a file
+/// without one), so findings can be reused while those files stay the same. Rules read other
+/// files only through [`ProjectFile::facts`] and [`ProjectFile::source`] (and the inputs, which
+/// the cache hashes whole), and do not hand work to other threads.
+pub fn tracking_reads<T>(f: impl FnOnce() -> T) -> (T, Vec<Option<u128>>) {
+    let outer = READS.with_borrow_mut(|r| r.replace(Vec::new()));
+    let out = f();
+    let reads = READS
+        .with_borrow_mut(|r| std::mem::replace(r, outer))
+        .unwrap_or_default();
+    (out, reads)
 }
 
 impl ProjectFile {
@@ -240,6 +262,7 @@ impl ProjectFile {
         facts: crate::kept::KeptFacts,
         inputs: std::sync::Arc<inputs::ProjectInputs>,
         is_test: bool,
+        key: Option<u128>,
     ) -> ProjectFile {
         ProjectFile {
             path: source.path().to_path_buf(),
@@ -248,7 +271,25 @@ impl ProjectFile {
             inputs,
             facts,
             source,
+            key,
         }
+    }
+
+    fn note_read(&self) {
+        READS.with_borrow_mut(|r| {
+            if let Some(r) = r {
+                r.push(self.key);
+            }
+        });
+    }
+
+    /// The length of the file's text, in bytes.
+    pub fn len(&self) -> usize {
+        self.source.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
     }
 
     /// A live file from its source and facts (tests; front ends go through the engine).
@@ -264,17 +305,20 @@ impl ProjectFile {
             crate::kept::KeptFacts::live(std::sync::Arc::new(facts)),
             std::sync::Arc::new(inputs),
             is_test,
+            None,
         )
     }
 
     /// The file's facts, unpacked if need be: hold them while reporting in this file, not
     /// across the project (a packed file's facts are freed when the last holder lets go).
     pub fn facts(&self) -> std::sync::Arc<FileFacts> {
+        self.note_read();
         self.facts.get()
     }
 
     /// The file's source (text and line index), as [`ProjectFile::facts`].
     pub fn source(&self) -> std::sync::Arc<crate::source::SourceFile> {
+        self.note_read();
         self.source.get()
     }
 }

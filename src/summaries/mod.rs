@@ -43,7 +43,7 @@ pub enum Slot {
 }
 
 /// What is acquired or released.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resource {
     Listener {
         event: Option<Box<str>>,
@@ -58,7 +58,7 @@ pub enum Resource {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Effect {
     pub resource: Resource,
     pub slot: Slot,
@@ -67,7 +67,7 @@ pub struct Effect {
 }
 
 /// A call the function makes, as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Callee {
     /// A function of the same file (its scope).
     Local(ScopeId),
@@ -81,7 +81,7 @@ pub enum Callee {
 }
 
 /// One function or method.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct FnSummary {
     pub scope: ScopeId,
     pub name: Option<Box<str>>,
@@ -99,7 +99,7 @@ pub struct FnSummary {
 }
 
 /// One class.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct ClassSummary {
     pub name: Box<str>,
     pub exported: bool,
@@ -111,7 +111,7 @@ pub struct ClassSummary {
 type MethodSites = HashMap<(crate::facts::ClassId, String), Vec<usize>>;
 
 /// One call (or pass as a callback) of a named function, anywhere in the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct CallSite {
     pub callee: Callee,
     /// The function whose body makes the call directly (not from a callback or loop in it):
@@ -122,7 +122,7 @@ pub struct CallSite {
 }
 
 /// The summaries of one file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Hash)]
 pub struct FileSummary {
     pub functions: Vec<FnSummary>,
     pub classes: Vec<ClassSummary>,
