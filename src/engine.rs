@@ -503,6 +503,11 @@ impl FileAnalysis {
         self.source.as_ref().map(KeptSource::get)
     }
 
+    /// Its facts' packing (made now unless known), when it was lowered.
+    pub(crate) fn packing(&self) -> Option<Box<[u8]>> {
+        self.facts.as_ref().and_then(KeptFacts::packing)
+    }
+
     /// The path the file's diagnostics name, when it could be read.
     pub fn source_path(&self) -> Option<&Path> {
         self.source.as_ref().map(KeptSource::path)

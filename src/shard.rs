@@ -22,11 +22,11 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::cache::{Cache, StoredDiagnostic};
 use crate::engine::{Analysed, FileAnalysis, Options, Report};
-use crate::facts::FileFacts;
 use crate::source::{Language, SourceFile};
 
 /// Bumped whenever the summaries' layout changes.
-const FORMAT: u32 = 1;
+/// 2: facts stored packed, as a batch run keeps them (see `crate::kept`).
+const FORMAT: u32 = 2;
 const MAGIC: [u8; 8] = *b"unleakS\x01";
 /// magic, format, identity, shard index, shard count, payload length, payload checksum.
 const HEADER_LEN: usize = 8 + 4 + 16 + 4 + 4 + 8 + 8;
@@ -101,7 +101,8 @@ struct StoredFile {
     path: String,
     /// The content hash and length of the text analysed, when the file could be read.
     source: Option<(u128, u64)>,
-    facts: Option<FileFacts>,
+    /// The facts' packing ([`crate::kept::pack_facts`]).
+    facts: Option<Vec<u8>>,
     diagnostics: Vec<StoredDiagnostic>,
 }
 
@@ -139,7 +140,7 @@ impl Summaries {
                 source: a
                     .source()
                     .map(|s| (Cache::content_hash(s.text.as_bytes()), s.text.len() as u64)),
-                facts: a.facts().map(|f| (*f).clone()),
+                facts: a.packing().map(Vec::from),
                 diagnostics: crate::cache::store(a.diagnostics()).ok_or_else(|| {
                     format!("a finding in `{}` names a non-UTF-8 path", path.display())
                 })?,
@@ -358,7 +359,12 @@ fn rebuild(f: StoredFile, options: &Options) -> (FileAnalysis, bool) {
     let Ok(text) = String::from_utf8(bytes) else {
         return again(&shown);
     };
-    let mut facts = f.facts;
+    let packing = f.facts;
+    let mut facts = match packing.as_deref().map(crate::kept::unpack_facts) {
+        Some(None) => return again(&shown),
+        Some(Some(f)) => Some(f),
+        None => None,
+    };
     if let Some(facts) = &mut facts {
         // The checksum is no proof against a planted file: check what the rules will index.
         if !facts.is_consistent(text.len()) {
@@ -375,7 +381,14 @@ fn rebuild(f: StoredFile, options: &Options) -> (FileAnalysis, bool) {
     }
     let src = SourceFile::new(shown, language, text);
     (
-        FileAnalysis::restored(src, facts, None, diagnostics, options).packed(),
+        FileAnalysis::restored(
+            src,
+            facts,
+            packing.map(Vec::into_boxed_slice),
+            diagnostics,
+            options,
+        )
+        .packed(),
         false,
     )
 }
