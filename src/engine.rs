@@ -572,18 +572,17 @@ fn finish<'a>(
             std::hash::Hash::hash(&*f.inputs, &mut h);
         }
         let live: HashSet<u128> = project.iter().filter_map(|f| f.key).collect();
-        (cache, h.digest128(), live)
+        (cache.project_findings(), h.digest128(), live)
     });
     let per_file: Vec<Vec<Diagnostic>> = in_worker_pool(options, || {
         project
             .par_iter()
             .map(|file| {
-                let Some(((cache, digest, live), key)) = reuse.as_ref().zip(file.key) else {
+                let Some(((stored, digest, live), key)) = reuse.as_ref().zip(file.key) else {
                     return project_findings(&ctx, &project_rules, file).0;
                 };
                 let live = |k: u128| live.contains(&k);
-                if let Some(found) = cache.get_project(key, *digest, file.len(), &file.path, &live)
-                {
+                if let Some(found) = stored.get(key, *digest, file.len(), &file.path, &live) {
                     return found;
                 }
                 let ((found, sound), reads) =
@@ -594,13 +593,16 @@ fn finish<'a>(
                 if let (Some(mut others), true) = (others, sound) {
                     others.sort_unstable();
                     others.dedup();
-                    cache.put_project(key, *digest, &others, &found);
+                    stored.put(key, *digest, others, &found);
                 }
                 found
             })
             .collect()
     });
     diagnostics.extend(per_file.into_iter().flatten());
+    if let (Some(cache), Some((stored, ..))) = (options.cache.as_deref(), reuse) {
+        stored.save(cache);
+    }
     for rule in &project_rules {
         match catch_unwind(AssertUnwindSafe(|| {
             crate::rules::fixes::with_suggestions_in_project(&ctx, rule.check_project(&ctx))
