@@ -1014,8 +1014,12 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
             }
         }
     }
-    let suppressions =
-        crate::suppress::parse(&source.text, source.lines(), &facts.suppression_lookalikes);
+    // (Only a file that mentions one pays for its line index.)
+    let suppressions = if source.text.contains("unleak-ignore") {
+        crate::suppress::parse(&source.text, source.lines(), &facts.suppression_lookalikes)
+    } else {
+        Vec::new()
+    };
     FileAnalysis {
         cacheable,
         source: Some(KeptSource::live(Arc::new(source))),
