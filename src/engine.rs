@@ -578,6 +578,10 @@ fn finish<'a>(
         project
             .par_iter()
             .map(|file| {
+                // Nothing any project rule reports from: not even unpacked.
+                if !file.inputs.project_pass {
+                    return Vec::new();
+                }
                 let Some(((stored, digest, live), key)) = reuse.as_ref().zip(file.key) else {
                     return project_findings(&ctx, &project_rules, file).0;
                 };
@@ -1066,5 +1070,54 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "unknown panic".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-file project pass skips files with nothing a project rule reports from
+    /// (`ProjectInputs::project_pass`, see `rules::inputs::reported_from`): run it anyway on
+    /// every such file of the fixtures (legacy services, cases, runtime) and find nothing.
+    #[test]
+    fn files_the_project_pass_skips_have_no_project_findings() {
+        let options = Options::default();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let paths = [root.join("fixtures"), root.join("runtime/src")];
+        let analysed = analyse_paths(&paths, &options, &|_| true);
+        let project: Vec<ProjectFile> = analysed
+            .files
+            .iter()
+            .filter_map(|a| {
+                let (src, facts, inputs) =
+                    (a.source.as_ref()?, a.facts.as_ref()?, a.inputs.as_ref()?);
+                Some(ProjectFile::new(
+                    src.clone(),
+                    facts.clone(),
+                    inputs.clone(),
+                    is_test(src.path(), inputs, &options),
+                    None,
+                ))
+            })
+            .collect();
+        let ctx = ProjectCtx::new(&project, &options.rules);
+        let rules: Vec<_> = RULES.iter().filter(|r| r.meta().is_project()).collect();
+        let skipped: Vec<&ProjectFile> =
+            project.iter().filter(|f| !f.inputs.project_pass).collect();
+        assert!(
+            skipped.len() > 20,
+            "too few skipped files to test: {}",
+            skipped.len()
+        );
+        assert!(skipped.len() < project.len(), "every file skipped");
+        for f in skipped {
+            let (found, sound) = project_findings(&ctx, &rules, f);
+            assert!(
+                sound && found.is_empty(),
+                "{}: {found:#?}",
+                f.path.display()
+            );
+        }
     }
 }
