@@ -338,15 +338,31 @@ pub(crate) fn in_worker_pool<T: Send>(options: &Options, work: impl FnOnce() -> 
     if BIG_STACK.get() && rayon::current_thread_index().is_some() {
         return work();
     }
+    match worker_pool(worker_threads(options.threads)) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// The process's pool of `threads` big-stack workers, started on first use and kept: a run's
+/// file phase and project pass share it, and a language server linking on every edit does
+/// not start threads each time. `None` when no pool can start.
+fn worker_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    static POOLS: std::sync::Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Some(pool.clone());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(worker_threads(options.threads))
+        .num_threads(threads)
         .stack_size(WORKER_STACK)
         .start_handler(|_| BIG_STACK.set(true))
-        .build();
-    match &pool {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
+        .build()
+        .ok()
+        .map(Arc::new)?;
+    pools.push((threads, pool.clone()));
+    Some(pool)
 }
 
 /// The number of workers for a requested count (0: one per core), at most [`MAX_THREADS_PER_CORE`]
