@@ -15,7 +15,7 @@ use crate::facts::FileFacts;
 use crate::kept::{KeptFacts, KeptSource};
 use crate::registry::RULES;
 use crate::rules::inputs::ProjectInputs;
-use crate::rules::{FileCtx, ProjectCtx, ProjectFile, RuleOptions};
+use crate::rules::{FileCtx, ProjectFile, RuleOptions};
 use crate::source::{Language, SourceFile};
 
 /// How a run is configured.
@@ -524,6 +524,22 @@ impl FileAnalysis {
         self.facts.as_ref().and_then(KeptFacts::packing)
     }
 
+    /// The file as the project rules see it, when it was lowered.
+    pub(crate) fn project_file(&self, options: &Options) -> Option<ProjectFile> {
+        let (src, facts, inputs) = (
+            self.source.as_ref()?,
+            self.facts.as_ref()?,
+            self.inputs.as_ref()?,
+        );
+        Some(ProjectFile::new(
+            src.clone(),
+            facts.clone(),
+            inputs.clone(),
+            is_test(src.path(), inputs, options),
+            self.key,
+        ))
+    }
+
     /// The path the file's diagnostics name, when it could be read.
     pub fn source_path(&self) -> Option<&Path> {
         self.source.as_ref().map(KeptSource::path)
@@ -562,85 +578,11 @@ fn finish<'a>(
             if !o.suppressions.is_empty() {
                 suppressions.push((src.clone(), o.suppressions.clone()));
             }
-            if let (Some(facts), Some(inputs)) = (&o.facts, &o.inputs) {
-                project.push(ProjectFile::new(
-                    src.clone(),
-                    facts.clone(),
-                    inputs.clone(),
-                    is_test(src.path(), inputs, options),
-                    o.key,
-                ));
-            }
+            project.extend(o.project_file(options));
             kept_sources.insert(src.path().to_path_buf(), src.clone());
         }
     }
-    let ctx = ProjectCtx::new(&project, &options.rules);
-    let project_rules: Vec<_> = RULES.iter().filter(|r| r.meta().is_project()).collect();
-    // Every file once, in parallel: its facts and text unpacked for all the project rules
-    // together, and freed before the next (what keeps a batch run's memory flat). With a
-    // cache, a file's findings are reused when the project joins the same inputs and the files
-    // the rules read for it are unchanged (see `crate::cache`).
-    let reuse = options.cache.as_deref().map(|cache| {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in &project {
-            std::hash::Hash::hash(&f.path, &mut h);
-            std::hash::Hash::hash(&f.is_test, &mut h);
-            std::hash::Hash::hash(&*f.inputs, &mut h);
-        }
-        let live: HashSet<u128> = project.iter().filter_map(|f| f.key).collect();
-        (cache.project_findings(), h.digest128(), live)
-    });
-    let per_file: Vec<Vec<Diagnostic>> = in_worker_pool(options, || {
-        project
-            .par_iter()
-            .map(|file| {
-                // Nothing any project rule reports from: not even unpacked.
-                if !file.inputs.project_pass {
-                    return Vec::new();
-                }
-                let Some(((stored, digest, live), key)) = reuse.as_ref().zip(file.key) else {
-                    return project_findings(&ctx, &project_rules, file).0;
-                };
-                let live = |k: u128| live.contains(&k);
-                if let Some(found) = stored.get(key, *digest, file.len(), &file.path, &live) {
-                    return found;
-                }
-                let ((found, sound), reads) =
-                    crate::rules::tracking_reads(|| project_findings(&ctx, &project_rules, file));
-                // Reusable when no rule crashed and every file read has an analysis key.
-                let others: Option<Vec<u128>> =
-                    reads.into_iter().filter(|r| *r != Some(key)).collect();
-                if let (Some(mut others), true) = (others, sound) {
-                    others.sort_unstable();
-                    others.dedup();
-                    stored.put(key, *digest, others, &found);
-                }
-                found
-            })
-            .collect()
-    });
-    diagnostics.extend(per_file.into_iter().flatten());
-    if let (Some(cache), Some((stored, ..))) = (options.cache.as_deref(), reuse) {
-        stored.save(cache);
-    }
-    for rule in &project_rules {
-        match catch_unwind(AssertUnwindSafe(|| {
-            crate::rules::fixes::with_suggestions_in_project(&ctx, rule.check_project(&ctx))
-        })) {
-            Ok(d) => diagnostics.extend(d),
-            Err(panic) => diagnostics.push(Diagnostic::new(
-                INTERNAL_ERROR,
-                Severity::Error,
-                PathBuf::new(),
-                0..0,
-                format!(
-                    "rule `{}` panicked on the project index: {}; please report this",
-                    rule.meta().id,
-                    panic_message(&*panic)
-                ),
-            )),
-        }
-    }
+    diagnostics.extend(crate::project_pass::run(&project, options));
     // Inline suppressions, after every rule (project rules report into files too).
     for (kept, sups) in &suppressions {
         let src = kept.get();
@@ -724,46 +666,6 @@ fn finish<'a>(
         unmatched_baseline,
         ..Report::default()
     }
-}
-
-/// The project rules' findings in one file (its facts and text unpacked once for all of
-/// them), and whether every rule ran to the end (a crash is reported, never cached).
-fn project_findings(
-    ctx: &ProjectCtx,
-    rules: &[&&'static dyn crate::rules::Rule],
-    file: &ProjectFile,
-) -> (Vec<Diagnostic>, bool) {
-    let facts = file.facts();
-    let src = file.source();
-    let mut out = Vec::new();
-    let mut sound = true;
-    for rule in rules {
-        match catch_unwind(AssertUnwindSafe(|| {
-            crate::rules::fixes::with_suggestions_in(
-                &src.text,
-                rule.check_project_file(ctx, file, &facts, &src),
-            )
-        })) {
-            Ok(d) => out.extend(d),
-            Err(panic) => {
-                sound = false;
-                out.push(Diagnostic::new(
-                    INTERNAL_ERROR,
-                    Severity::Error,
-                    file.path.clone(),
-                    0..0,
-                    format!(
-                        "rule `{}` crashed on `{}` in the project pass: {}; its findings for \
-                         this file are missing, please report this",
-                        rule.meta().id,
-                        file.path.display(),
-                        panic_message(&*panic)
-                    ),
-                ))
-            }
-        }
-    }
-    (out, sound)
 }
 
 /// Reads, validates and analyses one file from disk; `shown` is the path its diagnostics name.
@@ -1086,54 +988,5 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "unknown panic".into()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The per-file project pass skips files with nothing a project rule reports from
-    /// (`ProjectInputs::project_pass`, see `rules::inputs::reported_from`): run it anyway on
-    /// every such file of the fixtures (legacy services, cases, runtime) and find nothing.
-    #[test]
-    fn files_the_project_pass_skips_have_no_project_findings() {
-        let options = Options::default();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let paths = [root.join("fixtures"), root.join("runtime/src")];
-        let analysed = analyse_paths(&paths, &options, &|_| true);
-        let project: Vec<ProjectFile> = analysed
-            .files
-            .iter()
-            .filter_map(|a| {
-                let (src, facts, inputs) =
-                    (a.source.as_ref()?, a.facts.as_ref()?, a.inputs.as_ref()?);
-                Some(ProjectFile::new(
-                    src.clone(),
-                    facts.clone(),
-                    inputs.clone(),
-                    is_test(src.path(), inputs, &options),
-                    None,
-                ))
-            })
-            .collect();
-        let ctx = ProjectCtx::new(&project, &options.rules);
-        let rules: Vec<_> = RULES.iter().filter(|r| r.meta().is_project()).collect();
-        let skipped: Vec<&ProjectFile> =
-            project.iter().filter(|f| !f.inputs.project_pass).collect();
-        assert!(
-            skipped.len() > 20,
-            "too few skipped files to test: {}",
-            skipped.len()
-        );
-        assert!(skipped.len() < project.len(), "every file skipped");
-        for f in skipped {
-            let (found, sound) = project_findings(&ctx, &rules, f);
-            assert!(
-                sound && found.is_empty(),
-                "{}: {found:#?}",
-                f.path.display()
-            );
-        }
     }
 }

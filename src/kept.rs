@@ -6,7 +6,7 @@
 //! the text into an LZ4 block. The project phase unpacks a file when a rule asks for it and
 //! frees it when the last holder lets go (a weak link remembers the unpacked copy while someone
 //! holds it, so two rules looking at the same file at once share it). What the project rules
-//! need from *every* file is computed before packing, small, in [`crate::rules::ProjectInputs`].
+//! need from *every* file is computed before packing, small, in [`crate::rules::inputs::ProjectInputs`].
 //!
 //! A long-running front end (the language server, `--fix`) keeps files unpacked: it re-links
 //! them on every change and memory is not its constraint.

@@ -4,7 +4,8 @@
 //! later, Rust).
 //!
 //! The pipeline: [`discover`] files → read → parse once and lower to [`facts`] → file rules →
-//! project rules over all files' facts → sorted [`diagnostic::Diagnostic`]s. Every front end
+//! project rules over every file's inputs, unpacking one file's facts at a time
+//! (`project_pass`) → sorted [`diagnostic::Diagnostic`]s. Every front end
 //! (CLI, cargo subcommand, pre-commit, LSP) calls [`lint_paths`] or [`lint_source`].
 
 pub mod atomic;
@@ -24,6 +25,7 @@ pub mod kept;
 pub mod lang;
 pub mod lsp;
 pub mod project;
+pub(crate) mod project_pass;
 pub mod registry;
 pub mod rules;
 pub mod shard;
