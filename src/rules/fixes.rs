@@ -147,12 +147,9 @@ pub fn help_suggestion(
 /// [`help_suggestion`] for each finding of a file rule that has no fix.
 pub fn with_suggestions(
     ctx: &super::FileCtx,
-    mut out: Vec<crate::diagnostic::Diagnostic>,
+    out: Vec<crate::diagnostic::Diagnostic>,
 ) -> Vec<crate::diagnostic::Diagnostic> {
-    for d in out.iter_mut().filter(|d| d.fixes.is_empty()) {
-        d.fixes.extend(help_suggestion(ctx.source, d));
-    }
-    out
+    with_suggestions_in(ctx.source, out)
 }
 
 /// [`help_suggestion`] for each finding in the file whose text is `src` that has no fix.
