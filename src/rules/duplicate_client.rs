@@ -748,6 +748,17 @@ impl Rule for DuplicateClient {
         findings(ctx)
     }
 
+    /// A connection stored in a field (the re-selection half, `overwritten_client`).
+    fn reports_from(&self, e: &Event) -> bool {
+        matches!(
+            e.kind,
+            EventKind::New {
+                handle: PlaceRef::Field { .. },
+                ..
+            }
+        )
+    }
+
     fn check_project_file(
         &self,
         ctx: &ProjectCtx,

@@ -44,30 +44,20 @@ pub struct ProjectInputs {
     /// What the file says about the service's shutdown.
     pub shutdown: super::missing_graceful_shutdown::Inputs,
     /// Some project rule may report in this file from its own events (see
-    /// [`reported_from`]); a file without any is not unpacked for the per-file project pass.
+    /// `Rule::reports_from`); a file without any is not unpacked for the per-file project pass.
     pub project_pass: bool,
 }
 
-/// The events the per-file project pass (`Rule::check_project_file`) reports from: listener
-/// registrations (unremoved-listener, TS), growth of a registry (unremoved-listener, Rust),
-/// collections and unbounded queues and piled tasks (unbounded-collection, unbounded-cache),
-/// cache constructors (unbounded-cache), a connection stored in a field (duplicate-client's
-/// re-selection half). A rule whose `check_project_file` starts from another event adds it
-/// here; the engine's tests check that no file without one gets a finding.
-pub fn reported_from(e: &crate::facts::Event) -> bool {
-    matches!(
-        &e.kind,
-        EventKind::Listen(_)
-            | EventKind::Grow { .. }
-            | EventKind::Collection { .. }
-            | EventKind::UnboundedQueue { .. }
-            | EventKind::PiledTasks { .. }
-            | EventKind::CacheCtor { .. }
-            | EventKind::New {
-                handle: crate::facts::PlaceRef::Field { .. },
-                ..
-            }
-    )
+/// Some project rule's `check_project_file` may report from an event of `facts`.
+fn reported_in(facts: &FileFacts) -> bool {
+    let rules: Vec<_> = crate::registry::RULES
+        .iter()
+        .filter(|r| r.meta().is_project())
+        .collect();
+    facts
+        .events
+        .iter()
+        .any(|e| rules.iter().any(|r| r.reports_from(e)))
 }
 
 /// A Rust collection's growth, shrinking or size check, by the collection's name.
@@ -104,7 +94,7 @@ impl ProjectInputs {
             paced_sender_params: facts.paced_sender_params.clone(),
             client_sites: super::duplicate_client::file_sites(facts, options),
             shutdown: super::missing_graceful_shutdown::Inputs::build(facts, src),
-            project_pass: facts.events.iter().any(reported_from),
+            project_pass: reported_in(facts),
             ..ProjectInputs::default()
         };
         out.long_lived

@@ -357,6 +357,12 @@ pub trait Rule: Sync {
     ) -> Vec<Diagnostic> {
         Vec::new()
     }
+    /// Project rules: whether `check_project_file` may report from this event of its file (the
+    /// event it starts from: a registration, a collection, …). A file with none of any rule's is
+    /// not unpacked for the project pass; `project_pass`'s tests check the claim on the fixtures.
+    fn reports_from(&self, _e: &crate::facts::Event) -> bool {
+        false
+    }
     /// Project rules: findings that join several files (one server start and every file's
     /// shutdown handler), read from the inputs; a file's facts are unpacked only to report in it.
     fn check_project(&self, _ctx: &ProjectCtx) -> Vec<Diagnostic> {

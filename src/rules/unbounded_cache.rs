@@ -168,6 +168,12 @@ impl Rule for UnboundedCache {
         &META
     }
 
+    /// Cache constructors, and the collections unbounded-collection judges.
+    fn reports_from(&self, e: &crate::facts::Event) -> bool {
+        matches!(e.kind, EventKind::CacheCtor { .. })
+            || super::unbounded_collection::reports_from(e)
+    }
+
     fn check_project_file(
         &self,
         ctx: &ProjectCtx,

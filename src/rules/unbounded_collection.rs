@@ -38,6 +38,10 @@ impl Rule for UnboundedCollection {
         &META
     }
 
+    fn reports_from(&self, e: &Event) -> bool {
+        reports_from(e)
+    }
+
     fn check_project_file(
         &self,
         ctx: &ProjectCtx,
@@ -59,6 +63,17 @@ pub(crate) fn is_cache_name(name: &str) -> bool {
             "cache" | "cached" | "caches" | "memo" | "memos" | "memoized" | "lru"
         )
     })
+}
+
+/// What [`long_lived_collections`] reports from: collections, unbounded channels (Rust) and
+/// loops piling up task handles (Rust).
+pub(crate) fn reports_from(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::Collection { .. }
+            | EventKind::UnboundedQueue { .. }
+            | EventKind::PiledTasks { .. }
+    )
 }
 
 /// Long-lived collections of `file` that grow and never shrink, reported under `meta`: the

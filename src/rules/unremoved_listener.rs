@@ -39,6 +39,11 @@ impl Rule for UnremovedListener {
         &META
     }
 
+    /// Registrations (TypeScript) and registry growth (Rust).
+    fn reports_from(&self, e: &Event) -> bool {
+        matches!(e.kind, EventKind::Listen(_) | EventKind::Grow { .. })
+    }
+
     fn check_project_file(
         &self,
         ctx: &ProjectCtx,
