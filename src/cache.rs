@@ -88,7 +88,7 @@ pub struct Cache {
 /// An entry read back: the facts (checked, indexed) and their packing.
 pub struct Entry {
     pub facts: Option<FileFacts>,
-    pub packing: Option<Box<[u8]>>,
+    pub packing: Option<Arc<[u8]>>,
 }
 
 /// A label or an edit: its file (`None`: the diagnostic's), range and text.
@@ -419,7 +419,7 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     };
     let entry = Entry {
         facts,
-        packing: packing.map(Box::from),
+        packing: packing.map(Arc::from),
     };
     let mut diagnostics = Vec::with_capacity(stored.len());
     for d in &stored {

@@ -463,7 +463,7 @@ impl FileAnalysis {
     pub(crate) fn restored(
         src: SourceFile,
         facts: Option<FileFacts>,
-        packing: Option<Box<[u8]>>,
+        packing: Option<Arc<[u8]>>,
         diagnostics: Vec<Diagnostic>,
         options: &Options,
     ) -> FileAnalysis {
@@ -520,7 +520,7 @@ impl FileAnalysis {
     }
 
     /// Its facts' packing (made now unless known), when it was lowered.
-    pub(crate) fn packing(&self) -> Option<Box<[u8]>> {
+    pub(crate) fn packing(&self) -> Option<Arc<[u8]>> {
         self.facts.as_ref().and_then(KeptFacts::packing)
     }
 

@@ -24,9 +24,9 @@ use crate::source::{Language, SourceFile};
 #[derive(Debug)]
 enum Held<T> {
     /// Unpacked; with its packing when one was made already (a cache entry's).
-    Live(Arc<T>, Option<Box<[u8]>>),
+    Live(Arc<T>, Option<Arc<[u8]>>),
     Packed {
-        bytes: Box<[u8]>,
+        bytes: Arc<[u8]>,
         /// The unpacked copy while somebody holds it.
         live: Mutex<Weak<T>>,
     },
@@ -58,9 +58,9 @@ impl<T> Held<T> {
 pub struct KeptFacts(Arc<Held<FileFacts>>);
 
 /// The packing of facts: postcard in an LZ4 block (what the cache stores too).
-pub fn pack_facts(facts: &FileFacts) -> Option<Box<[u8]>> {
+pub fn pack_facts(facts: &FileFacts) -> Option<Arc<[u8]>> {
     let bytes = postcard::to_stdvec(facts).ok()?;
-    Some(lz4_flex::block::compress_prepend_size(&bytes).into_boxed_slice())
+    Some(lz4_flex::block::compress_prepend_size(&bytes).into())
 }
 
 /// Facts from their packing, without their indices (call [`FileFacts::finish`] once they are
@@ -82,12 +82,12 @@ impl KeptFacts {
     }
 
     /// Live facts whose packing is known (read from the cache): packing them costs nothing.
-    pub fn live_packed(facts: Arc<FileFacts>, packing: Box<[u8]>) -> KeptFacts {
+    pub fn live_packed(facts: Arc<FileFacts>, packing: Arc<[u8]>) -> KeptFacts {
         KeptFacts(Arc::new(Held::Live(facts, Some(packing))))
     }
 
     /// The facts' packing, made now unless it is known.
-    pub fn packing(&self) -> Option<Box<[u8]>> {
+    pub fn packing(&self) -> Option<Arc<[u8]>> {
         match &*self.0 {
             Held::Live(_, Some(b)) | Held::Packed { bytes: b, .. } => Some(b.clone()),
             Held::Live(f, None) => pack_facts(f),
@@ -172,7 +172,7 @@ impl KeptSource {
         let src = self.get();
         KeptSource {
             held: Arc::new(Held::Packed {
-                bytes: lz4_flex::block::compress(src.text.as_bytes()).into_boxed_slice(),
+                bytes: lz4_flex::block::compress(src.text.as_bytes()).into(),
                 live: Mutex::new(Weak::new()),
             }),
             ..self.clone()

@@ -140,7 +140,7 @@ impl Summaries {
                 source: a
                     .source()
                     .map(|s| (Cache::content_hash(s.text.as_bytes()), s.text.len() as u64)),
-                facts: a.packing().map(Vec::from),
+                facts: a.packing().map(|p| p.to_vec()),
                 diagnostics: crate::cache::store(a.diagnostics()).ok_or_else(|| {
                     format!("a finding in `{}` names a non-UTF-8 path", path.display())
                 })?,
@@ -384,7 +384,7 @@ fn rebuild(f: StoredFile, options: &Options) -> (FileAnalysis, bool) {
         FileAnalysis::restored(
             src,
             facts,
-            packing.map(Vec::into_boxed_slice),
+            packing.map(std::sync::Arc::from),
             diagnostics,
             options,
         )
