@@ -175,7 +175,6 @@ fn kept_summary(facts: &FileFacts, src: &str) -> FileSummary {
     for f in &mut s.functions {
         f.acquires.shrink_to_fit();
         f.releases.shrink_to_fit();
-        f.calls.shrink_to_fit();
     }
     s.classes.shrink_to_fit();
     s

@@ -4,10 +4,10 @@
 //! A [`FileSummary`] says, per function or method: what it acquires and releases (listeners,
 //! timers, instances) on which [`Slot`] (its parameters, `this` and its fields, module
 //! bindings, globals), which parameters it may hand back as its result (`return settings`: the
-//! caller gets its own object back, a shared one, not a fresh one), whom it calls, and how
-//! often it runs as far as its own file can tell. Per class: its name and the methods that end
-//! an instance's life (`close`, `disconnect`, `destroy`, …) — an instance of such a class holds
-//! something that must be let go.
+//! caller gets its own object back, a shared one, not a fresh one), and how often it runs as
+//! far as its own file can tell; the file's call sites say whom each function calls. Per
+//! class: its name and the methods that end an instance's life (`close`, `disconnect`,
+//! `destroy`, …) — an instance of such a class holds something that must be let go.
 //!
 //! [`ProjectSummaries`] joins the files: a call of an imported function (ES named/default,
 //! CommonJS destructured `require`) resolves to the exporting file's summary, and a function
@@ -95,7 +95,6 @@ pub struct FnSummary {
     pub releases: Vec<Effect>,
     /// Parameters it may return as they are (directly or through a local alias).
     pub returns_params: Vec<u8>,
-    pub calls: Vec<Callee>,
 }
 
 /// One class.
@@ -157,7 +156,6 @@ impl FileSummary {
                 acquires: Vec::new(),
                 releases: Vec::new(),
                 returns_params: Vec::new(),
-                calls: Vec::new(),
             });
         }
         let aliases = Aliases::new(facts);
@@ -257,16 +255,6 @@ impl FileSummary {
                         && !summary.returns_params.contains(&n)
                     {
                         summary.returns_params.push(n);
-                    }
-                }
-                EventKind::Call { callee } => {
-                    if let Some(c) = callee_of(facts, callee) {
-                        summary.calls.push(c);
-                    }
-                }
-                EventKind::PassedAsCallback { func, .. } => {
-                    if let Some(c) = callee_of(facts, func) {
-                        summary.calls.push(c);
                     }
                 }
                 _ => {}
