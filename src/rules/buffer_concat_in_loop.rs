@@ -422,9 +422,18 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         let where_ = if e.in_loop {
             "in a loop".to_string()
         } else {
+            let s = repeated_scope.unwrap_or(e.scope);
+            let per = match &facts.scopes[s].kind {
+                crate::facts::ScopeKind::Callback(r)
+                    if r.kind == crate::facts::CallbackKind::Iteration =>
+                {
+                    "item"
+                }
+                _ => "event",
+            };
             format!(
-                "in {}, which runs for every event",
-                describe_scope(facts, repeated_scope.unwrap_or(e.scope))
+                "in {}, which runs for every {per}",
+                describe_scope(facts, s)
             )
         };
         let help = if facts.is_rust {

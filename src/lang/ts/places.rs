@@ -274,7 +274,7 @@ impl<'a> Walker<'a> {
         }
         if let (Some(l), Some(r)) = (left, right)
             && self.rebuilds_from_itself(n, l, r)
-            && !self.bounded_array_rebuild(l, r)
+            && !self.bounded_rebuild(n, l, r)
         {
             let place = self.place_of(l);
             self.event(EventKind::Reconcat { place }, n.byte_range());
@@ -454,58 +454,140 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// `results = results.concat(r)` / `[...results, r]` on a local array, once per item of an
-    /// in-memory collection (`for … in`/`for … of`, `.forEach`) in the function that declared
-    /// it: the copying is bounded by the collection, and the array is that run's own. Not a
-    /// buffer or a string growing per chunk of a stream (`while`, `for await`, data handlers).
-    fn bounded_array_rebuild(&self, l: Node<'a>, r: Node<'a>) -> bool {
+    /// An array (`results = results.concat(r)`, `[...results, r]`) or a string (`text += …`)
+    /// rebuilt once per item of an in-memory collection — `for … in`/`for … of`, a C-style
+    /// `for` up to a `.length`/`.size`, `.forEach`/`.reduce` — into the run's own value: a
+    /// local of the function that loops (or a member of one: `dest.slots`), or the accumulator
+    /// of a `.reduce` seeded with a fresh value. The work is bounded by a collection already in
+    /// memory and the value is that run's own. Not a `Buffer.concat` (a real copy per item),
+    /// and not a stream read chunk by chunk (`while`, `for await`, data handlers).
+    fn bounded_rebuild(&self, n: Node<'a>, l: Node<'a>, r: Node<'a>) -> bool {
         let r = strip(r);
         let lt = self.text(l);
-        let array = match r.kind_name() {
-            "call_expression" => {
-                r.field("function").map(|f| self.text(f)) == Some(&format!("{lt}.concat"))
-                    && !self.strings.iter().any(|s| s == lt)
-            }
-            "array" => true,
-            _ => false,
-        };
-        if !array || l.kind_name() != "identifier" {
+        let rebuilt = n.kind_name() == "augmented_assignment_expression"
+            || match r.kind_name() {
+                "call_expression" => {
+                    r.field("function").map(|f| self.text(f)) == Some(&format!("{lt}.concat"))
+                }
+                "array" => true,
+                _ => false,
+            };
+        if !rebuilt {
             return false;
         }
-        // The scope the accumulator must be declared in: this one for a loop, the one that
-        // calls `.forEach` for an iteration callback.
-        let home = if self.in_loop {
+        // The accumulator's root: `results`, or `dest` in `dest.slots`.
+        let mut root = l;
+        while root.kind_name() == "member_expression" {
+            match root.field("object") {
+                Some(o) => root = strip(o),
+                None => return false,
+            }
+        }
+        if root.kind_name() != "identifier" {
+            return false;
+        }
+        let root = self.text(root);
+        let declared_in = |home: ScopeId, kind: &BindingKind| {
+            self.facts
+                .bindings
+                .iter()
+                .rev()
+                .any(|b| b.name == root && b.scope == home && b.kind == *kind)
+        };
+        if self.in_loop {
             let innermost = self.stack.iter().rev().find(|x| {
                 matches!(
                     x.kind_name(),
                     "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
                 )
             });
-            let over_collection = innermost.is_some_and(|x| {
-                let mut c = x.walk();
-                x.kind_name() == "for_in_statement"
-                    && !x.children(&mut c).any(|k| k.kind_name() == "await")
+            let over_collection = innermost.is_some_and(|x| match x.kind_name() {
+                "for_in_statement" => {
+                    let mut c = x.walk();
+                    !x.children(&mut c).any(|k| k.kind_name() == "await")
+                }
+                "for_statement" => self.counts_up_to_a_size(*x),
+                _ => false,
             });
-            if !over_collection {
-                return false;
-            }
-            self.scope
-        } else {
-            match &self.facts.scopes[self.scope] {
-                Scope {
-                    kind: ScopeKind::Callback(reg),
-                    parent: Some(p),
-                    in_loop: false,
-                    ..
-                } if reg.kind == CallbackKind::Iteration => *p,
-                _ => return false,
-            }
+            return over_collection && declared_in(self.scope, &BindingKind::Var);
+        }
+        let Scope {
+            kind: ScopeKind::Callback(reg),
+            parent: Some(p),
+            in_loop: false,
+            ..
+        } = &self.facts.scopes[self.scope]
+        else {
+            return false;
         };
-        self.facts
-            .bindings
-            .iter()
-            .rev()
-            .any(|b| b.name == lt && b.scope == home && b.kind == BindingKind::Var)
+        if reg.kind != CallbackKind::Iteration {
+            return false;
+        }
+        declared_in(*p, &BindingKind::Var)
+            || (matches!(reg.method.as_str(), "reduce" | "reduceRight")
+                && l.kind_name() == "member_expression"
+                && self.reduce_accumulator(root))
+    }
+
+    /// A C-style `for` that steps one item at a time (`i++`, `++i`, `i += 1`) up to a
+    /// collection's size (`i < rows.length`, `i !== errors.length`, `i < set.size`). Stepping
+    /// through a buffer by a chunk's size (`offset += frameBytes`) is a chunked read, not this.
+    fn counts_up_to_a_size(&self, f: Node<'a>) -> bool {
+        let (Some(cond), Some(step)) = (f.field("condition"), f.field("increment")) else {
+            return false;
+        };
+        let step = self.text(step).replace(' ', "");
+        if !(step.ends_with("++") || step.starts_with("++") || step.ends_with("+=1")) {
+            return false;
+        }
+        let cond = match cond.kind_name() {
+            "expression_statement" => match cond.named_child(0) {
+                Some(c) => c,
+                None => return false,
+            },
+            _ => cond,
+        };
+        cond.kind_name() == "binary_expression"
+            && matches!(
+                cond.field("operator").map(|o| self.text(o)),
+                Some("<" | "<=" | "!==" | "!=")
+            )
+            && cond.field("right").is_some_and(|r| {
+                let r = self.text(strip(r));
+                r.ends_with(".length") || r.ends_with(".size")
+            })
+    }
+
+    /// `name` is the first parameter of the `.reduce` callback being walked, and the reduce is
+    /// seeded with a fresh value (a call, an object or array literal, `new`): the accumulator
+    /// belongs to that one reduce.
+    fn reduce_accumulator(&self, name: &str) -> bool {
+        let Some(i) = self.stack.iter().rposition(|x| {
+            matches!(
+                x.kind_name(),
+                "arrow_function" | "function_expression" | "function"
+            )
+        }) else {
+            return false;
+        };
+        let callback = self.stack[i];
+        let first = callback
+            .field("parameters")
+            .and_then(|ps| ps.named_child(0))
+            .or_else(|| callback.field("parameter"));
+        let first = first.map(|p| p.field("pattern").unwrap_or(p));
+        if first.map(|p| self.text(p)) != Some(name) {
+            return false;
+        }
+        let Some(args) = callback.parent().filter(|a| a.kind_name() == "arguments") else {
+            return false;
+        };
+        args.named_child(1).is_some_and(|seed| {
+            matches!(
+                strip(seed).kind_name(),
+                "call_expression" | "object" | "array" | "new_expression"
+            )
+        })
     }
 
     /// The value is (a member of) a constructor parameter.
