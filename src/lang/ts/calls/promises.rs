@@ -485,9 +485,17 @@ fn is_probe_block(block: Node, src: &str) -> bool {
         .collect();
     let is_probe = |s: &Node| {
         let text = src.get(s.byte_range()).unwrap_or("");
-        ["require(", "import(", "JSON.parse("]
-            .iter()
-            .any(|probe| text.contains(probe))
+        [
+            "require(",
+            "import(",
+            "JSON.parse(",
+            "url.parse(",
+            "new URL(",
+            "decodeURIComponent(",
+            "querystring.parse(",
+        ]
+        .iter()
+        .any(|probe| text.contains(probe))
             || constructs_host_object(*s, src)
             || loads_module(*s, src)
     };

@@ -76,6 +76,12 @@ pub(super) fn releases_only(block: Node, src: &str) -> bool {
 fn is_release(s: Node, src: &str) -> bool {
     match s.kind_name() {
         "expression_statement" => s.named_child(0).is_some_and(|e| {
+            // `delete global[name]`: drops a reference (old engines throw on some globals).
+            if e.kind_name() == "unary_expression"
+                && e.field("operator").and_then(|o| src.get(o.byte_range())) == Some("delete")
+            {
+                return true;
+            }
             if e.kind_name() == "await_expression" {
                 return e.named_child(0).is_some_and(|a| releases_handle(a, src));
             }
@@ -382,12 +388,18 @@ pub(super) fn awaits_pending(call: Node, obj: Node, src: &str) -> bool {
 
 /// The call's value is dropped: it is an expression statement, or a link of a
 /// `.then`/`.catch`/`.finally` chain that is one.
+///
+/// Also when the chain is stored (`this.opsLock = result.catch(noop);`): the stored branch
+/// only serialises later work; the promise it forks from is judged by where it goes.
 fn statement_chain(call: Node) -> bool {
     let mut cur = call;
     while let Some(p) = cur.parent() {
         match p.kind_name() {
             "expression_statement" => return true,
             "member_expression" | "call_expression" => cur = p,
+            "assignment_expression" if p.field("right").is_some_and(|r| r.id() == cur.id()) => {
+                cur = p
+            }
             _ => return false,
         }
     }
@@ -537,29 +549,89 @@ const GIVE_UP: &[&str] = &[
     "disconnect",
     "quit",
     "unsubscribe",
+    "shutdown",
+    "stop",
+    "leave",
+    "nack",
+    "unlisten",
+    "unwatch",
 ];
 
-/// The promise is a handle's own release: a method call on a receiver whose name starts with a
-/// give-up verb (`writer.close()`, `c.cancel(q)`, `subject.cancelCallback()`, `sub.drain()`).
+/// The promise is a handle's own release: a method call on a receiver whose name starts or
+/// ends with a give-up verb (`writer.close()`, `c.cancel(q)`, `subject.cancelCallback()`,
+/// `sub.drain()`, `msg.nack(true)`, `pool.gracefulShutdown()`), also wrapped as
+/// `Promise.resolve(pool.gracefulShutdown())` or `new Promise(conn.end.bind(conn))`.
 /// The code is done with the handle: when its close fails, the handle is already broken or
 /// closed, and there is nothing to retry — a best-effort step. A free function
 /// (`closeUpstream()`, `hangup(sid)`) is an operation on something elsewhere, and its failure
 /// may strand it.
 pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
     let obj = strip(obj);
-    obj.kind_name() == "call_expression"
-        && obj
-            .field("function")
-            .filter(|f| f.kind_name() == "member_expression")
-            .and_then(|f| f.field("property"))
-            .and_then(|p| src.get(p.byte_range()))
-            .and_then(|m| crate::facts::words(m).next())
-            .is_some_and(|w| GIVE_UP.contains(&w.as_str()))
+    let gives_up = |f: Node| {
+        f.kind_name() == "member_expression"
+            && f.field("property")
+                .and_then(|p| src.get(p.byte_range()))
+                .is_some_and(|m| {
+                    let words: Vec<String> = crate::facts::words(m).collect();
+                    [words.first(), words.last()]
+                        .into_iter()
+                        .flatten()
+                        .any(|w| GIVE_UP.contains(&w.as_str()))
+                })
+    };
+    fn first_arg(n: Node) -> Option<Node> {
+        n.field("arguments").and_then(|a| {
+            let mut c = a.walk();
+            a.named_children(&mut c)
+                .find(|x| x.kind_name() != "comment")
+                .map(strip)
+        })
+    }
+    match obj.kind_name() {
+        "call_expression" => {
+            let Some(f) = obj.field("function") else {
+                return false;
+            };
+            if src.get(f.byte_range()) == Some("Promise.resolve") {
+                return first_arg(obj).is_some_and(|a| releases_handle(a, src));
+            }
+            gives_up(f)
+        }
+        // `new Promise(conn.end.bind(conn))`: the executor is the release itself.
+        "new_expression" => {
+            obj.field("constructor")
+                .and_then(|c| src.get(c.byte_range()))
+                == Some("Promise")
+                && first_arg(obj).is_some_and(|a| {
+                    a.kind_name() == "call_expression"
+                        && a.field("function")
+                            .filter(|f| f.kind_name() == "member_expression")
+                            .is_some_and(|f| {
+                                f.field("property").and_then(|p| src.get(p.byte_range()))
+                                    == Some("bind")
+                                    && f.field("object").is_some_and(gives_up)
+                            })
+                })
+        }
+        _ => false,
+    }
 }
 
-/// `Promise.allSettled(..)` never rejects: a rejection handler on it drops nothing.
+/// `Promise.allSettled(..)` never rejects: a rejection handler on it drops nothing. Nor on
+/// `Promise.allSettled(..).finally(cleanup)`: what could reject there is the cleanup right
+/// beside it, not the work.
 pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
-    let obj = strip(obj);
+    let mut obj = strip(obj);
+    while obj.kind_name() == "call_expression"
+        && let Some(f) = obj
+            .field("function")
+            .filter(|f| f.kind_name() == "member_expression")
+        && f.field("property")
+            .is_some_and(|p| src.get(p.byte_range()) == Some("finally"))
+        && let Some(o) = f.field("object")
+    {
+        obj = strip(o);
+    }
     obj.kind_name() == "call_expression"
         && obj
             .field("function")
