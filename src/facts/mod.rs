@@ -486,6 +486,10 @@ pub enum EventKind {
     SettlesOtherwise { reject: bool },
     /// A call of a function by name (`f()`, `this.m()`), for call-graph lifetimes.
     Call { callee: PlaceRef },
+    /// An argument of the `Call` right before it (same span) that names a place
+    /// (`catchUpgrade(req.connection.server)`): what the callee's `index`-th parameter is at
+    /// this call, so what a callee does to its parameter is judged on the caller's object.
+    Arg { index: u8, place: PlaceRef },
     /// An `await` (TypeScript): the rest of the function runs only if the awaited promise
     /// fulfils; a rejection leaves by the nearest `catch`/`finally`, or the caller.
     Await,
@@ -626,6 +630,7 @@ impl EventKind {
             | EventKind::SwallowedError { .. }
             | EventKind::ServerStart { .. }
             | EventKind::SignalListen { .. }
+            | EventKind::Arg { .. }
             | EventKind::LongTask => return None,
         })
     }

@@ -193,3 +193,56 @@ pub(super) fn request_server(facts: &FileFacts, place: &Place) -> Option<ScopeId
         _ => None,
     }
 }
+
+/// A listener a function adds to its own parameter (`function catchUpgrade(server) {
+/// server.on('upgrade', …) }`), judged at the function's call sites in the file: when some call
+/// hands it the server a request came through (`catchUpgrade(req.connection.server)` in a
+/// request handler), every request adds one more listener to that server. The call (its event
+/// index), the argument as written, and the request handler around the call.
+pub(super) fn param_is_request_server(
+    facts: &FileFacts,
+    e: &crate::facts::Event,
+    target: &Place,
+) -> Option<(usize, String, ScopeId)> {
+    let Place::Binding(b) = target else {
+        return None;
+    };
+    let binding = &facts.bindings[*b];
+    if binding.kind != crate::facts::BindingKind::Param {
+        return None;
+    }
+    let func = binding.scope;
+    if !facts.ancestors(e.scope).any(|s| s == func) {
+        return None;
+    }
+    let index = facts.scopes[func]
+        .params
+        .iter()
+        .position(|p| *p == binding.name)?;
+    for (i, c) in facts.events.iter().enumerate() {
+        let crate::facts::EventKind::Call { callee } = &c.kind else {
+            continue;
+        };
+        let Place::Binding(f) = facts.resolve(callee) else {
+            continue;
+        };
+        if facts.bindings[f].kind != crate::facts::BindingKind::Function(func) {
+            continue;
+        }
+        let arg = facts.events[i + 1..]
+            .iter()
+            .take_while(|a| a.span == c.span)
+            .find_map(|a| match &a.kind {
+                crate::facts::EventKind::Arg { index: n, place } if usize::from(*n) == index => {
+                    Some(facts.resolve(place))
+                }
+                _ => None,
+            });
+        if let Some(arg) = arg
+            && let Some(handler) = request_server(facts, &arg)
+        {
+            return Some((i, crate::rules::place_text(facts, &arg), handler));
+        }
+    }
+    None
+}

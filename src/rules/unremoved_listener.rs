@@ -19,7 +19,9 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
-use super::listener_targets::{connection_phase_of_fresh_socket, request_server};
+use super::listener_targets::{
+    connection_phase_of_fresh_socket, param_is_request_server, request_server,
+};
 pub(super) use super::listener_targets::{pooled_guarded, pooled_socket};
 
 use super::constructions::{
@@ -674,6 +676,12 @@ fn judge_target(
     let desc = describe_place(facts, target);
     // The server a request came through: registered per request, it piles up for the life
     // of the process.
+    // Under a latch (`if (!wsInitialized) { …; wsInitialized = true }`) it runs once.
+    if facts.latched(e)
+        && (request_server(facts, target).is_some() || matches!(target, Place::Binding(_)))
+    {
+        return None;
+    }
     if let Some(handler) = request_server(facts, target) {
         let owner = outer_owner(facts, e.scope);
         if facts.lifetime(owner) == Lifetime::Once {
@@ -686,6 +694,17 @@ fn judge_target(
                 describe_scope(facts, handler)
             ),
             format!("{desc}, the server that accepted the request"),
+        ));
+    }
+    // The same server, handed to a function that registers on its parameter.
+    if let Some((_, arg, handler)) = param_is_request_server(facts, e, target) {
+        return Some((
+            Owner::Scope(outer_owner(facts, e.scope)),
+            format!(
+                "on every request {} handles",
+                describe_scope(facts, handler)
+            ),
+            format!("{desc}, the server that accepted the request (`{arg}` at the call)"),
         ));
     }
     if let Some(handler) = pooled_socket(facts, target).or_else(|| pooled_socket(facts, root)) {

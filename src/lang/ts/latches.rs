@@ -26,7 +26,9 @@ impl<'a> Walker<'a> {
     /// (`if (this.x) return;`), everything after it up to the function's end.
     pub(super) fn note_state_if(&mut self, n: Node<'a>, cond: &str, exits: bool) {
         let scope = &self.facts.scopes[self.scope];
-        if matches!(scope.kind, ScopeKind::Module) || !self.reads_own_state(cond) {
+        if matches!(scope.kind, ScopeKind::Module)
+            || !(self.reads_own_state(cond) || plain_flag(cond).is_some())
+        {
             return;
         }
         let region = if exits {
@@ -46,14 +48,31 @@ impl<'a> Walker<'a> {
 
     /// `this.flag = value` (a plain `=`, not a counter: the value does not read the flag):
     /// every earlier `if` of the same function on that flag becomes a latch.
+    ///
+    /// Also a flag of an enclosing function, tested bare (`if (!wsInitialized) { server.on(…);
+    /// wsInitialized = true; }` in a closure): the closure runs the guarded code once per run
+    /// of the function that declared the flag. A flag declared in the same function is reset
+    /// on every call, and latches nothing.
     pub(super) fn note_state_set(&mut self, n: Node<'a>, left: Node<'a>, right: Node<'a>) {
-        if n.kind_name() != "assignment_expression" || left.kind_name() != "member_expression" {
+        if n.kind_name() != "assignment_expression" {
             return;
         }
-        let own = left.field("object").is_some_and(|o| {
-            o.kind_name() == "this"
-                || (o.kind_name() == "identifier" && self.this_alias(self.text(o)).is_some())
-        });
+        let own = match left.kind_name() {
+            "member_expression" => left.field("object").is_some_and(|o| {
+                o.kind_name() == "this"
+                    || (o.kind_name() == "identifier" && self.this_alias(self.text(o)).is_some())
+            }),
+            "identifier" => {
+                let name = self.text(left);
+                !self
+                    .facts
+                    .bindings
+                    .iter()
+                    .any(|b| b.name == name && b.scope == self.scope)
+                    && self.facts.bindings.iter().any(|b| b.name == name)
+            }
+            _ => false,
+        };
         let flag = self.text(left);
         if !own || mentions(self.text(right), flag) {
             return;
@@ -62,10 +81,15 @@ impl<'a> Walker<'a> {
         let Some(ifs) = self.state_ifs.get(&self.scope) else {
             return;
         };
-        for s in ifs
-            .iter()
-            .filter(|s| s.start < at && mentions(&s.cond, flag))
-        {
+        let bare = left.kind_name() == "identifier";
+        for s in ifs.iter().filter(|s| {
+            s.start < at
+                && if bare {
+                    plain_flag(&s.cond) == Some(flag)
+                } else {
+                    mentions(&s.cond, flag)
+                }
+        }) {
             let latch = Latch {
                 scope: self.scope,
                 region: s.region.clone(),
@@ -83,4 +107,20 @@ impl<'a> Walker<'a> {
                 self.facts.is_within(self.scope, *s) && cond.contains(&format!("{a}."))
             })
     }
+}
+
+/// A condition that is one bare flag, maybe negated (`!wsInitialized`, `started`): the flag.
+fn plain_flag(cond: &str) -> Option<&str> {
+    let c = cond.trim();
+    let c = c
+        .strip_prefix('(')
+        .and_then(|c| c.strip_suffix(')'))
+        .unwrap_or(c)
+        .trim();
+    let c = c.strip_prefix('!').unwrap_or(c).trim();
+    let ident = !c.is_empty()
+        && !c.starts_with(|ch: char| ch.is_ascii_digit())
+        && c.chars()
+            .all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '$');
+    ident.then_some(c)
 }

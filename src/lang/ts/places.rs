@@ -249,6 +249,11 @@ impl<'a> Walker<'a> {
                         self.note_state_set(n, left, r);
                     }
                 }
+                "identifier" => {
+                    if let Some(r) = right {
+                        self.note_state_set(n, left, r);
+                    }
+                }
                 _ => {}
             }
             // A reassignment replaces the old value: for a collection, that is a shrink.

@@ -130,6 +130,22 @@ impl<'a> Walker<'a> {
         };
         if let Some(callee) = callee_place {
             self.event(EventKind::Call { callee }, n.byte_range());
+            for (index, a) in site.list.iter().enumerate().take(8) {
+                let a = strip(*a);
+                if !matches!(a.kind_name(), "identifier" | "member_expression") {
+                    continue;
+                }
+                let place = self.place_of(a);
+                if !matches!(place, PlaceRef::Unknown) {
+                    self.event(
+                        EventKind::Arg {
+                            index: index as u8,
+                            place,
+                        },
+                        n.byte_range(),
+                    );
+                }
+            }
         }
         let kind = self.callback_kind(&site);
         self.visit(site.callee);
