@@ -79,14 +79,21 @@ impl Rule for DuplicateAdapter {
             let owner = named_owner(facts, e.scope);
             let lifetime = event_lifetime(facts, e.scope, e.in_loop);
             let runs_again = match lifetime {
-                Lifetime::Repeated | Lifetime::PerCall => true,
+                Lifetime::Repeated => true,
+                Lifetime::Once | Lifetime::PerInstance => false,
+                // A method runs again when something makes it: see [`method_repeats`].
+                _ if !facts.is_rust
+                    && matches!(facts.scopes[owner].kind, ScopeKind::Method { .. }) =>
+                {
+                    method_repeats(facts, owner, 0)
+                }
+                Lifetime::PerCall => true,
                 Lifetime::Unknown => {
                     !matches!(facts.scopes[owner].kind, ScopeKind::Function)
                         || facts.scopes[owner]
                             .parent
                             .is_some_and(|p| !facts.is_module_scope(p))
                 }
-                Lifetime::Once | Lifetime::PerInstance => false,
             };
             if !runs_again {
                 continue;
@@ -184,6 +191,62 @@ impl Rule for DuplicateAdapter {
         }
         out
     }
+}
+
+/// A method runs again on the same object when its name says so (`reconnect()`, `retry()`,
+/// `restart()`, `reset()`, `resume()`, …, and event handlers by name: `onLost()`,
+/// `handleClose()`), or when the class calls it from code that repeats: a per-event
+/// handler (`this.ws.on('close', () => this.connect())`), a timer set there
+/// (`setTimeout(this.connect, backoff)` in a close handler), a loop, or another method that
+/// repeats. A method only its users call (`connect()`, `listen()`, `doOpen()` from a base
+/// class) runs once per object as far as the project shows: calling `connect()` twice on a
+/// client is the caller's doing, and real libraries re-create what they connect with a new
+/// object rather than a second call.
+fn method_repeats(facts: &crate::facts::FileFacts, m: crate::facts::ScopeId, depth: u8) -> bool {
+    let sc = &facts.scopes[m];
+    let (Some(class), Some(name)) = (sc.class, sc.name.as_deref()) else {
+        return true;
+    };
+    let first = crate::facts::words(name).next().unwrap_or_default();
+    if matches!(
+        first.as_str(),
+        "reconnect"
+            | "retry"
+            | "restart"
+            | "reload"
+            | "refresh"
+            | "reset"
+            | "renew"
+            | "reopen"
+            | "respawn"
+            | "rotate"
+            | "resume"
+            | "on"
+            | "handle"
+    ) {
+        return true;
+    }
+    if depth > 3 {
+        return false;
+    }
+    facts.events.iter().any(|c| {
+        let p = match &c.kind {
+            EventKind::Call { callee } => callee,
+            EventKind::PassedAsCallback { func, .. } => func,
+            _ => return false,
+        };
+        if !matches!(facts.resolve(p), Place::Field { class: k, name: n } if k == class && n == name)
+        {
+            return false;
+        }
+        if event_lifetime(facts, c.scope, c.in_loop) == Lifetime::Repeated {
+            return true;
+        }
+        let caller = named_owner(facts, c.scope);
+        caller != m
+            && matches!(facts.scopes[caller].kind, ScopeKind::Method { constructor: false, .. })
+            && method_repeats(facts, caller, depth + 1)
+    })
 }
 
 /// The previous occupant of `place` is released by a call the method makes before it fills
