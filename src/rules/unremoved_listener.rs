@@ -865,9 +865,7 @@ fn owned_field_per_call(
         return None;
     }
     let method = named_owner(facts, e.scope);
-    let Some(method_name) = facts.scopes[method].name.as_deref() else {
-        return None;
-    };
+    let method_name = facts.scopes[method].name.as_deref()?;
     if facts.scopes[method].class != Some(*class) {
         return None;
     }
