@@ -16,7 +16,8 @@ and the held-out set (the same files under corpus/heldout/), which no rule is tu
 2. Runs unleak on both versions of every row of corpus/leak-fixes-ts.tsv and
    corpus/leak-fixes-rust.tsv and reports per row whether the rule is reported within
    --window lines of the row's line in the before version (found) and no longer in the after
-   version (gone).
+   version (gone). The collection rules report at the declaration and label each place the
+   collection grows: a label of theirs that marks the row's line counts too.
 
 Exit status: 1 when any finding is untriaged (a change's new findings must be triaged before
 merging), 2 on a usage or set-up error, else 0.
@@ -273,6 +274,10 @@ def score_lang(lang: str, args) -> int:
     return len(untriaged)
 
 
+# Rules whose finding sits on a collection's declaration, with a label where it grows.
+LABELLED_GROWTH = {"unbounded-collection", "unbounded-cache"}
+
+
 def score_fixes(lang: str, args) -> None:
     kind, _, fixes_path = lang_files(lang)
     rows = read_tsv(fixes_path) if fixes_path.exists() else []
@@ -298,7 +303,14 @@ def score_fixes(lang: str, args) -> None:
             return root, [d for d in rep["diagnostics"] if d["path"] == path and d["rule"] == rule]
 
         broot, bf = findings(before)
-        hit = [d for d in bf if abs(d["line"] - line) <= args.window]
+        def marks(d: dict) -> bool:
+            if abs(d["line"] - line) <= args.window:
+                return True
+            return d["rule"] in LABELLED_GROWTH and any(
+                l["path"] == d["path"] and abs(l["line"] - line) <= args.window
+                for l in d.get("labels", []))
+
+        hit = [d for d in bf if marks(d)]
         is_found = bool(hit)
         is_gone = False
         if is_found:

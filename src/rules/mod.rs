@@ -30,6 +30,7 @@ pub mod missing_graceful_shutdown;
 mod once_listeners;
 pub mod orphaned_interval;
 mod overwritten_client;
+mod pending_replies;
 pub mod silent_error;
 pub mod unbounded_cache;
 pub mod unbounded_collection;

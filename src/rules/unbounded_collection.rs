@@ -112,6 +112,12 @@ pub(crate) fn long_lived_collections(
                         .as_ref()
                         .is_some_and(|n| module_instances.contains(n));
                 if !long_lived {
+                    // An object of unknown life: only the pending-reply shape is judged.
+                    if !caches {
+                        out.extend(super::pending_replies::pending_replies(
+                            &file.path, facts, src, decl, *kind, &place, meta,
+                        ));
+                    }
                     continue;
                 }
                 None
