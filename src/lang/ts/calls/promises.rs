@@ -301,6 +301,10 @@ impl<'a> Walker<'a> {
         // Explained by a comment (in the handler, after it, or above the statement), a second
         // failure while the first error is reported, or a branch forked off a promise that is
         // handed on and rejects for its holder.
+        // `p.then(ok, (e) => report(e)).catch(noop)`: `p`'s rejection was handled a link up;
+        // the tail only keeps the handlers' own errors from counting as unhandled.
+        let handled_upstream =
+            method == "catch" && s.obj.is_some_and(|o| self.handles_rejection(o));
         let excused = |h: &Node<'a>| {
             let body = strip(*h).field("body");
             swallows::explained(body)
@@ -309,7 +313,8 @@ impl<'a> Walker<'a> {
                 || swallows::secondary_failure(n, self.src)
                 || statement_of(n).is_some_and(|st| swallows::error_reported_next(st, self.src))
                 || s.obj.is_some_and(|o| {
-                    swallows::releases_handle(o, self.src)
+                    handled_upstream
+                        || swallows::releases_handle(o, self.src)
                         || swallows::never_rejects(o, self.src)
                         || swallows::loads_module(o, self.src)
                         || swallows::stored_promise(o)
