@@ -564,6 +564,53 @@ impl Race<'_> {
     }
 }
 
+/// The awaited promise cannot reject: it is `new Promise(executor)` whose executor takes only
+/// `resolve` (`(r) => proc.on('exit', r)`), written in place or assigned to what is awaited
+/// (`this.waitForExit = new Promise((r) => …)`, every assignment of it in the file).
+fn resolve_only(src: &str, await_span: std::ops::Range<usize>) -> bool {
+    let Some(text) = src.get(await_span) else {
+        return false;
+    };
+    let awaited = text.trim_start_matches("await").trim();
+    let one_param_executor = |rest: &str| {
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix("function").unwrap_or(rest).trim_start();
+        let params = if let Some(inner) = rest.strip_prefix('(') {
+            inner.split(')').next().unwrap_or(",")
+        } else {
+            rest.split("=>").next().unwrap_or(",")
+        };
+        let params = params.trim();
+        !params.is_empty()
+            && !params.contains(',')
+            && params
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    if let Some(rest) = awaited.strip_prefix("new Promise(") {
+        return one_param_executor(rest);
+    }
+    let simple = !awaited.is_empty()
+        && awaited
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    if !simple {
+        return false;
+    }
+    let pattern = format!("{awaited} = ");
+    let mut assignments = src.match_indices(&pattern).peekable();
+    assignments.peek().is_some()
+        && assignments.all(|(i, _)| {
+            let before = src[..i].chars().next_back();
+            let whole =
+                before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '$' | '.')));
+            !whole
+                || src[i + pattern.len()..]
+                    .strip_prefix("new Promise(")
+                    .is_some_and(one_param_executor)
+        })
+}
+
 /// A watchdog armed across an `await` (TypeScript): `const t = setTimeout(…)`, then
 /// `await work`, then `clearTimeout(t)` on the fulfilled path only — no `finally`, no clear in
 /// a `catch`. When the awaited work rejects, the clear is skipped and the timer still fires
@@ -599,6 +646,7 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
             && e.span.end <= a.span.start
             && a.span.start < first
             && clears.iter().all(|c| c.path == a.path)
+            && !resolve_only(ctx.source, a.span.clone())
     });
     // A `return` between the timer and the clear leaves it armed on purpose: the timer is
     // meant to fire on every way out but success (a handshake deadline that closes the session).
