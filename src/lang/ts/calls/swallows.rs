@@ -291,17 +291,7 @@ fn reports(body: Node, name: &str, src: &str) -> bool {
 /// waits; its rejection still reaches whoever holds `p`.
 pub(super) fn forked_promise(call: Node, obj: Node, src: &str) -> bool {
     // The promise the chain starts from: `p` in `p.then(noop).catch(noop)`.
-    let mut obj = strip(obj);
-    while obj.kind_name() == "call_expression"
-        && let Some(f) = obj
-            .field("function")
-            .filter(|f| f.kind_name() == "member_expression")
-        && f.field("property")
-            .is_some_and(|p| matches!(src.get(p.byte_range()), Some("then" | "catch" | "finally")))
-        && let Some(o) = f.field("object")
-    {
-        obj = strip(o);
-    }
+    let mut obj = chain_head(obj, src, &["then", "catch", "finally"]);
     let field = obj.kind_name() == "member_expression"
         && obj.field("object").is_some_and(|o| o.kind_name() == "this");
     // A promise kept on a local object (`dfd.promise`): follow the object, which is handed on
@@ -621,17 +611,7 @@ pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
 /// `Promise.allSettled(..).finally(cleanup)`: what could reject there is the cleanup right
 /// beside it, not the work.
 pub(super) fn never_rejects(obj: Node, src: &str) -> bool {
-    let mut obj = strip(obj);
-    while obj.kind_name() == "call_expression"
-        && let Some(f) = obj
-            .field("function")
-            .filter(|f| f.kind_name() == "member_expression")
-        && f.field("property")
-            .is_some_and(|p| src.get(p.byte_range()) == Some("finally"))
-        && let Some(o) = f.field("object")
-    {
-        obj = strip(o);
-    }
+    let obj = chain_head(obj, src, &["finally"]);
     obj.kind_name() == "call_expression"
         && obj
             .field("function")
@@ -791,4 +771,21 @@ pub(super) fn outcome_checked_next(t: Node, src: &str) -> bool {
         stack.extend(n.named_children(&mut c));
     }
     false
+}
+
+/// The promise a chain of `links` starts from: `p` in `p.then(ok).finally(done)`.
+fn chain_head<'t>(obj: Node<'t>, src: &str, links: &[&str]) -> Node<'t> {
+    let mut obj = strip(obj);
+    while obj.kind_name() == "call_expression"
+        && let Some(f) = obj
+            .field("function")
+            .filter(|f| f.kind_name() == "member_expression")
+        && f.field("property")
+            .and_then(|p| src.get(p.byte_range()))
+            .is_some_and(|p| links.contains(&p))
+        && let Some(o) = f.field("object")
+    {
+        obj = strip(o);
+    }
+    obj
 }
