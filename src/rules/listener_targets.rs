@@ -3,8 +3,9 @@
 //! server a request came through, and a raw socket the run itself has just made, whose
 //! connection phase happens once.
 
+use super::unremoved_listener::{Owner, forwards_own_handler};
 use super::*;
-use crate::facts::{CallbackKind, Event};
+use crate::facts::{CallbackKind, Event, FieldOrigin};
 
 /// The boundary is the connection-phase handler (`'connect'`, `'secureConnect'`, `'ready'`,
 /// `'open'`) of raw socket `b`, which the run around it has just made (`const socket =
@@ -245,4 +246,101 @@ pub(super) fn param_is_request_server(
         }
     }
     None
+}
+
+/// A field holding an object the instance made itself (`this.client = new Client()`): its
+/// listeners go with the instance when registered once per instance. A method that runs per
+/// call (`list() { this.client.on('error', reject) }`) or per event adds one more to the same
+/// object on every run, for the instance's whole life; only a removal in that run keeps it
+/// bounded. Not when the run first puts a new object in the field (`connect() { this.socket =
+/// new Socket(); this.socket.on(…) }`: one listener per object), nor under a latch.
+pub(super) fn owned_field_per_call(
+    facts: &FileFacts,
+    e: &Event,
+    lifetime: Lifetime,
+    target: &Place,
+    desc: &str,
+    rhythm: &dyn Fn(Lifetime) -> String,
+) -> Option<(Owner, String, String)> {
+    let Place::Field { class, name } = target else {
+        return None;
+    };
+    // A registration API (`on(event, cb) { this.client.on(event, cb) }`): the caller chooses
+    // the event and the handler, and removes it with the API's `off`.
+    let EventKind::Listen(listen) = &e.kind else {
+        return None;
+    };
+    if listen.event.is_none() || forwards_own_handler(facts, &listen.handler) {
+        return None;
+    }
+    let owned = facts.classes[*class]
+        .fields
+        .iter()
+        .any(|f| f.name == *name && f.origin == FieldOrigin::Owned);
+    if !owned || !matches!(lifetime, Lifetime::PerCall | Lifetime::Repeated) || facts.latched(e) {
+        return None;
+    }
+    let method = named_owner(facts, e.scope);
+    let method_name = facts.scopes[method].name.as_deref()?;
+    if facts.scopes[method].class != Some(*class) {
+        return None;
+    }
+    // A teardown (`close()`), a set-up step by its name (`setupReceiveTimeout()`, `init()`),
+    // or a step the class itself calls only while it starts (`self.acceptLoop()` once
+    // `open()`'s handshake succeeds, from the constructor): each runs once per instance — not
+    // once per call of the object's users. A method the class also calls from its other
+    // operations (`rmdir()` calling `this.list()`) still runs per call.
+    let first = crate::facts::words(method_name).next().unwrap_or_default();
+    let mut calls = facts.events.iter().filter(|c| {
+        matches!(&c.kind, EventKind::Call { callee }
+            if matches!(facts.resolve(callee), Place::Field { class: k, name: n } if k == *class && n == method_name))
+    }).peekable();
+    let called_by_class = calls.peek().is_some()
+        && calls.all(|c| {
+            facts.enclosing_method(c.scope).is_some_and(|m| {
+                let sc = &facts.scopes[m];
+                matches!(
+                    sc.kind,
+                    ScopeKind::Method {
+                        constructor: true,
+                        ..
+                    }
+                ) || sc.name.as_deref().is_some_and(|n| {
+                    let w = crate::facts::words(n).next().unwrap_or_default();
+                    matches!(
+                        w.as_str(),
+                        "connect" | "open" | "start" | "listen" | "init" | "initialize" | "setup"
+                    )
+                })
+            })
+        });
+    if crate::facts::ends_a_life(method_name)
+        || matches!(
+            first.as_str(),
+            "setup" | "set" | "init" | "initialize" | "configure" | "install"
+        )
+        || called_by_class
+    {
+        return None;
+    }
+    // The instance's one object: filled only by the constructor. A field that a method fills
+    // (`connect() { this.socket = net.connect(…) }`) holds one object per run of that method.
+    let refilled = facts.events_on(target).any(|x| {
+        matches!(x.kind, EventKind::New { .. } | EventKind::Shrink { .. })
+            && !matches!(
+                facts.scopes[named_owner(facts, x.scope)].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            )
+    });
+    if refilled {
+        return None;
+    }
+    Some((
+        Owner::Scope(method),
+        rhythm(lifetime),
+        format!("{desc}, an object the instance keeps for its whole life"),
+    ))
 }
