@@ -27,7 +27,7 @@ impl<'a> Walker<'a> {
     pub(super) fn note_state_if(&mut self, n: Node<'a>, cond: &str, exits: bool) {
         let scope = &self.facts.scopes[self.scope];
         if matches!(scope.kind, ScopeKind::Module)
-            || !(self.reads_own_state(cond) || plain_flag(cond).is_some())
+            || !(self.reads_own_state(cond) || flags_in(cond).next().is_some())
         {
             return;
         }
@@ -85,7 +85,7 @@ impl<'a> Walker<'a> {
         for s in ifs.iter().filter(|s| {
             s.start < at
                 && if bare {
-                    plain_flag(&s.cond) == Some(flag)
+                    flags_in(&s.cond).any(|f| f == flag)
                 } else {
                     mentions(&s.cond, flag)
                 }
@@ -107,6 +107,23 @@ impl<'a> Walker<'a> {
                 self.facts.is_within(self.scope, *s) && cond.contains(&format!("{a}."))
             })
     }
+}
+
+/// The bare flags a condition requires: the whole condition, or one of the parts of an `&&`
+/// chain (`name === eventName && !isEventProxied`), each maybe negated. An `||` anywhere
+/// makes no part required.
+fn flags_in(cond: &str) -> impl Iterator<Item = &str> {
+    let cond = cond.trim();
+    let cond = cond
+        .strip_prefix('(')
+        .and_then(|c| c.strip_suffix(')'))
+        .unwrap_or(cond);
+    let parts: Vec<&str> = if cond.contains("||") {
+        vec![cond]
+    } else {
+        cond.split("&&").collect()
+    };
+    parts.into_iter().filter_map(plain_flag)
 }
 
 /// A condition that is one bare flag, maybe negated (`!wsInitialized`, `started`): the flag.
