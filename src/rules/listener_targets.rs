@@ -344,3 +344,19 @@ pub(super) fn owned_field_per_call(
         format!("{desc}, an object the instance keeps for its whole life"),
     ))
 }
+
+/// The function that registers removes itself as a handler (`const onErr = () => {
+/// stdout.off('error', onErr); stdout.on('error', ignore); }`): a hand-written `once`, it runs
+/// at most once per registration of it, and so does what it registers — judged where it is
+/// itself registered.
+pub(super) fn in_self_removing_handler(facts: &FileFacts, e: &Event) -> bool {
+    let f = named_owner(facts, e.scope);
+    let Some(name) = facts.scopes[f].name.as_deref() else {
+        return false;
+    };
+    facts.events.iter().any(|r| {
+        matches!(&r.kind, EventKind::Unlisten(u)
+            if matches!(&u.handler, crate::facts::Handler::Named(PlaceRef::Name { name: n, .. }) if n == name))
+            && named_owner(facts, r.scope) == f
+    })
+}

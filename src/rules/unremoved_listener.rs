@@ -20,7 +20,8 @@ static META: RuleMeta = RuleMeta {
 };
 
 use super::listener_targets::{
-    connection_phase_of_fresh_socket, owned_field_per_call, param_is_request_server, request_server,
+    connection_phase_of_fresh_socket, in_self_removing_handler, owned_field_per_call,
+    param_is_request_server, request_server,
 };
 pub(super) use super::listener_targets::{pooled_guarded, pooled_socket};
 
@@ -304,7 +305,7 @@ fn check_ts(
                 ..
             } = &**listen;
             // Once per listener, or once per target (`if (!seen.has(t)) { seen.add(t); t.on(…) }`).
-            if *once || *once_per_target {
+            if *once || *once_per_target || in_self_removing_handler(facts, e) {
                 continue;
             }
             let lifted = per_key.then(|| lift_per_key(facts, e)).flatten();
