@@ -524,6 +524,32 @@ fn client_response_text(ctx: &FileCtx, e: &crate::facts::Event, repeated: ScopeI
         return false;
     };
     let binding = &facts.bindings[b];
+    // A parameter named `res`/`response` that emits 'data' is a reply being read (an
+    // `IncomingMessage`): a server's `res` is a `ServerResponse`, which never emits 'data'
+    // (superagent's parsers, faye's `_handleResponse(messages, response)`).
+    // Only when the handler does nothing else with what it gathered: one that reads the text
+    // per chunk (`self.emit('chunk', responseText)`, a streaming reply) keeps the whole stream.
+    if binding.kind == BindingKind::Param && matches!(binding.name.as_str(), "res" | "response") {
+        let target = ctx
+            .source
+            .get(e.span.clone())
+            .and_then(|t| t.split("+=").next())
+            .map(str::trim)
+            .unwrap_or("");
+        let handler = ctx
+            .source
+            .get(facts.scopes[repeated].span.clone())
+            .unwrap_or("");
+        let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+        let uses = handler
+            .match_indices(target)
+            .filter(|(i, _)| {
+                !handler[..*i].ends_with(is_word)
+                    && !handler[i + target.len()..].starts_with(is_word)
+            })
+            .count();
+        return !target.is_empty() && uses == 1;
+    }
     let home = &facts.scopes[binding.scope];
     let ScopeKind::Callback(outer) = &home.kind else {
         return false;
