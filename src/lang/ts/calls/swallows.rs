@@ -578,6 +578,28 @@ pub(super) fn releases_handle(obj: Node, src: &str) -> bool {
         })
     }
     match obj.kind_name() {
+        // A query that only gives server-side state back (sql`unlisten ${name}`, `close`,
+        // `deallocate`, `release savepoint`, `rollback`, `discard`): the SQL form of a release.
+        "call_expression"
+            if obj
+                .field("arguments")
+                .is_some_and(|a| a.kind_name() == "template_string") =>
+        {
+            let text = obj
+                .field("arguments")
+                .and_then(|a| src.get(a.byte_range()))
+                .unwrap_or("");
+            let first = text
+                .trim_start_matches('`')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            matches!(
+                first.as_str(),
+                "unlisten" | "close" | "deallocate" | "release" | "rollback" | "discard"
+            )
+        }
         "call_expression" => {
             let Some(f) = obj.field("function") else {
                 return false;
