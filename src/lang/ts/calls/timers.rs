@@ -78,7 +78,7 @@ impl<'a> Walker<'a> {
         // (`if (!hasExited(child)) child.kill('SIGKILL')`): a fallback that races it.
         let rejects_work = !repeat
             && !settles
-            && ((mentions(cb_text, ".reject(") && cb_text.to_ascii_lowercase().contains("time"))
+            && ((mentions(cb_text, ".reject(") && says_time_out(cb_text))
                 || (arg_list
                     .first()
                     .is_some_and(|cb| self.checks_not_done_first(*cb))
@@ -236,4 +236,13 @@ impl<'a> Walker<'a> {
         }
         None
     }
+}
+
+/// The text speaks of a time-out (`'Command timed out'`, `ETIMEDOUT`, `new TimeoutError()`,
+/// "deadline"), not merely of time (`// retry next time`).
+fn says_time_out(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["timeout", "timed out", "time out", "timedout", "deadline"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
