@@ -93,6 +93,8 @@ fn is_release(s: Node, src: &str) -> bool {
                     .is_some_and(|m| RELEASES.contains(&m))
         }),
         "statement_block" => releases_only(s, src),
+        // `try { server.close(done); return; } catch {}`: leaving after the release.
+        "return_statement" => s.named_child_count() == 0,
         "if_statement" => {
             s.field("alternative").is_none()
                 && s.field("consequence").is_some_and(|b| is_release(b, src))
