@@ -920,19 +920,7 @@ fn analyse_here(source: SourceFile, options: &Options) -> FileAnalysis {
             Ok(d) => diagnostics.extend(d),
             Err(panic) => {
                 cacheable = false;
-                diagnostics.push(Diagnostic::new(
-                    INTERNAL_ERROR,
-                    Severity::Error,
-                    path.clone(),
-                    0..0,
-                    format!(
-                        "rule `{}` crashed on `{}`: {}; its findings for this file are missing, \
-                     please report this",
-                        rule.meta().id,
-                        path.display(),
-                        panic_message(&*panic)
-                    ),
-                ))
+                diagnostics.push(rule_crash(rule.meta().id, &path, "", &*panic));
             }
         }
     }
@@ -978,6 +966,36 @@ fn fault_injection(path: &Path, rule: Option<&str>) {
     if !pat.is_empty() && target == rule && path.to_string_lossy().contains(pat) {
         panic!("fault injected by UNLEAK_FAULT_INJECT");
     }
+}
+
+/// The internal-error finding for rule `rule` that panicked on `path` (`phase` names the pass
+/// when it is not the file rules: " in the project pass"); an empty path is the project index.
+pub(crate) fn rule_crash(
+    rule: &str,
+    path: &std::path::Path,
+    phase: &str,
+    panic: &(dyn std::any::Any + Send),
+) -> Diagnostic {
+    let message = if path.as_os_str().is_empty() {
+        format!(
+            "rule `{rule}` panicked on the project index: {}; please report this",
+            panic_message(panic)
+        )
+    } else {
+        format!(
+            "rule `{rule}` crashed on `{}`{phase}: {}; its findings for this file are missing, \
+             please report this",
+            path.display(),
+            panic_message(panic)
+        )
+    };
+    Diagnostic::new(
+        INTERNAL_ERROR,
+        Severity::Error,
+        path.to_path_buf(),
+        0..0,
+        message,
+    )
 }
 
 /// The text of a caught panic.

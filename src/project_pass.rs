@@ -7,12 +7,11 @@
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{Diagnostic, INTERNAL_ERROR, Severity};
-use crate::engine::{Options, in_worker_pool, panic_message};
+use crate::diagnostic::Diagnostic;
+use crate::engine::{Options, in_worker_pool, rule_crash};
 use crate::registry::RULES;
 use crate::rules::{ProjectCtx, ProjectFile, Rule};
 
@@ -72,16 +71,11 @@ pub(crate) fn run(project: &[ProjectFile], options: &Options) -> Vec<Diagnostic>
             crate::rules::fixes::with_suggestions_in_project(&ctx, rule.check_project(&ctx))
         })) {
             Ok(d) => out.extend(d),
-            Err(panic) => out.push(Diagnostic::new(
-                INTERNAL_ERROR,
-                Severity::Error,
-                PathBuf::new(),
-                0..0,
-                format!(
-                    "rule `{}` panicked on the project index: {}; please report this",
-                    rule.meta().id,
-                    panic_message(&*panic)
-                ),
+            Err(panic) => out.push(rule_crash(
+                rule.meta().id,
+                std::path::Path::new(""),
+                "",
+                &*panic,
             )),
         }
     }
@@ -109,19 +103,12 @@ fn file_findings(
             Ok(d) => out.extend(d),
             Err(panic) => {
                 sound = false;
-                out.push(Diagnostic::new(
-                    INTERNAL_ERROR,
-                    Severity::Error,
-                    file.path.clone(),
-                    0..0,
-                    format!(
-                        "rule `{}` crashed on `{}` in the project pass: {}; its findings for \
-                         this file are missing, please report this",
-                        rule.meta().id,
-                        file.path.display(),
-                        panic_message(&*panic)
-                    ),
-                ))
+                out.push(rule_crash(
+                    rule.meta().id,
+                    &file.path,
+                    " in the project pass",
+                    &*panic,
+                ));
             }
         }
     }
