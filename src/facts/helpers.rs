@@ -52,4 +52,31 @@ impl FileFacts {
         }
         names
     }
+
+    /// The calls of method `name` of `class` through `this` (or a `self` alias): `this.name()`,
+    /// and, with `passed`, the method handed on as a callback (`setTimeout(this.name, ms)`).
+    pub fn method_calls<'a>(
+        &'a self,
+        class: super::ClassId,
+        name: &'a str,
+        passed: bool,
+    ) -> impl Iterator<Item = &'a Event> + 'a {
+        self.events.iter().filter(move |c| {
+            let p = match &c.kind {
+                super::EventKind::Call { callee } => callee,
+                super::EventKind::PassedAsCallback { func, .. } if passed => func,
+                _ => return false,
+            };
+            matches!(self.resolve(p), super::Place::Field { class: k, name: n } if k == class && n == name)
+        })
+    }
+
+    /// The scope of method `name` of `class`.
+    pub fn method_named(&self, class: super::ClassId, name: &str) -> Option<ScopeId> {
+        self.scopes.iter().position(|sc| {
+            sc.class == Some(class)
+                && matches!(sc.kind, super::ScopeKind::Method { .. })
+                && sc.name.as_deref() == Some(name)
+        })
+    }
 }

@@ -229,22 +229,19 @@ fn method_repeats(facts: &crate::facts::FileFacts, m: crate::facts::ScopeId, dep
     if depth > 3 {
         return false;
     }
-    facts.events.iter().any(|c| {
-        let p = match &c.kind {
-            EventKind::Call { callee } => callee,
-            EventKind::PassedAsCallback { func, .. } => func,
-            _ => return false,
-        };
-        if !matches!(facts.resolve(p), Place::Field { class: k, name: n } if k == class && n == name)
-        {
-            return false;
-        }
+    facts.method_calls(class, name, true).any(|c| {
         if event_lifetime(facts, c.scope, c.in_loop) == Lifetime::Repeated {
             return true;
         }
         let caller = named_owner(facts, c.scope);
         caller != m
-            && matches!(facts.scopes[caller].kind, ScopeKind::Method { constructor: false, .. })
+            && matches!(
+                facts.scopes[caller].kind,
+                ScopeKind::Method {
+                    constructor: false,
+                    ..
+                }
+            )
             && method_repeats(facts, caller, depth + 1)
     })
 }
@@ -310,11 +307,9 @@ fn started_and_torn_down(
                     && t.name.as_deref().is_some_and(crate::facts::ends_a_life)
             })
     });
-    let called_again = facts.events.iter().any(|c| {
-        matches!(&c.kind, EventKind::Call { callee }
-            if matches!(facts.resolve(callee), Place::Field { class: k, name: n } if k == class && n == name))
-            && event_lifetime(facts, c.scope, c.in_loop) == Lifetime::Repeated
-    });
+    let called_again = facts
+        .method_calls(class, name, false)
+        .any(|c| event_lifetime(facts, c.scope, c.in_loop) == Lifetime::Repeated);
     released_in_teardown && !called_again
 }
 

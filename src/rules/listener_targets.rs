@@ -291,10 +291,7 @@ pub(super) fn owned_field_per_call(
     // once per call of the object's users. A method the class also calls from its other
     // operations (`rmdir()` calling `this.list()`) still runs per call.
     let first = crate::facts::words(method_name).next().unwrap_or_default();
-    let mut calls = facts.events.iter().filter(|c| {
-        matches!(&c.kind, EventKind::Call { callee }
-            if matches!(facts.resolve(callee), Place::Field { class: k, name: n } if k == *class && n == method_name))
-    }).peekable();
+    let mut calls = facts.method_calls(*class, method_name, false).peekable();
     let called_by_class = calls.peek().is_some()
         && calls.all(|c| {
             facts.enclosing_method(c.scope).is_some_and(|m| {

@@ -178,17 +178,15 @@ fn deadline_follows(
         .iter()
         .filter_map(|r| timer_callback(facts, r.scope))
         .collect();
-    for c in &facts.events {
-        if let EventKind::Call { callee } = &c.kind
-            && let Place::Field { class: k, name } = facts.resolve(callee)
-            && k == class
-            && removing_methods
-                .iter()
-                .any(|m| facts.scopes[*m].name.as_deref() == Some(name.as_str()))
-            && let Some(t) = timer_callback(facts, c.scope)
-        {
-            timers.push(t);
-        }
+    for m in removing_methods {
+        let Some(name) = facts.scopes[*m].name.as_deref() else {
+            continue;
+        };
+        timers.extend(
+            facts
+                .method_calls(class, name, false)
+                .filter_map(|c| timer_callback(facts, c.scope)),
+        );
     }
     timers.iter().any(|&t| {
         let start = facts.scopes[t].span.start;
@@ -254,11 +252,7 @@ fn reached_methods(facts: &FileFacts, class: ClassId, m: ScopeId) -> Vec<ScopeId
             }
             if let Place::Field { class: k, name } = facts.resolve(callee)
                 && k == class
-                && let Some(s) = facts.scopes.iter().position(|sc| {
-                    sc.class == Some(class)
-                        && matches!(sc.kind, ScopeKind::Method { .. })
-                        && sc.name.as_deref() == Some(name.as_str())
-                })
+                && let Some(s) = facts.method_named(class, &name)
                 && !seen.contains(&s)
             {
                 seen.push(s);
