@@ -78,23 +78,7 @@ impl Rule for DuplicateAdapter {
             // Code that runs more than once: not a constructor, not start-up.
             let owner = named_owner(facts, e.scope);
             let lifetime = event_lifetime(facts, e.scope, e.in_loop);
-            let runs_again = match lifetime {
-                Lifetime::Repeated => true,
-                Lifetime::Once | Lifetime::PerInstance => false,
-                // A method runs again when something makes it: see [`method_repeats`].
-                _ if !facts.is_rust
-                    && matches!(facts.scopes[owner].kind, ScopeKind::Method { .. }) =>
-                {
-                    method_repeats(facts, owner, 0)
-                }
-                Lifetime::PerCall => true,
-                Lifetime::Unknown => {
-                    !matches!(facts.scopes[owner].kind, ScopeKind::Function)
-                        || facts.scopes[owner]
-                            .parent
-                            .is_some_and(|p| !facts.is_module_scope(p))
-                }
-            };
+            let runs_again = runs_again(facts, owner, lifetime);
             if !runs_again {
                 continue;
             }
@@ -190,6 +174,29 @@ impl Rule for DuplicateAdapter {
             );
         }
         out
+    }
+}
+
+/// Whether the code at `owner` (with `lifetime`) runs more than once on the same slot.
+fn runs_again(
+    facts: &crate::facts::FileFacts,
+    owner: crate::facts::ScopeId,
+    lifetime: Lifetime,
+) -> bool {
+    match lifetime {
+        Lifetime::Repeated => true,
+        Lifetime::Once | Lifetime::PerInstance => false,
+        // A method runs again when something makes it: see [`method_repeats`].
+        _ if !facts.is_rust && matches!(facts.scopes[owner].kind, ScopeKind::Method { .. }) => {
+            method_repeats(facts, owner, 0)
+        }
+        Lifetime::PerCall => true,
+        Lifetime::Unknown => {
+            !matches!(facts.scopes[owner].kind, ScopeKind::Function)
+                || facts.scopes[owner]
+                    .parent
+                    .is_some_and(|p| !facts.is_module_scope(p))
+        }
     }
 }
 

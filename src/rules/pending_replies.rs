@@ -59,8 +59,8 @@ pub(super) fn pending_replies(
         return None;
     }
     // An object that lives through connections: it handles both their opening and their end.
-    let end = connection_end(facts, *class, CLOSE_HANDLERS)?;
-    connection_end(facts, *class, OPEN_HANDLERS)?;
+    let end = handler_named(facts, *class, CLOSE_HANDLERS)?;
+    handler_named(facts, *class, OPEN_HANDLERS)?;
     // The end of the connection drops the entries, directly or through the methods it calls
     // (`onClose() { this.cancelRequests(err) }`).
     let from_end = reached_methods(facts, *class, end);
@@ -217,7 +217,7 @@ const OPEN_HANDLERS: &[&str] = &[
 
 /// The method of `class` that handles an event of its connection by name (`onclose()`,
 /// `onClose()`, `_onOpen()`, `handleDisconnect()`), among `names` (lower case).
-fn connection_end(facts: &FileFacts, class: ClassId, names: &[&str]) -> Option<ScopeId> {
+fn handler_named(facts: &FileFacts, class: ClassId, names: &[&str]) -> Option<ScopeId> {
     facts.scopes.iter().position(|sc| {
         sc.class == Some(class)
             && matches!(
