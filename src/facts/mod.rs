@@ -461,6 +461,10 @@ pub enum EventKind {
         what: String,
         /// The front end's edit that logs the error instead, in the file's own syntax.
         fix: Option<FixHint>,
+        /// What failed: the calls of the swallowed work, when the front end can tell (a `try`
+        /// block, the promise a no-op handler hangs on). `None`: not known (a process-level
+        /// handler, Rust's `Err(_) => {}`).
+        work: Option<Box<SwallowedWork>>,
     },
     /// A server starts listening (`app.listen`, `axum::serve`); `graceful` when the code wires a
     /// graceful shutdown into it (`.with_graceful_shutdown(..)`).
@@ -642,6 +646,19 @@ impl EventKind {
 pub struct FixHint {
     pub range: Range<usize>,
     pub text: String,
+}
+
+/// The work whose failure a swallow drops (see `EventKind::SwallowedError`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwallowedWork {
+    /// The names of the functions and methods it calls (`unlink`, `hangupCall`, `then`).
+    pub calls: Vec<String>,
+    /// It runs an immediately invoked function that loops: a background task, which the
+    /// failure ends.
+    pub background_loop: bool,
+    /// The name of the function whose whole body the swallowing statement is (`async hangup()
+    /// { await api.update(…).catch(noop) }`): the function is the operation.
+    pub whole_body_of: Option<String>,
 }
 
 /// Where a fix for an event goes, as data: the spans and facts a fix builder needs that the

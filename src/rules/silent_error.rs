@@ -3,6 +3,7 @@
 //! strand) go unnoticed.
 
 use super::*;
+use crate::facts::{SwallowedWork, is_resource_op};
 
 pub struct SilentError;
 
@@ -32,9 +33,15 @@ impl Rule for SilentError {
             .events
             .iter()
             .filter_map(|e| {
-                let EventKind::SwallowedError { what, fix } = &e.kind else {
+                let EventKind::SwallowedError { what, fix, work } = &e.kind else {
                     return None;
                 };
+                // The premise: the failed work takes or gives back something (a connection, a
+                // file, a call, a subscription) or is a background task. A failed read, parse,
+                // publish or setting strands nothing; its swallow is a style question.
+                if work.as_deref().is_some_and(|w| !strands_something(w)) {
+                    return None;
+                }
                 // Minified or generated code (a wasm loader's glue, a bundle): nobody reviews
                 // or fixes it there; its source is elsewhere.
                 if !facts.is_rust && *minified.get_or_init(|| is_minified(ctx.source)) {
@@ -94,6 +101,15 @@ impl Rule for SilentError {
             })
             .collect()
     }
+}
+
+/// The swallowed work acquires or releases a resource: one of its calls is named for that
+/// (`fs.unlink`, `connect`, `hangupCall`, `pool.clean`), it loops in the background, or it is the
+/// whole body of a function so named (`async hangup() { await api.update(..).catch(noop) }`).
+fn strands_something(work: &SwallowedWork) -> bool {
+    work.background_loop
+        || work.calls.iter().any(|c| is_resource_op(c))
+        || (!work.calls.is_empty() && work.whole_body_of.as_deref().is_some_and(is_resource_op))
 }
 
 /// After a `.catch(handler` / `.then(ok, handler` handler ending at `at`: the call closes and the

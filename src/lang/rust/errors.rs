@@ -31,6 +31,7 @@ impl Walker {
             EventKind::SwallowedError {
                 what: "an `Err(_) => {}` arm".into(),
                 fix: None,
+                work: None,
             },
             span_range(arm.pat.span()),
         );
@@ -48,6 +49,7 @@ impl Walker {
                 EventKind::SwallowedError {
                     what: "an empty `if let Err(_) = …` body".into(),
                     fix: None,
+                    work: None,
                 },
                 i.range(),
             );

@@ -10,6 +10,7 @@ mod listeners;
 mod promises;
 mod servers;
 mod streams;
+mod swallowed_work;
 mod swallows;
 mod timers;
 

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 use super::super::NodeExt;
 use super::super::text::{head_span, is_empty_block, string_value, strip};
 use super::super::walk::Walker;
-use super::{CallSite, swallows};
+use super::{CallSite, swallowed_work, swallows};
 use crate::facts::*;
 
 /// A `new Promise(executor)` being walked.
@@ -272,10 +272,12 @@ impl<'a> Walker<'a> {
                 text: " (error) { console.error(error);".into(),
             }),
         };
+        let work = block.map(|b| Box::new(swallowed_work::of_block(b, self.src)));
         self.event(
             EventKind::SwallowedError {
                 what: "an empty `catch` block".into(),
                 fix,
+                work,
             },
             start..start + 5,
         );
@@ -339,6 +341,9 @@ impl<'a> Walker<'a> {
                 .callee
                 .field("property")
                 .map_or_else(|| head_span(n), |p| p.byte_range());
+            let work = s
+                .obj
+                .map(|o| Box::new(swallowed_work::of_promise(n, o, self.src)));
             self.event(
                 EventKind::SwallowedError {
                     what: format!("`.{method}(..)` with a handler that ignores the error"),
@@ -346,6 +351,7 @@ impl<'a> Walker<'a> {
                         range: handler.byte_range(),
                         text: "(error) => console.error(error)".into(),
                     }),
+                    work,
                 },
                 span,
             );
@@ -368,6 +374,7 @@ impl<'a> Walker<'a> {
                 EventKind::SwallowedError {
                     what: "an empty process-level error handler".into(),
                     fix,
+                    work: None,
                 },
                 head_span(n),
             );

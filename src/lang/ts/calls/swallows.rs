@@ -398,7 +398,8 @@ fn statement_chain(call: Node) -> bool {
     false
 }
 
-fn enclosing_function(n: Node) -> Option<Node> {
+/// The innermost function around `n`.
+pub(super) fn enclosing_function(n: Node) -> Option<Node> {
     let mut cur = n;
     while let Some(p) = cur.parent() {
         if matches!(
@@ -408,6 +409,8 @@ fn enclosing_function(n: Node) -> Option<Node> {
                 | "function"
                 | "function_declaration"
                 | "method_definition"
+                | "generator_function_declaration"
+                | "generator_function"
         ) {
             return Some(p);
         }
