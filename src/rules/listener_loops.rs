@@ -171,7 +171,7 @@ fn target_is_stable(ctx: &FileCtx, e: &Event, owner: ScopeId, target: &str) -> b
 }
 
 /// `name = …` (not `==`, not a declaration) somewhere in `text`.
-fn reassigned(text: &str, name: &str) -> bool {
+pub(super) fn reassigned(text: &str, name: &str) -> bool {
     let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     text.match_indices(name).any(|(i, _)| {
         let before = &text[..i];

@@ -806,6 +806,7 @@ fn judge_target(
     };
     if !outside
         || fresh_in_run(facts, e, *b, boundary, in_loop)
+        || moves_on_each_iteration(ctx, e, *b, in_loop)
         || connection_phase_of_fresh_socket(facts, boundary, *b)
         || released_on_every_path(facts, *b)
     {
@@ -831,6 +832,25 @@ fn judge_target(
         facts.lifetime(boundary)
     };
     Some((owner, rhythm(l), format!("{desc}, declared outside it")))
+}
+
+/// `let from = sources[0]; for (…) { from.on('close', …); from = from.pipe(to); }`: the loop
+/// registers on its variable and moves the variable on to another object, so each turn adds
+/// one listener to a different object (a chain of streams), none piles up. The
+/// assignment is read from the loop's text, as [`super::listener_loops`] reads a target's.
+fn moves_on_each_iteration(
+    ctx: &FileCtx,
+    e: &Event,
+    b: crate::facts::BindingId,
+    in_loop: bool,
+) -> bool {
+    let Some(looped) = e.loop_span.as_ref().filter(|_| in_loop) else {
+        return false;
+    };
+    let name = &ctx.facts.bindings[b].name;
+    ctx.source
+        .get(looped.clone())
+        .is_some_and(|body| super::listener_loops::reassigned(body, name))
 }
 
 /// The registration repeats only over a loop or `.forEach` in the run of the function that just
