@@ -28,6 +28,9 @@ pub enum QueuePacing {
     /// A function wrapping the channel API (named `channel`/`unbounded`) hands both ends to its
     /// caller: the caller chose the unbounded variant.
     Constructor,
+    /// The sender is never sent on, only kept or dropped (`drop(cancel_tx)`): the channel
+    /// signals by closing, and carries no message.
+    NeverSent,
     /// The comment above the call says why it cannot grow without limit ("unbounded because
     /// …", "bounded by …").
     DocumentedBound,

@@ -84,6 +84,14 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
             .iter()
             .find(|c| c.init.contains(&e.span.start))
         else {
+            // `fn mpsc_unbounded<T>() -> (…) { tokio::sync::mpsc::unbounded_channel() }`: the
+            // call is the body's value, both ends go to the caller, who chose.
+            if fns
+                .iter()
+                .any(|f| names_channel(&f.name) && tail_call_at(f.block, e.span.start))
+            {
+                *paced = Some(QueuePacing::Constructor);
+            }
             continue;
         };
         *paced = if documents_bound(text, ch.init.start) {
@@ -148,6 +156,20 @@ fn paced_sender_params(fns: &[Func], uses: &Uses) -> Vec<CallArg> {
     out
 }
 
+/// A function named for the channel it makes (`unbounded`, `mpsc_unbounded`, `channel`).
+fn names_channel(name: &str) -> bool {
+    name.split('_')
+        .any(|w| matches!(w, "channel" | "unbounded"))
+}
+
+/// The block's value (its last expression, without a `;`) is a call spanning `at`.
+fn tail_call_at(block: &syn::Block, at: usize) -> bool {
+    matches!(
+        block.stmts.last(),
+        Some(syn::Stmt::Expr(e @ Expr::Call(_), None)) if span_range(e.span()).contains(&at)
+    )
+}
+
 /// Whether a channel end seen one way is the one seen another (a field seen through a value
 /// other than `self` matches the field of any struct).
 fn end_matches(end: &End, key: &End) -> bool {
@@ -161,13 +183,7 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses, dropped: &[bool]) -> Option<Q
     let fun = &fns[ch.func];
     // A wrapper of the channel API that hands both ends back: the caller chose.
     let returned = returned_names(fun.block);
-    if fun
-        .name
-        .split('_')
-        .any(|w| matches!(w, "channel" | "unbounded"))
-        && returned.contains(&ch.tx)
-        && returned.contains(&ch.rx)
-    {
+    if names_channel(&fun.name) && returned.contains(&ch.tx) && returned.contains(&ch.rx) {
         return Some(QueuePacing::Constructor);
     }
     let ends = |name: &str| ends_of(ch.func, name, fns, uses);
@@ -200,7 +216,19 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses, dropped: &[bool]) -> Option<Q
         .filter(|s| tx.iter().any(|t| matches(t, &s.on)))
         .collect();
     if sends.is_empty() {
-        return None;
+        // `let (cancel_tx, cancel_rx) = unbounded::<()>(); … drop(cancel_tx);`: every mention of
+        // the sender after its binding drops it, so nothing is ever sent.
+        let drops = uses
+            .moves
+            .iter()
+            .filter(|(f, n, to)| {
+                *f == ch.func
+                    && *n == ch.tx
+                    && matches!(to, MovedTo::Arg(_, callee, 0) if callee == "drop")
+            })
+            .count();
+        let never_sent = tx.len() == 1 && count_mentions(fun.block, &ch.tx) == 1 + drops;
+        return never_sent.then_some(QueuePacing::NeverSent);
     }
     // Every send hands over a fresh one-shot reply sender and awaits its receiver.
     if sends.iter().all(|s| s.awaits_reply) {
