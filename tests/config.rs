@@ -42,7 +42,7 @@ fn project() -> tempfile::TempDir {
         fs::create_dir_all(d.join(sub)).unwrap();
         fs::write(
             d.join(sub).join("a.ts"),
-            "setInterval(() => poll(), 1000);\ntry { risky(); } catch {}\n",
+            "setInterval(() => poll(), 1000);\ntry { connect(); } catch {}\n",
         )
         .unwrap();
     }
@@ -173,7 +173,7 @@ fn each_file_takes_its_nearest_configuration() {
         fs::create_dir_all(d.join(pkg)).unwrap();
         fs::write(
             d.join(pkg).join("x.ts"),
-            "setInterval(() => poll(), 1000);\ntry { risky(); } catch {}\n",
+            "setInterval(() => poll(), 1000);\ntry { connect(); } catch {}\n",
         )
         .unwrap();
     }
@@ -203,8 +203,8 @@ fn each_file_takes_its_nearest_configuration() {
 fn test_files_are_configurable_and_server_examples_are_services() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let swallow = "export async function f(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
-    let server = "import http from 'node:http';\nexport async function f(p: Promise<void>) {\n  await p.catch(() => {});\n}\nhttp.createServer(() => {}).listen(8080);\nprocess.on('SIGTERM', () => process.exit(0));\n";
+    let swallow = "export async function f(p: string) {\n  await unlink(p).catch(() => {});\n}\n";
+    let server = "import http from 'node:http';\nexport async function f(p: string) {\n  await unlink(p).catch(() => {});\n}\nhttp.createServer(() => {}).listen(8080);\nprocess.on('SIGTERM', () => process.exit(0));\n";
     for (path, text) in [
         ("src/a.ts", swallow),
         ("src/a.test.ts", swallow),

@@ -10,9 +10,9 @@ fn unleak() -> Command {
     Command::cargo_bin("unleak").unwrap()
 }
 
-const SWALLOWING: &str = "export async function a(p) {\r\n  try { risky(); } catch {}\r\n  try { more(); } catch (err) {\r\n  }\r\n  p.catch(() => {});\r\n}\r\n";
+const SWALLOWING: &str = "export async function a(p) {\r\n  try { connect(); } catch {}\r\n  try { reconnect(); } catch (err) {\r\n  }\r\n  unlink(p).catch(() => {});\r\n}\r\n";
 
-const LOGGING: &str = "export async function a(p) {\r\n  try { risky(); } catch (error) { console.error(error);}\r\n  try { more(); } catch (err) { console.error(err);\r\n  }\r\n  p.catch((error) => console.error(error));\r\n}\r\n";
+const LOGGING: &str = "export async function a(p) {\r\n  try { connect(); } catch (error) { console.error(error);}\r\n  try { reconnect(); } catch (err) { console.error(err);\r\n  }\r\n  unlink(p).catch((error) => console.error(error));\r\n}\r\n";
 
 #[test]
 fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
@@ -51,7 +51,7 @@ fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "+  p.catch((error) => console.error(error));",
+            "+  unlink(p).catch((error) => console.error(error));",
         ))
         .stdout(predicate::str::contains("--- a/a.ts"));
     assert_eq!(fs::read_to_string(&f).unwrap(), SWALLOWING);
@@ -93,16 +93,16 @@ fn unsafe_fixes_apply_only_when_asked_and_keep_the_file_intact() {
 fn a_file_changed_since_it_was_read_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("b.ts");
-    fs::write(&f, "try { risky(); } catch {}\n").unwrap();
+    fs::write(&f, "try { connect(); } catch {}\n").unwrap();
     let mut run =
         unleak::fix::fix_paths(std::slice::from_ref(&f), &unleak::Options::default(), true);
     assert_eq!(run.changes.len(), 1);
     // Someone edits the file between our read and our write.
-    fs::write(&f, "try { risky(); } catch {} // edited meanwhile\n").unwrap();
+    fs::write(&f, "try { connect(); } catch {} // edited meanwhile\n").unwrap();
     unleak::fix::write_changes(&mut run);
     assert_eq!(
         fs::read_to_string(&f).unwrap(),
-        "try { risky(); } catch {} // edited meanwhile\n"
+        "try { connect(); } catch {} // edited meanwhile\n"
     );
     assert!(
         run.problems

@@ -17,7 +17,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 const FILES: usize = 2_000;
 
 fn original(i: usize) -> String {
-    format!("export function f{i}() {{\n  try {{ risky({i}); }} catch (e) {{}}\n}}\n")
+    format!("export function f{i}() {{\n  try {{ connect({i}); }} catch (e) {{}}\n}}\n")
 }
 
 fn name(i: usize) -> String {
@@ -191,8 +191,8 @@ fn sigkill_during_fix_leaves_every_file_old_or_new() {
     assert_eq!(v["summary"]["files"], FILES);
 }
 
-const SWALLOW: &str = "try { risky(); } catch (e) {}\n";
-const LOGGED: &str = "try { risky(); } catch (e) { console.error(e);}\n";
+const SWALLOW: &str = "try { connect(); } catch (e) {}\n";
+const LOGGED: &str = "try { connect(); } catch (e) { console.error(e);}\n";
 
 fn unleak_fix(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_unleak"))

@@ -646,11 +646,11 @@ fn a_panicking_rule_costs_only_its_own_findings_on_that_file() {
     let dir = folder(&[
         (
             "boom.ts",
-            b(format!("{TS_LEAK}try {{ risky(); }} catch (e) {{}}\n")),
+            b(format!("{TS_LEAK}try {{ connect(); }} catch (e) {{}}\n")),
         ),
         (
             "other.ts",
-            b(format!("{TS_LEAK}try {{ risky(); }} catch (e) {{}}\n")),
+            b(format!("{TS_LEAK}try {{ connect(); }} catch (e) {{}}\n")),
         ),
         ("lib.rs", b(RS_LEAK.into())),
     ]);
@@ -780,7 +780,7 @@ fn fixing_a_deeply_nested_file_does_not_overflow() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("deep.ts");
     let text = format!(
-        "const x = {};\ntry {{ risky(); }} catch (e) {{}}\n",
+        "const x = {};\ntry {{ connect(); }} catch (e) {{}}\n",
         // Deep but written across lines: one 24 KB line would make the file read as minified,
         // where silent-error says nothing.
         nest("[\n", "]\n", 12_000)

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const LEAK: &str = "export async function f(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+const LEAK: &str = "export async function f(p: string) {\n  await unlink(p).catch(() => {});\n}\n";
 
 /// Runs unleak in `dir`, failing the test if it takes more than 60 s (a blocked open, a
 /// quadratic rule). Output is read as it comes (a full pipe would stall the child).
@@ -204,7 +204,7 @@ fn terminal_escapes_in_sources_and_names_are_not_replayed() {
     let name = "evil\u{1b}[2J.ts";
     fs::write(
         d.join(name),
-        "export async function f(p: Promise<void>) {\n  await p.catch(() => {}); // \u{1b}]0;pwned\u{7}\u{1b}[31m\n}\n",
+        "export async function f(p: string) {\n  await unlink(p).catch(() => {}); // \u{1b}]0;pwned\u{7}\u{1b}[31m\n}\n",
     )
     .unwrap();
     for format in ["human", "concise", "github", "junit"] {

@@ -377,9 +377,9 @@ fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-const SWALLOW_TS: &str = "export function run(x: () => void) {\n  try { x() } catch (e) {}\n}\n";
+const SWALLOW_TS: &str = "export function stop(x: () => void) {\n  try { x() } catch (e) {}\n}\n";
 const LOGGED_TS: &str =
-    "export function run(x: () => void) {\n  try { x() } catch (e) { console.error(e); }\n}\n";
+    "export function stop(x: () => void) {\n  try { x() } catch (e) { console.error(e); }\n}\n";
 
 // ---------------------------------------------------------------- tests
 
@@ -437,7 +437,7 @@ fn open_diagnose_quick_fix_apply_and_the_finding_is_gone() {
     c.apply(fix);
     assert_eq!(
         c.text(&uri),
-        "export function run(x: () => void) {\n  try { x() } catch (e) { console.error(e);}\n}\n"
+        "export function stop(x: () => void) {\n  try { x() } catch (e) { console.error(e);}\n}\n"
     );
     let after = c.diagnostics(&uri, |_| true);
     assert!(after.is_empty(), "{after:#?}");
@@ -461,11 +461,11 @@ fn ignore_this_finding_inserts_a_suppression_with_a_reason() {
     c.apply(ignore);
     assert_eq!(
         c.text(uri),
-        "export function run(x: () => void) {\n  // unleak-ignore silent-error: <reason>\n  try { x() } catch (e) {}\n}\n"
+        "export function stop(x: () => void) {\n  // unleak-ignore silent-error: <reason>\n  try { x() } catch (e) {}\n}\n"
     );
     assert!(c.diagnostics(uri, |_| true).is_empty());
 
-    let merged = "function f(x: () => void) {\n    // unleak-ignore orphaned-interval: started once\n    try { x() } catch (e) {}\n}\n";
+    let merged = "function stop(x: () => void) {\n    // unleak-ignore orphaned-interval: started once\n    try { x() } catch (e) {}\n}\n";
     c.replace(uri, merged);
     let d = c.diagnostics(uri, |d| codes(d).contains(&"silent-error"));
     assert!(codes(&d).contains(&"unused-suppression"), "{d:#?}");
@@ -482,7 +482,7 @@ fn ignore_this_finding_inserts_a_suppression_with_a_reason() {
     c.apply(ignore);
     assert_eq!(
         c.text(uri),
-        "function f(x: () => void) {\n    // unleak-ignore orphaned-interval, silent-error: started once\n    try { x() } catch (e) {}\n}\n"
+        "function stop(x: () => void) {\n    // unleak-ignore orphaned-interval, silent-error: started once\n    try { x() } catch (e) {}\n}\n"
     );
     assert!(c.diagnostics(uri, |_| true).is_empty());
 
@@ -567,11 +567,11 @@ fn incremental_edits_keep_the_text_and_the_findings_in_step() {
     c.finish();
 }
 
-/// `  const s = "é😀漢"; try { x() } catch (e) {}`: 13 ASCII characters, then é (1 UTF-16 unit,
-/// 2 UTF-8 bytes), 😀 (2 units, 4 bytes), 漢 (1 unit, 3 bytes), then 15 ASCII characters before
-/// `catch`: UTF-16 column 13 + 1 + 2 + 1 + 15 = 32, UTF-8 column 13 + 2 + 4 + 3 + 15 = 37.
+/// `  const s = "é😀漢"; try { rm() } catch (e) {}`: 13 ASCII characters, then é (1 UTF-16 unit,
+/// 2 UTF-8 bytes), 😀 (2 units, 4 bytes), 漢 (1 unit, 3 bytes), then 16 ASCII characters before
+/// `catch`: UTF-16 column 13 + 1 + 2 + 1 + 16 = 33, UTF-8 column 13 + 2 + 4 + 3 + 16 = 38.
 const NON_ASCII: &str =
-    "export function run(x: () => void) {\n  const s = \"é😀漢\"; try { x() } catch (e) {}\n}\n";
+    "export function run(x: () => void) {\n  const s = \"é😀漢\"; try { rm() } catch (e) {}\n}\n";
 
 #[test]
 fn columns_are_exact_on_non_ascii_lines_in_utf16_and_utf8() {
@@ -579,25 +579,25 @@ fn columns_are_exact_on_non_ascii_lines_in_utf16_and_utf8() {
     let uri = "file:///nowhere/unicode.ts";
     c.open(uri, "typescript", NON_ASCII);
     let d = c.diagnostics(uri, |d| !d.is_empty());
-    assert_eq!(d[0]["range"], range(1, 32, 1, 37));
+    assert_eq!(d[0]["range"], range(1, 33, 1, 38));
     // Insert after the emoji (UTF-16 column 13 + 1 + 2 = 16): `catch` moves one column right.
     c.edit(uri, &[(range(1, 16, 1, 16), "!")]);
     assert!(c.text(uri).contains("é😀!漢"));
     let d = c.diagnostics(uri, |d| !d.is_empty());
-    assert_eq!(d[0]["range"], range(1, 33, 1, 38));
+    assert_eq!(d[0]["range"], range(1, 34, 1, 39));
     // A position between the emoji's two surrogates (column 15) means the emoji's start.
     c.edit(uri, &[(range(1, 15, 1, 15), "?")]);
     let d = c.diagnostics(uri, |d| !d.is_empty());
-    assert_eq!(d[0]["range"], range(1, 34, 1, 39));
+    assert_eq!(d[0]["range"], range(1, 35, 1, 40));
     // The quick fix's insertion point is in UTF-16 too: inside the `{}` after `(e) `.
-    let actions = c.code_actions(uri, range(1, 34, 1, 34), None);
+    let actions = c.code_actions(uri, range(1, 35, 1, 35), None);
     let fix = actions
         .iter()
         .find(|a| a["title"].as_str().unwrap().contains("unsafe fix"))
         .unwrap();
     assert_eq!(
         fix["edit"]["documentChanges"][0]["edits"][0]["range"],
-        range(1, 45, 1, 45)
+        range(1, 46, 1, 46)
     );
     c.finish();
 
@@ -609,12 +609,12 @@ fn columns_are_exact_on_non_ascii_lines_in_utf16_and_utf8() {
     assert_eq!(c.init["capabilities"]["positionEncoding"], "utf-8");
     c.open(uri, "typescript", NON_ASCII);
     let d = c.diagnostics(uri, |d| !d.is_empty());
-    assert_eq!(d[0]["range"], range(1, 37, 1, 42));
+    assert_eq!(d[0]["range"], range(1, 38, 1, 43));
     // After 😀 in UTF-8: 13 + 2 + 4 = 19.
     c.edit(uri, &[(range(1, 19, 1, 19), "!")]);
     assert!(c.text(uri).contains("é😀!漢"));
     let d = c.diagnostics(uri, |d| !d.is_empty());
-    assert_eq!(d[0]["range"], range(1, 38, 1, 43));
+    assert_eq!(d[0]["range"], range(1, 39, 1, 44));
     c.finish();
 }
 
@@ -839,7 +839,7 @@ fn configuration_and_baseline_are_honoured_and_reloaded() {
 fn hover_shows_the_rule_documentation() {
     let mut c = Client::start(Setup::default());
     let uri = "file:///nowhere/hover.ts";
-    let text = "// unleak-ignore orphaned-interval: fine\nexport function run(x: () => void) {\n  try { x() } catch (e) {}\n}\n";
+    let text = "// unleak-ignore orphaned-interval: fine\nexport function stop(x: () => void) {\n  try { x() } catch (e) {}\n}\n";
     c.open(uri, "typescript", text);
     c.diagnostics(uri, |d| codes(d).contains(&"silent-error"));
     let hover = |c: &mut Client, line: u32, character: u32| {
@@ -935,14 +935,17 @@ fn bad_input_is_answered_or_ignored_and_the_server_goes_on() {
     c.diagnostics(uri, |d| codes(d) == ["silent-error"]);
     // Positions out of range are clamped: edits far past the end append.
     c.edit(uri, &[(range(999, 999, 1000, 0), "\n// tail\n")]);
-    c.edit(uri, &[(range(70, 3, 70, 3), "try { y() } catch (e) {}\n")]);
+    c.edit(
+        uri,
+        &[(range(70, 3, 70, 3), "try { open() } catch (e) {}\n")],
+    );
     assert!(
         c.text(uri)
-            .ends_with("}\n\n// tail\ntry { y() } catch (e) {}\n")
+            .ends_with("}\n\n// tail\ntry { open() } catch (e) {}\n")
     );
     let d = c.diagnostics(uri, |d| d.len() == 2);
     assert_eq!(d[0]["range"], range(1, 14, 1, 19));
-    assert_eq!(d[1]["range"], range(5, 12, 5, 17));
+    assert_eq!(d[1]["range"], range(5, 15, 5, 20));
     let actions = c.code_actions(uri, range(500, 0, 400, 0), None);
     assert!(actions.is_empty(), "{actions:#?}");
     // A document that does not parse: one parse-error, and the rest goes on.
@@ -956,7 +959,7 @@ fn bad_input_is_answered_or_ignored_and_the_server_goes_on() {
     c.open(
         ts,
         "typescript",
-        "const = ;\nexport function run(x: () => void) {\n  try { x() } catch (e) {}\n}\n",
+        "const = ;\nexport function stop(x: () => void) {\n  try { x() } catch (e) {}\n}\n",
     );
     let d = c.diagnostics(ts, |d| codes(d).contains(&"silent-error"));
     assert!(codes(&d).contains(&"parse-error"), "{d:#?}");

@@ -76,7 +76,7 @@ fn baseline_accepts_known_findings_survives_shifts_and_reports_new_ones() {
     let d = dir.path();
     let leak = "setInterval(() => poll(), 1000);\n";
     fs::write(d.join("a.ts"), format!("{leak}{leak}")).unwrap();
-    fs::write(d.join("b.ts"), "try { risky(); } catch {}\n").unwrap();
+    fs::write(d.join("b.ts"), "try { connect(); } catch {}\n").unwrap();
     unleak()
         .current_dir(d)
         .args(["check", "--write-baseline", "unleak-baseline.json"])
@@ -110,7 +110,7 @@ fn baseline_accepts_known_findings_survives_shifts_and_reports_new_ones() {
         (1, vec![t("a.ts", "orphaned-interval", 4)])
     );
     // Fixing one leaves a prunable entry, reported on stderr; --prune-baseline drops it.
-    fs::write(d.join("b.ts"), "try { risky(); } catch (e) { log(e); }\n").unwrap();
+    fs::write(d.join("b.ts"), "try { connect(); } catch (e) { log(e); }\n").unwrap();
     unleak()
         .current_dir(d)
         .args(["check", "--baseline", "unleak-baseline.json"])
@@ -145,14 +145,14 @@ fn baseline_accepts_known_findings_survives_shifts_and_reports_new_ones() {
 fn fix_with_a_baseline_leaves_accepted_findings_alone() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let old = "export async function a(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+    let old = "export async function a(p: string) {\n  await unlink(p).catch(() => {});\n}\n";
     fs::write(d.join("old.ts"), old).unwrap();
     unleak()
         .current_dir(d)
         .args(["check", "--write-baseline", "b.json"])
         .assert()
         .code(0);
-    let new = "export async function b(p: Promise<void>) {\n  await p.catch(() => {});\n}\n";
+    let new = "export async function b(p: string) {\n  await unlink(p).catch(() => {});\n}\n";
     fs::write(d.join("new.ts"), new).unwrap();
     unleak()
         .current_dir(d)
@@ -163,7 +163,7 @@ fn fix_with_a_baseline_leaves_accepted_findings_alone() {
     assert_eq!(fs::read_to_string(d.join("old.ts")).unwrap(), old);
     assert_eq!(
         fs::read_to_string(d.join("new.ts")).unwrap(),
-        "export async function b(p: Promise<void>) {\n  await p.catch((error) => console.error(error));\n}\n"
+        "export async function b(p: string) {\n  await unlink(p).catch((error) => console.error(error));\n}\n"
     );
     // --diff too shows only the new finding's fix.
     fs::write(d.join("new.ts"), new).unwrap();
