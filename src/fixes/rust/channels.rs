@@ -53,7 +53,10 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
                 || src.contains("futures::sync::mpsc")
             {
                 Flavor::Futures
-            } else if src.contains("crossbeam_channel") || src.contains("flume") {
+            } else if src.contains("crossbeam_channel")
+                || src.contains("crossbeam::channel")
+                || src.contains("flume")
+            {
                 Flavor::Blocking
             } else {
                 return None;
