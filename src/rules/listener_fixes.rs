@@ -389,7 +389,10 @@ fn teardown_target(
             }
             let field = kept_in_field(facts, class, binding.scope, *b, e.stmt.start)?;
             let rest = t.strip_prefix(binding.name.as_str())?;
-            Some((binding.name.clone(), format!("this.{field}{rest}")))
+            Some((
+                binding.name.clone(),
+                format!("{}{rest}", super::member("this", &field)),
+            ))
         }
         _ => None,
     }

@@ -394,9 +394,9 @@ pub fn describe_place(facts: &FileFacts, place: &Place) -> String {
                 .name
                 .as_deref()
                 .unwrap_or("this class");
-            format!("`{}.{name}` of `{c}`", self_kw(facts))
+            format!("`{}` of `{c}`", member(self_kw(facts), name))
         }
-        Place::Member { base, name } => format!("`{}.{name}`", place_text(facts, base)),
+        Place::Member { base, name } => format!("`{}`", member(&place_text(facts, base), name)),
         Place::This(_) => "`this`".into(),
         _ => "an untracked place".into(),
     }
@@ -407,10 +407,20 @@ pub fn place_text(facts: &FileFacts, place: &Place) -> String {
     match place {
         Place::Binding(b) => facts.bindings[*b].name.clone(),
         Place::Global(g) => g.clone(),
-        Place::Field { name, .. } => format!("{}.{name}", self_kw(facts)),
-        Place::Member { base, name } => format!("{}.{name}", place_text(facts, base)),
+        Place::Field { name, .. } => member(self_kw(facts), name),
+        Place::Member { base, name } => member(&place_text(facts, base), name),
         Place::This(_) => "this".into(),
         _ => "handle".into(),
+    }
+}
+
+/// `base.name` as code, or `base[kName]` for a member under a symbol key (whose name keeps its
+/// brackets: `[kName]`).
+pub fn member(base: &str, name: &str) -> String {
+    if name.starts_with('[') {
+        format!("{base}{name}")
+    } else {
+        format!("{base}.{name}")
     }
 }
 

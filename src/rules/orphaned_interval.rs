@@ -279,7 +279,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
     let base = handle_base_name(ctx, e);
     let (edits_store, handle_expr, cleanup) = match &place {
         Place::Field { class, name } => {
-            let h = format!("this.{name}");
+            let h = super::member("this", name);
             let c = cleanup_in_class(ctx, *class, &[format!("{clear}({h});")])?;
             (Vec::new(), h, c)
         }
@@ -310,7 +310,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
                     facts.classes[class].fields.iter().any(|f| f.name == n)
                         || facts.has_word(src, n)
                 });
-                let h = format!("this.{field}");
+                let h = super::member("this", &field);
                 let c = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
                 let mut store = vec![insert(e.span.start, format!("{h} = "))];
                 let body = facts.classes[class].body.clone();
@@ -508,18 +508,18 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
                 labels.push((
                     scope_head(facts, t),
                     format!(
-                        "{} does not {} `{}.{name}`",
+                        "{} does not {} `{}`",
                         describe_scope(facts, t),
                         if facts.is_rust { "abort" } else { "clear" },
-                        self_kw(facts)
+                        super::member(self_kw(facts), name)
                     ),
                 ));
             }
             let _ = e;
-            let kw = self_kw(facts);
+            let held = super::member(self_kw(facts), name);
             Verdict::Leaked {
                 why: format!(
-                    "the handle is stored in `{kw}.{name}`, but no teardown of `{class_name}` \
+                    "the handle is stored in `{held}`, but no teardown of `{class_name}` \
                      (close, dispose, destroy, stop, …) clears it, so the timer outlives the instance"
                 ),
                 labels,

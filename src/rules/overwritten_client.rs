@@ -78,7 +78,7 @@ pub(super) fn check<'f>(
             if called_only_after_its_end(facts, method, *owner_class, field) {
                 continue;
             }
-            let this_field = format!("this.{field}");
+            let this_field = super::member("this", field);
             if ms
                 .early_return_guards
                 .iter()

@@ -745,22 +745,23 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
         && let Some(why) = rearmed(facts, e, method, &place, &clears)
     {
         let m = facts.scopes[method].name.as_deref().unwrap_or("the method");
+        let held = super::member(kw, name);
         return Some(
             META.report(
                 ctx.path.to_path_buf(),
                 e.span.clone(),
                 format!(
                     "timer re-armed without clearing the previous one: `{m}()` {why} and stores a \
-                     new timer in `{kw}.{name}` without clearing the one already there; that earlier \
+                     new timer in `{held}` without clearing the one already there; that earlier \
                      timer can no longer be cleared and keeps its callback (and the `{class_name}`) \
                      alive until it fires"
                 ),
             )
             .with_help(format!(
                 "clear the pending timer before arming a new one: \
-                 `if ({kw}.{name}) clearTimeout({kw}.{name});` (or return early when one is pending)"
+                 `if ({held}) clearTimeout({held});` (or return early when one is pending)"
             ))
-            .with_fixes(rearm_fix(ctx, e, &format!("{kw}.{name}"), m)),
+            .with_fixes(rearm_fix(ctx, e, &held, m)),
         );
     }
     if class_teardowns(facts, *class, ctx.options).is_empty() {
@@ -769,25 +770,26 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
     let Verdict::Leaked { labels, .. } = judge_timer(ctx, e, handle) else {
         return None;
     };
+    let (held, this_name) = (super::member(kw, name), super::member("this", name));
     let mut diag = META
         .report(
             ctx.path.to_path_buf(),
             e.span.clone(),
             format!(
-                "timer not cleared on teardown: `{kw}.{name}` is cleared on one path, but no teardown \
+                "timer not cleared on teardown: `{held}` is cleared on one path, but no teardown \
                  of `{class_name}` clears it; an instance torn down before it fires keeps it pending, \
                  and it fires on the torn-down object holding everything its callback captured"
             ),
         )
         .with_help(format!(
-            "clear it in the teardown as well: `clearTimeout({kw}.{name})` in `close()`/`destroy()`"
+            "clear it in the teardown as well: `clearTimeout({held})` in `close()`/`destroy()`"
         ));
     // `this` in the class's own methods (an ES5 alias is for nested functions only).
     if let Some(c) =
-        super::fixes::cleanup_in_class(ctx, *class, &[format!("clearTimeout(this.{name});")])
+        super::fixes::cleanup_in_class(ctx, *class, &[format!("clearTimeout({this_name});")])
     {
         diag = diag.with_fixes(Some(super::fixes::fix(
-            format!("clear `this.{name}` {}", c.where_),
+            format!("clear `{this_name}` {}", c.where_),
             // Unsafe: a callback that used to run after the teardown no longer does.
             Applicability::Unsafe,
             c.edits,

@@ -188,27 +188,80 @@ impl<'a> Walker<'a> {
                     return PlaceRef::Unknown;
                 };
                 let name = self.text(prop).trim_start_matches('#').to_string();
-                if obj.kind_name() == "this" {
-                    match self.class {
-                        Some(class) => PlaceRef::Field { class, name },
-                        None => PlaceRef::Unknown,
-                    }
-                } else if obj.kind_name() == "identifier"
-                    && let Some(class) = self.this_alias(self.text(obj))
-                {
-                    PlaceRef::Field { class, name }
-                } else {
-                    match self.place_of(obj) {
-                        PlaceRef::Unknown => PlaceRef::Unknown,
-                        base => PlaceRef::Member {
-                            base: Box::new(base),
-                            name,
-                        },
-                    }
-                }
+                self.member_place(obj, name)
             }
+            // `this[kTimer]`, `this['timer']`: a member under a fixed key (a symbol constant,
+            // a string) is a field like any other; `obj[key]` of a variable key is not.
+            "subscript_expression" => match (n.field("object"), n.field("index")) {
+                (Some(obj), Some(index)) => match self.static_key(index) {
+                    Some(name) => self.member_place(obj, name),
+                    None => PlaceRef::Unknown,
+                },
+                _ => PlaceRef::Unknown,
+            },
             _ => PlaceRef::Unknown,
         }
+    }
+
+    /// `obj.name` (or `obj[key]` under a fixed key) as a place: a field when `obj` is `this`
+    /// (or an alias of it), else a member of `obj`'s place.
+    fn member_place(&self, obj: Node<'a>, name: String) -> PlaceRef {
+        if obj.kind_name() == "this" {
+            match self.class {
+                Some(class) => PlaceRef::Field { class, name },
+                None => PlaceRef::Unknown,
+            }
+        } else if obj.kind_name() == "identifier"
+            && let Some(class) = self.this_alias(self.text(obj))
+        {
+            PlaceRef::Field { class, name }
+        } else {
+            match self.place_of(obj) {
+                PlaceRef::Unknown => PlaceRef::Unknown,
+                base => PlaceRef::Member {
+                    base: Box::new(base),
+                    name,
+                },
+            }
+        }
+    }
+
+    /// The member name a subscript's index fixes: a string literal (`'timer'` → `timer`), or a
+    /// symbol constant, kept with its brackets (`kTimer` → `[kTimer]`) — a module-level
+    /// `const k = Symbol(…)`, or a name in Node's `kName` convention for symbol keys (undici,
+    /// ws and Node itself import them from a `symbols` module).
+    pub(super) fn static_key(&self, index: Node<'a>) -> Option<String> {
+        let text = self.text(index);
+        match index.kind_name() {
+            "string" => Some(text.trim_matches(['\'', '"']).to_string()).filter(|k| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            }),
+            "identifier" => {
+                let by_name = text.len() > 1
+                    && text.starts_with('k')
+                    && text[1..].starts_with(|c: char| c.is_ascii_uppercase());
+                (by_name || self.declared_symbol(text)).then(|| format!("[{text}]"))
+            }
+            _ => None,
+        }
+    }
+
+    /// `name` is a module-level `const name = Symbol(…)` / `Symbol.for(…)`.
+    fn declared_symbol(&self, name: &str) -> bool {
+        let Some(b) = self.facts.lookup(name, self.scope) else {
+            return false;
+        };
+        let binding = &self.facts.bindings[b];
+        self.facts.is_module_binding(b)
+            && self.src.get(binding.span.end..).is_some_and(|rest| {
+                let rest = rest.trim_start();
+                rest.strip_prefix('=').is_some_and(|v| {
+                    let v = v.trim_start();
+                    v.starts_with("Symbol(") || v.starts_with("Symbol.for(")
+                })
+            })
     }
 
     /// `to = from` where `from` is a place: record the flow so a handle stored twice is followed.
@@ -238,9 +291,21 @@ impl<'a> Walker<'a> {
         if let Some(left) = left {
             match left.kind_name() {
                 "subscript_expression" => {
-                    if let Some(obj) = left.field("object") {
-                        let place = self.place_of(obj);
-                        self.event(EventKind::Grow { place }, left.byte_range());
+                    let key = left.field("index").and_then(|i| self.static_key(i));
+                    match (left.field("object"), key) {
+                        // `this[kTimer] = …`: a field under a fixed key, not a new entry.
+                        (Some(obj), Some(name)) => {
+                            if let (Some(class), Some(r)) = (self.class, right)
+                                && obj.kind_name() == "this"
+                            {
+                                self.field_assignment(n, class, &name, r);
+                            }
+                        }
+                        (Some(obj), None) => {
+                            let place = self.place_of(obj);
+                            self.event(EventKind::Grow { place }, left.byte_range());
+                        }
+                        _ => {}
                     }
                 }
                 "member_expression" => {
