@@ -537,10 +537,18 @@ pub fn runs_during(
                 }
                 for place in &callee_places {
                     for call in facts.events_on(place) {
-                        if matches!(call.kind, EventKind::Call { .. })
-                            && !facts.is_within(call.scope, s)
-                            && !seen.contains(&call.scope)
-                        {
+                        if !matches!(call.kind, EventKind::Call { .. }) {
+                            continue;
+                        }
+                        if facts.is_within(call.scope, s) {
+                            // A call of itself is recursion, unless a teardown the function
+                            // set up makes it directly (`this.once('close', () =>
+                            // this.setPollInterval(0))`): it runs again when the owner ends. From
+                            // a timer inside that handler it is a later re-run (a reconnect).
+                            if call.scope != s && is_teardown(call.scope) {
+                                return true;
+                            }
+                        } else if !seen.contains(&call.scope) {
                             callers.push(call.scope);
                         }
                     }
