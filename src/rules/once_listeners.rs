@@ -108,6 +108,49 @@ fn alternatives(a: &Once, b: &Once) -> bool {
     ends_the_other_way(a.ev) || ends_the_other_way(b.ev) || !(a.e.conditional && b.e.conditional)
 }
 
+/// Two registrations that one run never makes both: the earlier sits in a block that leaves
+/// the function (`return`, `throw`) before the block ends, and the later comes after that block
+/// (`if (!connected) { this.once('ready', …); return; } … this.once('disconnected', …)`), or
+/// in its `else`. Read from the text between the two statements, by brace depth.
+fn exclusive_paths(src: &str, a: &Event, b: &Event) -> bool {
+    let (first, second) = if a.span.start <= b.span.start {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if !first.conditional {
+        return false;
+    }
+    let Some(between) = src.get(first.stmt.end..second.stmt.start) else {
+        return false;
+    };
+    let mut depth = 0i32;
+    let mut leaves = false;
+    for (i, c) in between.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    let rest = between[i + 1..].trim_start();
+                    return leaves || rest.starts_with("else");
+                }
+            }
+            _ if depth == 0 && !leaves => {
+                let word = |w: &str| {
+                    between[i..].starts_with(w)
+                        && !between[..i].ends_with(|p: char| p.is_alphanumeric() || p == '_')
+                        && !between[i + w.len()..]
+                            .starts_with(|n: char| n.is_alphanumeric() || n == '_')
+                };
+                leaves = word("return") || word("throw");
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The `once` findings of one file, each with its message and help.
 pub(super) fn check_once(
     ctx: &FileCtx,
@@ -204,7 +247,9 @@ pub(super) fn check_once(
         // calls) does not remove this event. A handler unleak cannot find is taken on trust.
         let left_by = siblings
             .iter()
-            .filter(|&&i| alternatives(o, &onces[i]))
+            .filter(|&&i| {
+                alternatives(o, &onces[i]) && !exclusive_paths(ctx.source, o.e, onces[i].e)
+            })
             .find(|&&i| {
                 *removes
                     .entry((i, ev))
