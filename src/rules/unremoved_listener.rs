@@ -310,7 +310,8 @@ fn check_ts(
             }
             let lifted = per_key.then(|| lift_per_key(facts, e)).flatten();
             let e = lifted.as_ref().unwrap_or(e);
-            if forwards_own_handler(facts, handler)
+            if (forwards_own_handler(facts, handler)
+                || (event.is_none() && wraps_own_handler(facts, e.scope, handler)))
                 && event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Unknown
             {
                 continue;
@@ -965,6 +966,23 @@ pub(super) fn forwards_own_handler(facts: &FileFacts, handler: &Handler) -> bool
     matches!(handler, Handler::Named(p)
         if matches!(facts.resolve(p), Place::Binding(b)
             if facts.bindings[b].kind == crate::facts::BindingKind::Param))
+}
+
+/// `on(event, callback) { addEventListener(event, (m) => callback(m.data)) }`: a registration
+/// API whose event is its caller's and whose handler only adapts its caller's handler (an
+/// inline function calling a parameter of the registering function). Like
+/// [`forwards_own_handler`], what it adds is its caller's to remove.
+fn wraps_own_handler(facts: &FileFacts, registering: ScopeId, handler: &Handler) -> bool {
+    let Handler::Inline(inner) = handler else {
+        return false;
+    };
+    facts.events_within(*inner).any(|i| {
+        let c = &facts.events[i];
+        c.scope == *inner
+            && matches!(&c.kind, EventKind::Call { callee } if matches!(facts.resolve(callee),
+                Place::Binding(b) if facts.bindings[b].kind == crate::facts::BindingKind::Param
+                    && facts.bindings[b].scope == registering))
+    })
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
