@@ -33,11 +33,23 @@ pub fn is_identifier(s: &str) -> bool {
 
 /// What every scope fix needs to know about the registration `target.method('event', handler)`.
 pub struct Registration<'a> {
+    /// The receiver as written; empty for a bare global call (`addEventListener(…)`).
     pub target: &'a str,
     pub method: &'a str,
     pub event: &'a str,
     pub handler: &'a Handler,
     pub handler_span: &'a Range<usize>,
+}
+
+impl Registration<'_> {
+    /// `target.remove`, or `remove` alone for a bare global registration.
+    pub fn removal(&self, remove: &str) -> String {
+        if self.target.is_empty() {
+            remove.to_string()
+        } else {
+            format!("{}.{remove}", self.target)
+        }
+    }
 }
 
 /// A listener `e` added in scope `owner` — a callback run per connection or per request, or a
@@ -63,8 +75,12 @@ pub fn ts_scope_fix(
     handler_span: &Range<usize>,
 ) -> Option<Fix> {
     let src = ctx.source;
+    let stmt = src.get(e.stmt.clone())?;
+    // `addEventListener('message', …)` in a browser script: the window's, removed the same way.
+    let bare = matches!(target, "window" | "self" | "globalThis")
+        && stmt.starts_with(&format!("{method}("));
     let r = Registration {
-        target,
+        target: if bare { "" } else { target },
         method,
         event,
         handler,
@@ -72,13 +88,16 @@ pub fn ts_scope_fix(
     };
     // `target.on('event', handler);` as a statement of its own, on a target the close handler
     // sees as it is (no `this`, which a `function` handler would rebind).
-    if !src.get(e.stmt.clone())?.starts_with(&format!("{target}."))
+    if !(bare || stmt.starts_with(&format!("{target}.")))
         || target.starts_with("this")
         || !(e.stmt.start <= handler_span.start && handler_span.end <= e.stmt.end)
     {
         return None;
     }
     if e.scope != owner {
+        if bare {
+            return None;
+        }
         return super::listener_scopes::nested_handler_fix(ctx, e, owner, &r)
             .or_else(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r));
     }
@@ -89,7 +108,7 @@ pub fn ts_scope_fix(
     }
     direct_fix(ctx, e, owner, &r)
         .or_else(|| super::listener_scopes::unsubscribe_fix(ctx, e, owner, &r))
-        .or_else(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r))
+        .or_else(|| (!bare).then(|| super::listener_scopes::pooled_socket_fix(ctx, e, &r))?)
 }
 
 /// The handler's name, and the edits that name an inline one with a `const` before the
@@ -129,7 +148,7 @@ pub fn named_handler(ctx: &FileCtx, e: &Event, r: &Registration) -> Option<(Stri
 fn direct_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registration) -> Option<Fix> {
     let remove = removal_method(r.method)?;
     let (name, mut edits) = named_handler(ctx, e, r)?;
-    let line = format!("{}.{remove}('{}', {name});", r.target, r.event);
+    let line = format!("{}('{}', {name});", r.removal(remove), r.event);
     let (edit, where_) = at_owner_end(ctx, owner, &line)?;
     edits.push(edit);
     Some(fix(

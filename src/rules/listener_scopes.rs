@@ -42,8 +42,9 @@ pub fn unsubscribe_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registratio
         src,
         &body,
         &[format!(
-            "return () => {}.{remove}('{}', {name});",
-            r.target, r.event
+            "return () => {}('{}', {name});",
+            r.removal(remove),
+            r.event
         )],
         &unit,
     )?);
