@@ -397,6 +397,10 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         if !facts.is_rust && trimmed_to_a_cap(ctx, e, repeated_scope) {
             continue;
         }
+        // Cut frame by frame, each frame's length a 16-bit header field: one partial frame.
+        if !facts.is_rust && consumed_by_short_frames(ctx, e, repeated_scope) {
+            continue;
+        }
         // The value must outlive one iteration: declared outside the loop / callback.
         let outlives = match &place {
             Place::Binding(b) => {
@@ -460,28 +464,59 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
     out
 }
 
+/// The assigned name as written (`self._buffer`, `modbus._buffer`, `buf`) and the text of the
+/// code that appends (`scope`, the repeating callback, or the function holding the loop).
+fn appender_text<'s>(
+    ctx: &FileCtx<'s>,
+    e: &crate::facts::Event,
+    scope: Option<ScopeId>,
+) -> Option<(&'s str, &'s str)> {
+    let stmt = ctx.source.get(e.stmt.clone())?;
+    let (lhs, _) = stmt.split_once('=')?;
+    let lhs = lhs.trim();
+    if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
+        return None;
+    }
+    let body = ctx.facts.scopes[scope.unwrap_or(e.scope)].body.clone()?;
+    Some((lhs, ctx.source.get(body)?))
+}
+
+/// A framing parser (modbus' MBAP reader): the code that appends also moves the buffer past
+/// each complete frame (`x = x.slice(len)`, `x.subarray(len)`), and reads each frame's length
+/// from a 16-bit or 8-bit header field (`x.readUInt16BE(4)`) and nothing wider. The buffer holds
+/// one partial frame, at most 64 KiB. A 32-bit length (or none read) lets a peer announce a
+/// frame of gigabytes and have it buffered, and is still reported.
+fn consumed_by_short_frames(
+    ctx: &FileCtx,
+    e: &crate::facts::Event,
+    scope: Option<ScopeId>,
+) -> bool {
+    let Some((lhs, text)) = appender_text(ctx, e, scope) else {
+        return false;
+    };
+    let cut = ["slice", "subarray"].iter().any(|m| {
+        let probe = format!("{lhs} = {lhs}.{m}(");
+        text.match_indices(&probe)
+            .any(|(i, _)| !text[i + probe.len()..].trim_start().starts_with('-'))
+    });
+    let reads = |widths: &[&str]| {
+        widths.iter().any(|w| {
+            ["readUInt", "readUint", "readInt"]
+                .iter()
+                .any(|r| text.contains(&format!("{lhs}.{r}{w}")))
+        })
+    };
+    cut && reads(&["16BE(", "16LE(", "8("])
+        && !reads(&["32BE(", "32LE("])
+        && !text.contains(&format!("{lhs}.readBig"))
+}
+
 /// The code that appends (`scope`, the repeating callback, or the function holding the loop)
 /// also cuts the buffer down to its last K elements — `x = x.slice(-MAX_BUFFER_LENGTH)`,
 /// `x = x.subarray(-256)` — so it never holds more than K: a capped buffer, whose copies are
 /// bounded by the cap.
 fn trimmed_to_a_cap(ctx: &FileCtx, e: &crate::facts::Event, scope: Option<ScopeId>) -> bool {
-    let facts = ctx.facts;
-    let Some(stmt) = ctx.source.get(e.stmt.clone()) else {
-        return false;
-    };
-    // The assigned name as written (`self._buffer`, `modbus._buffer`, `buf`).
-    let Some((lhs, _)) = stmt.split_once('=') else {
-        return false;
-    };
-    let lhs = lhs.trim();
-    if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
-        return false;
-    }
-    let scope = scope.unwrap_or(e.scope);
-    let Some(body) = facts.scopes[scope].body.clone() else {
-        return false;
-    };
-    let Some(text) = ctx.source.get(body) else {
+    let Some((lhs, text)) = appender_text(ctx, e, scope) else {
         return false;
     };
     ["slice", "subarray"].iter().any(|m| {
