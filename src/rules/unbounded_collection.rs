@@ -3,7 +3,7 @@
 //! that runs repeatedly, and never shrinks nor is bounded.
 
 use super::*;
-use crate::facts::{CollectionKind, Event};
+use crate::facts::{CallbackKind, CollectionKind, Event};
 use crate::project::resolve_import;
 use std::sync::Arc;
 
@@ -190,6 +190,34 @@ fn judge(
     }
     // Assigned a fresh collection again somewhere: a reset.
     if declarations > 1 || growth.is_empty() {
+        return None;
+    }
+    // Made afresh by the code that fills it (`this.#common = new Map(); for (…)
+    // this.#common.set(…)` in a method run again later): every run starts from empty, so
+    // nothing accumulates across runs. Not when it is made at the top level or in a
+    // constructor, which run once while the filling code runs on.
+    let decl_scope = t.decl.scope;
+    let refilled = !t.facts.is_module_scope(decl_scope)
+        && !matches!(
+            t.facts.scopes[decl_scope].kind,
+            ScopeKind::Method {
+                constructor: true,
+                ..
+            }
+        )
+        && growth.iter().all(|(file, facts, g)| {
+            std::ptr::eq(*file, t.file)
+                && facts.is_within(g.scope, decl_scope)
+                && t.decl.span.end <= g.span.start
+                // In the same run: not from a handler that runs on after it (a per-connection
+                // map filled per message keeps growing for the connection's life).
+                && facts.ancestors(g.scope).take_while(|&s| s != decl_scope).all(|s| {
+                    !matches!(&facts.scopes[s].kind, ScopeKind::Callback(r)
+                        if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route
+                            | CallbackKind::Interval | CallbackKind::Deferred))
+                })
+        });
+    if refilled {
         return None;
     }
     // Filled only through a registration API (`registerOption(name, codec)`,
