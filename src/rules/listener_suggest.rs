@@ -79,7 +79,8 @@ pub fn suggestion(ctx: &FileCtx, e: &Event, r: &Removal) -> Option<Fix> {
     };
     let where_ = where_to_remove(ctx, e, r);
     let title = if edits.is_empty() {
-        format!("remove the {ev} listener with {call} {where_}")
+        let which = r.event.map_or(String::new(), |ev| format!("'{ev}' "));
+        format!("remove the {which}listener with {call} {where_}")
     } else {
         let which = r.event.map_or(String::new(), |ev| format!("'{ev}' "));
         format!("name the {which}handler `{name}` and remove it with {call} {where_}")
