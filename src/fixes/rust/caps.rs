@@ -21,6 +21,9 @@ pub enum Shape {
     Map,
     /// `HashSet`/`BTreeSet`: remove an arbitrary element.
     Set,
+    /// `DashMap`/`DashSet`: remove an arbitrary key, copied out of the iterator first so that
+    /// no shard lock is held while removing.
+    Sharded,
 }
 
 impl Shape {
@@ -28,17 +31,15 @@ impl Shape {
     pub fn of(ty: &str) -> Option<Shape> {
         let ty: String = ty.split_whitespace().collect();
         let first = [
-            "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Vec",
+            "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Vec", "DashMap", "DashSet",
         ]
         .iter()
         .filter_map(|n| ty.find(&format!("{n}<")).map(|i| (i, *n)))
         .min()?;
-        if ty.contains("DashMap") || ty.contains("DashSet") {
-            return None;
-        }
         Some(match first.1 {
             "HashMap" | "BTreeMap" => Shape::Map,
             "HashSet" | "BTreeSet" => Shape::Set,
+            "DashMap" | "DashSet" => Shape::Sharded,
             _ => Shape::List,
         })
     }
@@ -113,12 +114,20 @@ pub fn cap_before_growth(
                     }
                 }
             },
+            Shape::Sharded => quote::quote! {
+                if #g.len() >= #cap {
+                    let any = #g.iter().next().map(|e| e.key().clone());
+                    if let Some(key) = any {
+                        #g.remove(&key);
+                    }
+                }
+            },
         };
         let code = print::stmts(room)?;
         let indent = line_indent(src, start);
         let what = match shape {
             Shape::List => "drop the oldest",
-            Shape::Map | Shape::Set => "make room",
+            Shape::Map | Shape::Set | Shape::Sharded => "make room",
         };
         edits.push(edit(
             start..start,
@@ -138,7 +147,9 @@ pub fn cap_before_growth(
     }
     let how = match shape {
         Shape::List => "dropping the oldest entries",
-        Shape::Map => "removing an arbitrary entry when full (an LRU or a TTL would choose better)",
+        Shape::Map | Shape::Sharded => {
+            "removing an arbitrary entry when full (an LRU or a TTL would choose better)"
+        }
         Shape::Set => "removing an arbitrary element when full",
     };
     fix(

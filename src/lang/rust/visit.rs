@@ -350,8 +350,19 @@ impl<'a> Visit<'a> for Walker {
                 at: At::default(),
             };
             self.value(&l.expr, to);
+            self.bind_pattern_guard(&l.pat, &l.expr);
         } else {
             self.visit_expr(&l.expr);
+        }
+    }
+
+    fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
+        // `match map.entry(k) { Occupied(e) => e.remove(), .. }`: each arm's binding is a
+        // handle on what the scrutinee guards.
+        self.visit_expr(&m.expr);
+        for arm in &m.arms {
+            self.bind_pattern_guard(&arm.pat, &m.expr);
+            self.visit_arm(arm);
         }
     }
 

@@ -476,9 +476,20 @@ const GUARDS: &[&str] = &[
 impl Walker {
     /// `let g = <place>.lock().unwrap();` binds a guard of `<place>`: remember it so that
     /// `g.insert(..)`/`g.drain(..)` count on the place. Any other `let` of the name forgets it.
+    ///
+    /// An entry of a map (`let e = map.entry(k)`, `if let Occupied(e) = map.entry(k)`) is a
+    /// handle on the map too: `e.remove()` shrinks it. What `.or_default()` hands back is the
+    /// value inside, not the map. Another name for a guard (`let e = entry;`) is the same guard.
     pub(super) fn bind_guard(&mut self, name: &str, init: &Expr) {
         let mut e = init;
-        let mut guarded = false;
+        let mut guarded = match init {
+            Expr::MethodCall(m) => m.method == "entry",
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .is_some_and(|i| self.guards.contains_key(&i.to_string())),
+            _ => false,
+        };
         loop {
             match e {
                 Expr::MethodCall(m) => {
@@ -500,7 +511,10 @@ impl Walker {
         } else {
             PlaceRef::Unknown
         };
-        if matches!(place, PlaceRef::Field { .. } | PlaceRef::Name { .. }) {
+        if matches!(
+            place,
+            PlaceRef::Field { .. } | PlaceRef::Name { .. } | PlaceRef::Member { .. }
+        ) {
             self.guards.insert(name.to_string(), (place, self.scope));
         } else {
             self.guards.remove(name);
@@ -513,6 +527,14 @@ impl Walker {
             _ => {
                 self.len_locals.remove(name);
             }
+        }
+    }
+
+    /// The name a pattern binds from `scrutinee` (`Occupied(e)`, `Ok(mut g)`, `e`), as a guard
+    /// when the scrutinee is one ([`Walker::bind_guard`]).
+    pub(super) fn bind_pattern_guard(&mut self, pat: &Pat, scrutinee: &Expr) {
+        if let Some(name) = Self::pat_name(pat) {
+            self.bind_guard(&name, scrutinee);
         }
     }
 
