@@ -509,7 +509,7 @@ impl Walker {
         let place = if guarded {
             self.place_of(init)
         } else {
-            PlaceRef::Unknown
+            self.shared_handle_of(init).unwrap_or(PlaceRef::Unknown)
         };
         if matches!(
             place,
@@ -528,6 +528,47 @@ impl Walker {
                 self.len_locals.remove(name);
             }
         }
+    }
+
+    /// `Arc::clone(&P)`, `Rc::clone(&P)`, or `P.clone()` of a field declared `Arc<..>`/`Rc<..>`
+    /// (or of a member whose type is not known here): another handle on the same collection,
+    /// so growth and shrinking through it count on `P` (`let pending = Arc::clone(&self.pending);
+    /// spawn(async move { pending.lock().unwrap().remove(&k) })`).
+    fn shared_handle_of(&self, init: &Expr) -> Option<PlaceRef> {
+        let of = match init {
+            Expr::Call(c) if c.args.len() == 1 => {
+                let Expr::Path(f) = &*c.func else { return None };
+                let f = path_text(&f.path);
+                if !(f.ends_with("Arc::clone") || f.ends_with("Rc::clone")) {
+                    return None;
+                }
+                self.place_of(c.args.first()?)
+            }
+            // The handle itself, not what a lock guards (`x.lock().unwrap().clone()` copies).
+            Expr::MethodCall(m)
+                if m.method == "clone"
+                    && m.args.is_empty()
+                    && matches!(&*m.receiver, Expr::Field(_) | Expr::Path(_)) =>
+            {
+                let p = self.place_of(&m.receiver);
+                let shared = match &p {
+                    PlaceRef::Field { class, name } => self.facts.classes[*class]
+                        .fields
+                        .iter()
+                        .find(|f| f.name == *name)
+                        .and_then(|f| f.ty.as_deref())
+                        .is_some_and(|t| t.starts_with("Arc<") || t.starts_with("Rc<")),
+                    PlaceRef::Member { .. } => true,
+                    _ => false,
+                };
+                if !shared {
+                    return None;
+                }
+                p
+            }
+            _ => return None,
+        };
+        matches!(of, PlaceRef::Field { .. } | PlaceRef::Member { .. }).then_some(of)
     }
 
     /// The name a pattern binds from `scrutinee` (`Occupied(e)`, `Ok(mut g)`, `e`), as a guard
