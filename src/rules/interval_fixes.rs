@@ -21,7 +21,7 @@ pub fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Opti
 }
 
 /// `setInterval(…)` run directly in a per-connection callback (`wss.on('connection', (ws) =>
-/// …)`), its handle thrown away or kept in a local: kept in a `const` (named after the
+/// …)`) or in a function that registers its connection's close handler, its handle thrown away or kept in a local: kept in a `const` (named after the
 /// callback's event) and cleared in the connection's close handler — the one the callback
 /// registers, or a new `ws.on('close', …)`. Not in a loop or a branch of the callback (the
 /// handle would be out of the close handler's reach). Unsafe: the timer now stops.
@@ -29,8 +29,11 @@ fn per_connection_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool)
     let facts = ctx.facts;
     let src = ctx.source;
     let owner = e.scope;
-    let ScopeKind::Callback(r) = &facts.scopes[owner].kind else {
-        return None;
+    // A `connection` callback, or any function that registers its connection's close handler.
+    let event = match &facts.scopes[owner].kind {
+        ScopeKind::Callback(r) => r.event.as_deref(),
+        _ if super::listener_fixes::close_handler(facts, owner).is_some() => None,
+        _ => return None,
     };
     let body = facts.scopes[owner].body.clone()?;
     if e.in_loop || e.conditional || !directly_in(src, &body, e.stmt.start) {
@@ -47,7 +50,7 @@ fn per_connection_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool)
             if e.stmt.start != e.span.start || !stmt.trim_end_matches(';').ends_with(')') {
                 return None;
             }
-            let base = r.event.as_deref().unwrap_or("connection");
+            let base = event.unwrap_or("connection");
             let kind = if repeat { "interval" } else { "timer" };
             let name = unique_name(&camel(&[base, kind]), |n| name_in_use(facts, src, n));
             let store = insert(e.span.start, format!("const {name} = "));

@@ -158,6 +158,20 @@ fn direct_fix(ctx: &FileCtx, e: &Event, owner: ScopeId, r: &Registration) -> Opt
     ))
 }
 
+/// The close handler of a connection registered directly in `owner` (`conn.on('close', () =>
+/// { … })`, also 'end', 'disconnect', 'finish'), with a block body: where `owner`'s
+/// per-connection life ends. Not a process signal or exit handler.
+pub fn close_handler(facts: &crate::facts::FileFacts, owner: ScopeId) -> Option<ScopeId> {
+    facts.scopes.iter().position(|s| {
+        s.parent == Some(owner)
+            && s.body.is_some()
+            && matches!(&s.kind, ScopeKind::Callback(r)
+                if matches!(r.method.as_str(), "on" | "once" | "addListener" | "addEventListener")
+                    && r.event.as_deref().is_some_and(is_close_event)
+                    && !matches!(r.event.as_deref(), Some("SIGTERM" | "SIGINT" | "SIGHUP" | "exit" | "beforeExit")))
+    })
+}
+
 /// An edit that runs `line` where the life of `owner` — a per-connection callback — ends: in
 /// the connection's close handler registered directly in it, or in a new one on its first
 /// parameter when it is a `connection` handler; and where that is, for the title.
@@ -165,16 +179,8 @@ pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, 
     let facts = ctx.facts;
     let src = ctx.source;
     let unit = indent_unit(src, 2);
-    // A close handler of the connection, registered directly in the owner, with a block body.
-    let close = facts.scopes.iter().enumerate().find(|(_, s)| {
-        s.parent == Some(owner)
-            && s.body.is_some()
-            && matches!(&s.kind, ScopeKind::Callback(r)
-                if matches!(r.method.as_str(), "on" | "once" | "addListener" | "addEventListener")
-                    && r.event.as_deref().is_some_and(is_close_event)
-                    && !matches!(r.event.as_deref(), Some("SIGTERM" | "SIGINT" | "SIGHUP" | "exit" | "beforeExit")))
-    });
-    if let Some((_, s)) = close {
+    if let Some(c) = close_handler(facts, owner) {
+        let s = &facts.scopes[c];
         let body = s.body.clone()?;
         let ev = match &s.kind {
             ScopeKind::Callback(r) => r.event.clone().unwrap_or_default(),

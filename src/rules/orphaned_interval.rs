@@ -449,10 +449,15 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
                     labels,
                 }
             } else {
-                if clears
+                let local: Vec<&Event> = clears
                     .iter()
-                    .any(|c| facts.is_within(c.scope, binding.scope))
-                {
+                    .copied()
+                    .filter(|c| facts.is_within(c.scope, binding.scope))
+                    .collect();
+                if let Some(v) = stops_only_itself(facts, e, binding.scope, &local) {
+                    return v;
+                }
+                if !local.is_empty() {
                     return Verdict::Released;
                 }
                 Verdict::Leaked {
@@ -528,6 +533,54 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
         // Returned, passed on or stored somewhere unleak does not follow: judged elsewhere.
         _ => Verdict::Released,
     }
+}
+
+/// An interval kept in a local of a per-connection function that also registers the
+/// connection's close handler (`conn.on('close', …)`), whose every clear is inside the
+/// interval's own callback, on a branch (`if (!pongReceived) clearInterval(ping)`): the close
+/// handler does not stop it, and after a normal close the branch need not run again (no pong
+/// is missed when nothing is pinged), so it keeps firing with everything it captures. Leaked
+/// then; `None` when the shape does not apply.
+fn stops_only_itself(
+    facts: &FileFacts,
+    e: &Event,
+    owner: ScopeId,
+    clears: &[&Event],
+) -> Option<Verdict> {
+    let EventKind::Timer(t) = &e.kind else {
+        return None;
+    };
+    let cb = t.callback.filter(|_| t.repeat && e.scope == owner)?;
+    let on_a_branch = |c: &&Event| facts.is_within(c.scope, cb) && (c.conditional || c.scope != cb);
+    if clears.is_empty() || !clears.iter().all(on_a_branch) {
+        return None;
+    }
+    let close = super::listener_fixes::close_handler(facts, owner)?;
+    let ScopeKind::Callback(r) = &facts.scopes[close].kind else {
+        return None;
+    };
+    let ev = r.event.as_deref().unwrap_or("close");
+    let mut labels: Vec<(std::ops::Range<usize>, String)> = clears
+        .iter()
+        .map(|c| {
+            (
+                c.span.clone(),
+                "cleared only here, inside its own callback, on one branch".to_string(),
+            )
+        })
+        .collect();
+    labels.push((
+        scope_head(facts, close),
+        format!("the '{ev}' handler does not clear it"),
+    ));
+    Some(Verdict::Leaked {
+        why: format!(
+            "the '{ev}' handler registered beside it does not clear it, and its only clear is \
+             inside its own callback on one branch, which need not run once the connection has \
+             ended normally"
+        ),
+        labels,
+    })
 }
 
 /// `scope` is (inside) a method of `class` named for clearing — `clear()`, `clearTimers()` —
