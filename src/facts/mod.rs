@@ -531,6 +531,10 @@ pub struct TimerFacts {
     pub deadline: Option<Deadline>,
     /// The callback scope, when inline or a function passed by name.
     pub callback: Option<ScopeId>,
+    /// A task's endless loop receives from a channel and stays in the loop when it is closed
+    /// (Rust): once every sender is gone it spins.
+    #[serde(default)]
+    pub spins_when_closed: bool,
     /// Armed only when the handle is not already set (`if (!this.t) this.t = …`,
     /// `this.t ??= …`): it cannot replace a pending timer.
     #[serde(default)]
@@ -680,6 +684,24 @@ pub enum FixSite {
     },
     /// `x = x + …`, `v = [v.as_slice(), c].concat()`: the whole assignment.
     Assign { assign: Range<usize> },
+    /// A receive in an endless task loop whose closed case stays in the loop: where a `break`
+    /// goes (see [`ClosedExit`]).
+    ClosedRecv { at: Range<usize>, exit: ClosedExit },
+}
+
+/// How a closed channel is made to end a task's loop ([`FixSite::ClosedRecv`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClosedExit {
+    /// `at` is the closed arm's body (`None => {}`, `Err(e) => warn!(..)`): it ends with `break`.
+    Arm,
+    /// `at` is the `Err(..)` arm of a broadcast receiver: a `Closed => break` arm goes before
+    /// it (a lagging receiver is not a closed one).
+    BroadcastArm,
+    /// `at` is the block of an `if let` without `else`: an `else { break; }` follows it.
+    NoElse,
+    /// `at` is an `Err(..)` arm of a receiver that may be a broadcast one (the file names
+    /// `broadcast`, the receiver's type is not known): no fix can tell a lag from a close.
+    Unsure,
 }
 
 /// The logging the code around an event uses: `tracing`, `log`, or neither (standard error).

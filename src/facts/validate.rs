@@ -68,6 +68,7 @@ impl Limits {
                 self.range(body) && braces.as_ref().is_none_or(|b| self.range(b))
             }
             FixSite::Assign { assign } => self.range(assign),
+            FixSite::ClosedRecv { at, .. } => self.range(at),
         }
     }
 

@@ -97,10 +97,17 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
             handle,
             unref,
             reschedules,
+            spins_when_closed,
             ..
         } = &**timer;
         let rust = facts.is_rust;
-        let what = if rust {
+        let what = if rust && *spins_when_closed {
+            format!(
+                "task spawned with `{api}` loops forever on a channel receive that stays in the \
+                 loop when the channel closes: once every sender is dropped the receive returns \
+                 at once on every turn and the task spins, burning a core, and"
+            )
+        } else if rust {
             if !*repeat {
                 continue;
             }
@@ -127,7 +134,14 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         } else {
             ""
         };
-        let (message, help) = if rust {
+        let (message, help) = if rust && *spins_when_closed {
+            (
+                format!("{what} {}.", why.replace("clear", "abort")),
+                "leave the loop when the channel closes: `while let Some(msg) = rx.recv().await`, \
+                 `None => break`, or for a broadcast receiver `Err(RecvError::Closed) => break` \
+                 (a lag is not a close)",
+            )
+        } else if rust {
             (
                 format!("{what} {}.", why.replace("clear", "abort")),
                 "give the loop a way out: `tokio::select!` on `token.cancelled()` (a \

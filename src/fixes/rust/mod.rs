@@ -68,6 +68,9 @@ pub fn event_fix(facts: &FileFacts, src: &str, e: &Event) -> Option<Fix> {
         (EventKind::CacheCtor { .. }, FixSite::Call { call }) => {
             collections::bounded_lru(src, call)
         }
+        (EventKind::Timer { .. }, FixSite::ClosedRecv { at, exit }) => {
+            tasks::break_when_closed(src, at, *exit)
+        }
         (EventKind::Reconcat { .. }, FixSite::Assign { assign }) => {
             collections::append_in_place(src, assign)
         }

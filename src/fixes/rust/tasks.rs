@@ -359,3 +359,72 @@ fn find_struct(src: &str, name: &str) -> Option<(Range<usize>, syn::ItemStruct)>
     }
     None
 }
+
+/// An endless task loop whose receive stays in the loop when its channel closes
+/// ([`FixSite::ClosedRecv`](crate::facts::FixSite::ClosedRecv)): make the closed case leave it.
+/// The closed arm's body ends with `break` (`None => {}` → `None => break`, a block gets
+/// `break;` as its last statement, another expression becomes `{ expr; break; }`); a broadcast
+/// receiver's `Err(..)` arm gets a `Closed => break` arm before it, so a lag still goes on; an
+/// `if let` without `else` gets `else { break; }`. Unsafe: the task now ends when the channel
+/// closes, and whatever follows the loop runs.
+pub(super) fn break_when_closed(
+    src: &str,
+    at: &Range<usize>,
+    exit: crate::facts::ClosedExit,
+) -> Option<Fix> {
+    use crate::facts::ClosedExit;
+    let nl = newline(src);
+    let text = src.get(at.clone())?;
+    let edits = match exit {
+        ClosedExit::Unsure => return None,
+        ClosedExit::NoElse => vec![edit(at.end..at.end, " else { break; }")],
+        ClosedExit::BroadcastArm => {
+            let indent = line_indent(src, at.start);
+            vec![edit(
+                at.start..at.start,
+                format!(
+                    "Err(tokio::sync::broadcast::error::RecvError::Closed) => break,{nl}{indent}"
+                ),
+            )]
+        }
+        ClosedExit::Arm => {
+            let inner = text.trim();
+            if inner.starts_with('{') && inner.ends_with('}') {
+                let body = inner[1..inner.len() - 1].trim();
+                if body.is_empty() {
+                    vec![edit(at.clone(), "break")]
+                } else {
+                    // `break;` on a line of its own, after the block's last statement.
+                    let close = at.start + text.rfind('}')?;
+                    let last = src[..close].trim_end();
+                    let indent = line_indent(src, close);
+                    let unit = if text.contains(nl) { "    " } else { "" };
+                    let sep = if last.ends_with(';') || last.ends_with('}') {
+                        ""
+                    } else {
+                        ";"
+                    };
+                    let (from, to) = (last.len(), close);
+                    if text.contains(nl) {
+                        vec![edit(
+                            from..to,
+                            format!("{sep}{nl}{indent}{unit}break;{nl}{indent}"),
+                        )]
+                    } else {
+                        vec![edit(from..to, format!("{sep} break; "))]
+                    }
+                }
+            } else {
+                vec![edit(at.clone(), format!("{{ {inner}; break; }}"))]
+            }
+        }
+    };
+    if !super::syntax::parses(&super::syntax::apply(src, &edits)?) {
+        return None;
+    }
+    fix(
+        "leave the loop when the channel closes",
+        Applicability::Unsafe,
+        edits,
+    )
+}

@@ -28,6 +28,7 @@ mod queues;
 mod rawfd;
 mod shape;
 mod spans;
+mod spin;
 mod stuck;
 mod syntax;
 mod visit;
@@ -117,6 +118,9 @@ struct Shape {
     /// The first statement that ticks (`ticker.tick().await;`), for a fix that selects on a
     /// cancellation next to it.
     tick_stmt: Option<Range<usize>>,
+    /// An endless loop with no exit whose receive stays in it when the channel closes: where a
+    /// `break` would go.
+    spin_site: Option<FixSite>,
 }
 
 /// A loop being walked.
@@ -129,6 +133,8 @@ struct LoopState {
     /// `while running`: the variable the condition reads; assigned in the loop → it can end.
     cond_var: Option<String>,
     assigned: bool,
+    /// A receive whose closed case stays in the loop: where a `break` would go.
+    spin: Option<FixSite>,
 }
 
 /// A spawn whose body shape is known only after the walk (a named async fn).
@@ -162,6 +168,11 @@ struct Walker {
     unsafe_depth: u32,
     /// The source mentions `tracing::` / `log::` (with the `use` map: the logger in use).
     mentions_tracing: bool,
+    /// Names of broadcast receivers (a parameter typed `broadcast::Receiver<..>`, a local from
+    /// `tx.subscribe()`): their `Err` may be a lag, not a close.
+    broadcast_rx: std::collections::HashSet<String>,
+    /// The file names `broadcast`: a receiver of unknown type may be one.
+    names_broadcast: bool,
     mentions_log: bool,
     /// Per spawn event: the whole `spawn(…)` call, for its fix site.
     spawn_calls: HashMap<usize, Range<usize>>,

@@ -20,10 +20,17 @@ impl Walker {
             repeat,
             deadline,
             callback,
+            spins_when_closed,
             ..
         } = &mut **timer;
         *callback = scope;
-        if shape.endless_tick_loop {
+        if !shape.endless_tick_loop
+            && let Some(site) = &shape.spin_site
+        {
+            *repeat = true;
+            *spins_when_closed = true;
+            self.facts.events[idx].hint = Some(Box::new(site.clone()));
+        } else if shape.endless_tick_loop {
             *repeat = true;
             // Where a `select!` on a cancellation would go.
             self.facts.events[idx].hint = shape
@@ -96,6 +103,7 @@ impl Walker {
                 deadline: None,
                 callback: None,
                 guarded: false,
+                spins_when_closed: false,
             }));
             self.apply_shape(p.event, &shape, Some(scope));
         }
@@ -147,6 +155,13 @@ impl Walker {
         let Some(l) = self.loops.pop() else { return };
         if l.endless_kind && !l.exits && !l.assigned && l.ticks && !l.cancels {
             self.shape_mut().endless_tick_loop = true;
+        }
+        // The loop's only way to wait is a receive that stays in it once the channel closes.
+        if l.endless_kind && !l.exits && !l.assigned && !l.ticks && !l.cancels {
+            let shape = self.shape_mut();
+            if shape.spin_site.is_none() {
+                shape.spin_site = l.spin;
+            }
         }
         // A tick inside an inner loop ticks the outer one too; an exit does not propagate.
         if let Some(outer) = self.loops.last_mut() {

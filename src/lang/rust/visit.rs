@@ -359,6 +359,7 @@ impl<'a> Visit<'a> for Walker {
     fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
         // `match map.entry(k) { Occupied(e) => e.remove(), .. }`: each arm's binding is a
         // handle on what the scrutinee guards.
+        self.closed_recv_match(m);
         self.visit_expr(&m.expr);
         for arm in &m.arms {
             self.bind_pattern_guard(&arm.pat, &m.expr);
@@ -496,6 +497,7 @@ impl<'a> Visit<'a> for Walker {
                 .push(guard);
         }
         self.swallowed_if_let(i);
+        self.closed_recv_if(i);
         visit::visit_expr_if(self, i);
     }
 

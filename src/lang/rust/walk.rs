@@ -37,6 +37,8 @@ impl Walker {
         facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
         Walker {
             mentions_tracing: src.contains("tracing::"),
+            broadcast_rx: Default::default(),
+            names_broadcast: src.contains("broadcast"),
             mentions_log: src.contains("log::"),
             spawn_calls: HashMap::new(),
             guards: HashMap::new(),
@@ -263,6 +265,13 @@ impl Walker {
         for arg in inputs {
             if let FnArg::Typed(t) = arg {
                 self.declare_pat(&t.pat);
+                if let Some(name) = Self::pat_name(&t.pat) {
+                    if super::syntax::compact(&t.ty).contains("broadcast::Receiver") {
+                        self.broadcast_rx.insert(name);
+                    } else {
+                        self.broadcast_rx.remove(&name);
+                    }
+                }
                 if let Some(ty) = arc_type(&t.ty) {
                     self.note_long_lived_type(&ty);
                 }
@@ -481,6 +490,10 @@ impl Walker {
     /// handle on the map too: `e.remove()` shrinks it. What `.or_default()` hands back is the
     /// value inside, not the map. Another name for a guard (`let e = entry;`) is the same guard.
     pub(super) fn bind_guard(&mut self, name: &str, init: &Expr) {
+        // `let rx = tx.subscribe();`: a broadcast receiver (see `spin`).
+        if matches!(init, Expr::MethodCall(m) if m.method == "subscribe" && m.args.is_empty()) {
+            self.broadcast_rx.insert(name.to_string());
+        }
         let mut e = init;
         let mut guarded = match init {
             Expr::MethodCall(m) => m.method == "entry",

@@ -112,6 +112,7 @@ impl Walker {
                 deadline: None,
                 callback: None,
                 guarded: false,
+                spins_when_closed: false,
             })),
             span,
         );

@@ -101,6 +101,7 @@ impl<'a> Walker<'a> {
                 }),
                 callback: None,
                 guarded,
+                spins_when_closed: false,
             })),
             head_span(n),
         );
