@@ -1,5 +1,5 @@
-//! An `'abort'` listener that a promise executor adds to a caller's signal and removes on some
-//! of the ways its promise settles but not on others (axios' request adapter: removed in
+//! An `'abort'` listener (or a `subscribe(fn)` on a cancel token) that a promise executor adds
+//! to a caller's signal and removes on some of the ways its promise settles but not on others (axios' request adapter: removed in
 //! `done()`, which the load path runs and the error, abort and time-out paths do not). The
 //! removal says the signal outlives the request; every settle must run it.
 
@@ -20,7 +20,12 @@ pub(super) fn removed_on_some_settles(
     // An `'abort'` listener: on an `AbortSignal` the caller hands in, which may serve many
     // operations (Node warns at 11 listeners). A listener on an object the operation made
     // itself (its request, its response) goes with it, removed or not.
-    if facts.is_rust || l.once || l.event.as_deref() != Some("abort") {
+    // Or a `subscribe(fn)` on a token the caller hands in (axios' `CancelToken`), paired with
+    // `unsubscribe(fn)`: the same kind of shared cancellation source.
+    if facts.is_rust
+        || l.once
+        || !(l.event.as_deref() == Some("abort") || (l.method == "subscribe" && l.event.is_none()))
+    {
         return None;
     }
     let executor = facts.ancestors(e.scope).find(|&s| {
@@ -59,16 +64,17 @@ pub(super) fn removed_on_some_settles(
         return None;
     }
     let t = place_text(facts, target);
-    let ev = l
-        .event
-        .as_deref()
-        .map_or("an event".to_string(), |e| format!("'{e}'"));
+    let what = match (&l.event, l.method.as_str()) {
+        (Some(ev), _) => format!("listener for '{ev}'"),
+        (None, "subscribe") => "subscription".to_string(),
+        (None, _) => "listener for an event".to_string(),
+    };
     let mut d = meta
         .report(
             ctx.path.to_path_buf(),
             e.span.clone(),
             format!(
-                "listener for {ev} on `{t}` is removed on some of the ways the promise settles but \
+                "{what} on `{t}` is removed on some of the ways the promise settles but \
                  not on others: the code removes it, so `{t}` outlives the operation, and each \
                  settle that skips the removal leaves one more listener and its closure on it"
             ),

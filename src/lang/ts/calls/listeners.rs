@@ -54,6 +54,9 @@ impl<'a> Walker<'a> {
         o: Option<Node<'a>>,
     ) -> bool {
         let (n, method) = (s.n, s.method);
+        if self.subscription(s, &target) {
+            return true;
+        }
         if LISTEN.contains(&method) && s.list.len() >= 2 {
             self.listen(s, target);
             return true;
@@ -103,6 +106,58 @@ impl<'a> Walker<'a> {
             self.event(EventKind::Abort { controller }, n.byte_range());
         }
         false
+    }
+
+    /// `token.subscribe(onCanceled)` / `token.unsubscribe(onCanceled)`: a registration API that
+    /// takes the handler alone (axios' `CancelToken`, observable-style emitters), recorded as a
+    /// listener without an event — only for a named function that the file also unsubscribes by
+    /// name (`.unsubscribe(onCanceled)`; not a topic name), so an Rx `subscribe(fn)` whose removal is the returned
+    /// subscription's `unsubscribe()` is not taken for one.
+    fn subscription(&mut self, s: &CallSite<'a>, target: &PlaceRef) -> bool {
+        let [h] = s.list.as_slice() else {
+            return false;
+        };
+        let h = strip(*h);
+        if !matches!(s.method, "subscribe" | "unsubscribe") || h.kind_name() != "identifier" {
+            return false;
+        }
+        let name = self.text(h);
+        // A function, not a topic (`ws.subscribe(topic)` of uWebSockets' pub/sub).
+        let function = [
+            format!("function {name}("),
+            format!("{name} = ("),
+            format!("{name} = function"),
+            format!("{name} = async"),
+        ]
+        .iter()
+        .any(|p| self.src.contains(p.as_str()));
+        if !function || !self.src.contains(&format!(".unsubscribe({name})")) {
+            return false;
+        }
+        let handler = self.handler_of(h, None);
+        let kind = if s.method == "subscribe" {
+            EventKind::Listen(Box::new(ListenFacts {
+                target: target.clone(),
+                method: s.method.to_string(),
+                event: None,
+                handler,
+                handler_span: Some(h.byte_range()),
+                once: false,
+                signal: None,
+                per_key: false,
+                while_connecting: false,
+                once_per_target: false,
+            }))
+        } else {
+            EventKind::Unlisten(Box::new(UnlistenFacts {
+                target: target.clone(),
+                event: None,
+                handler,
+            }))
+        };
+        self.event(kind, head_span(s.n));
+        self.visit_children(s.n);
+        true
     }
 
     /// The target of a listener call, following chains (`x.on(a, f).on(b, g)` targets `x`).
