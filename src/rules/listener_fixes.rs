@@ -174,7 +174,8 @@ pub fn close_handler(facts: &crate::facts::FileFacts, owner: ScopeId) -> Option<
 
 /// An edit that runs `line` where the life of `owner` — a per-connection callback — ends: in
 /// the connection's close handler registered directly in it, or in a new one on its first
-/// parameter when it is a `connection` handler; and where that is, for the title.
+/// parameter when it is a `connection` handler (on its response, the second parameter, when
+/// it is a `request` handler); and where that is, for the title.
 pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, String)> {
     let facts = ctx.facts;
     let src = ctx.source;
@@ -191,22 +192,27 @@ pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, 
             format!("in the '{ev}' handler"),
         ));
     }
-    // A `connection` handler: the connection is its first parameter.
+    // A `connection` handler: the connection is its first parameter. A `request` handler
+    // (`(req, res) => …`): the request ends when its response closes.
     let o = &facts.scopes[owner];
     let ScopeKind::Callback(r) = &o.kind else {
         return None;
     };
-    if r.event.as_deref() != Some("connection") {
-        return None;
-    }
-    let conn = o.params.first().filter(|p| is_identifier(p))?;
-    let body = o.body.clone()?;
-    // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
-    let ev = if src.contains("socket.io") {
-        "disconnect"
-    } else {
-        "close"
+    let (conn, ev) = match r.event.as_deref() {
+        // socket.io sockets end with 'disconnect'; `ws`/`net` sockets with 'close'.
+        Some("connection") => (
+            o.params.first(),
+            if src.contains("socket.io") {
+                "disconnect"
+            } else {
+                "close"
+            },
+        ),
+        Some("request") if o.params.len() >= 2 => (o.params.get(1), "close"),
+        _ => return None,
     };
+    let conn = conn.filter(|p| is_identifier(p))?;
+    let body = o.body.clone()?;
     let call = line.trim_end_matches(';');
     // An `if` needs a block body; a call is the arrow's expression.
     let handler = if call.starts_with("if ") {

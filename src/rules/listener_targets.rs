@@ -53,6 +53,43 @@ pub(super) fn connection_phase_of_fresh_socket(
             && matches!(&n.kind, EventKind::New { class, .. } if raw(class)))
 }
 
+/// `scope` is the handler of a one-shot event of an HTTP client request the run around it has
+/// just made (`const proxyReq = http.request(…); proxyReq.on('upgrade', (res, sock) => …)`):
+/// a request emits 'response', 'upgrade', 'socket' and 'connect' at most once, so the handler
+/// runs once per run of the code that made the request — it repeats nothing of its own.
+pub(super) fn one_shot_of_fresh_request(ctx: &FileCtx, scope: ScopeId) -> bool {
+    let facts = ctx.facts;
+    let ScopeKind::Callback(r) = &facts.scopes[scope].kind else {
+        return false;
+    };
+    if r.kind != CallbackKind::EventHandler
+        || !matches!(
+            r.event.as_deref(),
+            Some("response" | "upgrade" | "socket" | "connect")
+        )
+    {
+        return false;
+    }
+    let Some(Place::Binding(b)) = r.target.as_ref().map(|t| facts.resolve(t)) else {
+        return false;
+    };
+    let binding = &facts.bindings[b];
+    let parent = facts.scopes[scope].parent;
+    if binding.kind != crate::facts::BindingKind::Var
+        || facts.is_module_binding(b)
+        || parent.is_none_or(|p| !facts.is_within(p, binding.scope))
+    {
+        return false;
+    }
+    // Declared from a request call: `= http.request(…)`, `= (ssl ? https : http).request(…)`,
+    // `= https.get(…)`, on the declaration's line.
+    let src = ctx.source;
+    let rest = src.get(binding.span.end..).unwrap_or("");
+    let line = rest.split('\n').next().unwrap_or("").trim_start();
+    line.starts_with('=')
+        && (line.contains(".request(") || line.contains("http.get(") || line.contains("https.get("))
+}
+
 /// The registration `e` on a pooled socket (see [`pooled_socket`]) happens only while the
 /// socket is connecting (`if (socket.connecting) …`) or after a return on a socket that is not
 /// connecting, between the `'socket'` handler and the registration: a socket still connecting

@@ -20,8 +20,8 @@ static META: RuleMeta = RuleMeta {
 };
 
 use super::listener_targets::{
-    connection_phase_of_fresh_socket, in_self_removing_handler, owned_field_per_call,
-    param_is_request_server, request_server,
+    connection_phase_of_fresh_socket, in_self_removing_handler, one_shot_of_fresh_request,
+    owned_field_per_call, param_is_request_server, request_server,
 };
 pub(super) use super::listener_targets::{pooled_guarded, pooled_socket};
 
@@ -781,7 +781,8 @@ fn judge_target(
             let sc = &facts.scopes[s];
             sc.in_loop
                 || matches!(sc.kind, ScopeKind::Method { constructor: true, .. })
-                || matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
+                || (matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
+                    && !one_shot_of_fresh_request(ctx, s))
         })
     }?;
     let outside = if in_loop {
