@@ -209,6 +209,21 @@ fn spawn_call_path(c: &syn::ExprCall) -> Option<String> {
 }
 
 impl FieldUses {
+    /// The bindings of a struct pattern over `self`, each taken from its field.
+    fn destructured(&mut self, pat: &syn::Pat) {
+        let syn::Pat::Struct(ps) = pat else { return };
+        for fp in &ps.fields {
+            let syn::Member::Named(field) = &fp.member else {
+                continue;
+            };
+            let mut names = Vec::new();
+            collect_pat_idents(&fp.pat, &mut names);
+            for n in names {
+                self.from_field.insert(n, field.to_string());
+            }
+        }
+    }
+
     fn stop_through(&mut self, e: &Expr) {
         if let Some(f) = self_field(e) {
             self.stopped.insert(f);
@@ -239,9 +254,38 @@ impl<'a> Visit<'a> for FieldUses {
                 for n in names {
                     self.from_field.insert(n, f.clone());
                 }
+            } else if is_self(&init.expr) {
+                // `let Self { task, .. } = self;` (or `let Conn { mut task, .. } = self;`):
+                // each field's binding is the field.
+                self.destructured(&l.pat);
             }
         }
         visit::visit_local(self, l);
+    }
+
+    fn visit_macro(&mut self, m: &'a syn::Macro) {
+        // `select! { r = &mut task => .., }`, `task.abort()` inside a macro's tokens: a handle
+        // taken from a field and awaited or aborted there stops it too.
+        let mut flat = Vec::new();
+        flatten(m.tokens.clone(), &mut flat);
+        for (i, t) in flat.iter().enumerate() {
+            let Some(field) = self.from_field.get(t.as_str()).cloned() else {
+                continue;
+            };
+            let after = |k: usize| flat.get(i + k).map(String::as_str);
+            let before = |k: usize| {
+                i.checked_sub(k)
+                    .and_then(|j| flat.get(j))
+                    .map(String::as_str)
+            };
+            let stops = (after(1) == Some(".") && matches!(after(2), Some("abort" | "await")))
+                || (after(1) == Some(")") && after(2) == Some(".") && after(3) == Some("await"))
+                || (before(1) == Some("mut") && before(2) == Some("&"));
+            if stops {
+                self.stopped.insert(field);
+            }
+        }
+        visit::visit_macro(self, m);
     }
 
     fn visit_expr_let(&mut self, l: &'a syn::ExprLet) {
@@ -311,6 +355,38 @@ impl<'a> Visit<'a> for FieldUses {
     fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
         self.stop_through(&a.base);
         visit::visit_expr_await(self, a);
+    }
+}
+
+/// `self` (or `*self`).
+fn is_self(e: &Expr) -> bool {
+    match e {
+        Expr::Path(p) => p.path.is_ident("self"),
+        Expr::Unary(u) => is_self(&u.expr),
+        _ => false,
+    }
+}
+
+/// A macro's tokens as text, one per identifier or punctuation character, groups opened.
+fn flatten(ts: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    use proc_macro2::{Delimiter, TokenTree};
+    for tt in ts {
+        match tt {
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push(open.to_string());
+                flatten(g.stream(), out);
+                out.push(close.to_string());
+            }
+            TokenTree::Ident(i) => out.push(i.to_string()),
+            TokenTree::Punct(p) => out.push(p.as_char().to_string()),
+            TokenTree::Literal(l) => out.push(l.to_string()),
+        }
     }
 }
 
