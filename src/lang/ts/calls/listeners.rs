@@ -252,7 +252,8 @@ impl<'a> Walker<'a> {
         let per_loop = self.in_loop
             && (self.event_per_key(first)
                 || self.event_per_key(second)
-                || self.handler_per_item(second));
+                || self.handler_per_item(second)
+                || self.event_and_handler_per_key(first, second));
         if per_loop {
             // Each iteration registers something different, so the loop does not repeat a
             // registration.
@@ -291,6 +292,51 @@ impl<'a> Walker<'a> {
         self.collection_loop()
             .and_then(|l| l.field("left"))
             .is_some_and(|left| self.binds_name(left, name))
+    }
+
+    /// The event is the key of a `for … in` loop around the call, and every loop inside that one
+    /// indexes the handler by its counter (`for (const ev in handlers) for (let i = 0; i <
+    /// handlers[ev].length; i++) t.on(ev, handlers[ev][i])`): each turn of each loop registers
+    /// another function of the table, which the loops walk once.
+    fn event_and_handler_per_key(&self, ev: Option<Node<'a>>, handler: Option<Node<'a>>) -> bool {
+        let (Some(name), Some(h)) = (ev.and_then(|e| self.event_key(e)), handler.map(strip)) else {
+            return false;
+        };
+        if h.kind_name() != "subscript_expression" {
+            return false;
+        }
+        let handler_text = self.text(h);
+        for a in self.stack.iter().rev().take_while(|a| {
+            !is_function(**a)
+                && !matches!(
+                    a.kind_name(),
+                    "function_declaration" | "method_definition" | "generator_function_declaration"
+                )
+        }) {
+            match a.kind_name() {
+                "for_in_statement" => {
+                    return a.field("left").is_some_and(|l| self.binds_name(l, name));
+                }
+                // A counting loop whose counter indexes the handler.
+                "for_statement" => {
+                    let counter = a
+                        .field("initializer")
+                        .and_then(|i| {
+                            let mut c = i.walk();
+                            i.named_children(&mut c)
+                                .find(|d| d.kind_name() == "variable_declarator")
+                        })
+                        .and_then(|d| d.field("name"))
+                        .map(|n| self.text(n));
+                    if !counter.is_some_and(|c| handler_text.contains(&format!("[{c}]"))) {
+                        return false;
+                    }
+                }
+                "while_statement" | "do_statement" => return false,
+                _ => {}
+            }
+        }
+        false
     }
 
     /// The only loop around the call in its function, when it walks a collection
