@@ -114,6 +114,11 @@ struct Shape {
     sleep_then_signal: bool,
     /// Any loop at all.
     has_loop: bool,
+    /// Loops over a range or an array literal (`for i in 0..n`): any other loop makes the task
+    /// long-lived.
+    counted_loops: u32,
+    /// Loops of any kind.
+    loops: u32,
     sleeps: bool,
     /// The first statement that ticks (`ticker.tick().await;`), for a fix that selects on a
     /// cancellation next to it.

@@ -9,6 +9,13 @@ use std::ops::Range;
 use super::{LoopState, Shape, Walker};
 use crate::facts::*;
 
+impl super::Shape {
+    /// The body loops in a way that can last: some loop that is not a counted one.
+    pub(super) fn long_lived(&self) -> bool {
+        self.loops > self.counted_loops
+    }
+}
+
 impl Walker {
     /// Sets what a spawn event means from its body's shape; a body that neither loops forever
     /// nor fires a detached timer is no timer at all.
@@ -74,7 +81,7 @@ impl Walker {
             });
             let Some(scope) = scope else { continue };
             let shape = self.done_shapes.get(&scope).cloned().unwrap_or_default();
-            if shape.has_loop {
+            if shape.long_lived() {
                 let span = self.facts.events[p.event].span.clone();
                 self.facts.events.push(Event {
                     hint: None,
@@ -148,6 +155,7 @@ impl Walker {
             ..LoopState::default()
         });
         self.shape_mut().has_loop = true;
+        self.shape_mut().loops += 1;
         let saved = (self.in_loop, self.loop_span.replace(span));
         self.in_loop = true;
         body(self);

@@ -461,6 +461,16 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
         self.visit_expr(&l.expr);
+        // `for i in 0..n`, `for x in [a, b]`: a fixed number of turns, not a long-lived loop.
+        let counted = match &*l.expr {
+            Expr::Range(r) => r.end.is_some(),
+            Expr::Array(_) => true,
+            Expr::Reference(r) => matches!(&*r.expr, Expr::Array(_)),
+            _ => false,
+        };
+        if counted {
+            self.shape_mut().counted_loops += 1;
+        }
         self.enter_loop(false, None, l.range(), |w| {
             w.declare_pat(&l.pat);
             w.visit_block(&l.body);

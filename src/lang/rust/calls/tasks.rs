@@ -186,7 +186,7 @@ impl Walker {
         };
         if let Some(s) = scope {
             let shape = self.done_shapes.get(&s).cloned().unwrap_or_default();
-            if shape.has_loop {
+            if shape.long_lived() {
                 let span = self.facts.events[idx].span.clone();
                 self.event(EventKind::LongTask, span);
             }
