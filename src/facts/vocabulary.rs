@@ -26,6 +26,19 @@ pub fn mentions(haystack: &str, needle: &str) -> bool {
     false
 }
 
+/// A map or set keyed by names written in the program (`HashMap<&'static str, _>`,
+/// `HashMap<Cow<'static, str>, _>`): inserting a name again replaces its entry, so it holds at
+/// most one entry per name the code spells out — bounded by the program, not by traffic.
+/// (`ty` is written without spaces.)
+pub fn keyed_by_static_names(ty: &str) -> bool {
+    ["Map<", "Set<"].iter().any(|head| {
+        ty.match_indices(head).any(|(i, _)| {
+            let key = &ty[i + head.len()..];
+            key.starts_with("&'staticstr") || key.starts_with("Cow<'static,str>")
+        })
+    })
+}
+
 /// A Rust type that can change behind a shared reference (`Mutex`, `RwLock`, `RefCell`,
 /// `DashMap`, …). A struct shared through `Arc` or a `static` can only grow at run time through
 /// such a field; `&mut self` growth happened while it was still being built.

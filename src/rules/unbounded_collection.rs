@@ -538,6 +538,7 @@ fn check_rust(
                         if ty.as_deref().is_none_or(|t| {
                             crate::facts::is_registry_type(t)
                                 || !crate::facts::is_interior_mutable(t)
+                                || crate::facts::keyed_by_static_names(t)
                         }) {
                             continue;
                         }
@@ -553,6 +554,7 @@ fn check_rust(
                         if binding.ty.as_deref().is_none_or(|t| {
                             crate::facts::is_registry_type(t)
                                 || !crate::facts::is_interior_mutable(t)
+                                || crate::facts::keyed_by_static_names(t)
                         }) {
                             continue;
                         }

@@ -136,7 +136,12 @@ fn check_rust_registries(
             }
             _ => continue,
         };
-        if !crate::facts::is_registry_type(&ty) || !crate::facts::is_interior_mutable(&ty) {
+        // Keyed by names the program spells out, a registry replaces an entry rather than
+        // adding one: bounded by the program.
+        if !crate::facts::is_registry_type(&ty)
+            || !crate::facts::is_interior_mutable(&ty)
+            || crate::facts::keyed_by_static_names(&ty)
+        {
             continue;
         }
         let method = named_owner(facts, e.scope);
