@@ -401,6 +401,10 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         if !facts.is_rust && consumed_by_short_frames(ctx, e, repeated_scope) {
             continue;
         }
+        // A loop that runs while the buffer is long enough: each turn must take from it.
+        if !facts.is_rust && drains_while_long(ctx, e) {
+            continue;
+        }
         // The value must outlive one iteration: declared outside the loop / callback.
         let outlives = match &place {
             Place::Binding(b) => {
@@ -509,6 +513,33 @@ fn consumed_by_short_frames(
     cut && reads(&["16BE(", "16LE(", "8("])
         && !reads(&["32BE(", "32LE("])
         && !text.contains(&format!("{lhs}.readBig"))
+}
+
+/// The loop around the append runs while the buffer is long enough
+/// (`while (this.packet.length + chunk.length >= this.max) { …; this.emitPacket(); }`,
+/// `while (buf.length > HEADER)`): a loop that ends only when the buffer gets shorter must take
+/// from it on every turn, so each turn flushes what it appended — a flush loop, not an
+/// accumulation (modbus-serial's serial packet splitter).
+fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
+    let (Some(lp), Some((lhs, _))) = (e.loop_span.clone(), appender_text(ctx, e, None)) else {
+        return false;
+    };
+    let Some(text) = ctx.source.get(lp) else {
+        return false;
+    };
+    let Some(cond) = text
+        .strip_prefix("while")
+        .and_then(|r| r.split_once('{'))
+        .map(|(c, _)| c)
+    else {
+        return false;
+    };
+    let len = format!("{lhs}.length");
+    cond.match_indices(&len).any(|(i, _)| {
+        // `len >`, `len >=`, or `… + len … >=` further on, never `<`.
+        let rest = &cond[i + len.len()..];
+        (rest.contains('>') && !rest.contains("=>")) && !cond.contains('<')
+    })
 }
 
 /// The code that appends (`scope`, the repeating callback, or the function holding the loop)
