@@ -372,8 +372,13 @@ fn count_mentions(b: &syn::Block, name: &str) -> usize {
 }
 
 /// Methods that take a permit to send: a connection counter's `inc()` (whose answer says
-/// whether there is room), a semaphore's `acquire*`, a `want` signal's `poll_want`.
+/// whether there is room), a semaphore's `acquire*`, a `want` signal's `poll_want`, an atomic
+/// flag's `swap`/`compare_exchange` (a coalesced wake-up: `if !pending.swap(true, ..) {
+/// tx.send(()) }` queues at most one until the receiver clears the flag).
 const PERMITS: &[&str] = &[
+    "swap",
+    "compare_exchange",
+    "compare_exchange_weak",
     "inc",
     "acquire",
     "acquire_owned",
