@@ -82,6 +82,9 @@ impl Rule for UnclosedStream {
                     handle,
                     file_handle,
                 } => {
+                    if api.ends_with("createReadStream") && closes_itself(ctx, e, handle) {
+                        continue;
+                    }
                     if let Some(why) = judge(facts, e, handle, *file_handle) {
                         out.push(
                             META.report(ctx.path.to_path_buf(),
@@ -251,6 +254,31 @@ fn is_response(facts: &FileFacts, p: &Place) -> bool {
 }
 
 /// Why the stream opened at `e` leaks, or `None` when every path closes or hands it on.
+/// A file read stream consumed to its end by this code — a `'data'` listener on it, or piped
+/// into something other than an HTTP response — with Node's default `autoClose`: it closes its
+/// descriptor itself on `'end'` or `'error'` (mariadb's LOCAL INFILE reader). A read stream
+/// nothing consumes, `autoClose: false`, or one piped into a response (which can stop reading
+/// when the client goes away) is judged as before.
+fn closes_itself(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> bool {
+    let facts = ctx.facts;
+    if ctx
+        .source
+        .get(e.stmt.clone())
+        .is_none_or(|t| t.contains("autoClose"))
+    {
+        return false;
+    }
+    let place = facts.resolve(handle);
+    if !matches!(place, Place::Binding(_)) {
+        return false;
+    }
+    facts.events_on(&place).any(|x| match &x.kind {
+        EventKind::Listen(l) => l.event.as_deref() == Some("data"),
+        EventKind::Pipe { to, .. } => !is_response(facts, &facts.resolve(to)),
+        _ => false,
+    })
+}
+
 fn judge(facts: &FileFacts, e: &Event, handle: &PlaceRef, file_handle: bool) -> Option<String> {
     let place = facts.resolve(handle);
     // `createReadStream(f).pipe(res)` without a variable.
@@ -443,6 +471,26 @@ fn close_in_finally_fix(
         return None;
     };
     let name = facts.bindings[b].name.clone();
+    // Read by listeners or a pipe after the function returns: a `finally` would close it
+    // before it is read. Destroy it once it has been read to the end, or has failed.
+    let read_later = facts
+        .events_on(&place)
+        .any(|x| matches!(x.kind, EventKind::Listen(_) | EventKind::Pipe { .. }));
+    if read_later && !file_handle {
+        return Some(fix(
+            format!("destroy `{name}` once it has been read to the end or has failed"),
+            crate::diagnostic::Applicability::Unsafe,
+            vec![insert_after_statement(
+                src,
+                e.stmt.start,
+                e.stmt.end,
+                &[
+                    format!("{name}.once('end', () => {name}.destroy());"),
+                    format!("{name}.once('error', () => {name}.destroy());"),
+                ],
+            )],
+        ));
+    }
     let release = facts.events_on(&place).find_map(|r| match &r.kind {
         EventKind::Release { method, .. }
             if matches!(method.as_str(), "end" | "close" | "destroy") =>
