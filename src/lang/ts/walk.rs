@@ -37,6 +37,9 @@ fn is_anchor(kind: &str) -> bool {
 /// The state of the one walk over a file: the facts so far and where the walk is.
 pub(super) struct Walker<'a> {
     pub(super) src: &'a str,
+    /// The file calls `.unsubscribe(…)` somewhere: only then is `subscribe(fn)` a registration
+    /// (see `calls::listeners`).
+    pub(super) unsubscribes: bool,
     pub(super) facts: FileFacts,
     pub(super) scope: ScopeId,
     pub(super) class: Option<ClassId>,
@@ -102,6 +105,7 @@ impl<'a> Walker<'a> {
         facts.add_scope(Scope::new(ScopeKind::Module, None, 0..src.len()));
         Walker {
             src,
+            unsubscribes: src.contains(".unsubscribe("),
             facts,
             scope: 0,
             class: None,

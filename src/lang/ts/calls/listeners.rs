@@ -118,7 +118,10 @@ impl<'a> Walker<'a> {
             return false;
         };
         let h = strip(*h);
-        if !matches!(s.method, "subscribe" | "unsubscribe") || h.kind_name() != "identifier" {
+        if !self.unsubscribes
+            || !matches!(s.method, "subscribe" | "unsubscribe")
+            || h.kind_name() != "identifier"
+        {
             return false;
         }
         let name = self.text(h);
