@@ -266,8 +266,7 @@ impl<'a> Visit<'a> for FieldUses {
     fn visit_macro(&mut self, m: &'a syn::Macro) {
         // `select! { r = &mut task => .., }`, `task.abort()` inside a macro's tokens: a handle
         // taken from a field and awaited or aborted there stops it too.
-        let mut flat = Vec::new();
-        flatten(m.tokens.clone(), &mut flat);
+        let flat = super::syntax::flat_tokens(m.tokens.clone());
         for (i, t) in flat.iter().enumerate() {
             let Some(field) = self.from_field.get(t.as_str()).cloned() else {
                 continue;
@@ -364,29 +363,6 @@ fn is_self(e: &Expr) -> bool {
         Expr::Path(p) => p.path.is_ident("self"),
         Expr::Unary(u) => is_self(&u.expr),
         _ => false,
-    }
-}
-
-/// A macro's tokens as text, one per identifier or punctuation character, groups opened.
-fn flatten(ts: proc_macro2::TokenStream, out: &mut Vec<String>) {
-    use proc_macro2::{Delimiter, TokenTree};
-    for tt in ts {
-        match tt {
-            TokenTree::Group(g) => {
-                let (open, close) = match g.delimiter() {
-                    Delimiter::Parenthesis => ("(", ")"),
-                    Delimiter::Brace => ("{", "}"),
-                    Delimiter::Bracket => ("[", "]"),
-                    Delimiter::None => ("", ""),
-                };
-                out.push(open.to_string());
-                flatten(g.stream(), out);
-                out.push(close.to_string());
-            }
-            TokenTree::Ident(i) => out.push(i.to_string()),
-            TokenTree::Punct(p) => out.push(p.as_char().to_string()),
-            TokenTree::Literal(l) => out.push(l.to_string()),
-        }
     }
 }
 

@@ -112,13 +112,11 @@ struct Shape {
     endless_tick_loop: bool,
     /// Sleeps, then signals (send, notify, store, callback), without looping.
     sleep_then_signal: bool,
-    /// Any loop at all.
-    has_loop: bool,
-    /// Loops over a range or an array literal (`for i in 0..n`): any other loop makes the task
-    /// long-lived.
-    counted_loops: u32,
     /// Loops of any kind.
     loops: u32,
+    /// Of those, loops over a range or an array literal (`for i in 0..n`): any other loop makes
+    /// the task long-lived.
+    counted_loops: u32,
     sleeps: bool,
     /// The first statement that ticks (`ticker.tick().await;`), for a fix that selects on a
     /// cancellation next to it.

@@ -189,20 +189,11 @@ impl Scan<'_> {
     }
 }
 
-/// The identifiers of a statement, macro arguments included.
+/// The identifiers of a statement, macro arguments included, in order.
 fn idents(ts: TokenStream) -> Vec<String> {
-    fn walk(ts: TokenStream, out: &mut Vec<String>) {
-        for tt in ts {
-            match tt {
-                TokenTree::Ident(i) => out.push(i.to_string()),
-                TokenTree::Group(g) => walk(g.stream(), out),
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(ts, &mut out);
-    out
+    let mut ids = super::syntax::flat_tokens(ts);
+    ids.retain(|t| t.starts_with(|c: char| c.is_alphabetic() || c == '_'));
+    ids
 }
 
 /// A statement that uses the descriptor as a descriptor: in a system call or handed to

@@ -2,7 +2,7 @@
 //! a cancellation, a sleep followed by a signal. A spawn is judged by its body's shape once the
 //! body is walked (or, for a named async fn, after the whole file).
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 
 use std::ops::Range;
 
@@ -44,7 +44,7 @@ impl Walker {
                 .tick_stmt
                 .clone()
                 .map(|stmt| Box::new(FixSite::Tick { stmt }));
-        } else if shape.sleep_then_signal && !shape.has_loop {
+        } else if shape.sleep_then_signal && shape.loops == 0 {
             *deadline = Some(Deadline {
                 in_race: true,
                 promise: None,
@@ -154,7 +154,6 @@ impl Walker {
             cond_var,
             ..LoopState::default()
         });
-        self.shape_mut().has_loop = true;
         self.shape_mut().loops += 1;
         let saved = (self.in_loop, self.loop_span.replace(span));
         self.in_loop = true;
@@ -180,18 +179,7 @@ impl Walker {
 
     /// Scans a macro's tokens (`select!`, `join!`) for what the task-shape analysis needs.
     pub(super) fn scan_macro(&mut self, tokens: &TokenStream) {
-        fn walk(ts: &TokenStream, out: &mut Vec<String>) {
-            for tt in ts.clone() {
-                match tt {
-                    TokenTree::Ident(i) => out.push(i.to_string()),
-                    TokenTree::Group(g) => walk(&g.stream(), out),
-                    _ => {}
-                }
-            }
-        }
-        let mut idents = Vec::new();
-        walk(tokens, &mut idents);
-        for id in &idents {
+        for id in &super::syntax::flat_tokens(tokens.clone()) {
             match id.as_str() {
                 "cancelled" | "is_cancelled" | "changed" | "recv" | "shutdown" | "closed" => {
                     self.mark_cancel()

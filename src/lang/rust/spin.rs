@@ -12,12 +12,14 @@ use syn::{Expr, Pat};
 
 use super::Walker;
 use super::spans::{Ranged, span_range};
+use super::syntax::{compact, flat_tokens};
 use crate::facts::{ClosedExit, FixSite};
 
 impl Walker {
     /// `match <receive> { .. }` in a loop: no closed arm leaves it.
     pub(super) fn closed_recv_match(&mut self, m: &syn::ExprMatch) {
-        if self.loops.is_empty() || !is_receive(&m.expr) {
+        let Some(recv) = receive(&m.expr) else { return };
+        if self.loops.is_empty() {
             return;
         }
         let closed: Vec<&syn::Arm> = m.arms.iter().filter(|a| is_closed_pat(&a.pat)).collect();
@@ -27,7 +29,13 @@ impl Walker {
         }
         let is_err = matches!(&first.pat, Pat::TupleStruct(t)
                 if t.path.segments.last().is_some_and(|s| s.ident == "Err"));
-        let broadcast = receiver_name(&m.expr).is_some_and(|n| self.broadcast_rx.contains(&n));
+        let broadcast = match &*recv.receiver {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .is_some_and(|n| self.broadcast_rx.contains(&n.to_string())),
+            _ => false,
+        };
         let site = if is_err && !broadcast && self.names_broadcast {
             // Perhaps a broadcast receiver, whose `Err` may be a lag: no fix can tell.
             FixSite::ClosedRecv {
@@ -51,7 +59,7 @@ impl Walker {
     /// `if let Some(m) = <receive> { .. }` in a loop, with no `else` or one that stays.
     pub(super) fn closed_recv_if(&mut self, i: &syn::ExprIf) {
         let Expr::Let(l) = &*i.cond else { return };
-        if self.loops.is_empty() || !is_receive(&l.expr) || is_closed_pat(&l.pat) {
+        if self.loops.is_empty() || receive(&l.expr).is_none() || is_closed_pat(&l.pat) {
             return;
         }
         match &i.else_branch {
@@ -71,6 +79,26 @@ impl Walker {
         }
     }
 
+    /// Remembers which names are broadcast receivers, whose `Err` may be a lag: a parameter
+    /// typed `broadcast::Receiver<..>` (`ty`), a local from `tx.subscribe()` (`init`). Any other
+    /// binding of the name forgets it.
+    pub(super) fn note_receiver(
+        &mut self,
+        name: &str,
+        ty: Option<&syn::Type>,
+        init: Option<&Expr>,
+    ) {
+        let broadcast = ty.is_some_and(|t| compact(t).contains("broadcast::Receiver"))
+            || init.is_some_and(
+                |e| matches!(e, Expr::MethodCall(m) if m.method == "subscribe" && m.args.is_empty()),
+            );
+        if broadcast {
+            self.broadcast_rx.insert(name.to_string());
+        } else {
+            self.broadcast_rx.remove(name);
+        }
+    }
+
     fn note_spin(&mut self, site: FixSite) {
         if let Some(l) = self.loops.last_mut()
             && l.spin.is_none()
@@ -80,37 +108,22 @@ impl Walker {
     }
 }
 
-/// A receive from a channel or stream: `x.recv()` (blocking or awaited), `x.recv_async().await`,
-/// `x.next().await`.
-fn is_receive(e: &Expr) -> bool {
+/// A receive from a channel or stream — `x.recv()` (blocking or awaited),
+/// `x.recv_async().await`, `x.next().await` — as its method call.
+fn receive(e: &Expr) -> Option<&syn::ExprMethodCall> {
     let (inner, awaited) = match e {
         Expr::Await(a) => (&*a.base, true),
         other => (other, false),
     };
     let Expr::MethodCall(m) = inner else {
-        return false;
-    };
-    m.args.is_empty()
-        && match m.method.to_string().as_str() {
-            "recv" => true,
-            "recv_async" | "next" => awaited,
-            _ => false,
-        }
-}
-
-/// The local a receive is called on (`rx` of `rx.recv().await`).
-fn receiver_name(e: &Expr) -> Option<String> {
-    let inner = match e {
-        Expr::Await(a) => &*a.base,
-        other => other,
-    };
-    let Expr::MethodCall(m) = inner else {
         return None;
     };
-    match &*m.receiver {
-        Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
-        _ => None,
-    }
+    let receives = match m.method.to_string().as_str() {
+        "recv" => true,
+        "recv_async" | "next" => awaited,
+        _ => false,
+    };
+    (receives && m.args.is_empty()).then_some(m)
 }
 
 /// A pattern for the closed case: `Err(..)`, `None`, `_`.
@@ -152,8 +165,10 @@ fn leaves(e: &Expr) -> bool {
                 self.0 = true;
             }
             // `select!`/`if_chain!` bodies are tokens: a `break` or `return` among them counts.
-            let text = m.tokens.to_string();
-            if text.contains("break") || text.contains("return") {
+            if flat_tokens(m.tokens.clone())
+                .iter()
+                .any(|t| t == "break" || t == "return")
+            {
                 self.0 = true;
             }
         }

@@ -246,3 +246,32 @@ pub(super) fn is_constructor_name(name: &str) -> bool {
         || name.starts_with("build_")
         || name.starts_with("connect_")
 }
+
+/// A token stream as text, one entry per identifier, punctuation character, literal and group
+/// delimiter, groups opened (`select! { _ = &mut t => … }` → `_`, `=`, `&`, `mut`, `t`, …): for
+/// reading macro arguments, which `syn` leaves as tokens.
+pub(super) fn flat_tokens(ts: TokenStream) -> Vec<String> {
+    fn walk(ts: TokenStream, out: &mut Vec<String>) {
+        for tt in ts {
+            match tt {
+                TokenTree::Group(g) => {
+                    let (open, close) = match g.delimiter() {
+                        proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                        proc_macro2::Delimiter::Brace => ("{", "}"),
+                        proc_macro2::Delimiter::Bracket => ("[", "]"),
+                        proc_macro2::Delimiter::None => ("", ""),
+                    };
+                    out.push(open.to_string());
+                    walk(g.stream(), out);
+                    out.push(close.to_string());
+                }
+                TokenTree::Ident(i) => out.push(i.to_string()),
+                TokenTree::Punct(p) => out.push(p.as_char().to_string()),
+                TokenTree::Literal(l) => out.push(l.to_string()),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(ts, &mut out);
+    out
+}

@@ -272,6 +272,11 @@ impl<'a> Visit<'a> for Walker {
                 }
             }
             self.bind_guard(&name, &init.expr);
+            let ty = match &l.pat {
+                Pat::Type(t) => Some(&*t.ty),
+                _ => None,
+            };
+            self.note_receiver(&name, ty, Some(&init.expr));
         }
         if let Some((_, diverge)) = &init.diverge {
             self.visit_expr(diverge);

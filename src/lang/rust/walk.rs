@@ -266,11 +266,7 @@ impl Walker {
             if let FnArg::Typed(t) = arg {
                 self.declare_pat(&t.pat);
                 if let Some(name) = Self::pat_name(&t.pat) {
-                    if super::syntax::compact(&t.ty).contains("broadcast::Receiver") {
-                        self.broadcast_rx.insert(name);
-                    } else {
-                        self.broadcast_rx.remove(&name);
-                    }
+                    self.note_receiver(&name, Some(&t.ty), None);
                 }
                 if let Some(ty) = arc_type(&t.ty) {
                     self.note_long_lived_type(&ty);
@@ -490,10 +486,6 @@ impl Walker {
     /// handle on the map too: `e.remove()` shrinks it. What `.or_default()` hands back is the
     /// value inside, not the map. Another name for a guard (`let e = entry;`) is the same guard.
     pub(super) fn bind_guard(&mut self, name: &str, init: &Expr) {
-        // `let rx = tx.subscribe();`: a broadcast receiver (see `spin`).
-        if matches!(init, Expr::MethodCall(m) if m.method == "subscribe" && m.args.is_empty()) {
-            self.broadcast_rx.insert(name.to_string());
-        }
         let mut e = init;
         let mut guarded = match init {
             Expr::MethodCall(m) => m.method == "entry",
