@@ -567,3 +567,32 @@ fn rust_registry_that_returns_a_key_gets_a_removal_by_that_key() {
         "use std::sync::Mutex;\nuse slab::Slab;\npub struct Hub {\n    listeners: Mutex<Slab<Box<dyn Fn(u64) + Send + Sync>>>,\n}\nimpl Hub {\n    pub fn on_order(&self, f: impl Fn(u64) + Send + Sync + 'static) -> usize {\n        self.listeners.lock().unwrap().insert(Box::new(f))\n    }\n\n    /// Removes the subscriber `on_order()` returned `key` for: call it when it is done.\n    pub fn off_order(&self, key: usize) {\n        let mut subscribers = self.listeners.lock().unwrap();\n        if subscribers.contains(key) {\n            subscribers.remove(key);\n        }\n    }\n}\npub static HUB: std::sync::LazyLock<Hub> = std::sync::LazyLock::new(|| Hub { listeners: Mutex::new(Slab::new()) });\n"
     );
 }
+
+/// crossbeam, flume and async-channel: the bounded constructor returns the same types, so the
+/// channel is bounded even when its ends go where the fix cannot follow (a `Vec`, an `Arc`,
+/// another module); with a `try_send` in the file (which would start failing with `Full`),
+/// no machine fix.
+#[test]
+fn same_type_channels_are_bounded_wherever_their_ends_go() {
+    let src = "pub fn start(workers: &mut Vec<crossbeam_channel::Sender<Job>>) -> Inbox {\n    let (tx, rx) = crossbeam_channel::unbounded();\n    workers.push(tx);\n    let (note_tx, note_rx) = async_channel::unbounded::<Note>();\n    Inbox { rx, notes: Arc::new(note_tx), note_rx }\n}\n";
+    let out = fixed("inbox.rs", src);
+    assert_eq!(
+        out,
+        "pub fn start(workers: &mut Vec<crossbeam_channel::Sender<Job>>) -> Inbox {\n    let (tx, rx) = crossbeam_channel::bounded(1024);\n    workers.push(tx);\n    let (note_tx, note_rx) = async_channel::bounded::<Note>(1024);\n    Inbox { rx, notes: Arc::new(note_tx), note_rx }\n}\n"
+    );
+    let with_try = "pub fn start(workers: &mut Vec<flume::Sender<Job>>) -> flume::Receiver<Job> {\n    let (tx, rx) = flume::unbounded();\n    if tx.try_send(Job::Hello).is_err() {\n        panic!(\"worker gone\");\n    }\n    workers.push(tx);\n    rx\n}\n";
+    let diags = lint_one("inbox.rs", with_try);
+    let found: Vec<_> = diags
+        .iter()
+        .filter(|d| d.rule == "unbounded-collection")
+        .collect();
+    assert_eq!(found.len(), 1, "{diags:?}");
+    assert!(
+        found[0]
+            .fixes
+            .iter()
+            .all(|f| f.applicability == Applicability::DisplayOnly),
+        "{:?}",
+        found[0].fixes
+    );
+}

@@ -22,6 +22,8 @@ enum Flavor {
     Std,
     /// `crossbeam_channel`/`flume`: `bounded(N)`, the same types; `send` blocks when full.
     Blocking,
+    /// `async_channel`: `bounded(N)`, the same types; `send(..).await` waits when full.
+    Async,
 }
 
 const CAP: usize = 1024;
@@ -48,6 +50,8 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
         "unbounded" if c.args.is_empty() => {
             if path_text.contains("crossbeam") || path_text.contains("flume") {
                 Flavor::Blocking
+            } else if path_text.contains("async_channel") {
+                Flavor::Async
             } else if src.contains("futures::channel::mpsc")
                 || src.contains("futures_channel::mpsc")
                 || src.contains("futures::sync::mpsc")
@@ -58,6 +62,8 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
                 || src.contains("flume")
             {
                 Flavor::Blocking
+            } else if src.contains("async_channel") {
+                Flavor::Async
             } else {
                 return None;
             }
@@ -68,11 +74,14 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
     let bounded = match flavor {
         Flavor::Tokio | Flavor::Futures => "channel",
         Flavor::Std => "sync_channel",
-        Flavor::Blocking => "bounded",
+        Flavor::Blocking | Flavor::Async => "bounded",
     };
     last.ident = syn::Ident::new(bounded, last.ident.span());
     let cap = syn::LitInt::new(&CAP.to_string(), proc_macro2::Span::call_site());
     let new_call = print::expr(&syn::parse_quote!(#path(#cap)))?;
+    if matches!(flavor, Flavor::Blocking | Flavor::Async) {
+        return same_types(src, call, &new_call, flavor);
+    }
 
     let outline = Outline::of(src)?;
     let func = outline.fn_at(call.start)?.clone();
@@ -196,7 +205,7 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
                 .into(),
         },
         Flavor::Futures => String::new(),
-        Flavor::Std | Flavor::Blocking => {
+        Flavor::Std | Flavor::Blocking | Flavor::Async => {
             ": `send` blocks while 1,024 messages wait (make sure the receiver runs meanwhile)"
                 .into()
         }
@@ -208,6 +217,28 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
         ),
         Applicability::Unsafe,
         edits,
+    )
+}
+
+/// crossbeam, flume and async-channel: the bounded constructor returns the same `Sender` and
+/// `Receiver` types, so wherever the ends go (fields, other files, other crates) the code
+/// compiles unchanged and only the constructor changes. A full channel then makes `send` wait
+/// (block, or `.await` for async-channel) — the backpressure. `try_send` would start failing
+/// with `Full` where it never did, and what its error path does (drop, retry, panic) is not
+/// known here: with a `try_send` in the file, no machine fix.
+fn same_types(src: &str, call: &Range<usize>, new_call: &str, flavor: Flavor) -> Option<Fix> {
+    if src.contains(".try_send(") {
+        return None;
+    }
+    let what = if flavor == Flavor::Async {
+        "`send(..).await` waits while 1,024 messages wait"
+    } else {
+        "`send` blocks while 1,024 messages wait (make sure the receiver runs meanwhile)"
+    };
+    fix(
+        format!("bound the channel at 1,024 messages (`{new_call}`, the same types): {what}"),
+        Applicability::Unsafe,
+        vec![edit(call.clone(), new_call)],
     )
 }
 
@@ -466,7 +497,7 @@ fn retype(src: &str, r: &Range<usize>, flavor: Flavor) -> Vec<Edit> {
             ("UnboundedReceiver", "Receiver"),
         ],
         Flavor::Std => &[("Sender", "SyncSender")],
-        Flavor::Blocking => &[],
+        Flavor::Blocking | Flavor::Async => &[],
     };
     let Some(text) = src.get(r.clone()) else {
         return Vec::new();
