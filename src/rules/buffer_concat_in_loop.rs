@@ -295,10 +295,12 @@ fn rewrite_reads(
         if before.ends_with('.') && !before.ends_with("...") {
             continue;
         }
-        // Inside a comment or a string on this line: refuse rather than guess.
-        let line = &src[line_start(src, at)..at];
-        if line.contains("//") || line.matches(['\'', '"', '`']).count() % 2 == 1 {
-            return None;
+        // Inside a quoted string or a `//` comment on this line (`on('data', …)` beside a
+        // variable `data`): no read. Inside a template literal: refuse rather than guess.
+        match lexical_state(&src[line_start(src, at)..at]) {
+            Lexical::Code => {}
+            Lexical::Quoted | Lexical::Comment => continue,
+            Lexical::Template => return None,
         }
         // Another binding of the same name in an inner scope would be rewritten too.
         if facts.bindings.iter().any(|o| {
@@ -332,6 +334,38 @@ fn rewrite_reads(
         out.push(replace(at..end, join.to_string()));
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Where the end of `line` (a line's text up to some position) stands.
+#[derive(Debug, PartialEq)]
+enum Lexical {
+    Code,
+    Quoted,
+    Template,
+    Comment,
+}
+
+/// Scans `line` for quotes (with escapes) and a `//` comment outside them.
+fn lexical_state(line: &str) -> Lexical {
+    let mut open: Option<u8> = None;
+    let mut bytes = line.bytes().peekable();
+    while let Some(c) = bytes.next() {
+        match (open, c) {
+            (Some(_), b'\\') => {
+                bytes.next();
+            }
+            (Some(q), c) if c == q => open = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"' | b'`') => open = Some(c),
+            (None, b'/') if bytes.peek() == Some(&b'/') => return Lexical::Comment,
+            (None, _) => {}
+        }
+    }
+    match open {
+        None => Lexical::Code,
+        Some(b'`') => Lexical::Template,
+        Some(_) => Lexical::Quoted,
+    }
 }
 
 /// The innermost unclosed bracket before `at` is a `{` (an object literal or a block).
@@ -637,7 +671,7 @@ fn client_response_text(ctx: &FileCtx, e: &crate::facts::Event, repeated: ScopeI
 
 #[cfg(test)]
 mod tests {
-    use super::{append_in_place, split_top_level};
+    use super::{Lexical, append_in_place, lexical_state, split_top_level};
 
     #[test]
     fn arrays_rebuilt_from_themselves_become_pushes() {
@@ -664,6 +698,16 @@ mod tests {
         assert_eq!(a("= [...xs]"), None);
         assert_eq!(a("= xs.concat(a)).x("), None);
         assert_eq!(a("= xs.slice(1).concat(a)"), None);
+    }
+
+    #[test]
+    fn a_name_inside_quotes_or_a_comment_is_no_read() {
+        assert_eq!(lexical_state("  stream.on('"), Lexical::Quoted);
+        assert_eq!(lexical_state("  stream.on(\"a\\\" "), Lexical::Quoted);
+        assert_eq!(lexical_state("  f('x', "), Lexical::Code);
+        assert_eq!(lexical_state("  log(`got ${"), Lexical::Template);
+        assert_eq!(lexical_state("  x(); // the "), Lexical::Comment);
+        assert_eq!(lexical_state("  x('//', "), Lexical::Code);
     }
 
     #[test]
