@@ -491,6 +491,33 @@ fn cleanup_prefers_life_ending_teardowns() {
     );
 }
 
+/// A teardown that another life-ending teardown runs as one of its steps (`close()` runs
+/// `disconnectClient(id)` for each client, which also runs from each client's close handler)
+/// ends one client, not the server: the server's listener is removed in `close()`, before its
+/// `return`.
+#[test]
+fn cleanup_goes_to_the_teardown_that_runs_the_others() {
+    let src = "export class FtpServer {\n  constructor() {\n    this.clients = {};\n    const quit = () => this.close();\n    process.on('SIGTERM', quit);\n  }\n  accept(socket, id) {\n    this.clients[id] = socket;\n    socket.on('close', () => this.disconnectClient(id));\n  }\n  disconnectClient(id) {\n    delete this.clients[id];\n  }\n  close() {\n    return Promise.all(Object.keys(this.clients).map((id) => this.disconnectClient(id)));\n  }\n}\n";
+    let out = fixed("server.js", src);
+    assert!(
+        out.contains("  disconnectClient(id) {\n    delete this.clients[id];\n  }\n"),
+        "disconnectClient() was changed:\n{out}"
+    );
+    assert!(
+        out.contains("process.off('SIGTERM'"),
+        "close() does not remove the listener:\n{out}"
+    );
+    // Kept in a field (the handler was a local), removed before `close()` returns.
+    assert!(
+        out.contains("    this.onSIGTERM = quit;\n    process.on('SIGTERM', this.onSIGTERM);\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  close() {\n    if (this.onSIGTERM) process.off('SIGTERM', this.onSIGTERM);\n    return Promise.all("),
+        "{out}"
+    );
+}
+
 #[test]
 fn per_connection_interval_is_cleared_when_the_connection_closes() {
     // The handle goes in a `const` of the connection callback; the callback's own close

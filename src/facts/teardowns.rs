@@ -6,8 +6,10 @@
 //! `dispose`, `destroy`, `disconnect`, `shutdown`, `terminate`, …) stays a teardown wherever it
 //! is called from: closing on a `bye` message is still closing.
 //!
-//! A class's teardowns are ranked for fixes: life-ending names first, then those called from a
-//! close handler (`ws.on('close', () => this.cleanup())`), then source order.
+//! A class's teardowns are ranked for fixes: life-ending names first, then those no other
+//! life-ending teardown calls (`close()` before the `disconnectClient(id)` it runs for each
+//! client), then those called from a close handler (`ws.on('close', () => this.cleanup())`),
+//! then source order.
 
 use std::collections::{HashMap, HashSet};
 
@@ -52,6 +54,8 @@ struct Callers {
     per_event: HashSet<(ClassId, String)>,
     /// Methods the class calls from a close-like handler.
     on_close: HashSet<(ClassId, String)>,
+    /// Per method: the methods that call it directly from their own bodies.
+    called_by: HashMap<(ClassId, String), Vec<(ClassId, String)>>,
 }
 
 impl FileFacts {
@@ -89,8 +93,17 @@ impl FileFacts {
                 list.sort_by_key(|&m| {
                     let s = &self.scopes[m];
                     let name = s.name.as_deref().unwrap_or_default();
-                    let closing = method_key(s).is_some_and(|k| callers.on_close.contains(&k));
-                    (!ends_a_life(name), !closing)
+                    let key = method_key(s);
+                    let closing = key.as_ref().is_some_and(|k| callers.on_close.contains(k));
+                    // A step of another teardown (`close()` runs `disconnectClient(id)` for
+                    // each client): the caller ends more of the life.
+                    let step = key.as_ref().is_some_and(|k| {
+                        callers.called_by.get(k).is_some_and(|by| {
+                            by.iter()
+                                .any(|c| c != k && teardown(&c.1) && ends_a_life(&c.1))
+                        })
+                    });
+                    (!ends_a_life(name), step, !closing)
                 });
             }
             TeardownIndex {
@@ -138,6 +151,14 @@ impl FileFacts {
                     }
                 }
                 Context::Other => {}
+            }
+        }
+        for (caller, callees) in &calls_from {
+            for c in callees {
+                out.called_by
+                    .entry(c.clone())
+                    .or_default()
+                    .push(caller.clone());
             }
         }
         // A method called per event runs the methods it calls per event too.

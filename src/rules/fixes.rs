@@ -7,6 +7,33 @@ pub use crate::fixes::wrap::wrap_rest_in_finally;
 
 use std::ops::Range;
 
+/// Adds `lines` at the end of `scope`'s body `body` — before its closing `return`/`throw` when
+/// the body ends in one (`close() { …; return Promise.all(…); }`), where code after it would
+/// never run.
+pub fn append_to_body(
+    facts: &crate::facts::FileFacts,
+    src: &str,
+    scope: crate::facts::ScopeId,
+    body: &Range<usize>,
+    lines: &[String],
+    unit: &str,
+) -> Option<crate::diagnostic::Edit> {
+    let last_exit = facts
+        .events
+        .iter()
+        .filter(|e| {
+            e.scope == scope
+                && matches!(e.kind, crate::facts::EventKind::Exit { conditional: false })
+                && body.start < e.span.start
+                && e.span.end <= body.end
+        })
+        .max_by_key(|e| e.span.start);
+    match last_exit {
+        Some(e) => Some(insert_before_statement(src, e.span.start, lines)),
+        None => append_to_block(src, body, lines, unit),
+    }
+}
+
 /// Adds `lines` (cleanup statements using `this`) to the first teardown method of `class`
 /// (`close`, `dispose`, …), or to a new `dispose()` method at the end of the class.
 pub fn cleanup_in_class(
@@ -25,7 +52,7 @@ pub fn cleanup_in_class(
         let name = facts.scopes[t].name.as_deref().unwrap_or("teardown");
         return Some(Cleanup {
             where_: format!("in `{name}()`"),
-            edits: vec![append_to_block(src, &body, lines, &unit)?],
+            edits: vec![append_to_body(facts, src, t, &body, lines, &unit)?],
         });
     }
     let body = facts.classes[class].body.clone();

@@ -188,7 +188,7 @@ pub fn at_owner_end(ctx: &FileCtx, owner: ScopeId, line: &str) -> Option<(Edit, 
             _ => String::new(),
         };
         return Some((
-            append_to_block(src, &body, &[line.to_string()], &unit)?,
+            append_to_body(facts, src, c, &body, &[line.to_string()], &unit)?,
             format!("in the '{ev}' handler"),
         ));
     }
@@ -297,14 +297,24 @@ pub fn ts_class_fix(
         Some(format!("{torn_down}{dot}{remove}('{event}', {h}{options})"))
     };
     // A handler the teardown already reaches (a field, a module-level function): remove it as is.
-    if let Handler::Named(_) = handler {
-        let h = src.get(handler_span.clone())?;
-        let field = h.strip_prefix("this.").is_some_and(is_identifier);
-        let module = is_identifier(h)
-            && facts
-                .lookup(h, e.scope)
-                .is_some_and(|b| facts.is_module_binding(b));
-        if !(field || module) {
+    // A local one (`const quit = …; process.on('SIGTERM', quit)`) is kept in a field first, as
+    // an inline handler is.
+    let named = match handler {
+        Handler::Named(_) => {
+            let h = src.get(handler_span.clone())?;
+            let field = h.strip_prefix("this.").is_some_and(is_identifier);
+            let module = is_identifier(h)
+                && facts
+                    .lookup(h, e.scope)
+                    .is_some_and(|b| facts.is_module_binding(b));
+            let local = !field && !module && is_identifier(h) && facts.lookup(h, e.scope).is_some();
+            Some((h, field || module, local))
+        }
+        _ => None,
+    };
+    let local = named.is_some_and(|(_, _, local)| local);
+    if let Some((h, reached, false)) = named {
+        if !reached {
             return None;
         }
         let line = if late.is_some() {
@@ -320,7 +330,7 @@ pub fn ts_class_fix(
             through,
         ));
     }
-    if !matches!(handler, Handler::Inline(_) | Handler::Bound) {
+    if !(local || matches!(handler, Handler::Inline(_) | Handler::Bound)) {
         return None;
     }
     let field = unique_name(&camel(&["on", event]), |n| {

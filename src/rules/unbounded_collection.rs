@@ -340,14 +340,16 @@ fn ts_fix(
             reads
                 .iter()
                 .any(|r| text.contains(r.as_str()))
-                .then(|| (name.to_string(), key.clone(), body))
+                .then(|| (s, name.to_string(), key.clone(), body))
         });
-        if let Some((method, key, body)) = per_entry {
+        if let Some((scope, method, key, body)) = per_entry {
             return Some(fix(
                 format!("delete the entry in `{method}()`, which ends it"),
                 crate::diagnostic::Applicability::Unsafe,
-                vec![append_to_block(
+                vec![append_to_body(
+                    facts,
                     src,
+                    scope,
                     &body,
                     &[format!("{x}.delete({key});")],
                     &unit,
