@@ -623,3 +623,24 @@ fn same_type_channels_are_bounded_wherever_their_ends_go() {
         found[0].fixes
     );
 }
+
+/// An interval whose handle a method keeps only in a local is also kept in a field and cleared
+/// in the class's teardown — `shutdown()`, not the circuit's `close()`, which `open()` undoes.
+#[test]
+fn interval_in_a_local_goes_to_a_field_cleared_in_the_final_teardown() {
+    let src = "export class Breaker {\n  open() {\n    this.state = 'open';\n  }\n  close() {\n    this.state = 'closed';\n  }\n  shutdown() {\n    this.state = 'shut';\n  }\n  healthCheck(check, ms) {\n    const timer = setInterval(check, ms);\n    timer.unref();\n  }\n}\n";
+    assert_eq!(
+        fixed("breaker.js", src),
+        "export class Breaker {\n  open() {\n    this.state = 'open';\n  }\n  close() {\n    this.state = 'closed';\n  }\n  shutdown() {\n    this.state = 'shut';\n    clearInterval(this.healthCheckTimer);\n  }\n  healthCheck(check, ms) {\n    const timer = setInterval(check, ms);\n    if (this.healthCheckTimer) clearInterval(this.healthCheckTimer);\n    this.healthCheckTimer = timer;\n    timer.unref();\n  }\n}\n"
+    );
+}
+
+/// A plain function that starts an interval and returns nothing returns a stop function.
+#[test]
+fn interval_in_a_plain_function_is_stopped_by_the_function_it_returns() {
+    let src = "export function watchDelay(limit, ms, report) {\n  let start = Date.now();\n  setInterval(() => {\n    report(Date.now() - start > limit);\n    start = Date.now();\n  }, ms);\n}\n";
+    assert_eq!(
+        fixed("delay.js", src),
+        "export function watchDelay(limit, ms, report) {\n  let start = Date.now();\n  const watchDelayInterval = setInterval(() => {\n    report(Date.now() - start > limit);\n    start = Date.now();\n  }, ms);\n  return () => clearInterval(watchDelayInterval);\n}\n"
+    );
+}

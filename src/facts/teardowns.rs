@@ -6,8 +6,9 @@
 //! `dispose`, `destroy`, `disconnect`, `shutdown`, `terminate`, …) stays a teardown wherever it
 //! is called from: closing on a `bye` message is still closing.
 //!
-//! A class's teardowns are ranked for fixes: life-ending names first, then those no other
-//! life-ending teardown calls (`close()` before the `disconnectClient(id)` it runs for each
+//! A class's teardowns are ranked for fixes: life-ending names first, then those no method of
+//! the class undoes (`shutdown()` before a circuit breaker's `close()` beside its `open()`),
+//! then those no other life-ending teardown calls (`close()` before the `disconnectClient(id)` it runs for each
 //! client), then those called from a close handler (`ws.on('close', () => this.cleanup())`),
 //! then source order.
 
@@ -37,6 +38,14 @@ const LIFE_ENDING: &[&str] = &[
     "unmount",
     "drop",
     "deactivate",
+];
+
+/// Life-ending words and the word of the method that undoes them.
+const INVERSE: &[(&str, &str)] = &[
+    ("close", "open"),
+    ("disconnect", "connect"),
+    ("deactivate", "activate"),
+    ("unmount", "mount"),
 ];
 
 /// `name` is named for the end of a life (`close`, `disposeAll`, `on_shutdown`, `tearDown`).
@@ -103,7 +112,23 @@ impl FileFacts {
                                 .any(|c| c != k && teardown(&c.1) && ends_a_life(&c.1))
                         })
                     });
-                    (!ends_a_life(name), step, !closing)
+                    // Undone by a method of the same class (`close()` beside `open()`, a
+                    // circuit breaker's state): a state the object leaves again, not its end.
+                    let reversible = s.class.is_some_and(|c| {
+                        words(name).any(|w| {
+                            INVERSE.iter().any(|(end, start)| {
+                                w == *end
+                                    && self.scopes.iter().any(|o| {
+                                        o.class == Some(c)
+                                            && matches!(o.kind, ScopeKind::Method { .. })
+                                            && o.name.as_deref().is_some_and(|n| {
+                                                words(n).next().is_some_and(|f| f == *start)
+                                            })
+                                    })
+                            })
+                        })
+                    });
+                    (!ends_a_life(name), reversible, step, !closing)
                 });
             }
             TeardownIndex {

@@ -16,8 +16,137 @@ pub fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Opti
     };
     match t.reschedules {
         Some(f) if !repeat => loop_fix(ctx, e, handle, f),
-        _ => per_connection_fix(ctx, e, handle, repeat),
+        _ => per_connection_fix(ctx, e, handle, repeat)
+            .or_else(|| local_in_method_fix(ctx, e, handle, repeat))
+            .or_else(|| stopper_fix(ctx, e, handle, repeat)),
     }
+}
+
+/// The handle kept only in a local of the method that starts the timer (`const timer =
+/// setInterval(check, ms); timer.unref();` in `healthCheck()`): also kept in a field right
+/// after (`this.healthCheckTimer = timer;`) and cleared in the class's teardown. A method that
+/// can run more than once clears the field's previous timer first. Unsafe: the timer now stops.
+fn local_in_method_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let Place::Binding(b) = facts.resolve(handle) else {
+        return None;
+    };
+    let binding = &facts.bindings[b];
+    let method = facts.enclosing_method(e.scope)?;
+    let class = facts.scopes[method].class?;
+    if binding.scope != e.scope || method != e.scope || e.in_loop || e.conditional {
+        return None;
+    }
+    let body = facts.scopes[method].body.clone()?;
+    // `const timer = setInterval(…);` directly in the method's body.
+    let stmt = src.get(e.stmt.clone())?.trim_start();
+    if !directly_in(src, &body, e.stmt.start)
+        || !(stmt.starts_with("const ") || stmt.starts_with("let "))
+    {
+        return None;
+    }
+    let name = binding.name.clone();
+    let clear = if repeat {
+        "clearInterval"
+    } else {
+        "clearTimeout"
+    };
+    let base = facts.scopes[method].name.clone().unwrap_or_default();
+    let field = unique_name(&camel(&[&base, "timer"]), |n| {
+        facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
+    });
+    let h = super::member("this", &field);
+    let cleanup = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
+    let mut lines = Vec::new();
+    if !matches!(
+        super::event_lifetime(facts, e.scope, e.in_loop),
+        crate::facts::Lifetime::PerInstance | crate::facts::Lifetime::Once
+    ) {
+        lines.push(format!("if ({h}) {clear}({h});"));
+    }
+    lines.push(format!("{h} = {name};"));
+    let mut edits = vec![insert_after_statement(
+        src,
+        e.stmt.start,
+        e.stmt.end,
+        &lines,
+    )];
+    let class_body = facts.classes[class].body.clone();
+    if is_typescript(ctx.path) && !class_body.is_empty() {
+        let api = if repeat { "setInterval" } else { "setTimeout" };
+        let unit = indent_unit(src, 2);
+        edits.push(prepend_to_block(
+            src,
+            &class_body,
+            &[format!("private {field}?: ReturnType<typeof {api}>;")],
+            &unit,
+        )?);
+    }
+    edits.extend(cleanup.edits);
+    Some(fix(
+        format!("keep `{name}` in `{h}` and clear it {}", cleanup.where_),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// A plain function that starts the timer directly in its body (the handle discarded or in a
+/// local) and returns nothing: it returns a stop function (`return () =>
+/// clearInterval(timeout);`), which its callers keep and call when they are done. Unsafe: the
+/// callers must call it.
+fn stopper_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<Fix> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let owner = e.scope;
+    let sc = &facts.scopes[owner];
+    if sc.kind != ScopeKind::Function || sc.class.is_some() || e.in_loop || e.conditional {
+        return None;
+    }
+    let fname = sc.name.clone()?;
+    let super::listener_scopes::ReturnsNothing { body, void_type } =
+        super::listener_scopes::returns_nothing(ctx, owner)?;
+    if !directly_in(src, &body, e.stmt.start) {
+        return None;
+    }
+    let mut edits = Vec::new();
+    let name = match facts.resolve(handle) {
+        Place::Binding(b) if facts.bindings[b].scope == owner => facts.bindings[b].name.clone(),
+        Place::Discarded => {
+            let stmt = src.get(e.stmt.clone())?.trim_end();
+            if e.stmt.start != e.span.start || !stmt.trim_end_matches(';').ends_with(')') {
+                return None;
+            }
+            let kind = if repeat { "interval" } else { "timer" };
+            let name = unique_name(&camel(&[&fname, kind]), |n| name_in_use(facts, src, n));
+            edits.push(insert(e.span.start, format!("const {name} = ")));
+            name
+        }
+        _ => return None,
+    };
+    let clear = if repeat {
+        "clearInterval"
+    } else {
+        "clearTimeout"
+    };
+    if let Some(at) = void_type {
+        edits.push(replace(at..at + 4, "() => void"));
+    }
+    let unit = indent_unit(src, 2);
+    edits.push(append_to_block(
+        src,
+        &body,
+        &[format!("return () => {clear}({name});")],
+        &unit,
+    )?);
+    Some(fix(
+        format!(
+            "return a stop function from `{fname}()` that clears `{name}` (its callers call it \
+             when they are done)"
+        ),
+        Applicability::Unsafe,
+        edits,
+    ))
 }
 
 /// `setInterval(…)` run directly in a per-connection callback (`wss.on('connection', (ws) =>
