@@ -507,7 +507,8 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
                 in_class_teardown(facts, c.scope, *class, opts)
                     || (class_teardowns(facts, *class, opts).is_empty()
                         && in_clearing_method(facts, c.scope, *class, opts))
-            }) {
+            }) || teardowns_follow_clears(facts, *class, &clears, opts)
+            {
                 return Verdict::Released;
             }
             let class_name = facts.classes[*class].name.as_deref().unwrap_or("the class");
@@ -547,6 +548,52 @@ fn judge_place(ctx: &FileCtx, e: &Event, place: &Place) -> Verdict {
         // Returned, passed on or stored somewhere unleak does not follow: judged elsewhere.
         _ => Verdict::Released,
     }
+}
+
+/// Every teardown of `class` runs only after the handle is cleared: each is private (`_abort`,
+/// `#close`) and every use of it in the class is a call from another method, after a clear of
+/// the handle there (`_reply()` clears the server timeout, then calls `this._abort()`). That
+/// method is then the way the instance is torn down, and it clears.
+fn teardowns_follow_clears(
+    facts: &FileFacts,
+    class: crate::facts::ClassId,
+    clears: &[&Event],
+    opts: &crate::rules::RuleOptions,
+) -> bool {
+    let teardowns = facts.class_teardown_methods(class, &|n| opts.is_teardown(n));
+    !clears.is_empty()
+        && !teardowns.is_empty()
+        && teardowns.iter().all(|&t| {
+            let Some(name) = facts.scopes[t].name.as_deref() else {
+                return false;
+            };
+            if !(name.starts_with('_') || name.starts_with('#')) {
+                return false;
+            }
+            let method = Place::Field {
+                class,
+                name: name.to_string(),
+            };
+            let mut uses = facts.events.iter().filter(|u| match &u.kind {
+                EventKind::Call { callee } => facts.resolve(callee) == method,
+                EventKind::PassedAsCallback { func, .. } => facts.resolve(func) == method,
+                _ => false,
+            });
+            let mut any = false;
+            let all = uses.all(|u| {
+                any = true;
+                let EventKind::Call { .. } = u.kind else {
+                    return false;
+                };
+                let Some(m) = facts.enclosing_method(u.scope).filter(|&m| m != t) else {
+                    return false;
+                };
+                clears.iter().any(|c| {
+                    facts.enclosing_method(c.scope) == Some(m) && c.span.end <= u.span.start
+                })
+            });
+            any && all
+        })
 }
 
 /// An interval kept in a local of a per-connection function that also registers the
