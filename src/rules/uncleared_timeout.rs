@@ -700,6 +700,64 @@ fn watchdog(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> Option<Diagnostic> {
     Some(diag)
 }
 
+/// Outcomes of an operation on an object: it succeeded (a socket connected, a request got its
+/// response) or it failed.
+const SUCCESS_EVENTS: &[&str] = &[
+    "connect",
+    "secureConnect",
+    "open",
+    "ready",
+    "response",
+    "upgrade",
+];
+const FAILURE_EVENTS: &[&str] = &["error", "close", "timeout", "abort"];
+
+/// The timer is a deadline on one operation of an object and is cleared in that object's
+/// handlers of both outcomes — a success (`'connect'`) and a failure (`'error'`), directly or in
+/// the methods registered as those handlers (`socket.on('connect',
+/// self.onSocketConnected.bind(self))`). Its life is bounded by the operation plus the deadline,
+/// whatever the owner does: a teardown during the operation ends it with one of the outcomes or
+/// leaves the deadline to abort it, which is the timer's job.
+fn cleared_at_every_outcome(facts: &FileFacts, class: ClassId, clears: &[&Event]) -> bool {
+    let mut outcomes: Vec<(Option<Place>, &str)> = Vec::new();
+    for c in clears {
+        // The clear's own function: a handler, or a method registered as one.
+        match &facts.scopes[c.scope].kind {
+            ScopeKind::Callback(r) => {
+                if let Some(ev) = r.event.as_deref() {
+                    outcomes.push((r.target.as_ref().map(|t| facts.resolve(t)), ev));
+                }
+            }
+            ScopeKind::Method { .. } => {
+                let Some(name) = facts.scopes[c.scope].name.as_deref() else {
+                    continue;
+                };
+                let method = Place::Field {
+                    class,
+                    name: name.to_string(),
+                };
+                for u in &facts.events {
+                    if let EventKind::PassedAsCallback { func, registrar } = &u.kind
+                        && let Some(ev) = registrar.event.as_deref()
+                        && facts.resolve(func) == method
+                    {
+                        let target = registrar.target.as_ref().map(|t| facts.resolve(t));
+                        outcomes.push((target, ev));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    outcomes.iter().any(|(t, ok)| {
+        t.is_some()
+            && SUCCESS_EVENTS.contains(ok)
+            && outcomes
+                .iter()
+                .any(|(u, bad)| u == t && FAILURE_EVENTS.contains(bad))
+    })
+}
+
 /// A `setTimeout` kept in a field of a class that clears it somewhere — a timer meant to be
 /// cancelled (TypeScript). Reported when it is re-armed by a method that can run again without
 /// clearing (or checking) the timer already in the field, which can then never be cleared; or
@@ -764,7 +822,9 @@ fn field_timer(ctx: &FileCtx, e: &Event) -> Option<Diagnostic> {
             .with_fixes(rearm_fix(ctx, e, &held, m)),
         );
     }
-    if class_teardowns(facts, *class, ctx.options).is_empty() {
+    if class_teardowns(facts, *class, ctx.options).is_empty()
+        || cleared_at_every_outcome(facts, *class, &clears)
+    {
         return None;
     }
     let Verdict::Leaked { labels, .. } = judge_timer(ctx, e, handle) else {

@@ -70,6 +70,18 @@ impl<'a> CallSite<'a> {
 }
 
 impl<'a> Walker<'a> {
+    /// `x.bind(…)` with `x` a name or a member (`this.onData.bind(this)`): `x`.
+    fn bound_method(&self, call: Node<'a>) -> Option<Node<'a>> {
+        let f = call.field("function")?;
+        if f.kind_name() != "member_expression"
+            || f.field("property").is_none_or(|p| self.text(p) != "bind")
+        {
+            return None;
+        }
+        f.field("object")
+            .filter(|o| matches!(o.kind_name(), "identifier" | "member_expression"))
+    }
+
     /// `f.call(this, …)`, `f.apply(this, …)`, `f.bind(this)` in a method: `f` runs as one of
     /// the class's methods (remembered for its declaration, usually further down), and the
     /// call is one of `f` for the call graph.
@@ -342,6 +354,26 @@ impl<'a> Walker<'a> {
                     }
                     if !matches!(func, PlaceRef::Unknown) {
                         self.event(EventKind::Escape { place: func }, a.byte_range());
+                    }
+                    self.visit(a);
+                    created.push(None);
+                }
+                // `socket.on('connect', this.onConnected.bind(this))`: the method itself is the
+                // handler. (Bound methods handed to timers and other callers are not followed
+                // yet: a timer armed per event would make its callee a per-event method.)
+                "call_expression"
+                    if matches!(kind, CallbackKind::EventHandler | CallbackKind::OnceHandler)
+                        && let Some(bound) = self.bound_method(a) =>
+                {
+                    let func = self.place_of(bound);
+                    if !matches!(func, PlaceRef::Unknown) {
+                        self.event(
+                            EventKind::PassedAsCallback {
+                                func,
+                                registrar: Box::new(r),
+                            },
+                            bound.byte_range(),
+                        );
                     }
                     self.visit(a);
                     created.push(None);
