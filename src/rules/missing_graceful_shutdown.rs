@@ -419,8 +419,17 @@ fn check_rust(ctx: &ProjectCtx, out: &mut Vec<Diagnostic>) {
         })
         .collect();
     let any_long = rs.iter().any(|f| f.inputs.shutdown.long_task);
+    // A library crate (`src/lib.rs`) runs its long tasks for its users; a binary of its own in
+    // `src/bin/` (a load test, a benchmark, a CLI) is one more user, judged by its own file.
+    let library = rs.iter().any(|f| f.path.ends_with("src/lib.rs"));
+    let side_binary = |p: &std::path::Path| {
+        p.parent().is_some_and(|d| {
+            d.ends_with("src/bin") || d.parent().is_some_and(|d| d.ends_with("src/bin"))
+        })
+    };
     for (f, scope, span) in &mains {
-        if !(f.inputs.shutdown.long_task || (mains.len() == 1 && any_long)) {
+        let crate_wide = mains.len() == 1 && any_long && !(library && side_binary(&f.path));
+        if !(f.inputs.shutdown.long_task || crate_wide) {
             continue;
         }
         let facts = f.facts();
