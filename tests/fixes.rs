@@ -644,3 +644,15 @@ fn interval_in_a_plain_function_is_stopped_by_the_function_it_returns() {
         "export function watchDelay(limit, ms, report) {\n  let start = Date.now();\n  const watchDelayInterval = setInterval(() => {\n    report(Date.now() - start > limit);\n    start = Date.now();\n  }, ms);\n  return () => clearInterval(watchDelayInterval);\n}\n"
     );
 }
+
+/// An ES5 class with no teardown gets a new `X.prototype.dispose` after its last statement
+/// (its prototype methods, the `util.inherits` call).
+#[test]
+fn es5_class_without_teardown_gets_a_prototype_dispose() {
+    let src = "var util = require('util');\nvar EventEmitter = require('events');\nvar bus = require('./bus');\n\nfunction Watcher() {\n  var self = this;\n  bus.on('tick', function () {\n    self.emit('tick');\n  });\n}\nutil.inherits(Watcher, EventEmitter);\n\nWatcher.prototype.count = function () {\n  return 1;\n};\n\nmodule.exports = Watcher;\n";
+    let out = fixed("watcher.js", src);
+    assert_eq!(
+        out,
+        "var util = require('util');\nvar EventEmitter = require('events');\nvar bus = require('./bus');\n\nfunction Watcher() {\n  var self = this;\n  this.onTick = function () {\n    self.emit('tick');\n  };\n  bus.on('tick', this.onTick);\n}\nutil.inherits(Watcher, EventEmitter);\n\nWatcher.prototype.count = function () {\n  return 1;\n};\n\nWatcher.prototype.dispose = function () {\n  if (this.onTick) bus.off('tick', this.onTick);\n};\n\nmodule.exports = Watcher;\n"
+    );
+}

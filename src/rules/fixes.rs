@@ -56,9 +56,6 @@ pub fn cleanup_in_class(
         });
     }
     let body = facts.classes[class].body.clone();
-    if body.is_empty() || !src.get(body.clone()).is_some_and(|b| b.ends_with('}')) {
-        return None;
-    }
     let name = unique_name("dispose", |n| {
         facts
             .scopes
@@ -66,6 +63,12 @@ pub fn cleanup_in_class(
             .any(|s| s.class == Some(class) && s.name.as_deref() == Some(n))
             || facts.classes[class].fields.iter().any(|f| f.name == n)
     });
+    if body.is_empty() {
+        return es5_dispose(ctx, class, &name, lines);
+    }
+    if !src.get(body.clone()).is_some_and(|b| b.ends_with('}')) {
+        return None;
+    }
     let ret = if is_typescript(ctx.path) {
         ": void"
     } else {
@@ -77,6 +80,63 @@ pub fn cleanup_in_class(
     Some(Cleanup {
         where_: format!("in a new `{name}()` method (call it when the instance is done)"),
         edits: vec![append_to_block(src, &body, &code, &unit)?],
+    })
+}
+
+/// An ES5 class (a constructor function with `X.prototype.m = function` methods) with no
+/// teardown: a new `X.prototype.dispose = function () { … };` after the last top-level
+/// statement of the class — its constructor, its prototype methods, an `inherits(X, …)` call
+/// (which may replace the prototype).
+fn es5_dispose(
+    ctx: &super::FileCtx,
+    class: crate::facts::ClassId,
+    method: &str,
+    lines: &[String],
+) -> Option<Cleanup> {
+    let facts = ctx.facts;
+    let src = ctx.source;
+    let c = &facts.classes[class];
+    let cname = c
+        .name
+        .as_deref()
+        .filter(|n| super::listener_fixes::is_identifier(n))?;
+    if is_typescript(ctx.path) {
+        return None;
+    }
+    // Where each top-level statement of the class ends: the end of the line its code ends on,
+    // when nothing but `;` follows there and it starts at column 0.
+    let statement_end = |start: usize, end: usize| -> Option<usize> {
+        if !line_indent(src, start).is_empty() {
+            return None;
+        }
+        let rest_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+        let rest = src[end..rest_end].trim_end_matches('\r');
+        matches!(rest.trim(), "" | ";" | ");").then_some(rest_end)
+    };
+    let mut last = statement_end(line_start(src, c.span.start), c.span.end)?;
+    for s in facts.scopes.iter().filter(|s| s.class == Some(class)) {
+        if matches!(s.kind, crate::facts::ScopeKind::Method { .. })
+            && facts.scopes[s.parent?].kind == crate::facts::ScopeKind::Module
+        {
+            last = last.max(statement_end(line_start(src, s.span.start), s.span.end)?);
+        }
+    }
+    for (i, _) in src.match_indices(&format!("inherits({cname},")) {
+        let end = src[i..].find('\n').map_or(src.len(), |k| i + k);
+        last = last.max(end);
+    }
+    let nl = newline(src);
+    let unit = indent_unit(src, 2);
+    let mut text = format!("{nl}{nl}{cname}.prototype.{method} = function () {{{nl}");
+    for l in lines {
+        text.push_str(&format!("{unit}{l}{nl}"));
+    }
+    text.push_str("};");
+    Some(Cleanup {
+        where_: format!(
+            "in a new `{cname}.prototype.{method}()` (call it when the instance is done)"
+        ),
+        edits: vec![insert(last, text)],
     })
 }
 
