@@ -7,6 +7,47 @@ pub use crate::fixes::wrap::wrap_rest_in_finally;
 
 use std::ops::Range;
 
+/// In TypeScript, a `private <decl>` field declaration at the top of `class`'s body (nothing
+/// in JavaScript, or for a class with no body of its own); `None` when it cannot be placed.
+pub fn private_field(
+    ctx: &super::FileCtx,
+    class: crate::facts::ClassId,
+    decl: &str,
+) -> Option<Vec<crate::diagnostic::Edit>> {
+    let body = ctx.facts.classes[class].body.clone();
+    if !is_typescript(ctx.path) || body.is_empty() {
+        return Some(Vec::new());
+    }
+    let unit = indent_unit(ctx.source, 2);
+    Some(vec![prepend_to_block(
+        ctx.source,
+        &body,
+        &[format!("private {decl};")],
+        &unit,
+    )?])
+}
+
+/// `return () => <call>;` at the end of the body of a function that returns nothing, its
+/// `: void` return type (if any) becoming `: () => void`.
+pub(super) fn return_closure(
+    src: &str,
+    r: &super::listener_scopes::ReturnsNothing,
+    call: &str,
+) -> Option<Vec<crate::diagnostic::Edit>> {
+    let mut edits = Vec::new();
+    if let Some(at) = r.void_type {
+        edits.push(replace(at..at + 4, "() => void"));
+    }
+    let unit = indent_unit(src, 2);
+    edits.push(append_to_block(
+        src,
+        &r.body,
+        &[format!("return () => {call};")],
+        &unit,
+    )?);
+    Some(edits)
+}
+
 /// Adds `lines` at the end of `scope`'s body `body` — before its closing `return`/`throw` when
 /// the body ends in one (`close() { …; return Promise.all(…); }`), where code after it would
 /// never run.

@@ -72,17 +72,12 @@ fn local_in_method_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool
         e.stmt.end,
         &lines,
     )];
-    let class_body = facts.classes[class].body.clone();
-    if is_typescript(ctx.path) && !class_body.is_empty() {
-        let api = if repeat { "setInterval" } else { "setTimeout" };
-        let unit = indent_unit(src, 2);
-        edits.push(prepend_to_block(
-            src,
-            &class_body,
-            &[format!("private {field}?: ReturnType<typeof {api}>;")],
-            &unit,
-        )?);
-    }
+    let api = if repeat { "setInterval" } else { "setTimeout" };
+    edits.extend(private_field(
+        ctx,
+        class,
+        &format!("{field}?: ReturnType<typeof {api}>"),
+    )?);
     edits.extend(cleanup.edits);
     Some(fix(
         format!("keep `{name}` in `{h}` and clear it {}", cleanup.where_),
@@ -104,9 +99,8 @@ fn stopper_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Opt
         return None;
     }
     let fname = sc.name.clone()?;
-    let super::listener_scopes::ReturnsNothing { body, void_type } =
-        super::listener_scopes::returns_nothing(ctx, owner)?;
-    if !directly_in(src, &body, e.stmt.start) {
+    let returns = super::listener_scopes::returns_nothing(ctx, owner)?;
+    if !directly_in(src, &returns.body, e.stmt.start) {
         return None;
     }
     let mut edits = Vec::new();
@@ -129,16 +123,7 @@ fn stopper_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Opt
     } else {
         "clearTimeout"
     };
-    if let Some(at) = void_type {
-        edits.push(replace(at..at + 4, "() => void"));
-    }
-    let unit = indent_unit(src, 2);
-    edits.push(append_to_block(
-        src,
-        &body,
-        &[format!("return () => {clear}({name});")],
-        &unit,
-    )?);
+    edits.extend(return_closure(src, &returns, &format!("{clear}({name})"))?);
     Some(fix(
         format!(
             "return a stop function from `{fname}()` that clears `{name}` (its callers call it \

@@ -369,17 +369,12 @@ pub fn ts_class_fix(
         named,
         replace(handler_span.clone(), format!("this.{field}")),
     ];
-    let body = facts.classes[class].body.clone();
-    if is_typescript(ctx.path) && !body.is_empty() {
-        let unit = indent_unit(src, 2);
-        edits.push(prepend_to_block(
-            src,
-            &body,
-            // The handler's own parameter types stay on the arrow; the field takes any listener.
-            &[format!("private {field}?: (...args: any[]) => void;")],
-            &unit,
-        )?);
-    }
+    // The handler's own parameter types stay on the arrow; the field takes any listener.
+    edits.extend(private_field(
+        ctx,
+        class,
+        &format!("{field}?: (...args: any[]) => void"),
+    )?);
     edits.extend(cleanup.edits);
     Some(fix(
         format!(

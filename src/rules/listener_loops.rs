@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::FileCtx;
 use super::fixes::*;
 use super::listener_fixes::{Registration, at_owner_end, is_identifier, named_handler};
-use super::listener_scopes::{ReturnsNothing, returns_nothing};
+use super::listener_scopes::returns_nothing;
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::facts::{CallbackKind, Event, Handler, ScopeId, ScopeKind};
 
@@ -253,18 +253,6 @@ fn existing_list(body: &str) -> Option<String> {
 /// no return type but `void`, not async, not a generator or accessor) — return
 /// `() => offs.forEach((off) => off())`; a `: void` return type becomes `: () => void`.
 fn returned_unsubscribe(ctx: &FileCtx, owner: ScopeId, offs: &str) -> Option<Vec<Edit>> {
-    let src = ctx.source;
-    let ReturnsNothing { body, void_type } = returns_nothing(ctx, owner)?;
-    let mut edits = Vec::new();
-    if let Some(at) = void_type {
-        edits.push(replace(at..at + 4, "() => void"));
-    }
-    let unit = indent_unit(src, 2);
-    edits.push(append_to_block(
-        src,
-        &body,
-        &[format!("return () => {offs}.forEach((off) => off());")],
-        &unit,
-    )?);
-    Some(edits)
+    let r = returns_nothing(ctx, owner)?;
+    return_closure(ctx.source, &r, &format!("{offs}.forEach((off) => off())"))
 }

@@ -327,16 +327,11 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
                 let h = super::member("this", &field);
                 let c = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
                 let mut store = vec![insert(e.span.start, format!("{h} = "))];
-                let body = facts.classes[class].body.clone();
-                if is_typescript(ctx.path) && !body.is_empty() {
-                    let unit = indent_unit(src, 2);
-                    store.push(prepend_to_block(
-                        src,
-                        &body,
-                        &[format!("private {field}?: ReturnType<typeof {api}>;")],
-                        &unit,
-                    )?);
-                }
+                store.extend(private_field(
+                    ctx,
+                    class,
+                    &format!("{field}?: ReturnType<typeof {api}>"),
+                )?);
                 (store, h, c)
             } else {
                 return None;
