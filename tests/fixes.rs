@@ -656,3 +656,13 @@ fn es5_class_without_teardown_gets_a_prototype_dispose() {
         "var util = require('util');\nvar EventEmitter = require('events');\nvar bus = require('./bus');\n\nfunction Watcher() {\n  var self = this;\n  this.onTick = function () {\n    self.emit('tick');\n  };\n  bus.on('tick', this.onTick);\n}\nutil.inherits(Watcher, EventEmitter);\n\nWatcher.prototype.count = function () {\n  return 1;\n};\n\nWatcher.prototype.dispose = function () {\n  if (this.onTick) bus.off('tick', this.onTick);\n};\n\nmodule.exports = Watcher;\n"
     );
 }
+
+/// An event named by a constant (`Events.MESSAGE`) is removed by the same constant.
+#[test]
+fn listener_on_a_constant_event_is_removed_by_that_constant() {
+    let src = "import { bus, Events } from './bus';\nexport class Feed {\n  start() {\n    bus.on(Events.MESSAGE, (m) => this.push(m));\n  }\n  push(m) {}\n  close() {\n    this.done = true;\n  }\n}\n";
+    assert_eq!(
+        fixed("feed.js", src),
+        "import { bus, Events } from './bus';\nexport class Feed {\n  start() {\n    if (this.onMESSAGE) bus.off(Events.MESSAGE, this.onMESSAGE);\n    this.onMESSAGE = (m) => this.push(m);\n    bus.on(Events.MESSAGE, this.onMESSAGE);\n  }\n  push(m) {}\n  close() {\n    this.done = true;\n    if (this.onMESSAGE) bus.off(Events.MESSAGE, this.onMESSAGE);\n  }\n}\n"
+    );
+}

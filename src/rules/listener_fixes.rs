@@ -22,6 +22,20 @@ pub fn removal_method(method: &str) -> Option<&'static str> {
     }
 }
 
+/// The event argument of a registration whose event is not a string literal, when it is a
+/// constant path (`rhea.SessionEvents.sessionError`, `Events.MESSAGE`): the text between the
+/// call's `(` and the handler at `handler_start`, without the comma. A removal can name it the
+/// same way. `None` for a plain name (a variable, perhaps a loop's) or anything else.
+pub fn event_constant(src: &str, e: &Event, handler_start: usize) -> Option<String> {
+    let head = src.get(e.span.start..handler_start)?;
+    let arg = head[head.find('(')? + 1..]
+        .trim_end()
+        .strip_suffix(',')?
+        .trim();
+    let parts: Vec<&str> = arg.split('.').collect();
+    (parts.len() >= 2 && parts.iter().all(|p| is_identifier(p))).then(|| arg.to_string())
+}
+
 /// A plain JavaScript identifier.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -248,6 +262,15 @@ pub fn ts_class_fix(
 ) -> Option<Fix> {
     let facts = ctx.facts;
     let src = ctx.source;
+    // The event as the removal writes it: a literal name quoted, a constant
+    // (`SessionEvents.sessionError`, see [`event_constant`]) as written.
+    let constant = !is_identifier(event) && event.contains('.');
+    let event_code = if constant {
+        event.to_string()
+    } else {
+        format!("'{event}'")
+    };
+    let event_word = event.rsplit('.').next().unwrap_or(event);
     let stmt = src.get(e.stmt.clone())?;
     // How the registration names the target, and how the teardown reaches it.
     // Reached through a field set in the same `.then` callback, after the registration: the
@@ -294,7 +317,9 @@ pub fn ts_class_fix(
     let removal = |h: &str| -> Option<String> {
         let options = trailing_options(src, &e.stmt, handler_span, method)?;
         let dot = if bare { "" } else { "." };
-        Some(format!("{torn_down}{dot}{remove}('{event}', {h}{options})"))
+        Some(format!(
+            "{torn_down}{dot}{remove}({event_code}, {h}{options})"
+        ))
     };
     // A handler the teardown already reaches (a field, a module-level function): remove it as is.
     // A local one (`const quit = …; process.on('SIGTERM', quit)`) is kept in a field first, as
@@ -325,7 +350,7 @@ pub fn ts_class_fix(
         let cleanup = cleanup_in_class(ctx, class, &[line])?;
         through.extend(cleanup.edits);
         return Some(fix(
-            format!("remove the '{event}' listener `{h}` {}", cleanup.where_),
+            format!("remove the {event_code} listener `{h}` {}", cleanup.where_),
             Applicability::Unsafe,
             through,
         ));
@@ -333,7 +358,7 @@ pub fn ts_class_fix(
     if !(local || matches!(handler, Handler::Inline(_) | Handler::Bound)) {
         return None;
     }
-    let field = unique_name(&camel(&["on", event]), |n| {
+    let field = unique_name(&camel(&["on", event_word]), |n| {
         facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
     });
     let handler_text = src.get(handler_span.clone())?;
@@ -378,7 +403,7 @@ pub fn ts_class_fix(
     edits.extend(cleanup.edits);
     Some(fix(
         format!(
-            "keep the '{event}' handler in `this.{field}` and remove it {}",
+            "keep the {event_code} handler in `this.{field}` and remove it {}",
             cleanup.where_
         ),
         Applicability::Unsafe,

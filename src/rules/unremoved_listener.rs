@@ -534,7 +534,14 @@ fn with_removal_fixes(
                 format!("{} does not remove it", describe_scope(facts, t)),
             );
         }
-        if let (Some(ev), Some(hs)) = (event.as_deref(), handler_span) {
+        // A literal event, or a constant the removal can name the same way.
+        let constant = match (event, handler_span) {
+            (None, Some(hs)) if !facts.is_rust => {
+                super::listener_fixes::event_constant(ctx.source, e, hs.start)
+            }
+            _ => None,
+        };
+        if let (Some(ev), Some(hs)) = (event.as_deref().or(constant.as_deref()), handler_span) {
             d.fixes.extend(super::listener_fixes::ts_class_fix(
                 ctx, e, c, target, method, ev, handler, hs,
             ));
