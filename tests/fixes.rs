@@ -657,9 +657,15 @@ fn es5_class_without_teardown_gets_a_prototype_dispose() {
     );
 }
 
-/// An event named by a constant (`Events.MESSAGE`) is removed by the same constant.
+/// An event named by a constant (`Events.MESSAGE`) is removed by the same constant; a literal
+/// event with a dot in it (`'job.done'`) stays a quoted literal.
 #[test]
 fn listener_on_a_constant_event_is_removed_by_that_constant() {
+    let dotted = "import { bus } from './bus';\nexport class Jobs {\n  start() {\n    bus.on('job.done', (j) => this.finish(j));\n  }\n  finish(j) {}\n  close() {\n    this.done = true;\n  }\n}\n";
+    assert_eq!(
+        fixed("jobs.js", dotted),
+        "import { bus } from './bus';\nexport class Jobs {\n  start() {\n    if (this.onJobDone) bus.off('job.done', this.onJobDone);\n    this.onJobDone = (j) => this.finish(j);\n    bus.on('job.done', this.onJobDone);\n  }\n  finish(j) {}\n  close() {\n    this.done = true;\n    if (this.onJobDone) bus.off('job.done', this.onJobDone);\n  }\n}\n"
+    );
     let src = "import { bus, Events } from './bus';\nexport class Feed {\n  start() {\n    bus.on(Events.MESSAGE, (m) => this.push(m));\n  }\n  push(m) {}\n  close() {\n    this.done = true;\n  }\n}\n";
     assert_eq!(
         fixed("feed.js", src),

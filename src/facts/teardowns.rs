@@ -97,9 +97,19 @@ impl FileFacts {
                     list.push(i);
                 }
             }
-            for list in &mut methods_by_class {
+            // The first word of each class's method names (`open`, `connect`): what undoes a
+            // life-ending name, read once per file.
+            let mut starts: Vec<HashSet<String>> = vec![HashSet::new(); self.classes.len()];
+            for s in &self.scopes {
+                if let Some((c, name)) = method_key(s)
+                    && let (Some(set), Some(first)) = (starts.get_mut(c), words(&name).next())
+                {
+                    set.insert(first);
+                }
+            }
+            for (c, list) in methods_by_class.iter_mut().enumerate() {
                 // Stable: source order among equals.
-                list.sort_by_key(|&m| {
+                list.sort_by_cached_key(|&m| {
                     let s = &self.scopes[m];
                     let name = s.name.as_deref().unwrap_or_default();
                     let key = method_key(s);
@@ -114,19 +124,10 @@ impl FileFacts {
                     });
                     // Undone by a method of the same class (`close()` beside `open()`, a
                     // circuit breaker's state): a state the object leaves again, not its end.
-                    let reversible = s.class.is_some_and(|c| {
-                        words(name).any(|w| {
-                            INVERSE.iter().any(|(end, start)| {
-                                w == *end
-                                    && self.scopes.iter().any(|o| {
-                                        o.class == Some(c)
-                                            && matches!(o.kind, ScopeKind::Method { .. })
-                                            && o.name.as_deref().is_some_and(|n| {
-                                                words(n).next().is_some_and(|f| f == *start)
-                                            })
-                                    })
-                            })
-                        })
+                    let reversible = words(name).any(|w| {
+                        INVERSE
+                            .iter()
+                            .any(|(end, start)| w == *end && starts[c].contains(*start))
                     });
                     (!ends_a_life(name), reversible, step, !closing)
                 });

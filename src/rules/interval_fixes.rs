@@ -59,10 +59,7 @@ fn local_in_method_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool
     let h = super::member("this", &field);
     let cleanup = cleanup_in_class(ctx, class, &[format!("{clear}({h});")])?;
     let mut lines = Vec::new();
-    if !matches!(
-        super::event_lifetime(facts, e.scope, e.in_loop),
-        crate::facts::Lifetime::PerInstance | crate::facts::Lifetime::Once
-    ) {
+    if super::runs_again(facts, e) {
         lines.push(format!("if ({h}) {clear}({h});"));
     }
     lines.push(format!("{h} = {name};"));

@@ -22,18 +22,45 @@ pub fn removal_method(method: &str) -> Option<&'static str> {
     }
 }
 
-/// The event argument of a registration whose event is not a string literal, when it is a
-/// constant path (`rhea.SessionEvents.sessionError`, `Events.MESSAGE`): the text between the
-/// call's `(` and the handler at `handler_start`, without the comma. A removal can name it the
-/// same way. `None` for a plain name (a variable, perhaps a loop's) or anything else.
-pub fn event_constant(src: &str, e: &Event, handler_start: usize) -> Option<String> {
-    let head = src.get(e.span.start..handler_start)?;
-    let arg = head[head.find('(')? + 1..]
-        .trim_end()
-        .strip_suffix(',')?
-        .trim();
-    let parts: Vec<&str> = arg.split('.').collect();
-    (parts.len() >= 2 && parts.iter().all(|p| is_identifier(p))).then(|| arg.to_string())
+/// A registration's event as a fix writes it: a literal name (`'ready'`, `'job.done'`), or a
+/// constant path written as is (`rhea.SessionEvents.sessionError`, see [`EventArg::constant`]).
+#[derive(Clone, Copy)]
+pub enum EventArg<'a> {
+    Literal(&'a str),
+    Constant(&'a str),
+}
+
+impl<'a> EventArg<'a> {
+    /// The event argument of a registration whose event is not a string literal, when it is a
+    /// constant path (`Events.MESSAGE`): the text between the call's `(` and the handler at
+    /// `handler_start`, without the comma. `None` for a plain name (a variable, perhaps a
+    /// loop's) or anything else.
+    pub fn constant(src: &'a str, e: &Event, handler_start: usize) -> Option<Self> {
+        let head = src.get(e.span.start..handler_start)?;
+        let arg = head[head.find('(')? + 1..]
+            .trim_end()
+            .strip_suffix(',')?
+            .trim();
+        let mut parts = arg.split('.');
+        let dotted = parts.clone().count() >= 2 && parts.all(is_identifier);
+        dotted.then_some(EventArg::Constant(arg))
+    }
+
+    /// As code: `'ready'`, `Events.MESSAGE`.
+    fn code(self) -> String {
+        match self {
+            EventArg::Literal(ev) => format!("'{ev}'"),
+            EventArg::Constant(c) => c.to_string(),
+        }
+    }
+
+    /// A word for a handler's name: the event, or the constant's last segment.
+    fn word(self) -> &'a str {
+        match self {
+            EventArg::Literal(ev) => ev,
+            EventArg::Constant(c) => c.rsplit('.').next().unwrap_or(c),
+        }
+    }
 }
 
 /// A plain JavaScript identifier.
@@ -256,21 +283,13 @@ pub fn ts_class_fix(
     class: ClassId,
     target: &Place,
     method: &str,
-    event: &str,
+    event: EventArg,
     handler: &Handler,
     handler_span: &Range<usize>,
 ) -> Option<Fix> {
     let facts = ctx.facts;
     let src = ctx.source;
-    // The event as the removal writes it: a literal name quoted, a constant
-    // (`SessionEvents.sessionError`, see [`event_constant`]) as written.
-    let constant = !is_identifier(event) && event.contains('.');
-    let event_code = if constant {
-        event.to_string()
-    } else {
-        format!("'{event}'")
-    };
-    let event_word = event.rsplit('.').next().unwrap_or(event);
+    let event_code = event.code();
     let stmt = src.get(e.stmt.clone())?;
     // How the registration names the target, and how the teardown reaches it.
     // Reached through a field set in the same `.then` callback, after the registration: the
@@ -321,44 +340,27 @@ pub fn ts_class_fix(
             "{torn_down}{dot}{remove}({event_code}, {h}{options})"
         ))
     };
-    // A handler the teardown already reaches (a field, a module-level function): remove it as is.
-    // A local one (`const quit = …; process.on('SIGTERM', quit)`) is kept in a field first, as
-    // an inline handler is.
-    let named = match handler {
-        Handler::Named(_) => {
-            let h = src.get(handler_span.clone())?;
-            let field = h.strip_prefix("this.").is_some_and(is_identifier);
-            let module = is_identifier(h)
-                && facts
-                    .lookup(h, e.scope)
-                    .is_some_and(|b| facts.is_module_binding(b));
-            let local = !field && !module && is_identifier(h) && facts.lookup(h, e.scope).is_some();
-            Some((h, field || module, local))
+    // A handler the teardown already reaches is removed as it is; an inline, bound or local
+    // one is kept in a field first; any other named handler gets no fix.
+    match handler_reach(ctx, e, handler, handler_span) {
+        Reach::Unreachable => return None,
+        Reach::Field => {}
+        Reach::AsIs(h) => {
+            let line = if late.is_some() {
+                format!("if ({torn_down}) {};", removal(h)?)
+            } else {
+                format!("{};", removal(h)?)
+            };
+            let cleanup = cleanup_in_class(ctx, class, &[line])?;
+            through.extend(cleanup.edits);
+            return Some(fix(
+                format!("remove the {event_code} listener `{h}` {}", cleanup.where_),
+                Applicability::Unsafe,
+                through,
+            ));
         }
-        _ => None,
-    };
-    let local = named.is_some_and(|(_, _, local)| local);
-    if let Some((h, reached, false)) = named {
-        if !reached {
-            return None;
-        }
-        let line = if late.is_some() {
-            format!("if ({torn_down}) {};", removal(h)?)
-        } else {
-            format!("{};", removal(h)?)
-        };
-        let cleanup = cleanup_in_class(ctx, class, &[line])?;
-        through.extend(cleanup.edits);
-        return Some(fix(
-            format!("remove the {event_code} listener `{h}` {}", cleanup.where_),
-            Applicability::Unsafe,
-            through,
-        ));
     }
-    if !(local || matches!(handler, Handler::Inline(_) | Handler::Bound)) {
-        return None;
-    }
-    let field = unique_name(&camel(&["on", event_word]), |n| {
+    let field = unique_name(&camel(&["on", event.word()]), |n| {
         facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
     });
     let handler_text = src.get(handler_span.clone())?;
@@ -374,10 +376,7 @@ pub fn ts_class_fix(
     // field holds one handler, so the previous one is removed before it is replaced — or the
     // teardown would remove only the last.
     let mut lines = Vec::new();
-    if !matches!(
-        super::event_lifetime(facts, e.scope, e.in_loop),
-        crate::facts::Lifetime::PerInstance | crate::facts::Lifetime::Once
-    ) {
+    if super::runs_again(facts, e) {
         lines.push(format!(
             "if (this.{field}) {};",
             removal(&format!("this.{field}"))?
@@ -409,6 +408,44 @@ pub fn ts_class_fix(
         Applicability::Unsafe,
         edits,
     ))
+}
+
+/// How a class fix gets at a registration's handler.
+enum Reach<'a> {
+    /// The teardown reaches it as it is: a field (`this.onData`), a module-level function.
+    AsIs(&'a str),
+    /// Named, but nothing outside the registering code reaches it (a parameter's member…).
+    Unreachable,
+    /// Kept in a new field first: inline, `.bind(this)`, or a local of the registering code
+    /// (`const quit = …; process.on('SIGTERM', quit)`).
+    Field,
+}
+
+fn handler_reach<'a>(
+    ctx: &FileCtx<'a>,
+    e: &Event,
+    handler: &Handler,
+    handler_span: &Range<usize>,
+) -> Reach<'a> {
+    let facts = ctx.facts;
+    let h = match handler {
+        Handler::Named(_) => match ctx.source.get(handler_span.clone()) {
+            Some(h) => h,
+            None => return Reach::Unreachable,
+        },
+        Handler::Inline(_) | Handler::Bound => return Reach::Field,
+        _ => return Reach::Unreachable,
+    };
+    let binding = is_identifier(h).then(|| facts.lookup(h, e.scope)).flatten();
+    if h.strip_prefix("this.").is_some_and(is_identifier)
+        || binding.is_some_and(|b| facts.is_module_binding(b))
+    {
+        Reach::AsIs(h)
+    } else if binding.is_some() {
+        Reach::Field
+    } else {
+        Reach::Unreachable
+    }
 }
 
 /// How the registration names `target` and how a teardown method of `class` reaches it: as it

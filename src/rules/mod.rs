@@ -630,6 +630,15 @@ pub fn event_lifetime(facts: &FileFacts, scope: ScopeId, in_loop: bool) -> Lifet
     }
 }
 
+/// Event `e` can run more than once in its instance's life (in a method such as `connect()`,
+/// per event, in a loop): a field it stores into must first let go of what it holds.
+pub fn runs_again(facts: &FileFacts, e: &crate::facts::Event) -> bool {
+    !matches!(
+        event_lifetime(facts, e.scope, e.in_loop),
+        Lifetime::PerInstance | Lifetime::Once
+    )
+}
+
 /// How often event `e` runs, project-wide: its file's answer ([`event_lifetime`]), except
 /// directly in a function's body, where the project's summaries know more — a method only
 /// the constructor calls runs once per instance, an exported function takes its importers'

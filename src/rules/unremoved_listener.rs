@@ -2,6 +2,7 @@
 //! (per connection, per request, per instance, per iteration) and never removed in that
 //! scope's teardown, so listeners — and everything their closures hold — pile up.
 
+use super::listener_fixes::EventArg;
 use super::*;
 use crate::facts::{CallbackKind, Event, FieldOrigin, Handler};
 
@@ -535,13 +536,12 @@ fn with_removal_fixes(
             );
         }
         // A literal event, or a constant the removal can name the same way.
-        let constant = match (event, handler_span) {
-            (None, Some(hs)) if !facts.is_rust => {
-                super::listener_fixes::event_constant(ctx.source, e, hs.start)
-            }
+        let ev = match (event.as_deref(), handler_span) {
+            (Some(ev), _) => Some(EventArg::Literal(ev)),
+            (None, Some(hs)) if !facts.is_rust => EventArg::constant(ctx.source, e, hs.start),
             _ => None,
         };
-        if let (Some(ev), Some(hs)) = (event.as_deref().or(constant.as_deref()), handler_span) {
+        if let (Some(ev), Some(hs)) = (ev, handler_span) {
             d.fixes.extend(super::listener_fixes::ts_class_fix(
                 ctx, e, c, target, method, ev, handler, hs,
             ));

@@ -26,6 +26,47 @@ enum Flavor {
     Async,
 }
 
+impl Flavor {
+    /// The library of the constructor `name` (with no arguments, `empty`), as the call
+    /// (`path_text`) or else the file's imports (`src`) say.
+    fn of(name: &str, empty: bool, path_text: &str, src: &str) -> Option<Flavor> {
+        if !empty {
+            return None;
+        }
+        let blocking = path_text.contains("crossbeam") || path_text.contains("flume");
+        let futures = [
+            "futures::channel::mpsc",
+            "futures_channel::mpsc",
+            "futures::sync::mpsc",
+        ];
+        Some(match name {
+            "unbounded_channel" => Flavor::Tokio,
+            "channel" => Flavor::Std,
+            "unbounded" if blocking => Flavor::Blocking,
+            "unbounded" if path_text.contains("async_channel") => Flavor::Async,
+            "unbounded" if futures.iter().any(|m| src.contains(m)) => Flavor::Futures,
+            "unbounded"
+                if ["crossbeam_channel", "crossbeam::channel", "flume"]
+                    .iter()
+                    .any(|m| src.contains(m)) =>
+            {
+                Flavor::Blocking
+            }
+            "unbounded" if src.contains("async_channel") => Flavor::Async,
+            _ => return None,
+        })
+    }
+
+    /// The bounded twin's constructor.
+    fn bounded(self) -> &'static str {
+        match self {
+            Flavor::Tokio | Flavor::Futures => "channel",
+            Flavor::Std => "sync_channel",
+            Flavor::Blocking | Flavor::Async => "bounded",
+        }
+    }
+}
+
 const CAP: usize = 1024;
 
 /// `let (tx, rx) = mpsc::unbounded_channel();` (the statement `stmt`, the call `call`):
@@ -45,37 +86,8 @@ pub(super) fn bound_everywhere(src: &str, stmt: &Range<usize>, call: &Range<usiz
     let mut path = p.path.clone();
     let path_text = src.get(call.clone())?;
     let last = path.segments.last_mut()?;
-    let flavor = match last.ident.to_string().as_str() {
-        "unbounded_channel" if c.args.is_empty() => Flavor::Tokio,
-        "unbounded" if c.args.is_empty() => {
-            if path_text.contains("crossbeam") || path_text.contains("flume") {
-                Flavor::Blocking
-            } else if path_text.contains("async_channel") {
-                Flavor::Async
-            } else if src.contains("futures::channel::mpsc")
-                || src.contains("futures_channel::mpsc")
-                || src.contains("futures::sync::mpsc")
-            {
-                Flavor::Futures
-            } else if src.contains("crossbeam_channel")
-                || src.contains("crossbeam::channel")
-                || src.contains("flume")
-            {
-                Flavor::Blocking
-            } else if src.contains("async_channel") {
-                Flavor::Async
-            } else {
-                return None;
-            }
-        }
-        "channel" if c.args.is_empty() => Flavor::Std,
-        _ => return None,
-    };
-    let bounded = match flavor {
-        Flavor::Tokio | Flavor::Futures => "channel",
-        Flavor::Std => "sync_channel",
-        Flavor::Blocking | Flavor::Async => "bounded",
-    };
+    let flavor = Flavor::of(&last.ident.to_string(), c.args.is_empty(), path_text, src)?;
+    let bounded = flavor.bounded();
     last.ident = syn::Ident::new(bounded, last.ident.span());
     let cap = syn::LitInt::new(&CAP.to_string(), proc_macro2::Span::call_site());
     let new_call = print::expr(&syn::parse_quote!(#path(#cap)))?;
