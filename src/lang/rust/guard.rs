@@ -2,8 +2,9 @@
 //! (iterative, safe at any depth) and parsing (recursive), so a hostile file is reported, not a
 //! stack overflow.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 
+use super::nesting::nesting_score;
 use super::{MAX_NESTING, RustParseError};
 
 /// What `syn::parse_file` does — shebang, tokens, `File` — with the nesting guard between
@@ -35,7 +36,7 @@ pub(super) fn parse_guarded(text: &str) -> Result<syn::File, RustParseError> {
             timed_out: false,
         }
     })?;
-    let score = nesting_score(&tokens, MAX_NESTING);
+    let score = nesting_score(text, MAX_NESTING);
     if score > MAX_NESTING {
         return Err(RustParseError {
             message: format!(
@@ -109,112 +110,6 @@ fn skip_whitespace(mut s: &str) -> &str {
     }
 }
 
-/// An upper bound, in token units, of how deeply syn's recursive-descent parser and the
-/// lowering walk will recurse on `tokens`, computed without recursion. Each group adds one
-/// level to what encloses it; inside a group, every token of the current statement or element
-/// counts (prefix operators, `else if` chains, generic arguments and operator or method chains
-/// all nest in syn's tree), and the count restarts where a new statement or element starts: after
-/// `;`, after `,` and `=>` (keeping the open generic `<`s, which a comma does not close), and
-/// after a `{ … }` block followed by a word or an attribute (except `else` and `as`, which
-/// continue the expression); an attribute (`#[…]`, `#![…]`, doc comments) adds nothing once
-/// closed. Stops counting once above `limit`.
-pub fn nesting_score(tokens: &TokenStream, limit: usize) -> usize {
-    struct Frame {
-        iter: proc_macro2::token_stream::IntoIter,
-        base: usize,
-        run: usize,
-        angles: usize,
-        after_brace: bool,
-        joint: Option<char>,
-        /// The run before a `#` or `#!`: an attribute (doc comments are attributes) adds
-        /// nothing once its `[…]` closes, so consecutive ones do not pile up.
-        attr: Option<usize>,
-    }
-    let frame = |iter, base| Frame {
-        iter,
-        base,
-        run: 0,
-        angles: 0,
-        after_brace: false,
-        joint: None,
-        attr: None,
-    };
-    let mut stack = vec![frame(tokens.clone().into_iter(), 0)];
-    let mut max = 0;
-    while let Some(top) = stack.last_mut() {
-        let Some(tt) = top.iter.next() else {
-            stack.pop();
-            continue;
-        };
-        if std::mem::take(&mut top.after_brace) {
-            let new_statement = match &tt {
-                TokenTree::Ident(i) => i != "else" && i != "as",
-                TokenTree::Punct(p) => p.as_char() == '#',
-                _ => false,
-            };
-            if new_statement {
-                top.run = 0;
-                top.angles = 0;
-            }
-        }
-        let joint = top.joint.take();
-        let attr = top.attr.take();
-        match &tt {
-            TokenTree::Punct(p) => {
-                if p.spacing() == proc_macro2::Spacing::Joint {
-                    top.joint = Some(p.as_char());
-                }
-                match (joint, p.as_char()) {
-                    (_, ';') => {
-                        top.run = 0;
-                        top.angles = 0;
-                        continue;
-                    }
-                    (_, ',') => {
-                        top.run = top.angles;
-                        continue;
-                    }
-                    (Some('='), '>') => {
-                        top.run = top.angles;
-                        continue;
-                    }
-                    (Some('-'), '>') => {}
-                    (_, '<') => top.angles += 1,
-                    (Some('<'), '=') => top.angles = top.angles.saturating_sub(1),
-                    (_, '>') => {
-                        // Closes a level: the tokens still open do not get deeper.
-                        top.angles = top.angles.saturating_sub(1);
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            TokenTree::Group(_) | TokenTree::Ident(_) | TokenTree::Literal(_) => {}
-        }
-        match &tt {
-            TokenTree::Punct(p) if p.as_char() == '#' => top.attr = Some(top.run),
-            TokenTree::Punct(p) if p.as_char() == '!' && attr.is_some() => top.attr = attr,
-            _ => {}
-        }
-        top.run += 1;
-        let score = top.base + top.run;
-        max = max.max(score);
-        if max > limit {
-            return max;
-        }
-        if let TokenTree::Group(g) = tt {
-            top.after_brace = g.delimiter() == proc_macro2::Delimiter::Brace;
-            if let Some(before) = attr
-                && g.delimiter() == proc_macro2::Delimiter::Bracket
-            {
-                top.run = before;
-            }
-            stack.push(frame(g.stream().into_iter(), score));
-        }
-    }
-    max
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +117,7 @@ mod tests {
     use std::time::Duration;
 
     fn score(src: &str) -> usize {
-        nesting_score(&src.parse().unwrap(), usize::MAX)
+        nesting_score(src, usize::MAX)
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod endless;
 mod errors;
 mod guard;
 mod kept;
+mod nesting;
 mod piles;
 mod queues;
 mod rawfd;
@@ -42,8 +43,8 @@ use syn::visit::Visit;
 
 use crate::facts::*;
 
-pub use guard::nesting_score;
 use guard::parse_guarded;
+pub use nesting::nesting_score;
 use spans::AsciiLines;
 
 /// Why a Rust file could not be lowered.
