@@ -260,6 +260,40 @@ impl FileFacts {
     }
 }
 
+impl FileFacts {
+    /// The function or method whose life-ending run `s` belongs to, if any: `s` is, or runs once
+    /// inside, a function named for the end of a life (`close()`, `forcefulShutdown()`,
+    /// `disconnectClient(id)`) or a close-like event handler. Callbacks on the way up must run
+    /// once per run of what encloses them (a promise executor, a continuation, a deferred or
+    /// one-time callback, one per item of a list); a per-event, per-request or per-tick callback
+    /// starts a life of its own and ends the search.
+    pub fn life_end_around(&self, mut s: ScopeId) -> Option<ScopeId> {
+        loop {
+            let scope = self.scopes.get(s)?;
+            match &scope.kind {
+                ScopeKind::Module => return None,
+                ScopeKind::Function | ScopeKind::Method { .. } => {
+                    return scope.name.as_deref().is_some_and(ends_a_life).then_some(s);
+                }
+                ScopeKind::Callback(r) => {
+                    if r.event.as_deref().is_some_and(is_close_event)
+                        && matches!(
+                            r.kind,
+                            CallbackKind::EventHandler | CallbackKind::OnceHandler
+                        )
+                    {
+                        return Some(s);
+                    }
+                    if repeats(r.kind) {
+                        return None;
+                    }
+                }
+            }
+            s = scope.parent?;
+        }
+    }
+}
+
 enum Context {
     /// Inside a handler that runs per event, request or tick.
     PerEvent,

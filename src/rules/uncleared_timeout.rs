@@ -57,7 +57,10 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
             }
             continue;
         };
-        if !is_raced(facts, d) {
+        // A deadline raced while its owner's life ends (in `close()`, `forcefulShutdown()`,
+        // a 'close' handler): it is armed once per life and holds what it captured for its
+        // delay at most, after which the owner is gone anyway.
+        if !is_raced(facts, d) || facts.life_end_around(e.scope).is_some() {
             continue;
         }
         let place = facts.resolve(handle);

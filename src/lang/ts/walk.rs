@@ -257,6 +257,12 @@ impl<'a> Walker<'a> {
             "function_expression" | "function" | "generator_function" | "arrow_function" => {
                 self.function_expression(n);
             }
+            // A method of an object literal (`{ close() { … } }`; class members are walked by
+            // `class_member`): a function of its own, named by its key.
+            "method_definition" => {
+                let name = n.field("name").map(|x| self.text(x).to_string());
+                self.function_with(n, ScopeKind::Function, name, None, false);
+            }
             "class_declaration" | "class" | "abstract_class_declaration" => self.class(n),
             "call_expression" => self.call(n),
             "new_expression" => self.new_expr(n),
