@@ -831,10 +831,16 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             });
         }
     }
-    // The non-test sites of each kind, grouped once (not searched per site).
+    // The sites whose client an instance owns (see [`owned_by_instance`]).
+    let owned: Vec<bool> = sites
+        .iter()
+        .map(|s| owned_by_instance(s, ctx.options))
+        .collect();
+    // The non-test sites of each kind, grouped once (not searched per site); an owned client is
+    // not one of the process's shared ones.
     let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, site) in sites.iter().enumerate() {
-        if !site.file.is_test {
+        if !site.file.is_test && !owned[i] {
             by_kind.entry(site.kind.as_str()).or_default().push(i);
         }
     }
@@ -851,7 +857,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             (Some(a), Some(b)) => a == b && std::ptr::eq(site.file, sites[j].file),
             _ => false,
         };
-        let (other_count, others): (usize, Vec<&Site>) = if test {
+        let (other_count, others): (usize, Vec<&Site>) = if test || owned[i] {
             (0, Vec::new())
         } else {
             let group = &by_kind[site.kind.as_str()];
@@ -995,6 +1001,31 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         out.push(d);
     }
     out
+}
+
+/// The site's client belongs to one instance of a class: it is held in a field of the class
+/// (directly or through a local, `c = new MongoClient(…); this.internal = c`) that a teardown
+/// of the class releases (`close() { await this.internal?.close() }`, also through a local).
+/// It lives and dies with its owner: a client per owner, not a second process-wide pool (a
+/// driver's internal client to another server, an owned connection).
+fn owned_by_instance(site: &Site, options: &RuleOptions) -> bool {
+    let facts = site.facts;
+    let EventKind::New { handle, .. } = &site.event.kind else {
+        return false;
+    };
+    let holders = flow_closure(facts, &facts.resolve(handle));
+    let Some(class) = holders.iter().find_map(|h| match h {
+        Place::Field { class, .. } => Some(*class),
+        _ => None,
+    }) else {
+        return false;
+    };
+    holders.iter().any(|h| {
+        facts.events_on(h).any(|r| {
+            matches!(&r.kind, EventKind::Release { method, .. } if method != "removeAllListeners")
+                && in_class_teardown(facts, r.scope, class, options)
+        })
+    })
 }
 
 /// The function a construction is returned from (`return new Redis(config)`), if it is.
