@@ -58,6 +58,7 @@ pub(crate) fn client_kind(facts: &FileFacts, e: &Event) -> Option<String> {
             class.as_str(),
             "reqwest::Client"
                 | "reqwest::blocking::Client"
+                | "reqwest::async::Client"
                 | "hyper_util::Client"
                 | "redis::Client"
                 | "async_openai::Client"

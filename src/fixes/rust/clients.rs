@@ -90,13 +90,19 @@ pub fn is_kind(ty: &str, kind: &str, src: &str) -> bool {
     kind.ends_with(&format!("::{base}")) && src.contains(&format!("{krate}::"))
 }
 
+/// The type path of client kind `kind`. reqwest 0.9's `async` module is a keyword since Rust
+/// 2018: it is spelled raw (`reqwest::r#async::Client`), which every edition reads.
+fn kind_path(kind: &str) -> Option<syn::Path> {
+    syn::parse_str(&kind.replace("::async::", "::r#async::")).ok()
+}
+
 /// A new process-wide client of `kind` named `name` (`None` for a kind whose construction
 /// needs arguments: a URL, a pool's options).
 pub fn shared_static(kind: &str, name: &str) -> Option<String> {
     let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
     let tokens = match kind {
-        "reqwest::Client" | "reqwest::blocking::Client" => {
-            let ty: syn::Path = syn::parse_str(kind).ok()?;
+        "reqwest::Client" | "reqwest::blocking::Client" | "reqwest::async::Client" => {
+            let ty = kind_path(kind)?;
             quote::quote! {
                 /// One client for the whole process: it pools connections, and clones share the pool.
                 pub(crate) static #ident: std::sync::LazyLock<#ty> =
@@ -174,7 +180,7 @@ pub fn shared_static_from(
         return None;
     }
     let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
-    let ty: syn::Path = syn::parse_str(kind).ok()?;
+    let ty = kind_path(kind)?;
     print::items(quote::quote! {
         /// One client for the whole process, with the settings it was built with: it pools
         /// connections, and clones share the pool.

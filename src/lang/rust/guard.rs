@@ -2,7 +2,7 @@
 //! (iterative, safe at any depth) and parsing (recursive), so a hostile file is reported, not a
 //! stack overflow.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 
 use super::nesting::nesting_score;
 use super::{MAX_NESTING, RustParseError};
@@ -47,7 +47,46 @@ pub(super) fn parse_guarded(text: &str) -> Result<syn::File, RustParseError> {
             timed_out: false,
         });
     }
-    syn::parse2::<syn::File>(tokens).map_err(syn_err)
+    syn::parse2::<syn::File>(tokens).or_else(|e| {
+        // Rust 2015 code (no `edition` in its manifest) uses `async`, `await` and `try` as
+        // names (`reqwest::async::Client`, `try!(…)`), which syn, parsing today's Rust, takes
+        // for keywords. Read as raw identifiers (`r#async`, same spans), such a file parses.
+        // Tried only when syn stops at one of those words (`found keyword `async``, or `use
+        // reqwest::async` where a path segment was expected); if it still fails, syn's first
+        // error is the one reported.
+        let message = e.to_string();
+        let at = text.get(e.span().byte_range()).unwrap_or_default();
+        let edition_2015 = EDITION_2018_KEYWORDS
+            .iter()
+            .any(|k| *k == at || message.contains(&format!("keyword `{k}`")));
+        if !edition_2015 {
+            return Err(syn_err(e));
+        }
+        let tokens: TokenStream = text.parse().map_err(|_| syn_err(e.clone()))?;
+        syn::parse2::<syn::File>(raw_2018_keywords(tokens)).map_err(|_| syn_err(e))
+    })
+}
+
+/// Words that became keywords in Rust 2018 and were plain names before (`dyn` aside, which
+/// 2015 code already uses as one).
+const EDITION_2018_KEYWORDS: &[&str] = &["async", "await", "try"];
+
+/// `tokens` with every identifier in [`EDITION_2018_KEYWORDS`] made raw, spans kept.
+fn raw_2018_keywords(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            TokenTree::Ident(i) if EDITION_2018_KEYWORDS.iter().any(|k| i == k) => {
+                TokenTree::Ident(proc_macro2::Ident::new_raw(&i.to_string(), i.span()))
+            }
+            TokenTree::Group(g) => {
+                let mut raw = proc_macro2::Group::new(g.delimiter(), raw_2018_keywords(g.stream()));
+                raw.set_span(g.span());
+                TokenTree::Group(raw)
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// Length in bytes of a `#!` first line that is a shebang (not an inner attribute `#![…]`),
@@ -181,6 +220,28 @@ mod tests {
             .find(|s| s.name.as_deref() == Some("f"))
             .unwrap();
         assert_eq!(&bom[f.span.start..f.span.start + 2], "fn");
+    }
+
+    #[test]
+    fn rust_2015_names_parse_and_other_errors_stay_syn_s() {
+        let old = "use reqwest::async::Client;\nfn f() -> Result<(), E> { let c = reqwest::async::Client::new(); try!(g(c)); Ok(()) }\n";
+        assert!(parse_guarded(old).is_ok());
+        // A file that fails for another reason keeps syn's own error, even with the words in it.
+        let broken = "async fn f() { let x = ; }\nfn g() { try!(h()); }\n";
+        let Err(err) = parse_guarded(broken) else {
+            panic!("parsed")
+        };
+        assert!(
+            err.message.contains("expected an expression"),
+            "{}",
+            err.message
+        );
+        // A 2018 file that uses `async` as a keyword and has an error at a name is not rescued.
+        let modern = "async fn f() {}\nuse a::async::b;\n";
+        let Err(err) = parse_guarded(modern) else {
+            panic!("parsed")
+        };
+        assert!(err.message.starts_with("not valid Rust"), "{}", err.message);
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub(super) fn compact(ts: impl ToTokens) -> String {
 pub(super) fn path_text(p: &syn::Path) -> String {
     p.segments
         .iter()
-        .map(|s| s.ident.to_string())
+        .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
         .collect::<Vec<_>>()
         .join("::")
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Instant;
 
+use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Expr, FnArg, Pat, UseTree};
 
@@ -403,9 +404,11 @@ impl Walker {
             }
         };
         match tree {
-            UseTree::Path(p) => self.record_use(&p.tree, &join(prefix, &p.ident.to_string())),
+            UseTree::Path(p) => {
+                self.record_use(&p.tree, &join(prefix, &p.ident.unraw().to_string()))
+            }
             UseTree::Name(n) => {
-                let name = n.ident.to_string();
+                let name = n.ident.unraw().to_string();
                 if name == "self" {
                     if let Some(last) = prefix.rsplit("::").next() {
                         self.uses.insert(last.to_string(), prefix.to_string());
@@ -415,8 +418,10 @@ impl Walker {
                 }
             }
             UseTree::Rename(r) => {
-                self.uses
-                    .insert(r.rename.to_string(), join(prefix, &r.ident.to_string()));
+                self.uses.insert(
+                    r.rename.unraw().to_string(),
+                    join(prefix, &r.ident.unraw().to_string()),
+                );
             }
             UseTree::Group(g) => {
                 for t in &g.items {

@@ -131,6 +131,10 @@ fn client_ctor(full: &str) -> Option<String> {
             "reqwest::blocking::Client::new" | "reqwest::blocking::Client::builder" => {
                 "reqwest::blocking::Client"
             }
+            // reqwest 0.9's async client (`reqwest::r#async`, `reqwest::async` in Rust 2015).
+            "reqwest::async::Client::new" | "reqwest::async::Client::builder" => {
+                "reqwest::async::Client"
+            }
             "hyper_util::client::legacy::Client::builder" => "hyper_util::Client",
             "redis::Client::open" => "redis::Client",
             "async_openai::Client::new" | "async_openai::Client::with_config" => {
