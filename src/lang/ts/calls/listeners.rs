@@ -24,6 +24,13 @@ impl<'a> Walker<'a> {
     /// and their synonyms); `removeAllListeners` and `abort` are recorded and left to the
     /// caller to walk.
     pub(super) fn listener_call(&mut self, s: &CallSite<'a>, o: Node<'a>) -> bool {
+        // `util.addListener(socket, 'error', fn)`, `Event.on(el, 'unload', fn)`: a helper that
+        // takes the target first, not an emitter's own `on(event, fn[, options])`. What it does
+        // with the handler is the helper's business (undici's records it for its matching
+        // `removeAllListeners(socket)`); the call is not a listener on the helper's module.
+        if helper_shaped(s) {
+            return false;
+        }
         let target = self.listen_target(o);
         self.listener_call_on(s, target, Some(o))
     }
@@ -538,6 +545,16 @@ impl<'a> Walker<'a> {
 
 /// Guard text `g` admits target `t` only while it is not a member of a set: `!s.has(t)`,
 /// `s.has(t) === false` (the code it guards adds `t`, or it would never pass twice).
+/// A listener-named method called as a helper on some target: `x.on(target, 'event', fn)`,
+/// the event name second (a string) and the first argument not one.
+fn helper_shaped(s: &CallSite<'_>) -> bool {
+    let is_string = |n: &Node<'_>| matches!(strip(*n).kind_name(), "string" | "template_string");
+    (LISTEN.contains(&s.method) || UNLISTEN.contains(&s.method) || s.method == "off")
+        && s.list.len() >= 3
+        && is_string(&s.list[1])
+        && !is_string(&s.list[0])
+}
+
 fn admits_once(g: &str, t: &str) -> bool {
     let probe = format!(".has({t})");
     let Some(at) = g.find(&probe) else {
