@@ -467,6 +467,22 @@ impl Aliases {
 fn callee_of(facts: &FileFacts, callee: &PlaceRef) -> Option<Callee> {
     match (callee, facts.resolve(callee)) {
         (_, Place::Field { name, .. }) => Some(Callee::Method(Box::from(name.as_str()))),
+        // `util.send()` on a whole module (`require('./util')`, `import * as util`): its
+        // export `send`.
+        (_, Place::Member { base, name }) => match *base {
+            Place::Binding(b) => match &facts.bindings[b].kind {
+                BindingKind::Import { source, imported }
+                    if imported == "default" || imported == "*" =>
+                {
+                    Some(Callee::Imported {
+                        source: Box::from(source.as_str()),
+                        imported: Box::from(name.as_str()),
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
+        },
         (_, Place::Binding(b)) => match &facts.bindings[b].kind {
             BindingKind::Function(s) => Some(Callee::Local(*s)),
             BindingKind::Import { source, imported } => Some(Callee::Imported {

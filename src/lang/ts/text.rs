@@ -19,20 +19,28 @@ pub(super) fn head_span(n: Node) -> Range<usize> {
 
 /// Strips parentheses and TS-only wrappers around an expression.
 pub(super) fn strip(mut n: Node) -> Node {
-    while matches!(
-        n.kind_name(),
-        "parenthesized_expression"
+    loop {
+        let next = match n.kind_name() {
+            "parenthesized_expression"
             | "non_null_expression"
             | "as_expression"
             | "satisfies_expression"
-            | "await_expression"
-    ) {
-        match n.named_child(0) {
+            | "await_expression" => n.named_child(0),
+            // `(0, utils_1.send)(…)`: how TypeScript and Babel compile a call of an imported
+            // function (so it runs without `this`); the callee is the last operand.
+            "sequence_expression"
+                if n.named_child(0).is_some_and(|c| c.kind_name() == "number")
+                    && n.named_child_count() == 2 =>
+            {
+                n.named_child(1)
+            }
+            _ => None,
+        };
+        match next {
             Some(c) => n = c,
-            None => break,
+            None => return n,
         }
     }
-    n
 }
 
 pub(super) fn is_function(n: Node) -> bool {

@@ -139,6 +139,15 @@ impl<'a> Walker<'a> {
             {
                 Some(self.place_of(site.callee))
             }
+            // `util.send()` on a module (`const util = require('./util')`, `import * as util`),
+            // and TypeScript's compiled `(0, utils_1.send)()`: a call of that module's export.
+            "member_expression"
+                if site.obj.is_some_and(|o| {
+                    o.kind_name() == "identifier" && self.import_source(self.text(o)).is_some()
+                }) =>
+            {
+                Some(self.place_of(site.callee))
+            }
             _ => None,
         };
         if let Some(callee) = callee_place {
@@ -238,7 +247,11 @@ impl<'a> Walker<'a> {
                 .first()
                 .is_some_and(|a| matches!(a.kind_name(), "string" | "template_string"))
                 || s.method == "use");
-        if route {
+        // `net.createServer((socket) => …)`, `http.createServer(opts, (req, res) => …)`: the
+        // listener runs per connection or request.
+        let server = matches!(s.method, "createServer" | "createSecureServer")
+            && s.list.iter().any(|a| is_function(*a));
+        if route || server {
             CallbackKind::Route
         } else if ITERATE.contains(&s.method)
             && s.obj.is_some_and(|o| strip(o).kind_name() != "array")
