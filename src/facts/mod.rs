@@ -77,6 +77,16 @@ pub struct FileFacts {
     /// armed). TypeScript; see [`FileFacts::exclusive`].
     #[serde(default)]
     pub exclusive_arms: Vec<(Range<usize>, Range<usize>)>,
+    /// Listener registrations and calls inside an `if (this.x)` of their own function: the
+    /// event's span and `x`, once per such `if` around it (an instance that owns its
+    /// connection, `if (this.ownsConnection)`, registers on it; one built with the flag off
+    /// does not). TypeScript.
+    #[serde(default)]
+    pub flag_guards: Vec<(Range<usize>, String)>,
+    /// `new C(…)` arguments that are the literal `false`: the construction's span and the
+    /// argument's position. TypeScript.
+    #[serde(default)]
+    pub false_args: Vec<(Range<usize>, u8)>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are

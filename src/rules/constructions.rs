@@ -21,10 +21,12 @@ pub const GLOBALS: &[&str] = &[
     "self",
 ];
 
-/// One `new C(…)` site: per argument, why it is shared (`None` when it is not).
+/// One `new C(…)` site: per argument, why it is shared (`None` when it is not), and which
+/// arguments are the literal `false`.
 #[derive(Debug, Clone, Hash)]
 pub struct Site {
     args: Vec<Option<String>>,
+    off: Vec<u8>,
 }
 
 /// The construction sites of one file (TypeScript), by the class's name as written last: a
@@ -50,7 +52,13 @@ pub fn file_sites(facts: &FileFacts, src: &str) -> Vec<(String, Site)> {
                 })
             })
             .collect();
-        out.push((name.to_string(), Site { args }));
+        let off = facts
+            .false_args
+            .iter()
+            .filter(|(span, _)| *span == e.span)
+            .map(|&(_, i)| i)
+            .collect();
+        out.push((name.to_string(), Site { args, off }));
     }
     out
 }
@@ -75,9 +83,18 @@ impl<'a> Constructions<'a> {
     /// Why the `index`-th constructor argument of `class` is shared, from the first site that
     /// shares it; `None` when no site in the project does (or none is seen).
     pub fn shared_param(&self, class: &str, index: usize) -> Option<&str> {
+        self.shared_param_unless(class, index, &[])
+    }
+
+    /// As [`Constructions::shared_param`], leaving out the sites that pass the literal `false`
+    /// at one of the positions `off`: a registration guarded by a flag the constructor takes
+    /// from there (`if (this.ownsConnection)`) does not happen for the instances those sites
+    /// make.
+    pub fn shared_param_unless(&self, class: &str, index: usize, off: &[usize]) -> Option<&str> {
         self.by_class
             .get(class)?
             .iter()
+            .filter(|s| !s.off.iter().any(|&i| off.contains(&usize::from(i))))
             .find_map(|s| s.args.get(index)?.as_deref())
     }
 }

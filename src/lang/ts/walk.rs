@@ -145,6 +145,13 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn event(&mut self, kind: EventKind, span: Range<usize>) -> usize {
+        if matches!(kind, EventKind::Listen(_) | EventKind::Call { .. }) {
+            for flag in self.guards.iter().filter_map(|g| this_flag(g)) {
+                self.facts
+                    .flag_guards
+                    .push((span.clone(), flag.to_string()));
+            }
+        }
         let stmt = self.statement_around(&span);
         self.facts.events.push(Event {
             hint: None,
@@ -309,4 +316,19 @@ impl<'a> Walker<'a> {
             _ => self.visit_children(n),
         }
     }
+}
+
+/// `x` when a condition is exactly `this.x` (parentheses and spaces aside).
+fn this_flag(cond: &str) -> Option<&str> {
+    let c = cond
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    let name = c.strip_prefix("this.")?;
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '$'))
+    .then_some(name)
 }

@@ -110,11 +110,18 @@ impl<'a> Walker<'a> {
         );
         if let Some(a) = n.field("arguments") {
             let mut c = a.walk();
-            let args = a
+            let nodes: Vec<Node<'a>> = a
                 .named_children(&mut c)
                 .filter(|x| x.kind_name() != "comment")
-                .map(|x| self.place_of(x))
                 .collect();
+            for (i, x) in nodes.iter().enumerate() {
+                if x.kind_name() == "false"
+                    && let Ok(i) = u8::try_from(i)
+                {
+                    self.facts.false_args.push((head_span(n), i));
+                }
+            }
+            let args = nodes.iter().map(|x| self.place_of(*x)).collect();
             self.event(
                 EventKind::Construct {
                     class: class.to_string(),
