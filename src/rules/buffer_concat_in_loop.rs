@@ -439,6 +439,11 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         if !facts.is_rust && drains_while_long(ctx, e) {
             continue;
         }
+        // A loop that runs only while the value is short (`while (… && page.length < size)`):
+        // it stops at the bound, one turn's worth past it at most.
+        if !facts.is_rust && stops_at_a_length(ctx, e) {
+            continue;
+        }
         // The value must outlive one iteration: declared outside the loop / callback.
         let outlives = match &place {
             Place::Binding(b) => {
@@ -573,6 +578,36 @@ fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
         // `len >`, `len >=`, or `… + len … >=` further on, never `<`.
         let rest = &cond[i + len.len()..];
         (rest.contains('>') && !rest.contains("=>")) && !cond.contains('<')
+    })
+}
+
+/// The loop around `e` goes on only while the value it rebuilds is shorter than something:
+/// its condition (of a `while`, a `do … while` or a `for` header) compares `x.length <` or
+/// `x.length <=` — a page filled up to its size, a buffer read up to a limit.
+fn stops_at_a_length(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
+    let (Some(lp), Some((lhs, _))) = (e.loop_span.clone(), appender_text(ctx, e, None)) else {
+        return false;
+    };
+    let Some(text) = ctx.source.get(lp) else {
+        return false;
+    };
+    let cond = if text.starts_with("do") {
+        text.rsplit_once("while").map(|(_, c)| c)
+    } else if text.starts_with("while") || text.starts_with("for") {
+        text.split_once('{').map(|(c, _)| c)
+    } else {
+        None
+    };
+    let Some(cond) = cond else {
+        return false;
+    };
+    let len = format!("{lhs}.length");
+    cond.match_indices(&len).any(|(i, _)| {
+        let before = cond[..i].chars().next_back();
+        let rest = cond[i + len.len()..].trim_start();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            && rest.starts_with('<')
+            && !rest.starts_with("<<")
     })
 }
 
