@@ -236,6 +236,12 @@ pub(super) fn check_once(
         if matches!(target, Place::Unknown) || reported_groups.contains(&(e.scope, target)) {
             continue;
         }
+        // Taken off in a `finally` around the registration (`try { await new Promise(…
+        // client.once('ready', onReady) …) } finally { client.removeListener('ready',
+        // onReady) }`): whichever way the wait ends, it is not left behind.
+        if removed_in_finally(facts, o) {
+            continue;
+        }
         // A pair or a handful, in practice: the first few siblings with other events.
         let siblings: Vec<usize> = groups[&(e.scope, target)]
             .iter()
@@ -294,6 +300,25 @@ pub(super) fn check_once(
         out.push(((*e).clone(), message, help, fix));
     }
     out
+}
+
+/// `o` is removed — same event, the same named handler — by a removal on the `finally` path
+/// of a function that encloses the registration.
+fn removed_in_finally(facts: &FileFacts, o: &Once) -> bool {
+    let Handler::Named(h) = o.handler else {
+        return false;
+    };
+    let handler = facts.resolve(h);
+    facts.events.iter().any(|r| {
+        let EventKind::Unlisten(u) = &r.kind else {
+            return false;
+        };
+        u.event.as_deref() == Some(o.ev)
+            && matches!(&u.handler, Handler::Named(x) if facts.resolve(x) == handler)
+            && r.path == crate::facts::PathKind::Finally
+            && !r.conditional
+            && facts.is_within(o.e.scope, r.scope)
+    })
 }
 
 /// The message and help of a `once` finding: a pair where `left_by`'s handler leaves `ev`

@@ -593,6 +593,21 @@ fn resolve_only(src: &str, await_span: std::ops::Range<usize>) -> bool {
     if let Some(rest) = awaited.strip_prefix("new Promise(") {
         return one_param_executor(rest);
     }
+    // A helper of the file that returns such a promise (`onExitOnce(child)`: `function
+    // onExitOnce(child) { return new Promise(resolve => child.once('exit', resolve)); }`).
+    let helper_call = |call: &str| {
+        call.split_once('(').is_some_and(|(name, _)| {
+            let name = name.trim();
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                && returns_resolve_only(src, name, &one_param_executor)
+        })
+    };
+    if helper_call(awaited) {
+        return true;
+    }
     let simple = !awaited.is_empty()
         && awaited
             .chars()
@@ -607,10 +622,46 @@ fn resolve_only(src: &str, await_span: std::ops::Range<usize>) -> bool {
             let before = src[..i].chars().next_back();
             let whole =
                 before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '$' | '.')));
+            let value = &src[i + pattern.len()..];
             !whole
-                || src[i + pattern.len()..]
+                || value
                     .strip_prefix("new Promise(")
                     .is_some_and(one_param_executor)
+                || helper_call(value.split([';', '\n']).next().unwrap_or(""))
+        })
+}
+
+/// The file declares `function name(…) { return new Promise(executor) … }` (or `const name =
+/// (…) => new Promise(executor)`) and `executor` is one `executor_ok` accepts.
+fn returns_resolve_only(src: &str, name: &str, executor_ok: &dyn Fn(&str) -> bool) -> bool {
+    let declared = |at: usize| {
+        src[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$'))
+    };
+    let function = format!("function {name}");
+    let by_function = src.match_indices(&function).any(|(i, _)| {
+        let rest = &src[i + function.len()..];
+        declared(i)
+            && rest.trim_start().starts_with('(')
+            && rest.split_once('{').is_some_and(|(_, body)| {
+                body.trim_start()
+                    .strip_prefix("return new Promise(")
+                    .is_some_and(executor_ok)
+            })
+    });
+    let arrow = format!("const {name} = ");
+    by_function
+        || src.match_indices(&arrow).any(|(i, _)| {
+            declared(i)
+                && src[i + arrow.len()..]
+                    .split_once("=>")
+                    .is_some_and(|(_, body)| {
+                        body.trim_start()
+                            .strip_prefix("new Promise(")
+                            .is_some_and(executor_ok)
+                    })
         })
 }
 
