@@ -417,6 +417,20 @@ mod tests {
     }
 
     #[test]
+    fn a_callee_broken_over_lines_is_named_on_one() {
+        let f = lower_ts("target\n    .on('newListener', (name) => {\n  go(name);\n});\n");
+        let callees: Vec<&str> = f
+            .scopes
+            .iter()
+            .filter_map(|s| match &s.kind {
+                ScopeKind::Callback(r) => Some(r.callee.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(callees, ["target.on"]);
+    }
+
+    #[test]
     fn timer_handles_are_placed() {
         let f = lower_ts(
             "const a = setInterval(f, 1);\nsetInterval(g, 2).unref();\nclass C { t?: any; start() { this.t = setInterval(h, 3); } }\n",

@@ -202,8 +202,14 @@ impl<'a> Walker<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        // A chain broken over lines (`target\n    .on(…)`) is named on one line in messages.
+        let one_line = if text.contains('\n') {
+            text.split_whitespace().collect::<String>()
+        } else {
+            text.to_string()
+        };
         let registrar = Registrar {
-            callee: truncate(text, 80),
+            callee: truncate(&one_line, 80),
             method: method.to_string(),
             event: list
                 .first()
