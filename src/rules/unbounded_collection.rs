@@ -236,6 +236,15 @@ fn judge(
     {
         return None;
     }
+    // Keyed by a fixed table: every value stored was just looked up by its key in a table of
+    // the code, and a miss throws or returns first.
+    if !t.facts.is_rust
+        && growth
+            .iter()
+            .all(|(file, facts, g)| keyed_by_a_table(&file.source().text, facts, g))
+    {
+        return None;
+    }
     let facts = t.facts;
     let where_ = describe_place(facts, &t.place);
     let verbs = match t.kind {
@@ -681,6 +690,68 @@ fn rust_collection_fix(
         _ => None,
     };
     specific.or_else(|| caps::cap_before_growth(src, name, caps::Shape::of(&ty)?, &sites))
+}
+
+/// `m.set(key, value)` at `g` stores only what the same function just looked up by `key` in a
+/// table (`value = SQL_MIGRATIONS[key]`, `= tables.codecs[key]`) after a miss there throws or
+/// returns (`if (value === undefined) throw …`, `if (!value) return`): the map holds at most one
+/// entry per row of that table (bullmq's SQL-by-file-name caches).
+fn keyed_by_a_table(src: &str, facts: &FileFacts, g: &Event) -> bool {
+    let Some(call) = src.get(g.span.clone()) else {
+        return false;
+    };
+    let Some((key, value)) = call
+        .split_once(".set(")
+        .and_then(|(_, args)| args.rsplit_once(')'))
+        .and_then(|(args, _)| args.split_once(','))
+        .map(|(k, v)| (k.trim(), v.trim()))
+    else {
+        return false;
+    };
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    if !word(key) || !word(value) {
+        return false;
+    }
+    let owner = &facts.scopes[named_owner(facts, g.scope)];
+    let Some(before) = src.get(owner.span.start..g.span.start) else {
+        return false;
+    };
+    let lookup = format!("{value} = ");
+    before.match_indices(&lookup).any(|(i, _)| {
+        let rhs = before[i + lookup.len()..]
+            .split([';', '\n'])
+            .next()
+            .unwrap_or("")
+            .trim();
+        // `TABLE[key]`, or a subscript made from the key (`TABLE[`${key}.sql`]`).
+        let Some(table) = rhs
+            .strip_suffix(']')
+            .and_then(|r| r.split_once('['))
+            .filter(|(_, index)| crate::facts::mentions(index, key))
+            .map(|(table, _)| table)
+        else {
+            return false;
+        };
+        let after = &before[i..];
+        word(table.split('.').next().unwrap_or(""))
+            && table.split('.').all(word)
+            && [
+                format!("if ({value} === undefined)"),
+                format!("if (!{value})"),
+                format!("if ({value} == null)"),
+            ]
+            .iter()
+            .any(|test| {
+                after.split_once(test.as_str()).is_some_and(|(_, rest)| {
+                    let rest = rest.trim_start().trim_start_matches('{').trim_start();
+                    rest.starts_with("throw") || rest.starts_with("return")
+                })
+            })
+    })
 }
 
 /// `scope` is (inside) a function named for registering something — its first word is
