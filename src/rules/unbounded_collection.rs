@@ -776,5 +776,21 @@ pub(crate) fn grows_repeatedly(facts: &FileFacts, e: &Event) -> bool {
     !matches!(
         event_lifetime(facts, e.scope, e.in_loop),
         Lifetime::Once | Lifetime::PerInstance
-    )
+    ) && !fills_in_constructor(facts, e)
+}
+
+/// `e` runs while a constructor fills its fresh instance: in the constructor's body, in a loop
+/// there, or in a `.forEach`/`.map` callback over a table (`Object.keys(defaults).forEach(k =>
+/// this.table[k] = …)`) — a finite pass per instance, not growth with use.
+fn fills_in_constructor(facts: &FileFacts, e: &Event) -> bool {
+    for s in facts.ancestors(e.scope) {
+        match &facts.scopes[s].kind {
+            ScopeKind::Method {
+                constructor: true, ..
+            } => return true,
+            ScopeKind::Callback(r) if r.kind == CallbackKind::Iteration => {}
+            _ => return false,
+        }
+    }
+    false
 }
