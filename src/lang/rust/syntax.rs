@@ -74,10 +74,18 @@ pub(super) fn compact(ts: impl ToTokens) -> String {
 }
 
 /// A path expression as text: `tokio::spawn`.
+/// An identifier's name without its raw prefix (`r#async` → `async`), as written in paths.
+pub(super) fn unraw(name: String) -> String {
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_string(),
+        None => name,
+    }
+}
+
 pub(super) fn path_text(p: &syn::Path) -> String {
     p.segments
         .iter()
-        .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
+        .map(|s| unraw(s.ident.to_string()))
         .collect::<Vec<_>>()
         .join("::")
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Instant;
 
-use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Expr, FnArg, Pat, UseTree};
 
@@ -404,11 +403,12 @@ impl Walker {
             }
         };
         match tree {
-            UseTree::Path(p) => {
-                self.record_use(&p.tree, &join(prefix, &p.ident.unraw().to_string()))
-            }
+            UseTree::Path(p) => self.record_use(
+                &p.tree,
+                &join(prefix, &super::syntax::unraw(p.ident.to_string())),
+            ),
             UseTree::Name(n) => {
-                let name = n.ident.unraw().to_string();
+                let name = super::syntax::unraw(n.ident.to_string());
                 if name == "self" {
                     if let Some(last) = prefix.rsplit("::").next() {
                         self.uses.insert(last.to_string(), prefix.to_string());
@@ -419,8 +419,8 @@ impl Walker {
             }
             UseTree::Rename(r) => {
                 self.uses.insert(
-                    r.rename.unraw().to_string(),
-                    join(prefix, &r.ident.unraw().to_string()),
+                    super::syntax::unraw(r.rename.to_string()),
+                    join(prefix, &super::syntax::unraw(r.ident.to_string())),
                 );
             }
             UseTree::Group(g) => {
