@@ -4,7 +4,7 @@
 use tree_sitter::Node;
 
 use super::super::NodeExt;
-use super::super::text::{head_span, is_function, strip};
+use super::super::text::{head_span, is_function, string_value, strip};
 use super::super::walk::Walker;
 use super::CallSite;
 use crate::facts::*;
@@ -24,12 +24,30 @@ impl<'a> Walker<'a> {
     /// and their synonyms); `removeAllListeners` and `abort` are recorded and left to the
     /// caller to walk.
     pub(super) fn listener_call(&mut self, s: &CallSite<'a>, o: Node<'a>) -> bool {
-        // `util.addListener(socket, 'error', fn)`, `Event.on(el, 'unload', fn)`: a helper that
-        // takes the target first, not an emitter's own `on(event, fn[, options])`. What it does
-        // with the handler is the helper's business (undici's records it for its matching
-        // `removeAllListeners(socket)`); the call is not a listener on the helper's module.
+        // `util.addListener(socket, 'error', fn)`, `Event.on(el, 'unload', fn)`,
+        // `Event.detach(el, 'unload', fn)`: a helper that takes the target first, not an
+        // emitter's own `on(event, fn[, options])`. It registers on (or removes from) its first
+        // argument: read as `el.on('unload', fn)`, not as a listener on the helper's module.
         if helper_shaped(s) {
-            return false;
+            let first = s.list[0];
+            let shifted = CallSite {
+                obj: Some(first),
+                method: if LISTEN.contains(&s.method) {
+                    s.method
+                } else {
+                    "removeListener"
+                },
+                list: s.list[1..].to_vec(),
+                registrar: crate::facts::Registrar {
+                    event: string_value(self.text(s.list[1]), s.list[1].kind_name()),
+                    target: Some(self.place_of(first)),
+                    ..s.registrar.clone()
+                },
+                shift: 1,
+                ..*s
+            };
+            let target = self.listen_target(first);
+            return self.listener_call_on(&shifted, target, Some(first));
         }
         let target = self.listen_target(o);
         self.listener_call_on(s, target, Some(o))
@@ -280,10 +298,16 @@ impl<'a> Walker<'a> {
             self.visit(callee);
         }
         let created = match s.args {
-            Some(a) => self.arguments(a, &reg, |i| if i == 1 { kind } else { CallbackKind::Other }),
+            Some(a) => self.arguments(a, &reg, |i| {
+                if i == 1 + s.shift {
+                    kind
+                } else {
+                    CallbackKind::Other
+                }
+            }),
             None => Vec::new(),
         };
-        let inline = created.get(1).copied().flatten();
+        let inline = created.get(1 + s.shift).copied().flatten();
         let handler = arg_list
             .get(1)
             .map_or(Handler::Other, |h| self.handler_of(*h, inline));
@@ -549,7 +573,8 @@ impl<'a> Walker<'a> {
 /// the event name second (a string) and the first argument not one.
 fn helper_shaped(s: &CallSite<'_>) -> bool {
     let is_string = |n: &Node<'_>| matches!(strip(*n).kind_name(), "string" | "template_string");
-    (LISTEN.contains(&s.method) || UNLISTEN.contains(&s.method) || s.method == "off")
+    (LISTEN.contains(&s.method) || UNLISTEN.contains(&s.method) || s.method == "detach")
+        && s.shift == 0
         && s.list.len() >= 3
         && is_string(&s.list[1])
         && !is_string(&s.list[0])

@@ -58,6 +58,9 @@ struct CallSite<'a> {
     /// The arguments, comments left out.
     list: Vec<Node<'a>>,
     registrar: Registrar,
+    /// Arguments of the call before `list` starts: 1 for a helper that takes the target first
+    /// (`util.addListener(socket, 'error', fn)` is read as `socket.on('error', fn)`).
+    shift: usize,
 }
 
 impl<'a> CallSite<'a> {
@@ -227,6 +230,7 @@ impl<'a> Walker<'a> {
             args,
             list,
             registrar,
+            shift: 0,
         })
     }
 
