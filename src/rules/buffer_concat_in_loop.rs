@@ -566,11 +566,7 @@ fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
     let Some(text) = ctx.source.get(lp) else {
         return false;
     };
-    let Some(cond) = text
-        .strip_prefix("while")
-        .and_then(|r| r.split_once('{'))
-        .map(|(c, _)| c)
-    else {
+    let Some(cond) = loop_condition(text) else {
         return false;
     };
     let len = format!("{lhs}.length");
@@ -579,6 +575,18 @@ fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
         let rest = &cond[i + len.len()..];
         (rest.contains('>') && !rest.contains("=>")) && !cond.contains('<')
     })
+}
+
+/// The condition of the loop statement `text`: after `while` in a `do … while`, the header
+/// before the body of a `while` or a `for` (its init and update included).
+fn loop_condition(text: &str) -> Option<&str> {
+    if text.starts_with("do") {
+        text.rsplit_once("while").map(|(_, c)| c)
+    } else if text.starts_with("while") || text.starts_with("for") {
+        text.split_once('{').map(|(c, _)| c)
+    } else {
+        None
+    }
 }
 
 /// The loop around `e` goes on only while the value it rebuilds is shorter than something:
@@ -591,14 +599,7 @@ fn stops_at_a_length(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
     let Some(text) = ctx.source.get(lp) else {
         return false;
     };
-    let cond = if text.starts_with("do") {
-        text.rsplit_once("while").map(|(_, c)| c)
-    } else if text.starts_with("while") || text.starts_with("for") {
-        text.split_once('{').map(|(c, _)| c)
-    } else {
-        None
-    };
-    let Some(cond) = cond else {
+    let Some(cond) = loop_condition(text) else {
         return false;
     };
     let len = format!("{lhs}.length");

@@ -275,3 +275,43 @@ fn field_param(facts: &FileFacts, ctor: ScopeId, class: ClassId, name: &str) -> 
     let param_name = from_flow.or_else(|| params.iter().find(|p| *p == name).cloned())?;
     params.iter().position(|p| *p == param_name)
 }
+
+/// The constructor parameters that decide whether registration `e` of `class` happens: `e`
+/// (or every `this.m()` call of the method holding it) sits in an `if (this.x)` of its
+/// function, and the constructor sets `this.x` from that parameter (`if (this.ownsConnection)
+/// this.forwardConnectionEvents()`). Sites passing the literal `false` there register nothing.
+pub fn guard_params(facts: &FileFacts, e: &Event, class: crate::facts::ClassId) -> Vec<usize> {
+    let flags_at = |span: &std::ops::Range<usize>| -> Vec<&str> {
+        facts
+            .flag_guards
+            .iter()
+            .filter(|(s, _)| s == span)
+            .map(|(_, f)| f.as_str())
+            .collect()
+    };
+    let mut flags = flags_at(&e.span);
+    // The method's own callers: the flags every `this.m()` call sits under.
+    let m = named_owner(facts, e.scope);
+    let ms = &facts.scopes[m];
+    if ms.class == Some(class)
+        && matches!(ms.kind, ScopeKind::Method { .. })
+        && let Some(name) = ms.name.as_deref()
+    {
+        let calls: Vec<Vec<&str>> = facts
+            .events
+            .iter()
+            .filter(|c| {
+                matches!(&c.kind, EventKind::Call { callee } if matches!(facts.resolve(callee),
+                    Place::Field { class: k, name: n } if k == class && n == name))
+            })
+            .map(|c| flags_at(&c.span))
+            .collect();
+        if let Some((first, rest)) = calls.split_first() {
+            flags.extend(first.iter().filter(|f| rest.iter().all(|r| r.contains(f))));
+        }
+    }
+    flags
+        .into_iter()
+        .filter_map(|f| injected_field_param(facts, class, f))
+        .collect()
+}

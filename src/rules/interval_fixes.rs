@@ -47,11 +47,7 @@ fn local_in_method_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool
         return None;
     }
     let name = binding.name.clone();
-    let clear = if repeat {
-        "clearInterval"
-    } else {
-        "clearTimeout"
-    };
+    let clear = clear_fn(repeat);
     let base = facts.scopes[method].name.clone().unwrap_or_default();
     let field = unique_name(&camel(&[&base, "timer"]), |n| {
         facts.classes[class].fields.iter().any(|f| f.name == n) || facts.has_word(src, n)
@@ -100,26 +96,8 @@ fn stopper_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Opt
     if !directly_in(src, &returns.body, e.stmt.start) {
         return None;
     }
-    let mut edits = Vec::new();
-    let name = match facts.resolve(handle) {
-        Place::Binding(b) if facts.bindings[b].scope == owner => facts.bindings[b].name.clone(),
-        Place::Discarded => {
-            let stmt = src.get(e.stmt.clone())?.trim_end();
-            if e.stmt.start != e.span.start || !stmt.trim_end_matches(';').ends_with(')') {
-                return None;
-            }
-            let kind = if repeat { "interval" } else { "timer" };
-            let name = unique_name(&camel(&[&fname, kind]), |n| name_in_use(facts, src, n));
-            edits.push(insert(e.span.start, format!("const {name} = ")));
-            name
-        }
-        _ => return None,
-    };
-    let clear = if repeat {
-        "clearInterval"
-    } else {
-        "clearTimeout"
-    };
+    let (name, mut edits) = local_handle(ctx, e, handle, owner, &fname, repeat)?;
+    let clear = clear_fn(repeat);
     edits.extend(return_closure(src, &returns, &format!("{clear}({name})"))?);
     Some(fix(
         format!(
@@ -150,28 +128,9 @@ fn per_connection_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool)
     if e.in_loop || e.conditional || !directly_in(src, &body, e.stmt.start) {
         return None;
     }
-    let clear = if repeat {
-        "clearInterval"
-    } else {
-        "clearTimeout"
-    };
-    let (name, mut edits) = match facts.resolve(handle) {
-        Place::Discarded => {
-            let stmt = src.get(e.stmt.clone())?.trim_end();
-            if e.stmt.start != e.span.start || !stmt.trim_end_matches(';').ends_with(')') {
-                return None;
-            }
-            let base = event.unwrap_or("connection");
-            let kind = if repeat { "interval" } else { "timer" };
-            let name = unique_name(&camel(&[base, kind]), |n| name_in_use(facts, src, n));
-            let store = insert(e.span.start, format!("const {name} = "));
-            (name, vec![store])
-        }
-        Place::Binding(b) if facts.bindings[b].scope == owner && !facts.is_module_binding(b) => {
-            (facts.bindings[b].name.clone(), Vec::new())
-        }
-        _ => return None,
-    };
+    let clear = clear_fn(repeat);
+    let base = event.unwrap_or("connection");
+    let (name, mut edits) = local_handle(ctx, e, handle, owner, base, repeat)?;
     let (end, where_) = at_owner_end(ctx, owner, &format!("{clear}({name});"))?;
     edits.push(end);
     Some(fix(
@@ -255,4 +214,47 @@ fn loop_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, f: crate::facts::ScopeI
 fn directly_in(src: &str, body: &std::ops::Range<usize>, at: usize) -> bool {
     src.get(body.start..at)
         .is_some_and(|before| before.matches('{').count() == before.matches('}').count() + 1)
+}
+
+/// The function that clears a timer: `clearInterval` for a repeating one.
+pub(super) fn clear_fn(repeat: bool) -> &'static str {
+    if repeat {
+        "clearInterval"
+    } else {
+        "clearTimeout"
+    }
+}
+
+/// The timer call at `e` is a statement of its own that starts with the call (`setInterval(…);`):
+/// an assignment can go in front of it.
+pub(super) fn bare_statement(src: &str, e: &Event) -> bool {
+    e.stmt.start == e.span.start
+        && src
+            .get(e.stmt.clone())
+            .is_some_and(|s| s.trim_end().trim_end_matches(';').ends_with(')'))
+}
+
+/// The local of `owner` that holds the timer started at `e`: its own `const`/`let`, or, for a
+/// handle thrown away in a statement of its own, a new `const <base>Interval = …` (the edit).
+fn local_handle(
+    ctx: &FileCtx,
+    e: &Event,
+    handle: &PlaceRef,
+    owner: crate::facts::ScopeId,
+    base: &str,
+    repeat: bool,
+) -> Option<(String, Vec<crate::diagnostic::Edit>)> {
+    let facts = ctx.facts;
+    match facts.resolve(handle) {
+        Place::Binding(b) if facts.bindings[b].scope == owner && !facts.is_module_binding(b) => {
+            Some((facts.bindings[b].name.clone(), Vec::new()))
+        }
+        Place::Discarded if bare_statement(ctx.source, e) => {
+            let kind = if repeat { "interval" } else { "timer" };
+            let name = unique_name(&camel(&[base, kind]), |n| name_in_use(facts, ctx.source, n));
+            let store = insert(e.span.start, format!("const {name} = "));
+            Some((name, vec![store]))
+        }
+        _ => None,
+    }
 }

@@ -281,11 +281,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
     use super::fixes::*;
     let facts = ctx.facts;
     let src = ctx.source;
-    let clear = if repeat {
-        "clearInterval"
-    } else {
-        "clearTimeout"
-    };
+    let clear = super::interval_fixes::clear_fn(repeat);
     let api = if repeat { "setInterval" } else { "setTimeout" };
     let place = facts.resolve(handle);
     let scope = &facts.scopes[e.scope];
@@ -304,9 +300,7 @@ fn ts_fix(ctx: &FileCtx, e: &Event, handle: &PlaceRef, repeat: bool) -> Option<F
         }
         Place::Discarded => {
             // Only a statement that starts with the call can take an assignment in front.
-            let stmt = src[e.stmt.clone()].trim_end();
-            let bare = e.stmt.start == e.span.start && stmt.trim_end_matches(';').ends_with(')');
-            if !bare {
+            if !super::interval_fixes::bare_statement(src, e) {
                 return None;
             }
             if facts.is_module_scope(e.scope) {

@@ -731,7 +731,11 @@ fn judge_target(
         && let Some(owner) = class
     {
         let name = facts.classes[c].name.as_deref()?;
-        let why = constructions.shared_param_unless(name, index, &guard_params(facts, e, c))?;
+        let why = constructions.shared_param_unless(
+            name,
+            index,
+            &super::constructions::guard_params(facts, e, c),
+        )?;
         return Some((
             Owner::Class(owner),
             "once per instance".into(),
@@ -761,7 +765,11 @@ fn judge_target(
             Place::Field { class: c, name } => {
                 let why = facts.classes[*c].name.as_deref().and_then(|cname| {
                     let index = injected_field_param(facts, *c, name)?;
-                    constructions.shared_param_unless(cname, index, &guard_params(facts, e, *c))
+                    constructions.shared_param_unless(
+                        cname,
+                        index,
+                        &super::constructions::guard_params(facts, e, *c),
+                    )
                 });
                 match why {
                     Some(why) => format!("an injected object (shared: {why})"),
@@ -1154,44 +1162,4 @@ fn released_on_every_path(facts: &FileFacts, b: crate::facts::BindingId) -> bool
                     .take_while(|&s| s != home)
                     .any(|s| facts.scopes[s].path == crate::facts::PathKind::Finally))
     })
-}
-
-/// The constructor parameters that decide whether registration `e` of `class` happens: `e`
-/// (or every `this.m()` call of the method holding it) sits in an `if (this.x)` of its
-/// function, and the constructor sets `this.x` from that parameter (`if (this.ownsConnection)
-/// this.forwardConnectionEvents()`). Sites passing the literal `false` there register nothing.
-fn guard_params(facts: &FileFacts, e: &Event, class: crate::facts::ClassId) -> Vec<usize> {
-    let flags_at = |span: &std::ops::Range<usize>| -> Vec<&str> {
-        facts
-            .flag_guards
-            .iter()
-            .filter(|(s, _)| s == span)
-            .map(|(_, f)| f.as_str())
-            .collect()
-    };
-    let mut flags = flags_at(&e.span);
-    // The method's own callers: the flags every `this.m()` call sits under.
-    let m = named_owner(facts, e.scope);
-    let ms = &facts.scopes[m];
-    if ms.class == Some(class)
-        && matches!(ms.kind, ScopeKind::Method { .. })
-        && let Some(name) = ms.name.as_deref()
-    {
-        let calls: Vec<Vec<&str>> = facts
-            .events
-            .iter()
-            .filter(|c| {
-                matches!(&c.kind, EventKind::Call { callee } if matches!(facts.resolve(callee),
-                    Place::Field { class: k, name: n } if k == class && n == name))
-            })
-            .map(|c| flags_at(&c.span))
-            .collect();
-        if let Some((first, rest)) = calls.split_first() {
-            flags.extend(first.iter().filter(|f| rest.iter().all(|r| r.contains(f))));
-        }
-    }
-    flags
-        .into_iter()
-        .filter_map(|f| super::constructions::injected_field_param(facts, class, f))
-        .collect()
 }

@@ -116,25 +116,8 @@ fn skip_whitespace(mut s: &str) -> &str {
             && (!s.starts_with("/**") || s.starts_with("/***"))
             && !s.starts_with("/*!")
         {
-            // Nested block comments: find the matching `*/`.
-            let bytes = s.as_bytes();
-            let (mut depth, mut i) = (0usize, 0usize);
-            let mut end = None;
-            while i + 1 < bytes.len() {
-                if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-                    depth += 1;
-                    i += 1;
-                } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i + 2);
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            match end {
+            // Nested block comments: to the matching `*/`.
+            match super::nesting::block_comment_len(s) {
                 Some(e) => s = &s[e..],
                 None => return s,
             }

@@ -234,25 +234,7 @@ impl Lexer<'_> {
 
     /// Advances past a (possibly nested) block comment starting at `/*`.
     fn skip_block_comment(&mut self) {
-        let bytes = self.s.as_bytes();
-        let mut depth = 0usize;
-        let mut i = self.i;
-        while i + 1 < bytes.len() {
-            if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-                depth += 1;
-                i += 2;
-            } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-                depth -= 1;
-                i += 2;
-                if depth == 0 {
-                    self.i = i;
-                    return;
-                }
-            } else {
-                i += 1;
-            }
-        }
-        self.i = bytes.len();
+        self.i += block_comment_len(self.rest()).unwrap_or(self.rest().len());
     }
 
     /// Advances past a cooked string body after its opening `"`, then a suffix.
@@ -461,6 +443,30 @@ impl Lexer<'_> {
         let word = &self.s[start..self.i];
         Tok::Ident(word == "else" || word == "as")
     }
+}
+
+/// The length of the (possibly nested) block comment `s` starts with (at `/*`), or `None` when
+/// it is not closed.
+pub(super) fn block_comment_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// The tokens proc-macro2 makes of a doc comment: `#`, `!` if inner, `[doc = "…"]`.
