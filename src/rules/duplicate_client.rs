@@ -901,33 +901,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             continue;
         }
         let kind = &site.kind;
-        let message = if per_use {
-            let when = match lifetime {
-                Lifetime::Repeated => format!(
-                    "in code that runs repeatedly ({})",
-                    describe_scope(facts, site.event.scope)
-                ),
-                _ => format!(
-                    "on every call of {}",
-                    describe_scope(facts, named_owner(facts, site.event.scope))
-                ),
-            };
-            let also = match other_count {
-                0 => String::new(),
-                1 => " (and 1 other construction site exists)".to_string(),
-                n => format!(" (and {n} other construction sites exist)"),
-            };
-            format!(
-                "a new `{kind}` client is constructed {when}: each one opens its own \
-                     connection pool that nothing closes{also}"
-            )
-        } else {
-            format!(
-                "`{kind}` client constructed at {} sites in the project: each holds its own \
-                     connection pool, sockets and retry state for the life of the process",
-                other_count + 1
-            )
-        };
+        let message = message(site, per_use, lifetime, other_count);
         let mut d = META.report(site.file.path.clone(),
                 site.event.span.clone(),
                 message,
@@ -951,40 +925,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             );
         }
         if facts.is_rust {
-            // Built in a loop from nothing the loop binds: once, before the loop.
-            let source = site.file.source();
-            let src = &source.text;
-            // Not when the function itself runs per request: the hoisted client would
-            // still be built on every call (the shared static below is the fix then).
-            let per_request = rust_per_request_fn(facts, site.event.scope);
-            let hoisted = (per_use && lifetime == Lifetime::Repeated && !per_request)
-                .then_some(site.event.loop_span.as_ref())
-                .flatten()
-                .and_then(|l| {
-                    let extent =
-                        crate::fixes::rust::clients::construction_extent(src, &site.event.span)?;
-                    crate::fixes::rust::clients::hoist_out_of_loop(
-                        src,
-                        kind,
-                        &site.event.stmt,
-                        &extent,
-                        l,
-                    )
-                });
-            // Built by a factory this file calls in a loop: once, before that loop.
-            let hoisted = hoisted.or_else(|| {
-                if !per_use || site.event.in_loop || per_request {
-                    return None;
-                }
-                let owner = &facts.scopes[named_owner(facts, site.event.scope)];
-                crate::fixes::rust::clients::hoist_factory_call(
-                    src,
-                    kind,
-                    owner.name.as_deref()?,
-                    &owner.span,
-                )
-            });
-            d.fixes.extend(hoisted);
+            d.fixes.extend(hoist_fix(site, per_use, lifetime));
             d.fixes.extend(rust_fix(
                 ctx,
                 &sites,
@@ -1026,6 +967,65 @@ fn owned_by_instance(site: &Site, options: &RuleOptions) -> bool {
             matches!(&r.kind, EventKind::Release { method, .. } if method != "removeAllListeners")
                 && in_class_teardown(facts, r.scope, class, options)
         })
+    })
+}
+
+/// The finding's message: a client built per use (`per_use`, at `lifetime`), or one of
+/// `other_count + 1` construction sites.
+fn message(site: &Site, per_use: bool, lifetime: Lifetime, other_count: usize) -> String {
+    let (facts, kind) = (site.facts, &site.kind);
+    if per_use {
+        let when = match lifetime {
+            Lifetime::Repeated => format!(
+                "in code that runs repeatedly ({})",
+                describe_scope(facts, site.event.scope)
+            ),
+            _ => format!(
+                "on every call of {}",
+                describe_scope(facts, named_owner(facts, site.event.scope))
+            ),
+        };
+        let also = match other_count {
+            0 => String::new(),
+            1 => " (and 1 other construction site exists)".to_string(),
+            n => format!(" (and {n} other construction sites exist)"),
+        };
+        format!(
+            "a new `{kind}` client is constructed {when}: each one opens its own \
+                 connection pool that nothing closes{also}"
+        )
+    } else {
+        format!(
+            "`{kind}` client constructed at {} sites in the project: each holds its own \
+                 connection pool, sockets and retry state for the life of the process",
+            other_count + 1
+        )
+    }
+}
+
+/// A Rust client built in a loop from nothing the loop binds: built once, before the loop; or
+/// built by a factory this file calls in a loop: that call, once, before its loop. Not when the
+/// function itself runs per request: the hoisted client would still be built on every call
+/// (the shared static of [`rust_fix`] is the fix then).
+fn hoist_fix(site: &Site, per_use: bool, lifetime: Lifetime) -> Option<crate::diagnostic::Fix> {
+    use crate::fixes::rust::clients::{construction_extent, hoist_factory_call, hoist_out_of_loop};
+    let (facts, kind) = (site.facts, site.kind.as_str());
+    let source = site.file.source();
+    let src = &source.text;
+    let per_request = rust_per_request_fn(facts, site.event.scope);
+    let in_loop = (per_use && lifetime == Lifetime::Repeated && !per_request)
+        .then_some(site.event.loop_span.as_ref())
+        .flatten()
+        .and_then(|l| {
+            let extent = construction_extent(src, &site.event.span)?;
+            hoist_out_of_loop(src, kind, &site.event.stmt, &extent, l)
+        });
+    in_loop.or_else(|| {
+        if !per_use || site.event.in_loop || per_request {
+            return None;
+        }
+        let owner = &facts.scopes[named_owner(facts, site.event.scope)];
+        hoist_factory_call(src, kind, owner.name.as_deref()?, &owner.span)
     })
 }
 
