@@ -310,8 +310,10 @@ impl<'a> Walker<'a> {
         let excused = |h: &Node<'a>| {
             let body = strip(*h).field("body");
             swallows::explained(body)
-                || statement_of(n)
-                    .is_some_and(|st| swallows::commented_above(st.start_byte(), self.src))
+                || statement_of(n).is_some_and(|st| {
+                    swallows::commented_above(st.start_byte(), self.src)
+                        || swallows::explained_by_its_try(st)
+                })
                 || swallows::secondary_failure(n, self.src)
                 || statement_of(n).is_some_and(|st| swallows::error_reported_next(st, self.src))
                 || s.obj.is_some_and(|o| {

@@ -706,6 +706,29 @@ pub(super) fn explained_before(try_block: Option<Node>) -> bool {
     })
 }
 
+/// `try { store.delete(key)?.catch?.(noop) } catch { // Fail silently }`: the statement is the
+/// only one of a `try` whose `catch` body holds a comment. The author said once, for the whole
+/// operation, that it fails silently; the no-op handler is the asynchronous half of that catch.
+pub(super) fn explained_by_its_try(statement: Node) -> bool {
+    let Some(block) = statement
+        .parent()
+        .filter(|b| b.kind_name() == "statement_block")
+    else {
+        return false;
+    };
+    let Some(t) = block.parent().filter(|t| t.kind_name() == "try_statement") else {
+        return false;
+    };
+    let mut c = block.walk();
+    let only = block
+        .named_children(&mut c)
+        .filter(|s| s.kind_name() != "comment")
+        .count()
+        == 1;
+    only && t.field("body").is_some_and(|b| b.id() == block.id())
+        && explained(t.field("handler").and_then(|h| h.field("body")))
+}
+
 /// `for (const id of ids) { try { return await connect(id); } catch {} }`: trying candidates
 /// in turn. The `try` is the last statement of a loop's body and its block leaves the loop when
 /// a candidate works (`return`, `break`), so the empty catch means "try the next one"; and the
