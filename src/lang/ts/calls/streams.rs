@@ -3,6 +3,7 @@
 
 use tree_sitter::Node;
 
+use super::super::NodeExt;
 use super::super::text::{head_span, strip};
 use super::super::walk::Walker;
 use super::CallSite;
@@ -48,7 +49,14 @@ impl<'a> Walker<'a> {
                     callee_text.split('.').next().unwrap_or(""),
                     &["fs/promises", "node:fs/promises"],
                 ));
-        if stream || file_handle {
+        // `this.createReadStream()`: the class's own stream factory (a MIME node rendering
+        // itself), not a file or zlib stream; what it returns is the class's business.
+        let own_factory = s.obj.is_some_and(|o| {
+            let o = strip(o);
+            o.kind_name() == "this"
+                || (o.kind_name() == "identifier" && self.this_alias(self.text(o)).is_some())
+        });
+        if (stream || file_handle) && !own_factory {
             let (handle, _, _) = self.placement(s.n);
             self.event(
                 EventKind::Stream {
