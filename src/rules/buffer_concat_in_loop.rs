@@ -602,13 +602,23 @@ fn stops_at_a_length(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
     let Some(cond) = loop_condition(text) else {
         return false;
     };
-    let len = format!("{lhs}.length");
-    cond.match_indices(&len).any(|(i, _)| {
-        let before = cond[..i].chars().next_back();
-        let rest = cond[i + len.len()..].trim_start();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-            && rest.starts_with('<')
-            && !rest.starts_with("<<")
+    // `y.length <` for the value itself, or for a sibling the same loop fills
+    // (`page = page.concat(items); jobs = jobs.concat(…)` while `page.length < pageSize`):
+    // the loop ends once that one is long enough, and each turn appends to both.
+    let fills = |y: &str| {
+        y == lhs
+            || [format!("{y} = {y}.concat("), format!("{y}.push(")]
+                .iter()
+                .any(|p| text.contains(p.as_str()))
+    };
+    cond.match_indices(".length").any(|(i, _)| {
+        let head = &cond[..i];
+        let y_start = head
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '.'))
+            .map_or(0, |j| j + 1);
+        let y = &head[y_start..];
+        let rest = cond[i + ".length".len()..].trim_start();
+        !y.is_empty() && fills(y) && rest.starts_with('<') && !rest.starts_with("<<")
     })
 }
 

@@ -599,15 +599,20 @@ impl<'a> Walker<'a> {
                 && self.reduce_accumulator(root))
     }
 
-    /// A C-style `for` that steps one item at a time (`i++`, `++i`, `i += 1`) up to a
-    /// collection's size (`i < rows.length`, `i !== errors.length`, `i < set.size`). Stepping
-    /// through a buffer by a chunk's size (`offset += frameBytes`) is a chunked read, not this.
+    /// A C-style `for` that steps a fixed number of items at a time (`i++`, `++i`, `i += 1`,
+    /// `ix += 2` over key/value pairs) up to a collection's size (`i < rows.length`,
+    /// `i !== errors.length`, `i < set.size`, or `iy` from `let ix = 0, iy = value.length`).
+    /// Stepping through a buffer by a chunk's size (`offset += frameBytes`) is a chunked read,
+    /// not this.
     fn counts_up_to_a_size(&self, f: Node<'a>) -> bool {
         let (Some(cond), Some(step)) = (f.field("condition"), f.field("increment")) else {
             return false;
         };
         let step = self.text(step).replace(' ', "");
-        if !(step.ends_with("++") || step.starts_with("++") || step.ends_with("+=1")) {
+        let by_literal = step.split_once("+=").is_some_and(|(_, n)| {
+            !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()) && n != "0"
+        });
+        if !(step.ends_with("++") || step.starts_with("++") || by_literal) {
             return false;
         }
         let cond = match cond.kind_name() {
@@ -623,8 +628,19 @@ impl<'a> Walker<'a> {
                 Some("<" | "<=" | "!==" | "!=")
             )
             && cond.field("right").is_some_and(|r| {
-                let r = self.text(strip(r));
-                r.ends_with(".length") || r.ends_with(".size")
+                let r = strip(r);
+                let sized = |t: &str| t.ends_with(".length") || t.ends_with(".size");
+                sized(self.text(r))
+                    || (r.kind_name() == "identifier"
+                        && f.field("initializer").is_some_and(|init| {
+                            let name = self.text(r);
+                            let mut c = init.walk();
+                            init.named_children(&mut c).any(|d| {
+                                d.kind_name() == "variable_declarator"
+                                    && d.field("name").is_some_and(|n| self.text(n) == name)
+                                    && d.field("value").is_some_and(|v| sized(self.text(strip(v))))
+                            })
+                        }))
             })
     }
 
