@@ -87,6 +87,10 @@ pub struct FileFacts {
     /// argument's position. TypeScript.
     #[serde(default)]
     pub false_args: Vec<(Range<usize>, u8)>,
+    /// `new C(…).m(…)`: the class as written last and the method called straight on the
+    /// fresh instance, which nothing else holds. TypeScript.
+    #[serde(default)]
+    pub fresh_calls: Vec<(String, String)>,
     /// name → scope → first binding of that name in that scope, filled by
     /// [`FileFacts::finish`]. (Minified code declares the same short names in thousands of
     /// scopes: a list per name made every lookup linear.) This and the two indices below are

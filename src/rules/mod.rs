@@ -650,13 +650,35 @@ pub fn project_lifetime(
 ) -> Lifetime {
     let facts = ctx.facts;
     let owner = named_owner(facts, e.scope);
-    if e.scope == owner
-        && !e.in_loop
+    if !e.in_loop
+        && runs_with(facts, e.scope, owner)
         && let Some(l) = summaries.frequency(ctx.path, owner)
     {
         return l;
     }
     event_lifetime(facts, e.scope, e.in_loop)
+}
+
+/// Code in `scope` runs exactly when its function `owner` does: it is the body itself, or a
+/// callback that runs once per run of its parent (a `new Promise` executor, a `.then`
+/// continuation, a `once` handler), all the way up, outside any loop.
+fn runs_with(facts: &FileFacts, scope: ScopeId, owner: ScopeId) -> bool {
+    let mut s = scope;
+    while s != owner {
+        let sc = &facts.scopes[s];
+        let inherits = !sc.in_loop
+            && matches!(&sc.kind, crate::facts::ScopeKind::Callback(r)
+                if matches!(r.kind, crate::facts::CallbackKind::PromiseExecutor
+                    | crate::facts::CallbackKind::OnceHandler
+                    | crate::facts::CallbackKind::Deferred
+                    | crate::facts::CallbackKind::Continuation
+                    | crate::facts::CallbackKind::Other));
+        match sc.parent {
+            Some(p) if inherits => s = p,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The event sits in a loop that repeats over the life of the process (not a start-up loop).

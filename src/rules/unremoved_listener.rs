@@ -773,6 +773,10 @@ fn judge_target(
                 });
                 match why {
                     Some(why) => format!("an injected object (shared: {why})"),
+                    // Once per instance, like a registration in the constructor itself (a
+                    // method only ever called on a fresh instance): the instance's own object
+                    // unless some construction site hands it something shared.
+                    None if lifetime == Lifetime::PerInstance => return None,
                     None => "an injected object, handed in through the constructor".to_string(),
                 }
             }

@@ -343,7 +343,11 @@ impl FileSummary {
             return Lifetime::Once;
         }
         let Some(calls) = sites.get(&(class, name.to_string())) else {
-            return own;
+            return if fresh_only(facts, class, name) {
+                Lifetime::PerInstance
+            } else {
+                own
+            };
         };
         visiting[f] = true;
         let mut rhythm = Lifetime::Once;
@@ -367,6 +371,33 @@ impl FileSummary {
         memo[f] = Some(l);
         l
     }
+}
+
+/// Method `name` of a class no other file can reach (not exported) is called only straight
+/// on a fresh instance: every `new C(…)` of the file is `new C(…).name(…)`, so no one holds
+/// the instance to call it again — it runs once per instance
+/// (`return new StreamBasedExecutor(client, query, stream).execute()`).
+fn fresh_only(facts: &FileFacts, class: crate::facts::ClassId, name: &str) -> bool {
+    let Some(cname) = facts.classes[class].name.as_deref() else {
+        return false;
+    };
+    if facts.is_exported(cname) {
+        return false;
+    }
+    let chained = facts
+        .fresh_calls
+        .iter()
+        .filter(|(c, m)| c == cname && m == name)
+        .count();
+    let built = facts
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, EventKind::Construct { class, .. }
+                if class.rsplit('.').next() == Some(cname))
+        })
+        .count();
+    chained > 0 && chained == built
 }
 
 /// Event `i` is `return x` / `return Promise.resolve(x)`: an escape right after the `Exit` of

@@ -98,6 +98,20 @@ impl<'a> Walker<'a> {
             .map(|o| self.object_keys(o))
             .unwrap_or_default();
         self.cache_construction(n, last, &first_arg_keys);
+        // `new C(…).m(…)`: `m` runs on an instance nothing else holds.
+        if n.field("arguments").is_some()
+            && let Some(member) = n.parent().filter(|p| p.kind_name() == "member_expression")
+            && let Some(call) = member
+                .parent()
+                .filter(|c| c.kind_name() == "call_expression")
+            && call
+                .field("function")
+                .is_some_and(|f| f.id() == member.id())
+            && let Some(prop) = member.field("property")
+        {
+            let method = self.text(prop).to_string();
+            self.facts.fresh_calls.push((last.to_string(), method));
+        }
         self.ws_server_construction(n, class, last, &first_arg_keys);
         self.event(
             EventKind::New {
