@@ -119,7 +119,11 @@ fn shared_arg(facts: &FileFacts, src: &str, site: &Event, arg: &Place) -> Option
             Some(format!("module-level `{}`", b.name))
         }
         // The constructing object's own field, or itself: shared when this construction runs
-        // more than once per that object (a method, a handler), not once in its constructor.
+        // more than once per that object (a method, a handler), not once in its constructor —
+        // unless a method fills the field with a fresh object (`connect() { this.netClient =
+        // new net.Socket() … this.bindSocketListeners() }`): each construction is handed the
+        // object of that run, one instance per socket.
+        Place::Field { .. } if refilled_fresh(facts, root) => None,
         Place::Field { .. } | Place::This(Some(_)) if lifetime != Lifetime::PerInstance => {
             Some(format!(
                 "`{}` from code that runs more than once for it",
@@ -128,6 +132,20 @@ fn shared_arg(facts: &FileFacts, src: &str, site: &Event, arg: &Place) -> Option
         }
         _ => None,
     }
+}
+
+/// A method other than the constructor stores a fresh object (`new X(…)`) in `field`.
+fn refilled_fresh(facts: &FileFacts, field: &Place) -> bool {
+    facts.events_on(field).any(|x| {
+        matches!(x.kind, EventKind::New { .. })
+            && !matches!(
+                facts.scopes[named_owner(facts, x.scope)].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            )
+    })
 }
 
 /// `slot = make()` earlier in the function that constructs: the instance gets this run's
