@@ -85,7 +85,9 @@ impl Rule for UnclosedStream {
                     if api.ends_with("createReadStream") && closes_itself(ctx, e, handle) {
                         continue;
                     }
-                    if let Some(why) = judge(facts, e, handle, *file_handle) {
+                    if let Some(why) = judge(facts, e, handle, *file_handle)
+                        .filter(|_| !(*file_handle && closed_next(ctx, e, handle)))
+                    {
                         out.push(
                             META.report(ctx.path.to_path_buf(),
                                 e.span.clone(),
@@ -276,6 +278,22 @@ fn closes_itself(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> bool {
         EventKind::Listen(l) => l.event.as_deref() == Some("data"),
         EventKind::Pipe { to, .. } => !is_response(facts, &facts.resolve(to)),
         _ => false,
+    })
+}
+
+/// `const fd = await open(path, 'r'); await fd.close();`: the statement right after the one
+/// that opens the handle closes it, so nothing can fail in between (a probe that the file can
+/// be opened). A `finally` adds nothing there.
+fn closed_next(ctx: &FileCtx, e: &Event, handle: &PlaceRef) -> bool {
+    let place = ctx.facts.resolve(handle);
+    ctx.facts.events_on(&place).any(|r| {
+        matches!(&r.kind, EventKind::Release { method, .. } if method == "close")
+            && r.scope == e.scope
+            && e.stmt.end <= r.span.start
+            && ctx
+                .source
+                .get(e.stmt.end..r.span.start)
+                .is_some_and(|between| matches!(between.trim(), "" | "await" | ";"))
     })
 }
 
