@@ -837,6 +837,7 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         .iter()
         .map(|s| owned_by_instance(s, ctx.options))
         .collect();
+    let owners: Vec<Option<crate::facts::ClassId>> = sites.iter().map(constructor_owner).collect();
     // The non-test sites of each kind, grouped once (not searched per site); an owned client is
     // not one of the process's shared ones.
     let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -854,9 +855,14 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         // How many other sites there are, and the first few of them as labels.
         // The returns of one factory (`if (blocking) return new Redis({...config, …});
         // return new Redis(config);`) are one construction site: each call makes one.
-        let same_factory = |j: usize| match (returned_from(site), returned_from(&sites[j])) {
-            (Some(a), Some(b)) => a == b && std::ptr::eq(site.file, sites[j].file),
-            _ => false,
+        // So are the constructors of one Rust type that keep the client in the value they
+        // build: one client per value (they still count against a `static` or another type's).
+        let same_factory = |j: usize| {
+            std::ptr::eq(site.file, sites[j].file)
+                && match (returned_from(site), returned_from(&sites[j])) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => owners[i].is_some() && owners[i] == owners[j],
+                }
         };
         let (other_count, others): (usize, Vec<&Site>) = if test || owned[i] {
             (0, Vec::new())
@@ -950,6 +956,34 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
 /// of the class releases (`close() { await this.internal?.close() }`, also through a local).
 /// It lives and dies with its owner: a client per owner, not a second process-wide pool (a
 /// driver's internal client to another server, an owned connection).
+/// Rust: the type whose constructor puts this site's client in a field of the value it
+/// builds (`fn new(params) -> RedisResult<Self> { Ok(Self { client: Client::open(params)?, … })
+/// }`, directly or through a local): the value owns the client and drops it with itself, so
+/// the type's constructors (`new`, `new_with_config`) make one client per value between them.
+fn constructor_owner(site: &Site) -> Option<crate::facts::ClassId> {
+    let facts = site.facts;
+    let EventKind::New { handle, .. } = &site.event.kind else {
+        return None;
+    };
+    let owner = &facts.scopes[named_owner(facts, site.event.scope)];
+    if !facts.is_rust
+        || !matches!(
+            owner.kind,
+            ScopeKind::Method {
+                constructor: true,
+                ..
+            }
+        )
+    {
+        return None;
+    }
+    let class = owner.class?;
+    flow_closure(facts, &facts.resolve(handle))
+        .iter()
+        .any(|h| matches!(h, Place::Field { class: c, .. } if *c == class))
+        .then_some(class)
+}
+
 fn owned_by_instance(site: &Site, options: &RuleOptions) -> bool {
     let facts = site.facts;
     let EventKind::New { handle, .. } = &site.event.kind else {

@@ -687,7 +687,7 @@ pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
 }
 
 /// A file that holds tests by the built-in set: names with `.test.` or `.spec.`, files under a
-/// folder named `__tests__`, `__mocks__`, `test`, `tests`, `bench`, `benches` or
+/// folder named `__tests__`, `__mocks__`, `test`, `tests`, `testing`, `bench`, `benches` or
 /// `benchmarks`. Its timers and clients are not the service's. (`[files] tests` replaces the
 /// set; see [`is_test`].)
 pub fn is_test_file(path: &Path) -> bool {
@@ -701,6 +701,7 @@ pub fn is_test_file(path: &Path) -> bool {
                 "__mocks__",
                 "test",
                 "tests",
+                "testing",
                 "benches",
                 "bench",
                 "benchmarks",

@@ -70,6 +70,7 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
             closures: 0,
             blocking: 0,
             aliases: Default::default(),
+            exits_after: 0,
         };
         u.visit_block(f.block);
     }
@@ -243,11 +244,11 @@ fn pacing(ch: &Channel, fns: &[Func], uses: &Uses, dropped: &[bool]) -> Option<Q
     if sends.iter().all(|s| s.after_permit) {
         return Some(QueuePacing::PermitPaced);
     }
-    // A hand-made oneshot: the sender stays a local, is never cloned or handed on, and is sent
-    // on once, outside any loop or closure.
+    // A hand-made oneshot: the sender stays a local, is never cloned or handed on, and each
+    // send runs once, outside any loop or closure, or as the loop's last act before it
+    // `break`s or `return`s: a fixed number of messages.
     if tx.len() == 1
-        && sends.len() == 1
-        && sends[0].once
+        && sends.iter().all(|s| s.once)
         && !uses
             .escapes
             .iter()
@@ -627,7 +628,7 @@ struct Send {
     func: usize,
     /// The message carries a fresh one-shot sender whose receiver the function awaits.
     awaits_reply: bool,
-    /// Not inside a loop or a closure.
+    /// Not inside a loop or a closure, or followed by a `break`/`return` of its only loop.
     once: bool,
     /// In `Drop::drop`.
     in_drop: bool,
@@ -693,6 +694,9 @@ struct FnUses<'u> {
     blocking: usize,
     /// Locals cloned from a field (`let rx = self.receiver.clone();`): the same channel end.
     aliases: std::collections::HashMap<String, End>,
+    /// Statements being walked that a later statement of their block follows with a `break`
+    /// or `return`: what they send is the last thing the loop does.
+    exits_after: usize,
 }
 
 impl FnUses<'_> {
@@ -1018,7 +1022,8 @@ impl<'a> Visit<'a> for FnUses<'_> {
                 on,
                 func: self.func,
                 awaits_reply,
-                once: self.loops.is_empty() && self.closures == 0,
+                once: (self.loops.is_empty() || (self.loops.len() == 1 && self.exits_after > 0))
+                    && self.closures == 0,
                 in_drop: self.in_drop,
                 after_permit: self.permit,
             });
@@ -1054,26 +1059,50 @@ impl<'a> Visit<'a> for FnUses<'_> {
 
     fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
         self.loops.push(waits_in(&w.body));
+        let outer = std::mem::take(&mut self.exits_after);
         visit::visit_expr_while(self, w);
-        self.loops.pop();
-    }
-
-    fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
-        self.loops.push(waits_in(&l.body));
-        visit::visit_expr_loop(self, l);
+        self.exits_after = outer;
         self.loops.pop();
     }
 
     fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
         self.loops.push(waits_in(&l.body));
+        let outer = std::mem::take(&mut self.exits_after);
         visit::visit_expr_for_loop(self, l);
+        self.exits_after = outer;
         self.loops.pop();
     }
 
     fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
         self.closures += 1;
+        let outer = std::mem::take(&mut self.exits_after);
         visit::visit_expr_closure(self, c);
+        self.exits_after = outer;
         self.closures -= 1;
+    }
+
+    /// `if let Err(e) = tx.send(v) { … } break 'receiving;`: a statement that a later one of
+    /// its block follows with a `break` or `return` runs at most once per run of its loop's
+    /// last turn (a loop inside it starts afresh).
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        let exit_at = b
+            .stmts
+            .iter()
+            .position(|st| matches!(st, syn::Stmt::Expr(Expr::Break(_) | Expr::Return(_), _)));
+        for (i, st) in b.stmts.iter().enumerate() {
+            let exits = exit_at.is_some_and(|j| j > i);
+            self.exits_after += usize::from(exits);
+            self.visit_stmt(st);
+            self.exits_after -= usize::from(exits);
+        }
+    }
+
+    fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
+        self.loops.push(waits_in(&l.body));
+        let outer = std::mem::take(&mut self.exits_after);
+        visit::visit_expr_loop(self, l);
+        self.exits_after = outer;
+        self.loops.pop();
     }
 
     // Items nested in a function are walked as functions of their own.

@@ -70,10 +70,7 @@ struct PendingArgs(Vec<(String, usize, bool)>);
 pub(super) fn is_test_item(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().segments.last().is_some_and(|s| s.ident == "test")
-            || (a.path().is_ident("cfg")
-                && a.meta
-                    .require_list()
-                    .is_ok_and(|l| l.tokens.to_string() == "test"))
+            || super::syntax::cfg_test_only(a)
     })
 }
 

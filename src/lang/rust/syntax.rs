@@ -73,6 +73,41 @@ pub(super) fn compact(ts: impl ToTokens) -> String {
         .collect()
 }
 
+/// `#[cfg(test)]`, or a `cfg` whose predicate cannot hold outside tests
+/// (`#[cfg(all(test, feature = "testing"))]`): the item is compiled for tests only.
+/// `any(test, …)` can hold in a normal build, so it is not.
+pub(super) fn cfg_test_only(a: &syn::Attribute) -> bool {
+    fn needs_test(p: &str) -> bool {
+        if p == "test" {
+            return true;
+        }
+        let Some(inner) = p.strip_prefix("all(").and_then(|r| r.strip_suffix(')')) else {
+            return false;
+        };
+        // The top-level arguments of `all(…)`: any one that needs `test` makes it need it.
+        let mut depth = 0usize;
+        let mut start = 0;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    if needs_test(&inner[start..i]) {
+                        return true;
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        needs_test(&inner[start..])
+    }
+    a.path().is_ident("cfg")
+        && a.meta
+            .require_list()
+            .is_ok_and(|l| needs_test(&compact(&l.tokens)))
+}
+
 /// A path expression as text: `tokio::spawn`.
 /// An identifier's name without its raw prefix (`r#async` → `async`), as written in paths.
 pub(super) fn unraw(name: String) -> String {

@@ -10,7 +10,7 @@ use syn::{Expr, FnArg, Item, Pat, Stmt, Type};
 use super::Walker;
 use super::spans::{Ranged, span_range};
 use super::syntax::{
-    LiteralScan, StaticItems, arc_type, compact, is_constructor_name, is_unsafe_fn,
+    LiteralScan, StaticItems, arc_type, cfg_test_only, compact, is_constructor_name, is_unsafe_fn,
     literal_lookalikes, path_text, rebuilds_from_itself,
 };
 use crate::facts::*;
@@ -173,7 +173,10 @@ impl<'a> Visit<'a> for Walker {
                 self.unsafe_depth += unsafe_fn;
                 // A consuming `fn x(mut self, ..) -> Self` builds a new value (a builder step).
                 let constructor = match receiver {
-                    None => is_constructor_name(&name),
+                    None => {
+                        is_constructor_name(&name)
+                            || returns_self(&f.sig.output, &seg.ident.to_string())
+                    }
                     Some(by_value) => by_value,
                 };
                 self.scoped(
@@ -204,7 +207,7 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_item_mod(&mut self, i: &'a syn::ItemMod) {
         // `#[cfg(test)] mod tests { … }`: test code, not the service.
-        let is_test = i.attrs.iter().any(|a| compact(a).contains("cfg(test)"));
+        let is_test = i.attrs.iter().any(cfg_test_only);
         if is_test {
             LiteralScan(&mut self.facts.suppression_lookalikes).visit_item_mod(i);
         } else {
@@ -232,7 +235,7 @@ impl<'a> Visit<'a> for Walker {
                 let t = compact(a);
                 // A helper compiled only for tests (`#[cfg(test)] pub async fn
                 // unload_topic(..)` in a shared test-utilities file) is test code too.
-                t == "#[test]" || t.starts_with("#[tokio::test") || t == "#[cfg(test)]"
+                t == "#[test]" || t.starts_with("#[tokio::test") || cfg_test_only(a)
             })
         {
             // Test code is not linted, but its strings may quote suppression comments.
@@ -618,4 +621,29 @@ impl<'a> Visit<'a> for Walker {
             }
         }
     }
+}
+
+/// An associated function that returns the type it is implemented for — `Self`, the type's
+/// name, or either as the first argument of a wrapper (`io::Result<Self>`, `Option<Self>`,
+/// `Arc<Self>`) — makes a value: a constructor whatever its name (`try_new`, `bind`).
+fn returns_self(output: &syn::ReturnType, ty: &str) -> bool {
+    let syn::ReturnType::Type(_, t) = output else {
+        return false;
+    };
+    let is_self = |t: &Type| {
+        matches!(t, Type::Path(p) if p.qself.is_none()
+            && p.path.segments.last().is_some_and(|s| s.ident == "Self" || s.ident == ty))
+    };
+    if is_self(t) {
+        return true;
+    }
+    let Type::Path(p) = &**t else {
+        return false;
+    };
+    p.path.segments.last().is_some_and(|s| match &s.arguments {
+        syn::PathArguments::AngleBracketed(a) => {
+            matches!(a.args.first(), Some(syn::GenericArgument::Type(first)) if is_self(first))
+        }
+        _ => false,
+    })
 }
