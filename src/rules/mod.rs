@@ -10,6 +10,8 @@ use crate::facts::{
 };
 use crate::fixes::rust as rust_fixes;
 
+mod test_files;
+pub use test_files::{is_test, is_test_file};
 pub mod buffer_concat_in_loop;
 pub mod constructions;
 pub mod duplicate_adapter;
@@ -684,48 +686,4 @@ fn runs_with(facts: &FileFacts, scope: ScopeId, owner: ScopeId) -> bool {
 /// The event sits in a loop that repeats over the life of the process (not a start-up loop).
 pub fn in_repeating_loop(facts: &FileFacts, e: &crate::facts::Event) -> bool {
     e.in_loop && facts.lifetime(e.scope) != Lifetime::Once
-}
-
-/// A file that holds tests by the built-in set: names with `.test.` or `.spec.`, files under a
-/// folder named `__tests__`, `__mocks__`, `test`, `tests`, `testing`, `bench`, `benches` or
-/// `benchmarks`. Its timers and clients are not the service's. (`[files] tests` replaces the
-/// set; see [`is_test`].)
-pub fn is_test_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.contains(".test.")
-        || name.contains(".spec.")
-        || in_folder(
-            path,
-            &[
-                "__tests__",
-                "__mocks__",
-                "test",
-                "tests",
-                "testing",
-                "benches",
-                "bench",
-                "benchmarks",
-            ],
-        )
-}
-
-/// Some folder of `path` has one of these names.
-fn in_folder(path: &Path, names: &[&str]) -> bool {
-    path.parent().is_some_and(|dir| {
-        dir.components()
-            .any(|c| c.as_os_str().to_str().is_some_and(|n| names.contains(&n)))
-    })
-}
-
-/// Whether a file is treated as a test: by the configuration's `[files] tests` when it has
-/// one (`configured`), else by [`is_test_file`]; a file under `examples/` is a test unless it
-/// starts a server, in which case it shows a service and is linted like one.
-pub fn is_test(path: &Path, inputs: &inputs::ProjectInputs, configured: Option<bool>) -> bool {
-    if let Some(c) = configured {
-        return c;
-    }
-    if is_test_file(path) || inputs.test_support {
-        return true;
-    }
-    in_folder(path, &["examples"]) && !inputs.starts_server
 }
