@@ -296,6 +296,17 @@ fn replaced_adapter_is_disposed_first_and_cache_gets_bounds() {
 }
 
 #[test]
+fn frame_buffer_read_per_chunk_gets_a_cap() {
+    // The parser reads the buffer on every chunk, so the chunks cannot wait in a list: the
+    // buffer is capped right after the append (the oldest bytes go past 16 MiB).
+    let src = "export function attach(socket, onFrame) {\n  let pending = Buffer.alloc(0);\n  socket.on('data', (data) => {\n    // add data to buffer\n    pending = Buffer.concat([pending, data]);\n    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {\n      const len = pending.readUInt32BE(0);\n      onFrame(pending.subarray(4, 4 + len));\n      pending = pending.subarray(4 + len);\n    }\n  });\n}\n";
+    assert_eq!(
+        fixed("frames.js", src),
+        "export function attach(socket, onFrame) {\n  let pending = Buffer.alloc(0);\n  socket.on('data', (data) => {\n    // add data to buffer\n    pending = Buffer.concat([pending, data]);\n    if (pending.length > 16777216) pending = pending.subarray(-16777216);\n    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {\n      const len = pending.readUInt32BE(0);\n      onFrame(pending.subarray(4, 4 + len));\n      pending = pending.subarray(4 + len);\n    }\n  });\n}\n"
+    );
+}
+
+#[test]
 fn server_without_sigterm_gets_a_draining_handler() {
     let src = "import http from 'node:http';\nconst server = http.createServer(handle);\nconst beat = setInterval(ping, 30_000);\nserver.listen(8080);\n";
     assert_eq!(

@@ -122,6 +122,93 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
     ))
 }
 
+/// The fixes of a TS finding: the chunk list when the reads can be rewritten; otherwise a cap
+/// ([`cap_fix`]) that `--fix` can apply, with the chunk list as a suggestion beside it.
+fn ts_fixes(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Vec<Fix> {
+    let list = ts_fix(ctx, e, place);
+    if list
+        .as_ref()
+        .is_some_and(|f| f.applicability != Applicability::DisplayOnly)
+    {
+        return list.into_iter().collect();
+    }
+    cap_fix(ctx, e).into_iter().chain(list).collect()
+}
+
+/// The cap an unbounded accumulator gets when its chunks cannot be collected instead (it is
+/// read per chunk: a framing parser, a progress report): 16 MiB, in bytes or characters.
+const CAP: usize = 16 * 1024 * 1024;
+
+/// `buf = Buffer.concat([buf, chunk]);` / `text += chunk;` read on every chunk (a parser that
+/// looks for a complete frame each time): the chunks cannot wait in a list, so the fix bounds
+/// the value instead — `if (buf.length > 16777216) buf = buf.subarray(-16777216);` right
+/// after the append, the shape this rule accepts as capped. Unsafe: past the cap the oldest
+/// bytes are dropped, so a frame that long is cut (a peer that never ends one can no longer
+/// grow the buffer without bound). Only for a statement of its own line in a block, where a
+/// statement can follow.
+fn cap_fix(ctx: &FileCtx, e: &crate::facts::Event) -> Option<Fix> {
+    use super::fixes::*;
+    let src = ctx.source;
+    let stmt = src.get(e.stmt.clone())?.trim_end();
+    let body = stmt.trim_end_matches(';').trim_end();
+    let lhs = body[..body.find(['=', '+'])?].trim();
+    if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
+        return None;
+    }
+    let rest = body[lhs.len()..].trim_start();
+    let method = if let Some(r) = rest.strip_prefix("+=") {
+        (!r.trim().is_empty()).then_some("slice")?
+    } else {
+        let inner = rest
+            .strip_prefix('=')?
+            .trim_start()
+            .strip_prefix("Buffer.concat([")?
+            .strip_suffix("])")?;
+        inner.strip_prefix(lhs)?.trim_start().strip_prefix(',')?;
+        "subarray"
+    };
+    // The statement starts its line, in a block (the code line above ends a statement or
+    // opens the block: not an arrow's expression body), and only a comment follows it there.
+    let line_start = src[..e.stmt.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &src[line_start..e.stmt.start];
+    if !indent.chars().all(|c| c == ' ' || c == '\t') {
+        return None;
+    }
+    let above = src[..line_start].lines().rev().map(str::trim).find(|l| {
+        !l.is_empty() && !l.starts_with("//") && !l.starts_with('*') && !l.ends_with("*/")
+    });
+    if !above.is_some_and(|l| l.ends_with(['{', ';', '}'])) {
+        return None;
+    }
+    let end = e.stmt.start + stmt.len();
+    let after = src[end..].split('\n').next().unwrap_or("").trim();
+    if !(after.is_empty() || after.starts_with("//")) {
+        return None;
+    }
+    let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+    let line_end = if src[..line_end].ends_with('\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
+    let nl = if src[line_end..].starts_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    Some(fix(
+        format!(
+            "cap `{lhs}` at 16 MiB: past it the oldest data is dropped, so it can no longer grow \
+             without bound (a frame that long is cut)"
+        ),
+        Applicability::Unsafe,
+        vec![insert(
+            line_end,
+            format!("{nl}{indent}if ({lhs}.length > {CAP}) {lhs} = {lhs}.{method}(-{CAP});"),
+        )],
+    ))
+}
+
 /// An array rebuilt from itself (`rest` is what follows the name in the statement):
 /// `= name.concat(x)` → `name.push(...[x].flat())` (`concat` spreads an array argument and keeps
 /// any other value whole; `[x].flat()` does the same), `= name.concat([a, b])` →
@@ -501,7 +588,11 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
             )
             .with_help(help)
             .with_fixes(rust_fixes::event_fix(facts, ctx.source, e))
-            .with_fixes((!facts.is_rust).then(|| ts_fix(ctx, e, &place)).flatten()),
+            .with_fixes(if facts.is_rust {
+                Vec::new()
+            } else {
+                ts_fixes(ctx, e, &place)
+            }),
         );
     }
     out
@@ -516,7 +607,8 @@ fn appender_text<'s>(
 ) -> Option<(&'s str, &'s str)> {
     let stmt = ctx.source.get(e.stmt.clone())?;
     let (lhs, _) = stmt.split_once('=')?;
-    let lhs = lhs.trim();
+    // `text += chunk` as well as `buf = Buffer.concat([buf, chunk])`.
+    let lhs = lhs.trim().trim_end_matches('+').trim_end();
     if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
         return None;
     }
