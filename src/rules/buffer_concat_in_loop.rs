@@ -48,20 +48,8 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
             vec![replace(e.stmt.start..e.stmt.start + stmt.len(), append)],
         ));
     }
-    let (chunk, buffer) = if let Some(r) = rest.strip_prefix("+=") {
-        (r.trim().to_string(), false)
-    } else {
-        let inner = rest
-            .strip_prefix('=')?
-            .trim()
-            .strip_prefix("Buffer.concat([")?
-            .strip_suffix("])")?;
-        let chunk = inner
-            .strip_prefix(name.as_str())?
-            .trim_start()
-            .strip_prefix(',')?;
-        (chunk.trim().to_string(), true)
-    };
+    let (chunk, buffer) = appended(name, rest)?;
+    let chunk = chunk.to_string();
     if chunk.is_empty() || chunk.contains(',') {
         return None;
     }
@@ -122,6 +110,21 @@ fn ts_fix(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Option<Fix> 
     ))
 }
 
+/// What `name` appends (`rest` follows the name in the statement): `+= chunk` (a string) or
+/// `= Buffer.concat([name, chunk])` (a Buffer, `true`).
+fn appended<'s>(name: &str, rest: &'s str) -> Option<(&'s str, bool)> {
+    if let Some(r) = rest.strip_prefix("+=") {
+        return Some((r.trim(), false));
+    }
+    let inner = rest
+        .strip_prefix('=')?
+        .trim()
+        .strip_prefix("Buffer.concat([")?
+        .strip_suffix("])")?;
+    let chunk = inner.strip_prefix(name)?.trim_start().strip_prefix(',')?;
+    Some((chunk.trim(), true))
+}
+
 /// The fixes of a TS finding: the chunk list when the reads can be rewritten; otherwise a cap
 /// ([`cap_fix`]) that `--fix` can apply, with the chunk list as a suggestion beside it.
 fn ts_fixes(ctx: &FileCtx, e: &crate::facts::Event, place: &Place) -> Vec<Fix> {
@@ -155,18 +158,11 @@ fn cap_fix(ctx: &FileCtx, e: &crate::facts::Event) -> Option<Fix> {
     if lhs.is_empty() || lhs.contains(|c: char| !(c.is_alphanumeric() || "_$.".contains(c))) {
         return None;
     }
-    let rest = body[lhs.len()..].trim_start();
-    let method = if let Some(r) = rest.strip_prefix("+=") {
-        (!r.trim().is_empty()).then_some("slice")?
-    } else {
-        let inner = rest
-            .strip_prefix('=')?
-            .trim_start()
-            .strip_prefix("Buffer.concat([")?
-            .strip_suffix("])")?;
-        inner.strip_prefix(lhs)?.trim_start().strip_prefix(',')?;
-        "subarray"
-    };
+    let (chunk, buffer) = appended(lhs, body[lhs.len()..].trim_start())?;
+    if chunk.is_empty() {
+        return None;
+    }
+    let method = if buffer { "subarray" } else { "slice" };
     // The statement starts its line, in a block (the code line above ends a statement or
     // opens the block: not an arrow's expression body), and only a comment follows it there.
     let line_start = src[..e.stmt.start].rfind('\n').map_or(0, |i| i + 1);

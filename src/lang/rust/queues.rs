@@ -700,6 +700,16 @@ struct FnUses<'u> {
 }
 
 impl FnUses<'_> {
+    /// Walks a loop whose body is `body`: what the body waits for is known to the sends and
+    /// receives inside, and a `break` after a statement counts only within this loop.
+    fn in_loop(&mut self, body: &syn::Block, walk: impl FnOnce(&mut Self)) {
+        self.loops.push(waits_in(body));
+        let outer = std::mem::take(&mut self.exits_after);
+        walk(self);
+        self.exits_after = outer;
+        self.loops.pop();
+    }
+
     fn end_of(&self, e: &Expr) -> Option<End> {
         match e {
             Expr::Path(p) => p.path.get_ident().map(|i| {
@@ -1058,19 +1068,11 @@ impl<'a> Visit<'a> for FnUses<'_> {
     }
 
     fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
-        self.loops.push(waits_in(&w.body));
-        let outer = std::mem::take(&mut self.exits_after);
-        visit::visit_expr_while(self, w);
-        self.exits_after = outer;
-        self.loops.pop();
+        self.in_loop(&w.body, |u| visit::visit_expr_while(u, w));
     }
 
     fn visit_expr_for_loop(&mut self, l: &'a syn::ExprForLoop) {
-        self.loops.push(waits_in(&l.body));
-        let outer = std::mem::take(&mut self.exits_after);
-        visit::visit_expr_for_loop(self, l);
-        self.exits_after = outer;
-        self.loops.pop();
+        self.in_loop(&l.body, |u| visit::visit_expr_for_loop(u, l));
     }
 
     fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
@@ -1082,8 +1084,8 @@ impl<'a> Visit<'a> for FnUses<'_> {
     }
 
     /// `if let Err(e) = tx.send(v) { … } break 'receiving;`: a statement that a later one of
-    /// its block follows with a `break` or `return` runs at most once per run of its loop's
-    /// last turn (a loop inside it starts afresh).
+    /// its block follows with a `break` or `return` is the last thing its loop does, so it
+    /// runs at most once per run of that loop (a loop inside it starts the count afresh).
     fn visit_block(&mut self, b: &'a syn::Block) {
         let exit_at = b
             .stmts
@@ -1098,11 +1100,7 @@ impl<'a> Visit<'a> for FnUses<'_> {
     }
 
     fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
-        self.loops.push(waits_in(&l.body));
-        let outer = std::mem::take(&mut self.exits_after);
-        visit::visit_expr_loop(self, l);
-        self.exits_after = outer;
-        self.loops.pop();
+        self.in_loop(&l.body, |u| visit::visit_expr_loop(u, l));
     }
 
     // Items nested in a function are walked as functions of their own.
