@@ -90,6 +90,22 @@ pub fn is_registry_type(ty: &str) -> bool {
             .any(|w| t.contains(&format!("{w}>")) || t.contains(&format!("{w},")))
 }
 
+/// `undo` is the event that undoes `event` on the same emitter: what a handler of `event`
+/// sets up, a handler of `undo` takes down — Node's `'newListener'` / `'removeListener'`
+/// (lazy event forwarding), `'subscribe'` / `'unsubscribe'`, `'add'` / `'remove'`,
+/// `'attach'` / `'detach'`, `'register'` / `'unregister'`, `'join'` / `'leave'`.
+pub fn undoes(undo: &str, event: &str) -> bool {
+    matches!(
+        (event, undo),
+        ("newListener", "removeListener")
+            | ("subscribe", "unsubscribe")
+            | ("add", "remove")
+            | ("attach", "detach")
+            | ("register", "unregister")
+            | ("join", "leave")
+    )
+}
+
 /// Events that mean "this object (or process) is going away".
 pub fn is_close_event(event: &str) -> bool {
     matches!(

@@ -1085,7 +1085,8 @@ fn removed_through_helper(facts: &FileFacts, e: &Event, handler: &Handler, r: &E
 /// The removal runs in the handler of a closing event (`'close'`, `'end'`, `'outgoing::end'`)
 /// that the same code registers on the same emitter as the registering handler: `primus.on
 /// ('outgoing::open', …)` adds, `primus.on('outgoing::end', …)` removes. The emitter's own
-/// end event is the teardown of what each open set up.
+/// end event is the teardown of what each open set up; so is the event that undoes the
+/// registering one (`'removeListener'` for `'newListener'`: lazy event forwarding).
 fn closing_sibling(facts: &FileFacts, owner: ScopeId, removal: ScopeId) -> bool {
     let handler = |s: ScopeId| match &facts.scopes[s].kind {
         ScopeKind::Callback(r)
@@ -1100,7 +1101,7 @@ fn closing_sibling(facts: &FileFacts, owner: ScopeId, removal: ScopeId) -> bool 
         }
         _ => None,
     };
-    let Some((emitter, _)) = handler(owner) else {
+    let Some((emitter, added_on)) = handler(owner) else {
         return false;
     };
     if matches!(emitter, Place::Unknown | Place::Argument | Place::Discarded) {
@@ -1116,6 +1117,7 @@ fn closing_sibling(facts: &FileFacts, owner: ScopeId, removal: ScopeId) -> bool 
                     t == emitter
                         && ev.is_some_and(|ev| {
                             crate::facts::is_close_event(ev.rsplit(':').next().unwrap_or(ev))
+                                || added_on.is_some_and(|a| crate::facts::undoes(ev, a))
                         })
                 })
         })
