@@ -648,13 +648,7 @@ fn consumed_by_short_frames(
 /// from it on every turn, so each turn flushes what it appended — a flush loop, not an
 /// accumulation (modbus-serial's serial packet splitter).
 fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
-    let (Some(lp), Some((lhs, _))) = (e.loop_span.clone(), appender_text(ctx, e, None)) else {
-        return false;
-    };
-    let Some(text) = ctx.source.get(lp) else {
-        return false;
-    };
-    let Some(cond) = loop_condition(text) else {
+    let Some((lhs, _, cond)) = loop_around(ctx, e) else {
         return false;
     };
     let len = format!("{lhs}.length");
@@ -663,6 +657,17 @@ fn drains_while_long(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
         let rest = &cond[i + len.len()..];
         (rest.contains('>') && !rest.contains("=>")) && !cond.contains('<')
     })
+}
+
+/// The loop around the append `e`: the assigned name, the loop statement's text and its
+/// condition ([`loop_condition`]).
+fn loop_around<'s>(
+    ctx: &FileCtx<'s>,
+    e: &crate::facts::Event,
+) -> Option<(&'s str, &'s str, &'s str)> {
+    let (lhs, _) = appender_text(ctx, e, None)?;
+    let text = ctx.source.get(e.loop_span.clone()?)?;
+    Some((lhs, text, loop_condition(text)?))
 }
 
 /// The condition of the loop statement `text`: after `while` in a `do … while`, the header
@@ -679,15 +684,10 @@ fn loop_condition(text: &str) -> Option<&str> {
 
 /// The loop around `e` goes on only while the value it rebuilds is shorter than something:
 /// its condition (of a `while`, a `do … while` or a `for` header) compares `x.length <` or
-/// `x.length <=` — a page filled up to its size, a buffer read up to a limit.
+/// `x.length <=` — a page filled up to its size, a buffer read up to a limit — or the length of
+/// a sibling the same loop fills.
 fn stops_at_a_length(ctx: &FileCtx, e: &crate::facts::Event) -> bool {
-    let (Some(lp), Some((lhs, _))) = (e.loop_span.clone(), appender_text(ctx, e, None)) else {
-        return false;
-    };
-    let Some(text) = ctx.source.get(lp) else {
-        return false;
-    };
-    let Some(cond) = loop_condition(text) else {
+    let Some((lhs, text, cond)) = loop_around(ctx, e) else {
         return false;
     };
     // `y.length <` for the value itself, or for a sibling the same loop fills

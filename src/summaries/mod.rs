@@ -389,6 +389,10 @@ fn fresh_only(facts: &FileFacts, class: crate::facts::ClassId, name: &str) -> bo
         .iter()
         .filter(|(c, m)| c == cname && m == name)
         .count();
+    // Most methods have no such call: the events are scanned only for those that do.
+    if chained == 0 {
+        return false;
+    }
     let built = facts
         .events
         .iter()
@@ -397,7 +401,7 @@ fn fresh_only(facts: &FileFacts, class: crate::facts::ClassId, name: &str) -> bo
                 if class.rsplit('.').next() == Some(cname))
         })
         .count();
-    chained > 0 && chained == built
+    chained == built
 }
 
 /// Event `i` is `return x` / `return Promise.resolve(x)`: an escape right after the `Exit` of
