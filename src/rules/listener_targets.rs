@@ -1,9 +1,14 @@
 //! What a listener's target is, for unremoved-listener and its `once` checks: the keep-alive
 //! socket of a request (handed to a handler, or to a function by Node's `req` naming), the
 //! server a request came through, and a raw socket the run itself has just made, whose
-//! connection phase happens once.
+//! connection phase happens once; and the judgments of a target rooted in a long-lived object
+//! or declared outside the repeating code ([`judge_long_lived`], [`judge_outer_binding`]).
 
-use super::unremoved_listener::{Owner, forwards_own_handler};
+use super::constructions::{Constructions, injected_field_param};
+use super::unremoved_listener::{
+    Owner, forwards_own_handler, fresh_in_run, moves_on_each_iteration, outer_owner,
+    released_by_teardown, released_on_every_path, repeated_rhythm,
+};
 use super::*;
 use crate::facts::{CallbackKind, Event, FieldOrigin};
 
@@ -393,4 +398,186 @@ pub(super) fn in_self_removing_handler(facts: &FileFacts, e: &Event) -> bool {
             if matches!(&u.handler, crate::facts::Handler::Named(PlaceRef::Name { name: n, .. }) if n == name))
             && named_owner(facts, r.scope) == f
     })
+}
+
+/// Where a registration happens: its file, the event, how often it runs, the class whose
+/// method holds it, and whether it sits in a loop that repeats.
+pub(super) struct Registration<'a> {
+    pub(super) ctx: &'a FileCtx<'a>,
+    pub(super) e: &'a Event,
+    pub(super) lifetime: Lifetime,
+    pub(super) class: Option<crate::facts::ClassId>,
+    pub(super) in_loop: bool,
+}
+
+/// How often the registration `e` runs, as the message says it.
+pub(super) fn rhythm_of(facts: &FileFacts, e: &Event, l: Lifetime) -> String {
+    match l {
+        Lifetime::Repeated => repeated_rhythm(facts, e),
+        Lifetime::PerInstance => "once per instance".into(),
+        Lifetime::PerCall => format!(
+            "on every call of {}",
+            describe_scope(facts, named_owner(facts, e.scope))
+        ),
+        Lifetime::Unknown => format!(
+            "on every call of {}, which nothing shows runs only once",
+            describe_scope(facts, named_owner(facts, e.scope))
+        ),
+        _ => "more than once".into(),
+    }
+}
+
+/// A target rooted in a long-lived object (`root`: a global, a module-level binding, an
+/// injected field) registered on more than once: who must remove it, how often it runs, and
+/// the target's description (`desc`, completed with what kind of object it is).
+pub(super) fn judge_long_lived(
+    reg: &Registration,
+    constructions: &Constructions,
+    root: &Place,
+    desc: &str,
+) -> Option<(Owner, String, String)> {
+    let Registration {
+        ctx,
+        e,
+        lifetime,
+        class,
+        in_loop,
+    } = *reg;
+    let facts = ctx.facts;
+    if !matches!(
+        lifetime,
+        Lifetime::Repeated | Lifetime::PerInstance | Lifetime::PerCall | Lifetime::Unknown
+    ) {
+        return None;
+    }
+    // Handed in, but closed by the class's own teardown (`close() { this.client.close() }`):
+    // the class took ownership, and the object's listeners go when it does. Only a
+    // registration that repeats within the instance's life (per event, per tick, in a
+    // loop) still piles up on it.
+    if let Place::Field { class: c, .. } = root
+        && lifetime != Lifetime::Repeated
+        && released_by_teardown(ctx, *c, root)
+    {
+        return None;
+    }
+    let kind = match root {
+        Place::Global(_) => "a global object".to_string(),
+        // Handed in through the constructor; shared when some construction site says so.
+        Place::Field { class: c, name } => {
+            let why = facts.classes[*c].name.as_deref().and_then(|cname| {
+                let index = injected_field_param(facts, *c, name)?;
+                constructions.shared_param_unless(
+                    cname,
+                    index,
+                    &super::constructions::guard_params(facts, e, *c),
+                )
+            });
+            match why {
+                Some(why) => format!("an injected object (shared: {why})"),
+                // Once per instance, like a registration in the constructor itself (a
+                // method only ever called on a fresh instance): the instance's own object
+                // unless some construction site hands it something shared.
+                None if lifetime == Lifetime::PerInstance => return None,
+                None => "an injected object, handed in through the constructor".to_string(),
+            }
+        }
+        _ => "a module-level object".to_string(),
+    };
+    let owner = match class {
+        Some(c) if !in_loop => Owner::Class(c),
+        _ => Owner::Scope(outer_owner(facts, e.scope)),
+    };
+    Some((
+        owner,
+        rhythm_of(facts, e, lifetime),
+        format!("{desc}, {kind}"),
+    ))
+}
+
+/// An outer-scope object (a binding, not a member of one: `conn.stream` may be a
+/// per-connection part of it) registered on from a repeated scope or a constructor.
+pub(super) fn judge_outer_binding(
+    reg: &Registration,
+    target: &Place,
+    desc: &str,
+) -> Option<(Owner, String, String)> {
+    let Registration {
+        ctx,
+        e,
+        class,
+        in_loop,
+        ..
+    } = *reg;
+    let facts = ctx.facts;
+    // An outer-scope object registered on from a repeated scope (or a constructor). Only the
+    // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
+    let Place::Binding(b) = target else {
+        return None;
+    };
+    let bscope = facts.bindings[*b].scope;
+    let is_param = facts.bindings[*b].kind == crate::facts::BindingKind::Param;
+    let boundary = if in_loop {
+        Some(e.scope)
+    } else {
+        facts.ancestors(e.scope).find(|&s| {
+            let sc = &facts.scopes[s];
+            sc.in_loop
+                || matches!(sc.kind, ScopeKind::Method { constructor: true, .. })
+                || (matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
+                    && !one_shot_of_fresh_request(ctx, s))
+        })
+    }?;
+    let outside = if in_loop {
+        // Declared outside the loop: in an outer scope, or in this scope but not inside the
+        // loop (a loop variable is a new object each iteration).
+        let bspan = &facts.bindings[*b].span;
+        let in_loop = e
+            .loop_span
+            .as_ref()
+            .is_some_and(|l| l.start <= bspan.start && bspan.end <= l.end);
+        facts.is_within(e.scope, bscope) && !(bscope == e.scope && in_loop)
+    } else {
+        let ctor_param = is_param
+            && bscope == boundary
+            && matches!(
+                facts.scopes[boundary].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            );
+        ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
+    };
+    if !outside
+        || fresh_in_run(facts, e, *b, boundary, in_loop)
+        || moves_on_each_iteration(ctx, e, *b, in_loop)
+        || connection_phase_of_fresh_socket(facts, boundary, *b)
+        || released_on_every_path(facts, *b)
+    {
+        return None;
+    }
+    let owner = match class {
+        Some(c)
+            if matches!(
+                facts.scopes[boundary].kind,
+                ScopeKind::Method {
+                    constructor: true,
+                    ..
+                }
+            ) =>
+        {
+            Owner::Class(c)
+        }
+        _ => Owner::Scope(boundary),
+    };
+    let l = if in_loop {
+        Lifetime::Repeated
+    } else {
+        facts.lifetime(boundary)
+    };
+    Some((
+        owner,
+        rhythm_of(facts, e, l),
+        format!("{desc}, declared outside it"),
+    ))
 }

@@ -21,14 +21,12 @@ static META: RuleMeta = RuleMeta {
 };
 
 use super::listener_targets::{
-    connection_phase_of_fresh_socket, in_self_removing_handler, one_shot_of_fresh_request,
-    owned_field_per_call, param_is_request_server, request_server,
+    Registration, in_self_removing_handler, judge_long_lived, judge_outer_binding,
+    owned_field_per_call, param_is_request_server, request_server, rhythm_of,
 };
 pub(super) use super::listener_targets::{pooled_guarded, pooled_socket};
 
-use super::constructions::{
-    Constructions, GLOBALS, constructor_param, injected_field_param, root_place,
-};
+use super::constructions::{Constructions, GLOBALS, constructor_param, root_place};
 
 /// Who must remove the listener.
 pub(super) enum Owner {
@@ -661,21 +659,7 @@ fn judge_target(
         .enclosing_method(e.scope)
         .and_then(|m| facts.scopes[m].class);
     let in_loop = in_repeating_loop(facts, e);
-    let rhythm = |l: Lifetime| -> String {
-        match l {
-            Lifetime::Repeated => repeated_rhythm(facts, e),
-            Lifetime::PerInstance => "once per instance".into(),
-            Lifetime::PerCall => format!(
-                "on every call of {}",
-                describe_scope(facts, named_owner(facts, e.scope))
-            ),
-            Lifetime::Unknown => format!(
-                "on every call of {}, which nothing shows runs only once",
-                describe_scope(facts, named_owner(facts, e.scope))
-            ),
-            _ => "more than once".into(),
-        }
-    };
+    let rhythm = |l: Lifetime| rhythm_of(facts, e, l);
     // The root of a member path: `this.session.events` → `this.session`.
     let root = root_place(target);
     let long_lived = match root {
@@ -742,129 +726,27 @@ fn judge_target(
             format!("{desc} (shared: {why})"),
         ));
     }
+    let reg = Registration {
+        ctx,
+        e,
+        lifetime,
+        class,
+        in_loop,
+    };
     if long_lived {
-        if !matches!(
-            lifetime,
-            Lifetime::Repeated | Lifetime::PerInstance | Lifetime::PerCall | Lifetime::Unknown
-        ) {
-            return None;
-        }
-        // Handed in, but closed by the class's own teardown (`close() { this.client.close() }`):
-        // the class took ownership, and the object's listeners go when it does. Only a
-        // registration that repeats within the instance's life (per event, per tick, in a
-        // loop) still piles up on it.
-        if let Place::Field { class: c, .. } = root
-            && lifetime != Lifetime::Repeated
-            && released_by_teardown(ctx, *c, root)
-        {
-            return None;
-        }
-        let kind = match root {
-            Place::Global(_) => "a global object".to_string(),
-            // Handed in through the constructor; shared when some construction site says so.
-            Place::Field { class: c, name } => {
-                let why = facts.classes[*c].name.as_deref().and_then(|cname| {
-                    let index = injected_field_param(facts, *c, name)?;
-                    constructions.shared_param_unless(
-                        cname,
-                        index,
-                        &super::constructions::guard_params(facts, e, *c),
-                    )
-                });
-                match why {
-                    Some(why) => format!("an injected object (shared: {why})"),
-                    // Once per instance, like a registration in the constructor itself (a
-                    // method only ever called on a fresh instance): the instance's own object
-                    // unless some construction site hands it something shared.
-                    None if lifetime == Lifetime::PerInstance => return None,
-                    None => "an injected object, handed in through the constructor".to_string(),
-                }
-            }
-            _ => "a module-level object".to_string(),
-        };
-        let owner = match class {
-            Some(c) if !in_loop => Owner::Class(c),
-            _ => Owner::Scope(outer_owner(facts, e.scope)),
-        };
-        return Some((owner, rhythm(lifetime), format!("{desc}, {kind}")));
+        return judge_long_lived(&reg, constructions, root, &desc);
     }
     if let Some(found) = owned_field_per_call(facts, e, lifetime, target, &desc, &rhythm) {
         return Some(found);
     }
-    // An outer-scope object registered on from a repeated scope (or a constructor). Only the
-    // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
-    let Place::Binding(b) = target else {
-        return None;
-    };
-    let bscope = facts.bindings[*b].scope;
-    let is_param = facts.bindings[*b].kind == crate::facts::BindingKind::Param;
-    let boundary = if in_loop {
-        Some(e.scope)
-    } else {
-        facts.ancestors(e.scope).find(|&s| {
-            let sc = &facts.scopes[s];
-            sc.in_loop
-                || matches!(sc.kind, ScopeKind::Method { constructor: true, .. })
-                || (matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
-                    && !one_shot_of_fresh_request(ctx, s))
-        })
-    }?;
-    let outside = if in_loop {
-        // Declared outside the loop: in an outer scope, or in this scope but not inside the
-        // loop (a loop variable is a new object each iteration).
-        let bspan = &facts.bindings[*b].span;
-        let in_loop = e
-            .loop_span
-            .as_ref()
-            .is_some_and(|l| l.start <= bspan.start && bspan.end <= l.end);
-        facts.is_within(e.scope, bscope) && !(bscope == e.scope && in_loop)
-    } else {
-        let ctor_param = is_param
-            && bscope == boundary
-            && matches!(
-                facts.scopes[boundary].kind,
-                ScopeKind::Method {
-                    constructor: true,
-                    ..
-                }
-            );
-        ctor_param || (bscope != boundary && facts.is_within(boundary, bscope))
-    };
-    if !outside
-        || fresh_in_run(facts, e, *b, boundary, in_loop)
-        || moves_on_each_iteration(ctx, e, *b, in_loop)
-        || connection_phase_of_fresh_socket(facts, boundary, *b)
-        || released_on_every_path(facts, *b)
-    {
-        return None;
-    }
-    let owner = match class {
-        Some(c)
-            if matches!(
-                facts.scopes[boundary].kind,
-                ScopeKind::Method {
-                    constructor: true,
-                    ..
-                }
-            ) =>
-        {
-            Owner::Class(c)
-        }
-        _ => Owner::Scope(boundary),
-    };
-    let l = if in_loop {
-        Lifetime::Repeated
-    } else {
-        facts.lifetime(boundary)
-    };
-    Some((owner, rhythm(l), format!("{desc}, declared outside it")))
+    judge_outer_binding(&reg, target, &desc)
 }
 
 /// `let from = sources[0]; for (…) { from.on('close', …); from = from.pipe(to); }`: the loop
 /// registers on its variable and moves the variable on to another object, so each turn adds
 /// one listener to a different object (a chain of streams), none piles up. The
 /// assignment is read from the loop's text, as [`super::listener_loops`] reads a target's.
-fn moves_on_each_iteration(
+pub(super) fn moves_on_each_iteration(
     ctx: &FileCtx,
     e: &Event,
     b: crate::facts::BindingId,
@@ -883,7 +765,7 @@ fn moves_on_each_iteration(
 /// made the target (`const ns = new Namespace(…); parent.listeners('x').forEach((l) =>
 /// ns.on('x', l))`): each run adds one listener per item to its own new object, bounded by the
 /// items and gone with the object. Not when a handler or interval lies between the two.
-fn fresh_in_run(
+pub(super) fn fresh_in_run(
     facts: &FileFacts,
     e: &Event,
     b: crate::facts::BindingId,
@@ -1011,7 +893,7 @@ fn wraps_own_handler(facts: &FileFacts, registering: ScopeId, handler: &Handler)
 }
 
 /// "per 'connection' event of `wss`", "per request to `app.post`", "in a loop".
-fn repeated_rhythm(facts: &FileFacts, e: &Event) -> String {
+pub(super) fn repeated_rhythm(facts: &FileFacts, e: &Event) -> String {
     if in_repeating_loop(facts, e) {
         return "once per loop iteration".into();
     }
@@ -1041,7 +923,7 @@ fn trim_callee(c: &str) -> &str {
 }
 
 /// The outermost function (below the module) that contains `scope`.
-fn outer_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
+pub(super) fn outer_owner(facts: &FileFacts, scope: ScopeId) -> ScopeId {
     let mut last = scope;
     for s in facts.ancestors(scope) {
         if facts.is_module_scope(s) {
@@ -1141,7 +1023,11 @@ pub(super) fn same_handler(facts: &FileFacts, added: &Handler, removed: &Handler
 
 /// A teardown of `class` releases the field `place` (`close() { this.client.close() }`,
 /// `this._socket.destroy()` in a close handler): the instance owns what the field holds.
-fn released_by_teardown(ctx: &FileCtx, class: crate::facts::ClassId, place: &Place) -> bool {
+pub(super) fn released_by_teardown(
+    ctx: &FileCtx,
+    class: crate::facts::ClassId,
+    place: &Place,
+) -> bool {
     let facts = ctx.facts;
     facts.events_on(place).any(|r| {
         matches!(&r.kind, EventKind::Release { method, .. } if method != "removeAllListeners")
@@ -1152,7 +1038,7 @@ fn released_by_teardown(ctx: &FileCtx, class: crate::facts::ClassId, place: &Pla
 /// The function that holds the local `b` releases it in a `finally` (a `try … finally` block or
 /// a `.finally(() => watcher.cancel())`): however the run ends, the object — and every listener
 /// on it — goes. A release on one branch, or after an `await` that may throw, does not count.
-fn released_on_every_path(facts: &FileFacts, b: crate::facts::BindingId) -> bool {
+pub(super) fn released_on_every_path(facts: &FileFacts, b: crate::facts::BindingId) -> bool {
     let binding = &facts.bindings[b];
     if binding.kind != crate::facts::BindingKind::Var || facts.is_module_binding(b) {
         return false;
