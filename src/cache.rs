@@ -28,8 +28,8 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use crate::config::Loaded;
 use crate::diagnostic::{Applicability, Diagnostic, Edit, Fix, Label, Severity};
-use crate::facts::FileFacts;
 use crate::rules::RuleOptions;
+use crate::rules::inputs::ProjectInputs;
 
 /// The default cache folder's name (in the configuration's folder, or the working directory).
 pub const DIR_NAME: &str = ".unleak_cache";
@@ -41,7 +41,10 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// 6: the payload is the facts' packing (postcard in an LZ4 block, as a batch run keeps them:
 ///    a warm run neither re-encodes nor re-compresses them) after its length (`u64::MAX`: no
 ///    facts), then the diagnostics in postcard.
-const FORMAT: u32 = 6;
+/// 7: the project inputs (summaries and what else the project rules read; postcard, after their
+///    length) follow the facts, so a warm run neither unpacks nor re-summarises a file whose
+///    facts no project rule reports from.
+const FORMAT: u32 = 7;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
 const MAGIC: [u8; 8] = *b"unleakC\x01";
@@ -85,10 +88,13 @@ pub struct Cache {
     project_hits: AtomicUsize,
 }
 
-/// An entry read back: the facts (checked, indexed) and their packing.
+/// An entry read back: the facts' packing (checked against the file) and the project inputs
+/// the file's analysis made from them (checked to fit the facts).
 pub struct Entry {
-    pub facts: Option<FileFacts>,
+    /// `None`: the file had no facts.
     pub packing: Option<Arc<[u8]>>,
+    /// `None`: the analysis could not make them (the file sits out the project rules).
+    pub inputs: Option<ProjectInputs>,
 }
 
 /// A label or an edit: its file (`None`: the diagnostic's), range and text.
@@ -257,8 +263,15 @@ impl Cache {
 
     /// Stores a file's facts and file-level findings. Failures are silent: the cache is an
     /// optimisation, never a reason for a run to fail.
-    pub fn put(&self, key: u128, content: u128, facts: Option<&[u8]>, diagnostics: &[Diagnostic]) {
-        let Some(bytes) = encode(key, content, facts, diagnostics) else {
+    pub fn put(
+        &self,
+        key: u128,
+        content: u128,
+        facts: Option<&[u8]>,
+        inputs: Option<&ProjectInputs>,
+        diagnostics: &[Diagnostic],
+    ) {
+        let Some(bytes) = encode(key, content, facts, inputs, diagnostics) else {
             return;
         };
         let path = self.path_of(key);
@@ -399,27 +412,31 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
         Ok(p) => p,
         Err(d) => return d,
     };
-    let Some((packing, rest)) = split_packing(payload) else {
+    let Some((packing, rest)) = split_section(payload) else {
+        return Decoded::Corrupt;
+    };
+    let Some((inputs, rest)) = split_section(rest) else {
         return Decoded::Corrupt;
     };
     let Ok(stored) = postcard::from_bytes::<Vec<StoredDiagnostic>>(rest) else {
         return Decoded::Corrupt;
     };
-    let facts = match packing {
-        Some(bytes) => match crate::kept::unpack_facts(bytes) {
-            // The checksum proves nothing against a forged entry: check what the rules will
-            // index.
-            Some(mut f) if f.is_consistent(len) => {
-                f.finish();
-                Some(f)
-            }
-            _ => return Decoded::Corrupt,
-        },
+    let inputs = match inputs.map(postcard::from_bytes::<ProjectInputs>) {
+        Some(Ok(i)) => Some(i),
+        Some(Err(_)) => return Decoded::Corrupt,
         None => None,
     };
+    // The checksum proves nothing against a forged entry: check what the rules will index. The
+    // facts are decoded for the check and dropped; the run keeps their packing.
+    match packing.map(crate::kept::unpack_facts) {
+        Some(Some(f))
+            if f.is_consistent(len) && inputs.as_ref().is_none_or(|i| i.fits(&f, len)) => {}
+        None if inputs.is_none() => {}
+        _ => return Decoded::Corrupt,
+    }
     let entry = Entry {
-        facts,
         packing: packing.map(Arc::from),
+        inputs,
     };
     let mut diagnostics = Vec::with_capacity(stored.len());
     for d in &stored {
@@ -431,8 +448,9 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     Decoded::Ok(Box::new(entry), diagnostics)
 }
 
-/// A payload's facts packing (`None`: the file had no facts) and what follows it.
-fn split_packing(payload: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
+/// A payload's length-prefixed section (`None`: absent; the facts packing, then the project
+/// inputs) and what follows it.
+fn split_section(payload: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     let len = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
     let rest = &payload[8..];
     if len == u64::MAX {
@@ -446,12 +464,26 @@ fn encode(
     key: u128,
     content: u128,
     facts: Option<&[u8]>,
+    inputs: Option<&ProjectInputs>,
     diagnostics: &[Diagnostic],
 ) -> Option<Vec<u8>> {
     let stored = postcard::to_stdvec(&store(diagnostics)?).ok()?;
-    let mut payload = Vec::with_capacity(8 + facts.map_or(0, <[u8]>::len) + stored.len());
-    payload.extend_from_slice(&facts.map_or(u64::MAX, |f| f.len() as u64).to_le_bytes());
-    payload.extend_from_slice(facts.unwrap_or_default());
+    let inputs = match inputs {
+        Some(i) => Some(postcard::to_stdvec(i).ok()?),
+        None => None,
+    };
+    let sections = [facts, inputs.as_deref()];
+    let mut payload = Vec::with_capacity(
+        16 + sections
+            .iter()
+            .map(|s| s.map_or(0, <[u8]>::len))
+            .sum::<usize>()
+            + stored.len(),
+    );
+    for s in sections {
+        payload.extend_from_slice(&s.map_or(u64::MAX, |s| s.len() as u64).to_le_bytes());
+        payload.extend_from_slice(s.unwrap_or_default());
+    }
     payload.extend_from_slice(&stored);
     Some(framed(key, content, &payload))
 }
@@ -630,6 +662,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::FileFacts;
 
     fn sample() -> (FileFacts, Vec<Diagnostic>) {
         let facts = crate::lang::ts::lower(
@@ -653,15 +686,18 @@ mod tests {
     #[test]
     fn round_trip_and_every_damage_is_rejected() {
         let (facts, diags) = sample();
-        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &diags).unwrap();
+        let src = "const t = setInterval(() => {}, 10);\n";
+        let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        let packing = crate::kept::pack_facts(&facts);
+        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
         let Decoded::Ok(e, d) = decode(&bytes, 7, 9, 1000, Path::new("a.ts")) else {
             panic!("sound entry rejected");
         };
         assert_eq!(d, diags);
+        assert_eq!(e.packing.as_deref(), packing.as_deref(), "facts survive");
         assert_eq!(
-            e.facts.unwrap().events.len(),
-            facts.events.len(),
-            "facts survive"
+            format!("{:?}", e.inputs.expect("inputs survive")),
+            format!("{inputs:?}")
         );
         assert!(matches!(
             decode(&bytes, 7, 10, 1000, Path::new("a.ts")),
@@ -699,30 +735,86 @@ mod tests {
         let len = 40;
         let mut forged = facts.clone();
         forged.events[0].scope = 1_000;
-        let bytes = encode(7, 9, crate::kept::pack_facts(&forged).as_deref(), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            crate::kept::pack_facts(&forged).as_deref(),
+            None,
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         let mut far = diags.clone();
         far[0].range = 5..500;
-        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &far).unwrap();
+        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), None, &far).unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         // A packing that is not one (or claims a huge size), under a valid checksum.
-        let bytes = encode(7, 9, Some(b"\xff\xff\xff\x7fgarbage"), &diags).unwrap();
+        let bytes = encode(7, 9, Some(b"\xff\xff\xff\x7fgarbage"), None, &diags).unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
-        let bytes = encode(7, 9, Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']),
+            None,
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
-        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), &diags).unwrap();
+        // Inputs that point past the facts (an event, a span), or inputs without facts.
+        let src = "const t = setInterval(() => {}, 10);\n";
+        let packing = crate::kept::pack_facts(&facts);
+        let mut inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        inputs.client_sites.push((1_000, "OpenAI".into()));
+        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let mut inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        inputs.size_events.push(crate::rules::inputs::SizeEvent {
+            name: "m".into(),
+            kind: crate::rules::inputs::SizeKind::Grow,
+            repeated: true,
+            span: 30..90,
+            stmt: 30..90,
+            scope: String::new(),
+        });
+        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        let bytes = encode(7, 9, None, Some(&inputs), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Corrupt
+        ));
+        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Ok(..)
+        ));
+        let bytes = encode(
+            7,
+            9,
+            crate::kept::pack_facts(&facts).as_deref(),
+            None,
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Ok(..)

@@ -496,6 +496,34 @@ impl FileAnalysis {
         }
     }
 
+    /// A file's analysis from a cache entry: its facts stay packed (checked when read, unpacked
+    /// only if a project rule reports in the file or the text has suppressions to read) and its
+    /// project inputs are the stored ones, so an unchanged file costs a read and a decode.
+    pub(crate) fn from_cache(
+        src: SourceFile,
+        packing: Option<Arc<[u8]>>,
+        inputs: Option<ProjectInputs>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> FileAnalysis {
+        let facts = packing.map(KeptFacts::from_packing);
+        let suppressions = match &facts {
+            Some(f) if src.text.contains("unleak-ignore") => {
+                let f = f.get();
+                crate::suppress::parse(&src.text, src.lines(), &f.suppression_lookalikes)
+            }
+            _ => Vec::new(),
+        };
+        FileAnalysis {
+            cacheable: true,
+            source: Some(KeptSource::live(Arc::new(src))),
+            facts,
+            inputs: inputs.map(Arc::new),
+            key: None,
+            diagnostics,
+            suppressions,
+        }
+    }
+
     /// A file that was not analysed, with the diagnostics that say why (stored by a shard).
     pub(crate) fn not_analysed(diagnostics: Vec<Diagnostic>) -> FileAnalysis {
         FileAnalysis {
@@ -731,7 +759,7 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
             Ok(text) => {
                 let src = SourceFile::new(shown, language, text);
                 let mut restored =
-                    FileAnalysis::restored(src, entry.facts, entry.packing, diagnostics, options);
+                    FileAnalysis::from_cache(src, entry.packing, entry.inputs, diagnostics);
                 restored.key = Some(crate::cache::Cache::analysis_key(key, content));
                 return restored;
             }
@@ -756,7 +784,13 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
     {
         // Packed once, for the entry and for the run (a batch run packs the facts anyway).
         let packing = analysis.facts.as_ref().and_then(KeptFacts::packing);
-        c.put(key, content, packing.as_deref(), &analysis.diagnostics);
+        c.put(
+            key,
+            content,
+            packing.as_deref(),
+            analysis.inputs.as_deref(),
+            &analysis.diagnostics,
+        );
         if let (Some(p), Some(f)) = (packing, analysis.facts()) {
             analysis.facts = Some(KeptFacts::live_packed(f, p));
         }

@@ -86,6 +86,15 @@ impl KeptFacts {
         KeptFacts(Arc::new(Held::Live(facts, Some(packing))))
     }
 
+    /// Facts known only by their packing (a cache entry's, checked when it was read): unpacked
+    /// when a rule asks.
+    pub fn from_packing(bytes: Arc<[u8]>) -> KeptFacts {
+        KeptFacts(Arc::new(Held::Packed {
+            bytes,
+            live: Mutex::new(Weak::new()),
+        }))
+    }
+
     /// The facts' packing, made now unless it is known.
     pub fn packing(&self) -> Option<Arc<[u8]>> {
         match &*self.0 {

@@ -23,7 +23,7 @@ pub const GLOBALS: &[&str] = &[
 
 /// One `new C(…)` site: per argument, why it is shared (`None` when it is not), and which
 /// arguments are the literal `false`.
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Site {
     args: Vec<Option<String>>,
     off: Vec<u8>,

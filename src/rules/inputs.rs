@@ -11,11 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+use serde::{Deserialize, Serialize};
+
 use super::{ProjectCtx, RuleOptions};
 use crate::facts::{BindingId, BindingKind, CallArg, EventKind, FileFacts};
 use crate::summaries::FileSummary;
 
-#[derive(Debug, Default, Hash)]
+#[derive(Debug, Default, Hash, Serialize, Deserialize)]
 pub struct ProjectInputs {
     pub is_rust: bool,
     /// The facts say the file is test support (`#[cfg(test)]`-only module and the like).
@@ -61,7 +63,7 @@ fn reported_in(facts: &FileFacts) -> bool {
 }
 
 /// A Rust collection's growth, shrinking or size check, by the collection's name.
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, Serialize, Deserialize)]
 pub struct SizeEvent {
     pub name: String,
     pub kind: SizeKind,
@@ -73,7 +75,7 @@ pub struct SizeEvent {
     pub scope: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SizeKind {
     Grow,
     Shrink,
@@ -81,6 +83,31 @@ pub enum SizeKind {
 }
 
 impl ProjectInputs {
+    /// Whether every index and span these inputs hold fits `facts`, of a text `len` bytes long:
+    /// the cache's check on inputs it reads back, for a rule never to index past the end on a
+    /// forged entry (the checksum only proves the bytes are the ones written).
+    pub fn fits(&self, facts: &FileFacts, len: usize) -> bool {
+        let (events, scopes) = (facts.events.len(), facts.scopes.len());
+        let range = |r: &Range<usize>| r.start <= r.end && r.end <= len;
+        let s = &self.summary;
+        s.functions.iter().all(|f| {
+            f.scope < scopes
+                && (f.acquires.iter().chain(&f.releases)).all(|e| (e.event as usize) < events)
+        }) && s.call_sites.iter().all(|c| {
+            c.caller.is_none_or(|i| i < s.functions.len())
+                && !matches!(c.callee, crate::summaries::Callee::Local(sc) if sc >= scopes)
+        }) && self.imports.iter().all(|(b, ..)| *b < facts.bindings.len())
+            && self
+                .client_sites
+                .iter()
+                .all(|(i, _)| (*i as usize) < events)
+            && self
+                .size_events
+                .iter()
+                .all(|e| range(&e.span) && range(&e.stmt))
+            && self.shutdown.fits(events, scopes, len)
+    }
+
     pub fn build(facts: &FileFacts, src: &str, options: &RuleOptions) -> ProjectInputs {
         let mut out = ProjectInputs {
             is_rust: facts.is_rust,

@@ -151,7 +151,7 @@ fn ts_fix(
 }
 
 /// What one file says about the service's shutdown, made while its facts are live.
-#[derive(Debug, Default, Hash)]
+#[derive(Debug, Default, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Inputs {
     /// TypeScript: servers started (not handed back to a caller): event index, API.
     ts_starts: Vec<(usize, String)>,
@@ -174,7 +174,7 @@ pub struct Inputs {
     mains: Vec<(ScopeId, std::ops::Range<usize>)>,
 }
 
-#[derive(Debug, Hash)]
+#[derive(Debug, Hash, serde::Serialize, serde::Deserialize)]
 struct Sigterm {
     /// The scope that runs on SIGTERM; `None` when unleak cannot see into it (imported, bound).
     scope: Option<ScopeId>,
@@ -183,6 +183,20 @@ struct Sigterm {
 }
 
 impl Inputs {
+    /// Whether its event and scope indices and spans fit a file with this many events and
+    /// scopes and this length (see `ProjectInputs::fits`).
+    pub fn fits(&self, events: usize, scopes: usize, len: usize) -> bool {
+        let range = |r: &std::ops::Range<usize>| r.start <= r.end && r.end <= len;
+        self.ts_starts.iter().all(|(i, _)| *i < events)
+            && self.rust_starts.iter().all(|(i, ..)| *i < events)
+            && self
+                .sigterm
+                .iter()
+                .all(|h| h.scope.is_none_or(|sc| sc < scopes))
+            && self.module_intervals.iter().all(range)
+            && self.mains.iter().all(|(sc, r)| *sc < scopes && range(r))
+    }
+
     pub fn build(facts: &FileFacts, src: &str) -> Inputs {
         let mut out = Inputs::default();
         let process = || Place::Global("process".into());

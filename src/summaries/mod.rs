@@ -16,17 +16,19 @@
 //! bounded number of rounds; a cycle adds no rhythm of its own).
 //!
 //! Summaries are small (names, slots, indices) so project rules can keep them instead of full
-//! facts; they are derived, never cached.
+//! facts; the cache stores them with a file's entry (see `ProjectInputs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::facts::{
     BindingKind, EventKind, FileFacts, Handler, Lifetime, Place, PlaceRef, ScopeId, ScopeKind,
 };
 
 /// Where a function's effect lands, as its callers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Slot {
     /// The function's `n`-th parameter (or a member of it).
     Param(u8),
@@ -43,7 +45,7 @@ pub enum Slot {
 }
 
 /// What is acquired or released.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Resource {
     Listener {
         event: Option<Box<str>>,
@@ -58,7 +60,7 @@ pub enum Resource {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Effect {
     pub resource: Resource,
     pub slot: Slot,
@@ -67,7 +69,7 @@ pub struct Effect {
 }
 
 /// A call the function makes, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Callee {
     /// A function of the same file (its scope).
     Local(ScopeId),
@@ -81,7 +83,7 @@ pub enum Callee {
 }
 
 /// One function or method.
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, Serialize, Deserialize)]
 pub struct FnSummary {
     pub scope: ScopeId,
     pub name: Option<Box<str>>,
@@ -98,7 +100,7 @@ pub struct FnSummary {
 }
 
 /// One class.
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, Serialize, Deserialize)]
 pub struct ClassSummary {
     pub name: Box<str>,
     pub exported: bool,
@@ -110,7 +112,7 @@ pub struct ClassSummary {
 type MethodSites = HashMap<(crate::facts::ClassId, String), Vec<usize>>;
 
 /// One call (or pass as a callback) of a named function, anywhere in the file.
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, Serialize, Deserialize)]
 pub struct CallSite {
     pub callee: Callee,
     /// The function whose body makes the call directly (not from a callback or loop in it):
@@ -121,7 +123,7 @@ pub struct CallSite {
 }
 
 /// The summaries of one file.
-#[derive(Debug, Clone, Default, Hash)]
+#[derive(Debug, Clone, Default, Hash, Serialize, Deserialize)]
 pub struct FileSummary {
     pub functions: Vec<FnSummary>,
     pub classes: Vec<ClassSummary>,
