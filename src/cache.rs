@@ -41,9 +41,10 @@ pub const DIR_NAME: &str = ".unleak_cache";
 /// 6: the payload is the facts' packing (postcard in an LZ4 block, as a batch run keeps them:
 ///    a warm run neither re-encodes nor re-compresses them) after its length (`u64::MAX`: no
 ///    facts), then the diagnostics in postcard.
-/// 7: the project inputs (summaries and what else the project rules read; postcard, after their
-///    length) follow the facts, so a warm run neither unpacks nor re-summarises a file whose
-///    facts no project rule reports from.
+/// 7: the project inputs (summaries and what else the project rules read; postcard) and the
+///    text's LZ4 packing follow the facts, each after its length: a warm run neither unpacks
+///    nor re-summarises a file whose facts no project rule reports from, nor compresses its
+///    text again.
 const FORMAT: u32 = 7;
 /// The largest entry read back: far more than the facts of a 2 MiB file need.
 const MAX_ENTRY: u64 = 256 * 1024 * 1024;
@@ -88,13 +89,33 @@ pub struct Cache {
     project_hits: AtomicUsize,
 }
 
-/// An entry read back: the facts' packing (checked against the file) and the project inputs
-/// the file's analysis made from them (checked to fit the facts).
+/// An entry read back: the facts' packing (checked against the file), the project inputs the
+/// file's analysis made from them (checked to fit the facts) and the text's packing (checked to
+/// be the file's content).
 pub struct Entry {
     /// `None`: the file had no facts.
     pub packing: Option<Arc<[u8]>>,
     /// `None`: the analysis could not make them (the file sits out the project rules).
     pub inputs: Option<ProjectInputs>,
+    /// The text in an LZ4 block, as a batch run keeps it (`None`: not stored).
+    pub text: Option<Arc<[u8]>>,
+}
+
+/// What an entry stores besides the findings, each optional: the facts' packing, the project
+/// inputs, the text's packing.
+#[derive(Default, Clone, Copy)]
+pub struct Sections<'a> {
+    pub facts: Option<&'a [u8]>,
+    pub inputs: Option<&'a ProjectInputs>,
+    pub text: Option<&'a [u8]>,
+}
+
+/// Whether `packed` is an LZ4 block of exactly `file` (decompressing is several times faster
+/// than compressing the text again).
+fn packs(packed: &[u8], file: &[u8]) -> bool {
+    let mut out = vec![0; file.len()];
+    matches!(lz4_flex::block::decompress_into(packed, &mut out), Ok(n) if n == file.len())
+        && out == file
 }
 
 /// A label or an edit: its file (`None`: the diagnostic's), range and text.
@@ -233,18 +254,25 @@ impl Cache {
 
     /// The entry for `key` made from content hashing to `content`, if there is a sound one.
     /// `shown` is the file's path, given to the diagnostics read back.
-    /// `len` is the file's length: the entry's facts and findings must fit inside it.
+    /// `file` is the file's content: the entry's facts and findings must fit inside it, and its
+    /// packed text must be it.
     pub fn get(
         &self,
         key: u128,
         content: u128,
-        len: usize,
+        file: &[u8],
         shown: &Path,
     ) -> Option<(Entry, Vec<Diagnostic>)> {
         // A planted FIFO or a huge sparse file is a miss, never a hang or a gigabyte read.
         let got = match crate::fsio::read_regular(&self.path_of(key), MAX_ENTRY) {
-            Ok(bytes) => match decode(&bytes, key, content, len, shown) {
-                Decoded::Ok(e, d) => Some((*e, d)),
+            Ok(bytes) => match decode(&bytes, key, content, file.len(), shown) {
+                Decoded::Ok(e, d) if e.text.as_deref().is_none_or(|t| packs(t, file)) => {
+                    Some((*e, d))
+                }
+                Decoded::Ok(..) => {
+                    self.rejected.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
                 Decoded::Stale => None,
                 Decoded::Corrupt => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -263,15 +291,8 @@ impl Cache {
 
     /// Stores a file's facts and file-level findings. Failures are silent: the cache is an
     /// optimisation, never a reason for a run to fail.
-    pub fn put(
-        &self,
-        key: u128,
-        content: u128,
-        facts: Option<&[u8]>,
-        inputs: Option<&ProjectInputs>,
-        diagnostics: &[Diagnostic],
-    ) {
-        let Some(bytes) = encode(key, content, facts, inputs, diagnostics) else {
+    pub fn put(&self, key: u128, content: u128, sections: Sections, diagnostics: &[Diagnostic]) {
+        let Some(bytes) = encode(key, content, sections, diagnostics) else {
             return;
         };
         let path = self.path_of(key);
@@ -418,6 +439,9 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     let Some((inputs, rest)) = split_section(rest) else {
         return Decoded::Corrupt;
     };
+    let Some((text, rest)) = split_section(rest) else {
+        return Decoded::Corrupt;
+    };
     let Ok(stored) = postcard::from_bytes::<Vec<StoredDiagnostic>>(rest) else {
         return Decoded::Corrupt;
     };
@@ -437,6 +461,7 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
     let entry = Entry {
         packing: packing.map(Arc::from),
         inputs,
+        text: text.map(Arc::from),
     };
     let mut diagnostics = Vec::with_capacity(stored.len());
     for d in &stored {
@@ -449,7 +474,7 @@ fn decode(bytes: &[u8], key: u128, content: u128, len: usize, shown: &Path) -> D
 }
 
 /// A payload's length-prefixed section (`None`: absent; the facts packing, then the project
-/// inputs) and what follows it.
+/// inputs, then the text packing) and what follows it.
 fn split_section(payload: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     let len = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
     let rest = &payload[8..];
@@ -463,16 +488,15 @@ fn split_section(payload: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
 fn encode(
     key: u128,
     content: u128,
-    facts: Option<&[u8]>,
-    inputs: Option<&ProjectInputs>,
+    sections: Sections,
     diagnostics: &[Diagnostic],
 ) -> Option<Vec<u8>> {
     let stored = postcard::to_stdvec(&store(diagnostics)?).ok()?;
-    let inputs = match inputs {
+    let inputs = match sections.inputs {
         Some(i) => Some(postcard::to_stdvec(i).ok()?),
         None => None,
     };
-    let sections = [facts, inputs.as_deref()];
+    let sections = [sections.facts, inputs.as_deref(), sections.text];
     let mut payload = Vec::with_capacity(
         16 + sections
             .iter()
@@ -689,7 +713,17 @@ mod tests {
         let src = "const t = setInterval(() => {}, 10);\n";
         let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
         let packing = crate::kept::pack_facts(&facts);
-        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: packing.as_deref(),
+                inputs: Some(&inputs),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
         let Decoded::Ok(e, d) = decode(&bytes, 7, 9, 1000, Path::new("a.ts")) else {
             panic!("sound entry rejected");
         };
@@ -738,8 +772,10 @@ mod tests {
         let bytes = encode(
             7,
             9,
-            crate::kept::pack_facts(&forged).as_deref(),
-            None,
+            Sections {
+                facts: crate::kept::pack_facts(&forged).as_deref(),
+                ..Sections::default()
+            },
             &diags,
         )
         .unwrap();
@@ -749,13 +785,31 @@ mod tests {
         ));
         let mut far = diags.clone();
         far[0].range = 5..500;
-        let bytes = encode(7, 9, crate::kept::pack_facts(&facts).as_deref(), None, &far).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: crate::kept::pack_facts(&facts).as_deref(),
+                ..Sections::default()
+            },
+            &far,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         // A packing that is not one (or claims a huge size), under a valid checksum.
-        let bytes = encode(7, 9, Some(b"\xff\xff\xff\x7fgarbage"), None, &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: Some(b"\xff\xff\xff\x7fgarbage"),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
@@ -763,8 +817,10 @@ mod tests {
         let bytes = encode(
             7,
             9,
-            Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']),
-            None,
+            Sections {
+                facts: Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']),
+                ..Sections::default()
+            },
             &diags,
         )
         .unwrap();
@@ -777,7 +833,17 @@ mod tests {
         let packing = crate::kept::pack_facts(&facts);
         let mut inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
         inputs.client_sites.push((1_000, "OpenAI".into()));
-        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: packing.as_deref(),
+                inputs: Some(&inputs),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
@@ -791,27 +857,44 @@ mod tests {
             stmt: 30..90,
             scope: String::new(),
         });
-        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: packing.as_deref(),
+                inputs: Some(&inputs),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
         let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
-        let bytes = encode(7, 9, None, Some(&inputs), &diags).unwrap();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                inputs: Some(&inputs),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
         assert!(matches!(
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Corrupt
         ));
-        let bytes = encode(7, 9, packing.as_deref(), Some(&inputs), &diags).unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Ok(..)
-        ));
         let bytes = encode(
             7,
             9,
-            crate::kept::pack_facts(&facts).as_deref(),
-            None,
+            Sections {
+                facts: packing.as_deref(),
+                inputs: Some(&inputs),
+                ..Sections::default()
+            },
             &diags,
         )
         .unwrap();
@@ -819,5 +902,48 @@ mod tests {
             decode(&bytes, 7, 9, len, Path::new("a.ts")),
             Decoded::Ok(..)
         ));
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: crate::kept::pack_facts(&facts).as_deref(),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
+        assert!(matches!(
+            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            Decoded::Ok(..)
+        ));
+    }
+
+    /// A stored text is used only when it unpacks to exactly the file read.
+    #[test]
+    fn a_stored_text_must_be_the_file() {
+        let text = b"const t = setInterval(() => {}, 10);\n";
+        let packed = lz4_flex::block::compress(text);
+        assert!(packs(&packed, text));
+        assert!(!packs(&packed, b"const t = setInterval(() => {}, 11);\n"));
+        assert!(!packs(&packed, &text[..10]));
+        assert!(!packs(b"\xffgarbage", text));
+        // Sections round-trip in their places.
+        let (facts, diags) = sample();
+        let bytes = encode(
+            7,
+            9,
+            Sections {
+                facts: crate::kept::pack_facts(&facts).as_deref(),
+                text: Some(&packed),
+                ..Sections::default()
+            },
+            &diags,
+        )
+        .unwrap();
+        let Decoded::Ok(e, _) = decode(&bytes, 7, 9, text.len(), Path::new("a.ts")) else {
+            panic!("sound entry rejected");
+        };
+        assert_eq!(e.text.as_deref(), Some(&packed[..]));
+        assert!(e.inputs.is_none());
     }
 }

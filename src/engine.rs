@@ -500,22 +500,23 @@ impl FileAnalysis {
     /// only if a project rule reports in the file or the text has suppressions to read) and its
     /// project inputs are the stored ones, so an unchanged file costs a read and a decode.
     pub(crate) fn from_cache(
-        src: SourceFile,
+        source: KeptSource,
+        suppressible: bool,
         packing: Option<Arc<[u8]>>,
         inputs: Option<ProjectInputs>,
         diagnostics: Vec<Diagnostic>,
     ) -> FileAnalysis {
         let facts = packing.map(KeptFacts::from_packing);
         let suppressions = match &facts {
-            Some(f) if src.text.contains("unleak-ignore") => {
-                let f = f.get();
+            Some(f) if suppressible => {
+                let (f, src) = (f.get(), source.get());
                 crate::suppress::parse(&src.text, src.lines(), &f.suppression_lookalikes)
             }
             _ => Vec::new(),
         };
         FileAnalysis {
             cacheable: true,
-            source: Some(KeptSource::live(Arc::new(src))),
+            source: Some(source),
             facts,
             inputs: inputs.map(Arc::new),
             key: None,
@@ -751,20 +752,33 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
                 crate::cache::Cache::content_hash(&bytes),
             )
         });
-    let mut bytes = bytes;
     if let Some((c, key, content)) = cache
-        && let Some((entry, diagnostics)) = c.get(key, content, bytes.len(), &shown)
+        && let Some((entry, diagnostics)) = c.get(key, content, &bytes, &shown)
+        // (An entry for text that is not UTF-8 can only be forged: analysed afresh, it fails.)
+        && std::str::from_utf8(&bytes).is_ok()
     {
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                let src = SourceFile::new(shown, language, text);
-                let mut restored =
-                    FileAnalysis::from_cache(src, entry.packing, entry.inputs, diagnostics);
-                restored.key = Some(crate::cache::Cache::analysis_key(key, content));
-                return restored;
+        // The text stays packed (the entry's packing is this very content) unless there are
+        // suppressions to read in it.
+        let suppressible = memchr::memmem::find(&bytes, b"unleak-ignore").is_some();
+        let source = match entry.text {
+            Some(packed) if !suppressible => {
+                KeptSource::from_packing(shown, language, bytes.len(), packed)
             }
-            Err(e) => bytes = e.into_bytes(),
-        }
+            _ => KeptSource::live(Arc::new(SourceFile::new(
+                shown,
+                language,
+                String::from_utf8(bytes).unwrap_or_default(),
+            ))),
+        };
+        let mut restored = FileAnalysis::from_cache(
+            source,
+            suppressible,
+            entry.packing,
+            entry.inputs,
+            diagnostics,
+        );
+        restored.key = Some(crate::cache::Cache::analysis_key(key, content));
+        return restored;
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -782,13 +796,18 @@ fn process_file(path: &Path, shown: PathBuf, options: &Options) -> FileAnalysis 
     if let Some((c, key, content)) = cache
         && analysis.cacheable
     {
-        // Packed once, for the entry and for the run (a batch run packs the facts anyway).
+        // Packed once, for the entry and for the run (a batch run packs facts and text anyway).
         let packing = analysis.facts.as_ref().and_then(KeptFacts::packing);
+        analysis.source = analysis.source.as_ref().map(KeptSource::packed);
+        let text = analysis.source.as_ref().and_then(KeptSource::packing);
         c.put(
             key,
             content,
-            packing.as_deref(),
-            analysis.inputs.as_deref(),
+            crate::cache::Sections {
+                facts: packing.as_deref(),
+                inputs: analysis.inputs.as_deref(),
+                text: text.as_deref(),
+            },
             &analysis.diagnostics,
         );
         if let (Some(p), Some(f)) = (packing, analysis.facts()) {

@@ -149,6 +149,32 @@ impl KeptSource {
         }
     }
 
+    /// A text known only by its packing (a cache entry's, checked to be the file's content).
+    pub fn from_packing(
+        path: PathBuf,
+        language: Language,
+        len: usize,
+        bytes: Arc<[u8]>,
+    ) -> KeptSource {
+        KeptSource {
+            path,
+            language,
+            len,
+            held: Arc::new(Held::Packed {
+                bytes,
+                live: Mutex::new(Weak::new()),
+            }),
+        }
+    }
+
+    /// The text's packing, when it is packed.
+    pub fn packing(&self) -> Option<Arc<[u8]>> {
+        match &*self.held {
+            Held::Packed { bytes, .. } => Some(bytes.clone()),
+            Held::Live(..) => None,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
