@@ -856,6 +856,7 @@ mod tests {
             span: 30..90,
             stmt: 30..90,
             scope: String::new(),
+            subscribes: false,
         });
         let bytes = encode(
             7,

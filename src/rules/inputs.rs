@@ -73,6 +73,9 @@ pub struct SizeEvent {
     pub stmt: Range<usize>,
     /// Where it happens, for labels ("method `subscribe`").
     pub scope: String,
+    /// Growth in a method named for subscribing (`subscribe`, `on_message`, `register`): a
+    /// callback registry's, which unremoved-listener judges.
+    pub subscribes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -172,6 +175,11 @@ impl ProjectInputs {
                         } else {
                             String::new()
                         },
+                        subscribes: grow
+                            && facts.scopes[super::named_owner(facts, g.scope)]
+                                .name
+                                .as_deref()
+                                .is_some_and(super::unremoved_listener::is_subscribe_name),
                     });
                 }
             }

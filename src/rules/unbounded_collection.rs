@@ -539,16 +539,15 @@ fn check_rust(
                         if !long_lived.contains(&cname) {
                             continue;
                         }
-                        // Registries of callbacks are unremoved-listener's; a field without
-                        // interior mutability cannot grow once the struct is shared.
+                        // A field without interior mutability cannot grow once the struct is
+                        // shared. (Registries of callbacks and senders: see below.)
                         let ty = c
                             .fields
                             .iter()
                             .find(|f| f.name == *name)
                             .and_then(|f| f.ty.clone());
                         if ty.as_deref().is_none_or(|t| {
-                            crate::facts::is_registry_type(t)
-                                || !crate::facts::is_interior_mutable(t)
+                            !crate::facts::is_interior_mutable(t)
                                 || crate::facts::keyed_by_static_names(t)
                         }) {
                             continue;
@@ -563,8 +562,7 @@ fn check_rust(
                     Place::Binding(b) => {
                         let binding = &facts.bindings[*b];
                         if binding.ty.as_deref().is_none_or(|t| {
-                            crate::facts::is_registry_type(t)
-                                || !crate::facts::is_interior_mutable(t)
+                            !crate::facts::is_interior_mutable(t)
                                 || crate::facts::keyed_by_static_names(t)
                         }) {
                             continue;
@@ -595,7 +593,23 @@ fn check_rust(
                         _ => bounded = true,
                     }
                 }
-                if bounded || growth.is_empty() {
+                // A registry of callbacks or senders that a subscribe method fills is
+                // unremoved-listener's finding; one filled elsewhere (`join(id, tx)` per
+                // connection) is a collection that only grows.
+                let ty = match &place {
+                    Place::Field { class, name } => facts.classes[*class]
+                        .fields
+                        .iter()
+                        .find(|f| f.name == *name)
+                        .and_then(|f| f.ty.as_deref()),
+                    Place::Binding(b) => facts.bindings[*b].ty.as_deref(),
+                    _ => None,
+                };
+                let registry = ty.is_some_and(crate::facts::is_registry_type);
+                if bounded
+                    || growth.is_empty()
+                    || (registry && ctx.size_events(&name).any(|(_, g)| g.subscribes))
+                {
                     continue;
                 }
                 let mut d = meta.report(file.path.clone(),

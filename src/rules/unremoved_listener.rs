@@ -72,7 +72,7 @@ impl Rule for UnremovedListener {
 }
 
 /// Methods that add a subscriber: `subscribe`, `on_event`, `add_listener`, `register`, `watch`.
-fn is_subscribe_name(name: &str) -> bool {
+pub(super) fn is_subscribe_name(name: &str) -> bool {
     crate::facts::words(name).any(|w| {
         matches!(
             w.as_str(),
