@@ -24,6 +24,8 @@ use names::NameLookup;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 mod pacing;
 pub use pacing::QueuePacing;
+mod calls;
+pub use calls::PathCall;
 mod teardowns;
 pub use teardowns::ends_a_life;
 mod validate;
@@ -64,6 +66,9 @@ pub struct FileFacts {
     /// whose receiver is awaited or handed back: the queue is paced by its callers' replies.
     #[serde(default)]
     pub paced_sender_params: Vec<CallArg>,
+    /// Rust: calls of other modules' functions by path (see [`PathCall`]).
+    #[serde(default)]
+    pub path_calls: Vec<PathCall>,
     /// Code that runs once per state transition of its object (TypeScript): the body of an
     /// `if` on one of the object's own fields (or what follows an early exit on one), in a
     /// function that itself sets that field (`if (!this.ended) { …; this.ended = true }`,

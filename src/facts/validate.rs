@@ -164,6 +164,10 @@ impl FileFacts {
             && self.events.iter().all(|e| limits.event(e))
             && self.syntax_errors.iter().all(|r| limits.range(r))
             && self.suppression_lookalikes.iter().all(|r| limits.range(r))
+            && self
+                .path_calls
+                .iter()
+                .all(|c| limits.scope(c.scope) && limits.range(&c.span))
     }
 }
 

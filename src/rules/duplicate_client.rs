@@ -707,7 +707,7 @@ fn rust_home(ctx: &ProjectCtx, site: &Site) -> Option<RustHome> {
     })
 }
 
-fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
+pub(super) fn rust_per_request_fn(facts: &FileFacts, scope: crate::facts::ScopeId) -> bool {
     let owner = named_owner(facts, scope);
     let s = &facts.scopes[owner];
     s.is_async
@@ -903,11 +903,31 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
                     && facts.is_rust
                     && lifetime == Lifetime::Unknown
                     && rust_per_request_fn(facts, site.event.scope)));
-        if other_count == 0 && !per_use {
+        // A Rust factory whose callers in other files run it per use.
+        let callers = if facts.is_rust && returned && !per_use && !site.lazy && !test {
+            super::factory_callers::per_use_callers(ctx, site.file, facts, site.event.scope)
+        } else {
+            Vec::new()
+        };
+        if other_count == 0 && !per_use && callers.is_empty() {
             continue;
         }
         let kind = &site.kind;
-        let message = message(site, per_use, lifetime, other_count);
+        let message = match callers.first() {
+            Some((f, c)) => format!(
+                "a new `{kind}` client is constructed on every call of {}, which {} in `{}` \
+                 calls {}{}: each call opens its own connection pool that nothing closes",
+                describe_scope(facts, named_owner(facts, site.event.scope)),
+                c.caller,
+                f.path.display(),
+                c.how,
+                match callers.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more callers)", n - 1),
+                }
+            ),
+            None => message(site, per_use, lifetime, other_count),
+        };
         let mut d = META.report(site.file.path.clone(),
                 site.event.span.clone(),
                 message,
@@ -930,8 +950,17 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
                 format!("another `{kind}` client is constructed here"),
             );
         }
+        for (f, c) in callers.iter().take(MAX_LABELS) {
+            d = d.with_label_in(
+                f.path.clone(),
+                c.span.clone(),
+                format!("called here, {} ({})", c.how, c.caller),
+            );
+        }
         if facts.is_rust {
-            d.fixes.extend(hoist_fix(site, per_use, lifetime));
+            if callers.is_empty() {
+                d.fixes.extend(hoist_fix(site, per_use, lifetime));
+            }
             d.fixes.extend(rust_fix(
                 ctx,
                 &sites,

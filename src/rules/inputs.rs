@@ -41,6 +41,9 @@ pub struct ProjectInputs {
     pub size_events: Vec<SizeEvent>,
     /// Rust: the types the file deals with (structs it defines, types it shows long-lived).
     pub rust_types: Vec<String>,
+    /// Rust: calls of other modules' functions made where they run per use (see
+    /// [`super::factory_callers`]).
+    pub per_use_calls: Vec<super::factory_callers::PerUseCall>,
     /// Client constructions duplicate-client counts: event index and the client's kind.
     pub client_sites: Vec<(u32, String)>,
     /// What the file says about the service's shutdown.
@@ -108,6 +111,7 @@ impl ProjectInputs {
                 .size_events
                 .iter()
                 .all(|e| range(&e.span) && range(&e.stmt))
+            && self.per_use_calls.iter().all(|c| range(&c.span))
             && self.shutdown.fits(events, scopes, len)
     }
 
@@ -155,6 +159,7 @@ impl ProjectInputs {
                 .filter_map(|c| c.name.clone())
                 .chain(facts.long_lived_types.iter().cloned())
                 .collect();
+            out.per_use_calls = super::factory_callers::file_calls(facts);
             for g in &facts.events {
                 let (p, kind) = match &g.kind {
                     EventKind::Grow { place } => (place, SizeKind::Grow),

@@ -16,6 +16,7 @@ pub mod buffer_concat_in_loop;
 pub mod constructions;
 pub mod duplicate_adapter;
 pub mod duplicate_client;
+pub mod factory_callers;
 pub mod fixes;
 mod handed_back;
 pub mod inputs;

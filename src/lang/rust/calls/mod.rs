@@ -58,6 +58,23 @@ impl Walker {
         if p.path.segments.len() == 1 && self.is_local_value(&last) {
             self.mark_signal();
         }
+        // `helpers::make_client()`, or a function a `use` brought in from another module: for
+        // the project rules that follow a function to its callers in other files.
+        let mut segs = full.rsplit("::");
+        if let (Some(name), Some(module)) = (segs.next(), segs.next())
+            && [name, module]
+                .iter()
+                .all(|s| s.starts_with(|c: char| c.is_ascii_lowercase()))
+            && !matches!(module, "std" | "core" | "alloc" | "tokio" | "self")
+            && self.lazy_init == 0
+        {
+            self.facts.path_calls.push(PathCall {
+                path: full.to_string(),
+                scope: self.scope,
+                in_loop: self.in_loop,
+                span: span.clone(),
+            });
+        }
         if p.path.segments.len() == 1 {
             self.event(
                 EventKind::Call {
