@@ -48,8 +48,26 @@ impl Shape {
 /// The collection a growth call reaches: `R.push(x)`, `R.insert(k, v)`, `R.entry(k).or_*(..)`.
 fn collection_of(src: &str, call: &Range<usize>) -> Option<String> {
     let text = src.get(call.clone())?;
-    let Expr::MethodCall(m) = print::parse::<Expr>(text)? else {
-        return None;
+    let m = match print::parse::<Expr>(text)? {
+        Expr::MethodCall(m) => m,
+        // A loan to a function that grows it (`append(&mut log, line)`): the one collection
+        // lent mutably.
+        Expr::Call(c) => {
+            let lent: Vec<&Expr> = c
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    Expr::Reference(r) if r.mutability.is_some() => Some(&*r.expr),
+                    _ => None,
+                })
+                .collect();
+            let [one] = lent[..] else {
+                return None;
+            };
+            let r = print::expr(one)?;
+            return (!r.contains('\n')).then_some(r);
+        }
+        _ => return None,
     };
     let mut recv = &*m.receiver;
     if m.method.to_string().starts_with("or_")

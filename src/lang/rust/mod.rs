@@ -23,6 +23,7 @@ mod endless;
 mod errors;
 mod guard;
 mod kept;
+mod lent;
 mod nesting;
 mod piles;
 mod queues;
@@ -98,6 +99,10 @@ pub fn lower_within(text: &str, budget: Duration) -> Result<FileFacts, RustParse
         piles::mark(&file, text, &mut w.facts);
         let mut facts = w.facts;
         facts.finish();
+        // Growth through `&mut` loans reads the indexed facts, and adds to them.
+        if lent::grow(&mut facts) {
+            facts.finish();
+        }
         Ok(facts)
     });
     // The span map grows with every parse on this thread: reset it so a long-running process

@@ -264,6 +264,9 @@ impl Walker {
     pub(super) fn declare_inputs<'i>(&mut self, inputs: impl Iterator<Item = &'i FnArg>) {
         for arg in inputs {
             if let FnArg::Typed(t) = arg {
+                // In order, `self` aside (`_` for a pattern): calls pass arguments by position.
+                let name = Self::pat_name(&t.pat).unwrap_or_else(|| "_".into());
+                self.facts.scopes[self.scope].params.push(name);
                 self.declare_pat(&t.pat);
                 if let Some(name) = Self::pat_name(&t.pat) {
                     self.note_receiver(&name, Some(&t.ty), None);

@@ -48,6 +48,27 @@ impl Walker {
         }
         self.shared_value_call(c, &full);
         self.callee_events(p, &full, &span);
+        // `record(&mut log, line)`: what a function of this file is lent mutably, for
+        // `lent::grow` to tell whether the call grows it.
+        if p.path.segments.len() == 1 {
+            for (i, a) in c.args.iter().enumerate().take(usize::from(u8::MAX)) {
+                if let Expr::Reference(r) = a
+                    && r.mutability.is_some()
+                {
+                    let place = self.place_of(&r.expr);
+                    if !matches!(place, PlaceRef::Unknown) {
+                        // The whole call (the `Call` event spans its head), for fixes.
+                        self.event(
+                            EventKind::Arg {
+                                index: i as u8,
+                                place,
+                            },
+                            c.range(),
+                        );
+                    }
+                }
+            }
+        }
         self.call_arguments(c, &full);
     }
 
