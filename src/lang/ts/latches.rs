@@ -64,12 +64,8 @@ impl<'a> Walker<'a> {
             }),
             "identifier" => {
                 let name = self.text(left);
-                !self
-                    .facts
-                    .bindings
-                    .iter()
-                    .any(|b| b.name == name && b.scope == self.scope)
-                    && self.facts.bindings.iter().any(|b| b.name == name)
+                !self.declared(name).any(|b| b.scope == self.scope)
+                    && self.declared(name).next().is_some()
             }
             _ => false,
         };

@@ -196,8 +196,8 @@ impl<'a> Walker<'a> {
 
     /// The module a name was imported from, if it was.
     pub(super) fn import_source(&self, name: &str) -> Option<String> {
-        self.facts.bindings.iter().find_map(|b| match &b.kind {
-            BindingKind::Import { source, .. } if b.name == name => Some(source.clone()),
+        self.declared(name).find_map(|b| match &b.kind {
+            BindingKind::Import { source, .. } => Some(source.clone()),
             _ => None,
         })
     }

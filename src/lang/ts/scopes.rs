@@ -14,6 +14,16 @@ impl<'a> Walker<'a> {
     pub(super) fn declare(&mut self, name: &str, kind: BindingKind, span: Range<usize>) {
         let id = self.facts.add_binding(name, self.scope, kind, span);
         self.facts.bindings[id].block = self.block.clone();
+        self.declared.entry(name.to_string()).or_default().push(id);
+    }
+
+    /// The bindings declared so far under `name`, in order.
+    pub(super) fn declared(&self, name: &str) -> impl Iterator<Item = &crate::facts::Binding> {
+        self.declared
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&b| &self.facts.bindings[b])
     }
 
     /// Declares a pattern's names as visible in `block` only (`let`/`const` in a block, a

@@ -92,6 +92,11 @@ pub(super) struct Walker<'a> {
     /// Functions a method runs with its own `this` (`f.call(this)`, `f.bind(this)`): ES5
     /// private methods of that class.
     pub(super) private_methods: Vec<(String, ClassId)>,
+    /// The bindings declared so far, by name: the walk asks "is `x` declared (here, as an
+    /// import)?" at every call and assignment, which a scan of all bindings made quadratic on
+    /// bundles (see [`Walker::declared`]).
+    pub(super) declared:
+        std::collections::HashMap<String, Vec<BindingId>, foldhash::fast::RandomState>,
     /// Where the names being declared are visible, when narrower than the scope (see
     /// [`Binding::block`]).
     pub(super) block: Option<Range<usize>>,
@@ -135,6 +140,7 @@ impl<'a> Walker<'a> {
             es5_classes: Vec::new(),
             this_aliases: Vec::new(),
             private_methods: Vec::new(),
+            declared: Default::default(),
             block: None,
             state_ifs: std::collections::HashMap::new(),
         }

@@ -60,7 +60,7 @@ impl<'a> Walker<'a> {
             || s.callee.kind_name() != "identifier"
             || !matches!(s.method, "addEventListener" | "removeEventListener")
             // A function of the file's own by that name (declared before the call).
-            || self.facts.bindings.iter().any(|b| b.name == s.method)
+            || self.declared(s.method).next().is_some()
         {
             return false;
         }

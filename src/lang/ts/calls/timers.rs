@@ -33,9 +33,8 @@ impl<'a> Walker<'a> {
 
     /// `setTimeout` imported from `timers/promises` returns a promise, not a handle.
     fn is_promise_timer(&self, name: &str) -> bool {
-        self.facts.bindings.iter().any(|b| {
-            b.name == name
-                && matches!(&b.kind, BindingKind::Import { source, .. } if source.contains("timers/promises"))
+        self.declared(name).any(|b| {
+            matches!(&b.kind, BindingKind::Import { source, .. } if source.contains("timers/promises"))
         })
     }
 
