@@ -25,7 +25,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 mod pacing;
 pub use pacing::QueuePacing;
 mod calls;
-pub use calls::PathCall;
+pub use calls::{PathCall, lent_params};
 mod teardowns;
 pub use teardowns::ends_a_life;
 mod validate;

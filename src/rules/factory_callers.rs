@@ -65,7 +65,7 @@ pub fn file_calls(facts: &FileFacts) -> Vec<PerUseCall> {
 
 /// The module a file is, as paths name it: its stem, or its folder's name for `mod.rs`.
 /// `lib.rs` and `main.rs` are the crate root, which no path names by a module segment.
-fn module_name(path: &Path) -> Option<&str> {
+pub(super) fn module_name(path: &Path) -> Option<&str> {
     let stem = path.file_stem()?.to_str()?;
     match stem {
         "lib" | "main" => None,

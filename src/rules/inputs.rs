@@ -39,6 +39,12 @@ pub struct ProjectInputs {
     pub paced_sender_params: Vec<CallArg>,
     /// Rust: growth, shrinking and size checks of named fields and statics.
     pub size_events: Vec<SizeEvent>,
+    /// Rust: the file's free functions that grow a parameter they are lent: name, parameter
+    /// index, and whether they also bound it (see [`crate::facts::lent_params`]).
+    pub grows_params: Vec<(String, u8, bool)>,
+    /// Rust: named collections lent mutably to another module's function (`state::record(&mut
+    /// log, ..)`): growth if that function grows the parameter (see [`LentArg`]).
+    pub lent: Vec<LentArg>,
     /// Rust: the types the file deals with (structs it defines, types it shows long-lived).
     pub rust_types: Vec<String>,
     /// Rust: calls of other modules' functions made where they run per use (see
@@ -81,11 +87,56 @@ pub struct SizeEvent {
     pub subscribes: bool,
 }
 
+/// A named collection lent mutably to another module's function: the call's path, the
+/// parameter index, and the growth it is if that function grows what it is lent.
+#[derive(Debug, Clone, Hash, Serialize, Deserialize)]
+pub struct LentArg {
+    pub path: String,
+    pub index: u8,
+    pub growth: SizeEvent,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SizeKind {
     Grow,
     Shrink,
     SizeCheck,
+}
+
+/// The `&mut` arguments of calls by path (`state::record(&mut log, ..)`) that lend a named
+/// field or static: what the project joins with the callee's [`ProjectInputs::grows_params`].
+/// (Loans to this file's own functions became growth in the front end.)
+fn lent_args(facts: &FileFacts) -> Vec<LentArg> {
+    let mut out = Vec::new();
+    for e in &facts.events {
+        let EventKind::Arg { index, place } = &e.kind else {
+            continue;
+        };
+        let Some(call) = facts
+            .path_calls
+            .iter()
+            .find(|c| c.span.start == e.span.start)
+        else {
+            continue;
+        };
+        let Some(name) = crate::facts::place_name(&facts.resolve(place), facts) else {
+            continue;
+        };
+        out.push(LentArg {
+            path: call.path.clone(),
+            index: *index,
+            growth: SizeEvent {
+                name,
+                kind: SizeKind::Grow,
+                repeated: super::unbounded_collection::grows_repeatedly(facts, e),
+                span: e.span.clone(),
+                stmt: e.stmt.clone(),
+                scope: super::describe_scope(facts, e.scope),
+                subscribes: false,
+            },
+        });
+    }
+    out
 }
 
 impl ProjectInputs {
@@ -112,6 +163,7 @@ impl ProjectInputs {
                 .iter()
                 .all(|e| range(&e.span) && range(&e.stmt))
             && self.per_use_calls.iter().all(|c| range(&c.span))
+            && (self.lent.iter()).all(|l| range(&l.growth.span) && range(&l.growth.stmt))
             && self.shutdown.fits(events, scopes, len)
     }
 
@@ -160,6 +212,16 @@ impl ProjectInputs {
                 .chain(facts.long_lived_types.iter().cloned())
                 .collect();
             out.per_use_calls = super::factory_callers::file_calls(facts);
+            let (grown, bounded) = crate::facts::lent_params(facts);
+            out.grows_params = grown
+                .iter()
+                .filter_map(|(f, k)| {
+                    let i = u8::try_from(*k).ok()?;
+                    Some((f.clone(), i, bounded.contains(&(f.clone(), *k))))
+                })
+                .collect();
+            out.grows_params.sort();
+            out.lent = lent_args(facts);
             for g in &facts.events {
                 let (p, kind) = match &g.kind {
                     EventKind::Grow { place } => (place, SizeKind::Grow),
@@ -228,7 +290,7 @@ pub struct Joins<'a> {
     module_instances: OnceLock<HashSet<String>>,
     constructions: OnceLock<super::constructions::Constructions<'a>>,
     paced: OnceLock<HashSet<CallArg>>,
-    size_events: OnceLock<ByName<String>>,
+    size_events: OnceLock<HashMap<String, Vec<(usize, SizeEvent)>>>,
     importers: OnceLock<ByName<Box<str>>>,
 }
 
@@ -276,12 +338,41 @@ impl<'a> ProjectCtx<'a> {
     pub fn size_events(
         &self,
         name: &str,
-    ) -> impl Iterator<Item = (&'a super::ProjectFile, &'a SizeEvent)> {
+    ) -> impl Iterator<Item = (&'a super::ProjectFile, &SizeEvent)> {
         let index = self.joins.size_events.get_or_init(|| {
-            let mut index: ByName<String> = HashMap::new();
+            let mut index: HashMap<String, Vec<(usize, SizeEvent)>> = HashMap::new();
             for (fi, f) in self.files.iter().enumerate() {
-                for (ei, e) in f.inputs.size_events.iter().enumerate() {
-                    index.entry(e.name.clone()).or_default().push((fi, ei));
+                for e in &f.inputs.size_events {
+                    index
+                        .entry(e.name.clone())
+                        .or_default()
+                        .push((fi, e.clone()));
+                }
+            }
+            // Loans across files: `state::record(&mut log, ..)` grows `log` when `record` of
+            // the module `state` grows its parameter (or bounds it, when it also shrinks it).
+            let mut lent_to: HashMap<(&str, &str, u8), bool> = HashMap::new();
+            for f in self.files.iter().filter(|f| f.is_rust) {
+                let Some(module) = super::factory_callers::module_name(&f.path) else {
+                    continue;
+                };
+                for (func, i, bounded) in &f.inputs.grows_params {
+                    lent_to.insert((module, func.as_str(), *i), *bounded);
+                }
+            }
+            for (fi, f) in self.files.iter().enumerate() {
+                for l in &f.inputs.lent {
+                    let mut segs = l.path.rsplit("::");
+                    let (Some(func), Some(module)) = (segs.next(), segs.next()) else {
+                        continue;
+                    };
+                    if let Some(&bounded) = lent_to.get(&(module, func, l.index)) {
+                        let mut g = l.growth.clone();
+                        if bounded {
+                            g.kind = SizeKind::SizeCheck;
+                        }
+                        index.entry(g.name.clone()).or_default().push((fi, g));
+                    }
                 }
             }
             index
@@ -291,7 +382,7 @@ impl<'a> ProjectCtx<'a> {
             .get(name)
             .map_or(&[][..], Vec::as_slice)
             .iter()
-            .map(move |&(fi, ei)| (&files[fi], &files[fi].inputs.size_events[ei]))
+            .map(move |(fi, e)| (&files[*fi], e))
     }
 
     /// Files that import `name` (TypeScript), with the importing binding and the module named.

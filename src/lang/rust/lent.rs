@@ -5,13 +5,12 @@
 //!
 //! The walk records each `&mut` argument of a call of a plain function name as an
 //! `EventKind::Arg` right after the call's `EventKind::Call`; once the file's facts are
-//! indexed, the arguments lent to a parameter that its function grows become `Grow` events of
+//! indexed, the arguments lent to a parameter that its function grows (see
+//! [`crate::facts::lent_params`]) become `Grow` events of
 //! the lent place, at the call (its scope, loop and statement) — or a size check, when the
 //! function also shrinks or measures what it is lent (it bounds it itself).
 
-use std::collections::HashSet;
-
-use crate::facts::{EventKind, FileFacts, Place, PlaceRef, ScopeKind};
+use crate::facts::{EventKind, FileFacts, PlaceRef};
 
 /// Turns the `&mut` arguments of calls into growth where the callee grows that parameter;
 /// whether anything changed (the caller indexes the facts again).
@@ -23,32 +22,7 @@ pub(super) fn grow(facts: &mut FileFacts) -> bool {
     {
         return false;
     }
-    // (function name, parameter index) of every free function that grows a parameter, and of
-    // those that shrink or measure one (`if out.len() > MAX { out.remove(0); }`): a loan to
-    // those is bounded by the helper itself.
-    let mut grown: HashSet<(String, usize)> = HashSet::new();
-    let mut bounded: HashSet<(String, usize)> = HashSet::new();
-    for e in &facts.events {
-        let (place, into) = match &e.kind {
-            EventKind::Grow { place } => (place, &mut grown),
-            EventKind::Shrink { place } | EventKind::SizeCheck { place } => (place, &mut bounded),
-            _ => continue,
-        };
-        let Place::Binding(b) = facts.resolve(place) else {
-            continue;
-        };
-        let binding = &facts.bindings[b];
-        let f = &facts.scopes[binding.scope];
-        if !matches!(f.kind, ScopeKind::Function) || facts.named_owner(e.scope) != binding.scope {
-            continue;
-        }
-        if let (Some(name), Some(k)) = (
-            f.name.as_deref(),
-            f.params.iter().position(|p| *p == binding.name),
-        ) {
-            into.insert((name.to_string(), k));
-        }
-    }
+    let (grown, bounded) = crate::facts::lent_params(facts);
     if grown.is_empty() {
         return false;
     }

@@ -48,9 +48,11 @@ impl Walker {
         }
         self.shared_value_call(c, &full);
         self.callee_events(p, &full, &span);
-        // `record(&mut log, line)`: what a function of this file is lent mutably, for
-        // `lent::grow` to tell whether the call grows it.
-        if p.path.segments.len() == 1 {
+        // `record(&mut log, line)`: what a function is lent mutably, for `lent::grow` (a
+        // function of this file) or the project (`state::record(&mut log, ..)`, see
+        // `rules::inputs::LentArg`) to tell whether the call grows it.
+        let by_path = self.facts.path_calls.last().is_some_and(|c| c.span == span);
+        if p.path.segments.len() == 1 || by_path {
             for (i, a) in c.args.iter().enumerate().take(usize::from(u8::MAX)) {
                 if let Expr::Reference(r) = a
                     && r.mutability.is_some()
