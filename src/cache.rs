@@ -767,89 +767,48 @@ mod tests {
     fn forged_entries_with_a_valid_checksum_are_rejected() {
         let (facts, diags) = sample();
         let len = 40;
+        // What a 40-byte file makes of an entry of these sections and findings.
+        let read = |sections: Sections, diags: &[Diagnostic]| {
+            let bytes = encode(7, 9, sections, diags).unwrap();
+            decode(&bytes, 7, 9, len, Path::new("a.ts"))
+        };
+        let corrupt = |sections: Sections, diags: &[Diagnostic]| {
+            matches!(read(sections, diags), Decoded::Corrupt)
+        };
+        let with_facts = |facts| Sections {
+            facts,
+            ..Sections::default()
+        };
         let mut forged = facts.clone();
         forged.events[0].scope = 1_000;
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: crate::kept::pack_facts(&forged).as_deref(),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
-        ));
+        let forged = crate::kept::pack_facts(&forged);
+        assert!(corrupt(with_facts(forged.as_deref()), &diags));
+        let packing = crate::kept::pack_facts(&facts);
         let mut far = diags.clone();
         far[0].range = 5..500;
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: crate::kept::pack_facts(&facts).as_deref(),
-                ..Sections::default()
-            },
-            &far,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
-        ));
+        assert!(corrupt(with_facts(packing.as_deref()), &far));
         // A packing that is not one (or claims a huge size), under a valid checksum.
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: Some(b"\xff\xff\xff\x7fgarbage"),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
+        assert!(corrupt(
+            with_facts(Some(b"\xff\xff\xff\x7fgarbage")),
+            &diags
         ));
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c']),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
+        assert!(corrupt(
+            with_facts(Some(&[3, 0, 0, 0, 0x30, b'a', b'b', b'c'])),
+            &diags
         ));
         // Inputs that point past the facts (an event, a span), or inputs without facts.
         let src = "const t = setInterval(() => {}, 10);\n";
-        let packing = crate::kept::pack_facts(&facts);
-        let mut inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
-        inputs.client_sites.push((1_000, "OpenAI".into()));
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: packing.as_deref(),
-                inputs: Some(&inputs),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
-        ));
-        let mut inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
-        inputs.size_events.push(crate::rules::inputs::SizeEvent {
+        let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        let with = |facts, inputs| Sections {
+            facts,
+            inputs: Some(inputs),
+            ..Sections::default()
+        };
+        let mut far_event = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        far_event.client_sites.push((1_000, "OpenAI".into()));
+        assert!(corrupt(with(packing.as_deref(), &far_event), &diags));
+        let mut far_span = ProjectInputs::build(&facts, src, &RuleOptions::default());
+        far_span.size_events.push(crate::rules::inputs::SizeEvent {
             name: "m".into(),
             kind: crate::rules::inputs::SizeKind::Grow,
             repeated: true,
@@ -858,63 +817,10 @@ mod tests {
             scope: String::new(),
             subscribes: false,
         });
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: packing.as_deref(),
-                inputs: Some(&inputs),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
+        assert!(corrupt(with(packing.as_deref(), &far_span), &diags));
+        assert!(corrupt(with(None, &inputs), &diags));
         assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
-        ));
-        let inputs = ProjectInputs::build(&facts, src, &RuleOptions::default());
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                inputs: Some(&inputs),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Corrupt
-        ));
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: packing.as_deref(),
-                inputs: Some(&inputs),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
-            Decoded::Ok(..)
-        ));
-        let bytes = encode(
-            7,
-            9,
-            Sections {
-                facts: crate::kept::pack_facts(&facts).as_deref(),
-                ..Sections::default()
-            },
-            &diags,
-        )
-        .unwrap();
-        assert!(matches!(
-            decode(&bytes, 7, 9, len, Path::new("a.ts")),
+            read(with(packing.as_deref(), &inputs), &diags),
             Decoded::Ok(..)
         ));
     }
