@@ -108,22 +108,23 @@ pub enum SizeKind {
 /// (Loans to this file's own functions became growth in the front end.)
 fn lent_args(facts: &FileFacts) -> Vec<LentArg> {
     let mut out = Vec::new();
+    let by_start: HashMap<usize, &str> = facts
+        .path_calls
+        .iter()
+        .map(|c| (c.span.start, c.path.as_str()))
+        .collect();
     for e in &facts.events {
         let EventKind::Arg { index, place } = &e.kind else {
             continue;
         };
-        let Some(call) = facts
-            .path_calls
-            .iter()
-            .find(|c| c.span.start == e.span.start)
-        else {
+        let Some(&path) = by_start.get(&e.span.start) else {
             continue;
         };
         let Some(name) = crate::facts::place_name(&facts.resolve(place), facts) else {
             continue;
         };
         out.push(LentArg {
-            path: call.path.clone(),
+            path: path.to_string(),
             index: *index,
             growth: SizeEvent {
                 name,

@@ -509,8 +509,6 @@ pub(super) fn judge_outer_binding(
         ..
     } = *reg;
     let facts = ctx.facts;
-    // An outer-scope object registered on from a repeated scope (or a constructor). Only the
-    // object itself: a member of it (`conn.stream`) may be a per-connection part of it.
     let Place::Binding(b) = target else {
         return None;
     };

@@ -47,11 +47,10 @@ impl Walker {
             return;
         }
         self.shared_value_call(c, &full);
-        self.callee_events(p, &full, &span);
+        let by_path = self.callee_events(p, &full, &span);
         // `record(&mut log, line)`: what a function is lent mutably, for `lent::grow` (a
         // function of this file) or the project (`state::record(&mut log, ..)`, see
         // `rules::inputs::LentArg`) to tell whether the call grows it.
-        let by_path = self.facts.path_calls.last().is_some_and(|c| c.span == span);
         if p.path.segments.len() == 1 || by_path {
             for (i, a) in c.args.iter().enumerate().take(usize::from(u8::MAX)) {
                 if let Expr::Reference(r) = a
@@ -74,8 +73,14 @@ impl Walker {
         self.call_arguments(c, &full);
     }
 
-    /// Calls of named functions (and of callback values), for call-graph lifetimes.
-    fn callee_events(&mut self, p: &syn::ExprPath, full: &str, span: &std::ops::Range<usize>) {
+    /// Calls of named functions (and of callback values), for call-graph lifetimes; whether
+    /// the call was recorded as a call by path (another module's function).
+    fn callee_events(
+        &mut self,
+        p: &syn::ExprPath,
+        full: &str,
+        span: &std::ops::Range<usize>,
+    ) -> bool {
         let last = last_segment(full).to_string();
         // Calling a callback value (`on_timeout()`) after a sleep: a signal.
         if p.path.segments.len() == 1 && self.is_local_value(&last) {
@@ -84,7 +89,7 @@ impl Walker {
         // `helpers::make_client()`, or a function a `use` brought in from another module: for
         // the project rules that follow a function to its callers in other files.
         let mut segs = full.rsplit("::");
-        if let (Some(name), Some(module)) = (segs.next(), segs.next())
+        let by_path = if let (Some(name), Some(module)) = (segs.next(), segs.next())
             && [name, module]
                 .iter()
                 .all(|s| s.starts_with(|c: char| c.is_ascii_lowercase()))
@@ -97,7 +102,10 @@ impl Walker {
                 in_loop: self.in_loop,
                 span: span.clone(),
             });
-        }
+            true
+        } else {
+            false
+        };
         if p.path.segments.len() == 1 {
             self.event(
                 EventKind::Call {
@@ -122,6 +130,7 @@ impl Walker {
                 span.clone(),
             );
         }
+        by_path
     }
 
     /// The arguments of a call: lazy initialisers, per-request route handlers, callbacks.
