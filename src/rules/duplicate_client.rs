@@ -873,15 +873,8 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
                 .copied()
                 .filter(|&j| j != i && !same_factory(j))
                 .collect();
-            let mut distinct: Vec<(usize, Option<ScopeId>)> = Vec::new();
-            for &j in &others {
-                let key = (sites[j].file as *const _ as usize, returned_from(&sites[j]));
-                if key.1.is_none() || !distinct.contains(&key) {
-                    distinct.push(key);
-                }
-            }
             (
-                distinct.len(),
+                distinct_sites(&sites, &others),
                 others.iter().take(MAX_LABELS).map(|&j| &sites[j]).collect(),
             )
         };
@@ -913,21 +906,8 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             continue;
         }
         let kind = &site.kind;
-        let message = match callers.first() {
-            Some((f, c)) => format!(
-                "a new `{kind}` client is constructed on every call of {}, which {} in `{}` \
-                 calls {}{}: each call opens its own connection pool that nothing closes",
-                describe_scope(facts, named_owner(facts, site.event.scope)),
-                c.caller,
-                f.path.display(),
-                c.how,
-                match callers.len() {
-                    1 => String::new(),
-                    n => format!(" (and {} more callers)", n - 1),
-                }
-            ),
-            None => message(site, per_use, lifetime, other_count),
-        };
+        let message = super::factory_callers::message(kind, facts, site.event.scope, &callers)
+            .unwrap_or_else(|| message(site, per_use, lifetime, other_count));
         let mut d = META.report(site.file.path.clone(),
                 site.event.span.clone(),
                 message,
@@ -1090,6 +1070,18 @@ fn hoist_fix(site: &Site, per_use: bool, lifetime: Lifetime) -> Option<crate::di
         let owner = &facts.scopes[named_owner(facts, site.event.scope)];
         hoist_factory_call(src, kind, owner.name.as_deref()?, &owner.span)
     })
+}
+
+/// How many construction sites `others` are: the returns of one factory count once.
+fn distinct_sites(sites: &[Site], others: &[usize]) -> usize {
+    let mut distinct: Vec<(usize, Option<ScopeId>)> = Vec::new();
+    for &j in others {
+        let key = (sites[j].file as *const _ as usize, returned_from(&sites[j]));
+        if key.1.is_none() || !distinct.contains(&key) {
+            distinct.push(key);
+        }
+    }
+    distinct.len()
 }
 
 /// The function a construction is returned from (`return new Redis(config)`), if it is.

@@ -106,6 +106,29 @@ pub(super) fn per_use_callers<'a>(
     out
 }
 
+/// The finding's message when a factory's callers run it per use (`None` without callers):
+/// the factory (owning `scope`), the first caller and how often it calls.
+pub(super) fn message(
+    kind: &str,
+    facts: &FileFacts,
+    scope: ScopeId,
+    callers: &[(&ProjectFile, &PerUseCall)],
+) -> Option<String> {
+    let (f, c) = callers.first()?;
+    Some(format!(
+        "a new `{kind}` client is constructed on every call of {}, which {} in `{}` calls {}{}: \
+         each call opens its own connection pool that nothing closes",
+        describe_scope(facts, named_owner(facts, scope)),
+        c.caller,
+        f.path.display(),
+        c.how,
+        match callers.len() {
+            1 => String::new(),
+            n => format!(" (and {} more callers)", n - 1),
+        }
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -465,7 +465,6 @@ fn check_rust(
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
-    let long_lived = ctx.long_lived_types();
     // Senders handed to another file's function whose sends there are reply-paced.
     let paced_params = ctx.paced_sender_params();
     // The sender went to a function (in any file) whose every send waits for a reply.
@@ -524,129 +523,146 @@ fn check_rust(
                 );
             }
             EventKind::Collection { kind, place } => {
-                let place = facts.resolve(place);
-                // The struct whose field this is (None for a static).
-                let struct_name = match &place {
-                    Place::Field { class, .. } => facts.classes[*class].name.clone(),
-                    _ => None,
-                };
-                let (name, owner) = match &place {
-                    Place::Field { class, name } => {
-                        let c = &facts.classes[*class];
-                        let Some(cname) = c.name.clone() else {
-                            continue;
-                        };
-                        if !long_lived.contains(&cname) {
-                            continue;
-                        }
-                        // A field without interior mutability cannot grow once the struct is
-                        // shared. (Registries of callbacks and senders: see below.)
-                        let ty = c
-                            .fields
-                            .iter()
-                            .find(|f| f.name == *name)
-                            .and_then(|f| f.ty.clone());
-                        if ty.as_deref().is_none_or(|t| {
-                            !crate::facts::is_interior_mutable(t)
-                                || crate::facts::keyed_by_static_names(t)
-                        }) {
-                            continue;
-                        }
-                        (
-                            name.clone(),
-                            format!(
-                                "field `{name}` of `{cname}`, which lives for the whole process"
-                            ),
-                        )
-                    }
-                    Place::Binding(b) => {
-                        let binding = &facts.bindings[*b];
-                        if binding.ty.as_deref().is_none_or(|t| {
-                            !crate::facts::is_interior_mutable(t)
-                                || crate::facts::keyed_by_static_names(t)
-                        }) {
-                            continue;
-                        }
-                        let n = binding.name.clone();
-                        (n.clone(), format!("static `{n}`"))
-                    }
-                    _ => continue,
-                };
-                if is_cache_name(&name) != caches {
-                    continue;
-                }
-                let mut growth = Vec::new();
-                let mut bounded = false;
-                for (f, g) in ctx.size_events(&name) {
-                    match g.kind {
-                        SizeKind::Grow => {
-                            // Growth by field name counts in files that deal with the struct
-                            // (its impl, or code holding it in an `Arc`); shrinking anywhere
-                            // counts, to stay on the safe side.
-                            let relevant = struct_name
-                                .as_deref()
-                                .is_none_or(|s| f.inputs.rust_types.iter().any(|t| t == s));
-                            if relevant && g.repeated {
-                                growth.push((f, g));
-                            }
-                        }
-                        _ => bounded = true,
-                    }
-                }
-                // A registry of callbacks or senders that a subscribe method fills is
-                // unremoved-listener's finding; one filled elsewhere (`join(id, tx)` per
-                // connection) is a collection that only grows.
-                let ty = match &place {
-                    Place::Field { class, name } => facts.classes[*class]
-                        .fields
-                        .iter()
-                        .find(|f| f.name == *name)
-                        .and_then(|f| f.ty.as_deref()),
-                    Place::Binding(b) => facts.bindings[*b].ty.as_deref(),
-                    _ => None,
-                };
-                let registry = ty.is_some_and(crate::facts::is_registry_type);
-                if bounded
-                    || growth.is_empty()
-                    || (registry && ctx.size_events(&name).any(|(_, g)| g.subscribes))
-                {
-                    continue;
-                }
-                let mut d = meta.report(file.path.clone(),
-                    e.span.clone(),
-                    format!(
-                        "{} in {owner} grows on every use, but nothing in the workspace ever removes \
-                         entries (`remove`, `retain`, `clear`, `drain`, `truncate`, `pop`) or checks \
-                         its `len()`",
-                        match kind {
-                            CollectionKind::Map => "map",
-                            CollectionKind::Set => "set",
-                            _ => "vector",
-                        }
-                    ),
-                )
-                .with_help(
-                    "remove entries when their owner ends (e.g. on disconnect, or from a guard's \
-                     `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
-                     bounded cache with a TTL (moka)",
-                );
-                d.fixes.extend(rust_collection_fix(
-                    file, facts, src, &place, *kind, &growth,
+                out.extend(rust_collection(
+                    ctx, file, facts, src, meta, caches, e, kind, place,
                 ));
-                for (f, g) in growth.into_iter().take(MAX_LABELS) {
-                    let label = format!("grows here ({})", g.scope);
-                    if std::ptr::eq(f, file) {
-                        d = d.with_label(g.span.clone(), label);
-                    } else {
-                        d = d.with_label_in(f.path.clone(), g.span.clone(), label);
-                    }
-                }
-                out.push(d);
             }
             _ => {}
         }
     }
     out
+}
+
+/// A Rust collection declared as a field of a long-lived struct or as a `static` (`e`, its
+/// declaration) that grows repeatedly somewhere in the workspace and never shrinks: the finding,
+/// at the declaration, with the growth labelled.
+#[allow(clippy::too_many_arguments)]
+fn rust_collection(
+    ctx: &ProjectCtx,
+    file: &ProjectFile,
+    facts: &FileFacts,
+    src: &str,
+    meta: &'static RuleMeta,
+    caches: bool,
+    e: &Event,
+    kind: &CollectionKind,
+    place: &PlaceRef,
+) -> Option<Diagnostic> {
+    let long_lived = ctx.long_lived_types();
+    let place = facts.resolve(place);
+    // The struct whose field this is (None for a static).
+    let struct_name = match &place {
+        Place::Field { class, .. } => facts.classes[*class].name.clone(),
+        _ => None,
+    };
+    let (name, owner) = match &place {
+        Place::Field { class, name } => {
+            let c = &facts.classes[*class];
+            let cname = c.name.clone()?;
+            if !long_lived.contains(&cname) {
+                return None;
+            }
+            // A field without interior mutability cannot grow once the struct is
+            // shared. (Registries of callbacks and senders: see below.)
+            let ty = c
+                .fields
+                .iter()
+                .find(|f| f.name == *name)
+                .and_then(|f| f.ty.clone());
+            if ty.as_deref().is_none_or(|t| {
+                !crate::facts::is_interior_mutable(t) || crate::facts::keyed_by_static_names(t)
+            }) {
+                return None;
+            }
+            (
+                name.clone(),
+                format!("field `{name}` of `{cname}`, which lives for the whole process"),
+            )
+        }
+        Place::Binding(b) => {
+            let binding = &facts.bindings[*b];
+            if binding.ty.as_deref().is_none_or(|t| {
+                !crate::facts::is_interior_mutable(t) || crate::facts::keyed_by_static_names(t)
+            }) {
+                return None;
+            }
+            let n = binding.name.clone();
+            (n.clone(), format!("static `{n}`"))
+        }
+        _ => return None,
+    };
+    if is_cache_name(&name) != caches {
+        return None;
+    }
+    let mut growth = Vec::new();
+    let mut bounded = false;
+    for (f, g) in ctx.size_events(&name) {
+        match g.kind {
+            SizeKind::Grow => {
+                // Growth by field name counts in files that deal with the struct
+                // (its impl, or code holding it in an `Arc`); shrinking anywhere
+                // counts, to stay on the safe side.
+                let relevant = struct_name
+                    .as_deref()
+                    .is_none_or(|s| f.inputs.rust_types.iter().any(|t| t == s));
+                if relevant && g.repeated {
+                    growth.push((f, g));
+                }
+            }
+            _ => bounded = true,
+        }
+    }
+    // A registry of callbacks or senders that a subscribe method fills is
+    // unremoved-listener's finding; one filled elsewhere (`join(id, tx)` per
+    // connection) is a collection that only grows.
+    let ty = match &place {
+        Place::Field { class, name } => facts.classes[*class]
+            .fields
+            .iter()
+            .find(|f| f.name == *name)
+            .and_then(|f| f.ty.as_deref()),
+        Place::Binding(b) => facts.bindings[*b].ty.as_deref(),
+        _ => None,
+    };
+    let registry = ty.is_some_and(crate::facts::is_registry_type);
+    if bounded
+        || growth.is_empty()
+        || (registry && ctx.size_events(&name).any(|(_, g)| g.subscribes))
+    {
+        return None;
+    }
+    let mut d = meta
+        .report(
+            file.path.clone(),
+            e.span.clone(),
+            format!(
+                "{} in {owner} grows on every use, but nothing in the workspace ever removes \
+                 entries (`remove`, `retain`, `clear`, `drain`, `truncate`, `pop`) or checks \
+                 its `len()`",
+                match kind {
+                    CollectionKind::Map => "map",
+                    CollectionKind::Set => "set",
+                    _ => "vector",
+                }
+            ),
+        )
+        .with_help(
+            "remove entries when their owner ends (e.g. on disconnect, or from a guard's \
+             `Drop`), expire them by age with `retain`, or cap the size; for caches use a \
+             bounded cache with a TTL (moka)",
+        );
+    d.fixes.extend(rust_collection_fix(
+        file, facts, src, &place, *kind, &growth,
+    ));
+    for (f, g) in growth.into_iter().take(MAX_LABELS) {
+        let label = format!("grows here ({})", g.scope);
+        if std::ptr::eq(f, file) {
+            d = d.with_label(g.span.clone(), label);
+        } else {
+            d = d.with_label_in(f.path.clone(), g.span.clone(), label);
+        }
+    }
+    Some(d)
 }
 
 /// Rust: a map entry removed in the method of its struct that ends it (`end(&self, id)`), or a
