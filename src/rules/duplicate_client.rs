@@ -846,6 +846,14 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
             by_kind.entry(site.kind.as_str()).or_default().push(i);
         }
     }
+    // The sites whose client lives only as long as one use, or goes to a factory's caller.
+    let transient: Vec<bool> = sites
+        .iter()
+        .map(|s| {
+            let (_, returned, per_use) = rhythm(s);
+            (returned && !s.lazy) || per_use
+        })
+        .collect();
     let mut out = Vec::new();
     let mut shared: std::collections::HashMap<String, Option<SharedModule>> =
         std::collections::HashMap::new();
@@ -872,30 +880,16 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
                 .iter()
                 .copied()
                 .filter(|&j| j != i && !same_factory(j))
+                // A value's own client is not a second pool beside one made per use or by a
+                // factory: that site is reported (or judged by its callers) on its own.
+                .filter(|&j| owners[i].is_none() || !transient[j])
                 .collect();
             (
                 distinct_sites(&sites, &others),
                 others.iter().take(MAX_LABELS).map(|&j| &sites[j]).collect(),
             )
         };
-        let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
-        // A factory that returns the client hands it to its caller, who decides how often.
-        let returned = matches!(
-            site.event.kind,
-            EventKind::New {
-                handle: PlaceRef::Returned(_),
-                ..
-            }
-        );
-        // Returned from a method whose callers are unknown: the caller decides. A factory
-        // that this file calls per request or per iteration is still per use.
-        let per_use = !site.lazy
-            && (lifetime == Lifetime::Repeated
-                || (!returned && lifetime == Lifetime::PerCall)
-                || (!returned
-                    && facts.is_rust
-                    && lifetime == Lifetime::Unknown
-                    && rust_per_request_fn(facts, site.event.scope)));
+        let (lifetime, returned, per_use) = rhythm(site);
         // A Rust factory whose callers in other files run it per use.
         let callers = if facts.is_rust && returned && !per_use && !site.lazy && !test {
             super::factory_callers::per_use_callers(ctx, site.file, facts, site.event.scope)
@@ -958,6 +952,29 @@ fn findings(ctx: &ProjectCtx) -> Vec<Diagnostic> {
         out.push(d);
     }
     out
+}
+
+/// How often the site's code runs, whether it returns the client to its caller (a factory,
+/// who decides how often), and whether it builds one per use: a factory that this file calls
+/// per request or per iteration is still per use.
+fn rhythm(site: &Site) -> (Lifetime, bool, bool) {
+    let facts = site.facts;
+    let lifetime = event_lifetime(facts, site.event.scope, site.event.in_loop);
+    let returned = matches!(
+        site.event.kind,
+        EventKind::New {
+            handle: PlaceRef::Returned(_),
+            ..
+        }
+    );
+    let per_use = !site.lazy
+        && (lifetime == Lifetime::Repeated
+            || (!returned && lifetime == Lifetime::PerCall)
+            || (!returned
+                && facts.is_rust
+                && lifetime == Lifetime::Unknown
+                && rust_per_request_fn(facts, site.event.scope)));
+    (lifetime, returned, per_use)
 }
 
 /// The site's client belongs to one instance of a class: it is held in a field of the class

@@ -248,6 +248,25 @@ impl<'a> Visit<'a> for Walker {
     fn visit_local(&mut self, l: &'a syn::Local) {
         self.declare_pat(&l.pat);
         let Some(init) = &l.init else { return };
+        // `let (transport, kind) = (Transport::Mock { client }, Kind::Http);`: element by
+        // element, as if each were a `let` of its own.
+        if let (Pat::Tuple(pt), Expr::Tuple(et)) = (&l.pat, &*init.expr)
+            && pt.elems.len() == et.elems.len()
+        {
+            for (p, e) in pt.elems.iter().zip(&et.elems) {
+                let place = match Walker::pat_name(p) {
+                    Some(name) if name == "_" => PlaceRef::Discarded,
+                    Some(name) => PlaceRef::Name {
+                        name,
+                        scope: self.scope,
+                        at: At::default(),
+                    },
+                    None => PlaceRef::Unknown,
+                };
+                self.value(e, place);
+            }
+            return;
+        }
         let place = match &l.pat {
             Pat::Wild(_) => PlaceRef::Discarded,
             pat => match Walker::pat_name(pat) {
@@ -385,16 +404,7 @@ impl<'a> Visit<'a> for Walker {
 
     fn visit_expr_struct(&mut self, s: &'a syn::ExprStruct) {
         // `Self { task: tokio::spawn(..), .. }`: the value goes to the field.
-        let target = s.path.segments.last().map(|seg| seg.ident.to_string());
-        let class = match target.as_deref() {
-            Some("Self") => self.class,
-            Some(name) => self
-                .facts
-                .classes
-                .iter()
-                .position(|c| c.name.as_deref() == Some(name)),
-            None => None,
-        };
+        let class = self.struct_class(s);
         for f in &s.fields {
             let place = match (&f.member, class) {
                 (syn::Member::Named(id), Some(c)) => PlaceRef::Field {

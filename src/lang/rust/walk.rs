@@ -350,6 +350,11 @@ impl Walker {
                         self.value(inner, place);
                         return;
                     }
+                    // `Transport::Unix(client)`: a tuple variant or struct (named in
+                    // UpperCamelCase) kept in `place` holds its fields, like a struct literal.
+                    if last.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        self.held_in(c.args.iter(), &place);
+                    }
                 }
                 self.call(c, place);
             }
@@ -368,7 +373,28 @@ impl Walker {
                         e.range(),
                     );
                 }
+                // `let client = builder.build(connector)`: what the builder was set up to make
+                // is made here, so the client `Client::builder(..)` began is now in `place`.
+                if m.method == "build"
+                    && let Expr::Path(_) = &*m.receiver
+                    && let Some(from) = self.simple_place(&m.receiver)
+                    && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
+                {
+                    self.event(
+                        EventKind::Flow {
+                            from,
+                            to: place.clone(),
+                        },
+                        e.range(),
+                    );
+                }
                 self.method_call(m, place)
+            }
+            // `Transport::Https { client }` (an enum variant, a struct of another file) kept
+            // in `place`: what its fields hold is held by `place`, and dropped with it.
+            Expr::Struct(s) if self.struct_class(s).is_none() => {
+                self.held_in(s.fields.iter().map(|f| &f.expr), &place);
+                self.visit_expr(e);
             }
             Expr::Paren(p) => self.value(&p.expr, place),
             Expr::Try(t) => self.value(&t.expr, place),
@@ -384,6 +410,38 @@ impl Walker {
                 }
                 self.visit_expr(e);
             }
+        }
+    }
+
+    /// The locals and fields among `parts` (of a struct literal or tuple variant kept in
+    /// `place`) are now held by `place` too.
+    fn held_in<'e>(&mut self, parts: impl Iterator<Item = &'e Expr>, place: &PlaceRef) {
+        if !matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. }) {
+            return;
+        }
+        for part in parts {
+            if let Some(from) = self.simple_place(part) {
+                self.event(
+                    EventKind::Flow {
+                        from,
+                        to: place.clone(),
+                    },
+                    part.range(),
+                );
+            }
+        }
+    }
+
+    /// The struct of the file a struct literal builds (`Self { .. }`, `Docker { .. }`), if
+    /// any: `None` for an enum variant or a type declared elsewhere.
+    pub(super) fn struct_class(&self, s: &syn::ExprStruct) -> Option<ClassId> {
+        match s.path.segments.last()?.ident.to_string().as_str() {
+            "Self" => self.class,
+            name => self
+                .facts
+                .classes
+                .iter()
+                .position(|c| c.name.as_deref() == Some(name)),
         }
     }
 
