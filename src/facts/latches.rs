@@ -65,7 +65,18 @@ impl FileFacts {
     /// run once with it (a promise executor, a continuation, a deferred or once handler) — a
     /// per-event handler registered under the latch still runs per event.
     pub fn latched(&self, e: &Event) -> bool {
-        self.latches.iter().any(|l| {
+        self.latched_by(e, |_| true)
+    }
+
+    /// Event `e` is [latched](FileFacts::latched) by a module-level flag: it runs once per
+    /// process (`if (!setUp) { process.on(…); setUp = true }`, a memo
+    /// `if (!impl) { impl = select(); }`).
+    pub fn latched_per_process(&self, e: &Event) -> bool {
+        self.latched_by(e, |l| l.per_process)
+    }
+
+    fn latched_by(&self, e: &Event, which: impl Fn(&super::Latch) -> bool) -> bool {
+        self.latches.iter().filter(|l| which(l)).any(|l| {
             l.region.start <= e.span.start
                 && e.span.end <= l.region.end
                 && !(e.in_loop

@@ -136,6 +136,10 @@ pub struct Latch {
     pub scope: ScopeId,
     /// The guarded code: the `if`'s consequence, or from an early exit to the function's end.
     pub region: Range<usize>,
+    /// The flag is a module-level binding (`let setUp = false; … if (!setUp) { …; setUp =
+    /// true }`): the guarded code runs once per process, not once per object or per call of
+    /// an enclosing function.
+    pub per_process: bool,
 }
 
 /// A region of code that runs as a unit: the module, a function, a method, a callback.
@@ -1086,6 +1090,9 @@ impl FileFacts {
                 {
                     Lifetime::Repeated
                 }
+                // Called under a module-level flag that the call sets (a memo: `if (!impl) {
+                // impl = select(); }`): once per process, however often its caller runs.
+                _ if self.latched_per_process(e) => Lifetime::Once,
                 _ => {
                     let at = self.life(e.scope, uses, memo, visiting);
                     if e.in_loop && at != Lifetime::Once {

@@ -675,8 +675,11 @@ fn judge_target(
     // The server a request came through: registered per request, it piles up for the life
     // of the process.
     // Under a latch (`if (!wsInitialized) { …; wsInitialized = true }`) it runs once.
-    if facts.latched(e)
-        && (request_server(facts, target).is_some() || matches!(target, Place::Binding(_)))
+    // Under a module-level flag (`if (!setUp) { self.addEventListener(…); setUp = true }`)
+    // it runs once per process, whatever the target.
+    if facts.latched_per_process(e)
+        || (facts.latched(e)
+            && (request_server(facts, target).is_some() || matches!(target, Place::Binding(_))))
     {
         return None;
     }

@@ -78,6 +78,13 @@ impl<'a> Walker<'a> {
             return;
         };
         let bare = left.kind_name() == "identifier";
+        // The flag's binding: the innermost one declared so far that this scope sees.
+        let per_process = bare
+            && self
+                .declared(flag)
+                .filter(|b| self.facts.is_within(self.scope, b.scope))
+                .max_by_key(|b| b.scope)
+                .is_some_and(|b| self.facts.is_module_scope(b.scope));
         for s in ifs.iter().filter(|s| {
             s.start < at
                 && if bare {
@@ -89,6 +96,7 @@ impl<'a> Walker<'a> {
             let latch = Latch {
                 scope: self.scope,
                 region: s.region.clone(),
+                per_process,
             };
             if !self.facts.latches.contains(&latch) {
                 self.facts.latches.push(latch);
