@@ -594,6 +594,11 @@ pub struct ListenFacts {
     /// code fills — one registration per target, however often the code runs (TypeScript).
     #[serde(default)]
     pub once_per_target: bool,
+    /// The target is a member that the statements just before, in the same block, gave a new
+    /// object (`this.bus = new EventBus(); this.bus.on('error', …)`): the listener is on what
+    /// this run made, not on an object handed in (TypeScript).
+    #[serde(default)]
+    pub just_made: bool,
 }
 
 /// `off` / `removeListener` / `removeEventListener` (boxed in [`EventKind::Unlisten`]).

@@ -306,17 +306,26 @@ fn check_ts(
                 signal,
                 per_key,
                 once_per_target,
+                just_made,
                 ..
             } = &**listen;
-            // Once per listener, or once per target (`if (!seen.has(t)) { seen.add(t); t.on(…) }`).
-            if *once || *once_per_target || in_self_removing_handler(facts, e) {
+            // Once per listener, or once per target (`if (!seen.has(t)) { seen.add(t); t.on(…) }`),
+            // or on the object the statements just before made (`this.bus = new EventBus();
+            // this.bus.on(…)`): a listener on what this run owns, gone with it.
+            if *once || *once_per_target || *just_made || in_self_removing_handler(facts, e) {
                 continue;
             }
             let lifted = per_key.then(|| lift_per_key(facts, e)).flatten();
             let e = lifted.as_ref().unwrap_or(e);
             if (forwards_own_handler(facts, handler)
                 || (event.is_none() && wraps_own_handler(facts, e.scope, handler)))
-                && event_lifetime(facts, e.scope, e.in_loop) == Lifetime::Unknown
+                && match event_lifetime(facts, e.scope, e.in_loop) {
+                    Lifetime::Unknown => true,
+                    // A method that is itself a registration API (`on(event, cb) {
+                    // this.port.on(event, cb) }`): each call is its caller's registration.
+                    Lifetime::PerCall => names_registration_api(facts, e.scope),
+                    _ => false,
+                }
             {
                 continue;
             }
@@ -876,6 +885,25 @@ pub(super) fn forwards_own_handler(facts: &FileFacts, handler: &Handler) -> bool
     matches!(handler, Handler::Named(p)
         if matches!(facts.resolve(p), Place::Binding(b)
             if facts.bindings[b].kind == crate::facts::BindingKind::Param))
+}
+
+/// The function holding `scope` is named as a registration API: `on`, `once`, `addListener`,
+/// `addEventListener`, `prependListener`, `subscribe…`, `on…` (`onMessage`).
+fn names_registration_api(facts: &FileFacts, scope: ScopeId) -> bool {
+    let Some(name) = facts.scopes[named_owner(facts, scope)].name.as_deref() else {
+        return false;
+    };
+    matches!(
+        name,
+        "on" | "once"
+            | "addListener"
+            | "addEventListener"
+            | "prependListener"
+            | "prependOnceListener"
+    ) || name.starts_with("subscribe")
+        || name
+            .strip_prefix("on")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
 }
 
 /// `on(event, callback) { addEventListener(event, (m) => callback(m.data)) }`: a registration

@@ -175,6 +175,7 @@ impl<'a> Walker<'a> {
                 per_key: false,
                 while_connecting: false,
                 once_per_target: false,
+                just_made: false,
             }))
         } else {
             EventKind::Unlisten(Box::new(UnlistenFacts {
@@ -235,6 +236,10 @@ impl<'a> Walker<'a> {
         }
     }
 
+    fn just_made(&self, n: Node<'a>, o: Node<'a>) -> bool {
+        just_made_here(self.src, n, o)
+    }
+
     fn listen(&mut self, s: &CallSite<'a>, target: PlaceRef) {
         let (n, method, arg_list) = (s.n, s.method, &s.list);
         let (mut once, signal) = self.listen_options(arg_list.get(2).copied());
@@ -269,6 +274,10 @@ impl<'a> Walker<'a> {
                         let t = self.text(o);
                         self.guards.iter().any(|g| admits_once(g, t))
                     }),
+                just_made: n
+                    .field("function")
+                    .and_then(|f| f.field("object"))
+                    .is_some_and(|o| self.just_made(n, o)),
             })),
             head_span(n),
         );
@@ -592,6 +601,61 @@ fn admits_once(g: &str, t: &str) -> bool {
     // The receiver before `.has`: `this.seen`, `conns`.
     let head = g[..at].trim_end_matches(|c: char| c.is_alphanumeric() || "_$.".contains(c));
     head.trim_end().ends_with('!')
+}
+
+/// The member `o` (`this.bus`) that call `n` registers on was given a new object by an
+/// earlier statement of the block holding `n`'s statement (`this.bus = new EventBus();`), and
+/// no statement between assigns it again. Not across a function boundary (a callback runs
+/// later, maybe after a reassignment).
+fn just_made_here(src: &str, n: Node, o: Node) -> bool {
+    let o = strip(o);
+    if o.kind_name() != "member_expression" {
+        return false;
+    }
+    let t = &src[o.byte_range()];
+    let mut stmt = n;
+    while let Some(p) = stmt.parent() {
+        if matches!(p.kind_name(), "statement_block" | "program") {
+            break;
+        }
+        if matches!(
+            p.kind_name(),
+            "arrow_function" | "function_expression" | "function_declaration" | "method_definition"
+        ) {
+            return false;
+        }
+        stmt = p;
+    }
+    let mut prev = stmt.prev_named_sibling();
+    while let Some(s) = prev {
+        if s.kind_name() == "expression_statement"
+            && let Some(a) = s.named_child(0)
+            && a.kind_name() == "assignment_expression"
+            && a.field("left").is_some_and(|l| &src[l.byte_range()] == t)
+        {
+            return a
+                .field("right")
+                .is_some_and(|r| strip(r).kind_name() == "new_expression");
+        }
+        if assigns_to(&src[s.byte_range()], t) {
+            return false;
+        }
+        prev = s.prev_named_sibling();
+    }
+    false
+}
+
+/// `text` holds an assignment to `t` (`t = …`, `t ??= …`; not `t == …` or `t => …`).
+fn assigns_to(text: &str, t: &str) -> bool {
+    text.match_indices(t).any(|(i, _)| {
+        let rest = text[i + t.len()..].trim_start();
+        let rest = rest
+            .strip_prefix("??")
+            .or_else(|| rest.strip_prefix("||"))
+            .or_else(|| rest.strip_prefix("&&"))
+            .unwrap_or(rest);
+        rest.starts_with('=') && !rest.starts_with("==") && !rest.starts_with("=>")
+    })
 }
 
 #[cfg(test)]
