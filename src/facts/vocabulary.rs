@@ -188,6 +188,8 @@ pub fn is_teardown_name(name: &str) -> bool {
     if name == "drop" || name == "drain" {
         return true;
     }
+    // A numbered hook of a teardown (`destroy0()`, which a base class's `destroy()` calls).
+    let name = name.trim_end_matches(|c: char| c.is_ascii_digit());
     let ws: Vec<String> = words(name).collect();
     ws.iter().any(|w| TEARDOWN_WORDS.contains(&w.as_str()))
         || ws
