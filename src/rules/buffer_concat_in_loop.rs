@@ -522,6 +522,11 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         if !facts.is_rust && drains_while_long(ctx, e) {
             continue;
         }
+        // Given up past a size cap (`if (data.length > MAX_BODY_SIZE) { reject(…);
+        // req.destroy(); }`): it never grows beyond the cap and one chunk.
+        if !facts.is_rust && abandoned_past_a_cap(ctx, e, repeated_scope) {
+            continue;
+        }
         // A loop that runs only while the value is short (`while (… && page.length < size)`):
         // it stops at the bound, one turn's worth past it at most.
         if !facts.is_rust && stops_at_a_length(ctx, e) {
@@ -610,6 +615,48 @@ fn appender_text<'s>(
     }
     let body = ctx.facts.scopes[scope.unwrap_or(e.scope)].body.clone()?;
     Some((lhs, ctx.source.get(body)?))
+}
+
+/// The code that appends gives up once the value is too long: an `if` on `x.length >` (or
+/// `>=`) whose body ends the reading — destroys or ends the stream, rejects, throws, returns,
+/// stops listening (`if (data.length > MAX_BODY_SIZE) { reject(tooLarge); req.destroy(); }`).
+/// The value never holds more than the cap and one chunk, so its copies are bounded by it.
+fn abandoned_past_a_cap(ctx: &FileCtx, e: &crate::facts::Event, scope: Option<ScopeId>) -> bool {
+    let Some((lhs, text)) = appender_text(ctx, e, scope) else {
+        return false;
+    };
+    let probe = format!("{lhs}.length");
+    text.match_indices(&probe).any(|(i, _)| {
+        let rest = text[i + probe.len()..].trim_start();
+        if !rest.starts_with('>') || rest.starts_with(">>") {
+            return false;
+        }
+        // Inside an `if (` condition: nothing but the condition between them.
+        let head = &text[..i];
+        let in_if = head
+            .rfind("if (")
+            .is_some_and(|j| !head[j..].contains([';', '{', '}']));
+        // The body: up to the end of its block (or statement), a few hundred bytes at most.
+        let body: String = rest.chars().take(400).collect();
+        let body = match body.find('}') {
+            Some(k) => &body[..k],
+            None => body.as_str(),
+        };
+        in_if
+            && [
+                "destroy(",
+                "throw ",
+                "reject(",
+                "abort(",
+                ".end(",
+                "return",
+                ".off(",
+                "removeListener(",
+                "close(",
+            ]
+            .iter()
+            .any(|stop| body.contains(stop))
+    })
 }
 
 /// A framing parser (modbus' MBAP reader): the code that appends also moves the buffer past
