@@ -142,7 +142,12 @@ impl Rule for DuplicateAdapter {
                     }
                     _ => false,
                 });
-            if disposed || wraps || started_and_torn_down(facts, e, owner, &place) {
+            if disposed
+                || wraps
+                || started_and_torn_down(facts, e, owner, &place)
+                || (!project_class(facts, class, e.scope)
+                    && again_only_after_its_end(facts, owner, &place, 0))
+            {
                 continue;
             }
             let name = place_text(facts, &place);
@@ -281,6 +286,143 @@ fn released_by_a_call_before(
             && named_owner(facts, c.scope) == owner
             && c.called_name().is_some_and(|n| releasing.contains(&n))
     })
+}
+
+/// The constructed class is the project's own: declared in the file, or imported from a
+/// relative module. Its `'close'` is an event it emits, not the end of everything it holds
+/// (an adapter closes its socket and keeps its listeners on the session), unlike a package's
+/// socket, whose `'close'` is its end.
+fn project_class(
+    facts: &crate::facts::FileFacts,
+    class: &str,
+    scope: crate::facts::ScopeId,
+) -> bool {
+    let head = class.split(['.', '(']).next().unwrap_or(class);
+    facts
+        .lookup(head, scope)
+        .is_some_and(|b| match &facts.bindings[b].kind {
+            crate::facts::BindingKind::Class(_) => true,
+            crate::facts::BindingKind::Import { source, .. } => source.starts_with('.'),
+            _ => false,
+        })
+}
+
+/// Every way the code at `owner` runs again starts from the end of the slot's occupant: each
+/// use of it (a call, or a pass as a callback: `retry(connect)`) sits in a `'close'`, `'end'` or
+/// `'error'` handler registered on `place` itself (a reconnect after the old connection ended),
+/// in start-up code (once, or per instance), in a method only its users call, or in a
+/// function whose every use is such itself (`processClose` → `reconnect()` → `retry(connect)`,
+/// a few calls deep). A use in a loop, a timer or a handler of another object repeats. Not when
+/// `owner` has no use in the file: how often an API runs is judged by [`runs_again`].
+fn again_only_after_its_end(
+    facts: &crate::facts::FileFacts,
+    owner: crate::facts::ScopeId,
+    place: &Place,
+    depth: u8,
+) -> bool {
+    use crate::facts::CallbackKind;
+    let ends_place = |r: &crate::facts::Registrar| {
+        matches!(
+            r.kind,
+            CallbackKind::EventHandler | CallbackKind::OnceHandler
+        ) && r
+            .event
+            .as_deref()
+            .is_some_and(|ev| ev == "error" || crate::facts::is_close_event(ev))
+            && r.target
+                .as_ref()
+                .is_some_and(|t| facts.resolve(t) == *place)
+    };
+    let sc = &facts.scopes[owner];
+    let Some(name) = sc.name.as_deref() else {
+        return false;
+    };
+    let me = match (&sc.kind, sc.class) {
+        (ScopeKind::Method { .. }, Some(class)) => Place::Field {
+            class,
+            name: name.to_string(),
+        },
+        (ScopeKind::Function, _) => match sc.parent.and_then(|p| facts.lookup(name, p)) {
+            Some(b) => Place::Binding(b),
+            None => return false,
+        },
+        _ => return false,
+    };
+    if depth > 3 {
+        return false;
+    }
+    let mut used = false;
+    for u in &facts.events {
+        let (func, registrar) = match &u.kind {
+            EventKind::Call { callee } => (callee, None),
+            EventKind::PassedAsCallback { func, registrar } => (func, Some(&**registrar)),
+            _ => continue,
+        };
+        if facts.resolve(func) != me || facts.is_within(u.scope, owner) {
+            continue;
+        }
+        used = true;
+        if registrar.is_some_and(ends_place) {
+            continue;
+        }
+        if registrar.is_some_and(|r| {
+            matches!(
+                r.kind,
+                CallbackKind::EventHandler
+                    | CallbackKind::Route
+                    | CallbackKind::Interval
+                    | CallbackKind::Iteration
+            )
+        }) || u.in_loop
+        {
+            return false;
+        }
+        // The handler of the occupant's end around the use, or start-up code.
+        let mut ok = false;
+        let mut caller = None;
+        for s in facts.ancestors(u.scope) {
+            let a = &facts.scopes[s];
+            match &a.kind {
+                ScopeKind::Callback(r) if ends_place(r) => {
+                    ok = true;
+                    break;
+                }
+                ScopeKind::Callback(r)
+                    if matches!(
+                        r.kind,
+                        CallbackKind::EventHandler
+                            | CallbackKind::Route
+                            | CallbackKind::Interval
+                            | CallbackKind::Iteration
+                    ) || a.in_loop =>
+                {
+                    break;
+                }
+                ScopeKind::Callback(_) => {}
+                _ => {
+                    caller = Some(s);
+                    break;
+                }
+            }
+        }
+        if ok {
+            continue;
+        }
+        let Some(c) = caller else {
+            return false;
+        };
+        let fine = match facts.lifetime(c) {
+            Lifetime::Once | Lifetime::PerInstance => true,
+            _ => match facts.scopes[c].kind {
+                ScopeKind::Method { .. } => !method_repeats(facts, c, 0),
+                _ => again_only_after_its_end(facts, c, place, depth + 1),
+            },
+        };
+        if !fine {
+            return false;
+        }
+    }
+    used
 }
 
 /// A server's start method (`listen()`, `start()`, `serve()`, `bootstrap()`) filling a field
