@@ -23,7 +23,7 @@ use names::NameLookup;
 /// and use; a fast non-cryptographic hash (SipHash was 2% of a big file's profile).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 mod pacing;
-pub use pacing::QueuePacing;
+pub use pacing::{CallArg, FieldSends, QueuePacing, SenderField};
 mod calls;
 pub use calls::{PathCall, lent_params};
 mod teardowns;
@@ -66,6 +66,13 @@ pub struct FileFacts {
     /// whose receiver is awaited or handed back: the queue is paced by its callers' replies.
     #[serde(default)]
     pub paced_sender_params: Vec<CallArg>,
+    /// Rust: unbounded channels (by span start) whose sender goes into a struct's field here,
+    /// judged by that field's sends across the project (see [`FieldSends`]).
+    #[serde(default)]
+    pub queue_field_handoffs: Vec<(usize, SenderField)>,
+    /// Rust: the file's sends on struct fields, and how many of them await a reply.
+    #[serde(default)]
+    pub field_sends: Vec<FieldSends>,
     /// Rust: calls of other modules' functions by path (see [`PathCall`]).
     #[serde(default)]
     pub path_calls: Vec<PathCall>,
@@ -1186,13 +1193,4 @@ mod tests {
         let w: Vec<String> = words("parseHTTPRequest_now").collect();
         assert_eq!(w, ["parse", "http", "request", "now"]);
     }
-}
-
-/// An argument position of a type's function: `Client::new`'s first argument is
-/// `{ owner: "Client", func: "new", index: 0 }` (`self` not counted).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CallArg {
-    pub owner: String,
-    pub func: String,
-    pub index: usize,
 }

@@ -35,3 +35,31 @@ pub enum QueuePacing {
     /// …", "bounded by …").
     DocumentedBound,
 }
+
+/// An argument position of a type's function: `Client::new`'s first argument is
+/// `{ owner: "Client", func: "new", index: 0 }` (`self` not counted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallArg {
+    pub owner: String,
+    pub func: String,
+    pub index: usize,
+}
+
+/// A struct's field an unbounded sender was put into (`Ldap { tx, .. }`): its queue is paced
+/// when every send on that field, in every file, awaits a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SenderField {
+    pub owner: String,
+    pub field: String,
+}
+
+/// The sends of one file on a field (`self.tx.send(…)` in `impl Ldap`: owner `Ldap`; a field
+/// seen through another value, `self.ldap.tx`: owner `None`), and how many of them hand over
+/// a one-shot reply sender whose receiver the sending function awaits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldSends {
+    pub owner: Option<String>,
+    pub field: String,
+    pub sends: u32,
+    pub replied: u32,
+}

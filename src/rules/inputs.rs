@@ -37,6 +37,8 @@ pub struct ProjectInputs {
     pub imports: Vec<(BindingId, Box<str>, Box<str>)>,
     /// Rust: parameters through which a sender's sends are paced by replies.
     pub paced_sender_params: Vec<CallArg>,
+    /// Rust: the file's sends on struct fields (see [`crate::facts::FieldSends`]).
+    pub field_sends: Vec<crate::facts::FieldSends>,
     /// Rust: growth, shrinking and size checks of named fields and statics.
     pub size_events: Vec<SizeEvent>,
     /// Rust: the file's free functions that grow a parameter they are lent: name, parameter
@@ -179,6 +181,7 @@ impl ProjectInputs {
             summary: Arc::new(kept_summary(facts, src)),
             constructions: super::constructions::file_sites(facts, src),
             paced_sender_params: facts.paced_sender_params.clone(),
+            field_sends: facts.field_sends.clone(),
             client_sites: super::duplicate_client::file_sites(facts, options),
             shutdown: super::missing_graceful_shutdown::Inputs::build(facts, src),
             project_pass: reported_in(facts),
@@ -291,6 +294,7 @@ pub struct Joins<'a> {
     module_instances: OnceLock<HashSet<String>>,
     constructions: OnceLock<super::constructions::Constructions<'a>>,
     paced: OnceLock<HashSet<CallArg>>,
+    field_sends: OnceLock<HashMap<String, (u32, u32)>>,
     size_events: OnceLock<HashMap<String, Vec<(usize, SizeEvent)>>>,
     importers: OnceLock<ByName<Box<str>>>,
 }
@@ -332,6 +336,33 @@ impl<'a> ProjectCtx<'a> {
                 .flat_map(|f| f.inputs.paced_sender_params.iter().cloned())
                 .collect()
         })
+    }
+
+    /// Rust: whether every send on field `field` of struct `owner`, project-wide, awaits a
+    /// reply (sends through `self` in `impl owner`, and through other values by field name
+    /// alone): a sender kept there is paced by its callers.
+    pub fn field_sends_replied(&self, owner: &str, field: &str) -> bool {
+        let totals = self.joins.field_sends.get_or_init(|| {
+            // Keyed `owner.field` for sends through `self`, `.field` for any other value.
+            let mut m: HashMap<String, (u32, u32)> = HashMap::new();
+            for f in self.files {
+                for s in &f.inputs.field_sends {
+                    let key = format!("{}.{}", s.owner.as_deref().unwrap_or(""), s.field);
+                    let c = m.entry(key).or_default();
+                    c.0 += s.sends;
+                    c.1 += s.replied;
+                }
+            }
+            m
+        });
+        let (mut sends, mut replied) = (0, 0);
+        for key in [format!("{owner}.{field}"), format!(".{field}")] {
+            if let Some((s, r)) = totals.get(&key) {
+                sends += s;
+                replied += r;
+            }
+        }
+        sends > 0 && sends == replied
     }
 
     /// Rust: the size events of every file on collections named `name`, in file and event

@@ -468,11 +468,21 @@ fn check_rust(
     // Senders handed to another file's function whose sends there are reply-paced.
     let paced_params = ctx.paced_sender_params();
     // The sender went to a function (in any file) whose every send waits for a reply.
+    // Or went into a struct's field whose every send, project-wide, waits for a reply.
     let paced_elsewhere = |start: usize| {
         facts
             .queue_handoffs
             .iter()
             .any(|(s, arg)| *s == start && paced_params.contains(arg))
+            || {
+                let mut kept = facts
+                    .queue_field_handoffs
+                    .iter()
+                    .filter(|(s, _)| *s == start)
+                    .peekable();
+                kept.peek().is_some()
+                    && kept.all(|(_, f)| ctx.field_sends_replied(&f.owner, &f.field))
+            }
     };
     let mut out = Vec::new();
     if file.is_test {

@@ -46,18 +46,26 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         .events
         .iter()
         .any(|e| matches!(e.kind, EventKind::UnboundedQueue { .. }));
-    // Cheap gate: nothing to pace, and no parameter that could receive a sender.
-    if !has_queue && !text.contains("UnboundedSender") {
+    // Cheap gate: nothing to pace, no parameter that could receive a sender, and no send
+    // (a send on a field may pace another file's channel: see [`FieldSends`]).
+    let sends = text.contains("send(") || text.contains("send_async(");
+    if !has_queue && !sends && !text.contains("UnboundedSender") {
         return;
     }
     let mut fns = Funcs::default();
     fns.visit_file(file);
     let fns = fns.0;
-    if !has_queue && fns.iter().all(|f| f.sender_params.is_empty()) {
-        return;
-    }
+    let full = has_queue || fns.iter().any(|f| !f.sender_params.is_empty());
     let mut uses = Uses::default();
     for (i, f) in fns.iter().enumerate() {
+        // Only counting sends: the functions that send.
+        if !full
+            && !text
+                .get(span_range(f.block.span()))
+                .is_some_and(|b| b.contains("send("))
+        {
+            continue;
+        }
         let mut u = FnUses {
             func: i,
             owner: f.owner.clone(),
@@ -73,6 +81,10 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
             exits_after: 0,
         };
         u.visit_block(f.block);
+    }
+    facts.field_sends = field_sends(&uses);
+    if !full {
+        return;
     }
     // Which functions only a drop reaches: computed once, read by every channel's pacing.
     let dropped = drop_reached(&fns, &uses);
@@ -102,6 +114,26 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
         };
         // Unpaced here: where the sender went, for the project to pair with its sends there.
         if paced.is_none() {
+            // Into a struct's field, when its sends through locals here all await a reply:
+            // the field's sends across the project decide.
+            let locals_replied = uses.sends.iter().all(|s| {
+                !matches!(&s.on, End::Local(f, n) if *f == ch.func && *n == ch.tx) || s.awaits_reply
+            });
+            for (func, local, to) in &uses.moves {
+                if let MovedTo::Field(Some(owner), field) = to
+                    && locals_replied
+                    && *func == ch.func
+                    && *local == ch.tx
+                {
+                    facts.queue_field_handoffs.push((
+                        e.span.start,
+                        SenderField {
+                            owner: owner.clone(),
+                            field: field.clone(),
+                        },
+                    ));
+                }
+            }
             for (func, local, to) in &uses.moves {
                 if let MovedTo::Arg(Some(owner), callee, i) = to
                     && *func == ch.func
@@ -155,6 +187,27 @@ fn paced_sender_params(fns: &[Func], uses: &Uses) -> Vec<CallArg> {
         }
     }
     out
+}
+
+/// The file's sends on struct fields, by field (and owner, when seen through `self`), with
+/// how many of them await a reply.
+fn field_sends(uses: &Uses) -> Vec<FieldSends> {
+    let mut by: std::collections::BTreeMap<(Option<&str>, &str), (u32, u32)> = Default::default();
+    for s in &uses.sends {
+        if let End::Field(owner, field) = &s.on {
+            let c = by.entry((owner.as_deref(), field)).or_default();
+            c.0 += 1;
+            c.1 += u32::from(s.awaits_reply);
+        }
+    }
+    by.into_iter()
+        .map(|((owner, field), (sends, replied))| FieldSends {
+            owner: owner.map(str::to_string),
+            field: field.to_string(),
+            sends,
+            replied,
+        })
+        .collect()
 }
 
 /// A function named for the channel it makes (`unbounded`, `mpsc_unbounded`, `channel`).
