@@ -4,7 +4,7 @@
 use tree_sitter::Node;
 
 use super::super::NodeExt;
-use super::super::text::{head_span, strip};
+use super::super::text::{head_span, is_function, strip};
 use super::super::walk::Walker;
 use super::{CallSite, Executor};
 use crate::facts::*;
@@ -59,12 +59,22 @@ impl<'a> Walker<'a> {
             (None, Some(cb)) => self.text(*cb),
             (None, None) => "",
         };
-        // Which of the executor's settle functions the timer's callback calls.
+        // Which of the executor's settle functions the timer's callback calls. An inline
+        // callback must call it itself: one that settles only in the continuation of work it
+        // starts (`setTimeout(() => retry(cb).then(resolve).catch((e) => reject(e)), backoff)`)
+        // is a delayed retry, not a deadline.
+        let inline_cb = arg_list
+            .first()
+            .map(|cb| strip(*cb))
+            .filter(|cb| named_cb.is_none() && is_function(*cb));
         let calls = |ex: &Executor, i: usize| {
             let Some(s) = ex.settle[i].as_deref() else {
                 return false;
             };
-            cb_text == s || mentions(cb_text, &format!("{s}("))
+            match inline_cb {
+                Some(f) => calls_directly(f, s, self.src),
+                None => cb_text == s || mentions(cb_text, &format!("{s}(")),
+            }
         };
         let (settles, rejects) = match self.executors.last() {
             Some(ex) if !repeat => (calls(ex, 0) || calls(ex, 1), calls(ex, 1)),
@@ -245,4 +255,26 @@ fn says_time_out(text: &str) -> bool {
     ["timeout", "timed out", "time out", "timedout", "deadline"]
         .iter()
         .any(|w| lower.contains(w))
+}
+
+/// Function `f` calls `name` in its own body, not only inside a function nested in it.
+fn calls_directly(f: Node, name: &str, src: &str) -> bool {
+    let mut stack = vec![f];
+    while let Some(n) = stack.pop() {
+        if n.id() != f.id()
+            && (is_function(n)
+                || matches!(n.kind_name(), "function_declaration" | "method_definition"))
+        {
+            continue;
+        }
+        if n.kind_name() == "call_expression"
+            && n.field("function")
+                .is_some_and(|c| &src[c.byte_range()] == name)
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
 }
