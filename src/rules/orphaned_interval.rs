@@ -120,7 +120,10 @@ fn findings(ctx: &FileCtx) -> Vec<Diagnostic> {
         } else {
             let Some(s) = reschedules else { continue };
             // A loop with a stop condition (an early return, a conditional reschedule) can end.
-            if facts.scopes[*s].has_guarded_return || e.conditional {
+            if facts.scopes[*s].has_guarded_return
+                || e.conditional
+                || called_only_conditionally(facts, named_owner(facts, e.scope), *s)
+            {
                 continue;
             }
             let name = facts.scopes[*s].name.as_deref().unwrap_or("it");
@@ -658,4 +661,27 @@ fn in_clearing_method(
                 crate::facts::words(n).next().as_deref() == Some("clear") || opts.is_teardown(n)
             })
     })
+}
+
+/// The timer sits in `helper`, a function nested in the re-scheduled function `looped`
+/// (`function retry(rest) { setTimeout(() => writev(rest), 500) }`), and every call of the
+/// helper is conditional (`if (e.code === QUEUE_FULL) retry(chunks.slice(i))`): the loop goes
+/// round only while that condition holds, like a conditional reschedule.
+fn called_only_conditionally(facts: &FileFacts, helper: ScopeId, looped: ScopeId) -> bool {
+    let sc = &facts.scopes[helper];
+    if helper == looped || !facts.is_within(helper, looped) {
+        return false;
+    }
+    let Some(b) = sc.name.as_deref().and_then(|n| facts.lookup(n, sc.parent?)) else {
+        return false;
+    };
+    let mut calls = facts.events.iter().filter(|c| {
+        matches!(&c.kind, EventKind::Call { callee }
+            if facts.resolve(callee) == Place::Binding(b))
+    });
+    let mut any = false;
+    calls.all(|c| {
+        any = true;
+        c.conditional && !facts.is_within(c.scope, helper)
+    }) && any
 }
