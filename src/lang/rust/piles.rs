@@ -108,8 +108,21 @@ fn piled_in(
         awaits: bool,
         stmt: std::ops::Range<usize>,
         nested: usize,
+        /// Locals of the loop body bound to a spawned task's handle (`let conn =
+        /// tokio::spawn(..);`).
+        spawned: Vec<String>,
     }
     impl<'a> Visit<'a> for P<'_> {
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            if self.nested == 0
+                && let Some(init) = &l.init
+                && spawns(&init.expr)
+                && let Some(local) = ident_of(&l.pat)
+            {
+                self.spawned.push(local);
+            }
+            visit::visit_local(self, l);
+        }
         fn visit_stmt(&mut self, s: &'a syn::Stmt) {
             let saved = std::mem::replace(&mut self.stmt, span_range(s.span()));
             visit::visit_stmt(self, s);
@@ -118,7 +131,11 @@ fn piled_in(
         fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
             let on_name = matches!(&*m.receiver, Expr::Path(p) if p.path.is_ident(self.name));
             let grows = match m.method.to_string().as_str() {
-                "push" | "push_back" => m.args.first().is_some_and(spawns),
+                "push" | "push_back" => m.args.first().is_some_and(|a| {
+                    spawns(a)
+                        || matches!(a, Expr::Path(p)
+                            if p.path.get_ident().is_some_and(|i| self.spawned.iter().any(|s| i == s)))
+                }),
                 "spawn" | "spawn_local" => true,
                 _ => false,
             };
@@ -136,6 +153,46 @@ fn piled_in(
             if mentions_in_tokens(m.tokens.clone(), self.name) {
                 // Counted twice: never equal to the pushes alone.
                 self.mentions += 2;
+            }
+            // `select! { r = listener.accept() => r, .. }`, or a macro of the crate wrapping
+            // one (`accept!(&handle, &listener)?`): the loop may wait inside it. Only the
+            // standard formatting, logging and assertion macros are known not to.
+            let name = m.path.segments.last().map(|s| s.ident.to_string());
+            if self.nested == 0
+                && !name.as_deref().is_some_and(|n| {
+                    matches!(
+                        n,
+                        "println"
+                            | "eprintln"
+                            | "print"
+                            | "eprint"
+                            | "format"
+                            | "write"
+                            | "writeln"
+                            | "vec"
+                            | "assert"
+                            | "assert_eq"
+                            | "assert_ne"
+                            | "debug_assert"
+                            | "debug_assert_eq"
+                            | "trace"
+                            | "debug"
+                            | "info"
+                            | "warn"
+                            | "error"
+                            | "log"
+                            | "event"
+                            | "panic"
+                            | "unreachable"
+                            | "todo"
+                            | "dbg"
+                            | "matches"
+                            | "concat"
+                            | "stringify"
+                    )
+                })
+            {
+                self.awaits = true;
             }
         }
         fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
@@ -163,6 +220,7 @@ fn piled_in(
         awaits: false,
         stmt: 0..0,
         nested: 0,
+        spawned: Vec::new(),
     };
     p.visit_block(body);
     if !p.awaits || p.pushes.is_empty() || p.mentions != p.pushes.len() {
