@@ -34,6 +34,7 @@ mod once_listeners;
 pub mod orphaned_interval;
 mod overwritten_client;
 mod pending_replies;
+mod session_growth;
 pub mod silent_error;
 pub mod unbounded_cache;
 pub mod unbounded_collection;

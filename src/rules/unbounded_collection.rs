@@ -31,6 +31,9 @@ struct Target<'a> {
     place: Place,
     /// For a module binding: its name, to match imports of it in other files.
     export_name: Option<String>,
+    /// For a field of a session object of unknown life: the messages it grows on (see
+    /// [`super::session_growth`]).
+    per_message: Option<String>,
 }
 
 impl Rule for UnboundedCollection {
@@ -112,11 +115,30 @@ pub(crate) fn long_lived_collections(
                         .as_ref()
                         .is_some_and(|n| module_instances.contains(n));
                 if !long_lived {
-                    // An object of unknown life: only the pending-reply shape is judged.
+                    // An object of unknown life: only the pending-reply shape and growth per
+                    // message of its session are judged.
                     if !caches {
-                        out.extend(super::pending_replies::pending_replies(
+                        let pending = super::pending_replies::pending_replies(
                             &file.path, facts, src, decl, *kind, &place, meta,
-                        ));
+                        );
+                        let per_message = pending
+                            .is_none()
+                            .then(|| super::session_growth::per_message(facts, *class, &place))
+                            .flatten();
+                        out.extend(pending);
+                        if let Some(per_message) = per_message {
+                            let target = Target {
+                                file,
+                                facts,
+                                src,
+                                decl,
+                                kind: *kind,
+                                place: place.clone(),
+                                export_name: None,
+                                per_message: Some(per_message),
+                            };
+                            out.extend(judge(ctx, &target, meta, caches));
+                        }
                     }
                     continue;
                 }
@@ -132,6 +154,7 @@ pub(crate) fn long_lived_collections(
             kind: *kind,
             place,
             export_name,
+            per_message: None,
         };
         if let Some(d) = judge(ctx, &target, meta, caches) {
             out.push(d);
@@ -258,15 +281,19 @@ fn judge(
     } else {
         ""
     };
+    let what = match t.kind {
+        CollectionKind::Object => "dictionary object".to_string(),
+        k => k.as_str().to_string(),
+    };
+    let life = match &t.per_message {
+        Some(per) => format!("grows on {per} for the whole life of its session"),
+        None => "lives for the life of the process and grows on every use".to_string(),
+    };
     let mut d = meta.report(t.file.path.clone(),
         t.decl.span.clone(),
         format!(
-            "{} in {where_} lives for the life of the process and grows on every use, but nothing \
-             ever removes entries ({verbs}) or bounds its size{cache_note}",
-            match t.kind {
-                CollectionKind::Object => "dictionary object".to_string(),
-                k => k.as_str().to_string(),
-            }
+            "{what} in {where_} {life}, but nothing ever removes entries ({verbs}) or bounds its \
+             size{cache_note}"
         ),
     )
     .with_help(
