@@ -254,7 +254,9 @@ pub(super) fn check_once(
         let left_by = siblings
             .iter()
             .filter(|&&i| {
-                alternatives(o, &onces[i]) && !exclusive_paths(ctx.source, o.e, onces[i].e)
+                alternatives(o, &onces[i])
+                    && !exclusive_paths(ctx.source, o.e, onces[i].e)
+                    && !ends_together(onces[i].ev, ev)
             })
             .find(|&&i| {
                 *removes
@@ -300,6 +302,16 @@ pub(super) fn check_once(
         out.push(((*e).clone(), message, help, fix));
     }
     out
+}
+
+/// When `fired` fires on a target, `left` is no listener left on a live object: a resource's
+/// `'error'` is followed by its `'close'` (Node streams and sockets destroy themselves on
+/// error, `ws` and amqplib channels emit `'close'` after `'error'`), so a `once('close')` still
+/// fires; and after its `'close'` (or `'end'`, `'exit'`, …) the target's life is over, so a
+/// `once('error')` left on it goes with it.
+fn ends_together(fired: &str, left: &str) -> bool {
+    (fired == "error" && left == "close")
+        || (left == "error" && crate::facts::is_close_event(fired))
 }
 
 /// `o` is removed — same event, the same named handler — by a removal on the `finally` path
