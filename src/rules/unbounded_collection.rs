@@ -104,9 +104,9 @@ pub(crate) fn long_lived_collections(
         if is_cache_name(&name) != caches {
             continue;
         }
-        let export_name = match &place {
+        let (export_name, per_message) = match &place {
             Place::Binding(b) if facts.is_module_binding(*b) => {
-                Some(facts.bindings[*b].name.clone())
+                (Some(facts.bindings[*b].name.clone()), None)
             }
             Place::Field { class, .. } => {
                 let c = &facts.classes[*class];
@@ -114,35 +114,25 @@ pub(crate) fn long_lived_collections(
                     || c.name
                         .as_ref()
                         .is_some_and(|n| module_instances.contains(n));
-                if !long_lived {
+                if long_lived {
+                    (None, None)
+                } else if caches {
+                    continue;
+                } else {
                     // An object of unknown life: only the pending-reply shape and growth per
                     // message of its session are judged.
-                    if !caches {
-                        let pending = super::pending_replies::pending_replies(
-                            &file.path, facts, src, decl, *kind, &place, meta,
-                        );
-                        let per_message = pending
-                            .is_none()
-                            .then(|| super::session_growth::per_message(facts, *class, &place))
-                            .flatten();
+                    let pending = super::pending_replies::pending_replies(
+                        &file.path, facts, src, decl, *kind, &place, meta,
+                    );
+                    if pending.is_some() {
                         out.extend(pending);
-                        if let Some(per_message) = per_message {
-                            let target = Target {
-                                file,
-                                facts,
-                                src,
-                                decl,
-                                kind: *kind,
-                                place: place.clone(),
-                                export_name: None,
-                                per_message: Some(per_message),
-                            };
-                            out.extend(judge(ctx, &target, meta, caches));
-                        }
+                        continue;
                     }
-                    continue;
+                    match super::session_growth::per_message(facts, *class, &place) {
+                        Some(per) => (None, Some(per)),
+                        None => continue,
+                    }
                 }
-                None
             }
             _ => continue,
         };
@@ -154,7 +144,7 @@ pub(crate) fn long_lived_collections(
             kind: *kind,
             place,
             export_name,
-            per_message: None,
+            per_message,
         };
         if let Some(d) = judge(ctx, &target, meta, caches) {
             out.push(d);

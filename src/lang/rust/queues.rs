@@ -120,33 +120,30 @@ pub(super) fn pace(file: &syn::File, text: &str, facts: &mut FileFacts) {
                 !matches!(&s.on, End::Local(f, n) if *f == ch.func && *n == ch.tx) || s.awaits_reply
             });
             for (func, local, to) in &uses.moves {
-                if let MovedTo::Field(Some(owner), field) = to
-                    && locals_replied
-                    && *func == ch.func
-                    && *local == ch.tx
-                {
-                    facts.queue_field_handoffs.push((
-                        e.span.start,
-                        SenderField {
-                            owner: owner.clone(),
-                            field: field.clone(),
-                        },
-                    ));
+                if *func != ch.func || *local != ch.tx {
+                    continue;
                 }
-            }
-            for (func, local, to) in &uses.moves {
-                if let MovedTo::Arg(Some(owner), callee, i) = to
-                    && *func == ch.func
-                    && *local == ch.tx
-                {
-                    facts.queue_handoffs.push((
-                        e.span.start,
-                        CallArg {
-                            owner: owner.clone(),
-                            func: callee.clone(),
-                            index: *i,
-                        },
-                    ));
+                match to {
+                    MovedTo::Field(Some(owner), field) if locals_replied => {
+                        facts.queue_field_handoffs.push((
+                            e.span.start,
+                            SenderField {
+                                owner: owner.clone(),
+                                field: field.clone(),
+                            },
+                        ));
+                    }
+                    MovedTo::Arg(Some(owner), callee, i) => {
+                        facts.queue_handoffs.push((
+                            e.span.start,
+                            CallArg {
+                                owner: owner.clone(),
+                                func: callee.clone(),
+                                index: *i,
+                            },
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }

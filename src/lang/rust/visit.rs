@@ -254,31 +254,12 @@ impl<'a> Visit<'a> for Walker {
             && pt.elems.len() == et.elems.len()
         {
             for (p, e) in pt.elems.iter().zip(&et.elems) {
-                let place = match Walker::pat_name(p) {
-                    Some(name) if name == "_" => PlaceRef::Discarded,
-                    Some(name) => PlaceRef::Name {
-                        name,
-                        scope: self.scope,
-                        at: At::default(),
-                    },
-                    None => PlaceRef::Unknown,
-                };
+                let place = self.bound_place(p);
                 self.value(e, place);
             }
             return;
         }
-        let place = match &l.pat {
-            Pat::Wild(_) => PlaceRef::Discarded,
-            pat => match Walker::pat_name(pat) {
-                Some(name) if name == "_" => PlaceRef::Discarded,
-                Some(name) => PlaceRef::Name {
-                    name,
-                    scope: self.scope,
-                    at: At::default(),
-                },
-                None => PlaceRef::Unknown,
-            },
-        };
+        let place = self.bound_place(&l.pat);
         let first_new_scope = self.facts.scopes.len();
         self.value(&init.expr, place);
         if let Some(name) = Walker::pat_name(&l.pat) {

@@ -360,24 +360,14 @@ impl Walker {
             }
             Expr::MethodCall(m) => {
                 // `self.task.take()`: the handle moves out of the field into `place`.
-                if m.method == "take"
-                    && m.args.is_empty()
-                    && let Some(from) = self.simple_place(e)
-                    && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
-                {
-                    self.event(
-                        EventKind::Flow {
-                            from,
-                            to: place.clone(),
-                        },
-                        e.range(),
-                    );
-                }
                 // `let client = builder.build(connector)`: what the builder was set up to make
                 // is made here, so the client `Client::builder(..)` began is now in `place`.
-                if m.method == "build"
-                    && let Expr::Path(_) = &*m.receiver
-                    && let Some(from) = self.simple_place(&m.receiver)
+                let moved_out = match m.method.to_string().as_str() {
+                    "take" if m.args.is_empty() => Some(e),
+                    "build" if matches!(&*m.receiver, Expr::Path(_)) => Some(&*m.receiver),
+                    _ => None,
+                };
+                if let Some(from) = moved_out.and_then(|x| self.simple_place(x))
                     && matches!(place, PlaceRef::Name { .. } | PlaceRef::Field { .. })
                 {
                     self.event(
@@ -429,6 +419,22 @@ impl Walker {
                     part.range(),
                 );
             }
+        }
+    }
+
+    /// Where a `let` pattern puts its value: a local, nowhere (`_`), or somewhere unfollowed.
+    pub(super) fn bound_place(&self, pat: &syn::Pat) -> PlaceRef {
+        if matches!(pat, syn::Pat::Wild(_)) {
+            return PlaceRef::Discarded;
+        }
+        match Walker::pat_name(pat) {
+            Some(name) if name == "_" => PlaceRef::Discarded,
+            Some(name) => PlaceRef::Name {
+                name,
+                scope: self.scope,
+                at: At::default(),
+            },
+            None => PlaceRef::Unknown,
         }
     }
 
