@@ -67,7 +67,10 @@ impl FileFacts {
                 super::EventKind::PassedAsCallback { func, .. } if passed => func,
                 _ => return false,
             };
-            matches!(self.resolve(p), super::Place::Field { class: k, name: n } if k == class && n == name)
+            // Only a `this.name`/`alias.name` written with that name resolves to the field:
+            // compared before the (costlier) resolution.
+            p.surface_name() == Some(name)
+                && matches!(self.resolve(p), super::Place::Field { class: k, name: n } if k == class && n == name)
         })
     }
 
@@ -78,5 +81,18 @@ impl FileFacts {
                 && matches!(sc.kind, super::ScopeKind::Method { .. })
                 && sc.name.as_deref() == Some(name)
         })
+    }
+}
+
+impl super::PlaceRef {
+    /// The name the place is written with: an identifier's, or a member's (`this.name`,
+    /// `base.name`). A place resolves to a binding or field of that name only.
+    pub fn surface_name(&self) -> Option<&str> {
+        match self {
+            super::PlaceRef::Name { name, .. }
+            | super::PlaceRef::Field { name, .. }
+            | super::PlaceRef::Member { name, .. } => Some(name),
+            _ => None,
+        }
     }
 }

@@ -358,7 +358,10 @@ fn again_only_after_its_end(
             EventKind::PassedAsCallback { func, registrar } => (func, Some(&**registrar)),
             _ => continue,
         };
-        if facts.resolve(func) != me || facts.is_within(u.scope, owner) {
+        if func.surface_name() != Some(name)
+            || facts.resolve(func) != me
+            || facts.is_within(u.scope, owner)
+        {
             continue;
         }
         used = true;

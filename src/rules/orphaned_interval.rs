@@ -672,12 +672,15 @@ fn called_only_conditionally(facts: &FileFacts, helper: ScopeId, looped: ScopeId
     if helper == looped || !facts.is_within(helper, looped) {
         return false;
     }
-    let Some(b) = sc.name.as_deref().and_then(|n| facts.lookup(n, sc.parent?)) else {
+    let Some(name) = sc.name.as_deref() else {
+        return false;
+    };
+    let Some(b) = sc.parent.and_then(|p| facts.lookup(name, p)) else {
         return false;
     };
     let mut calls = facts.events.iter().filter(|c| {
         matches!(&c.kind, EventKind::Call { callee }
-            if facts.resolve(callee) == Place::Binding(b))
+            if callee.surface_name() == Some(name) && facts.resolve(callee) == Place::Binding(b))
     });
     let mut any = false;
     calls.all(|c| {

@@ -13,6 +13,26 @@ use crate::facts::{CallbackKind, ClassId, ScopeId};
 /// at a time for as long as it is open (not a request body's `'data'`, which ends with it).
 const MESSAGE_EVENTS: &[&str] = &["message"];
 
+/// The classes that register a `'message'` handler in their code: the only ones whose
+/// collections [`per_message`] can judge (computed once per file).
+pub(super) fn message_classes(facts: &FileFacts) -> std::collections::HashSet<ClassId> {
+    facts
+        .scopes
+        .iter()
+        .enumerate()
+        .filter(|(_, sc)| {
+            matches!(&sc.kind, ScopeKind::Callback(r)
+                if r.kind == CallbackKind::EventHandler
+                    && r.event.as_deref().is_some_and(|e| MESSAGE_EVENTS.contains(&e)))
+        })
+        .filter_map(|(s, _)| {
+            facts
+                .enclosing_method(s)
+                .and_then(|m| facts.scopes[m].class)
+        })
+        .collect()
+}
+
 /// When every growth of the field collection `place` of `class` runs per message of a
 /// connection the instance listens to — inside a `'message'` handler the class registers, or
 /// in a method of the class that only such handlers call (`ws.on('message', (d) =>

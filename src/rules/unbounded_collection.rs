@@ -94,6 +94,7 @@ pub(crate) fn long_lived_collections(
     }
     // Classes instantiated at module level (anywhere in the project) live for the process.
     let module_instances = ctx.module_instances();
+    let mut message_classes = None;
     let mut out = Vec::new();
     for decl in &facts.events {
         let EventKind::Collection { kind, place } = &decl.kind else {
@@ -126,6 +127,11 @@ pub(crate) fn long_lived_collections(
                     );
                     if pending.is_some() {
                         out.extend(pending);
+                        continue;
+                    }
+                    let sessions = message_classes
+                        .get_or_insert_with(|| super::session_growth::message_classes(facts));
+                    if !sessions.contains(class) {
                         continue;
                     }
                     match super::session_growth::per_message(facts, *class, &place) {
