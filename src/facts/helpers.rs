@@ -96,3 +96,16 @@ impl super::PlaceRef {
         }
     }
 }
+
+impl super::CallbackKind {
+    /// The callback runs once per event, request, tick or item (not once with its registrar).
+    pub fn repeats(self) -> bool {
+        matches!(
+            self,
+            super::CallbackKind::EventHandler
+                | super::CallbackKind::Route
+                | super::CallbackKind::Interval
+                | super::CallbackKind::Iteration
+        )
+    }
+}

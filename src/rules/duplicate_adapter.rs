@@ -368,16 +368,7 @@ fn again_only_after_its_end(
         if registrar.is_some_and(ends_place) {
             continue;
         }
-        if registrar.is_some_and(|r| {
-            matches!(
-                r.kind,
-                CallbackKind::EventHandler
-                    | CallbackKind::Route
-                    | CallbackKind::Interval
-                    | CallbackKind::Iteration
-            )
-        }) || u.in_loop
-        {
+        if registrar.is_some_and(|r| r.kind.repeats()) || u.in_loop {
             return false;
         }
         // The handler of the occupant's end around the use, or start-up code.
@@ -390,15 +381,7 @@ fn again_only_after_its_end(
                     ok = true;
                     break;
                 }
-                ScopeKind::Callback(r)
-                    if matches!(
-                        r.kind,
-                        CallbackKind::EventHandler
-                            | CallbackKind::Route
-                            | CallbackKind::Interval
-                            | CallbackKind::Iteration
-                    ) || a.in_loop =>
-                {
+                ScopeKind::Callback(r) if r.kind.repeats() || a.in_loop => {
                     break;
                 }
                 ScopeKind::Callback(_) => {}

@@ -520,8 +520,14 @@ pub(super) fn judge_outer_binding(
         facts.ancestors(e.scope).find(|&s| {
             let sc = &facts.scopes[s];
             sc.in_loop
-                || matches!(sc.kind, ScopeKind::Method { constructor: true, .. })
-                || (matches!(&sc.kind, ScopeKind::Callback(r) if matches!(r.kind, CallbackKind::EventHandler | CallbackKind::Route | CallbackKind::Interval | CallbackKind::Iteration))
+                || matches!(
+                    sc.kind,
+                    ScopeKind::Method {
+                        constructor: true,
+                        ..
+                    }
+                )
+                || (matches!(&sc.kind, ScopeKind::Callback(r) if r.kind.repeats())
                     && !one_shot_of_fresh_request(ctx, s))
         })
     }?;

@@ -39,12 +39,10 @@ pub(super) fn message_classes(facts: &FileFacts) -> std::collections::HashSet<Cl
 /// this.onAudio(d))`, `onAudio(d) { this.chunks.push(d) }`) — the handler's description.
 pub(super) fn per_message(facts: &FileFacts, class: ClassId, place: &Place) -> Option<String> {
     let mut rhythm = None;
-    let mut any = false;
     for g in facts.events_on(place) {
         if !matches!(g.kind, EventKind::Grow { .. }) {
             continue;
         }
-        any = true;
         let r = handler_around(facts, class, g.scope).or_else(|| {
             // A method of the class whose every call is in such a handler.
             let m = named_owner(facts, g.scope);
@@ -63,7 +61,8 @@ pub(super) fn per_message(facts: &FileFacts, class: ClassId, place: &Place) -> O
         })?;
         rhythm.get_or_insert(r);
     }
-    any.then_some(rhythm).flatten()
+    // `None` when nothing grows it (and, above, when one growth is not per message).
+    rhythm
 }
 
 /// The `'message'` handler of the class around `scope`, described.

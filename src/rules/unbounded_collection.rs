@@ -21,11 +21,21 @@ static META: RuleMeta = RuleMeta {
     fix_rust: Fixability::Unsafe,
 };
 
-/// A collection declaration being judged, and how to recognise its uses in any file.
-struct Target<'a> {
+/// One file scanned for long-lived collections: the project around it, the file, and the
+/// rule the findings go under (unbounded-collection, or unbounded-cache when `caches`).
+#[derive(Clone, Copy)]
+struct Scan<'a, 'p> {
+    ctx: &'a ProjectCtx<'p>,
     file: &'a ProjectFile,
     facts: &'a FileFacts,
     src: &'a str,
+    meta: &'static RuleMeta,
+    caches: bool,
+}
+
+/// A collection declaration being judged, and how to recognise its uses in any file.
+struct Target<'a, 'p> {
+    scan: Scan<'a, 'p>,
     decl: &'a Event,
     kind: CollectionKind,
     place: Place,
@@ -89,8 +99,16 @@ pub(crate) fn long_lived_collections(
     meta: &'static RuleMeta,
     caches: bool,
 ) -> Vec<Diagnostic> {
+    let scan = Scan {
+        ctx,
+        file,
+        facts,
+        src,
+        meta,
+        caches,
+    };
     if facts.is_rust {
-        return check_rust(ctx, file, facts, src, meta, caches);
+        return check_rust(scan);
     }
     // Classes instantiated at module level (anywhere in the project) live for the process.
     let module_instances = ctx.module_instances();
@@ -143,47 +161,47 @@ pub(crate) fn long_lived_collections(
             _ => continue,
         };
         let target = Target {
-            file,
-            facts,
-            src,
+            scan,
             decl,
             kind: *kind,
             place,
             export_name,
             per_message,
         };
-        if let Some(d) = judge(ctx, &target, meta, caches) {
+        if let Some(d) = judge(&target) {
             out.push(d);
         }
     }
     out
 }
 
-fn judge(
-    ctx: &ProjectCtx,
-    t: &Target,
-    meta: &'static RuleMeta,
-    caches: bool,
-) -> Option<Diagnostic> {
+fn judge(t: &Target) -> Option<Diagnostic> {
+    let Scan {
+        ctx, meta, caches, ..
+    } = t.scan;
     let mut declarations = 0;
     // The places that denote the collection: its own place in its file, and, when the module
     // exports it, every import of it in other files (whose facts are unpacked for this).
     let mut importers: Vec<(&ProjectFile, Arc<FileFacts>, Place)> = Vec::new();
-    if let Some(name) = t.export_name.as_ref().filter(|n| t.facts.is_exported(n)) {
+    if let Some(name) = t
+        .export_name
+        .as_ref()
+        .filter(|n| t.scan.facts.is_exported(n))
+    {
         for (file, b, source) in ctx.importers(name) {
-            if !std::ptr::eq(file, t.file)
+            if !std::ptr::eq(file, t.scan.file)
                 && resolve_import(
                     &file.path,
                     source,
                     ctx.files.iter().map(|f| f.path.as_path()),
                 )
-                .is_some_and(|p| p == t.file.path)
+                .is_some_and(|p| p == t.scan.file.path)
             {
                 importers.push((file, file.facts(), Place::Binding(b)));
             }
         }
     }
-    let places = std::iter::once((t.file, t.facts, &t.place))
+    let places = std::iter::once((t.scan.file, t.scan.facts, &t.place))
         .chain(importers.iter().map(|(f, facts, p)| (*f, &**facts, p)));
     let mut growth: Vec<(&ProjectFile, &FileFacts, &Event)> = Vec::new();
     for (file, facts, place) in places {
@@ -194,7 +212,7 @@ fn judge(
                 }
                 EventKind::Shrink { .. } => {
                     // The declaring assignment itself (`this.m = new Map()`) is no shrink.
-                    let own = std::ptr::eq(file, t.file)
+                    let own = std::ptr::eq(file, t.scan.file)
                         && e.span.start <= t.decl.span.start
                         && t.decl.span.end <= e.span.end;
                     if !own {
@@ -216,16 +234,16 @@ fn judge(
     // nothing accumulates across runs. Not when it is made at the top level or in a
     // constructor, which run once while the filling code runs on.
     let decl_scope = t.decl.scope;
-    let refilled = !t.facts.is_module_scope(decl_scope)
+    let refilled = !t.scan.facts.is_module_scope(decl_scope)
         && !matches!(
-            t.facts.scopes[decl_scope].kind,
+            t.scan.facts.scopes[decl_scope].kind,
             ScopeKind::Method {
                 constructor: true,
                 ..
             }
         )
         && growth.iter().all(|(file, facts, g)| {
-            std::ptr::eq(*file, t.file)
+            std::ptr::eq(*file, t.scan.file)
                 && facts.is_within(g.scope, decl_scope)
                 && t.decl.span.end <= g.span.start
                 // In the same run: not from a handler that runs on after it (a per-connection
@@ -257,14 +275,14 @@ fn judge(
     }
     // Keyed by a fixed table: every value stored was just looked up by its key in a table of
     // the code, and a miss throws or returns first.
-    if !t.facts.is_rust
+    if !t.scan.facts.is_rust
         && growth
             .iter()
             .all(|(file, facts, g)| keyed_by_a_table(&file.source().text, facts, g))
     {
         return None;
     }
-    let facts = t.facts;
+    let facts = t.scan.facts;
     let where_ = describe_place(facts, &t.place);
     let verbs = match t.kind {
         CollectionKind::Map => "`delete`/`clear`",
@@ -285,7 +303,7 @@ fn judge(
         Some(per) => format!("grows on {per} for the whole life of its session"),
         None => "lives for the life of the process and grows on every use".to_string(),
     };
-    let mut d = meta.report(t.file.path.clone(),
+    let mut d = meta.report(t.scan.file.path.clone(),
         t.decl.span.clone(),
         format!(
             "{what} in {where_} {life}, but nothing ever removes entries ({verbs}) or bounds its \
@@ -298,11 +316,11 @@ fn judge(
          a max size and TTL",
     );
     if !facts.is_rust {
-        d.fixes.extend(ts_fix(ctx, t, &growth));
+        d.fixes.extend(ts_fix(t, &growth));
     }
     for (file, facts, g) in growth {
         let label = format!("grows here ({})", describe_scope(facts, g.scope));
-        if std::ptr::eq(file, t.file) {
+        if std::ptr::eq(file, t.scan.file) {
             d = d.with_label(g.span.clone(), label);
         } else {
             d = d.with_label_in(file.path.clone(), g.span.clone(), label);
@@ -343,15 +361,15 @@ fn warns_once(file: &ProjectFile, facts: &FileFacts, g: &Event) -> bool {
 /// `this.sessions.get(id)`: it deletes `id` too); otherwise a size cap at every growth site
 /// (the oldest entry goes). Unsafe: entries now leave.
 fn ts_fix(
-    ctx: &ProjectCtx,
     t: &Target,
     growth: &[(&ProjectFile, &FileFacts, &Event)],
 ) -> Option<crate::diagnostic::Fix> {
     use super::fixes::*;
     const CAP: &str = "10_000";
-    let file = t.file;
-    let src = t.src;
-    let facts = t.facts;
+    let ctx = t.scan.ctx;
+    let file = t.scan.file;
+    let src = t.scan.src;
+    let facts = t.scan.facts;
     let x = place_text(facts, &t.place);
     let unit = indent_unit(src, 2);
     let map_like = matches!(t.kind, CollectionKind::Map | CollectionKind::Set);
@@ -480,14 +498,15 @@ fn dictionary_cap(
 /// Rust: unbounded channels (always), and collections in statics or fields of long-lived
 /// structs that grow and never shrink anywhere in the workspace (matched by field name, through
 /// [`ProjectCtx::size_events`]).
-fn check_rust(
-    ctx: &ProjectCtx,
-    file: &ProjectFile,
-    facts: &FileFacts,
-    src: &str,
-    meta: &'static RuleMeta,
-    caches: bool,
-) -> Vec<Diagnostic> {
+fn check_rust(scan: Scan) -> Vec<Diagnostic> {
+    let Scan {
+        ctx,
+        file,
+        facts,
+        src,
+        meta,
+        caches,
+    } = scan;
     // Senders handed to another file's function whose sends there are reply-paced.
     let paced_params = ctx.paced_sender_params();
     // The sender went to a function (in any file) whose every send waits for a reply.
@@ -556,9 +575,7 @@ fn check_rust(
                 );
             }
             EventKind::Collection { kind, place } => {
-                out.extend(rust_collection(
-                    ctx, file, facts, src, meta, caches, e, kind, place,
-                ));
+                out.extend(rust_collection(scan, e, kind, place));
             }
             _ => {}
         }
@@ -569,18 +586,20 @@ fn check_rust(
 /// A Rust collection declared as a field of a long-lived struct or as a `static` (`e`, its
 /// declaration) that grows repeatedly somewhere in the workspace and never shrinks: the finding,
 /// at the declaration, with the growth labelled.
-#[allow(clippy::too_many_arguments)]
 fn rust_collection(
-    ctx: &ProjectCtx,
-    file: &ProjectFile,
-    facts: &FileFacts,
-    src: &str,
-    meta: &'static RuleMeta,
-    caches: bool,
+    scan: Scan,
     e: &Event,
     kind: &CollectionKind,
     place: &PlaceRef,
 ) -> Option<Diagnostic> {
+    let Scan {
+        ctx,
+        file,
+        facts,
+        src,
+        meta,
+        caches,
+    } = scan;
     let long_lived = ctx.long_lived_types();
     let place = facts.resolve(place);
     // The struct whose field this is (None for a static).
