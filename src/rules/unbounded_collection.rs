@@ -176,9 +176,7 @@ pub(crate) fn long_lived_collections(
 }
 
 fn judge(t: &Target) -> Option<Diagnostic> {
-    let Scan {
-        ctx, meta, caches, ..
-    } = t.scan;
+    let Scan { ctx, meta, .. } = t.scan;
     let mut declarations = 0;
     // The places that denote the collection: its own place in its file, and, when the module
     // exports it, every import of it in other files (whose facts are unpacked for this).
@@ -283,33 +281,7 @@ fn judge(t: &Target) -> Option<Diagnostic> {
         return None;
     }
     let facts = t.scan.facts;
-    let where_ = describe_place(facts, &t.place);
-    let verbs = match t.kind {
-        CollectionKind::Map => "`delete`/`clear`",
-        CollectionKind::Set => "`delete`/`clear`",
-        CollectionKind::Array => "`splice`/`shift`/`pop`/`length = …`",
-        CollectionKind::Object => "`delete obj[key]`",
-    };
-    let cache_note = if caches {
-        " — a cache without a size limit or expiry is a memory leak with a hit rate"
-    } else {
-        ""
-    };
-    let what = match t.kind {
-        CollectionKind::Object => "dictionary object".to_string(),
-        k => k.as_str().to_string(),
-    };
-    let life = match &t.per_message {
-        Some(per) => format!("grows on {per} for the whole life of its session"),
-        None => "lives for the life of the process and grows on every use".to_string(),
-    };
-    let mut d = meta.report(t.scan.file.path.clone(),
-        t.decl.span.clone(),
-        format!(
-            "{what} in {where_} {life}, but nothing ever removes entries ({verbs}) or bounds its \
-             size{cache_note}"
-        ),
-    )
+    let mut d = meta.report(t.scan.file.path.clone(), t.decl.span.clone(), message(t))
     .with_help(
         "remove entries when their owner ends (e.g. `map.delete(id)` in the connection's close \
          handler), cap the size (evict the oldest when `size` exceeds a limit), or use a cache with \
@@ -327,6 +299,35 @@ fn judge(t: &Target) -> Option<Diagnostic> {
         }
     }
     Some(d)
+}
+
+/// The finding's message for collection `t`: what it is, where, how it grows, and what would
+/// shrink it.
+fn message(t: &Target) -> String {
+    let where_ = describe_place(t.scan.facts, &t.place);
+    let verbs = match t.kind {
+        CollectionKind::Map => "`delete`/`clear`",
+        CollectionKind::Set => "`delete`/`clear`",
+        CollectionKind::Array => "`splice`/`shift`/`pop`/`length = …`",
+        CollectionKind::Object => "`delete obj[key]`",
+    };
+    let cache_note = if t.scan.caches {
+        " — a cache without a size limit or expiry is a memory leak with a hit rate"
+    } else {
+        ""
+    };
+    let what = match t.kind {
+        CollectionKind::Object => "dictionary object".to_string(),
+        k => k.as_str().to_string(),
+    };
+    let life = match &t.per_message {
+        Some(per) => format!("grows on {per} for the whole life of its session"),
+        None => "lives for the life of the process and grows on every use".to_string(),
+    };
+    format!(
+        "{what} in {where_} {life}, but nothing ever removes entries ({verbs}) or bounds its \
+         size{cache_note}"
+    )
 }
 
 /// Words of a call that emits a warning for people to read (`process.emitWarning(msg)`,
