@@ -21,6 +21,7 @@ pub mod fixes;
 mod handed_back;
 pub mod inputs;
 mod interval_fixes;
+mod kept_keys;
 pub mod listener_fixes;
 mod listener_loops;
 mod listener_registry;

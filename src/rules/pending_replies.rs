@@ -124,7 +124,7 @@ pub(super) fn pending_replies(
 }
 
 /// `scope` runs per call of a method of `class` (not its constructor).
-fn per_call_method(facts: &FileFacts, scope: ScopeId, class: ClassId) -> bool {
+pub(super) fn per_call_method(facts: &FileFacts, scope: ScopeId, class: ClassId) -> bool {
     facts.enclosing_method(scope).is_some_and(|m| {
         let sc = &facts.scopes[m];
         sc.class == Some(class)

@@ -147,6 +147,13 @@ pub(crate) fn long_lived_collections(
                         out.extend(pending);
                         continue;
                     }
+                    let kept = super::kept_keys::kept_keys(
+                        &file.path, facts, src, decl, *kind, &place, meta,
+                    );
+                    if kept.is_some() {
+                        out.extend(kept);
+                        continue;
+                    }
                     let sessions = message_classes
                         .get_or_insert_with(|| super::session_growth::message_classes(facts));
                     if !sessions.contains(class) {
