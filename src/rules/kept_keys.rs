@@ -166,6 +166,110 @@ pub(super) fn kept_keys(
     Some(d)
 }
 
+/// Rust: a map in a field of struct `class` (of any life) with the same shape — inserted per
+/// key by a method of the struct that is not a constructor, reached by a removal method of the
+/// struct in the same file (`pop_evicted(&self, meta)` reads `self.pool`), and never shrunk
+/// anywhere in the workspace: pingora-pool 0.8.0 kept one empty `PoolNode` per upstream it
+/// ever reached. Growth and shrinking are matched by field name, as for long-lived structs.
+pub(super) fn rust_kept_keys(
+    scan: super::unbounded_collection::Scan,
+    decl: &Event,
+    kind: CollectionKind,
+    class: ClassId,
+    field: &str,
+) -> Option<Diagnostic> {
+    use super::inputs::SizeKind;
+    let super::unbounded_collection::Scan {
+        ctx,
+        file,
+        facts,
+        src,
+        meta,
+        ..
+    } = scan;
+    if kind != CollectionKind::Map {
+        return None;
+    }
+    let c = &facts.classes[class];
+    let ty = c.fields.iter().find(|f| f.name == field)?.ty.as_deref()?;
+    if !crate::facts::is_interior_mutable(ty)
+        || crate::facts::keyed_by_static_names(ty)
+        || crate::facts::is_registry_type(ty)
+    {
+        return None;
+    }
+    if ctx
+        .size_events(field)
+        .any(|(_, g)| g.kind != SizeKind::Grow)
+    {
+        return None;
+    }
+    let adds: Vec<&Event> = facts
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, EventKind::Grow { place }
+                if crate::facts::place_name(&facts.resolve(place), facts).as_deref() == Some(field))
+                && super::pending_replies::per_call_method(facts, e.scope, class)
+                && facts
+                    .enclosing_method(e.scope)
+                    .is_some_and(|m| !facts.scopes[m].name.as_deref().is_some_and(names_removal))
+                && super::unbounded_collection::grows_repeatedly(facts, e)
+        })
+        .collect();
+    if adds.is_empty() {
+        return None;
+    }
+    let reach = format!("self.{field}");
+    let removal = removal_methods(facts, class).find(|&m| {
+        let sc = &facts.scopes[m];
+        src.get(sc.body.clone().unwrap_or_else(|| sc.span.clone()))
+            .is_some_and(|body| body.contains(&reach))
+    })?;
+    let cname = c.name.as_deref().unwrap_or("the struct");
+    let r = describe_scope(facts, removal);
+    let adder = describe_scope(facts, named_owner(facts, adds[0].scope));
+    let mut d = meta
+        .report(
+            file.path.clone(),
+            decl.span.clone(),
+            format!(
+                "entries of `{field}` in `{cname}` are inserted per key by {adder} and {r} takes \
+                 things out of them, but nothing in the workspace ever removes a key: every key \
+                 ever used keeps its (emptied) entry for the life of the value"
+            ),
+        )
+        .with_help(format!(
+            "in {r}, remove the key once its entry is empty (`if entry.is_empty() {{ \
+             map.remove(&key); }}`, under the same lock), or prune empty entries with `retain`"
+        ))
+        .with_label(
+            facts.scopes[removal].span.start..facts.scopes[removal].span.start,
+            format!("{r} takes out of entries here but keeps their keys"),
+        );
+    // No entry type is known to say when it is empty: the fix is the cap that every
+    // unbounded map gets (room made at 10,000 keys before each insert, through its receiver).
+    let sites: Vec<_> = adds
+        .iter()
+        .map(|g| (g.span.clone(), g.stmt.clone()))
+        .collect();
+    if let Some(shape) = crate::fixes::rust::caps::Shape::of(ty) {
+        d.fixes.extend(crate::fixes::rust::caps::cap_before_growth(
+            src, field, shape, &sites,
+        ));
+    }
+    for g in adds {
+        d = d.with_label(
+            g.span.clone(),
+            format!(
+                "an entry per key, inserted by {}",
+                describe_scope(facts, named_owner(facts, g.scope))
+            ),
+        );
+    }
+    Some(d)
+}
+
 /// Deletes the key where the removal leaves it (unsafe: entries now go, and a later add makes
 /// them afresh): right after the removal stores the emptied entry back (`if (!m[k] ||
 /// m[k].length === 0) delete m[k];`), or, when the removal puts the entry back, at the end of
@@ -289,6 +393,7 @@ fn names_removal(name: &str) -> bool {
             matches!(
                 w.to_ascii_lowercase().as_str(),
                 "remove"
+                    | "pop"
                     | "del"
                     | "delete"
                     | "unsubscribe"

@@ -24,12 +24,12 @@ static META: RuleMeta = RuleMeta {
 /// One file scanned for long-lived collections: the project around it, the file, and the
 /// rule the findings go under (unbounded-collection, or unbounded-cache when `caches`).
 #[derive(Clone, Copy)]
-struct Scan<'a, 'p> {
-    ctx: &'a ProjectCtx<'p>,
-    file: &'a ProjectFile,
-    facts: &'a FileFacts,
-    src: &'a str,
-    meta: &'static RuleMeta,
+pub(super) struct Scan<'a, 'p> {
+    pub(super) ctx: &'a ProjectCtx<'p>,
+    pub(super) file: &'a ProjectFile,
+    pub(super) facts: &'a FileFacts,
+    pub(super) src: &'a str,
+    pub(super) meta: &'static RuleMeta,
     caches: bool,
 }
 
@@ -620,7 +620,9 @@ fn rust_collection(
             let c = &facts.classes[*class];
             let cname = c.name.clone()?;
             if !long_lived.contains(&cname) {
-                return None;
+                // A value of unknown life: only a removal that keeps the key is judged.
+                return super::kept_keys::rust_kept_keys(scan, e, *kind, *class, name)
+                    .filter(|_| !caches);
             }
             // A field without interior mutability cannot grow once the struct is
             // shared. (Registries of callbacks and senders: see below.)

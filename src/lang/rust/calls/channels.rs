@@ -25,6 +25,18 @@ const SHRINK: &[&str] = &[
     "take",
     "remove_entry",
     "shrink_to",
+    // DashMap's conditional removals, IndexMap's order-keeping ones, BTreeMap's ends, and
+    // the filtering drains (std's `extract_if`, the older `drain_filter`).
+    "remove_if",
+    "remove_if_mut",
+    "shift_remove",
+    "shift_remove_entry",
+    "swap_remove_entry",
+    "pop_first",
+    "pop_last",
+    "retain_mut",
+    "extract_if",
+    "drain_filter",
 ];
 impl Walker {
     /// `mpsc::unbounded_channel()` and friends: a queue without a bound.
