@@ -7,6 +7,7 @@
 //! 1.1.1's `del()`, run after `delAll()` deleted it). The instance's life is not known, but
 //! its add/remove pair says entries end while it lives on: each key ever used stays.
 
+use super::pending_replies::{Shrinking, shrink_kind};
 use super::*;
 use crate::facts::{ClassId, CollectionKind, Event};
 
@@ -48,22 +49,18 @@ pub(super) fn kept_keys(
                 }
                 growth.push(e);
             }
-            EventKind::Shrink { .. } => {
-                if e.span.start <= decl.span.start && decl.span.end <= e.span.end {
-                    continue; // the declaring assignment
+            EventKind::Shrink { .. } => match shrink_kind(src, decl, e) {
+                Shrinking::Declaring => {}
+                Shrinking::KeyDelete(text) => {
+                    deletes += 1;
+                    if deletes_key(text, field)
+                        && let Some(m) = facts.enclosing_method(e.scope)
+                    {
+                        key_deleters.push(m);
+                    }
                 }
-                let text = src.get(e.span.clone()).unwrap_or("");
-                // A clear or a reset: entries do not outlive it.
-                if !(text.trim_start().starts_with("delete ") || text.contains(".delete(")) {
-                    return None;
-                }
-                deletes += 1;
-                if deletes_key(text, field)
-                    && let Some(m) = facts.enclosing_method(e.scope)
-                {
-                    key_deleters.push(m);
-                }
-            }
+                Shrinking::Reset => return None,
+            },
             EventKind::SizeCheck { .. } | EventKind::Escape { .. } => return None,
             EventKind::Collection { .. } if e.span != decl.span => return None,
             _ => {}
@@ -154,16 +151,21 @@ pub(super) fn kept_keys(
         .with_help(help)
         .with_label(label.0, label.1);
     d.fixes.extend(fix(facts, src, kind, &growth, &kept));
+    Some(label_adds(d, facts, &adds, "added"))
+}
+
+/// Labels each growth of `adds` as an entry per key, `verb` by the method around it.
+fn label_adds(mut d: Diagnostic, facts: &FileFacts, adds: &[&Event], verb: &str) -> Diagnostic {
     for g in adds {
         d = d.with_label(
             g.span.clone(),
             format!(
-                "an entry per key, added by {}",
+                "an entry per key, {verb} by {}",
                 describe_scope(facts, named_owner(facts, g.scope))
             ),
         );
     }
-    Some(d)
+    d
 }
 
 /// Rust: a map in a field of struct `class` (of any life) with the same shape — inserted per
@@ -258,16 +260,7 @@ pub(super) fn rust_kept_keys(
             src, field, shape, &sites,
         ));
     }
-    for g in adds {
-        d = d.with_label(
-            g.span.clone(),
-            format!(
-                "an entry per key, inserted by {}",
-                describe_scope(facts, named_owner(facts, g.scope))
-            ),
-        );
-    }
-    Some(d)
+    Some(label_adds(d, facts, &adds, "inserted"))
 }
 
 /// Deletes the key where the removal leaves it (unsafe: entries now go, and a later add makes

@@ -39,17 +39,11 @@ pub(super) fn pending_replies(
                 }
                 growth.push(e);
             }
-            EventKind::Shrink { .. } => {
-                if e.span.start <= decl.span.start && decl.span.end <= e.span.end {
-                    continue; // the declaring assignment
-                }
-                let text = src.get(e.span.clone()).unwrap_or("");
-                // A clear or a reset: entries do not outlive it.
-                if !(text.trim_start().starts_with("delete ") || text.contains(".delete(")) {
-                    return None;
-                }
-                removals.push(e);
-            }
+            EventKind::Shrink { .. } => match shrink_kind(src, decl, e) {
+                Shrinking::Declaring => {}
+                Shrinking::KeyDelete(_) => removals.push(e),
+                Shrinking::Reset => return None,
+            },
             EventKind::SizeCheck { .. } | EventKind::Escape { .. } => return None,
             EventKind::Collection { .. } if e.span != decl.span => return None,
             _ => {}
@@ -121,6 +115,28 @@ pub(super) fn pending_replies(
         ));
     }
     Some(d)
+}
+
+/// What a shrink event of a collection declared at `decl` is.
+pub(super) enum Shrinking<'s> {
+    /// The declaring assignment itself (`this.m = new Map()`).
+    Declaring,
+    /// A deletion by key (`delete this.m[k]`, `this.m.delete(k)`), with its text.
+    KeyDelete(&'s str),
+    /// A clear or a reset: entries do not outlive it.
+    Reset,
+}
+
+pub(super) fn shrink_kind<'s>(src: &'s str, decl: &Event, e: &Event) -> Shrinking<'s> {
+    if e.span.start <= decl.span.start && decl.span.end <= e.span.end {
+        return Shrinking::Declaring;
+    }
+    let text = src.get(e.span.clone()).unwrap_or("");
+    if text.trim_start().starts_with("delete ") || text.contains(".delete(") {
+        Shrinking::KeyDelete(text)
+    } else {
+        Shrinking::Reset
+    }
 }
 
 /// `scope` runs per call of a method of `class` (not its constructor).
