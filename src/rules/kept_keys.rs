@@ -19,6 +19,57 @@ enum Kept<'a> {
     PutBack { removal: ScopeId, at: &'a Event },
 }
 
+impl Kept<'_> {
+    /// The finding's message, help, and the label on the removal, for collection `name` added
+    /// to by `adder`.
+    fn describe(
+        &self,
+        facts: &FileFacts,
+        name: &str,
+        adder: &str,
+    ) -> (String, String, (std::ops::Range<usize>, String)) {
+        match self {
+            Kept::NeverDeleted { removal } => {
+                let r = describe_scope(facts, *removal);
+                (
+                    format!(
+                        "entries of `{name}` are added per key by {adder} and taken out by {r}, but \
+                         nothing ever deletes a key: every key ever used keeps its (emptied) entry \
+                         for the life of the instance"
+                    ),
+                    format!(
+                        "in {r}, delete the key once its entry is empty (`delete {name}[key]`, \
+                         `{name}.delete(key)`) instead of storing the empty entry back"
+                    ),
+                    (
+                        facts.scopes[*removal].span.start..facts.scopes[*removal].span.start,
+                        format!("{r} empties entries here but keeps their keys"),
+                    ),
+                )
+            }
+            Kept::PutBack { removal, at } => {
+                let r = describe_scope(facts, *removal);
+                (
+                    format!(
+                        "{r} puts back the entry of `{name}` it removes from when the entry is \
+                         already gone: a removal after the key was deleted (a late leave after a \
+                         disconnect) leaves an empty entry that nothing deletes again, one per such \
+                         key for the life of the instance"
+                    ),
+                    format!(
+                        "in {r}, return early when the entry is missing instead of creating it \
+                         (`if (!{name}[key]) return;`)"
+                    ),
+                    (
+                        at.span.clone(),
+                        "creates the entry it should remove from".to_string(),
+                    ),
+                )
+            }
+        }
+    }
+}
+
 /// The finding for collection `decl` at `place` of an object of unknown life, or `None`.
 pub(super) fn kept_keys(
     path: &std::path::Path,
@@ -107,45 +158,7 @@ pub(super) fn kept_keys(
     };
     let name = place_text(facts, place);
     let adder = describe_scope(facts, named_owner(facts, adds[0].scope));
-    let (message, help, label) = match &kept {
-        Kept::NeverDeleted { removal } => {
-            let r = describe_scope(facts, *removal);
-            (
-                format!(
-                    "entries of `{name}` are added per key by {adder} and taken out by {r}, but \
-                     nothing ever deletes a key: every key ever used keeps its (emptied) entry \
-                     for the life of the instance"
-                ),
-                format!(
-                    "in {r}, delete the key once its entry is empty (`delete {name}[key]`, \
-                     `{name}.delete(key)`) instead of storing the empty entry back"
-                ),
-                (
-                    facts.scopes[*removal].span.start..facts.scopes[*removal].span.start,
-                    format!("{r} empties entries here but keeps their keys"),
-                ),
-            )
-        }
-        Kept::PutBack { removal, at } => {
-            let r = describe_scope(facts, *removal);
-            (
-                format!(
-                    "{r} puts back the entry of `{name}` it removes from when the entry is \
-                     already gone: a removal after the key was deleted (a late leave after a \
-                     disconnect) leaves an empty entry that nothing deletes again, one per such \
-                     key for the life of the instance"
-                ),
-                format!(
-                    "in {r}, return early when the entry is missing instead of creating it \
-                     (`if (!{name}[key]) return;`)"
-                ),
-                (
-                    at.span.clone(),
-                    "creates the entry it should remove from".to_string(),
-                ),
-            )
-        }
-    };
+    let (message, help, label) = kept.describe(facts, &name, &adder);
     let mut d = meta
         .report(path.to_path_buf(), decl.span.clone(), message)
         .with_help(help)

@@ -620,9 +620,12 @@ fn rust_collection(
             let c = &facts.classes[*class];
             let cname = c.name.clone()?;
             if !long_lived.contains(&cname) {
-                // A value of unknown life: only a removal that keeps the key is judged.
-                return super::kept_keys::rust_kept_keys(scan, e, *kind, *class, name)
-                    .filter(|_| !caches);
+                // A value of unknown life: only a removal that keeps the key is judged (under
+                // unbounded-collection, whatever the map's name).
+                if caches {
+                    return None;
+                }
+                return super::kept_keys::rust_kept_keys(scan, e, *kind, *class, name);
             }
             // A field without interior mutability cannot grow once the struct is
             // shared. (Registries of callbacks and senders: see below.)

@@ -28,7 +28,9 @@ impl<'a> Walker<'a> {
     /// enters nodes whose text holds one (a sorted list of where they occur): in a bundle that
     /// says `prototype` a few hundred times, a few thousand nodes of millions.
     pub(super) fn find_es5_classes(&mut self, root: Node<'a>) {
-        let mut at: Vec<usize> = ["prototype", "nherits", "createClass"]
+        const WORDS: [&str; 3] = ["prototype", "nherits", "createClass"];
+        let shortest = WORDS.iter().map(|w| w.len()).min().unwrap_or(0);
+        let mut at: Vec<usize> = WORDS
             .iter()
             .flat_map(|w| memchr::memmem::find_iter(self.src.as_bytes(), w.as_bytes()))
             .collect();
@@ -39,7 +41,7 @@ impl<'a> Walker<'a> {
         // Whether a word starts within `range` (and ends there: the node holds all of it).
         let holds = |range: std::ops::Range<usize>| {
             let i = at.partition_point(|&p| p < range.start);
-            at.get(i).is_some_and(|&p| p + "nherits".len() <= range.end)
+            at.get(i).is_some_and(|&p| p + shortest <= range.end)
         };
         let mut c = root.walk();
         'walk: loop {
